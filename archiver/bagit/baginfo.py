@@ -1,0 +1,112 @@
+"""bag-info.txt (§2.2.2): writing labelled values in order, and reading them back."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+
+# Labels the writer owns; a user may not set them (case-insensitive, like all reserved names).
+GENERATED = (
+    "Bagging-Date",
+    "Payload-Oxum",
+    "External-Identifier",
+    "Bag-Software-Agent",
+    "BagIt-Profile-Identifier",
+)
+# Reserved names that SHOULD NOT be repeated (§2.2.2).
+NOT_REPEATED = frozenset(
+    label.lower()
+    for label in ("Bagging-Date", "Bag-Size", "Bag-Group-Identifier", "Bag-Count", "Payload-Oxum")
+)
+LABEL = re.compile(r"^[^:\s](?:[^:\r\n]*[^:\s])?$")
+
+
+def label_problem(label: str) -> str | None:
+    """Why ``label`` cannot be a bag-info label, or None."""
+    if not LABEL.match(label):
+        return "a label must not contain ':' or line breaks, nor start or end with whitespace"
+    return None
+
+
+def value_problem(value: str) -> str | None:
+    """Why ``value`` cannot be written on a bag-info line, or None."""
+    if "\r" in value or "\n" in value:
+        return "a value must not contain line breaks"
+    if value != value.strip():
+        return "a value must not start or end with whitespace"
+    if not value:
+        return "a value must not be empty"
+    return None
+
+
+def format_bag_info(items: Sequence[tuple[str, str]]) -> bytes:
+    """``Label: value`` lines in the given order (§2.2.2: order MUST be preserved).
+
+    Long values are not folded: readers disagree on what a folded line means
+    (bagit-python keeps the padding, RFC 8493 drops it), and the 79-character limit is
+    only RECOMMENDED. Exactness wins over line length.
+    """
+    lines = []
+    for label, value in items:
+        problem = label_problem(label) or value_problem(value)
+        if problem:
+            raise ValueError(f"bag-info {label!r}: {problem}")
+        lines.append(f"{label}: {value}\n")
+    return "".join(lines).encode()
+
+
+@dataclass(frozen=True)
+class Element:
+    """One metadata element: the line it starts on, its label and its (unfolded) value."""
+
+    line: int
+    label: str
+    value: str
+
+
+@dataclass(frozen=True)
+class BadLine:
+    line: int
+    text: str
+    reason: str
+
+
+def parse_bag_info(lines: Iterable[str], *, strict: bool) -> tuple[list[Element], list[BadLine]]:
+    """Parse bag-info lines. ``strict`` applies BagIt 1.0's separator rule.
+
+    1.0: a colon, then exactly one space or tab (§2.2.2). Before 1.0, readers MUST accept
+    any whitespace before and after the colon. Continuation lines start with whitespace and
+    join the value with a line break, their padding dropped (§2.2.2).
+    """
+    elements: list[Element] = []
+    bad: list[BadLine] = []
+    for number, text in enumerate(lines, start=1):
+        if text[:1] in (" ", "\t"):
+            if not elements:
+                bad.append(BadLine(number, text, "continuation line with no element before it"))
+                continue
+            last = elements[-1]
+            elements[-1] = Element(last.line, last.label, f"{last.value}\n{text.strip()}")
+            continue
+        if not text.strip():
+            bad.append(BadLine(number, text, "blank line"))
+            continue
+        label, colon, value = text.partition(":")
+        if not colon:
+            bad.append(BadLine(number, text, "no ':' separating label and value"))
+            continue
+        if strict:
+            if label != label.strip():
+                bad.append(BadLine(number, text, "whitespace before ':' (not allowed in 1.0)"))
+            elif value[:1] not in (" ", "\t"):
+                bad.append(BadLine(number, text, "no space or tab after ':'"))
+            elif value[1:2] in (" ", "\t"):
+                bad.append(BadLine(number, text, "more than one space or tab after ':'"))
+        elements.append(Element(number, label.strip(), value.strip()))
+    return elements, bad
+
+
+def oxum(total_bytes: int, file_count: int) -> str:
+    """Payload-Oxum: octet count, a dot, stream count (§2.2.2)."""
+    return f"{total_bytes}.{file_count}"

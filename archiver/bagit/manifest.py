@@ -1,0 +1,73 @@
+"""Payload and tag manifests (§2.1.3, §2.2.1): file names, writing and parsing lines."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+from archiver.bagit import paths
+
+NAME = re.compile(r"^(tag)?manifest-(.+)\.txt$")
+_LINE = re.compile(r"^([^ \t]+)[ \t]+(.*)$")
+_HEX = re.compile(r"^[0-9A-Fa-f]+$")
+
+
+def payload_manifest_name(algorithm: str) -> str:
+    return f"manifest-{algorithm}.txt"
+
+
+def tag_manifest_name(algorithm: str) -> str:
+    return f"tagmanifest-{algorithm}.txt"
+
+
+def format_manifest(entries: Iterable[tuple[str, str]]) -> bytes:
+    """Manifest bytes for (bag path, hex digest) pairs, sorted by path, LF-terminated."""
+    ordered = sorted(entries, key=lambda entry: paths.sort_key(entry[0]))
+    return "".join(f"{digest}  {paths.encode(path)}\n" for path, digest in ordered).encode()
+
+
+@dataclass(frozen=True)
+class Entry:
+    """One manifest line: its number, digest, decoded path and the raw path as written."""
+
+    line: int
+    digest: str
+    path: str
+    raw_path: str
+    starred: bool
+
+
+@dataclass(frozen=True)
+class BadLine:
+    """A manifest line that is not ``checksum whitespace filepath``."""
+
+    line: int
+    text: str
+    reason: str
+
+
+def parse_manifest(lines: Iterable[str]) -> tuple[list[Entry], list[BadLine]]:
+    """Parse manifest lines; keep every problem rather than stopping at the first."""
+    entries: list[Entry] = []
+    bad: list[BadLine] = []
+    for number, text in enumerate(lines, start=1):
+        if not text.strip():
+            bad.append(BadLine(number, text, "blank line"))
+            continue
+        match = _LINE.match(text)
+        if not match:
+            bad.append(BadLine(number, text, "no whitespace between checksum and path"))
+            continue
+        digest, raw = match.group(1), match.group(2)
+        if not _HEX.match(digest):
+            bad.append(BadLine(number, text, "checksum is not hexadecimal"))
+            continue
+        starred = raw.startswith("*")
+        if starred:  # md5sum's binary-mode marker (§6.1.3)
+            raw = raw[1:]
+        if not raw:
+            bad.append(BadLine(number, text, "no file path"))
+            continue
+        entries.append(Entry(number, digest.lower(), paths.decode(raw), raw, starred))
+    return entries, bad

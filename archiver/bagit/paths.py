@@ -1,0 +1,73 @@
+"""Manifest paths: RFC 8493 percent-encoding, safety (§5.1) and collision keys (§6.1.1.3).
+
+Paths inside a bag are ``str`` with ``/`` separators, relative to the bag's base
+directory (``data/a.txt``). In manifests and fetch.txt, CR, LF and ``%`` -- those and only
+those -- are percent-encoded (§2.1.3); a reader decodes exactly ``%0A``, ``%0D`` and ``%25``.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+
+_DECODE = re.compile(r"%(0[AaDd]|25)")
+_DECODED = {"0a": "\n", "0d": "\r", "25": "%"}
+_DRIVE = re.compile(r"^[A-Za-z]:")
+WINDOWS_RESERVED = frozenset(
+    ["CON", "PRN", "AUX", "NUL"]
+    + [f"COM{i}" for i in range(1, 10)]
+    + [f"LPT{i}" for i in range(1, 10)]
+)
+WINDOWS_FORBIDDEN = frozenset('<>:"|?*')
+
+
+def encode(path: str) -> str:
+    """Encode a bag path for a manifest line (§2.1.3): ``%`` first, then CR and LF."""
+    return path.replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A")
+
+
+def decode(raw: str) -> str:
+    """Decode a manifest path: only %0A, %0D and %25 (either case); any other % stays."""
+    return _DECODE.sub(lambda m: _DECODED[m.group(1).lower()], raw)
+
+
+def unsafe_reason(path: str) -> str | None:
+    """Why ``path`` could reach outside the bag (§5.1), or None when it stays inside."""
+    if not path:
+        return "empty path"
+    if "\x00" in path:
+        return "contains a NUL character"
+    if path.startswith(("/", "\\")):
+        return "absolute path"
+    if path.startswith("~"):
+        return "starts with '~' (a user's home directory)"
+    if _DRIVE.match(path) or path.startswith("\\\\?\\"):
+        return "Windows drive or namespace path"
+    for part in re.split(r"[/\\]", path):
+        if part == "..":
+            return "contains a '..' segment"
+    return None
+
+
+def collision_key(path: str) -> str:
+    """Two paths with the same key differ only in case or Unicode normalisation."""
+    return unicodedata.normalize("NFC", path).casefold()
+
+
+def windows_problem(path: str) -> str | None:
+    """Why a path could not be written on Windows (§6.1.2), or None."""
+    for part in path.split("/"):
+        stem = part.split(".", 1)[0].upper()
+        if stem in WINDOWS_RESERVED:
+            return f"{part!r} is a reserved name on Windows"
+        bad = sorted(set(part) & WINDOWS_FORBIDDEN)
+        if bad:
+            return f"{part!r} contains {''.join(bad)!r}, forbidden on Windows"
+        if part.endswith((" ", ".")) and part not in {".", ".."}:
+            return f"{part!r} ends with a space or a dot, which Windows drops"
+    return None
+
+
+def sort_key(path: str) -> bytes:
+    """The order entries are written in: by the UTF-8 bytes of the path."""
+    return path.encode("utf-8", "surrogateescape")

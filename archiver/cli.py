@@ -1,0 +1,157 @@
+"""The command line: argparse subcommands -> library calls; exit codes; --json.
+
+Exit codes: 0 fine (warnings allowed), 1 findings at error level, 2 could not run.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import signal
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+from types import FrameType
+from typing import Any, NoReturn, TextIO
+
+from archiver import demo
+from archiver.check.bag import Mode
+from archiver.clock import Clock
+from archiver.codes import Severity
+from archiver.errors import ArchiverError
+from archiver.findings import Report
+from archiver.packing import make_bag
+from archiver.record import load_record
+from archiver.validation import validate_bags
+from archiver.version import AGENT
+
+EXIT_OK, EXIT_FINDINGS, EXIT_CANNOT_RUN = 0, 1, 2
+EXIT_INTERRUPTED = 130
+
+
+class _Parser(argparse.ArgumentParser):
+    """Usage errors exit 2 with one line, like every other error."""
+
+    def error(self, message: str) -> NoReturn:
+        self.print_usage(sys.stderr)
+        self.exit(EXIT_CANNOT_RUN, f"archiver: error: {message}\n")
+
+
+def _positive(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError("must be at least 1")
+    return value
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = _Parser(
+        prog="archiver", description="Preserve texts in BagIt 1.0 bags and prove their integrity."
+    )
+    parser.add_argument("--version", action="version", version=AGENT)
+    commands = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
+
+    bag = commands.add_parser(
+        "bag", help="wrap source files in a BagIt bag with DC, METS and PREMIS"
+    )
+    bag.add_argument("sources", nargs="+", type=Path, metavar="SOURCE", help="file or folder")
+    bag.add_argument(
+        "--out", required=True, type=Path, metavar="DIR", help="the bag is written to DIR/ID"
+    )
+    bag.add_argument(
+        "--metadata", type=Path, metavar="RECORD.json", help="Dublin Core and bag-info record"
+    )
+    bag.add_argument(
+        "--id", dest="bag_id", metavar="ID", help="bag identifier (letters, digits, . _ -)"
+    )
+    bag.add_argument("--force", action="store_true", help="replace an existing DIR/ID atomically")
+    bag.add_argument("--json", action="store_true", help="print a JSON summary")
+    bag.add_argument(
+        "--processes", type=_positive, metavar="N", help="hashing threads (default: all cores)"
+    )
+
+    dem = commands.add_parser("demo", help="bag and validate the bundled sample text")
+    dem.add_argument("--out", type=Path, default=Path("demo-bags"), metavar="DIR")
+    dem.add_argument("--force", action="store_true", help="replace an existing demo bag")
+    dem.add_argument("--json", action="store_true", help="print a JSON summary")
+
+    val = commands.add_parser("validate", help="check bags against RFC 8493 and their metadata")
+    val.add_argument("bags", nargs="+", type=Path, metavar="BAG")
+    val.add_argument("--json", action="store_true", help="print the report as JSON")
+    depth = val.add_mutually_exclusive_group()
+    depth.add_argument("--fast", action="store_true", help="structure and Payload-Oxum only")
+    depth.add_argument("--completeness-only", action="store_true", help="skip checksums")
+    val.add_argument(
+        "--processes", type=_positive, metavar="N", help="hashing threads (default: all cores)"
+    )
+    return parser
+
+
+def _on_terminate(_signum: int, _frame: FrameType | None) -> NoReturn:
+    # SIGTERM unwinds like Ctrl-C, so a bag being built is removed, not left half-written.
+    raise KeyboardInterrupt
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    previous = signal.signal(signal.SIGTERM, _on_terminate)
+    try:
+        return _run(args)
+    except ArchiverError as exc:
+        print(f"archiver: error: {exc}", file=sys.stderr)
+        return EXIT_CANNOT_RUN
+    except KeyboardInterrupt:
+        print("archiver: interrupted; nothing was left half-written", file=sys.stderr)
+        return EXIT_INTERRUPTED
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
+def _run(args: argparse.Namespace) -> int:
+    if args.command == "bag":
+        record = load_record(args.metadata) if args.metadata else None
+        result = make_bag(
+            args.sources,
+            args.out,
+            record=record,
+            bag_id=args.bag_id,
+            force=args.force,
+            clock=Clock.from_environment(),
+            workers=args.processes,
+        )
+        if args.json:
+            _print_json(result.to_json())
+        else:
+            print(result.path)
+        return EXIT_OK
+    if args.command == "demo":
+        return demo.run(args.out, force=args.force, as_json=args.json)
+    if args.command == "validate":
+        mode = (
+            Mode.FAST if args.fast else Mode.COMPLETENESS if args.completeness_only else Mode.FULL
+        )
+        report = validate_bags(args.bags, mode=mode, workers=args.processes)
+        if args.json:
+            _print_json(report.to_json())
+        else:
+            print_report(report, sys.stdout, sys.stderr)
+        return EXIT_OK if report.valid else EXIT_FINDINGS
+    raise AssertionError(args.command)  # pragma: no cover - argparse requires a command
+
+
+def _print_json(document: dict[str, Any]) -> None:
+    json.dump(document, sys.stdout, indent=2, ensure_ascii=False)
+    sys.stdout.write("\n")
+
+
+def print_report(report: Report, out: TextIO, err: TextIO) -> None:
+    """Every finding grouped per bag; warnings and info on ``err``; a verdict line per bag."""
+    for bag in report.bags:
+        ordered = sorted(bag.findings, key=lambda f: f.sort_key())
+        for item in ordered:
+            stream = out if item.severity is Severity.ERROR else err
+            print(f"{bag.path}: {item.severity}: [{item.code}] {item.message}", file=stream)
+        errors = sum(1 for f in bag.findings if f.severity is Severity.ERROR)
+        warnings = sum(1 for f in bag.findings if f.severity is Severity.WARNING)
+        verdict = "valid" if bag.valid else "INVALID"
+        print(f"{bag.path}: {verdict} ({errors} errors, {warnings} warnings)", file=out)

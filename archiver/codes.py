@@ -1,0 +1,276 @@
+"""The finding catalogue: every code a validator may report, its default severity and rule.
+
+Severity follows the rule's keyword: error = a MUST broken (the bag is invalid),
+warning = a SHOULD broken or a risk worth knowing, info = worth telling. A test keeps this
+catalogue and the codes used in the validators in step.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import StrEnum
+
+
+class Severity(StrEnum):
+    ERROR = "error"
+    WARNING = "warning"
+    INFO = "info"
+
+
+@dataclass(frozen=True)
+class Code:
+    code: str
+    severity: Severity
+    rule: str
+    summary: str
+
+
+E, W, N = Severity.ERROR, Severity.WARNING, Severity.INFO  # N: notice (info)
+
+_CODES = [
+    # RFC 8493 -- structure and bag declaration
+    Code("bag.declaration.missing", E, "RFC 8493 §2.1.1", "bagit.txt is missing"),
+    Code(
+        "bag.declaration.malformed",
+        E,
+        "RFC 8493 §2.1.1",
+        "bagit.txt is not exactly the two required lines",
+    ),
+    Code("bag.declaration.bom", E, "RFC 8493 §2.1.1", "bagit.txt begins with a byte order mark"),
+    Code("bag.declaration.not-utf8", E, "RFC 8493 §2.1.1", "bagit.txt is not UTF-8"),
+    Code(
+        "bag.declaration.version-unknown",
+        E,
+        "RFC 8493 §2.1.1",
+        "BagIt-Version is not one this validator knows (0.93 to 1.0)",
+    ),
+    Code(
+        "bag.declaration.encoding-unknown",
+        E,
+        "RFC 8493 §2.1.1",
+        "Tag-File-Character-Encoding names no known character set",
+    ),
+    Code("bag.declaration.encoding-not-utf8", W, "RFC 8493 §2.1.1", "tag files SHOULD be UTF-8"),
+    Code(
+        "bag.payload-directory.missing",
+        E,
+        "RFC 8493 §2.1.2",
+        "the base directory has no data/ directory",
+    ),
+    # payload manifests
+    Code("bag.manifest.missing", E, "RFC 8493 §2.1.3", "no payload manifest"),
+    Code(
+        "bag.manifest.unverifiable",
+        E,
+        "RFC 8493 §2.4",
+        "no payload manifest uses an algorithm this validator supports",
+    ),
+    Code(
+        "bag.manifest.algorithm-unsupported",
+        W,
+        "RFC 8493 §2.4",
+        "a manifest's algorithm is not supported; its checksums were not verified",
+    ),
+    Code(
+        "bag.manifest.algorithm-weak",
+        N,
+        "RFC 8493 §2.4",
+        "MD5 and SHA-1 are accepted for backward compatibility only",
+    ),
+    Code(
+        "bag.manifest.line-malformed",
+        E,
+        "RFC 8493 §2.1.3",
+        "a manifest line is not 'checksum whitespace filepath'",
+    ),
+    Code(
+        "bag.manifest.checksum-malformed",
+        E,
+        "RFC 8493 §2.1.3",
+        "a checksum has the wrong length for its algorithm",
+    ),
+    Code(
+        "bag.manifest.path-unsafe",
+        E,
+        "RFC 8493 §5.1",
+        "a manifest path could reach outside the bag; it was not followed",
+    ),
+    Code(
+        "bag.manifest.path-outside-payload",
+        E,
+        "RFC 8493 §2.1.3",
+        "a payload manifest lists a file outside data/",
+    ),
+    Code(
+        "bag.manifest.duplicate-entry",
+        E,
+        "RFC 8493 §2.1.3",
+        "a manifest lists the same file more than once",
+    ),
+    Code("bag.manifest.lists-directory", E, "RFC 8493 §2.1.3", "a manifest lists a directory"),
+    Code(
+        "bag.manifest.md5sum-style",
+        W,
+        "RFC 8493 §6.1.3",
+        "an md5sum-style '*' before a path; the bag fails strict validation",
+    ),
+    Code(
+        "bag.manifest.file-unlisted",
+        E,
+        "RFC 8493 §3",
+        "a payload file is not listed in a payload manifest",
+    ),
+    # payload files
+    Code("bag.payload.file-missing", E, "RFC 8493 §3", "a file listed in a manifest is missing"),
+    Code(
+        "bag.payload.checksum-mismatch",
+        E,
+        "RFC 8493 §3",
+        "a payload file's checksum differs from its manifest",
+    ),
+    Code("bag.payload.unreadable", E, "RFC 8493 §3", "a payload file could not be read"),
+    # tag manifests and tag files
+    Code(
+        "bag.tagmanifest.lists-payload", E, "RFC 8493 §2.2.1", "a tag manifest lists a payload file"
+    ),
+    Code(
+        "bag.tagmanifest.lists-tagmanifest",
+        E,
+        "RFC 8493 §2.2.1",
+        "a tag manifest lists a tag manifest",
+    ),
+    Code(
+        "bag.tagmanifest.payload-manifest-unlisted",
+        E,
+        "RFC 8493 §2.2.1",
+        "a tag manifest does not list every payload manifest",
+    ),
+    Code(
+        "bag.tagmanifest.tag-file-unlisted",
+        W,
+        "RFC 8493 §2.2.1",
+        "a tag manifest SHOULD list every tag file",
+    ),
+    Code("bag.tag.file-missing", E, "RFC 8493 §3", "a file listed in a tag manifest is missing"),
+    Code(
+        "bag.tag.checksum-mismatch",
+        E,
+        "RFC 8493 §3",
+        "a tag file's checksum differs from its tag manifest",
+    ),
+    Code("bag.tag.unreadable", E, "RFC 8493 §3", "a tag file could not be read"),
+    Code("bag.tagfile.bom", E, "RFC 8493 §2.3", "a UTF-8 tag file begins with a byte order mark"),
+    Code(
+        "bag.tagfile.undecodable", E, "RFC 8493 §2.3", "a tag file is not in the declared encoding"
+    ),
+    # bag-info.txt
+    Code(
+        "bag.bag-info.line-malformed", E, "RFC 8493 §2.2.2", "a bag-info line is not 'Label: value'"
+    ),
+    Code(
+        "bag.bag-info.oxum-malformed",
+        E,
+        "RFC 8493 §2.2.2",
+        "Payload-Oxum is not OctetCount.StreamCount",
+    ),
+    Code("bag.bag-info.oxum-repeated", E, "RFC 8493 §2.2.2", "Payload-Oxum appears more than once"),
+    Code(
+        "bag.bag-info.oxum-mismatch",
+        E,
+        "RFC 8493 §2.2.2 / §3",
+        "Payload-Oxum disagrees with the payload on disk",
+    ),
+    Code(
+        "bag.bag-info.repeated",
+        W,
+        "RFC 8493 §2.2.2",
+        "a reserved element that SHOULD NOT be repeated is repeated",
+    ),
+    # path safety and interoperability
+    Code(
+        "bag.path.symlink",
+        E,
+        "RFC 8493 §5.1",
+        "a symbolic link inside the bag; links are never followed",
+    ),
+    Code(
+        "bag.path.special-file",
+        E,
+        "RFC 8493 §5.1",
+        "a device, socket or pipe inside the bag; it was not read",
+    ),
+    Code(
+        "bag.name.case-or-normalisation",
+        W,
+        "RFC 8493 §6.1.1.3",
+        "file names that differ only in case or Unicode normalisation",
+    ),
+    Code(
+        "bag.name.normalisation-differs",
+        W,
+        "RFC 8493 §6.1.1.3",
+        "a manifest path matches a file only after Unicode normalisation",
+    ),
+    Code("bag.name.windows", W, "RFC 8493 §6.1.2", "a file name cannot exist on Windows"),
+    # our metadata (METS 1.12.1, PREMIS 3.0, Dublin Core)
+    Code("metadata.xml.malformed", E, "XML 1.0", "a metadata file is not well-formed XML"),
+    Code(
+        "metadata.xml.schema-invalid",
+        E,
+        "METS 1.12.1 / PREMIS 3.0 / OAI DC XSD",
+        "a metadata file breaks its XML schema",
+    ),
+    Code(
+        "metadata.xml.wrong-root",
+        E,
+        "archiver bag layout",
+        "a metadata file has an unexpected root element",
+    ),
+    Code(
+        "metadata.file.missing",
+        E,
+        "archiver bag layout",
+        "a metadata file of an archiver bag is missing",
+    ),
+    Code(
+        "metadata.mets.file-not-described",
+        E,
+        "METS 1.12.1 fileSec",
+        "a payload file has no METS file entry",
+    ),
+    Code(
+        "metadata.mets.points-at-missing-file",
+        E,
+        "METS 1.12.1 FLocat",
+        "a METS file entry points at a payload file that is not there",
+    ),
+    Code(
+        "metadata.mets.checksum-mismatch",
+        E,
+        "METS 1.12.1 CHECKSUM",
+        "a METS checksum differs from the manifest",
+    ),
+    Code(
+        "metadata.mets.size-mismatch",
+        E,
+        "METS 1.12.1 SIZE",
+        "a METS file size differs from the file",
+    ),
+    Code(
+        "metadata.premis.file-not-described",
+        E,
+        "PREMIS 3.0 object",
+        "a payload file has no PREMIS object",
+    ),
+    Code(
+        "metadata.premis.fixity-mismatch",
+        E,
+        "PREMIS 3.0 fixity",
+        "a PREMIS message digest differs from the manifest",
+    ),
+    Code(
+        "metadata.premis.size-mismatch", E, "PREMIS 3.0 size", "a PREMIS size differs from the file"
+    ),
+]
+
+CATALOGUE: dict[str, Code] = {code.code: code for code in _CODES}

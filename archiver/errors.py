@@ -1,0 +1,72 @@
+"""The exception tree: every operation that cannot be carried out raises one of these.
+
+    ArchiverError                 root; the CLI turns any of them into exit code 2
+    ├── UsageError                an argument the command cannot accept (e.g. a bad --id)
+    ├── SourceError               a source file or folder that cannot be bagged
+    ├── MetadataError             a metadata record that is not JSON or breaks the schema;
+    │                             carries every problem found, each naming its field
+    ├── ClockError                a SOURCE_DATE_EPOCH that is not a whole number of seconds
+    ├── BagExistsError            the target bag folder is already there (and no --force)
+    ├── BagWriteError             the file system refused to write the bag
+    └── SchemaError               a vendored schema is missing or does not compile
+
+Inspecting something (validating a bag) never raises for what it finds: it returns a
+Report. Errors of lower layers (OSError, lxml, jsonschema) are translated where they
+enter, with ``raise ... from exc``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+
+class ArchiverError(Exception):
+    """Root of every error archiver raises on purpose."""
+
+
+class UsageError(ArchiverError):
+    """An argument the command cannot accept."""
+
+
+class SourceError(ArchiverError):
+    """A source file or folder that cannot be bagged."""
+
+
+@dataclass(frozen=True)
+class Problem:
+    """One thing wrong with a metadata record, tied to the field it concerns."""
+
+    field: str
+    message: str
+
+    def __str__(self) -> str:
+        return f"{self.field}: {self.message}"
+
+
+class MetadataError(ArchiverError):
+    """A metadata record that cannot be used; lists every problem at once."""
+
+    def __init__(self, source: str, problems: Sequence[Problem]) -> None:
+        self.source = source
+        self.problems = tuple(problems)
+        count = len(self.problems)
+        noun = "problem" if count == 1 else "problems"
+        details = "; ".join(str(p) for p in self.problems)
+        super().__init__(f"{source}: {count} {noun}: {details}")
+
+
+class ClockError(ArchiverError):
+    """SOURCE_DATE_EPOCH is set but is not a usable timestamp."""
+
+
+class BagExistsError(ArchiverError):
+    """The target bag already exists and replacing it was not asked for."""
+
+
+class BagWriteError(ArchiverError):
+    """The bag could not be written."""
+
+
+class SchemaError(ArchiverError):
+    """A vendored schema is missing or does not compile."""

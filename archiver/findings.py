@@ -1,0 +1,77 @@
+"""What inspecting a bag found: Findings, gathered per bag into a Report.
+
+A Finding carries a catalogue code, a severity, the bag-relative path it concerns (a field,
+never baked into the message), a message and structured params (algorithm, expected,
+found, line...). Reports serialise to stable, sorted JSON (schemas/validation-report.schema.json).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from archiver.codes import CATALOGUE, Severity
+
+Param = str | int | None
+
+
+@dataclass(frozen=True)
+class Finding:
+    code: str
+    severity: Severity
+    path: str
+    message: str
+    params: Mapping[str, Param] = field(default_factory=dict)
+
+    @property
+    def rule(self) -> str:
+        return CATALOGUE[self.code].rule
+
+    def sort_key(self) -> tuple[int, str, str, str]:
+        rank = {Severity.ERROR: 0, Severity.WARNING: 1, Severity.INFO: 2}[self.severity]
+        return (rank, self.path, self.code, self.message)
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "code": self.code,
+            "severity": str(self.severity),
+            "path": self.path,
+            "message": self.message,
+            "rule": self.rule,
+            "params": dict(sorted(self.params.items())),
+        }
+
+
+def finding(code: str, path: str, message: str, **params: Param) -> Finding:
+    """A Finding for a catalogue code at its catalogue severity; KeyError for an unknown code."""
+    return Finding(code, CATALOGUE[code].severity, path, message, params)
+
+
+@dataclass
+class BagReport:
+    path: str
+    findings: list[Finding] = field(default_factory=list)
+
+    @property
+    def valid(self) -> bool:
+        return not any(f.severity is Severity.ERROR for f in self.findings)
+
+    def add(self, item: Finding) -> None:
+        self.findings.append(item)
+
+    def to_json(self) -> dict[str, Any]:
+        ordered = sorted(self.findings, key=Finding.sort_key)
+        return {"path": self.path, "valid": self.valid, "findings": [f.to_json() for f in ordered]}
+
+
+@dataclass
+class Report:
+    bags: list[BagReport] = field(default_factory=list)
+
+    @property
+    def valid(self) -> bool:
+        return all(bag.valid for bag in self.bags)
+
+    def to_json(self) -> dict[str, Any]:
+        return {"valid": self.valid, "bags": [bag.to_json() for bag in self.bags]}

@@ -1,0 +1,396 @@
+"""The main job: source files + a metadata record -> a complete, verified BagIt 1.0 bag.
+
+    plan the payload (sources) -> copy and digest every file once (bagit.hashing)
+    -> identify formats and text properties -> derive the missing metadata (record)
+    -> describe provenance -> build DC, PREMIS, METS (xml, pure) -> write tag files and
+    manifests -> check every XML document against its schema -> move the bag into place.
+
+The bag is built in a hidden staging folder beside the target and appears whole or not at
+all (staging). The user's sources are only ever opened for reading.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from archiver import formats, identifiers, layout
+from archiver.bagit import algorithms, baginfo, hashing, manifest
+from archiver.clock import Clock, w3cdtf
+from archiver.errors import BagWriteError, SchemaError, SourceError
+from archiver.formats import Format
+from archiver.provenance import (
+    Agent,
+    Event,
+    FileObject,
+    Identifier,
+    Provenance,
+    Representation,
+    event_identifier,
+)
+from archiver.record import Record
+from archiver.sources import PayloadFile, plan_payload
+from archiver.staging import Staging, check_target
+from archiver.text import TextAnalyser, TextVerdict
+from archiver.version import AGENT, NAME, VERSION
+from archiver.xml import dc, mets, parsing, premis
+
+_TITLE_MAX = 200
+
+
+@dataclass(frozen=True)
+class CopiedFile:
+    """A payload file after its single pass: where it went, its digests and what it is."""
+
+    item: PayloadFile
+    size: int
+    digests: dict[str, str]
+    format: Format
+    text: TextVerdict
+
+
+@dataclass(frozen=True)
+class BagResult:
+    """What ``make_bag`` wrote."""
+
+    path: Path
+    bag_id: str
+    bagging_date: str
+    payload_oxum: str
+    record: Record
+    provenance: Provenance
+
+    def to_json(self) -> dict[str, Any]:
+        """The ``archiver bag --json`` summary (schemas/bag-result.schema.json)."""
+        return {
+            "path": str(self.path),
+            "id": self.bag_id,
+            "bagging_date": self.bagging_date,
+            "payload_oxum": self.payload_oxum,
+            "files": [_file_json(obj) for obj in self.provenance.files],
+            "metadata": {
+                "dc": {element: list(values) for element, values in self.record.dc},
+                "bag_info": [[label, value] for label, value in self.record.bag_info],
+            },
+        }
+
+
+def _file_json(obj: FileObject) -> dict[str, Any]:
+    return {
+        "path": obj.path,
+        "size": obj.size,
+        "sha256": obj.digests["sha256"],
+        "sha512": obj.digests["sha512"],
+        "format": {
+            "puid": obj.format.puid,
+            "name": obj.format.name,
+            "version": obj.format.version,
+            "mimetype": obj.format.mimetype,
+        },
+        "text": None
+        if obj.text is None
+        else {
+            "encoding": obj.text.encoding,
+            "byte_order_mark": obj.text.byte_order_mark,
+            "line_endings": obj.text.line_endings,
+            "characters": obj.text.characters,
+            "lines": obj.text.lines,
+        },
+    }
+
+
+def make_bag(
+    sources: Sequence[Path],
+    out_dir: Path,
+    *,
+    record: Record | None = None,
+    bag_id: str | None = None,
+    force: bool = False,
+    clock: Clock | None = None,
+    workers: int | None = None,
+) -> BagResult:
+    """Bag ``sources`` into ``out_dir/<id>``; raise an ArchiverError when that cannot be done."""
+    clock = clock or Clock.from_environment()
+    record = record or Record()
+    if bag_id is not None:
+        identifiers.check_bag_id(bag_id)
+        check_target(out_dir / bag_id, replace=force)
+    plan = plan_payload(sources, out_dir)
+    now = clock.now()
+    with Staging(out_dir) as staging:
+        copied = _copy_payload(plan, staging.path, workers or hashing.default_workers())
+        full_record = derive_record(record, copied)
+        if bag_id is None:
+            bag_id = identifiers.derive_bag_id(
+                full_record.values("title")[0],
+                ((c.item.path, c.digests["sha256"]) for c in copied),
+            )
+        target = out_dir / bag_id
+        check_target(target, replace=force)
+        full_record = _with_identifier(full_record, bag_id)
+        software = software_agent()
+        provenance = describe(bag_id, copied, full_record, software, now)
+        oxum = baginfo.oxum(sum(c.size for c in copied), len(copied))
+        _write_tag_files(staging.path, bag_id, full_record, provenance, software, now, oxum)
+        _settle_times(staging.path, now)
+        staging.commit(target, replace=force)
+    return BagResult(target, bag_id, now.date().isoformat(), oxum, full_record, provenance)
+
+
+class _Head:
+    """Keeps the first bytes of a file for format identification."""
+
+    def __init__(self) -> None:
+        self.data = b""
+
+    def __call__(self, chunk: memoryview) -> None:
+        if len(self.data) < formats.HEAD_SIZE:
+            self.data += bytes(chunk[: formats.HEAD_SIZE - len(self.data)])
+
+
+def _copy_payload(plan: Sequence[PayloadFile], root: Path, workers: int) -> list[CopiedFile]:
+    folders = {str(Path(item.path).parent) for item in plan}
+    for folder in sorted(folders):
+        (root / folder).mkdir(parents=True, exist_ok=True)
+    with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="archiver-split") as helper:
+        return list(hashing.map_files(_copier(root, helper), plan, workers))
+
+
+def _copier(root: Path, helper: ThreadPoolExecutor) -> Callable[[PayloadFile], CopiedFile]:
+    def copy(item: PayloadFile) -> CopiedFile:
+        analyser = TextAnalyser()
+        head = _Head()
+        try:
+            digested = hashing.copy_file(
+                item.source, root / item.path, algorithms.WRITTEN, [analyser, head], helper=helper
+            )
+        except hashing.WriteFailedError as exc:
+            raise BagWriteError(f"cannot write {item.path}: {exc.strerror}") from exc
+        except hashing.SourceChangedError as exc:
+            raise SourceError(f"{item.source}: changed while it was being bagged") from exc
+        except OSError as exc:
+            raise SourceError(f"{item.source}: cannot read: {exc.strerror}") from exc
+        verdict = analyser.verdict()
+        fmt = formats.identify(item.path, head.data, verdict.properties is not None)
+        return CopiedFile(item, digested.size, digested.digests, fmt, verdict)
+
+    return copy
+
+
+def _derived_title(copied: Sequence[CopiedFile]) -> str:
+    """The first non-empty line of the first text file; else the first file's name."""
+    for item in copied:
+        if item.text.first_line:
+            return _shorten(item.text.first_line)
+    return copied[0].item.original_name
+
+
+def _shorten(title: str) -> str:
+    if len(title) <= _TITLE_MAX:
+        return title
+    cut = title[:_TITLE_MAX].rsplit(" ", 1)[0]
+    return cut + "…"
+
+
+def derive_record(record: Record, copied: Sequence[CopiedFile]) -> Record:
+    """Fill in what the user did not give: title, type (DCMI Type) and format (MIME)."""
+    if not record.values("title"):
+        record = record.with_values("title", [_derived_title(copied)])
+    if not record.values("type"):
+        types = _unique(c.format.dcmi_type for c in copied if c.format.dcmi_type)
+        if types:
+            record = record.with_values("type", types)
+    if not record.values("format"):
+        record = record.with_values("format", _unique(c.format.mimetype for c in copied))
+    return record
+
+
+def _with_identifier(record: Record, bag_id: str) -> Record:
+    """The bag's identifier first among dc:identifier values."""
+    known = record.values("identifier")
+    if bag_id in known:
+        return record
+    return record.with_values("identifier", [bag_id, *known])
+
+
+def _unique(values: Any) -> list[str]:
+    return list(dict.fromkeys(values))
+
+
+def software_agent() -> Agent:
+    return Agent(Identifier("local", f"{NAME}/{VERSION}"), NAME, "sof", VERSION)
+
+
+def describe(
+    bag_id: str, copied: Sequence[CopiedFile], record: Record, software: Agent, now: datetime
+) -> Provenance:
+    """PREMIS objects, events and agents for a freshly packed bag."""
+    when = w3cdtf(now)
+    organisation_name = record.bag_info_value("Source-Organization")
+    agents = [software]
+    if organisation_name:
+        agents.append(Agent(Identifier("local", organisation_name), organisation_name, "org"))
+    executor = ((software.identifier, "exe"),)
+    rep_id = Identifier("local", bag_id)
+    events: list[Event] = []
+    files: list[FileObject] = []
+    for item in copied:
+        obj_id = Identifier("local", f"{bag_id}/{item.item.path}")
+        subject = ((obj_id, "sou"),)
+        key = (bag_id, item.item.path, item.digests["sha256"], when)
+        own = [
+            Event(
+                event_identifier("mes", *key),
+                "mes",
+                now,
+                "SHA-256 and SHA-512 computed in the single pass that copied the file into the bag",
+                "success",
+                f"sha256:{item.digests['sha256']}",
+                executor,
+                subject,
+            ),
+            _format_event(item.format, event_identifier("for", *key), now, executor, subject),
+        ]
+        if item.format.is_text or item.text.properties is not None:
+            own.append(
+                _validation_event(item.text, event_identifier("val", *key), now, executor, subject)
+            )
+        events.extend(own)
+        files.append(
+            FileObject(
+                identifier=obj_id,
+                path=item.item.path,
+                original_name=item.item.original_name,
+                size=item.size,
+                digests={name: item.digests[name] for name in algorithms.WRITTEN},
+                format=item.format,
+                text=item.text.properties,
+                representation=rep_id,
+                events=tuple(e.identifier for e in own),
+            )
+        )
+    packing_agents: tuple[tuple[Identifier, str], ...] = executor
+    if organisation_name:
+        packing_agents += ((Identifier("local", organisation_name), "imp"),)
+    packing = Event(
+        event_identifier("pac", bag_id, when, *(f.digests["sha256"] for f in files)),
+        "pac",
+        now,
+        f"packed as a BagIt {layout.BAGIT_VERSION} bag with SHA-256 and SHA-512 payload and "
+        "tag manifests, Dublin Core, METS and PREMIS metadata",
+        "success",
+        f"{len(files)} payload files",
+        packing_agents,
+        ((rep_id, "out"),),
+    )
+    events.append(packing)
+    representation = Representation(
+        rep_id, bag_id, tuple(f.identifier for f in files), (packing.identifier,)
+    )
+    return Provenance(representation, tuple(files), tuple(events), tuple(agents))
+
+
+def _format_event(
+    fmt: Format,
+    identifier: Identifier,
+    now: datetime,
+    agents: tuple[tuple[Identifier, str], ...],
+    objects: tuple[tuple[Identifier, str], ...],
+) -> Event:
+    if fmt.puid:
+        outcome, note = "success", f"{fmt.puid} ({fmt.name})"
+    elif fmt is formats.UNKNOWN:
+        outcome, note = "failure", "no PRONOM signature matched"
+    else:
+        outcome, note = "success", f"{fmt.name}; version not determined, no PRONOM identifier"
+    detail = "PRONOM signature and extension matching by archiver's format identifier"
+    return Event(identifier, "for", now, detail, outcome, note, agents, objects)
+
+
+def _validation_event(
+    verdict: TextVerdict,
+    identifier: Identifier,
+    now: datetime,
+    agents: tuple[tuple[Identifier, str], ...],
+    objects: tuple[tuple[Identifier, str], ...],
+) -> Event:
+    detail = "text checked to be well-formed UTF-8 without NUL bytes"
+    if verdict.properties is not None:
+        props = verdict.properties
+        note = f"well-formed {props.encoding} text, {props.characters} characters"
+        return Event(identifier, "val", now, detail, "success", note, agents, objects)
+    return Event(identifier, "val", now, detail, "failure", verdict.problem, agents, objects)
+
+
+def _write_tag_files(
+    root: Path,
+    bag_id: str,
+    record: Record,
+    provenance: Provenance,
+    software: Agent,
+    now: datetime,
+    oxum: str,
+) -> None:
+    documents = {
+        layout.DC_XML: dc.oai_dc(record),
+        layout.PREMIS_XML: premis.document(provenance),
+        layout.METS_XML: mets.document(bag_id, record, provenance, software, now),
+    }
+    schema = parsing.preservation_schema()
+    tag_files: dict[str, bytes] = {}
+    for name, element in documents.items():
+        data = parsing.serialise(element)
+        problems = parsing.schema_errors(schema, parsing.parse_bytes(data))
+        if problems:  # our own builders broke a schema: never ship such a bag
+            raise SchemaError(f"{name} would not be schema-valid: {problems[0]}")
+        tag_files[name] = data
+    bag_info = [
+        ("Bagging-Date", now.date().isoformat()),
+        ("Payload-Oxum", oxum),
+        ("External-Identifier", bag_id),
+        ("Bag-Software-Agent", AGENT),
+        ("BagIt-Profile-Identifier", layout.PROFILE_IDENTIFIER),
+        *record.bag_info,
+    ]
+    tag_files["bagit.txt"] = layout.BAGIT_TXT
+    tag_files["bag-info.txt"] = baginfo.format_bag_info(bag_info)
+    for name in algorithms.WRITTEN:
+        tag_files[manifest.payload_manifest_name(name)] = manifest.format_manifest(
+            (obj.path, obj.digests[name]) for obj in provenance.files
+        )
+    tag_manifests = {
+        manifest.tag_manifest_name(name): manifest.format_manifest(
+            (path, hashlib.new(name, data).hexdigest()) for path, data in tag_files.items()
+        )
+        for name in algorithms.WRITTEN
+    }
+    (root / layout.METADATA_DIR).mkdir()
+    for path, data in {**tag_files, **tag_manifests}.items():
+        try:
+            with open(root / path, "xb") as handle:
+                handle.write(data)
+        except OSError as exc:
+            raise BagWriteError(f"cannot write {path}: {exc.strerror}") from exc
+
+
+def _settle_times(root: Path, now: datetime) -> None:
+    """Tag files and folders take the clock's time, so a rebuilt bag is identical on disk too.
+
+    Payload files keep their sources' modification times (copy_file set them).
+    """
+    stamp = int(now.timestamp()) * 1_000_000_000
+    for folder, dirnames, filenames in os.walk(root):
+        base = Path(folder)
+        rel = base.relative_to(root)
+        if rel.parts[:1] != (layout.PAYLOAD_DIR,):
+            for name in filenames:
+                os.utime(base / name, ns=(stamp, stamp), follow_symlinks=False)
+        for name in dirnames:
+            os.utime(base / name, ns=(stamp, stamp), follow_symlinks=False)
+    os.utime(root, ns=(stamp, stamp))

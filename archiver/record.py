@@ -1,0 +1,252 @@
+"""The metadata record: a JSON file -> a validated ``Record``; derived fields filled in later.
+
+Keys are the fifteen Dublin Core elements (each a string or a list of strings) and an
+optional ``bag-info`` object of bag-info.txt labels. The JSON Schema in
+schemas/metadata-record.schema.json is enforced with jsonschema; every problem found --
+schema, dates, reserved labels -- is reported at once, each with its field.
+"""
+
+from __future__ import annotations
+
+import difflib
+import json
+import re
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import Any
+
+import jsonschema
+
+from archiver import resources
+from archiver.bagit import baginfo
+from archiver.dates import DateParseError, parse_w3cdtf
+from archiver.errors import MetadataError, Problem
+
+DC_ELEMENTS = (
+    "title",
+    "creator",
+    "subject",
+    "description",
+    "publisher",
+    "contributor",
+    "date",
+    "type",
+    "format",
+    "identifier",
+    "source",
+    "language",
+    "relation",
+    "coverage",
+    "rights",
+)
+SCHEMA = "metadata-record.schema.json"
+_BAG_COUNT = re.compile(r"^\d+ of (?:\d+|\?)$")
+
+
+@dataclass(frozen=True)
+class Record:
+    """Dublin Core values by element (in DCMES order) and bag-info elements (in given order)."""
+
+    dc: tuple[tuple[str, tuple[str, ...]], ...] = ()
+    bag_info: tuple[tuple[str, str], ...] = ()
+
+    def values(self, element: str) -> tuple[str, ...]:
+        for name, values in self.dc:
+            if name == element:
+                return values
+        return ()
+
+    def with_values(self, element: str, values: Sequence[str]) -> Record:
+        """A copy with ``element`` set to ``values`` (kept in DCMES order)."""
+        merged = dict(self.dc)
+        merged[element] = tuple(values)
+        dc = tuple((name, merged[name]) for name in DC_ELEMENTS if merged.get(name))
+        return replace(self, dc=dc)
+
+    def bag_info_value(self, label: str) -> str | None:
+        """The first value of a bag-info label (case-insensitive), or None."""
+        for name, value in self.bag_info:
+            if name.lower() == label.lower():
+                return value
+        return None
+
+
+def load_record(path: Path) -> Record:
+    """Read and validate a metadata record file; MetadataError lists every problem."""
+    source = str(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError as exc:
+        raise MetadataError(source, [Problem("(file)", "no such file")]) from exc
+    except UnicodeDecodeError as exc:
+        raise MetadataError(source, [Problem("(file)", f"not UTF-8 ({exc.reason})")]) from exc
+    except OSError as exc:
+        raise MetadataError(source, [Problem("(file)", f"cannot read: {exc.strerror}")]) from exc
+    duplicates: list[Problem] = []
+    try:
+        data = json.loads(text, object_pairs_hook=_pairs_hook(duplicates))
+    except json.JSONDecodeError as exc:
+        raise MetadataError(
+            source,
+            [Problem("(file)", f"not JSON: {exc.msg} at line {exc.lineno} column {exc.colno}")],
+        ) from exc
+    return record_from_data(data, source, duplicates)
+
+
+def _pairs_hook(duplicates: list[Problem]) -> Any:
+    def hook(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+        seen: dict[str, Any] = {}
+        for key, value in pairs:
+            if key in seen:
+                duplicates.append(Problem(key, "given twice in the same object"))
+            seen[key] = value
+        return seen
+
+    return hook
+
+
+def record_from_data(data: Any, source: str, problems: Iterable[Problem] = ()) -> Record:
+    """Validate parsed JSON against the schema and our rules; build the Record."""
+    found = list(problems)
+    found.extend(_schema_problems(data))
+    if found:
+        raise MetadataError(source, found)
+    assert isinstance(data, dict)
+    dc: list[tuple[str, tuple[str, ...]]] = []
+    for element in DC_ELEMENTS:
+        if element not in data:
+            continue
+        values = _as_list(data[element])
+        if element == "date":
+            values = _normalise_dates(values, found)
+        dc.append((element, tuple(values)))
+    bag_info = _bag_info(data.get("bag-info", {}), found)
+    if found:
+        raise MetadataError(source, found)
+    return Record(tuple(dc), tuple(bag_info))
+
+
+def _as_list(value: str | list[str]) -> list[str]:
+    return [value] if isinstance(value, str) else list(value)
+
+
+def _normalise_dates(values: list[str], problems: list[Problem]) -> list[str]:
+    normalised = []
+    for index, value in enumerate(values):
+        field = "date" if len(values) == 1 else f"date[{index}]"
+        try:
+            normalised.append(parse_w3cdtf(value))
+        except DateParseError as exc:
+            problems.append(Problem(field, str(exc)))
+    return normalised
+
+
+def _bag_info(data: Mapping[str, Any], problems: list[Problem]) -> list[tuple[str, str]]:
+    generated = {label.lower() for label in baginfo.GENERATED}
+    items: list[tuple[str, str]] = []
+    for label, value in data.items():
+        field = f"bag-info.{label}"
+        values = _as_list(value)
+        if label.lower() in generated:
+            problems.append(Problem(field, "is written by archiver and cannot be set"))
+            continue
+        if label.lower() in baginfo.NOT_REPEATED and len(values) > 1:
+            problems.append(Problem(field, "must not be repeated (RFC 8493 §2.2.2)"))
+            continue
+        if label.lower() == "bag-count" and not _BAG_COUNT.match(values[0]):
+            problems.append(Problem(field, "must read 'N of T' (T may be '?')"))
+            continue
+        items.extend((label, item) for item in values)
+    return items
+
+
+def _schema_problems(data: Any) -> list[Problem]:
+    validator = jsonschema.Draft202012Validator(resources.json_schema(SCHEMA))
+    problems: list[Problem] = []
+    for error in sorted(validator.iter_errors(data), key=lambda e: list(map(str, e.path))):
+        problems.extend(_explain(error, data))
+    return problems
+
+
+def _field(path: Iterable[Any]) -> str:
+    text = ""
+    for part in path:
+        if isinstance(part, int):
+            text += f"[{part}]"
+        else:
+            text += f".{part}" if text else str(part)
+    return text or "(record)"
+
+
+def _explain(error: jsonschema.ValidationError, root: Any) -> list[Problem]:
+    field = _field(error.absolute_path)
+    kind = error.validator
+    if kind == "type" and not error.absolute_path:
+        return [Problem("(record)", "a metadata record must be a JSON object")]
+    if kind == "additionalProperties" and not error.absolute_path and isinstance(root, dict):
+        allowed = [*DC_ELEMENTS, "bag-info"]
+        problems = []
+        for key in root:
+            if key not in allowed:
+                close = difflib.get_close_matches(key.lower(), allowed, n=1)
+                hint = f"; did you mean {close[0]!r}?" if close else ""
+                problems.append(
+                    Problem(key, f"unknown field (not a Dublin Core element nor 'bag-info'){hint}")
+                )
+        return problems
+    if kind == "type" and field == "bag-info":
+        return [Problem(field, "must be an object of label: value pairs")]
+    if kind == "propertyNames":
+        return [
+            Problem(
+                f"bag-info.{error.instance}",
+                baginfo.label_problem(str(error.instance)) or "bad label",
+            )
+        ]
+    if kind == "oneOf":
+        return [Problem(field, _explain_values(error))]
+    return [Problem(field, error.message)]
+
+
+def _explain_values(error: jsonschema.ValidationError) -> str:
+    instance = error.instance
+    single_line = "bag-info" in [str(p) for p in error.absolute_path]
+    noun = "a one-line string" if single_line else "a string"
+    if isinstance(instance, str):
+        return _explain_text(instance, single_line)
+    if isinstance(instance, list):
+        if not instance:
+            return f"must be {noun} or a non-empty list of them"
+        for index, item in enumerate(instance):
+            if not isinstance(item, str):
+                return f"item [{index}] must be {noun}, not {_json_type(item)}"
+            problem = _explain_text(item, single_line, required=False)
+            if problem:
+                return f"item [{index}] {problem}"
+    return f"must be {noun} or a list of them, not {_json_type(instance)}"
+
+
+def _explain_text(value: str, single_line: bool, *, required: bool = True) -> str:
+    if not value.strip():
+        return "must not be empty or only whitespace"
+    if single_line and ("\n" in value or "\r" in value):
+        return "must be a single line (no line breaks in bag-info values)"
+    if single_line and value != value.strip():
+        return "must not start or end with whitespace"
+    if any(ord(c) < 0x20 and c not in "\t\n\r" for c in value) or "\x7f" in value:
+        return "contains a control character"
+    if "\ufffe" in value or "\uffff" in value:
+        return "contains a non-character (U+FFFE or U+FFFF)"
+    return "is not valid here" if required else ""
+
+
+def _json_type(value: Any) -> str:
+    return {
+        bool: "a boolean",
+        int: "a number",
+        float: "a number",
+        dict: "an object",
+        list: "a list",
+        type(None): "null",
+    }.get(type(value), "a string")

@@ -1,0 +1,125 @@
+"""What the user asked to bag -> the payload plan: which file goes to which bag path.
+
+Nothing here writes; the user's files are only looked at (stat and directory listings).
+Everything that would make a bad payload is refused before a byte is copied: missing or
+unreadable sources, empty folders, links and special files inside folders, names that are
+not UTF-8, and names that collide exactly, by case or by Unicode normalisation.
+"""
+
+from __future__ import annotations
+
+import os
+import stat
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from archiver.bagit import paths
+from archiver.errors import SourceError
+
+
+@dataclass(frozen=True)
+class PayloadFile:
+    source: Path  # absolute path of the user's file
+    path: str  # bag path, "data/..."
+    original_name: str  # the name as given: file name, or path relative to its source folder
+    size: int
+
+
+def plan_payload(sources: Sequence[Path], out_dir: Path | None = None) -> list[PayloadFile]:
+    """The payload for ``sources`` (files and folders), in manifest order."""
+    files: list[PayloadFile] = []
+    for source in sources:
+        files.extend(_plan_one(source, out_dir))
+    _refuse_collisions(files)
+    return sorted(files, key=lambda f: paths.sort_key(f.path))
+
+
+def _plan_one(source: Path, out_dir: Path | None) -> list[PayloadFile]:
+    try:
+        info = source.stat()  # a source named on the command line may be a link: follow it
+    except FileNotFoundError as exc:
+        raise SourceError(f"{source}: no such file or folder") from exc
+    except OSError as exc:
+        raise SourceError(f"{source}: cannot read: {exc.strerror}") from exc
+    absolute = source.resolve()
+    if stat.S_ISREG(info.st_mode):
+        _check_readable(absolute, source)
+        name = _utf8_name(source.name, source)
+        return [PayloadFile(absolute, f"data/{name}", name, info.st_size)]
+    if not stat.S_ISDIR(info.st_mode):
+        raise SourceError(f"{source}: not a regular file or folder")
+    if out_dir is not None:
+        out = out_dir.resolve()
+        if out == absolute or absolute in out.parents:
+            raise SourceError(f"{source}: the output folder {out_dir} is inside this source")
+    found: list[PayloadFile] = []
+    _walk(absolute, absolute, source, found)
+    if not found:
+        raise SourceError(f"{source}: empty folder, nothing to bag")
+    return found
+
+
+def _walk(folder: Path, top: Path, shown: Path, found: list[PayloadFile]) -> None:
+    try:
+        entries = sorted(os.scandir(folder), key=lambda e: e.name)
+    except OSError as exc:
+        raise SourceError(
+            f"{shown / folder.relative_to(top)}: cannot list: {exc.strerror}"
+        ) from exc
+    for entry in entries:
+        path = Path(entry.path)
+        relative = path.relative_to(top)
+        display = shown / relative
+        if entry.is_symlink():
+            raise SourceError(
+                f"{display}: symbolic link inside a source folder; archiver does not follow "
+                "links (name its target as a source instead)"
+            )
+        if entry.is_dir(follow_symlinks=False):
+            _walk(path, top, shown, found)
+        elif entry.is_file(follow_symlinks=False):
+            _check_readable(path, display)
+            name = "/".join(_utf8_name(part, display) for part in relative.parts)
+            size = entry.stat(follow_symlinks=False).st_size
+            found.append(PayloadFile(path, f"data/{name}", name, size))
+        else:
+            raise SourceError(f"{display}: not a regular file (device, socket or pipe)")
+
+
+def _check_readable(path: Path, shown: Path) -> None:
+    if not os.access(path, os.R_OK):
+        raise SourceError(f"{shown}: permission denied")
+
+
+def _utf8_name(name: str, shown: Path) -> str:
+    try:
+        name.encode("utf-8")
+    except UnicodeEncodeError as exc:
+        raise SourceError(f"{shown}: file name is not valid UTF-8") from exc
+    return name
+
+
+def _refuse_collisions(files: list[PayloadFile]) -> None:
+    by_path: dict[str, PayloadFile] = {}
+    by_key: dict[str, PayloadFile] = {}
+    for item in files:
+        if item.path in by_path:
+            raise SourceError(
+                f"{item.source} and {by_path[item.path].source} would both be {item.path}"
+            )
+        key = paths.collision_key(item.path)
+        if key in by_key:
+            other = by_key[key]
+            raise SourceError(
+                f"{item.path} and {other.path} differ only in case or Unicode normalisation "
+                "(RFC 8493 §6.1.1.3); rename one of them"
+            )
+        by_path[item.path] = item
+        by_key[key] = item
+    folders = {
+        paths.collision_key(p.rsplit("/", n)[0]) for p in by_path for n in range(1, p.count("/"))
+    }
+    for item in files:
+        if paths.collision_key(item.path) in folders:
+            raise SourceError(f"{item.path} is both a file and a folder in the payload")
