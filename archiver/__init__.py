@@ -9,24 +9,60 @@ The public API:
     Clock, Record, Report, BagReport, Finding, Mode, ArchiverError (and its subclasses)
 """
 
-from archiver.check.bag import Mode
-from archiver.clock import Clock
-from archiver.errors import (
-    ArchiverError,
-    BagExistsError,
-    BagWriteError,
-    ClockError,
-    MetadataError,
-    Problem,
-    SchemaError,
-    SourceError,
-    UsageError,
-)
-from archiver.findings import BagReport, Finding, Report
-from archiver.packing import BagResult, make_bag
-from archiver.record import Record, load_record
-from archiver.validation import validate_bag, validate_bags
+from importlib import import_module
+from typing import TYPE_CHECKING, Any
+
 from archiver.version import __version__
+
+if TYPE_CHECKING:
+    from archiver.check.bag import Mode
+    from archiver.clock import Clock
+    from archiver.errors import (
+        ArchiverError,
+        BagExistsError,
+        BagWriteError,
+        ClockError,
+        MetadataError,
+        Problem,
+        SchemaError,
+        SourceError,
+        UsageError,
+    )
+    from archiver.findings import BagReport, Finding, Report
+    from archiver.packing import BagResult, make_bag
+    from archiver.record import Record, load_record
+    from archiver.validation import validate_bag, validate_bags
+
+# Names are imported when first used, so ``archiver --version`` does not load lxml.
+_LOCATIONS = {
+    "Mode": "archiver.check.bag",
+    "Clock": "archiver.clock",
+    "ArchiverError": "archiver.errors",
+    "BagExistsError": "archiver.errors",
+    "BagWriteError": "archiver.errors",
+    "ClockError": "archiver.errors",
+    "MetadataError": "archiver.errors",
+    "Problem": "archiver.errors",
+    "SchemaError": "archiver.errors",
+    "SourceError": "archiver.errors",
+    "UsageError": "archiver.errors",
+    "BagReport": "archiver.findings",
+    "Finding": "archiver.findings",
+    "Report": "archiver.findings",
+    "BagResult": "archiver.packing",
+    "make_bag": "archiver.packing",
+    "Record": "archiver.record",
+    "load_record": "archiver.record",
+    "validate_bag": "archiver.validation",
+    "validate_bags": "archiver.validation",
+}
+
+
+def __getattr__(name: str) -> Any:
+    if name in _LOCATIONS:
+        return getattr(import_module(_LOCATIONS[name]), name)
+    raise AttributeError(f"module 'archiver' has no attribute {name!r}")
+
 
 __all__ = [
     "ArchiverError",

@@ -12,18 +12,13 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 from types import FrameType
-from typing import Any, NoReturn, TextIO
+from typing import TYPE_CHECKING, Any, NoReturn, TextIO
 
-from archiver import demo
-from archiver.check.bag import Mode
-from archiver.clock import Clock
-from archiver.codes import Severity
 from archiver.errors import ArchiverError
-from archiver.findings import Report
-from archiver.packing import make_bag
-from archiver.record import load_record
-from archiver.validation import validate_bags
 from archiver.version import AGENT
+
+if TYPE_CHECKING:
+    from archiver.findings import Report
 
 EXIT_OK, EXIT_FINDINGS, EXIT_CANNOT_RUN = 0, 1, 2
 EXIT_INTERRUPTED = 130
@@ -108,7 +103,12 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def _run(args: argparse.Namespace) -> int:
+    # Commands import what they need when they run: startup stays short.
     if args.command == "bag":
+        from archiver.clock import Clock
+        from archiver.packing import make_bag
+        from archiver.record import load_record
+
         record = load_record(args.metadata) if args.metadata else None
         result = make_bag(
             args.sources,
@@ -125,8 +125,13 @@ def _run(args: argparse.Namespace) -> int:
             print(result.path)
         return EXIT_OK
     if args.command == "demo":
+        from archiver import demo
+
         return demo.run(args.out, force=args.force, as_json=args.json)
     if args.command == "validate":
+        from archiver.check.bag import Mode
+        from archiver.validation import validate_bags
+
         mode = (
             Mode.FAST if args.fast else Mode.COMPLETENESS if args.completeness_only else Mode.FULL
         )
@@ -146,6 +151,8 @@ def _print_json(document: dict[str, Any]) -> None:
 
 def print_report(report: Report, out: TextIO, err: TextIO) -> None:
     """Every finding grouped per bag; warnings and info on ``err``; a verdict line per bag."""
+    from archiver.codes import Severity
+
     for bag in report.bags:
         ordered = sorted(bag.findings, key=lambda f: f.sort_key())
         for item in ordered:

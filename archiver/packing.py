@@ -11,10 +11,10 @@ all (staging). The user's sources are only ever opened for reading.
 
 from __future__ import annotations
 
-import hashlib
+import functools
 import os
-from collections.abc import Callable, Sequence
-from concurrent.futures import ThreadPoolExecutor
+from collections.abc import Iterable, Sequence
+from concurrent.futures import Executor
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -23,7 +23,7 @@ from typing import Any
 from archiver import formats, identifiers, layout
 from archiver.bagit import algorithms, baginfo, hashing, manifest
 from archiver.clock import Clock, w3cdtf
-from archiver.errors import BagWriteError, SchemaError, SourceError
+from archiver.errors import BagWriteError, SourceError
 from archiver.formats import Format
 from archiver.provenance import (
     Agent,
@@ -39,7 +39,7 @@ from archiver.sources import PayloadFile, plan_payload
 from archiver.staging import Staging, check_target
 from archiver.text import TextAnalyser, TextVerdict
 from archiver.version import AGENT, NAME, VERSION
-from archiver.xml import dc, mets, parsing, premis
+from archiver.xml import dc, mets, premis
 
 _TITLE_MAX = 200
 
@@ -158,29 +158,28 @@ def _copy_payload(plan: Sequence[PayloadFile], root: Path, workers: int) -> list
     folders = {str(Path(item.path).parent) for item in plan}
     for folder in sorted(folders):
         (root / folder).mkdir(parents=True, exist_ok=True)
-    with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="archiver-split") as helper:
-        return list(hashing.map_files(_copier(root, helper), plan, workers))
+    return hashing.run_all(
+        functools.partial(_copy_one, root), plan, [item.size for item in plan], workers
+    )
 
 
-def _copier(root: Path, helper: ThreadPoolExecutor) -> Callable[[PayloadFile], CopiedFile]:
-    def copy(item: PayloadFile) -> CopiedFile:
-        analyser = TextAnalyser()
-        head = _Head()
-        try:
-            digested = hashing.copy_file(
-                item.source, root / item.path, algorithms.WRITTEN, [analyser, head], helper=helper
-            )
-        except hashing.WriteFailedError as exc:
-            raise BagWriteError(f"cannot write {item.path}: {exc.strerror}") from exc
-        except hashing.SourceChangedError as exc:
-            raise SourceError(f"{item.source}: changed while it was being bagged") from exc
-        except OSError as exc:
-            raise SourceError(f"{item.source}: cannot read: {exc.strerror}") from exc
-        verdict = analyser.verdict()
-        fmt = formats.identify(item.path, head.data, verdict.properties is not None)
-        return CopiedFile(item, digested.size, digested.digests, fmt, verdict)
-
-    return copy
+def _copy_one(root: Path, item: PayloadFile, helper: Executor | None) -> CopiedFile:
+    """Copy one payload file into the staging folder: one read, digests, text, format."""
+    analyser = TextAnalyser()
+    head = _Head()
+    try:
+        digested = hashing.copy_file(
+            item.source, root / item.path, algorithms.WRITTEN, [analyser, head], helper=helper
+        )
+    except hashing.WriteFailedError as exc:
+        raise BagWriteError(f"cannot write {item.path}: {exc.strerror}") from exc
+    except hashing.SourceChangedError as exc:
+        raise SourceError(f"{item.source}: changed while it was being bagged") from exc
+    except OSError as exc:
+        raise SourceError(f"{item.source}: cannot read: {exc.strerror}") from exc
+    verdict = analyser.verdict()
+    fmt = formats.identify(item.path, head.data, verdict.properties is not None)
+    return CopiedFile(item, digested.size, digested.digests, fmt, verdict)
 
 
 def _derived_title(copied: Sequence[CopiedFile]) -> str:
@@ -227,59 +226,115 @@ def software_agent() -> Agent:
     return Agent(Identifier("local", f"{NAME}/{VERSION}"), NAME, "sof", VERSION)
 
 
+@dataclass(frozen=True)
+class _Outcome:
+    """One file's result for one kind of event; files with equal outcomes share an event."""
+
+    type_code: str
+    detail: str
+    outcome: str
+    note: str | None
+
+
+def _outcomes(item: CopiedFile) -> list[_Outcome]:
+    found = [
+        _Outcome(
+            "mes",
+            "SHA-256 and SHA-512 computed in the single pass that copied the file into the bag",
+            "success",
+            None,
+        ),
+        _format_outcome(item.format),
+    ]
+    if item.format.is_text or item.text.properties is not None:
+        detail = "text checked to be well-formed UTF-8 without NUL bytes"
+        if item.text.properties is not None:
+            found.append(_Outcome("val", detail, "success", "well-formed UTF-8 text"))
+        else:
+            found.append(
+                _Outcome("val", detail, "failure", f"{item.item.path}: {item.text.problem}")
+            )
+    return found
+
+
+def _format_outcome(fmt: Format) -> _Outcome:
+    detail = "PRONOM signature and extension matching by archiver's format identifier"
+    if fmt.puid:
+        return _Outcome("for", detail, "success", None)
+    if fmt is formats.UNKNOWN:
+        return _Outcome("for", detail, "failure", "no PRONOM signature matched")
+    return _Outcome("for", detail, "success", "format named; its version and PUID not determined")
+
+
 def describe(
     bag_id: str, copied: Sequence[CopiedFile], record: Record, software: Agent, now: datetime
 ) -> Provenance:
-    """PREMIS objects, events and agents for a freshly packed bag."""
+    """PREMIS objects, events and agents for a freshly packed bag.
+
+    Files with the same outcome share one event (one "message digest calculation" for the
+    whole bag, say) that links each of them; a failure that is particular to a file (a text
+    that is not UTF-8) gets an event of its own. Each file object links its events.
+    """
     when = w3cdtf(now)
-    organisation_name = record.bag_info_value("Source-Organization")
+    organisation = record.bag_info_value("Source-Organization")
     agents = [software]
-    if organisation_name:
-        agents.append(Agent(Identifier("local", organisation_name), organisation_name, "org"))
+    if organisation:
+        agents.append(Agent(Identifier("local", organisation), organisation, "org"))
     executor = ((software.identifier, "exe"),)
     rep_id = Identifier("local", bag_id)
+    object_ids = [Identifier("local", f"{bag_id}/{item.item.path}") for item in copied]
+
+    groups: dict[_Outcome, list[int]] = {}
+    per_file: list[list[_Outcome]] = []
+    for index, item in enumerate(copied):
+        outcomes = _outcomes(item)
+        per_file.append(outcomes)
+        for outcome in outcomes:
+            groups.setdefault(outcome, []).append(index)
+    event_of: dict[_Outcome, Identifier] = {}
     events: list[Event] = []
-    files: list[FileObject] = []
-    for item in copied:
-        obj_id = Identifier("local", f"{bag_id}/{item.item.path}")
-        subject = ((obj_id, "sou"),)
-        key = (bag_id, item.item.path, item.digests["sha256"], when)
-        own = [
+    order = {"mes": 0, "for": 1, "val": 2}
+    for outcome, members in sorted(groups.items(), key=lambda g: (order[g[0].type_code], g[1][0])):
+        identifier = event_identifier(
+            outcome.type_code,
+            bag_id,
+            when,
+            outcome.outcome,
+            outcome.note or "",
+            *(f"{copied[i].item.path}:{copied[i].digests['sha256']}" for i in members),
+        )
+        event_of[outcome] = identifier
+        events.append(
             Event(
-                event_identifier("mes", *key),
-                "mes",
+                identifier,
+                outcome.type_code,
                 now,
-                "SHA-256 and SHA-512 computed in the single pass that copied the file into the bag",
-                "success",
-                f"sha256:{item.digests['sha256']}",
+                outcome.detail,
+                outcome.outcome,
+                outcome.note,
                 executor,
-                subject,
-            ),
-            _format_event(item.format, event_identifier("for", *key), now, executor, subject),
-        ]
-        if item.format.is_text or item.text.properties is not None:
-            own.append(
-                _validation_event(item.text, event_identifier("val", *key), now, executor, subject)
-            )
-        events.extend(own)
-        files.append(
-            FileObject(
-                identifier=obj_id,
-                path=item.item.path,
-                original_name=item.item.original_name,
-                size=item.size,
-                digests={name: item.digests[name] for name in algorithms.WRITTEN},
-                format=item.format,
-                text=item.text.properties,
-                representation=rep_id,
-                events=tuple(e.identifier for e in own),
+                tuple((object_ids[i], "sou") for i in members),
             )
         )
+    files = [
+        FileObject(
+            identifier=object_ids[index],
+            path=item.item.path,
+            original_name=item.item.original_name,
+            size=item.size,
+            digests={name: item.digests[name] for name in algorithms.WRITTEN},
+            format=item.format,
+            text=item.text.properties,
+            representation=rep_id,
+            events=tuple(event_of[outcome] for outcome in per_file[index]),
+        )
+        for index, item in enumerate(copied)
+    ]
     packing_agents: tuple[tuple[Identifier, str], ...] = executor
-    if organisation_name:
-        packing_agents += ((Identifier("local", organisation_name), "imp"),)
+    if organisation:
+        packing_agents += ((Identifier("local", organisation), "imp"),)
     packing = Event(
-        event_identifier("pac", bag_id, when, *(f.digests["sha256"] for f in files)),
+        event_identifier("pac", bag_id, when, *(f"{f.path}:{f.digests['sha256']}" for f in files)),
         "pac",
         now,
         f"packed as a BagIt {layout.BAGIT_VERSION} bag with SHA-256 and SHA-512 payload and "
@@ -296,36 +351,29 @@ def describe(
     return Provenance(representation, tuple(files), tuple(events), tuple(agents))
 
 
-def _format_event(
-    fmt: Format,
-    identifier: Identifier,
-    now: datetime,
-    agents: tuple[tuple[Identifier, str], ...],
-    objects: tuple[tuple[Identifier, str], ...],
-) -> Event:
-    if fmt.puid:
-        outcome, note = "success", f"{fmt.puid} ({fmt.name})"
-    elif fmt is formats.UNKNOWN:
-        outcome, note = "failure", "no PRONOM signature matched"
-    else:
-        outcome, note = "success", f"{fmt.name}; version not determined, no PRONOM identifier"
-    detail = "PRONOM signature and extension matching by archiver's format identifier"
-    return Event(identifier, "for", now, detail, outcome, note, agents, objects)
+class _TagWriter:
+    """Writes tag files into the staging folder, digesting them on the way for the tag manifests."""
 
+    def __init__(self, root: Path) -> None:
+        self.root = root
+        self.digests: dict[str, dict[str, str]] = {}
 
-def _validation_event(
-    verdict: TextVerdict,
-    identifier: Identifier,
-    now: datetime,
-    agents: tuple[tuple[Identifier, str], ...],
-    objects: tuple[tuple[Identifier, str], ...],
-) -> Event:
-    detail = "text checked to be well-formed UTF-8 without NUL bytes"
-    if verdict.properties is not None:
-        props = verdict.properties
-        note = f"well-formed {props.encoding} text, {props.characters} characters"
-        return Event(identifier, "val", now, detail, "success", note, agents, objects)
-    return Event(identifier, "val", now, detail, "failure", verdict.problem, agents, objects)
+    def write(self, path: str, pieces: Iterable[str | bytes]) -> None:
+        hashes = [algorithms.new(name) for name in algorithms.WRITTEN]
+        try:
+            with open(self.root / path, "xb") as handle:
+                for piece in pieces:
+                    data = piece.encode("utf-8") if isinstance(piece, str) else piece
+                    for h in hashes:
+                        h.update(data)
+                    handle.write(data)
+        except OSError as exc:
+            raise BagWriteError(f"cannot write {path}: {exc.strerror}") from exc
+        except ValueError as exc:  # a character XML 1.0 cannot hold: refuse, never write it
+            raise BagWriteError(f"cannot write {path}: {exc}") from exc
+        self.digests[path] = {
+            name: h.hexdigest() for name, h in zip(algorithms.WRITTEN, hashes, strict=True)
+        }
 
 
 def _write_tag_files(
@@ -337,19 +385,9 @@ def _write_tag_files(
     now: datetime,
     oxum: str,
 ) -> None:
-    documents = {
-        layout.DC_XML: dc.oai_dc(record),
-        layout.PREMIS_XML: premis.document(provenance),
-        layout.METS_XML: mets.document(bag_id, record, provenance, software, now),
-    }
-    schema = parsing.preservation_schema()
-    tag_files: dict[str, bytes] = {}
-    for name, element in documents.items():
-        data = parsing.serialise(element)
-        problems = parsing.schema_errors(schema, parsing.parse_bytes(data))
-        if problems:  # our own builders broke a schema: never ship such a bag
-            raise SchemaError(f"{name} would not be schema-valid: {problems[0]}")
-        tag_files[name] = data
+    (root / layout.METADATA_DIR).mkdir()
+    writer = _TagWriter(root)
+    writer.write("bagit.txt", [layout.BAGIT_TXT])
     bag_info = [
         ("Bagging-Date", now.date().isoformat()),
         ("Payload-Oxum", oxum),
@@ -358,25 +396,21 @@ def _write_tag_files(
         ("BagIt-Profile-Identifier", layout.PROFILE_IDENTIFIER),
         *record.bag_info,
     ]
-    tag_files["bagit.txt"] = layout.BAGIT_TXT
-    tag_files["bag-info.txt"] = baginfo.format_bag_info(bag_info)
+    writer.write("bag-info.txt", [baginfo.format_bag_info(bag_info)])
     for name in algorithms.WRITTEN:
-        tag_files[manifest.payload_manifest_name(name)] = manifest.format_manifest(
-            (obj.path, obj.digests[name]) for obj in provenance.files
+        writer.write(
+            manifest.payload_manifest_name(name),
+            [manifest.format_manifest((obj.path, obj.digests[name]) for obj in provenance.files)],
         )
-    tag_manifests = {
-        manifest.tag_manifest_name(name): manifest.format_manifest(
-            (path, hashlib.new(name, data).hexdigest()) for path, data in tag_files.items()
+    writer.write(layout.DC_XML, [dc.document(record)])
+    writer.write(layout.PREMIS_XML, premis.document(provenance))
+    writer.write(layout.METS_XML, mets.document(bag_id, record, provenance, software, now))
+    tagged = dict(writer.digests)
+    for name in algorithms.WRITTEN:
+        writer.write(
+            manifest.tag_manifest_name(name),
+            [manifest.format_manifest((path, d[name]) for path, d in tagged.items())],
         )
-        for name in algorithms.WRITTEN
-    }
-    (root / layout.METADATA_DIR).mkdir()
-    for path, data in {**tag_files, **tag_manifests}.items():
-        try:
-            with open(root / path, "xb") as handle:
-                handle.write(data)
-        except OSError as exc:
-            raise BagWriteError(f"cannot write {path}: {exc.strerror}") from exc
 
 
 def _settle_times(root: Path, now: datetime) -> None:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime
 
 from archiver.formats import Format
@@ -57,7 +57,8 @@ class Event:
     outcome: str  # "success" or "failure"
     outcome_detail: str | None = None
     agents: tuple[tuple[Identifier, str], ...] = ()  # (agent, AGENT_ROLES key)
-    objects: tuple[tuple[Identifier, str], ...] = ()  # (object, OBJECT_ROLES key)
+    # (object, OBJECT_ROLES key or None when the link needs no role)
+    objects: tuple[tuple[Identifier, str | None], ...] = ()
 
 
 @dataclass(frozen=True)
@@ -91,7 +92,6 @@ class Provenance:
     files: tuple[FileObject, ...]
     events: tuple[Event, ...]
     agents: tuple[Agent, ...]
-    by_file: Mapping[str, tuple[Event, ...]] = field(default_factory=dict)
 
 
 def event_identifier(*parts: str) -> Identifier:

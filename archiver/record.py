@@ -14,9 +14,10 @@ import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import jsonschema
+if TYPE_CHECKING:
+    import jsonschema
 
 from archiver import resources
 from archiver.bagit import baginfo
@@ -162,6 +163,8 @@ def _bag_info(data: Mapping[str, Any], problems: list[Problem]) -> list[tuple[st
 
 
 def _schema_problems(data: Any) -> list[Problem]:
+    import jsonschema
+
     validator = jsonschema.Draft202012Validator(resources.json_schema(SCHEMA))
     problems: list[Problem] = []
     for error in sorted(validator.iter_errors(data), key=lambda e: list(map(str, e.path))):

@@ -79,7 +79,8 @@ def _walk(folder: Path, top: Path, shown: Path, found: list[PayloadFile]) -> Non
         if entry.is_dir(follow_symlinks=False):
             _walk(path, top, shown, found)
         elif entry.is_file(follow_symlinks=False):
-            _check_readable(path, display)
+            # Readability is found out when the file is copied (a clear SourceError, and
+            # the staging folder is removed): one system call less per file.
             name = "/".join(_utf8_name(part, display) for part in relative.parts)
             size = entry.stat(follow_symlinks=False).st_size
             found.append(PayloadFile(path, f"data/{name}", name, size))

@@ -4,23 +4,25 @@ Each chunk read is handed to every hash and every consumer (the bag writer, the 
 analyser) before the next is read, so a payload file is read exactly once. Memory is one
 chunk buffer per worker thread, whatever the file sizes.
 
-hashlib releases the GIL on large updates, so threads give real parallelism:
-- many files: ``map_files`` runs one file per worker thread;
-- a big file: ``Pump`` gives the slowest algorithm its own helper thread, so SHA-256 and
-  SHA-512 of one chunk are computed at the same time on two cores.
+Both cores are used (``run_all``):
+- a big file: ``pump`` gives the costliest algorithm a helper thread (hashlib releases
+  the GIL on large updates), so SHA-256 and SHA-512 of a chunk are computed at once;
+- many small files: batches run on forked worker processes, where per-file system calls
+  and GIL-holding short hashes do not contend.
 """
 
 from __future__ import annotations
 
 import hashlib
+import multiprocessing
 import os
+import signal
 import stat
 import threading
-from collections import deque
-from collections.abc import Callable, Iterable, Iterator, Sequence
-from concurrent.futures import Executor, Future, ThreadPoolExecutor
+from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import Executor, Future, ProcessPoolExecutor, ThreadPoolExecutor
 from dataclasses import dataclass
-from typing import TypeVar
+from typing import TypeVar, cast
 
 from archiver.bagit import algorithms
 
@@ -189,29 +191,82 @@ def copy_file(
     return result
 
 
-def map_files(function: Callable[[T], R], items: Iterable[T], workers: int) -> Iterator[R]:
-    """``function`` over ``items`` on ``workers`` threads, results in input order.
+# Small files go to worker processes in batches: per-file work is mostly system calls and
+# short hashes that hold the GIL, so threads contend; processes scale. Limits per batch:
+BATCH_FILES = 256
+BATCH_BYTES = 32 << 20
+# Fewer small files than this are not worth starting worker processes for.
+POOL_MINIMUM = 64
 
-    At most a few items per worker are in flight, so memory stays flat however many files
-    there are. The first exception stops the run: queued items are cancelled and the
-    exception is re-raised.
+
+def _worker_init() -> None:
+    # Ctrl-C reaches the whole process group: let the parent decide, and have it wait for
+    # running batches before it cleans up. SIGTERM ends a worker at once.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
+
+
+def _run_batch(task: Callable[[T, Executor | None], R], batch: list[T]) -> list[R]:
+    return [task(item, None) for item in batch]
+
+
+def run_all(
+    task: Callable[[T, Executor | None], R],
+    items: Sequence[T],
+    sizes: Sequence[int],
+    workers: int,
+) -> list[R]:
+    """``task(item, helper)`` for every item, on every core; results in input order.
+
+    Files of SPLIT_THRESHOLD bytes or more run in this process, one at a time, each with a
+    helper thread for its costliest algorithm. Smaller files run in batches on ``workers``
+    forked processes meanwhile. ``task`` must be picklable (a module-level function or a
+    partial of one). The first exception cancels what has not started and is re-raised.
     """
-    if workers <= 1:
-        yield from map(function, items)
-        return
-    window = workers * 4
-    with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="archiver-hash") as pool:
-        futures: deque[Future[R]] = deque()
-        try:
-            for item in items:
-                futures.append(pool.submit(function, item))
-                if len(futures) >= window:
-                    yield futures.popleft().result()
-            while futures:
-                yield futures.popleft().result()
-        finally:
-            for future in futures:
-                future.cancel()
+    if workers <= 1 or len(items) <= 1:
+        return [task(item, None) for item in items]
+    small = [i for i, size in enumerate(sizes) if size < SPLIT_THRESHOLD]
+    big = [i for i, size in enumerate(sizes) if size >= SPLIT_THRESHOLD]
+    results: list[R | None] = [None] * len(items)
+    pool: ProcessPoolExecutor | None = None
+    batches: list[tuple[list[int], Future[list[R]]]] = []
+    try:
+        if len(small) >= POOL_MINIMUM:
+            # Fork before this process starts any thread of its own.
+            pool = ProcessPoolExecutor(
+                max_workers=workers,
+                mp_context=multiprocessing.get_context("fork"),
+                initializer=_worker_init,
+            )
+            for indices in _batches(small, sizes):
+                batch = [items[i] for i in indices]
+                batches.append((indices, pool.submit(_run_batch, task, batch)))
+        else:
+            big = sorted(big + small)
+        if big:
+            with ThreadPoolExecutor(max_workers=1, thread_name_prefix="archiver-split") as helper:
+                for index in big:
+                    results[index] = task(items[index], helper)
+        for indices, future in batches:
+            for index, result in zip(indices, future.result(), strict=True):
+                results[index] = result
+    finally:
+        if pool is not None:
+            pool.shutdown(wait=True, cancel_futures=True)
+    return cast("list[R]", results)
+
+
+def _batches(indices: list[int], sizes: Sequence[int]) -> Iterator[list[int]]:
+    batch: list[int] = []
+    weight = 0
+    for index in indices:
+        if batch and (len(batch) >= BATCH_FILES or weight + sizes[index] > BATCH_BYTES):
+            yield batch
+            batch, weight = [], 0
+        batch.append(index)
+        weight += sizes[index]
+    if batch:
+        yield batch
 
 
 def default_workers() -> int:

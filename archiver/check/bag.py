@@ -6,11 +6,12 @@ but no checksum; FAST checks structure and Payload-Oxum only.
 
 from __future__ import annotations
 
+import functools
 import re
 import unicodedata
 from collections import defaultdict
 from collections.abc import Iterable
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Executor
 from dataclasses import dataclass, field, replace
 from enum import StrEnum
 from pathlib import Path
@@ -551,23 +552,25 @@ def _verify_checksums(bag: _Bag, workers: int) -> None:
             actual = bag.aliases.get(path, path)
             if actual in present and not (parsed.tag and actual.startswith("data/")):
                 wanted[actual].append(_Expectation(parsed.name, parsed.algorithm, digest))
-    jobs = sorted(wanted.items())
+    jobs = [
+        (rel, tuple(sorted({e.algorithm for e in expected})))
+        for rel, expected in sorted(wanted.items())
+    ]
+    sizes = [bag.inventory.size_of(rel) or 0 for rel, _ in jobs]
+    outcomes = hashing.run_all(functools.partial(_digest_job, bag.root), jobs, sizes, workers)
+    for (rel, _), outcome in zip(jobs, outcomes, strict=True):
+        _judge(bag, rel, wanted[rel], outcome)
 
-    with ThreadPoolExecutor(max_workers=workers) as helper:
 
-        def digest_one(
-            job: tuple[str, list[_Expectation]],
-        ) -> tuple[str, list[_Expectation], dict[str, str] | str]:
-            rel, expectations = job
-            names = sorted({e.algorithm for e in expectations})
-            try:
-                result = hashing.digest_file(bag.root / rel, names, helper=helper)
-            except OSError as exc:
-                return rel, expectations, exc.strerror or str(exc)
-            return rel, expectations, result.digests
-
-        for rel, expectations, outcome in hashing.map_files(digest_one, jobs, workers):
-            _judge(bag, rel, expectations, outcome)
+def _digest_job(
+    root: Path, job: tuple[str, tuple[str, ...]], helper: Executor | None
+) -> dict[str, str] | str:
+    """Digests of one bag file, or why it could not be read (never through a symlink)."""
+    rel, names = job
+    try:
+        return hashing.digest_file(root / rel, names, helper=helper).digests
+    except OSError as exc:
+        return exc.strerror or str(exc)
 
 
 def _judge(

@@ -1,25 +1,28 @@
 """METS 1.12.1: the document that ties a bag's files and metadata together (pure, no I/O).
 
-mets OBJID=<bag id>
-  metsHdr CREATEDATE, agent (the creating software)
-  dmdSec   oai_dc:dc wrapped as MDTYPE="DC" (declared, so it is schema-checked)
-  amdSec   the bag: PREMIS representation, bag-level events, agents
-  amdSec   one per payload file: PREMIS file object (techMD) and its events (digiprovMD)
-  fileSec  fileGrp USE="original": SIZE, MIMETYPE, CHECKSUM (SHA-256), FLocat
-  structMap TYPE="physical": the data/ folder tree
+    mets OBJID=<bag id>
+      metsHdr CREATEDATE, agent (the creating software)
+      dmdSec   oai_dc:dc wrapped as MDTYPE="DC" (a declared element, so it is schema-checked)
+      amdSec   the bag: PREMIS representation (techMD), bag-level events and agents (digiprovMD)
+      amdSec   one per payload file: its PREMIS file object (techMD)
+      fileSec  fileGrp USE="original": SIZE, MIMETYPE, CHECKSUM (SHA-256), FLocat
+      structMap TYPE="physical": the data/ folder tree
+
+Streamed as text like premis.py, for the same reason: size in the number of files.
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from datetime import datetime
-
-from lxml import etree
 
 from archiver.clock import w3cdtf
 from archiver.provenance import Agent, Provenance
 from archiver.record import Record
 from archiver.xml import dc, premis
+from archiver.xml.escape import attr, text
 from archiver.xml.namespaces import (
+    DC,
     METS,
     METS_XSD,
     OAI_DC,
@@ -28,116 +31,111 @@ from archiver.xml.namespaces import (
     PREMIS_XSD,
     XLINK,
     XSI,
-    q,
 )
 
 CHECKSUM_ALGORITHM = "sha256"
 CHECKSUM_TYPE = "SHA-256"
-_NSMAP = {"mets": METS, "xlink": XLINK, "xsi": XSI}
+DECLARATION = '<?xml version="1.0" encoding="UTF-8"?>\n'
+_XML_DATA = "        "  # indentation of what sits inside mets:xmlData
 
 
-def _sub(parent: etree._Element, name: str, **attributes: str) -> etree._Element:
-    return etree.SubElement(parent, q(METS, name), attrib=attributes)
-
-
-def _wrap(
-    parent: etree._Element, name: str, md_id: str, mdtype: str, content: etree._Element
-) -> None:
-    section = _sub(parent, name, ID=md_id)
-    wrap = _sub(section, "mdWrap", MDTYPE=mdtype)
-    _sub(wrap, "xmlData").append(content)
+def _wrapped(section: str, md_id: str, mdtype: str, content: str) -> str:
+    return (
+        f'    <mets:{section} ID="{md_id}">\n'
+        f'      <mets:mdWrap MDTYPE="{mdtype}">\n'
+        f"        <mets:xmlData>\n"
+        f"{content}"
+        f"        </mets:xmlData>\n"
+        f"      </mets:mdWrap>\n"
+        f"    </mets:{section}>\n"
+    )
 
 
 def document(
     bag_id: str, record: Record, provenance: Provenance, software: Agent, now: datetime
-) -> etree._Element:
-    root = etree.Element(q(METS, "mets"), nsmap=_NSMAP)
-    root.set(
-        q(XSI, "schemaLocation"),
-        f"{METS} {METS_XSD} {PREMIS} {PREMIS_XSD} {OAI_DC} {OAI_DC_XSD}",
-    )
-    root.set("OBJID", bag_id)
+) -> Iterator[str]:
+    """metadata/mets.xml in pieces."""
     titles = record.values("title")
-    if titles:
-        root.set("LABEL", titles[0])
-
-    header = _sub(root, "metsHdr", CREATEDATE=w3cdtf(now), RECORDSTATUS="Complete")
-    agent = _sub(header, "agent", ROLE="CREATOR", TYPE="OTHER", OTHERTYPE="SOFTWARE")
-    etree.SubElement(agent, q(METS, "name")).text = f"{software.name} {software.version}"
-
-    dmd = _sub(root, "dmdSec", ID="dmdSec_1")
-    wrap = _sub(dmd, "mdWrap", MDTYPE="DC", LABEL="Dublin Core")
-    _sub(wrap, "xmlData").append(dc.oai_dc(record, schema_location=False))
-
-    bag_amd = _sub(root, "amdSec", ID="amdSec_bag")
-    _wrap(
-        bag_amd,
-        "techMD",
-        "techMD_bag",
-        "PREMIS:OBJECT",
-        premis.representation_object(provenance.representation),
+    label = f' LABEL="{attr(titles[0])}"' if titles else ""
+    locations = f"{METS} {METS_XSD} {PREMIS} {PREMIS_XSD} {OAI_DC} {OAI_DC_XSD}"
+    yield DECLARATION
+    yield (
+        f'<mets:mets xmlns:mets="{METS}" xmlns:xlink="{XLINK}" xmlns:xsi="{XSI}" '
+        f'xmlns:premis="{PREMIS}" xmlns:oai_dc="{OAI_DC}" xmlns:dc="{DC}" '
+        f'xsi:schemaLocation="{locations}" OBJID="{attr(bag_id)}"{label}>\n'
+        f'  <mets:metsHdr CREATEDATE="{w3cdtf(now)}" RECORDSTATUS="Complete">\n'
+        f'    <mets:agent ROLE="CREATOR" TYPE="OTHER" OTHERTYPE="SOFTWARE">\n'
+        f"      <mets:name>{text(f'{software.name} {software.version}')}</mets:name>\n"
+        f"    </mets:agent>\n"
+        f"  </mets:metsHdr>\n"
+        f'  <mets:dmdSec ID="dmdSec_1">\n'
+        f'    <mets:mdWrap MDTYPE="DC" LABEL="Dublin Core">\n'
+        f"      <mets:xmlData>\n"
+        f"{dc.oai_dc(record, '        ', standalone=False)}"
+        f"      </mets:xmlData>\n"
+        f"    </mets:mdWrap>\n"
+        f"  </mets:dmdSec>\n"
     )
-    events_by_id = {ev.identifier: ev for ev in provenance.events}
-    for index, event_id in enumerate(provenance.representation.events, start=1):
-        _wrap(
-            bag_amd,
-            "digiprovMD",
-            f"digiprovMD_bag_{index}",
-            "PREMIS:EVENT",
-            premis.event(events_by_id[event_id]),
+    rep = provenance.representation
+    yield '  <mets:amdSec ID="amdSec_bag">\n'
+    yield _wrapped(
+        "techMD", "techMD_bag", "PREMIS:OBJECT", premis.representation_object(rep, _XML_DATA)
+    )
+    for index, ev in enumerate(provenance.events, start=1):
+        yield _wrapped(
+            "digiprovMD", f"digiprovMD_event_{index}", "PREMIS:EVENT", premis.event(ev, _XML_DATA)
         )
     for index, ag in enumerate(provenance.agents, start=1):
-        _wrap(bag_amd, "digiprovMD", f"digiprovMD_agent_{index}", "PREMIS:AGENT", premis.agent(ag))
-
-    file_ids: dict[str, str] = {}
-    for number, obj in enumerate(provenance.files, start=1):
-        amd = _sub(root, "amdSec", ID=f"amdSec_{number}")
-        _wrap(amd, "techMD", f"techMD_{number}", "PREMIS:OBJECT", premis.file_object(obj))
-        for index, event_id in enumerate(obj.events, start=1):
-            _wrap(
-                amd,
-                "digiprovMD",
-                f"digiprovMD_{number}_{index}",
-                "PREMIS:EVENT",
-                premis.event(events_by_id[event_id]),
-            )
-        file_ids[obj.path] = f"file_{number}"
-
-    file_sec = _sub(root, "fileSec")
-    group = _sub(file_sec, "fileGrp", USE="original")
-    for number, obj in enumerate(provenance.files, start=1):
-        entry = _sub(
-            group,
-            "file",
-            ID=file_ids[obj.path],
-            MIMETYPE=obj.format.mimetype,
-            SIZE=str(obj.size),
-            CHECKSUM=obj.digests[CHECKSUM_ALGORITHM],
-            CHECKSUMTYPE=CHECKSUM_TYPE,
-            ADMID=f"amdSec_{number}",
+        yield _wrapped(
+            "digiprovMD", f"digiprovMD_agent_{index}", "PREMIS:AGENT", premis.agent(ag, _XML_DATA)
         )
-        location = _sub(entry, "FLocat", LOCTYPE="OTHER", OTHERLOCTYPE="SYSTEM")
-        location.set(q(XLINK, "type"), "simple")
-        location.set(q(XLINK, "href"), obj.path)
+    yield "  </mets:amdSec>\n"
+    for number, obj in enumerate(provenance.files, start=1):
+        yield f'  <mets:amdSec ID="amdSec_{number}">\n'
+        yield _wrapped(
+            "techMD", f"techMD_{number}", "PREMIS:OBJECT", premis.file_object(obj, _XML_DATA)
+        )
+        yield "  </mets:amdSec>\n"
+    yield '  <mets:fileSec>\n    <mets:fileGrp USE="original">\n'
+    for number, obj in enumerate(provenance.files, start=1):
+        yield (
+            f'      <mets:file ID="file_{number}" MIMETYPE="{attr(obj.format.mimetype)}" '
+            f'SIZE="{obj.size}" CHECKSUM="{obj.digests[CHECKSUM_ALGORITHM]}" '
+            f'CHECKSUMTYPE="{CHECKSUM_TYPE}" ADMID="amdSec_{number}">\n'
+            f'        <mets:FLocat LOCTYPE="OTHER" OTHERLOCTYPE="SYSTEM" xlink:type="simple" '
+            f'xlink:href="{attr(obj.path)}"/>\n'
+            f"      </mets:file>\n"
+        )
+    yield "    </mets:fileGrp>\n  </mets:fileSec>\n"
+    yield '  <mets:structMap TYPE="physical" LABEL="BagIt bag">\n'
+    yield f'    <mets:div TYPE="Directory" LABEL="{attr(bag_id)}" DMDID="dmdSec_1" ADMID="amdSec_bag">\n'
+    yield from _tree([obj.path for obj in provenance.files])
+    yield "    </mets:div>\n  </mets:structMap>\n</mets:mets>\n"
 
-    struct_map = _sub(root, "structMap", TYPE="physical", LABEL="BagIt bag")
-    top = _sub(
-        struct_map, "div", TYPE="Directory", LABEL=bag_id, DMDID="dmdSec_1", ADMID="amdSec_bag"
-    )
-    _tree(top, file_ids)
-    return root
 
-
-def _tree(top: etree._Element, file_ids: dict[str, str]) -> None:
-    """Nested Directory divs down to one Item div per file, following the bag paths."""
-    folders: dict[tuple[str, ...], etree._Element] = {(): top}
-    for path, file_id in file_ids.items():
-        parts = tuple(path.split("/"))
-        for depth in range(1, len(parts)):
-            key = parts[:depth]
-            if key not in folders:
-                folders[key] = _sub(
-                    folders[key[:-1]], "div", TYPE="Directory", LABEL=parts[depth - 1]
-                )
-        item = _sub(folders[parts[:-1]], "div", TYPE="Item", LABEL=parts[-1])
-        _sub(item, "fptr", FILEID=file_id)
+def _tree(paths: list[str]) -> Iterator[str]:
+    """Nested Directory divs down to one Item div per file, following the (sorted) bag paths."""
+    open_folders: list[str] = []
+    for number, path in enumerate(paths, start=1):
+        *folders, name = path.split("/")
+        common = 0
+        while (
+            common < min(len(folders), len(open_folders))
+            and folders[common] == open_folders[common]
+        ):
+            common += 1
+        while len(open_folders) > common:
+            open_folders.pop()
+            yield f"{'  ' * (len(open_folders) + 3)}</mets:div>\n"
+        for folder in folders[common:]:
+            yield f'{"  " * (len(open_folders) + 3)}<mets:div TYPE="Directory" LABEL="{attr(folder)}">\n'
+            open_folders.append(folder)
+        pad = "  " * (len(open_folders) + 3)
+        yield (
+            f'{pad}<mets:div TYPE="Item" LABEL="{attr(name)}">\n'
+            f'{pad}  <mets:fptr FILEID="file_{number}"/>\n'
+            f"{pad}</mets:div>\n"
+        )
+    while open_folders:
+        open_folders.pop()
+        yield f"{'  ' * (len(open_folders) + 3)}</mets:div>\n"
