@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from pathlib import Path
+from urllib.parse import unquote
 
 from lxml import etree
 
@@ -61,8 +62,8 @@ def check_metadata(
 
 def _load(root: Path, name: str, report: BagReport) -> etree._ElementTree | None:
     try:
-        data = reader.read_file(root, name)
-        tree = parsing.parse_bytes(data)
+        with reader.open_file(root, name) as handle:
+            tree = parsing.parse_file(handle)
     except OSError as exc:
         report.add(finding("metadata.xml.malformed", name, f"cannot read {name}: {exc}"))
         return None
@@ -93,9 +94,10 @@ def _check_mets(
     described: set[str] = set()
     for element in tree.iterfind(".//mets:fileSec//mets:file", _NS):
         location = element.find("mets:FLocat", _NS)
-        href = location.get(q(XLINK, "href")) if location is not None else None
-        if href is None:
+        reference = location.get(q(XLINK, "href")) if location is not None else None
+        if reference is None:
             continue
+        href = unquote(reference)
         described.add(href)
         if href not in inventory.payload:
             report.add(

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from datetime import datetime
+from urllib.parse import quote
 
 from archiver.clock import w3cdtf
 from archiver.provenance import Agent, Provenance
@@ -37,6 +38,11 @@ CHECKSUM_ALGORITHM = "sha256"
 CHECKSUM_TYPE = "SHA-256"
 DECLARATION = '<?xml version="1.0" encoding="UTF-8"?>\n'
 _XML_DATA = "        "  # indentation of what sits inside mets:xmlData
+
+
+def href(path: str) -> str:
+    """A bag path as the URI reference FLocat carries (xs:anyURI): percent-encoded UTF-8."""
+    return quote(path, safe="/!$&'()*+,;=:@~")
 
 
 def _wrapped(section: str, md_id: str, mdtype: str, content: str) -> str:
@@ -103,7 +109,7 @@ def document(
             f'SIZE="{obj.size}" CHECKSUM="{obj.digests[CHECKSUM_ALGORITHM]}" '
             f'CHECKSUMTYPE="{CHECKSUM_TYPE}" ADMID="amdSec_{number}">\n'
             f'        <mets:FLocat LOCTYPE="OTHER" OTHERLOCTYPE="SYSTEM" xlink:type="simple" '
-            f'xlink:href="{attr(obj.path)}"/>\n'
+            f'xlink:href="{attr(href(obj.path))}"/>\n'
             f"      </mets:file>\n"
         )
     yield "    </mets:fileGrp>\n  </mets:fileSec>\n"
