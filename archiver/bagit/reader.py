@@ -11,6 +11,7 @@ import os
 import stat
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import BinaryIO
 
 MAX_TAG_FILE = 64 << 20  # tag files are read whole; refuse absurd ones
 
@@ -63,6 +64,18 @@ def _walk(folder: Path, prefix: str, inventory: Inventory) -> None:
                 inventory.tags[rel] = size
         else:
             inventory.specials.append(rel)
+
+
+def open_file(root: Path, rel: str) -> BinaryIO:
+    """Open a bag file for reading, never through a symlink; OSError when it cannot be."""
+    fd = os.open(root / rel, os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC)
+    try:
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            raise IsADirectoryError(f"{rel} is not a regular file")
+        return os.fdopen(fd, "rb")
+    except BaseException:
+        os.close(fd)
+        raise
 
 
 def read_file(root: Path, rel: str, limit: int = MAX_TAG_FILE) -> bytes:

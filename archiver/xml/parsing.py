@@ -13,7 +13,7 @@ from __future__ import annotations
 import threading
 from functools import cache
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 from lxml import etree
 
@@ -75,6 +75,11 @@ def parse_bytes(data: bytes) -> etree._ElementTree:
     """Parse a document; lxml's XMLSyntaxError propagates for the caller to translate."""
     root = etree.fromstring(data, parser())
     return root.getroottree()
+
+
+def parse_file(handle: BinaryIO) -> etree._ElementTree:
+    """Parse an open file, streamed (no whole-file copy in memory first)."""
+    return etree.parse(handle, parser())
 
 
 def _schema_parser(folder: Path) -> etree.XMLParser:
