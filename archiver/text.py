@@ -10,7 +10,6 @@ from __future__ import annotations
 import codecs
 from dataclasses import dataclass
 
-_BOM = codecs.BOM_UTF8
 # How much of a text's opening is searched for its first non-empty line.
 _OPENING_LIMIT = 4096
 
@@ -67,8 +66,6 @@ class TextAnalyser:
         if self.problem is not None:
             return
         data = bytes(chunk)
-        if self._offset == 0 and data.startswith(_BOM):
-            self._bom = True
         nul = data.find(b"\x00")
         if nul >= 0:
             self.problem = f"NUL byte at offset {self._offset + nul}"
@@ -80,6 +77,8 @@ class TextAnalyser:
             at = self._offset - pending + exc.start
             self.problem = f"not UTF-8: byte 0x{exc.object[exc.start]:02X} at offset {at}"
             return
+        if self._characters == 0 and text:  # the first character decoded, wherever chunks split
+            self._bom = text[0] == "\ufeff"
         self._characters += len(text)
         if self._first_line is None and len(self._opening) < _OPENING_LIMIT:
             self._look_for_first_line(text)
