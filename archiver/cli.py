@@ -28,8 +28,7 @@ class _Parser(argparse.ArgumentParser):
     """Usage errors exit 2 with one line, like every other error."""
 
     def error(self, message: str) -> NoReturn:
-        self.print_usage(sys.stderr)
-        self.exit(EXIT_CANNOT_RUN, f"archiver: error: {message}\n")
+        self.exit(EXIT_CANNOT_RUN, f"archiver: error: {message} (see '{self.prog} --help')\n")
 
 
 def _positive(text: str) -> int:
@@ -82,6 +81,20 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+_CONTROL = {code: f"\\x{code:02x}" for code in [*range(0x20), 0x7F]}
+_CONTROL.update({ord("\n"): "\\n", ord("\r"): "\\r", ord("\t"): "\\t"})
+
+
+def one_line(message: str) -> str:
+    """A message made safe for one terminal line, whatever file names it quotes.
+
+    Control characters are escaped; bytes of a name that is not UTF-8 (surrogate escapes
+    from the file system) are shown as \\xNN.
+    """
+    raw = message.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
+    return raw.translate(_CONTROL)
+
+
 def _on_terminate(_signum: int, _frame: FrameType | None) -> NoReturn:
     # SIGTERM unwinds like Ctrl-C, so a bag being built is removed, not left half-written.
     raise KeyboardInterrupt
@@ -93,7 +106,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         return _run(args)
     except ArchiverError as exc:
-        print(f"archiver: error: {exc}", file=sys.stderr)
+        print(f"archiver: error: {one_line(str(exc))}", file=sys.stderr)
         return EXIT_CANNOT_RUN
     except KeyboardInterrupt:
         print("archiver: interrupted; nothing was left half-written", file=sys.stderr)
@@ -157,7 +170,9 @@ def print_report(report: Report, out: TextIO, err: TextIO) -> None:
         ordered = sorted(bag.findings, key=lambda f: f.sort_key())
         for item in ordered:
             stream = out if item.severity is Severity.ERROR else err
-            print(f"{bag.path}: {item.severity}: [{item.code}] {item.message}", file=stream)
+            print(
+                f"{bag.path}: {item.severity}: [{item.code}] {one_line(item.message)}", file=stream
+            )
         errors = sum(1 for f in bag.findings if f.severity is Severity.ERROR)
         warnings = sum(1 for f in bag.findings if f.severity is Severity.WARNING)
         verdict = "valid" if bag.valid else "INVALID"

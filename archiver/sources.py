@@ -16,6 +16,7 @@ from pathlib import Path
 
 from archiver.bagit import paths
 from archiver.errors import SourceError
+from archiver.xml.escape import xml_problem
 
 
 @dataclass(frozen=True)
@@ -98,6 +99,9 @@ def _utf8_name(name: str, shown: Path) -> str:
         name.encode("utf-8")
     except UnicodeEncodeError as exc:
         raise SourceError(f"{shown}: file name is not valid UTF-8") from exc
+    problem = xml_problem(name)
+    if problem:  # METS and PREMIS must name the file, and XML 1.0 cannot hold this character
+        raise SourceError(f"{shown!s}: file name has a control character ({problem})")
     return name
 
 
