@@ -84,45 +84,69 @@ def load_record(path: Path) -> Record:
         raise MetadataError(source, [Problem("(file)", f"not UTF-8 ({exc.reason})")]) from exc
     except OSError as exc:
         raise MetadataError(source, [Problem("(file)", f"cannot read: {exc.strerror}")]) from exc
-    duplicates: list[Problem] = []
     try:
-        data = json.loads(text, object_pairs_hook=_pairs_hook(duplicates))
+        data = json.loads(text, object_pairs_hook=_JSONObject)
     except json.JSONDecodeError as exc:
         raise MetadataError(
             source,
             [Problem("(file)", f"not JSON: {exc.msg} at line {exc.lineno} column {exc.colno}")],
         ) from exc
-    return record_from_data(data, source, duplicates)
+    return record_from_data(data, source, _duplicate_keys(data))
 
 
-def _pairs_hook(duplicates: list[Problem]) -> Any:
-    def hook(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
-        seen: dict[str, Any] = {}
-        for key, value in pairs:
-            if key in seen:
-                duplicates.append(Problem(key, "given twice in the same object"))
-            seen[key] = value
-        return seen
+class _JSONObject(dict[str, Any]):
+    """A JSON object that remembers the keys it was given more than once (json keeps the last)."""
 
-    return hook
+    def __init__(self, pairs: list[tuple[str, Any]]) -> None:
+        super().__init__(pairs)
+        counts: dict[str, int] = {}
+        for key, _ in pairs:
+            counts[key] = counts.get(key, 0) + 1
+        self.repeated = [key for key, count in counts.items() if count > 1]
+
+
+def _duplicate_keys(data: Any) -> list[Problem]:
+    problems: list[Problem] = []
+    if isinstance(data, _JSONObject):
+        problems.extend(Problem(key, "given twice in the same object") for key in data.repeated)
+        labels = data.get("bag-info")
+        if isinstance(labels, _JSONObject):
+            problems.extend(
+                Problem(f"bag-info.{label}", "given twice in the same object")
+                for label in labels.repeated
+            )
+    return problems
 
 
 def record_from_data(data: Any, source: str, problems: Iterable[Problem] = ()) -> Record:
-    """Validate parsed JSON against the schema and our rules; build the Record."""
+    """Validate parsed JSON against the schema and our rules; build the Record.
+
+    Our own rules (dates, reserved labels) run on whatever passed the schema, so one run
+    reports every problem, schema or not.
+    """
     found = list(problems)
-    found.extend(_schema_problems(data))
-    if found:
+    schema_problems = _schema_problems(data)
+    found.extend(schema_problems)
+    if not isinstance(data, dict):
         raise MetadataError(source, found)
-    assert isinstance(data, dict)
+    bad_fields = {problem.field.split("[", 1)[0] for problem in schema_problems}
     dc: list[tuple[str, tuple[str, ...]]] = []
     for element in DC_ELEMENTS:
-        if element not in data:
+        if element not in data or element in bad_fields:
             continue
         values = _as_list(data[element])
         if element == "date":
             values = _normalise_dates(values, found)
         dc.append((element, tuple(values)))
-    bag_info = _bag_info(data.get("bag-info", {}), found)
+    labels = data.get("bag-info", {})
+    bag_info = []
+    if isinstance(labels, dict):
+        well_formed = {
+            label: value
+            for label, value in labels.items()
+            if f"bag-info.{label}" not in bad_fields and isinstance(value, (str, list))
+        }
+        bag_info = _bag_info(well_formed, found)
     if found:
         raise MetadataError(source, found)
     return Record(tuple(dc), tuple(bag_info))
@@ -200,13 +224,9 @@ def _explain(error: jsonschema.ValidationError, root: Any) -> list[Problem]:
         return problems
     if kind == "type" and field == "bag-info":
         return [Problem(field, "must be an object of label: value pairs")]
-    if kind == "propertyNames":
-        return [
-            Problem(
-                f"bag-info.{error.instance}",
-                baginfo.label_problem(str(error.instance)) or "bad label",
-            )
-        ]
+    if "propertyNames" in error.relative_schema_path:
+        label = str(error.instance)
+        return [Problem(f"bag-info.{label}", baginfo.label_problem(label) or "bad label")]
     if kind == "oneOf":
         return [Problem(field, _explain_values(error))]
     return [Problem(field, error.message)]
@@ -237,7 +257,8 @@ def _explain_text(value: str, single_line: bool, *, required: bool = True) -> st
         return "must be a single line (no line breaks in bag-info values)"
     if single_line and value != value.strip():
         return "must not start or end with whitespace"
-    if any(ord(c) < 0x20 and c not in "\t\n\r" for c in value) or "\x7f" in value:
+    allowed = "" if single_line else "\t\n\r"
+    if any(ord(c) < 0x20 and c not in allowed for c in value) or (single_line and "\x7f" in value):
         return "contains a control character"
     if "\ufffe" in value or "\uffff" in value:
         return "contains a non-character (U+FFFE or U+FFFF)"
