@@ -1,0 +1,111 @@
+"""Shared test helpers: running the CLI in-process, sample paths, tree snapshots."""
+
+from __future__ import annotations
+
+import os
+import shutil
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from archiver import resources
+from archiver.cli import main
+
+SAMPLE_TEXT = resources.sample_file("a-giant-step-for-peace.txt")
+SAMPLE_RECORD = resources.sample_file("a-giant-step-for-peace.json")
+REPO = Path(__file__).resolve().parent.parent
+# The fixed moment the committed sample bag in bags/ was made at (2026-11-27T00:00:00Z).
+BAGS_EPOCH = 1795737600
+
+
+@dataclass(frozen=True)
+class Run:
+    code: int
+    out: str
+    err: str
+
+
+CliRunner = Callable[..., Run]
+
+
+@pytest.fixture
+def cli(capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> CliRunner:
+    """Run ``archiver ARGS`` in this process; returns exit code, stdout and stderr."""
+
+    def run(*args: str | os.PathLike[str], epoch: int | None = BAGS_EPOCH) -> Run:
+        if epoch is None:
+            monkeypatch.delenv("SOURCE_DATE_EPOCH", raising=False)
+        else:
+            monkeypatch.setenv("SOURCE_DATE_EPOCH", str(epoch))
+        capsys.readouterr()
+        code = main([os.fspath(a) for a in args])
+        captured = capsys.readouterr()
+        return Run(code, captured.out, captured.err)
+
+    return run
+
+
+def snapshot(root: Path) -> dict[str, bytes]:
+    """Every file under ``root`` (bag-relative path -> bytes), symlinks as their target."""
+    found: dict[str, bytes] = {}
+    for path in sorted(root.rglob("*")):
+        rel = path.relative_to(root).as_posix()
+        if path.is_symlink():
+            found[rel] = b"-> " + os.fsencode(os.readlink(path))
+        elif path.is_file():
+            found[rel] = path.read_bytes()
+    return found
+
+
+def listing(root: Path) -> list[str]:
+    """Everything under ``root``, hidden entries included, as sorted relative paths."""
+    if not root.exists():
+        return []
+    return sorted(p.relative_to(root).as_posix() for p in root.rglob("*"))
+
+
+@pytest.fixture
+def sample_copy(tmp_path: Path) -> Path:
+    """The sample text copied into its own folder (tests must never touch the packaged one)."""
+    folder = tmp_path / "src"
+    folder.mkdir()
+    target = folder / SAMPLE_TEXT.name
+    shutil.copy2(SAMPLE_TEXT, target)
+    return target
+
+
+def write_tree(root: Path, files: dict[str, bytes | str]) -> Path:
+    """Create ``files`` (relative path -> content) under ``root``; return ``root``."""
+    for rel, content in files.items():
+        path = root / rel
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(content.encode() if isinstance(content, str) else content)
+    return root
+
+
+def make_source_tree(root: Path, files: dict[str, bytes | str]) -> Path:
+    return write_tree(root, files)
+
+
+@pytest.fixture
+def make_source(tmp_path: Path) -> Callable[[dict[str, bytes | str]], Path]:
+    """A source folder with the given files."""
+    counter = iter(range(1000))
+
+    def make(files: dict[str, bytes | str]) -> Path:
+        return write_tree(tmp_path / f"source{next(counter)}", files)
+
+    return make
+
+
+def iter_findings(report: dict[str, object]) -> Iterator[dict[str, object]]:
+    bags = report["bags"]
+    assert isinstance(bags, list)
+    for bag in bags:
+        yield from bag["findings"]
+
+
+def codes_of(report: dict[str, object]) -> Sequence[str]:
+    return sorted({str(f["code"]) for f in iter_findings(report)})

@@ -1,0 +1,246 @@
+"""The small pieces: paths, manifests, bag-info, text analysis, formats, escaping, the clock."""
+
+from __future__ import annotations
+
+import codecs
+from pathlib import Path
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from archiver import formats
+from archiver.bagit import baginfo, manifest, paths
+from archiver.clock import Clock, w3cdtf
+from archiver.errors import ClockError
+from archiver.text import TextAnalyser
+from archiver.xml import escape
+from tests.conftest import BAGS_EPOCH, CliRunner
+
+
+@pytest.mark.parametrize(
+    ("path", "encoded"),
+    [
+        ("data/plain.txt", "data/plain.txt"),
+        ("data/50% off.txt", "data/50%25 off.txt"),
+        ("data/a\nb", "data/a%0Ab"),
+        ("data/a\r\nb", "data/a%0D%0Ab"),
+        ("data/%0A literally", "data/%250A literally"),
+    ],
+)
+def test_manifest_paths_encode_cr_lf_and_percent_only(path: str, encoded: str) -> None:
+    assert paths.encode(path) == encoded
+    assert paths.decode(encoded) == path
+
+
+def test_decoding_leaves_other_percent_sequences_alone() -> None:
+    assert paths.decode("data/%20space%41") == "data/%20space%41"
+    assert paths.decode("data/%0a%0d%25") == "data/\n\r%"
+
+
+@given(st.text(min_size=1))
+def test_encoding_then_decoding_gives_the_path_back(path: str) -> None:
+    encoded = paths.encode(path)
+    assert "\n" not in encoded and "\r" not in encoded
+    assert paths.decode(encoded) == path
+
+
+@pytest.mark.parametrize(
+    "path",
+    ["/etc/passwd", "../x", "data/../../x", "~root/x", "C:/x", "data\\..\\x", "\\\\?\\C:\\x"],
+)
+def test_paths_that_could_leave_the_bag_are_unsafe(path: str) -> None:
+    assert paths.unsafe_reason(path) is not None
+
+
+def test_ordinary_paths_are_safe() -> None:
+    assert paths.unsafe_reason("data/a..b/c.txt") is None
+
+
+def test_manifest_lines_parse_with_any_whitespace_and_keep_spaces_in_paths() -> None:
+    entries, bad = manifest.parse_manifest(
+        [
+            "ABC123  data/with space.txt",
+            "def456\tdata/tab.txt",
+            "*x",
+            "nothex data/x",
+            "",
+            "abc *data/star",
+        ]
+    )
+    assert [(e.digest, e.path) for e in entries] == [
+        ("abc123", "data/with space.txt"),
+        ("def456", "data/tab.txt"),
+        ("abc", "data/star"),
+    ]
+    assert entries[2].starred
+    assert [b.line for b in bad] == [3, 4, 5]
+
+
+def test_written_manifests_are_sorted_by_path_bytes() -> None:
+    text = manifest.format_manifest([("data/b", "2"), ("data/B", "1"), ("data/a", "3")]).decode()
+    assert text == "1  data/B\n3  data/a\n2  data/b\n"
+
+
+def test_bag_info_strict_and_lenient_separators() -> None:
+    lines = ["Source-Organization: Org", "Contact-Name :  Someone", "Bad-Line", "  folded on"]
+    strict, strict_bad = baginfo.parse_bag_info(lines, strict=True)
+    lenient, lenient_bad = baginfo.parse_bag_info(lines, strict=False)
+    assert [e.value for e in lenient] == ["Org", "Someone\nfolded on"]
+    assert [b.line for b in lenient_bad] == [3]
+    assert sorted(b.line for b in strict_bad) == [2, 3]
+    assert strict[1].label == "Contact-Name"
+
+
+def test_bag_info_refuses_values_it_cannot_write() -> None:
+    with pytest.raises(ValueError, match="line breaks"):
+        baginfo.format_bag_info([("Label", "two\nlines")])
+    with pytest.raises(ValueError, match="label"):
+        baginfo.format_bag_info([("Bad: label", "x")])
+
+
+def _analyse(data: bytes, chunk: int) -> TextAnalyser:
+    analyser = TextAnalyser()
+    for start in range(0, len(data), chunk):
+        analyser(memoryview(data[start : start + chunk]))
+    return analyser
+
+
+@pytest.mark.parametrize("chunk", [1, 2, 3, 7, 4096])
+def test_text_properties_do_not_depend_on_chunk_boundaries(chunk: int) -> None:
+    text = "Caf\u00e9 \u201cquoted\u201d\r\nsecond line\r\n\u00fcnicode end"
+    verdict = _analyse(text.encode(), chunk).verdict()
+    assert verdict.properties is not None
+    assert verdict.properties.characters == len(text)
+    assert verdict.properties.line_endings == "CRLF"
+    assert verdict.properties.lines == 3
+    assert verdict.properties.encoding == "UTF-8"
+    assert verdict.first_line == "Caf\u00e9 \u201cquoted\u201d"
+
+
+@pytest.mark.parametrize(
+    ("data", "endings", "lines"),
+    [
+        (b"a\nb\n", "LF", 2),
+        (b"a\rb", "CR", 2),
+        (b"a\r\nb\nc", "mixed", 3),
+        (b"abc", "none", 1),
+        (b"", "none", 0),
+    ],
+)
+def test_line_endings_and_counts(data: bytes, endings: str, lines: int) -> None:
+    verdict = _analyse(data, 1).verdict()
+    assert verdict.properties is not None
+    assert (verdict.properties.line_endings, verdict.properties.lines) == (endings, lines)
+    assert verdict.properties.encoding == "US-ASCII"
+
+
+def test_a_bom_is_noted_and_not_counted() -> None:
+    verdict = _analyse(codecs.BOM_UTF8 + "\u00e9".encode(), 2).verdict()
+    assert verdict.properties is not None
+    assert verdict.properties.byte_order_mark and verdict.properties.characters == 1
+
+
+@pytest.mark.parametrize(
+    ("data", "problem"),
+    [
+        (b"ok\xe9ok", "byte 0xE9 at offset 2"),
+        (b"ab\x00", "NUL byte at offset 2"),
+        ("\u00e9".encode()[:1], "truncated character"),
+    ],
+)
+def test_bytes_that_are_not_utf8_text_are_not_claimed_as_text(data: bytes, problem: str) -> None:
+    verdict = _analyse(data, 2).verdict()
+    assert verdict.properties is None
+    assert verdict.problem is not None and problem in verdict.problem
+
+
+@pytest.mark.parametrize(
+    ("name", "head", "is_text", "puid"),
+    [
+        ("a.txt", b"hello", True, "x-fmt/111"),
+        ("a", b"hello", True, "x-fmt/111"),
+        ("a.md", b"# hi", True, "fmt/1149"),
+        ("a.csv", b"a,b", True, "x-fmt/18"),
+        ("a.xml", b'<?xml version="1.0"?><a/>', True, "fmt/101"),
+        ("a.pdf", b"%PDF-1.7\n", False, "fmt/276"),
+        ("a.pdf", b"%PDF-1.4\n", False, "fmt/18"),
+        ("a.gif", b"GIF89a....", False, "fmt/4"),
+        ("a.jpg", b"\xff\xd8\xff\xe0\x00\x10JFIF\x00\x01\x02", False, "fmt/44"),
+        ("a.txt", b"\xe9t\xe9", False, "x-fmt/111"),
+        ("a.bin", b"\x00\x01", False, None),
+    ],
+)
+def test_pronom_identification(name: str, head: bytes, is_text: bool, puid: str | None) -> None:
+    assert formats.identify(name, head, is_text).puid == puid
+
+
+def test_xml_escaping_round_trips_through_a_parser() -> None:
+    from lxml import etree
+
+    value = 'a & b < c > d "e" \t tab \n line \r return'
+    document = f'<r a="{escape.attr(value)}">{escape.text(value)}</r>'
+    root = etree.fromstring(document.encode())
+    assert root.get("a") == value
+    assert root.text == value
+
+
+def test_characters_xml_cannot_hold_are_refused() -> None:
+    with pytest.raises(ValueError, match="U\\+0001"):
+        escape.text("a\x01b")
+    assert escape.xml_problem("fine") is None
+
+
+def test_the_clock_honours_source_date_epoch() -> None:
+    assert w3cdtf(Clock.from_environment({"SOURCE_DATE_EPOCH": str(BAGS_EPOCH)}).now()) == (
+        "2026-11-27T00:00:00Z"
+    )
+    assert Clock.from_environment({}).fixed is None
+    with pytest.raises(ClockError, match="whole number"):
+        Clock.from_environment({"SOURCE_DATE_EPOCH": "yesterday"})
+
+
+def test_a_bad_source_date_epoch_is_exit_2_and_nothing_is_written(
+    tmp_path: Path, cli: CliRunner, monkeypatch: pytest.MonkeyPatch, sample_copy: Path
+) -> None:
+    monkeypatch.setenv("SOURCE_DATE_EPOCH", "1.5")
+    from archiver.cli import main
+
+    assert main(["bag", str(sample_copy), "--out", str(tmp_path / "out")]) == 2
+    assert not (tmp_path / "out").exists()
+
+
+@settings(max_examples=25, deadline=None)
+@given(
+    names=st.lists(
+        st.text(
+            st.characters(blacklist_categories=["Cs", "Cc"], blacklist_characters="/\x00"),
+            min_size=1,
+            max_size=20,
+        ).filter(lambda n: n not in {".", ".."}),
+        min_size=1,
+        max_size=4,
+        unique_by=lambda n: paths.collision_key(n),
+    )
+)
+def test_any_file_names_make_a_valid_bag_with_schema_valid_metadata(names: list[str]) -> None:
+    import tempfile
+
+    from archiver.packing import make_bag
+    from archiver.validation import validate_bag
+
+    with tempfile.TemporaryDirectory() as folder:
+        root = Path(folder)
+        source = root / "src"
+        source.mkdir()
+        for index, name in enumerate(names):
+            try:
+                (source / name).write_bytes(f"text {index}\n".encode())
+            except OSError:  # a name this file system cannot store (too long in bytes)
+                return
+        result = make_bag(
+            [source], root / "out", bag_id="h", clock=Clock.from_epoch(BAGS_EPOCH), workers=1
+        )
+        report = validate_bag(result.path)
+        assert report.valid, report.to_json()
+        assert report.findings == [] or all(f.code == "bag.name.windows" for f in report.findings)

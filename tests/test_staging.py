@@ -1,0 +1,119 @@
+"""A bag appears whole or not at all: killed runs, Ctrl-C/SIGTERM, --force, stale leftovers."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from archiver.errors import BagExistsError
+from archiver.staging import PARTIAL_PREFIX, Staging, remove_stale_partials
+from tests.conftest import BAGS_EPOCH, CliRunner, listing, snapshot
+
+BIG = 768 << 20
+
+
+@pytest.fixture
+def big_source(tmp_path: Path) -> Path:
+    """A large sparse file: quick to make, slow enough to copy and hash to be caught mid-way."""
+    path = tmp_path / "big.bin"
+    with path.open("wb") as handle:
+        handle.truncate(BIG)
+    return path
+
+
+def _start(source: Path, out: Path, bag_id: str) -> subprocess.Popen[bytes]:
+    env = dict(os.environ, SOURCE_DATE_EPOCH=str(BAGS_EPOCH))
+    return subprocess.Popen(
+        [sys.executable, "-m", "archiver", "bag", str(source), "--out", str(out), "--id", bag_id],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
+
+
+def _wait_for_partial_payload(out: Path, process: subprocess.Popen[bytes]) -> Path:
+    """Block until the staging folder holds part (not all) of the payload file."""
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        assert process.poll() is None, "the run ended before it could be interrupted"
+        for partial in out.glob(f"{PARTIAL_PREFIX}*"):
+            payload = partial / "data" / "big.bin"
+            if payload.exists() and 0 < payload.stat().st_size < BIG:
+                return partial
+        time.sleep(0.005)
+    raise AssertionError("no partial payload appeared")
+
+
+def test_a_run_killed_mid_copy_leaves_no_bag_and_the_next_run_cleans_up(
+    tmp_path: Path, big_source: Path, cli: CliRunner, sample_copy: Path
+) -> None:
+    out = tmp_path / "out"
+    process = _start(big_source, out, "big")
+    _wait_for_partial_payload(out, process)
+    process.send_signal(signal.SIGKILL)
+    process.communicate(timeout=60)
+    assert process.returncode == -signal.SIGKILL
+    assert not (out / "big").exists()
+    leftovers = os.listdir(out)
+    assert leftovers and all(name.startswith(PARTIAL_PREFIX) for name in leftovers)
+    # The dead builder's lock is gone: the next build in the same folder removes its mess.
+    assert cli("bag", sample_copy, "--out", out, "--id", "small").code == 0
+    assert os.listdir(out) == ["small"]
+
+
+def test_sigterm_mid_copy_removes_everything_it_wrote(tmp_path: Path, big_source: Path) -> None:
+    out = tmp_path / "out"
+    process = _start(big_source, out, "big")
+    _wait_for_partial_payload(out, process)
+    process.send_signal(signal.SIGTERM)
+    _, err = process.communicate(timeout=60)
+    assert process.returncode == 130
+    assert b"interrupted" in err
+    assert listing(out) == []
+
+
+def test_a_live_builders_partial_folder_is_left_alone(tmp_path: Path) -> None:
+    with Staging(tmp_path) as staging:
+        (staging.path / "x").write_text("in progress")
+        assert remove_stale_partials(tmp_path) == []
+        assert (staging.path / "x").exists()
+    assert listing(tmp_path) == []
+
+
+def test_commit_refuses_to_overwrite_an_existing_bag(tmp_path: Path) -> None:
+    (tmp_path / "bag").mkdir()
+    (tmp_path / "bag" / "keep.txt").write_text("old")
+    with Staging(tmp_path) as staging, pytest.raises(BagExistsError):
+        staging.commit(tmp_path / "bag")
+    assert (tmp_path / "bag" / "keep.txt").read_text() == "old"
+    assert listing(tmp_path) == ["bag", "bag/keep.txt"]
+
+
+def test_commit_will_not_take_an_empty_folder_either(tmp_path: Path) -> None:
+    # rename(2) silently replaces an empty directory: renameat2 NOREPLACE must not.
+    (tmp_path / "bag").mkdir()
+    with Staging(tmp_path) as staging:
+        (staging.path / "new").write_text("x")
+        with pytest.raises(BagExistsError):
+            staging.commit(tmp_path / "bag")
+    assert listing(tmp_path) == ["bag"]
+
+
+def test_force_swaps_the_new_bag_in_and_the_old_one_out(
+    tmp_path: Path, cli: CliRunner, sample_copy: Path
+) -> None:
+    assert cli("bag", sample_copy, "--out", tmp_path / "out", "--id", "b").code == 0
+    old = snapshot(tmp_path / "out" / "b")
+    sample_copy.write_bytes(sample_copy.read_bytes() + b"\nA postscript.")
+    assert cli("bag", sample_copy, "--out", tmp_path / "out", "--id", "b", "--force").code == 0
+    new = snapshot(tmp_path / "out" / "b")
+    assert new != old
+    assert new["data/a-giant-step-for-peace.txt"].endswith(b"A postscript.")
+    assert os.listdir(tmp_path / "out") == ["b"]
+    assert cli("validate", tmp_path / "out" / "b").code == 0

@@ -1,0 +1,212 @@
+"""archiver validate: our own bags, and each way of damaging one, by finding code."""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+from archiver import resources
+from tests.conftest import BAGS_EPOCH, CliRunner, codes_of, make_source_tree
+from tests.corrupt import add_manifest_line, drop_manifest_line, flip_byte, replace_in, truncate
+from tests.test_packing import validator
+
+
+@pytest.fixture
+def bag(tmp_path: Path, cli: CliRunner) -> Path:
+    source = make_source_tree(
+        tmp_path / "src",
+        {
+            "a.txt": "The first text.\n",
+            "sub/b.txt": "The second text.\n" * 40,
+        },
+    )
+    assert cli("bag", source, "--out", tmp_path / "bags", "--id", "b").code == 0
+    return tmp_path / "bags" / "b"
+
+
+def _validate(cli: CliRunner, *paths: Path | str) -> tuple[int, dict[str, object]]:
+    run = cli("validate", "--json", *paths)
+    report = json.loads(run.out)
+    validator(resources.json_schema("validation-report.schema.json")).validate(report)
+    return run.code, report
+
+
+def test_a_fresh_bag_is_valid_with_no_findings(cli: CliRunner, bag: Path) -> None:
+    code, report = _validate(cli, bag)
+    assert code == 0
+    assert report == {"valid": True, "bags": [{"path": str(bag), "valid": True, "findings": []}]}
+
+
+Corruption = Callable[[Path], object]
+
+CASES: dict[str, tuple[Corruption, list[str]]] = {
+    "bag.payload.checksum-mismatch": (
+        lambda b: flip_byte(b / "data" / "a.txt"),
+        ["bag.payload.checksum-mismatch"],
+    ),
+    "bag.bag-info.oxum-mismatch": (
+        lambda b: truncate(b / "data" / "sub" / "b.txt"),
+        [
+            "bag.bag-info.oxum-mismatch",
+            "bag.payload.checksum-mismatch",
+            "metadata.mets.size-mismatch",
+            "metadata.premis.size-mismatch",
+        ],
+    ),
+    "bag.payload.file-missing": (
+        lambda b: (b / "data" / "a.txt").unlink(),
+        [
+            "bag.bag-info.oxum-mismatch",
+            "bag.payload.file-missing",
+            "metadata.mets.points-at-missing-file",
+        ],
+    ),
+    "bag.manifest.file-unlisted": (
+        lambda b: (b / "data" / "extra.txt").write_text("not listed"),
+        [
+            "bag.bag-info.oxum-mismatch",
+            "bag.manifest.file-unlisted",
+            "metadata.mets.file-not-described",
+            "metadata.premis.file-not-described",
+        ],
+    ),
+    "bag.tag.checksum-mismatch": (
+        lambda b: replace_in(b / "bag-info.txt", b"Bagging-Date: 2026", b"Bagging-Date: 2025"),
+        ["bag.tag.checksum-mismatch"],
+    ),
+    "metadata.mets.checksum-mismatch": (
+        lambda b: replace_in(b / "metadata" / "mets.xml", b'CHECKSUM="', b'CHECKSUM="0'),
+        ["bag.tag.checksum-mismatch", "metadata.mets.checksum-mismatch"],
+    ),
+    "metadata.xml.malformed": (
+        lambda b: replace_in(b / "metadata" / "premis.xml", b"</premis:premis>", b""),
+        ["bag.tag.checksum-mismatch", "metadata.xml.malformed"],
+    ),
+    "bag.manifest.path-unsafe": (
+        lambda b: add_manifest_line(b / "manifest-sha256.txt", "0" * 64 + "  ../../etc/passwd"),
+        ["bag.manifest.path-unsafe", "bag.tag.checksum-mismatch"],
+    ),
+    "bag.manifest.path-outside-payload": (
+        lambda b: add_manifest_line(b / "manifest-sha256.txt", "0" * 64 + "  bagit.txt"),
+        ["bag.manifest.path-outside-payload", "bag.tag.checksum-mismatch"],
+    ),
+    "bag.manifest.duplicate-entry": (
+        lambda b: add_manifest_line(
+            b / "manifest-sha256.txt",
+            (b / "manifest-sha256.txt").read_text().splitlines()[0],
+        ),
+        ["bag.manifest.duplicate-entry", "bag.tag.checksum-mismatch"],
+    ),
+    "bag.tagmanifest.payload-manifest-unlisted": (
+        lambda b: drop_manifest_line(b / "tagmanifest-sha256.txt", "manifest-sha512.txt"),
+        ["bag.tagmanifest.payload-manifest-unlisted"],
+    ),
+    "bag.declaration.malformed": (
+        lambda b: (b / "bagit.txt").write_bytes(
+            b"BagIt-Version : 1.0\nTag-File-Character-Encoding: UTF-8\n"
+        ),
+        ["bag.declaration.malformed", "bag.tag.checksum-mismatch"],
+    ),
+    "bag.declaration.missing": (
+        lambda b: (b / "bagit.txt").unlink(),
+        ["bag.declaration.missing", "bag.tag.file-missing"],
+    ),
+    "bag.tagfile.bom": (
+        lambda b: (b / "bag-info.txt").write_bytes(
+            b"\xef\xbb\xbf" + (b / "bag-info.txt").read_bytes()
+        ),
+        ["bag.tag.checksum-mismatch", "bag.tagfile.bom"],
+    ),
+}
+
+
+@pytest.mark.parametrize("name", sorted(CASES))
+def test_each_corruption_is_reported_with_its_codes_and_exit_1(
+    cli: CliRunner, bag: Path, name: str
+) -> None:
+    corrupt, expected = CASES[name]
+    corrupt(bag)
+    code, report = _validate(cli, bag)
+    assert code == 1
+    assert report["valid"] is False
+    assert codes_of(report) == expected
+
+
+def test_a_symlink_out_of_the_bag_is_reported_and_never_read(
+    tmp_path: Path, cli: CliRunner, bag: Path
+) -> None:
+    secret = tmp_path / "secret.txt"
+    secret.write_text("outside")
+    os.unlink(bag / "data" / "a.txt")
+    os.symlink(secret, bag / "data" / "a.txt")
+    before = secret.stat().st_atime_ns
+    code, report = _validate(cli, bag)
+    assert code == 1
+    assert "bag.path.symlink" in codes_of(report)
+    assert secret.stat().st_atime_ns == before
+
+
+def test_every_finding_is_listed_not_only_the_first(cli: CliRunner, bag: Path) -> None:
+    flip_byte(bag / "data" / "a.txt")
+    flip_byte(bag / "data" / "sub" / "b.txt", 5)
+    (bag / "data" / "new.txt").write_text("new")
+    _, report = _validate(cli, bag)
+    findings = [f for b in report["bags"] for f in b["findings"]]  # type: ignore[attr-defined]
+    mismatched = {
+        (f["path"], f["params"]["algorithm"])
+        for f in findings
+        if f["code"] == "bag.payload.checksum-mismatch"
+    }
+    assert mismatched == {
+        (p, a) for p in ("data/a.txt", "data/sub/b.txt") for a in ("sha256", "sha512")
+    }
+    assert any(
+        f["code"] == "bag.manifest.file-unlisted" and f["path"] == "data/new.txt" for f in findings
+    )
+
+
+def test_human_output_lists_findings_and_a_verdict_per_bag(
+    tmp_path: Path, cli: CliRunner, bag: Path
+) -> None:
+    other = tmp_path / "bags" / "b2"
+    import shutil
+
+    shutil.copytree(bag, other)
+    flip_byte(other / "data" / "a.txt")
+    run = cli("validate", bag, other)
+    assert run.code == 1
+    lines = run.out.splitlines()
+    assert f"{bag}: valid (0 errors, 0 warnings)" in lines
+    assert f"{other}: INVALID (2 errors, 0 warnings)" in lines
+    assert sum("[bag.payload.checksum-mismatch]" in line for line in lines) == 2
+
+
+def test_warnings_go_to_stderr_and_do_not_fail_the_bag(cli: CliRunner, bag: Path) -> None:
+    (bag / "notes.txt").write_text("an extra tag file, not in the tag manifests")
+    run = cli("validate", bag)
+    assert run.code == 0
+    assert "[bag.tagmanifest.tag-file-unlisted]" in run.err
+    assert "tag-file-unlisted" not in run.out
+
+
+def test_fast_mode_checks_only_structure_and_oxum(cli: CliRunner, bag: Path) -> None:
+    flip_byte(bag / "data" / "a.txt")
+    assert cli("validate", "--fast", bag).code == 0
+    assert cli("validate", "--completeness-only", bag).code == 0
+    assert cli("validate", bag).code == 1
+    truncate(bag / "data" / "a.txt", 3)
+    assert cli("validate", "--fast", bag).code == 1
+
+
+def test_a_path_that_is_not_a_directory_cannot_be_validated(tmp_path: Path, cli: CliRunner) -> None:
+    run = cli("validate", tmp_path / "nothing-here")
+    assert run.code == 2
+    assert "not a directory" in run.err
+
+
+def test_epoch_is_irrelevant_to_validation(cli: CliRunner, bag: Path) -> None:
+    assert cli("validate", bag, epoch=BAGS_EPOCH + 10**6).code == 0
