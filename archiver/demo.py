@@ -44,10 +44,7 @@ def run(out_dir: Path, *, force: bool = False, as_json: bool = False) -> int:
         print(f"    sha256 {obj.digests['sha256']}")
         if obj.text is not None:
             t = obj.text
-            print(
-                f"    {t.encoding}, {t.characters} characters, {t.lines} lines, "
-                f"{t.line_endings} line endings"
-            )
+            print(f"    {t.encoding}, {t.characters} characters, {t.line_endings} line endings")
     for name in sorted(
         p.relative_to(result.path).as_posix() for p in result.path.rglob("*") if p.is_file()
     ):

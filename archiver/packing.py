@@ -100,7 +100,6 @@ def _file_json(obj: FileObject) -> dict[str, Any]:
             "byte_order_mark": obj.text.byte_order_mark,
             "line_endings": obj.text.line_endings,
             "characters": obj.text.characters,
-            "lines": obj.text.lines,
         },
     }
 

@@ -1,4 +1,4 @@
-"""What a text file is made of: encoding, line endings, characters and lines.
+"""What a text file is made of: encoding, byte order mark, line endings, characters.
 
 ``TextAnalyser`` is fed the chunks of one pass over a file (it is a hashing consumer), so
 a text is never read a second time. It gives up at the first byte that is not UTF-8 or at
@@ -22,7 +22,6 @@ class TextProperties:
     byte_order_mark: bool
     line_endings: str  # "LF", "CRLF", "CR", "mixed" or "none"
     characters: int  # Unicode code points, BOM excluded
-    lines: int  # line terminators, plus one for a last line without one
 
     def significant_properties(self) -> list[tuple[str, str]]:
         """(type, value) pairs in the order PREMIS significantProperties lists them."""
@@ -31,7 +30,6 @@ class TextProperties:
             ("byte order mark", "present" if self.byte_order_mark else "absent"),
             ("line endings", self.line_endings),
             ("character count", str(self.characters)),
-            ("line count", str(self.lines)),
         ]
 
 
@@ -48,49 +46,83 @@ class TextVerdict:
 
 
 class TextAnalyser:
-    """Consumes chunks of a file and tells whether it is UTF-8 text, and its properties."""
+    """Consumes chunks of a file and tells whether it is UTF-8 text, and its properties.
+
+    Cheap where it can be: an all-ASCII chunk is valid and counted without decoding, and
+    line endings are found by looking for CR and LF (memchr) -- counted only in texts that
+    have CRs. ``busy`` says the last chunk needed a real decode (GIL-bound work), which the
+    hashing pump uses to hand both digests to its helper thread.
+    """
 
     def __init__(self) -> None:
         self._decoder = codecs.getincrementaldecoder("utf-8")("strict")
         self._offset = 0
         self._characters = 0
-        self._crlf = self._cr = self._lf = 0
-        self._last = b""
         self._ascii = True
         self._bom = False
+        self._crlf = self._lone_cr = self._lone_lf = False
+        self._pending_cr = False  # the last chunk ended with CR: CRLF or lone CR, the next tells
         self._opening = ""
         self._first_line: str | None = None
+        self.busy = False
         self.problem: str | None = None
 
     def __call__(self, chunk: memoryview) -> None:
         if self.problem is not None:
             return
         data = bytes(chunk)
-        nul = data.find(b"\x00")
-        if nul >= 0:
-            self.problem = f"NUL byte at offset {self._offset + nul}"
+        if b"\x00" in data:
+            self.problem = f"NUL byte at offset {self._offset + data.index(0)}"
+            self.busy = False
             return
+        if not self._decoder.getstate()[0] and data.isascii():
+            self.busy = False
+            self._characters += len(data)
+            if self._first_line is None and len(self._opening) < _OPENING_LIMIT:
+                self._look_for_first_line(data[:_OPENING_LIMIT].decode("ascii"))
+        elif not self._decode(data):
+            return
+        self._line_endings(data)
+        self._offset += len(data)
+
+    def _decode(self, data: bytes) -> bool:
+        self.busy = True
         pending = len(self._decoder.getstate()[0])
         try:
             text = self._decoder.decode(data)
         except UnicodeDecodeError as exc:
             at = self._offset - pending + exc.start
             self.problem = f"not UTF-8: byte 0x{exc.object[exc.start]:02X} at offset {at}"
-            return
+            self.busy = False
+            return False
         if self._characters == 0 and text:  # the first character decoded, wherever chunks split
             self._bom = text[0] == "\ufeff"
         self._characters += len(text)
+        self._ascii = False
         if self._first_line is None and len(self._opening) < _OPENING_LIMIT:
             self._look_for_first_line(text)
-        if self._ascii and not text.isascii():
-            self._ascii = False
-        self._crlf += data.count(b"\r\n")
-        self._cr += data.count(b"\r")
-        self._lf += data.count(b"\n")
-        if self._last == b"\r" and data[:1] == b"\n":
-            self._crlf += 1  # a CRLF split across two chunks
-        self._last = data[-1:]
-        self._offset += len(data)
+        return True
+
+    def _line_endings(self, data: bytes) -> None:
+        body = data
+        if self._pending_cr:
+            self._pending_cr = False
+            if data[:1] == b"\n":
+                self._crlf = True
+                body = data[1:]
+            else:
+                self._lone_cr = True
+        if b"\r" not in body:
+            if b"\n" in body:
+                self._lone_lf = True
+            return
+        if body.endswith(b"\r"):
+            self._pending_cr = True
+            body = body[:-1]
+        crlf = body.count(b"\r\n")
+        self._crlf = self._crlf or crlf > 0
+        self._lone_cr = self._lone_cr or body.count(b"\r") > crlf
+        self._lone_lf = self._lone_lf or body.count(b"\n") > crlf
 
     def _look_for_first_line(self, text: str, *, final: bool = False) -> None:
         self._opening += text[: _OPENING_LIMIT - len(self._opening)]
@@ -111,20 +143,19 @@ class TextAnalyser:
             return TextVerdict(None, self.problem)
         if self._first_line is None:
             self._look_for_first_line("", final=True)
-        lone_cr = self._cr - self._crlf
-        lone_lf = self._lf - self._crlf
-        kinds = [name for name, n in (("CRLF", self._crlf), ("CR", lone_cr), ("LF", lone_lf)) if n]
+        lone_cr = self._lone_cr or self._pending_cr
+        kinds = [
+            name
+            for name, seen in (("CRLF", self._crlf), ("CR", lone_cr), ("LF", self._lone_lf))
+            if seen
+        ]
         endings = "none" if not kinds else kinds[0] if len(kinds) == 1 else "mixed"
-        terminators = self._crlf + lone_cr + lone_lf
-        unterminated = self._offset > 0 and self._last not in (b"\r", b"\n")
-        characters = self._characters - (1 if self._bom else 0)
         return TextVerdict(
             TextProperties(
                 encoding="US-ASCII" if self._ascii else "UTF-8",
                 byte_order_mark=self._bom,
                 line_endings=endings,
-                characters=characters,
-                lines=terminators + (1 if unterminated else 0),
+                characters=self._characters - (1 if self._bom else 0),
             ),
             None,
             self._first_line,

@@ -13,9 +13,11 @@ Both cores are used (``run_all``):
 
 from __future__ import annotations
 
+import ctypes
 import hashlib
 import multiprocessing
 import os
+import queue
 import signal
 import stat
 import threading
@@ -39,13 +41,13 @@ R = TypeVar("R")
 _local = threading.local()
 
 
-def _buffer() -> memoryview:
-    """The calling thread's chunk buffer, allocated once per thread."""
-    view: memoryview | None = getattr(_local, "view", None)
-    if view is None:
-        view = memoryview(bytearray(CHUNK))
-        _local.view = view
-    return view
+def _buffers() -> tuple[memoryview, memoryview]:
+    """The calling thread's two chunk buffers, allocated once per thread."""
+    views: tuple[memoryview, memoryview] | None = getattr(_local, "views", None)
+    if views is None:
+        views = (memoryview(bytearray(CHUNK)), memoryview(bytearray(CHUNK)))
+        _local.views = views
+    return views
 
 
 @dataclass(frozen=True)
@@ -64,9 +66,13 @@ class WriteFailedError(OSError):
     """Writing the copy failed (disk full, permissions...): the target's fault, not the source's."""
 
 
-def _update_all(hashes: Sequence[hashlib._Hash], chunk: memoryview) -> None:
+def _feed(
+    hashes: Sequence[hashlib._Hash], consumers: Sequence[Consumer], chunk: memoryview
+) -> None:
     for h in hashes:
         h.update(chunk)
+    for consumer in consumers:
+        consumer(chunk)
 
 
 def _split(names: Sequence[str]) -> tuple[list[str], list[str]]:
@@ -87,30 +93,49 @@ def pump(
 ) -> Digested:
     """Read ``fd`` to its end once, feeding every hash and consumer; return size and digests."""
     hashes = {name: algorithms.new(name) for name in names}
-    view = _buffer()
-    total = 0
-    split = helper is not None and len(names) > 1 and size_hint >= SPLIT_THRESHOLD
-    if split:
-        main_names, helper_names = _split(names)
-        main = [hashes[n] for n in main_names]
-        side = [hashes[n] for n in helper_names]
-    else:
-        main, side = list(hashes.values()), []
-    while True:
-        count = os.readv(fd, [view])
-        if count == 0:
-            break
-        chunk = view[:count]
-        if split and helper is not None:
-            pending = helper.submit(_update_all, side, chunk)
-            _update_all(main, chunk)
-            for consumer in consumers:
-                consumer(chunk)
-            pending.result()
+    every = list(hashes.values())
+    if helper is None or len(names) < 2 or size_hint < SPLIT_THRESHOLD:
+        view = _buffers()[0]
+        total = 0
+        while count := os.readv(fd, [view]):
+            _feed(every, consumers, view[:count])
+            total += count
+        return Digested(total, {name: h.hexdigest() for name, h in hashes.items()})
+    return _pump_split(fd, hashes, consumers, helper)
+
+
+def _pump_split(
+    fd: int, hashes: dict[str, hashlib._Hash], consumers: Sequence[Consumer], helper: Executor
+) -> Digested:
+    """Two threads on one file, reading ahead into a second buffer.
+
+    A consumer doing GIL-bound work (a text being decoded) says it is "busy". Then this
+    thread runs the costliest digest and the writer, which release the GIL at once, and the
+    helper runs the decoding and the other digests. Otherwise the helper runs the costliest
+    digest and this thread everything else. Either way, while the helper works on one
+    chunk this thread reads the next.
+    """
+    main_names, helper_names = _split(list(hashes))
+    main = [hashes[n] for n in main_names]
+    side = [hashes[n] for n in helper_names]
+    gil_bound = [c for c in consumers if hasattr(c, "busy")]
+    light = [c for c in consumers if not hasattr(c, "busy")]
+    views = _buffers()
+    current = 0
+    total = count = os.readv(fd, [views[current]])
+    while count:
+        chunk = views[current][:count]
+        if any(getattr(c, "busy", False) for c in gil_bound):
+            pending = helper.submit(_feed, main, gil_bound, chunk)
+            _feed(side, light, chunk)
         else:
-            _update_all(main, chunk)
-            for consumer in consumers:
-                consumer(chunk)
+            pending = helper.submit(_feed, side, (), chunk)
+            _feed(main, consumers, chunk)
+        current = 1 - current
+        try:
+            count = os.readv(fd, [views[current]])
+        finally:
+            pending.result()
         total += count
     return Digested(total, {name: h.hexdigest() for name, h in hashes.items()})
 
@@ -134,6 +159,22 @@ def digest_file(
         os.close(fd)
 
 
+_libc = ctypes.CDLL(None, use_errno=True)
+_sync_file_range = getattr(_libc, "sync_file_range", None)
+if _sync_file_range is not None:
+    _sync_file_range.argtypes = [ctypes.c_int, ctypes.c_int64, ctypes.c_int64, ctypes.c_uint]
+_SYNC_FILE_RANGE_WRITE = 2  # start writeback, do not wait for it
+
+
+def _write_all(fd: int, chunk: memoryview | bytes) -> None:
+    try:
+        written = os.write(fd, chunk)
+        while written < len(chunk):  # short writes happen on some file systems
+            written += os.write(fd, chunk[written:])
+    except OSError as exc:
+        raise WriteFailedError(exc.errno, exc.strerror) from exc
+
+
 class _Writer:
     """A consumer that writes every chunk to an open file descriptor."""
 
@@ -141,12 +182,58 @@ class _Writer:
         self.fd = fd
 
     def __call__(self, chunk: memoryview) -> None:
-        try:
-            written = os.write(self.fd, chunk)
-            while written < len(chunk):  # short writes happen on some file systems
-                written += os.write(self.fd, chunk[written:])
-        except OSError as exc:
-            raise WriteFailedError(exc.errno, exc.strerror) from exc
+        _write_all(self.fd, chunk)
+
+    def close(self) -> None:
+        """Nothing is pending: every chunk was written when it was given."""
+
+
+class _BackgroundWriter:
+    """A consumer that writes on a thread of its own, a few chunks behind.
+
+    A big copy is bound by the disk as much as by the digests: when the kernel throttles
+    writers, a write can block for milliseconds. Writing behind lets hashing go on.
+    """
+
+    _DEPTH = 8  # chunks in flight: memory stays at a few MiB whatever the file size
+    _FLUSH_EVERY = 64 << 20
+
+    def __init__(self, fd: int) -> None:
+        self.fd = fd
+        self.written = 0
+        self.queue: queue.Queue[bytes | None] = queue.Queue(self._DEPTH)
+        self.error: BaseException | None = None
+        self.thread = threading.Thread(target=self._run, name="archiver-writer", daemon=True)
+        self.thread.start()
+
+    def _run(self) -> None:
+        while (chunk := self.queue.get()) is not None:
+            if self.error is None:
+                try:
+                    _write_all(self.fd, chunk)
+                    self._start_writeback(len(chunk))
+                except BaseException as exc:  # handed to the caller by close()
+                    self.error = exc
+
+    def _start_writeback(self, size: int) -> None:
+        """Have the kernel start writing what we wrote, so the final flush has little left."""
+        before = self.written
+        self.written += size
+        if self.written // self._FLUSH_EVERY != before // self._FLUSH_EVERY and _sync_file_range:
+            start = (before // self._FLUSH_EVERY) * self._FLUSH_EVERY
+            _sync_file_range(self.fd, start, self._FLUSH_EVERY, _SYNC_FILE_RANGE_WRITE)
+
+    def __call__(self, chunk: memoryview) -> None:
+        if self.error is not None:
+            raise self.error
+        self.queue.put(bytes(chunk))  # a copy: the read buffer is reused at once
+
+    def close(self) -> None:
+        """Wait for every chunk to be written; raise what writing raised."""
+        self.queue.put(None)
+        self.thread.join()
+        if self.error is not None:
+            raise self.error
 
 
 def copy_file(
@@ -172,10 +259,15 @@ def copy_file(
             dst = os.open(target, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o666)
         except OSError as exc:
             raise WriteFailedError(exc.errno, exc.strerror, os.fspath(target)) from exc
+        big = helper is not None and before.st_size >= SPLIT_THRESHOLD
+        writer = _BackgroundWriter(dst) if big else _Writer(dst)
         try:
-            result = pump(
-                src, names, [_Writer(dst), *consumers], size_hint=before.st_size, helper=helper
-            )
+            try:
+                result = pump(
+                    src, names, [writer, *consumers], size_hint=before.st_size, helper=helper
+                )
+            finally:
+                writer.close()
             after = os.fstat(src)
             if (
                 result.size != before.st_size
@@ -223,7 +315,7 @@ def run_all(
     forked processes meanwhile. ``task`` must be picklable (a module-level function or a
     partial of one). The first exception cancels what has not started and is re-raised.
     """
-    if workers <= 1 or len(items) <= 1:
+    if workers <= 1:
         return [task(item, None) for item in items]
     small = [i for i, size in enumerate(sizes) if size < SPLIT_THRESHOLD]
     big = [i for i, size in enumerate(sizes) if size >= SPLIT_THRESHOLD]
