@@ -1,0 +1,497 @@
+"""Benchmark: ``archiver bag`` against ``cp -r`` + ``bagit.py`` on the same data, same run.
+
+What it measures
+    Two data sets are generated once into the work folder (and reused while they have the
+    right size and file count):
+
+    - big: one UTF-8 text file of ``--size-mib`` MiB, the bundled sample editorial repeated
+      (archiver also checks it is UTF-8 and counts its characters: real extra work);
+    - binary: one file of ``--size-mib`` MiB of seeded random bytes (digests and copy only);
+    - many: ``--files`` small files (512 B to 8 KiB) in 100 subfolders, about half UTF-8
+      text and half random binary, from a seeded generator so every run sees the same bytes.
+
+    Each data set is bagged ``--repeat`` times by each route, the routes interleaved
+    (archiver, bagit, archiver, bagit...) so that a slow phase of the machine hits both:
+
+    - archiver route: ``python -m archiver bag SRC --out DIR --id bench`` (SHA-256 and
+      SHA-512, DC/METS/PREMIS, one read per file, all cores, flushed to disk before the bag
+      is moved into place);
+    - bagit route: ``cp -r SRC DST`` then ``bagit.py --sha256 --sha512 DST`` (bag in place,
+      one process, bagit-python's default), i.e. what it takes to get a bag beside the
+      untouched sources with the LoC tool. Its time is the sum of both steps, its memory
+      the larger of the two peaks.
+
+    Every route runs as child processes: wall time is ``time.perf_counter`` around each
+    child, peak memory is the child's ``ru_maxrss`` from ``os.wait4``. Before every run the
+    previous outputs are deleted, then ``os.sync()`` and a one-second pause, so one run's
+    write-back does not land in the next run's timing. One archiver bag per data set is
+    then checked with ``bagit.py --validate``.
+
+How to read the numbers
+    - "median s" is the figure to quote; "min s" is the best case, and the spread of the
+      individual runs (listed) shows how noisy the machine was.
+    - A ratio is archiver / bagit route: below 1.0x archiver is faster (or leaner); the
+      target is met when the ratio is at or below it.
+    - The sources are in the page cache after generation, so both routes read from memory;
+      the difference is hashing, writing and per-file overhead. archiver's time includes
+      flushing its bag to disk (syncfs), the bagit route's does not: that favours bagit.
+    - Peak RSS is the largest single process of a route (ru_maxrss is a maximum over the
+      child and the descendants it reaped, not a sum): archiver's forked hashing workers
+      are counted one at a time, not added up.
+    - Peak RSS has a floor: on exec the kernel folds the spawning process's high-water RSS
+      into the child's ru_maxrss, so no child reads below this script's own peak (printed
+      in the header). ``cp`` reads as that floor; the Python children sit above it.
+
+Usage: python benchmarks/bench_bag.py [--work DIR] [--size-mib N] [--files N] [--repeat N]
+[--keep]. The report (markdown) goes to stdout, progress to stderr. The work folder is
+removed at the end, except the data sets when --keep is given.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import platform
+import random
+import resource
+import shutil
+import statistics
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from importlib.metadata import version
+from pathlib import Path
+
+MIB = 1 << 20
+HERE = Path(__file__).resolve().parent
+SAMPLE = HERE.parent / "archiver" / "samples" / "a-giant-step-for-peace.txt"
+BAGIT_PY = Path(sys.executable).parent / "bagit.py"
+SOURCE_DATE_EPOCH = "1795737600"
+BAG_ID = "bench"
+
+SUBFOLDERS = 100
+SMALL_MIN, SMALL_MAX = 512, 8 << 10
+SEED = 8493  # RFC 8493, BagIt
+
+# Targets for archiver / bagit route, per data set.
+TARGET_BIG = 0.6
+TARGET_MANY = 0.5
+
+
+class BenchError(Exception):
+    """A child process failed or the set-up is wrong: the benchmark cannot go on."""
+
+
+# --- data sets ---------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class DataSet:
+    key: str  # "big" or "many": folder and output names
+    title: str
+    path: Path  # the source folder both routes bag
+    files: int
+    size: int  # payload bytes
+    target: float
+
+
+def fit_utf8(data: bytes, size: int) -> bytes:
+    """Exactly ``size`` bytes of ``data``, cut at a character boundary, padded with newlines.
+
+    ``data`` is valid UTF-8 of at least ``size`` bytes. A cut inside a multi-byte character
+    would leave invalid UTF-8, and archiver is for texts: step back to the character's start.
+    """
+    if len(data) == size:
+        return data
+    cut = size
+    while cut > 0 and data[cut] & 0xC0 == 0x80:  # 10xxxxxx: a continuation byte
+        cut -= 1
+    return data[:cut] + b"\n" * (size - cut)
+
+
+def sample_text() -> bytes:
+    text = SAMPLE.read_bytes()
+    return text if text.endswith(b"\n") else text + b"\n"
+
+
+def write_big_text(path: Path, size: int) -> None:
+    """The sample text repeated, ~1 MiB per write, the last piece cut to reach ``size``."""
+    unit = sample_text()
+    block = unit * max(1, MIB // len(unit))
+    left = size
+    with open(path, "wb") as handle:
+        while left >= len(block):
+            handle.write(block)
+            left -= len(block)
+        if left:
+            handle.write(fit_utf8(block, left))
+
+
+def small_file(rng: random.Random, text: bytes) -> tuple[str, bytes]:
+    """(suffix, content) of one small file: a slice of the sample text, or random bytes."""
+    size = rng.randint(SMALL_MIN, SMALL_MAX)
+    if rng.random() < 0.5:
+        return ".bin", rng.randbytes(size)
+    start = rng.randrange(len(text) - SMALL_MAX - 8)
+    while text[start] & 0xC0 == 0x80:  # start on a character, not in the middle of one
+        start += 1
+    return ".txt", fit_utf8(text[start : start + SMALL_MAX + 4], size)
+
+
+def write_big_binary(path: Path, size: int) -> None:
+    rng = random.Random(SEED)
+    left = size
+    with open(path, "wb") as handle:
+        while left:
+            piece = min(left, MIB)
+            handle.write(rng.randbytes(piece))
+            left -= piece
+
+
+def write_many_files(folder: Path, count: int) -> None:
+    rng = random.Random(SEED)
+    text = sample_text() * (SMALL_MAX // len(sample_text()) + 3)
+    for index in range(SUBFOLDERS):
+        (folder / f"d{index:02d}").mkdir()
+    for index in range(count):
+        suffix, content = small_file(rng, text)
+        (folder / f"d{index % SUBFOLDERS:02d}" / f"f{index:05d}{suffix}").write_bytes(content)
+
+
+def folder_stats(folder: Path) -> tuple[int, int]:
+    """(files, bytes) under ``folder``; (0, 0) when it does not exist."""
+    files = size = 0
+    for base, _dirs, names in os.walk(folder):
+        for name in names:
+            files += 1
+            size += os.lstat(os.path.join(base, name)).st_size
+    return files, size
+
+
+def ensure_folder(
+    folder: Path, files: int, size: int | None, write: Callable[[Path], None]
+) -> tuple[int, int]:
+    """Reuse ``folder`` if it holds ``files`` files (of ``size`` bytes); else build it anew.
+
+    A data set is built under a temporary name and renamed into place, so a folder with
+    the final name is always complete, even after an interrupted run.
+    """
+    found = folder_stats(folder)
+    if found[0] == files and (size is None or found[1] == size):
+        progress(f"reusing {folder}")
+        return found
+    progress(f"generating {folder}")
+    partial = folder.with_name(f".partial-{folder.name}")
+    for stale in (folder, partial):
+        shutil.rmtree(stale, ignore_errors=True)
+    partial.mkdir(parents=True)
+    write(partial)
+    partial.rename(folder)
+    return folder_stats(folder)
+
+
+def prepare_data(data_dir: Path, size_mib: int, count: int) -> list[DataSet]:
+    size = size_mib * MIB
+    big = data_dir / "big"
+    name = "a-giant-step-for-peace-repeated.txt"
+    ensure_folder(big, 1, size, lambda folder: write_big_text(folder / name, size))
+    binary = data_dir / "binary"
+    ensure_folder(binary, 1, size, lambda folder: write_big_binary(folder / "random.bin", size))
+    many = data_dir / "many"
+    many_files, many_size = ensure_folder(
+        many, count, None, lambda folder: write_many_files(folder, count)
+    )
+    return [
+        DataSet("big", f"One text file of {size_mib} MiB", big, 1, size, TARGET_BIG),
+        DataSet("binary", f"One binary file of {size_mib} MiB", binary, 1, size, TARGET_BIG),
+        DataSet(
+            "many",
+            f"{count} small files ({many_size / MIB:.1f} MiB) in {SUBFOLDERS} folders",
+            many,
+            many_files,
+            many_size,
+            TARGET_MANY,
+        ),
+    ]
+
+
+# --- running children --------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Sample:
+    seconds: float
+    peak_kib: int  # ru_maxrss: KiB on Linux
+
+
+def run_child(argv: Sequence[str], log: Path, env: dict[str, str] | None = None) -> Sample:
+    """Run one child to its end; its time and peak RSS. Raises BenchError if it fails.
+
+    os.wait4 reaps the child and hands back its rusage, which Popen.wait() would throw
+    away; the exit status is set on the Popen by hand so that it does not wait again.
+    Output goes to a log file, not a pipe: a pipe nobody reads would stall a chatty child.
+    """
+    with open(log, "ab") as out:
+        out.write(f"$ {' '.join(argv)}\n".encode())
+        out.flush()
+        start = time.perf_counter()
+        proc = subprocess.Popen(argv, stdout=out, stderr=subprocess.STDOUT, env=env)
+        _pid, status, usage = os.wait4(proc.pid, 0)
+        seconds = time.perf_counter() - start
+    proc.returncode = os.waitstatus_to_exitcode(status)
+    if proc.returncode != 0:
+        tail = log.read_text(encoding="utf-8", errors="replace").splitlines()[-15:]
+        raise BenchError(
+            f"`{' '.join(argv)}` exited with {proc.returncode}; its last lines:\n" + "\n".join(tail)
+        )
+    return Sample(seconds, usage.ru_maxrss)
+
+
+def run_archiver(src: Path, out: Path, log: Path) -> Sample:
+    env = {**os.environ, "SOURCE_DATE_EPOCH": SOURCE_DATE_EPOCH}
+    argv = [sys.executable, "-m", "archiver", "bag", str(src), "--out", str(out), "--id", BAG_ID]
+    return run_child(argv, log, env)
+
+
+def run_bagit(src: Path, out: Path, log: Path) -> Sample:
+    # bagit.py bags a folder in place; the copy keeps the sources untouched, as archiver does.
+    copy = run_child(["cp", "-r", str(src), str(out)], log)
+    # Run by this interpreter: the same Python for both routes, whatever the shebang says.
+    bag = run_child([sys.executable, str(BAGIT_PY), "--sha256", "--sha512", str(out)], log)
+    return Sample(copy.seconds + bag.seconds, max(copy.peak_kib, bag.peak_kib))
+
+
+@dataclass(frozen=True)
+class Route:
+    key: str
+    label: str
+    run: Callable[[Path, Path, Path], Sample]
+
+
+ARCHIVER = Route("archiver", "`archiver bag`", run_archiver)
+BAGIT = Route("bagit", "`cp -r` + `bagit.py`", run_bagit)
+ROUTES = (ARCHIVER, BAGIT)
+
+
+def settle() -> None:
+    """Let the disk catch up, so earlier writes are not paid for by the next run."""
+    os.sync()
+    time.sleep(1)
+
+
+def fresh(folder: Path) -> None:
+    shutil.rmtree(folder, ignore_errors=True)
+    folder.mkdir(parents=True)
+
+
+# --- one data set ------------------------------------------------------------------------
+
+
+@dataclass
+class Outcome:
+    data: DataSet
+    samples: dict[str, list[Sample]] = field(default_factory=dict)
+    validate_seconds: float = 0.0
+
+
+def bench_dataset(data: DataSet, work: Path, repeat: int) -> Outcome:
+    runs, logs, kept = work / "runs", work / "logs", work / "kept" / data.key
+    logs.mkdir(parents=True, exist_ok=True)
+    outcome = Outcome(data, {route.key: [] for route in ROUTES})
+    for number in range(1, repeat + 1):
+        for route in ROUTES:
+            fresh(runs)
+            settle()
+            name = f"{data.key}-{route.key}-{number}"
+            progress(f"{name} ...")
+            sample = route.run(data.path, runs / name, logs / f"{name}.log")
+            progress(f"{name}: {sample.seconds:.2f} s, {sample.peak_kib / 1024:.0f} MiB")
+            outcome.samples[route.key].append(sample)
+            if route is ARCHIVER and not kept.exists():
+                # Keep one archiver bag aside (a rename, outside the timing) to validate.
+                kept.parent.mkdir(parents=True, exist_ok=True)
+                (runs / name / BAG_ID).rename(kept)
+    fresh(runs)
+    progress(f"validating {kept} with bagit.py --validate ...")
+    check = run_child(
+        [sys.executable, str(BAGIT_PY), "--validate", str(kept)], logs / f"{data.key}-validate.log"
+    )
+    outcome.validate_seconds = check.seconds
+    shutil.rmtree(kept)
+    return outcome
+
+
+# --- report ------------------------------------------------------------------------------
+
+
+def progress(message: str) -> None:
+    print(f"[bench] {message}", file=sys.stderr, flush=True)
+
+
+def cpu_model() -> str:
+    try:
+        with open("/proc/cpuinfo", encoding="utf-8") as handle:
+            for line in handle:
+                if line.startswith("model name"):
+                    return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or "unknown"
+
+
+def header(args: argparse.Namespace) -> str:
+    now = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
+    return "\n".join(
+        [
+            "## `archiver bag` vs `cp -r` + `bagit.py`",
+            "",
+            f"- Date: {now}",
+            f"- Platform: {platform.platform()}",
+            f"- CPU: {cpu_model()}, {len(os.sched_getaffinity(0))} cores available",
+            f"- Python {platform.python_version()}, archiver {version('archiver')}, "
+            f"bagit {version('bagit')}",
+            f"- {args.repeat} runs per route, interleaved; SHA-256 + SHA-512 in both routes; "
+            "bagit.py with its default of one process",
+            f"- Peak RSS floor (this script's own peak, counted into every child): "
+            f"{resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:.0f} MiB",
+        ]
+    )
+
+
+def table(headers: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
+    """A markdown table: first column left-aligned, the others (numbers) right-aligned."""
+    widths = [max(len(line[i]) for line in [headers, *rows]) for i in range(len(headers))]
+
+    def line(cells: Sequence[str]) -> str:
+        padded = [
+            cell.ljust(width) if i == 0 else cell.rjust(width)
+            for i, (cell, width) in enumerate(zip(cells, widths, strict=True))
+        ]
+        return "| " + " | ".join(padded) + " |"
+
+    rule = ["-" * widths[0]] + ["-" * (width - 1) + ":" for width in widths[1:]]
+    return "\n".join([line(headers), "| " + " | ".join(rule) + " |", *map(line, rows)])
+
+
+def median_seconds(samples: Sequence[Sample]) -> float:
+    return statistics.median(s.seconds for s in samples)
+
+
+def peak_mib(samples: Sequence[Sample]) -> float:
+    # The largest peak over the runs: memory is a limit, so the worst run is what counts.
+    return max(s.peak_kib for s in samples) / 1024
+
+
+def throughput(data: DataSet, seconds: float) -> str:
+    if data.files == 1:
+        return f"{data.size / MIB / seconds:.0f} MiB/s"
+    return f"{data.files / seconds:.0f} files/s"
+
+
+def route_rows(outcome: Outcome) -> list[list[str]]:
+    rows = []
+    for route in ROUTES:
+        samples = outcome.samples[route.key]
+        middle = median_seconds(samples)
+        rows.append(
+            [
+                route.label,
+                f"{middle:.2f}",
+                f"{min(s.seconds for s in samples):.2f}",
+                throughput(outcome.data, middle),
+                f"{peak_mib(samples):.0f}",
+                ", ".join(f"{s.seconds:.2f}" for s in samples),
+            ]
+        )
+    return rows
+
+
+def ratio_row(what: str, ratio: float, target: float) -> list[str]:
+    return [what, f"{ratio:.2f}x", f"≤ {target:.1f}x", "yes" if ratio <= target else "**no**"]
+
+
+def section(outcome: Outcome) -> str:
+    ours, theirs = outcome.samples[ARCHIVER.key], outcome.samples[BAGIT.key]
+    target = outcome.data.target
+    time_ratio = median_seconds(ours) / median_seconds(theirs)
+    memory_ratio = peak_mib(ours) / peak_mib(theirs)
+    return "\n".join(
+        [
+            f"### {outcome.data.title}",
+            "",
+            table(
+                ["route", "median s", "min s", "throughput", "peak RSS MiB", "runs s"],
+                route_rows(outcome),
+            ),
+            "",
+            table(
+                ["archiver / bagit route", "ratio", "target", "met"],
+                [
+                    ratio_row("time (median)", time_ratio, target),
+                    # The targets are for time; memory is reported, not judged.
+                    ["peak memory", f"{memory_ratio:.2f}x", "—", "—"],
+                ],
+            ),
+            "",
+            f"One archiver bag checked with `bagit.py --validate`: valid "
+            f"({outcome.validate_seconds:.2f} s).",
+        ]
+    )
+
+
+# --- main --------------------------------------------------------------------------------
+
+
+def positive(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError("must be at least 1")
+    return value
+
+
+def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0] if __doc__ else None)
+    parser.add_argument("--work", type=Path, default=HERE / "work", metavar="DIR")
+    parser.add_argument("--size-mib", type=positive, default=1024, metavar="N")
+    parser.add_argument("--files", type=positive, default=10000, metavar="N")
+    parser.add_argument("--repeat", type=positive, default=3, metavar="N")
+    parser.add_argument(
+        "--keep", action="store_true", help="keep the generated data sets for the next run"
+    )
+    return parser.parse_args(argv)
+
+
+def clean_up(work: Path, keep: bool) -> None:
+    """Remove what this script made; the work folder itself only if that leaves it empty."""
+    for name in ("runs", "kept", "logs") if keep else ("runs", "kept", "logs", "data"):
+        shutil.rmtree(work / name, ignore_errors=True)
+    if not keep:
+        try:
+            work.rmdir()
+        except OSError:
+            progress(f"{work} is not empty; left in place")
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = parse_args(argv)
+    work: Path = args.work.resolve()
+    if not BAGIT_PY.is_file():
+        print(f"bench_bag: {BAGIT_PY} not found (pip install bagit)", file=sys.stderr)
+        return 2
+    try:
+        datasets = prepare_data(work / "data", args.size_mib, args.files)
+        outcomes = [bench_dataset(data, work, args.repeat) for data in datasets]
+    except BenchError as exc:
+        print(f"bench_bag: FAILED: {exc}", file=sys.stderr)
+        return 1
+    finally:
+        clean_up(work, args.keep)
+    print("\n\n".join([header(args), *map(section, outcomes)]))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
