@@ -12,8 +12,10 @@ all (staging). The user's sources are only ever opened for reading.
 from __future__ import annotations
 
 import functools
+import json
 import os
-from collections.abc import Iterable, Sequence
+import threading
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import Executor
 from dataclasses import dataclass
 from datetime import datetime
@@ -350,6 +352,11 @@ def describe(
     return Provenance(representation, tuple(files), tuple(events), tuple(agents))
 
 
+_BATCH_CHARACTERS = 1 << 20
+# Below this many files a document is written in this process: a fork costs more.
+_FORK_MINIMUM = 256
+
+
 class _TagWriter:
     """Writes tag files into the staging folder, digesting them on the way for the tag manifests."""
 
@@ -357,22 +364,75 @@ class _TagWriter:
         self.root = root
         self.digests: dict[str, dict[str, str]] = {}
 
-    def write(self, path: str, pieces: Iterable[str | bytes]) -> None:
-        hashes = [algorithms.new(name) for name in algorithms.WRITTEN]
-        try:
-            with open(self.root / path, "xb") as handle:
-                for piece in pieces:
-                    data = piece.encode("utf-8") if isinstance(piece, str) else piece
+    def write(self, path: str, pieces: Iterable[str]) -> None:
+        self.digests[path] = _write_document(self.root / path, pieces)
+
+    def write_beside(self, path: str, pieces: Iterable[str], files: int) -> Callable[[], None]:
+        """Write ``path`` in a forked child while this process goes on; call the result to wait.
+
+        Only from a single-threaded process (forking a threaded one is unsafe) and for
+        documents big enough to be worth it; otherwise it is written here and now.
+        """
+        if files < _FORK_MINIMUM or threading.active_count() > 1:
+            self.write(path, pieces)
+            return lambda: None
+        reader, writer = os.pipe()
+        pid = os.fork()
+        if pid == 0:  # the child: write, report digests or the error, never return
+            code = 0
+            try:
+                os.close(reader)
+                result: dict[str, Any] = {"digests": _write_document(self.root / path, pieces)}
+            except BaseException as exc:
+                result, code = {"error": str(exc)}, 1
+            with os.fdopen(writer, "w", encoding="utf-8") as channel:
+                channel.write(json.dumps(result))
+            os._exit(code)
+        os.close(writer)
+
+        def wait() -> None:
+            with os.fdopen(reader, encoding="utf-8") as channel:
+                message = channel.read()
+            _, status = os.waitpid(pid, 0)
+            reply: dict[str, Any] = (
+                json.loads(message) if message else {"error": f"writer died ({status})"}
+            )
+            if "error" in reply:
+                raise BagWriteError(str(reply["error"]))
+            self.digests[path] = dict(reply["digests"])
+
+        return wait
+
+
+def _write_document(target: Path, pieces: Iterable[str]) -> dict[str, str]:
+    """Write text pieces as UTF-8 in big batches (few system calls), digesting them."""
+    hashes = [algorithms.new(name) for name in algorithms.WRITTEN]
+    try:
+        with open(target, "xb") as handle:
+            batch: list[str] = []
+            size = 0
+            for piece in _then_flush(pieces):
+                batch.append(piece)
+                size += len(piece)
+                if size >= _BATCH_CHARACTERS or piece == "":
+                    data = "".join(batch).encode("utf-8")
                     for h in hashes:
                         h.update(data)
                     handle.write(data)
-        except OSError as exc:
-            raise BagWriteError(f"cannot write {path}: {exc.strerror}") from exc
-        except ValueError as exc:  # a character XML 1.0 cannot hold: refuse, never write it
-            raise BagWriteError(f"cannot write {path}: {exc}") from exc
-        self.digests[path] = {
-            name: h.hexdigest() for name, h in zip(algorithms.WRITTEN, hashes, strict=True)
-        }
+                    batch, size = [], 0
+    except OSError as exc:
+        raise BagWriteError(f"cannot write {target.name}: {exc.strerror}") from exc
+    except ValueError as exc:  # a character XML 1.0 cannot hold: refuse, never write it
+        raise BagWriteError(f"cannot write {target.name}: {exc}") from exc
+    return {name: h.hexdigest() for name, h in zip(algorithms.WRITTEN, hashes, strict=True)}
+
+
+def _then_flush(pieces: Iterable[str]) -> Iterator[str]:
+    """The pieces, then "" to say the end has come (the last batch must be written)."""
+    for piece in pieces:
+        if piece:
+            yield piece
+    yield ""
 
 
 def _write_tag_files(
@@ -386,7 +446,7 @@ def _write_tag_files(
 ) -> None:
     (root / layout.METADATA_DIR).mkdir()
     writer = _TagWriter(root)
-    writer.write("bagit.txt", [layout.BAGIT_TXT])
+    writer.write("bagit.txt", [layout.BAGIT_TXT.decode()])
     bag_info = [
         ("Bagging-Date", now.date().isoformat()),
         ("Payload-Oxum", oxum),
@@ -395,20 +455,26 @@ def _write_tag_files(
         ("BagIt-Profile-Identifier", layout.PROFILE_IDENTIFIER),
         *record.bag_info,
     ]
-    writer.write("bag-info.txt", [baginfo.format_bag_info(bag_info)])
-    for name in algorithms.WRITTEN:
-        writer.write(
-            manifest.payload_manifest_name(name),
-            [manifest.format_manifest((obj.path, obj.digests[name]) for obj in provenance.files)],
-        )
-    writer.write(layout.DC_XML, [dc.document(record)])
-    writer.write(layout.PREMIS_XML, premis.document(provenance))
-    writer.write(layout.METS_XML, mets.document(bag_id, record, provenance, software, now))
+    writer.write("bag-info.txt", [baginfo.format_bag_info(bag_info).decode()])
+    # PREMIS goes to a child process while this one writes the manifests and METS.
+    premis_written = writer.write_beside(
+        layout.PREMIS_XML, premis.document(provenance), len(provenance.files)
+    )
+    try:
+        for name in algorithms.WRITTEN:
+            entries = ((obj.path, obj.digests[name]) for obj in provenance.files)
+            writer.write(
+                manifest.payload_manifest_name(name), [manifest.format_manifest(entries).decode()]
+            )
+        writer.write(layout.DC_XML, [dc.document(record)])
+        writer.write(layout.METS_XML, mets.document(bag_id, record, provenance, software, now))
+    finally:
+        premis_written()
     tagged = dict(writer.digests)
     for name in algorithms.WRITTEN:
         writer.write(
             manifest.tag_manifest_name(name),
-            [manifest.format_manifest((path, d[name]) for path, d in tagged.items())],
+            [manifest.format_manifest((path, d[name]) for path, d in tagged.items()).decode()],
         )
 
 
