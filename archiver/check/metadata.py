@@ -109,39 +109,20 @@ def _check_mets(
                 )
             )
             continue
-        size = element.get("SIZE")
-        if size is not None and size != str(inventory.payload[href]):
-            report.add(
-                finding(
-                    "metadata.mets.size-mismatch",
-                    href,
-                    f"METS gives {href} {size} bytes; the file has {inventory.payload[href]}",
-                    expected=size,
-                    found=inventory.payload[href],
-                )
-            )
-        algorithm = _METS_ALGORITHMS.get(element.get("CHECKSUMTYPE", ""))
-        checksum = element.get("CHECKSUM")
-        listed = manifests.get(algorithm or "", {}).get(href)
-        if checksum is not None and listed is not None and checksum.lower() != listed:
-            report.add(
-                finding(
-                    "metadata.mets.checksum-mismatch",
-                    href,
-                    f"METS {element.get('CHECKSUMTYPE')} of {href} differs from the manifest",
-                    algorithm=algorithm,
-                    expected=listed,
-                    found=checksum,
-                )
-            )
-    for path in sorted(set(inventory.payload) - described):
-        report.add(
-            finding(
-                "metadata.mets.file-not-described",
-                path,
-                f"{path} has no file entry in the METS fileSec",
-            )
+        _compare_size(report, "METS", href, element.get("SIZE"), inventory)
+        checksum_type = element.get("CHECKSUMTYPE", "")
+        _compare_digest(
+            report,
+            "METS",
+            href,
+            _METS_ALGORITHMS.get(checksum_type),
+            element.get("CHECKSUM"),
+            manifests,
+            label=checksum_type,
         )
+    _undescribed(
+        report, "metadata.mets.file-not-described", "a METS fileSec entry", inventory, described
+    )
 
 
 def _check_premis(
@@ -161,36 +142,69 @@ def _check_premis(
             continue
         described.add(path)
         size = obj.findtext("premis:objectCharacteristics/premis:size", namespaces=_NS)
-        if size is not None and size != str(inventory.payload[path]):
-            report.add(
-                finding(
-                    "metadata.premis.size-mismatch",
-                    path,
-                    f"PREMIS gives {path} {size} bytes; the file has {inventory.payload[path]}",
-                    expected=size,
-                    found=inventory.payload[path],
-                )
-            )
+        _compare_size(report, "PREMIS", path, size, inventory)
         for fixity in obj.iterfind("premis:objectCharacteristics/premis:fixity", _NS):
-            algorithm_element = fixity.find("premis:messageDigestAlgorithm", _NS)
-            value_uri = (
-                algorithm_element.get("valueURI", "") if algorithm_element is not None else ""
+            value_uri = fixity.xpath(
+                "string(premis:messageDigestAlgorithm/@valueURI)", namespaces=_NS
             )
-            algorithm = value_uri.rsplit("/", 1)[-1]
-            digest = (fixity.findtext("premis:messageDigest", namespaces=_NS) or "").lower()
-            listed = manifests.get(algorithm, {}).get(path)
-            if listed is not None and digest != listed:
-                report.add(
-                    finding(
-                        "metadata.premis.fixity-mismatch",
-                        path,
-                        f"PREMIS {algorithm} of {path} differs from the manifest",
-                        algorithm=algorithm,
-                        expected=listed,
-                        found=digest,
-                    )
-                )
-    for path in sorted(set(inventory.payload) - described):
+            algorithm = str(value_uri).rsplit("/", 1)[-1]
+            digest = fixity.findtext("premis:messageDigest", namespaces=_NS)
+            _compare_digest(report, "PREMIS", path, algorithm, digest, manifests, label=algorithm)
+    _undescribed(
+        report, "metadata.premis.file-not-described", "a PREMIS file object", inventory, described
+    )
+
+
+_CODES = {
+    ("METS", "size"): "metadata.mets.size-mismatch",
+    ("METS", "digest"): "metadata.mets.checksum-mismatch",
+    ("PREMIS", "size"): "metadata.premis.size-mismatch",
+    ("PREMIS", "digest"): "metadata.premis.fixity-mismatch",
+}
+
+
+def _compare_size(
+    report: BagReport, source: str, path: str, declared: str | None, inventory: reader.Inventory
+) -> None:
+    actual = inventory.payload[path]
+    if declared is not None and declared != str(actual):
         report.add(
-            finding("metadata.premis.file-not-described", path, f"{path} has no PREMIS file object")
+            finding(
+                _CODES[source, "size"],
+                path,
+                f"{source} gives {path} {declared} bytes; the file has {actual}",
+                expected=declared,
+                found=actual,
+            )
         )
+
+
+def _compare_digest(
+    report: BagReport,
+    source: str,
+    path: str,
+    algorithm: str | None,
+    declared: str | None,
+    manifests: Mapping[str, Mapping[str, str]],
+    *,
+    label: str,
+) -> None:
+    listed = manifests.get(algorithm or "", {}).get(path)
+    if declared is not None and listed is not None and declared.lower() != listed:
+        report.add(
+            finding(
+                _CODES[source, "digest"],
+                path,
+                f"{source} {label} of {path} differs from the manifest",
+                algorithm=algorithm,
+                expected=listed,
+                found=declared,
+            )
+        )
+
+
+def _undescribed(
+    report: BagReport, code: str, what: str, inventory: reader.Inventory, described: set[str]
+) -> None:
+    for path in sorted(set(inventory.payload) - described):
+        report.add(finding(code, path, f"{path} has no {what}"))
