@@ -212,6 +212,58 @@ _CODES = [
         "a manifest path matches a file only after Unicode normalisation",
     ),
     Code("bag.name.windows", W, "RFC 8493 §6.1.2", "a file name cannot exist on Windows"),
+    Code(
+        "bag.name.case-differs",
+        W,
+        "RFC 8493 §6.1.1.3",
+        "a manifest path matches a file only when case is ignored",
+    ),
+    Code(
+        "bag.manifest.path-dot-prefix",
+        W,
+        "RFC 8493 §2.1.3",
+        "a manifest path starts with './'; it was read relative to the base directory",
+    ),
+    # fetch.txt
+    Code(
+        "bag.fetch.line-malformed",
+        E,
+        "RFC 8493 §2.2.3",
+        "a fetch.txt line is not 'url length filepath'",
+    ),
+    Code(
+        "bag.fetch.url-not-absolute", E, "RFC 8493 §2.2.3", "a fetch.txt URL is not an absolute URI"
+    ),
+    Code(
+        "bag.fetch.path-unsafe",
+        E,
+        "RFC 8493 §5.1",
+        "a fetch.txt path could reach outside the bag; it was not followed",
+    ),
+    Code(
+        "bag.fetch.lists-tag-file",
+        E,
+        "RFC 8493 §2.2.3",
+        "fetch.txt lists a tag file (a path outside data/)",
+    ),
+    Code(
+        "bag.fetch.not-in-manifest",
+        E,
+        "RFC 8493 §2.2.3",
+        "a file in fetch.txt is not listed in every payload manifest",
+    ),
+    Code(
+        "bag.fetch.unfetched",
+        E,
+        "RFC 8493 §3",
+        "a file in fetch.txt has not been fetched: the bag is not complete",
+    ),
+    Code(
+        "bag.fetch.length-mismatch",
+        W,
+        "RFC 8493 §2.2.3",
+        "a fetched file's size differs from the length fetch.txt gives",
+    ),
     # our metadata (METS 1.12.1, PREMIS 3.0, Dublin Core)
     Code("metadata.xml.malformed", E, "XML 1.0", "a metadata file is not well-formed XML"),
     Code(

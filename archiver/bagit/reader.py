@@ -7,11 +7,11 @@ make us read (or hash) anything outside it.
 
 from __future__ import annotations
 
+import io
 import os
 import stat
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import BinaryIO
 
 MAX_TAG_FILE = 64 << 20  # tag files are read whole; refuse absurd ones
 
@@ -66,7 +66,7 @@ def _walk(folder: Path, prefix: str, inventory: Inventory) -> None:
             inventory.specials.append(rel)
 
 
-def open_file(root: Path, rel: str) -> BinaryIO:
+def open_file(root: Path, rel: str) -> io.BufferedReader:
     """Open a bag file for reading, never through a symlink; OSError when it cannot be."""
     fd = os.open(root / rel, os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC)
     try:

@@ -6,17 +6,19 @@ but no checksum; FAST checks structure and Payload-Oxum only.
 
 from __future__ import annotations
 
+import codecs
 import functools
+import io
 import re
 import unicodedata
 from collections import defaultdict
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from concurrent.futures import Executor
 from dataclasses import dataclass, field, replace
 from enum import StrEnum
 from pathlib import Path
 
-from archiver.bagit import algorithms, baginfo, hashing, manifest, paths, reader, tagfile
+from archiver.bagit import algorithms, baginfo, fetch, hashing, manifest, paths, reader, tagfile
 from archiver.codes import Severity
 from archiver.findings import BagReport, finding
 
@@ -63,8 +65,10 @@ class _Bag:
     declaration: Declaration = Declaration((1, 0), "utf-8")
     manifests: list[Manifest] = field(default_factory=list)
     bag_info: list[baginfo.Element] = field(default_factory=list)
-    # manifest path -> inventory path, for paths matched only after NFC normalisation
+    # manifest path -> inventory path, for paths matched only after NFC normalisation or case
     aliases: dict[str, str] = field(default_factory=dict)
+    # payload paths fetch.txt lists: missing ones are unfetched, not lost
+    fetched: set[str] = field(default_factory=set)
 
     def add(self, code: str, path: str, message: str, **params: str | int | None) -> None:
         self.report.add(finding(code, path, message, **params))
@@ -96,6 +100,7 @@ def check_bag(root: Path, *, mode: Mode = Mode.FULL, workers: int | None = None)
     _load_manifests(bag)
     _check_bag_info(bag)
     if mode is not Mode.FAST:
+        _check_fetch(bag)
         _check_payload_manifests(bag)
         _check_tag_manifests(bag)
         _check_names(bag)
@@ -230,6 +235,36 @@ def _decode_tag(bag: _Bag, rel: str, data: bytes) -> list[str] | None:
     return tagfile.split_lines(text.lstrip("\ufeff")).lines
 
 
+def _stream_tag(bag: _Bag, rel: str) -> Iterator[str]:
+    """A tag file's lines (any of CR, LF, CRLF), decoded as declared, read as a stream.
+
+    Manifests of big bags are big: they are never read whole. A decoding error ends the
+    lines with a finding naming the line it happened on.
+    """
+    try:
+        handle = reader.open_file(bag.root, rel)
+    except OSError as exc:
+        bag.add("bag.tag.unreadable", rel, f"cannot read {rel}: {exc.strerror or exc}")
+        return
+    codec = bag.declaration.codec
+    with handle:
+        if codec == "utf-8" and handle.peek(3)[:3] == codecs.BOM_UTF8:
+            bag.add("bag.tagfile.bom", rel, f"{rel} begins with a UTF-8 byte order mark")
+            handle.read(3)
+        text = io.TextIOWrapper(handle, encoding=codec, errors="strict", newline=None)
+        number = 0
+        try:
+            for number, line in enumerate(text, start=1):
+                yield line.rstrip("\n").lstrip("\ufeff") if number == 1 else line.rstrip("\n")
+        except UnicodeDecodeError as exc:
+            bag.add(
+                "bag.tagfile.undecodable",
+                rel,
+                f"{rel} is not valid {codec} (after line {number}: {exc.reason})",
+                line=number + 1,
+            )
+
+
 # -- manifests ---------------------------------------------------------------------------
 
 
@@ -256,10 +291,7 @@ def _load_manifests(bag: _Bag) -> None:
                 algorithm=algorithm,
             )
         parsed = Manifest(rel, algorithm, tag, supported)
-        data = _read_tag(bag, rel)
-        lines = _decode_tag(bag, rel, data) if data is not None else None
-        if lines is not None:
-            _parse_manifest(bag, parsed, lines)
+        _parse_manifest(bag, parsed, _stream_tag(bag, rel))
         bag.manifests.append(parsed)
     payload = [m for m in bag.manifests if not m.tag]
     if not payload:
@@ -272,7 +304,7 @@ def _load_manifests(bag: _Bag) -> None:
         )
 
 
-def _parse_manifest(bag: _Bag, parsed: Manifest, lines: list[str]) -> None:
+def _parse_manifest(bag: _Bag, parsed: Manifest, lines: Iterable[str]) -> None:
     entries, bad = manifest.parse_manifest(lines)
     for line in bad:
         bag.add(
@@ -300,7 +332,16 @@ def _parse_manifest(bag: _Bag, parsed: Manifest, lines: list[str]) -> None:
                 line=entry.line,
             )
             continue
-        path = entry.path[2:] if entry.path.startswith("./") else entry.path
+        path = entry.path
+        if path.startswith("./"):
+            path = path[2:]
+            bag.add(
+                "bag.manifest.path-dot-prefix",
+                parsed.name,
+                f"{parsed.name} line {entry.line}: {entry.raw_path!r} starts with './'",
+                line=entry.line,
+                entry=entry.raw_path,
+            )
         reason = paths.unsafe_reason(path)
         if reason:
             bag.add(
@@ -335,21 +376,51 @@ def _parse_manifest(bag: _Bag, parsed: Manifest, lines: list[str]) -> None:
         parsed.entries[path] = entry.digest
 
 
-def _resolve(bag: _Bag, path: str, present: dict[str, int]) -> str | None:
-    """The inventory path a manifest path stands for: exact, else after NFC normalisation."""
-    if path in present:
-        return path
-    wanted = unicodedata.normalize("NFC", path)
-    for candidate in present:
-        if unicodedata.normalize("NFC", candidate) == wanted:
-            bag.aliases[path] = candidate
-            return candidate
-    return None
+class _Resolver:
+    """Finds the file a listed path stands for: exactly; else after NFC normalisation, else
+    ignoring case too (§6.1.1.3: tolerate what file systems do to names, and say so)."""
+
+    def __init__(self, present: Iterable[str]) -> None:
+        self.present = set(present)
+        self.by_nfc: dict[str, str] = {}
+        self.by_key: dict[str, str] = {}
+        for candidate in sorted(self.present):
+            self.by_nfc.setdefault(unicodedata.normalize("NFC", candidate), candidate)
+            self.by_key.setdefault(paths.collision_key(candidate), candidate)
+
+    def find(self, path: str) -> tuple[str | None, str | None]:
+        """(the file, "normalisation" or "case" when it matched only so) or (None, None)."""
+        if path in self.present:
+            return path, None
+        nfc = self.by_nfc.get(unicodedata.normalize("NFC", path))
+        if nfc is not None:
+            return nfc, "normalisation"
+        folded = self.by_key.get(paths.collision_key(path))
+        if folded is not None:
+            return folded, "case"
+        return None, None
+
+
+def _resolve(bag: _Bag, path: str, resolver: _Resolver, listed_in: str) -> str | None:
+    found, how = resolver.find(path)
+    if found is not None and how is not None:
+        bag.aliases[path] = found
+        code = (
+            "bag.name.normalisation-differs" if how == "normalisation" else "bag.name.case-differs"
+        )
+        bag.add(
+            code,
+            found,
+            f"{listed_in} lists {path!r}, found on disk as {found!r}",
+            manifest=listed_in,
+        )
+    return found
 
 
 def _check_payload_manifests(bag: _Bag) -> None:
     payload_manifests = [m for m in bag.manifests if not m.tag]
     present = bag.inventory.payload
+    resolver = _Resolver(present)
     listed_anywhere: set[str] = set()
     for parsed in payload_manifests:
         listed: set[str] = set()
@@ -362,9 +433,9 @@ def _check_payload_manifests(bag: _Bag) -> None:
                     entry=path,
                 )
                 continue
-            found = _resolve(bag, path, present)
+            found = _resolve(bag, path, resolver, parsed.name)
             if found is None:
-                if path not in bag.inventory.symlinks:
+                if path not in bag.inventory.symlinks and path not in bag.fetched:
                     bag.add(
                         "bag.payload.file-missing",
                         path,
@@ -372,13 +443,6 @@ def _check_payload_manifests(bag: _Bag) -> None:
                         manifest=parsed.name,
                     )
                 continue
-            if found != path:
-                bag.add(
-                    "bag.name.normalisation-differs",
-                    found,
-                    f"{parsed.name} lists {path!r}, found on disk as {found!r}",
-                    manifest=parsed.name,
-                )
             listed.add(found)
         listed_anywhere |= listed
         if bag.declaration.strict:  # 1.0: every payload file in every manifest (§3)
@@ -398,6 +462,7 @@ def _check_tag_manifests(bag: _Bag) -> None:
     tag_manifests = [m for m in bag.manifests if m.tag]
     payload_names = {m.name for m in bag.manifests if not m.tag}
     tag_manifest_names = {m.name for m in tag_manifests}
+    tag_resolver = _Resolver(bag.inventory.tags)
     for parsed in tag_manifests:
         for path in parsed.entries:
             if path.startswith("data/"):
@@ -415,7 +480,7 @@ def _check_tag_manifests(bag: _Bag) -> None:
                     entry=path,
                 )
             elif (
-                _resolve(bag, path, bag.inventory.tags) is None
+                _resolve(bag, path, tag_resolver, parsed.name) is None
                 and path not in bag.inventory.symlinks
             ):
                 bag.add(
@@ -441,6 +506,79 @@ def _check_tag_manifests(bag: _Bag) -> None:
                 path,
                 f"{path} is not listed in {parsed.name}",
                 manifest=parsed.name,
+            )
+
+
+# -- fetch.txt ---------------------------------------------------------------------------
+
+
+def _check_fetch(bag: _Bag) -> None:
+    rel = "fetch.txt"
+    if rel not in bag.inventory.tags:
+        return
+    entries, bad = fetch.parse_fetch(_stream_tag(bag, rel))
+    for line in bad:
+        bag.add(
+            "bag.fetch.line-malformed",
+            rel,
+            f"{rel} line {line.line}: {line.reason}",
+            line=line.line,
+        )
+    payload_manifests = [m for m in bag.manifests if not m.tag]
+    for entry in entries:
+        where = f"{rel} line {entry.line}"
+        if not fetch.is_absolute_uri(entry.url):
+            bag.add(
+                "bag.fetch.url-not-absolute",
+                rel,
+                f"{where}: {entry.url!r} is not an absolute URI",
+                line=entry.line,
+                url=entry.url,
+            )
+        reason = paths.unsafe_reason(entry.path)
+        if reason:
+            bag.add(
+                "bag.fetch.path-unsafe",
+                rel,
+                f"{where}: {entry.raw_path!r}: {reason}",
+                line=entry.line,
+                entry=entry.raw_path,
+            )
+            continue
+        if not entry.path.startswith("data/"):
+            bag.add(
+                "bag.fetch.lists-tag-file",
+                rel,
+                f"{where}: {entry.path!r} is not under data/",
+                line=entry.line,
+                entry=entry.path,
+            )
+            continue
+        bag.fetched.add(entry.path)
+        for parsed in payload_manifests:
+            if entry.path not in parsed.entries:
+                bag.add(
+                    "bag.fetch.not-in-manifest",
+                    entry.path,
+                    f"{entry.path} is in {rel} but not in {parsed.name}",
+                    manifest=parsed.name,
+                    line=entry.line,
+                )
+        size = bag.inventory.payload.get(entry.path)
+        if size is None:
+            bag.add(
+                "bag.fetch.unfetched",
+                entry.path,
+                f"{entry.path} has not been fetched from {entry.url}",
+                url=entry.url,
+            )
+        elif entry.length is not None and size != entry.length:
+            bag.add(
+                "bag.fetch.length-mismatch",
+                entry.path,
+                f"{entry.path} has {size} bytes; {rel} says {entry.length}",
+                expected=entry.length,
+                found=size,
             )
 
 
