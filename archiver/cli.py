@@ -78,6 +78,11 @@ def build_parser() -> argparse.ArgumentParser:
     val.add_argument(
         "--processes", type=_positive, metavar="N", help="hashing threads (default: all cores)"
     )
+    val.add_argument(
+        "--reference",
+        action="store_true",
+        help="also run LoC bagit-python and report any disagreement as a finding",
+    )
     return parser
 
 
@@ -148,7 +153,9 @@ def _run(args: argparse.Namespace) -> int:
         mode = (
             Mode.FAST if args.fast else Mode.COMPLETENESS if args.completeness_only else Mode.FULL
         )
-        report = validate_bags(args.bags, mode=mode, workers=args.processes)
+        report = validate_bags(
+            args.bags, mode=mode, workers=args.processes, reference=args.reference
+        )
         if args.json:
             _print_json(report.to_json())
         else:

@@ -323,6 +323,36 @@ _CODES = [
     Code(
         "metadata.premis.size-mismatch", E, "PREMIS 3.0 size", "a PREMIS size differs from the file"
     ),
+    # the reference implementation, as a second opinion (validate --reference)
+    Code(
+        "reference.disagrees",
+        W,
+        "LoC bagit-python (reference implementation)",
+        "bagit-python's verdict on the bag differs from archiver's",
+    ),
+    Code(
+        "reference.failed",
+        W,
+        "LoC bagit-python (reference implementation)",
+        "bagit-python could not judge the bag (it raised an unexpected error)",
+    ),
+    Code(
+        "reference.skipped",
+        N,
+        "RFC 8493 §5.1",
+        "bagit-python was not run: the bag has links or paths that reach outside it",
+    ),
 ]
 
 CATALOGUE: dict[str, Code] = {code.code: code for code in _CODES}
+
+
+def markdown_table() -> str:
+    """The catalogue as the README's table (``python -m archiver.codes``)."""
+    rows = ["| code | severity | rule | meaning |", "|---|---|---|---|"]
+    rows += [f"| `{c.code}` | {c.severity} | {c.rule} | {c.summary} |" for c in CATALOGUE.values()]
+    return "\n".join(rows)
+
+
+if __name__ == "__main__":
+    print(markdown_table())

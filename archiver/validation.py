@@ -12,8 +12,13 @@ from archiver.errors import UsageError
 from archiver.findings import BagReport, Report
 
 
-def validate_bag(root: Path, *, mode: Mode = Mode.FULL, workers: int | None = None) -> BagReport:
-    """Judge one bag; UsageError when ``root`` is not a directory (nothing to inspect)."""
+def validate_bag(
+    root: Path, *, mode: Mode = Mode.FULL, workers: int | None = None, reference: bool = False
+) -> BagReport:
+    """Judge one bag; UsageError when ``root`` is not a directory (nothing to inspect).
+
+    ``reference`` also runs LoC bagit-python and reports any disagreement.
+    """
     if not root.is_dir():
         raise UsageError(f"{root}: not a directory")
     inspection = check_bag(root, mode=mode, workers=workers)
@@ -24,13 +29,23 @@ def validate_bag(root: Path, *, mode: Mode = Mode.FULL, workers: int | None = No
         metadata.check_metadata(
             root, inspection.inventory, inspection.payload_manifests, inspection.report
         )
+    if reference:
+        from archiver.check.reference import second_opinion  # loaded only when asked
+
+        second_opinion(root, inspection.report, mode)
     return inspection.report
 
 
 def validate_bags(
-    roots: Sequence[Path], *, mode: Mode = Mode.FULL, workers: int | None = None
+    roots: Sequence[Path],
+    *,
+    mode: Mode = Mode.FULL,
+    workers: int | None = None,
+    reference: bool = False,
 ) -> Report:
     for root in roots:
         if not root.is_dir():
             raise UsageError(f"{root}: not a directory")
-    return Report([validate_bag(root, mode=mode, workers=workers) for root in roots])
+    return Report(
+        [validate_bag(root, mode=mode, workers=workers, reference=reference) for root in roots]
+    )

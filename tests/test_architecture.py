@@ -22,6 +22,9 @@ WRITERS = {
 }
 
 
+_HEADS = {code.split(".", 1)[0] for code in CATALOGUE}
+
+
 def _codes_used() -> dict[str, set[str]]:
     """Finding codes passed as string literals anywhere but the catalogue, by module."""
     used: dict[str, set[str]] = {}
@@ -31,11 +34,7 @@ def _codes_used() -> dict[str, set[str]]:
         for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
             if isinstance(node, ast.Constant) and isinstance(node.value, str):
                 head = node.value.split(".", 1)[0]
-                if (
-                    head in {"bag", "metadata"}
-                    and node.value.count(".") >= 2
-                    and " " not in node.value
-                ):
+                if head in _HEADS and node.value.count(".") >= 1 and " " not in node.value:
                     used.setdefault(node.value, set()).add(path.name)
     return used
 

@@ -87,7 +87,14 @@ class Inspection:
     inventory: reader.Inventory
     declaration: Declaration
     bag_info: list[baginfo.Element]
-    payload_manifests: dict[str, dict[str, str]]  # algorithm -> path -> digest
+    payload_manifests: dict[str, dict[str, str]]  # algorithm -> path -> digest (supported ones)
+    manifest_algorithms: tuple[str, ...]  # every payload manifest's algorithm, as named
+    tag_manifest_algorithms: tuple[str, ...]  # every tag manifest's algorithm, as named
+    fetch_entries: tuple[str, ...]  # payload paths fetch.txt lists (empty without fetch.txt)
+
+    @property
+    def has_fetch(self) -> bool:
+        return "fetch.txt" in self.inventory.tags
 
 
 def check_bag(root: Path, *, mode: Mode = Mode.FULL, workers: int | None = None) -> Inspection:
@@ -111,7 +118,16 @@ def check_bag(root: Path, *, mode: Mode = Mode.FULL, workers: int | None = None)
         for m in bag.manifests
         if not m.tag and m.supported
     }
-    return Inspection(bag.report, bag.inventory, bag.declaration, bag.bag_info, payload_manifests)
+    return Inspection(
+        bag.report,
+        bag.inventory,
+        bag.declaration,
+        bag.bag_info,
+        payload_manifests,
+        tuple(m.algorithm for m in bag.manifests if not m.tag),
+        tuple(m.algorithm for m in bag.manifests if m.tag),
+        tuple(sorted(bag.fetched)),
+    )
 
 
 # -- structure ---------------------------------------------------------------------------
