@@ -43,6 +43,17 @@ class Finding:
         }
 
 
+def finding_from_json(data: Mapping[str, Any]) -> Finding:
+    """A Finding back from ``Finding.to_json`` (reports cross process boundaries as JSON)."""
+    return Finding(
+        str(data["code"]),
+        Severity(data["severity"]),
+        str(data["path"]),
+        str(data["message"]),
+        dict(data.get("params", {})),
+    )
+
+
 def finding(code: str, path: str, message: str, **params: Param) -> Finding:
     """A Finding for a catalogue code at its catalogue severity; KeyError for an unknown code."""
     return Finding(code, CATALOGUE[code].severity, path, message, params)

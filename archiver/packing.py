@@ -12,9 +12,7 @@ all (staging). The user's sources are only ever opened for reading.
 from __future__ import annotations
 
 import functools
-import json
 import os
-import threading
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import Executor
 from dataclasses import dataclass
@@ -22,7 +20,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from archiver import formats, identifiers, layout
+from archiver import forked, formats, identifiers, layout
 from archiver.bagit import algorithms, baginfo, hashing, manifest
 from archiver.clock import Clock, w3cdtf
 from archiver.errors import BagWriteError, SourceError
@@ -274,7 +272,9 @@ def describe(
 
     Files with the same outcome share one event (one "message digest calculation" for the
     whole bag, say) that links each of them; a failure that is particular to a file (a text
-    that is not UTF-8) gets an event of its own. Each file object links its events.
+    that is not UTF-8) gets an event of its own. Links go one way, from events to objects:
+    repeating them from every object back to its events would add a kilobyte per file to
+    each document and say nothing new.
     """
     when = w3cdtf(now)
     organisation = record.bag_info_value("Source-Organization")
@@ -286,13 +286,9 @@ def describe(
     object_ids = [Identifier("local", f"{bag_id}/{item.item.path}") for item in copied]
 
     groups: dict[_Outcome, list[int]] = {}
-    per_file: list[list[_Outcome]] = []
     for index, item in enumerate(copied):
-        outcomes = _outcomes(item)
-        per_file.append(outcomes)
-        for outcome in outcomes:
+        for outcome in _outcomes(item):
             groups.setdefault(outcome, []).append(index)
-    event_of: dict[_Outcome, Identifier] = {}
     events: list[Event] = []
     order = {"mes": 0, "for": 1, "val": 2}
     for outcome, members in sorted(groups.items(), key=lambda g: (order[g[0].type_code], g[1][0])):
@@ -304,7 +300,6 @@ def describe(
             outcome.note or "",
             *(f"{copied[i].item.path}:{copied[i].digests['sha256']}" for i in members),
         )
-        event_of[outcome] = identifier
         events.append(
             Event(
                 identifier,
@@ -314,7 +309,7 @@ def describe(
                 outcome.outcome,
                 outcome.note,
                 executor,
-                tuple((object_ids[i], "sou") for i in members),
+                tuple((object_ids[i], None) for i in members),
             )
         )
     files = [
@@ -327,7 +322,6 @@ def describe(
             format=item.format,
             text=item.text.properties,
             representation=rep_id,
-            events=tuple(event_of[outcome] for outcome in per_file[index]),
         )
         for index, item in enumerate(copied)
     ]
@@ -346,9 +340,7 @@ def describe(
         ((rep_id, "out"),),
     )
     events.append(packing)
-    representation = Representation(
-        rep_id, bag_id, tuple(f.identifier for f in files), (packing.identifier,)
-    )
+    representation = Representation(rep_id, bag_id, tuple(f.identifier for f in files))
     return Provenance(representation, tuple(files), tuple(events), tuple(agents))
 
 
@@ -368,38 +360,18 @@ class _TagWriter:
         self.digests[path] = _write_document(self.root / path, pieces)
 
     def write_beside(self, path: str, pieces: Iterable[str], files: int) -> Callable[[], None]:
-        """Write ``path`` in a forked child while this process goes on; call the result to wait.
+        """Write ``path`` in a forked child while this process goes on; call the result to wait."""
 
-        Only from a single-threaded process (forking a threaded one is unsafe) and for
-        documents big enough to be worth it; otherwise it is written here and now.
-        """
-        if files < _FORK_MINIMUM or threading.active_count() > 1:
-            self.write(path, pieces)
-            return lambda: None
-        reader, writer = os.pipe()
-        pid = os.fork()
-        if pid == 0:  # the child: write, report digests or the error, never return
-            code = 0
-            try:
-                os.close(reader)
-                result: dict[str, Any] = {"digests": _write_document(self.root / path, pieces)}
-            except BaseException as exc:
-                result, code = {"error": str(exc)}, 1
-            with os.fdopen(writer, "w", encoding="utf-8") as channel:
-                channel.write(json.dumps(result))
-            os._exit(code)
-        os.close(writer)
+        def write() -> dict[str, str]:
+            return _write_document(self.root / path, pieces)
+
+        pending = forked.beside(write, worth_it=files >= _FORK_MINIMUM)
 
         def wait() -> None:
-            with os.fdopen(reader, encoding="utf-8") as channel:
-                message = channel.read()
-            _, status = os.waitpid(pid, 0)
-            reply: dict[str, Any] = (
-                json.loads(message) if message else {"error": f"writer died ({status})"}
-            )
-            if "error" in reply:
-                raise BagWriteError(str(reply["error"]))
-            self.digests[path] = dict(reply["digests"])
+            try:
+                self.digests[path] = dict(pending())
+            except forked.ForkedError as exc:
+                raise BagWriteError(str(exc)) from exc
 
         return wait
 

@@ -73,7 +73,6 @@ class FileObject:
     format: Format
     text: TextProperties | None
     representation: Identifier
-    events: tuple[Identifier, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -83,7 +82,6 @@ class Representation:
     identifier: Identifier
     name: str
     files: tuple[Identifier, ...]
-    events: tuple[Identifier, ...] = ()
 
 
 @dataclass(frozen=True)

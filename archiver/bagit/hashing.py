@@ -21,6 +21,7 @@ import queue
 import signal
 import stat
 import threading
+from collections import deque
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import Executor, Future, ProcessPoolExecutor, ThreadPoolExecutor
 from dataclasses import dataclass
@@ -308,44 +309,74 @@ def run_all(
     sizes: Sequence[int],
     workers: int,
 ) -> list[R]:
-    """``task(item, helper)`` for every item, on every core; results in input order.
+    """``task(item, helper)`` for every item, on every core; results in input order."""
+    results: list[R | None] = [None] * len(items)
+    for index, result in run_each(task, items, sizes, workers):
+        results[index] = result
+    return cast("list[R]", results)
+
+
+def run_each(
+    task: Callable[[T, Executor | None], R],
+    items: Sequence[T],
+    sizes: Sequence[int],
+    workers: int,
+) -> Iterator[tuple[int, R]]:
+    """``task(item, helper)`` for every item on every core, as (index, result) when done.
 
     Files of SPLIT_THRESHOLD bytes or more run in this process, one at a time, each with a
     helper thread for its costliest algorithm. Smaller files run in batches on ``workers``
-    forked processes meanwhile. ``task`` must be picklable (a module-level function or a
-    partial of one). The first exception cancels what has not started and is re-raised.
+    processes meanwhile, a bounded number of batches in flight, so memory stays flat however
+    many files there are. Workers are forked: quick to start, and unlike "spawn" they never
+    re-run the caller's __main__ module. ``task`` must be picklable (a module-level function
+    or a partial of one).
+    The first exception cancels what has not started and is re-raised.
     """
     if workers <= 1:
-        return [task(item, None) for item in items]
+        for index, item in enumerate(items):
+            yield index, task(item, None)
+        return
     small = [i for i, size in enumerate(sizes) if size < SPLIT_THRESHOLD]
     big = [i for i, size in enumerate(sizes) if size >= SPLIT_THRESHOLD]
-    results: list[R | None] = [None] * len(items)
+    if len(small) < POOL_MINIMUM:
+        big, small = sorted(big + small), []
     pool: ProcessPoolExecutor | None = None
-    batches: list[tuple[list[int], Future[list[R]]]] = []
+    pending: deque[tuple[list[int], Future[list[R]]]] = deque()
+    batches = _batches(small, sizes)
+    limit = workers * 4
+
+    def top_up() -> None:
+        assert pool is not None
+        while len(pending) < limit:
+            indices = next(batches, None)
+            if indices is None:
+                return
+            pending.append((indices, pool.submit(_run_batch, task, [items[i] for i in indices])))
+
+    def finished(block: bool) -> Iterator[tuple[int, R]]:
+        while pending and (block or pending[0][1].done()):
+            indices, future = pending.popleft()
+            yield from zip(indices, future.result(), strict=True)
+            top_up()
+
     try:
-        if len(small) >= POOL_MINIMUM:
-            # Fork before this process starts any thread of its own.
+        if small:
+            # Fork the workers before this process starts any thread of its own.
             pool = ProcessPoolExecutor(
                 max_workers=workers,
                 mp_context=multiprocessing.get_context("fork"),
                 initializer=_worker_init,
             )
-            for indices in _batches(small, sizes):
-                batch = [items[i] for i in indices]
-                batches.append((indices, pool.submit(_run_batch, task, batch)))
-        else:
-            big = sorted(big + small)
+            top_up()
         if big:
             with ThreadPoolExecutor(max_workers=1, thread_name_prefix="archiver-split") as helper:
                 for index in big:
-                    results[index] = task(items[index], helper)
-        for indices, future in batches:
-            for index, result in zip(indices, future.result(), strict=True):
-                results[index] = result
+                    yield index, task(items[index], helper)
+                    yield from finished(block=False)
+        yield from finished(block=True)
     finally:
         if pool is not None:
             pool.shutdown(wait=True, cancel_futures=True)
-    return cast("list[R]", results)
 
 
 def _batches(indices: list[int], sizes: Sequence[int]) -> Iterator[list[int]]:

@@ -12,7 +12,7 @@ import io
 import re
 import unicodedata
 from collections import defaultdict
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Mapping
 from concurrent.futures import Executor
 from dataclasses import dataclass, field, replace
 from enum import StrEnum
@@ -114,7 +114,9 @@ def check_bag(root: Path, *, mode: Mode = Mode.FULL, workers: int | None = None)
     if mode is Mode.FULL:
         _verify_checksums(bag, workers or hashing.default_workers())
     payload_manifests = {
-        m.algorithm: {bag.aliases.get(p, p): d for p, d in m.entries.items()}
+        m.algorithm: (
+            {bag.aliases.get(p, p): d for p, d in m.entries.items()} if bag.aliases else m.entries
+        )
         for m in bag.manifests
         if not m.tag and m.supported
     }
@@ -394,20 +396,29 @@ def _parse_manifest(bag: _Bag, parsed: Manifest, lines: Iterable[str]) -> None:
 
 class _Resolver:
     """Finds the file a listed path stands for: exactly; else after NFC normalisation, else
-    ignoring case too (§6.1.1.3: tolerate what file systems do to names, and say so)."""
+    ignoring case too (§6.1.1.3: tolerate what file systems do to names, and say so).
 
-    def __init__(self, present: Iterable[str]) -> None:
-        self.present = set(present)
+    The normalised indexes are built on the first miss only: most bags never need them.
+    """
+
+    def __init__(self, present: Mapping[str, int]) -> None:
+        self.present = present
         self.by_nfc: dict[str, str] = {}
         self.by_key: dict[str, str] = {}
+        self.indexed = False
+
+    def _index(self) -> None:
         for candidate in sorted(self.present):
             self.by_nfc.setdefault(unicodedata.normalize("NFC", candidate), candidate)
             self.by_key.setdefault(paths.collision_key(candidate), candidate)
+        self.indexed = True
 
     def find(self, path: str) -> tuple[str | None, str | None]:
         """(the file, "normalisation" or "case" when it matched only so) or (None, None)."""
         if path in self.present:
             return path, None
+        if not self.indexed:
+            self._index()
         nfc = self.by_nfc.get(unicodedata.normalize("NFC", path))
         if nfc is not None:
             return nfc, "normalisation"
@@ -697,23 +708,35 @@ class _Expectation:
 
 
 def _verify_checksums(bag: _Bag, workers: int) -> None:
-    wanted: dict[str, list[_Expectation]] = defaultdict(list)
-    for parsed in bag.manifests:
-        if not parsed.supported:
-            continue
-        present = bag.inventory.tags if parsed.tag else bag.inventory.payload
-        for path, digest in parsed.entries.items():
-            actual = bag.aliases.get(path, path)
-            if actual in present and not (parsed.tag and actual.startswith("data/")):
-                wanted[actual].append(_Expectation(parsed.name, parsed.algorithm, digest))
-    jobs = [
-        (rel, tuple(sorted({e.algorithm for e in expected})))
-        for rel, expected in sorted(wanted.items())
-    ]
+    """Every listed file read once for all its algorithms, on every core, results as they come."""
+    verifiable = [m for m in bag.manifests if m.supported]
+    jobs: list[tuple[str, tuple[str, ...]]] = []
+    for rel in sorted({*bag.inventory.payload, *bag.inventory.tags}):
+        names = tuple(sorted({m.algorithm for m in verifiable if _expected(bag, m, rel)}))
+        if names:
+            jobs.append((rel, names))
     sizes = [bag.inventory.size_of(rel) or 0 for rel, _ in jobs]
-    outcomes = hashing.run_all(functools.partial(_digest_job, bag.root), jobs, sizes, workers)
-    for (rel, _), outcome in zip(jobs, outcomes, strict=True):
-        _judge(bag, rel, wanted[rel], outcome)
+    outcomes = hashing.run_each(functools.partial(_digest_job, bag.root), jobs, sizes, workers)
+    for index, outcome in outcomes:
+        rel = jobs[index][0]
+        expectations = [
+            _Expectation(m.name, m.algorithm, digest)
+            for m in verifiable
+            if (digest := _expected(bag, m, rel)) is not None
+        ]
+        _judge(bag, rel, expectations, outcome)
+
+
+def _expected(bag: _Bag, parsed: Manifest, rel: str) -> str | None:
+    """The digest ``parsed`` lists for the bag file ``rel`` (matched by alias too), or None."""
+    if parsed.tag == rel.startswith("data/"):
+        return None  # payload manifests judge payload files, tag manifests tag files
+    digest = parsed.entries.get(rel)
+    if digest is None and bag.aliases:
+        for listed, actual in bag.aliases.items():
+            if actual == rel and listed in parsed.entries:
+                return parsed.entries[listed]
+    return digest
 
 
 def _digest_job(

@@ -3,24 +3,32 @@
 Each payload file must appear in the METS fileSec and as a PREMIS file object, with sizes
 equal to the files and checksums equal to the manifests; no METS file may point at a
 payload file that is not there.
+
+Documents are streamed, so memory stays flat however many files a bag has: one plain pass
+checks well-formedness and does the cross-checks, dropping each record once read; then
+the schema check -- on a tree for documents small enough to list every violation, else
+streamed (the first violation), which is safe only after the plain pass (libxml2's
+validating parser does not report truncated documents).
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 from urllib.parse import unquote
 
 from lxml import etree
 
-from archiver import layout
+from archiver import forked, layout
 from archiver.bagit import reader
-from archiver.findings import BagReport, finding
+from archiver.findings import BagReport, Finding, finding, finding_from_json
 from archiver.xml import parsing
-from archiver.xml.namespaces import METS, PREMIS, XLINK, XSI, q
+from archiver.xml.namespaces import METS, OAI_DC, PREMIS, XLINK, XSI, q
 
 _EXPECTED_ROOTS = {
-    layout.DC_XML: q("http://www.openarchives.org/OAI/2.0/oai_dc/", "dc"),
+    layout.DC_XML: q(OAI_DC, "dc"),
     layout.METS_XML: q(METS, "mets"),
     layout.PREMIS_XML: q(PREMIS, "premis"),
 }
@@ -33,126 +41,202 @@ _METS_ALGORITHMS = {
     "SHA-512": "sha512",
 }
 _NS = {"mets": METS, "premis": PREMIS, "xlink": XLINK}
+# Documents up to this size are validated on a tree, which lists every violation.
+_TREE_LIMIT = 16 << 20
+
+Manifests = Mapping[str, Mapping[str, str]]
 
 
 def carries_metadata(inventory: reader.Inventory) -> bool:
     return any(name in inventory.tags for name in layout.METADATA_FILES)
 
 
+@dataclass
+class _Scan:
+    """What the cross-checks need while one document streams by."""
+
+    inventory: reader.Inventory
+    manifests: Manifests
+    report: BagReport
+    described: set[str] = field(default_factory=set)
+
+
 def check_metadata(
-    root: Path,
-    inventory: reader.Inventory,
-    manifests: Mapping[str, Mapping[str, str]],
-    report: BagReport,
+    root: Path, inventory: reader.Inventory, manifests: Manifests, report: BagReport
 ) -> None:
-    """Add metadata findings to ``report``. ``manifests``: algorithm -> payload path -> digest."""
-    documents: dict[str, etree._ElementTree] = {}
-    for name in layout.METADATA_FILES:
-        if name not in inventory.tags:
-            report.add(finding("metadata.file.missing", name, f"{name} is missing"))
-            continue
-        tree = _load(root, name, report)
-        if tree is not None:
-            documents[name] = tree
-    if layout.METS_XML in documents:
-        _check_mets(documents[layout.METS_XML], inventory, manifests, report)
-    if layout.PREMIS_XML in documents:
-        _check_premis(documents[layout.PREMIS_XML], inventory, manifests, report)
+    """Add metadata findings to ``report``. ``manifests``: algorithm -> payload path -> digest.
+
+    A big PREMIS document is checked in a forked child while this process checks METS.
+    """
+    premis = root / layout.PREMIS_XML
+    big = layout.PREMIS_XML in inventory.tags and premis.stat().st_size > _TREE_LIMIT
+    pending = forked.beside(
+        lambda: [
+            f.to_json() for f in _check_document(root, layout.PREMIS_XML, inventory, manifests)
+        ],
+        worth_it=big,
+    )
+    for name in (layout.DC_XML, layout.METS_XML):
+        for item in _check_document(root, name, inventory, manifests):
+            report.add(item)
+    for data in pending():
+        report.add(finding_from_json(data))
 
 
-def _load(root: Path, name: str, report: BagReport) -> etree._ElementTree | None:
+def _check_document(
+    root: Path, name: str, inventory: reader.Inventory, manifests: Manifests
+) -> list[Finding]:
+    """Every finding about one metadata document."""
+    report = BagReport(str(root))
+    if name not in inventory.tags:
+        report.add(finding("metadata.file.missing", name, f"{name} is missing"))
+        return report.findings
+    handlers = {
+        layout.METS_XML: (
+            q(METS, "file"),
+            _mets_file,
+            "metadata.mets.file-not-described",
+            "METS fileSec entry",
+        ),
+        layout.PREMIS_XML: (
+            q(PREMIS, "object"),
+            _premis_object,
+            "metadata.premis.file-not-described",
+            "PREMIS file object",
+        ),
+    }
+    scan = _Scan(inventory, manifests, report)
+    tag, handler, missing_code, what = handlers.get(name, ("", _ignore, "", ""))
+    if not _scan(root, name, tag, handler, scan):
+        return report.findings
+    _check_schema(root, name, report)
+    if missing_code:
+        for path in sorted(set(inventory.payload) - scan.described):
+            report.add(finding(missing_code, path, f"{path} has no {what}"))
+    return report.findings
+
+
+def _ignore(element: etree._Element, scan: _Scan) -> None:
+    """Documents with nothing to cross-check (Dublin Core)."""
+
+
+def _scan(
+    root: Path,
+    name: str,
+    tag: str,
+    handler: Callable[[etree._Element, _Scan], None],
+    scan: _Scan,
+) -> bool:
+    """The plain pass: well-formed, the expected root, each ``tag`` record handled. True if read."""
     try:
         with reader.open_file(root, name) as handle:
-            tree = parsing.parse_file(handle)
-    except OSError as exc:
-        report.add(finding("metadata.xml.malformed", name, f"cannot read {name}: {exc}"))
-        return None
-    except etree.XMLSyntaxError as exc:
-        report.add(finding("metadata.xml.malformed", name, f"{name}: {exc.msg}", line=exc.lineno))
-        return None
-    root_tag = etree.QName(tree.getroot()).text
-    if root_tag != _EXPECTED_ROOTS[name]:
-        report.add(
-            finding(
-                "metadata.xml.wrong-root",
-                name,
-                f"{name} has root {root_tag}, expected {_EXPECTED_ROOTS[name]}",
-            )
-        )
-        return None
-    for problem in parsing.schema_errors(parsing.preservation_schema(), tree):
-        report.add(finding("metadata.xml.schema-invalid", name, f"{name} {problem}"))
-    return tree
-
-
-def _check_mets(
-    tree: etree._ElementTree,
-    inventory: reader.Inventory,
-    manifests: Mapping[str, Mapping[str, str]],
-    report: BagReport,
-) -> None:
-    described: set[str] = set()
-    for element in tree.iterfind(".//mets:fileSec//mets:file", _NS):
-        location = element.find("mets:FLocat", _NS)
-        reference = location.get(q(XLINK, "href")) if location is not None else None
-        if reference is None:
-            continue
-        href = unquote(reference)
-        described.add(href)
-        if href not in inventory.payload:
-            report.add(
-                finding(
-                    "metadata.mets.points-at-missing-file",
-                    layout.METS_XML,
-                    f"METS file {element.get('ID')} points at {href}, which is not in the payload",
-                    entry=href,
+            events = parsing.iterparse(handle, ("start", "end"))
+            _, top = next(events)
+            found = etree.QName(top).text
+            if found != _EXPECTED_ROOTS[name]:
+                scan.report.add(
+                    finding(
+                        "metadata.xml.wrong-root",
+                        name,
+                        f"{name} has root {found}, expected {_EXPECTED_ROOTS[name]}",
+                    )
                 )
-            )
-            continue
-        _compare_size(report, "METS", href, element.get("SIZE"), inventory)
-        checksum_type = element.get("CHECKSUMTYPE", "")
-        _compare_digest(
-            report,
-            "METS",
-            href,
-            _METS_ALGORITHMS.get(checksum_type),
-            element.get("CHECKSUM"),
-            manifests,
-            label=checksum_type,
+                return False
+            inside = 0  # depth inside a record being read: its children must stay until it ends
+            for event, element in events:
+                if element.tag == tag:
+                    inside += 1 if event == "start" else -1
+                if event != "end":
+                    continue
+                if element.tag == tag:
+                    handler(element, scan)
+                if not inside:
+                    _drop(element)
+    except OSError as exc:
+        scan.report.add(finding("metadata.xml.malformed", name, f"cannot read {name}: {exc}"))
+        return False
+    except etree.XMLSyntaxError as exc:
+        scan.report.add(
+            finding("metadata.xml.malformed", name, f"{name}: {exc.msg}", line=exc.lineno)
         )
-    _undescribed(
-        report, "metadata.mets.file-not-described", "a METS fileSec entry", inventory, described
+        return False
+    except StopIteration:  # no element at all
+        scan.report.add(finding("metadata.xml.malformed", name, f"{name}: no root element"))
+        return False
+    return True
+
+
+def _drop(element: Any) -> None:
+    element.clear(keep_tail=True)
+    while element.getprevious() is not None:
+        del element.getparent()[0]
+
+
+def _check_schema(root: Path, name: str, report: BagReport) -> None:
+    schema = parsing.preservation_schema()
+    with reader.open_file(root, name) as handle:
+        if root.joinpath(name).stat().st_size <= _TREE_LIMIT:
+            problems = parsing.schema_errors(schema, parsing.parse_file(handle))
+        else:
+            first = parsing.streamed_schema_error(schema, handle)
+            problems = (
+                [f"{first} (the first violation; the document is too big to list all)"]
+                if first
+                else []
+            )
+    for problem in problems:
+        report.add(finding("metadata.xml.schema-invalid", name, f"{name} {problem}"))
+
+
+def _mets_file(element: etree._Element, scan: _Scan) -> None:
+    location = element.find("mets:FLocat", _NS)
+    reference = location.get(q(XLINK, "href")) if location is not None else None
+    if reference is None:
+        return
+    href = unquote(reference)
+    scan.described.add(href)
+    if href not in scan.inventory.payload:
+        scan.report.add(
+            finding(
+                "metadata.mets.points-at-missing-file",
+                layout.METS_XML,
+                f"METS file {element.get('ID')} points at {href}, which is not in the payload",
+                entry=href,
+            )
+        )
+        return
+    _compare_size(scan, "METS", href, element.get("SIZE"))
+    checksum_type = element.get("CHECKSUMTYPE", "")
+    _compare_digest(
+        scan,
+        "METS",
+        href,
+        _METS_ALGORITHMS.get(checksum_type),
+        element.get("CHECKSUM"),
+        label=checksum_type,
     )
 
 
-def _check_premis(
-    tree: etree._ElementTree,
-    inventory: reader.Inventory,
-    manifests: Mapping[str, Mapping[str, str]],
-    report: BagReport,
-) -> None:
-    described: set[str] = set()
-    for obj in tree.iterfind("premis:object", _NS):
-        if obj.get(q(XSI, "type")) != "premis:file":
-            continue
-        path = obj.findtext(
-            "premis:storage/premis:contentLocation/premis:contentLocationValue", namespaces=_NS
-        )
-        if path is None or path not in inventory.payload:
-            continue
-        described.add(path)
-        size = obj.findtext("premis:objectCharacteristics/premis:size", namespaces=_NS)
-        _compare_size(report, "PREMIS", path, size, inventory)
-        for fixity in obj.iterfind("premis:objectCharacteristics/premis:fixity", _NS):
-            value_uri = fixity.xpath(
-                "string(premis:messageDigestAlgorithm/@valueURI)", namespaces=_NS
-            )
-            algorithm = str(value_uri).rsplit("/", 1)[-1]
-            digest = fixity.findtext("premis:messageDigest", namespaces=_NS)
-            _compare_digest(report, "PREMIS", path, algorithm, digest, manifests, label=algorithm)
-    _undescribed(
-        report, "metadata.premis.file-not-described", "a PREMIS file object", inventory, described
+def _premis_object(element: etree._Element, scan: _Scan) -> None:
+    if element.get(q(XSI, "type")) != "premis:file":
+        return
+    path = element.findtext(
+        "premis:storage/premis:contentLocation/premis:contentLocationValue", namespaces=_NS
     )
+    if path is None or path not in scan.inventory.payload:
+        return
+    scan.described.add(path)
+    _compare_size(
+        scan,
+        "PREMIS",
+        path,
+        element.findtext("premis:objectCharacteristics/premis:size", namespaces=_NS),
+    )
+    for fixity in element.iterfind("premis:objectCharacteristics/premis:fixity", _NS):
+        value_uri = fixity.xpath("string(premis:messageDigestAlgorithm/@valueURI)", namespaces=_NS)
+        algorithm = str(value_uri).rsplit("/", 1)[-1]
+        digest = fixity.findtext("premis:messageDigest", namespaces=_NS)
+        _compare_digest(scan, "PREMIS", path, algorithm, digest, label=algorithm)
 
 
 _CODES = {
@@ -163,12 +247,10 @@ _CODES = {
 }
 
 
-def _compare_size(
-    report: BagReport, source: str, path: str, declared: str | None, inventory: reader.Inventory
-) -> None:
-    actual = inventory.payload[path]
+def _compare_size(scan: _Scan, source: str, path: str, declared: str | None) -> None:
+    actual = scan.inventory.payload[path]
     if declared is not None and declared != str(actual):
-        report.add(
+        scan.report.add(
             finding(
                 _CODES[source, "size"],
                 path,
@@ -180,18 +262,17 @@ def _compare_size(
 
 
 def _compare_digest(
-    report: BagReport,
+    scan: _Scan,
     source: str,
     path: str,
     algorithm: str | None,
     declared: str | None,
-    manifests: Mapping[str, Mapping[str, str]],
     *,
     label: str,
 ) -> None:
-    listed = manifests.get(algorithm or "", {}).get(path)
+    listed = scan.manifests.get(algorithm or "", {}).get(path)
     if declared is not None and listed is not None and declared.lower() != listed:
-        report.add(
+        scan.report.add(
             finding(
                 _CODES[source, "digest"],
                 path,
@@ -201,10 +282,3 @@ def _compare_digest(
                 found=declared,
             )
         )
-
-
-def _undescribed(
-    report: BagReport, code: str, what: str, inventory: reader.Inventory, described: set[str]
-) -> None:
-    for path in sorted(set(inventory.payload) - described):
-        report.add(finding(code, path, f"{path} has no {what}"))

@@ -11,9 +11,10 @@ brings the DC elements) before anything that imports simple DC.
 from __future__ import annotations
 
 import threading
+from collections.abc import Iterator
 from functools import cache
 from pathlib import Path
-from typing import Any, BinaryIO
+from typing import Any, BinaryIO, Literal
 
 from lxml import etree
 
@@ -80,6 +81,50 @@ def parse_bytes(data: bytes) -> etree._ElementTree:
 def parse_file(handle: BinaryIO) -> etree._ElementTree:
     """Parse an open file, streamed (no whole-file copy in memory first)."""
     return etree.parse(handle, parser())
+
+
+Event = Literal["start", "end"]
+
+
+def iterparse(
+    handle: BinaryIO, events: tuple[Event, ...], *, schema: etree.XMLSchema | None = None
+) -> Iterator[tuple[str, Any]]:
+    """Stream (event, element) pairs with the same protections as ``parser()``.
+
+    With ``schema``, libxml2 validates while parsing -- but then it no longer reports a
+    truncated or malformed document as such (it may say nothing at all). Check
+    well-formedness with a plain pass first.
+    """
+    return iter(
+        etree.iterparse(
+            handle,
+            events=events,
+            schema=schema,
+            resolve_entities=False,
+            no_network=True,
+            huge_tree=False,
+            load_dtd=False,
+        )
+    )
+
+
+def streamed_schema_error(schema: etree.XMLSchema, handle: BinaryIO) -> str | None:
+    """Validate a (well-formed) document without building its tree: the first violation.
+
+    Memory stays flat whatever the size: every element is dropped once it has ended.
+    """
+    with _VALIDATION_LOCK:
+        try:
+            for _, element in iterparse(handle, ("end",), schema=schema):
+                element.clear()
+                while element.getprevious() is not None:
+                    del element.getparent()[0]
+        except etree.XMLSyntaxError as exc:
+            found = [e for e in exc.error_log if e.domain_name == "SCHEMASV"]
+            if found:
+                return f"line {found[-1].line}: {found[-1].message}"
+            return str(exc)
+    return None
 
 
 def _schema_parser(folder: Path) -> etree.XMLParser:

@@ -65,16 +65,6 @@ def _relationship(i: str, subtype_code: str, subtype: str, related: Identifier) 
     )
 
 
-def _linking_events(i: str, events: tuple[Identifier, ...]) -> str:
-    return "".join(
-        f"{i}<premis:linkingEventIdentifier>\n"
-        f"{i}  <premis:linkingEventIdentifierType>{text(e.type)}</premis:linkingEventIdentifierType>\n"
-        f"{i}  <premis:linkingEventIdentifierValue>{text(e.value)}</premis:linkingEventIdentifierValue>\n"
-        f"{i}</premis:linkingEventIdentifier>\n"
-        for e in events
-    )
-
-
 def _opening(i: str, name: str, xsi_type: str | None, standalone: bool, namespaces: bool) -> str:
     extra = f' xmlns:premis="{PREMIS}" xmlns:xsi="{XSI}"' if namespaces else ""
     if xsi_type:
@@ -146,7 +136,6 @@ def file_object(
         f"{j}</premis:storage>\n"
     )
     parts.append(_relationship(j, "isi", "is included in", obj.representation))
-    parts.append(_linking_events(j, obj.events))
     parts.append(f"{i}</premis:object>\n")
     return "".join(parts)
 
@@ -165,7 +154,6 @@ def representation_object(
             _opening(i, "object", "representation", standalone, namespaces),
             _identifier(j, "object", rep.identifier),
             f"{j}<premis:originalName>{text(rep.name)}</premis:originalName>\n",
-            _linking_events(j, rep.events),
             f"{i}</premis:object>\n",
         ]
     )
