@@ -36,7 +36,10 @@ def is_absolute_uri(url: str) -> bool:
     )
 
 
-def parse_fetch(lines: Iterable[str]) -> tuple[list[Entry], list[BadLine]]:
+def parse_fetch(
+    lines: Iterable[str], *, version_1_0: bool = True
+) -> tuple[list[Entry], list[BadLine]]:
+    """Parse fetch.txt lines; paths follow the manifests' encoding rules (see manifest.py)."""
     entries: list[Entry] = []
     bad: list[BadLine] = []
     for number, text in enumerate(lines, start=1):
@@ -51,7 +54,9 @@ def parse_fetch(lines: Iterable[str]) -> tuple[list[Entry], list[BadLine]]:
         if length != "-" and not length.isdigit():
             bad.append(BadLine(number, text, f"length {length!r} is neither a number nor '-'"))
             continue
-        entries.append(
-            Entry(number, url, None if length == "-" else int(length), paths.decode(raw), raw)
-        )
+        if version_1_0 and paths.raw_percent(raw):
+            bad.append(BadLine(number, text, "'%' not percent-encoded as %25"))
+            continue
+        size = None if length == "-" else int(length)
+        entries.append(Entry(number, url, size, paths.decode(raw, percent=version_1_0), raw))
     return entries, bad

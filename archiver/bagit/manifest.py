@@ -47,8 +47,14 @@ class BadLine:
     reason: str
 
 
-def parse_manifest(lines: Iterable[str]) -> tuple[list[Entry], list[BadLine]]:
-    """Parse manifest lines; keep every problem rather than stopping at the first."""
+def parse_manifest(
+    lines: Iterable[str], *, version_1_0: bool = True
+) -> tuple[list[Entry], list[BadLine]]:
+    """Parse manifest lines; keep every problem rather than stopping at the first.
+
+    BagIt 1.0 percent-encodes '%' (§2.1.3): a bare '%' is a malformed line there, and %25
+    decodes. Earlier versions encoded only CR and LF.
+    """
     entries: list[Entry] = []
     bad: list[BadLine] = []
     for number, text in enumerate(lines, start=1):
@@ -69,5 +75,9 @@ def parse_manifest(lines: Iterable[str]) -> tuple[list[Entry], list[BadLine]]:
         if not raw:
             bad.append(BadLine(number, text, "no file path"))
             continue
-        entries.append(Entry(number, digest.lower(), paths.decode(raw), raw, starred))
+        if version_1_0 and paths.raw_percent(raw):
+            bad.append(BadLine(number, text, "'%' not percent-encoded as %25"))
+            continue
+        path = paths.decode(raw, percent=version_1_0)
+        entries.append(Entry(number, digest.lower(), path, raw, starred))
     return entries, bad

@@ -11,6 +11,8 @@ import re
 import unicodedata
 
 _DECODE = re.compile(r"%(0[AaDd]|25)")
+_DECODE_LINE_BREAKS = re.compile(r"%(0[AaDd])")
+_RAW_PERCENT = re.compile(r"%(?!0[AaDd]|25)")
 _DECODED = {"0a": "\n", "0d": "\r", "25": "%"}
 _DRIVE = re.compile(r"^[A-Za-z]:")
 WINDOWS_RESERVED = frozenset(
@@ -26,9 +28,19 @@ def encode(path: str) -> str:
     return path.replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A")
 
 
-def decode(raw: str) -> str:
-    """Decode a manifest path: only %0A, %0D and %25 (either case); any other % stays."""
-    return _DECODE.sub(lambda m: _DECODED[m.group(1).lower()], raw)
+def decode(raw: str, *, percent: bool = True) -> str:
+    """Decode a manifest path: only %0A, %0D and %25 (either case); any other % stays.
+
+    Before BagIt 1.0 only CR and LF were encoded (``percent=False``): there, %25 is three
+    characters of a name, not an encoded '%'.
+    """
+    pattern = _DECODE if percent else _DECODE_LINE_BREAKS
+    return pattern.sub(lambda m: _DECODED[m.group(1).lower()], raw)
+
+
+def raw_percent(raw: str) -> bool:
+    """Whether ``raw`` holds a '%' that is not %25, %0A or %0D: in 1.0, '%' MUST be encoded."""
+    return _RAW_PERCENT.search(raw) is not None
 
 
 def unsafe_reason(path: str) -> str | None:

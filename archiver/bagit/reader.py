@@ -57,7 +57,11 @@ def _walk(folder: Path, prefix: str, inventory: Inventory) -> None:
                 inventory.has_payload_dir = True
             _walk(Path(entry.path), f"{rel}/", inventory)
         elif entry.is_file(follow_symlinks=False):
-            size = entry.stat(follow_symlinks=False).st_size
+            try:
+                size = entry.stat(follow_symlinks=False).st_size
+            except OSError:  # e.g. a path longer than PATH_MAX
+                inventory.unreadable.append(rel)
+                continue
             if rel.startswith("data/"):
                 inventory.payload[rel] = size
             else:

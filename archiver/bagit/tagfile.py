@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import codecs
+import io
 import re
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
+from typing import BinaryIO
 
 _LINE_END = re.compile(r"\r\n|\r|\n")
 _BOMS = (
@@ -49,3 +52,63 @@ def python_codec(encoding: str) -> str | None:
         return codecs.lookup(encoding.strip()).name
     except LookupError:
         return None
+
+
+class UndecodableLineError(ValueError):
+    """A line that is not in the declared encoding."""
+
+    def __init__(self, line: int, reason: str) -> None:
+        super().__init__(f"line {line}: {reason}")
+        self.line = line
+        self.reason = reason
+
+
+def ascii_compatible(codec: str) -> bool:
+    """Whether CR and LF are the single bytes 0x0D and 0x0A in ``codec`` (UTF-8, Latin-1...)."""
+    try:
+        return "\r\na".encode(codec) == b"\r\na"
+    except (LookupError, UnicodeError):
+        return False
+
+
+_BYTE_LINE_END = re.compile(rb"\r\n|\r|\n")
+
+
+def byte_lines(handle: BinaryIO, chunk: int = 1 << 16) -> Iterator[bytes]:
+    """Lines of a stream split on CR, LF or CRLF, as bytes, whatever their length."""
+    pending = b""
+    while data := handle.read(chunk):
+        pending += data
+        # A CR at the very end may be the first half of a CRLF: keep it for the next chunk.
+        held = b"\r" if pending.endswith(b"\r") else b""
+        parts = _BYTE_LINE_END.split(pending[: len(pending) - len(held)])
+        pending = parts.pop() + held
+        yield from parts
+    if pending:
+        parts = _BYTE_LINE_END.split(pending)
+        if parts[-1] == b"":
+            parts.pop()
+        yield from parts
+
+
+def decoded_lines(lines: Iterable[bytes], codec: str) -> Iterator[str]:
+    """Each byte line decoded on its own: an error names its line, earlier lines stand."""
+    for number, raw in enumerate(lines, start=1):
+        try:
+            yield raw.decode(codec)
+        except UnicodeDecodeError as exc:
+            raise UndecodableLineError(number, f"{exc.reason} at byte {exc.start}") from exc
+
+
+def stream_lines(handle: BinaryIO, codec: str) -> Iterator[str]:
+    """Lines of a stream in an encoding whose line breaks are not single bytes."""
+    text = io.TextIOWrapper(handle, encoding=codec, errors="strict", newline=None)
+    count = 0
+    try:
+        for line in text:
+            count += 1
+            yield line.rstrip("\n")
+    except UnicodeDecodeError as exc:
+        raise UndecodableLineError(count + 1, exc.reason) from exc
+    finally:
+        text.detach()

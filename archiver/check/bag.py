@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import codecs
 import functools
-import io
 import re
 import unicodedata
 from collections import defaultdict
@@ -141,7 +140,12 @@ def _check_paths(bag: _Bag) -> None:
     for rel in bag.inventory.specials:
         bag.add("bag.path.special-file", rel, f"{rel} is not a regular file; it was not read")
     for rel in bag.inventory.unreadable:
-        bag.add("bag.payload.unreadable", rel, f"cannot list {rel}")
+        code = (
+            "bag.payload.unreadable"
+            if rel == "data" or rel.startswith("data/")
+            else "bag.tag.unreadable"
+        )
+        bag.add(code, rel, f"cannot read {rel}")
 
 
 def _read_tag(bag: _Bag, rel: str) -> bytes | None:
@@ -269,17 +273,19 @@ def _stream_tag(bag: _Bag, rel: str) -> Iterator[str]:
         if codec == "utf-8" and handle.peek(3)[:3] == codecs.BOM_UTF8:
             bag.add("bag.tagfile.bom", rel, f"{rel} begins with a UTF-8 byte order mark")
             handle.read(3)
-        text = io.TextIOWrapper(handle, encoding=codec, errors="strict", newline=None)
-        number = 0
+        if tagfile.ascii_compatible(codec):
+            lines = tagfile.decoded_lines(tagfile.byte_lines(handle), codec)
+        else:  # UTF-16 and the like: line breaks are not single bytes, decode as a stream
+            lines = tagfile.stream_lines(handle, codec)
         try:
-            for number, line in enumerate(text, start=1):
-                yield line.rstrip("\n").lstrip("\ufeff") if number == 1 else line.rstrip("\n")
-        except UnicodeDecodeError as exc:
+            for number, line in enumerate(lines, start=1):
+                yield line.lstrip("\ufeff") if number == 1 else line
+        except tagfile.UndecodableLineError as exc:
             bag.add(
                 "bag.tagfile.undecodable",
                 rel,
-                f"{rel} is not valid {codec} (after line {number}: {exc.reason})",
-                line=number + 1,
+                f"{rel} line {exc.line} is not valid {codec} ({exc.reason})",
+                line=exc.line,
             )
 
 
@@ -323,7 +329,7 @@ def _load_manifests(bag: _Bag) -> None:
 
 
 def _parse_manifest(bag: _Bag, parsed: Manifest, lines: Iterable[str]) -> None:
-    entries, bad = manifest.parse_manifest(lines)
+    entries, bad = manifest.parse_manifest(lines, version_1_0=bag.declaration.strict)
     for line in bad:
         bag.add(
             "bag.manifest.line-malformed",
@@ -462,7 +468,11 @@ def _check_payload_manifests(bag: _Bag) -> None:
                 continue
             found = _resolve(bag, path, resolver, parsed.name)
             if found is None:
-                if path not in bag.inventory.symlinks and path not in bag.fetched:
+                if (
+                    path not in bag.inventory.symlinks
+                    and path not in bag.inventory.specials
+                    and path not in bag.fetched
+                ):
                     bag.add(
                         "bag.payload.file-missing",
                         path,
@@ -543,7 +553,7 @@ def _check_fetch(bag: _Bag) -> None:
     rel = "fetch.txt"
     if rel not in bag.inventory.tags:
         return
-    entries, bad = fetch.parse_fetch(_stream_tag(bag, rel))
+    entries, bad = fetch.parse_fetch(_stream_tag(bag, rel), version_1_0=bag.declaration.strict)
     for line in bad:
         bag.add(
             "bag.fetch.line-malformed",

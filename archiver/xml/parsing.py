@@ -108,7 +108,9 @@ def iterparse(
     )
 
 
-def streamed_schema_error(schema: etree.XMLSchema, handle: BinaryIO) -> str | None:
+def streamed_schema_error(
+    schema: etree.XMLSchema, handle: BinaryIO
+) -> tuple[int | None, str] | None:
     """Validate a (well-formed) document without building its tree: the first violation.
 
     Memory stays flat whatever the size: every element is dropped once it has ended.
@@ -122,8 +124,8 @@ def streamed_schema_error(schema: etree.XMLSchema, handle: BinaryIO) -> str | No
         except etree.XMLSyntaxError as exc:
             found = [e for e in exc.error_log if e.domain_name == "SCHEMASV"]
             if found:
-                return f"line {found[-1].line}: {found[-1].message}"
-            return str(exc)
+                return found[-1].line, found[-1].message
+            return None, str(exc)
     return None
 
 
@@ -163,15 +165,22 @@ def _compile(imports: tuple[tuple[str, str], ...]) -> etree.XMLSchema:
 _VALIDATION_LOCK = threading.Lock()
 
 
-def schema_errors(schema: etree.XMLSchema, document: etree._ElementTree) -> list[str]:
-    """Every schema violation in ``document`` as 'line N: message'; empty when valid.
+def schema_errors(
+    schema: etree.XMLSchema, document: etree._ElementTree
+) -> list[tuple[int | None, str]]:
+    """Every schema violation in ``document`` as (line, message); empty when valid.
 
-    A schema object keeps its error log on itself, so validations are serialised.
+    A schema object keeps its error log on itself, so validations are serialised. libxml2
+    gives up with an "internal error" on some hostile input (unresolved entities): that is
+    reported as a violation too, never raised.
     """
     with _VALIDATION_LOCK:
-        if schema.validate(document):
-            return []
-        return [f"line {error.line}: {error.message}" for error in schema.error_log]
+        try:
+            if schema.validate(document):
+                return []
+        except etree.XMLSchemaValidateError as exc:
+            return [(None, f"cannot be validated: {exc}")]
+        return [(error.line, error.message) for error in schema.error_log]
 
 
 _DECLARATION = b'<?xml version="1.0" encoding="UTF-8"?>\n'
