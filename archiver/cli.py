@@ -83,6 +83,12 @@ def build_parser() -> argparse.ArgumentParser:
         action="store_true",
         help="also run LoC bagit-python and report any disagreement as a finding",
     )
+    val.add_argument(
+        "--profile",
+        type=Path,
+        metavar="FILE",
+        help="also check every bag against this BagIt profile (BagIt Profiles 1.4 JSON)",
+    )
     return parser
 
 
@@ -148,13 +154,19 @@ def _run(args: argparse.Namespace) -> int:
         return demo.run(args.out, force=args.force, as_json=args.json)
     if args.command == "validate":
         from archiver.check.bag import Mode
+        from archiver.check.profile import load_profile
         from archiver.validation import validate_bags
 
         mode = (
             Mode.FAST if args.fast else Mode.COMPLETENESS if args.completeness_only else Mode.FULL
         )
+        profile = load_profile(args.profile) if args.profile else None  # once, for every bag
         report = validate_bags(
-            args.bags, mode=mode, workers=args.processes, reference=args.reference
+            args.bags,
+            mode=mode,
+            workers=args.processes,
+            reference=args.reference,
+            profile=profile,
         )
         if args.json:
             _print_json(report.to_json())

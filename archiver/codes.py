@@ -342,6 +342,121 @@ _CODES = [
         "RFC 8493 §5.1",
         "bagit-python was not run: the bag has links or paths that reach outside it",
     ),
+    # BagIt Profiles 1.4 (validate --profile FILE; or our own profile, when a bag names it)
+    Code(
+        "profile.identifier-missing",
+        E,
+        "BagIt Profiles 1.4: BagIt-Profile-Identifier",
+        "bag-info.txt does not name the profile (a conforming bag MUST)",
+    ),
+    Code(
+        "profile.identifier-differs",
+        W,
+        "BagIt Profiles 1.4: BagIt-Profile-Identifier",
+        "bag-info.txt names another profile than the one the bag was checked against",
+    ),
+    Code(
+        "profile.version.not-accepted",
+        E,
+        "BagIt Profiles 1.4: Accept-BagIt-Version",
+        "the bag's BagIt-Version is not one the profile accepts",
+    ),
+    Code(
+        "profile.serialization.required",
+        E,
+        "BagIt Profiles 1.4: Serialization",
+        "the profile requires a serialized bag; a directory is not one",
+    ),
+    Code(
+        "profile.bag-info.required",
+        E,
+        "BagIt Profiles 1.4: Bag-Info required",
+        "a bag-info element the profile requires is missing",
+    ),
+    Code(
+        "profile.bag-info.repeated",
+        E,
+        "BagIt Profiles 1.4: Bag-Info repeatable",
+        "a bag-info element the profile makes not repeatable appears more than once",
+    ),
+    Code(
+        "profile.bag-info.value",
+        E,
+        "BagIt Profiles 1.4: Bag-Info values",
+        "a bag-info value is not one of those the profile lists",
+    ),
+    Code(
+        "profile.manifest.required",
+        E,
+        "BagIt Profiles 1.4: Manifests-Required",
+        "a payload manifest the profile requires is missing",
+    ),
+    Code(
+        "profile.manifest.not-allowed",
+        E,
+        "BagIt Profiles 1.4: Manifests-Allowed",
+        "a payload manifest uses an algorithm the profile does not allow",
+    ),
+    Code(
+        "profile.tagmanifest.required",
+        E,
+        "BagIt Profiles 1.4: Tag-Manifests-Required",
+        "a tag manifest the profile requires is missing",
+    ),
+    Code(
+        "profile.tagmanifest.not-allowed",
+        E,
+        "BagIt Profiles 1.4: Tag-Manifests-Allowed",
+        "a tag manifest uses an algorithm the profile does not allow",
+    ),
+    Code(
+        "profile.fetch.not-allowed",
+        E,
+        "BagIt Profiles 1.4: Allow-Fetch.txt",
+        "the bag has a fetch.txt; the profile forbids it",
+    ),
+    Code(
+        "profile.fetch.required",
+        E,
+        "BagIt Profiles 1.4: Fetch.txt-Required",
+        "the bag has no fetch.txt; the profile requires one",
+    ),
+    Code(
+        "profile.payload.not-empty",
+        E,
+        "BagIt Profiles 1.4: Data-Empty",
+        "the profile requires no payload file or one zero-length file",
+    ),
+    Code(
+        "profile.tag-file.required",
+        E,
+        "BagIt Profiles 1.4: Tag-Files-Required",
+        "a tag file the profile requires is missing",
+    ),
+    Code(
+        "profile.tag-file.not-allowed",
+        E,
+        "BagIt Profiles 1.4: Tag-Files-Allowed",
+        "a tag file matches none of the profile's Tag-Files-Allowed patterns",
+    ),
+    Code(
+        "profile.payload-file.required",
+        E,
+        "BagIt Profiles 1.4: Payload-Files-Required",
+        "a payload file or directory the profile requires is missing",
+    ),
+    Code(
+        "profile.payload-file.not-allowed",
+        E,
+        "BagIt Profiles 1.4: Payload-Files-Allowed",
+        "a payload file matches none of the profile's Payload-Files-Allowed patterns",
+    ),
+    Code(
+        "profile.keys-not-checked",
+        N,
+        "BagIt Profiles 1.4: keys outside the specification",
+        "the profile has keys outside BagIt Profiles 1.4; they were not checked",
+    ),
 ]
 
 CATALOGUE: dict[str, Code] = {code.code: code for code in _CODES}

@@ -1,4 +1,5 @@
-"""Validate bags: RFC 8493 rules, then our metadata when the bag carries it -> Report."""
+"""Validate bags: RFC 8493 rules, then our metadata when the bag carries it, then a BagIt
+profile (the one given, or ours when the bag names it) -> Report."""
 
 from __future__ import annotations
 
@@ -8,27 +9,41 @@ from pathlib import Path
 from archiver import layout
 from archiver.check import metadata
 from archiver.check.bag import Mode, check_bag
+from archiver.check.profile import Profile, check_profile, declared_profiles, shipped_profile
 from archiver.errors import UsageError
 from archiver.findings import BagReport, Report
 
 
 def validate_bag(
-    root: Path, *, mode: Mode = Mode.FULL, workers: int | None = None, reference: bool = False
+    root: Path,
+    *,
+    mode: Mode = Mode.FULL,
+    workers: int | None = None,
+    reference: bool = False,
+    profile: Profile | None = None,
 ) -> BagReport:
     """Judge one bag; UsageError when ``root`` is not a directory (nothing to inspect).
 
-    ``reference`` also runs LoC bagit-python and reports any disagreement.
+    ``reference`` also runs LoC bagit-python and reports any disagreement. ``profile``: the
+    BagIt profile to judge the bag by; without one, the bag is judged by our own profile
+    when its BagIt-Profile-Identifier names it.
     """
     if not root.is_dir():
         raise UsageError(f"{root}: not a directory")
     inspection = check_bag(root, mode=mode, workers=workers)
-    declared = {e.value for e in inspection.bag_info if e.label == "BagIt-Profile-Identifier"}
+    declared = declared_profiles(inspection.bag_info)
     if mode is not Mode.FAST and (
         metadata.carries_metadata(inspection.inventory) or layout.PROFILE_IDENTIFIER in declared
     ):
         metadata.check_metadata(
             root, inspection.inventory, inspection.payload_manifests, inspection.report
         )
+    if profile is None:  # then ours, when the bag names it
+        profile = next(filter(None, map(shipped_profile, declared)), None)
+    # Profile rules judge names, sizes and bag-info, never checksums: they run in every
+    # mode, --fast included.
+    if profile is not None:
+        check_profile(profile, inspection, inspection.report)
     if reference:
         from archiver.check.reference import second_opinion  # loaded only when asked
 
@@ -42,10 +57,14 @@ def validate_bags(
     mode: Mode = Mode.FULL,
     workers: int | None = None,
     reference: bool = False,
+    profile: Profile | None = None,
 ) -> Report:
     for root in roots:
         if not root.is_dir():
             raise UsageError(f"{root}: not a directory")
     return Report(
-        [validate_bag(root, mode=mode, workers=workers, reference=reference) for root in roots]
+        [
+            validate_bag(root, mode=mode, workers=workers, reference=reference, profile=profile)
+            for root in roots
+        ]
     )

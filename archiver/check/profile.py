@@ -1,0 +1,640 @@
+"""BagIt Profiles 1.4: a profile document -> Profile; an inspected bag -> profile findings.
+
+This module owns what a profile says and how a bag is judged by it. Reading is lenient
+where the specification gives a default (Allow-Fetch.txt true, repeatable true, the
+allowed-file lists ``['*']``...) and strict where it requires something (the profile's own
+identification, Accept-BagIt-Version, a Required list inside its Allowed list): a file that
+is not a usable profile is refused with every problem named at once (UsageError), since no
+bag can be judged by it. Judging never reads the bag again: everything a profile constrains
+(file names and sizes, bag-info, manifest algorithms, fetch.txt) is in the Inspection that
+the RFC 8493 checks produced, and every broken rule is a finding, not only the first.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import re
+from collections import defaultdict
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from dataclasses import dataclass, replace
+from enum import StrEnum
+from pathlib import Path
+from typing import Any
+
+from archiver import layout, resources
+from archiver.bagit import algorithms, baginfo, manifest
+from archiver.check.bag import Inspection
+from archiver.errors import SchemaError, UsageError
+from archiver.findings import BagReport, Finding, finding
+
+# BagIt-Profile-Version is required only since 1.2.0; "any profile not explicitly defining
+# BagIt-Profile-Version should be treated as conforming to version 1.1.0".
+_UNVERSIONED = "1.1.0"
+_INFO_REQUIRED = (
+    "BagIt-Profile-Identifier",
+    "Source-Organization",
+    "External-Description",
+    "Version",
+)
+_INFO_OPTIONAL = ("BagIt-Profile-Version", "Contact-Name", "Contact-Phone", "Contact-Email")
+_KEYS = frozenset(
+    {
+        "BagIt-Profile-Info",
+        "Bag-Info",
+        "Manifests-Required",
+        "Manifests-Allowed",
+        "Allow-Fetch.txt",
+        "Fetch.txt-Required",
+        "Data-Empty",
+        "Serialization",
+        "Accept-Serialization",
+        "Accept-BagIt-Version",
+        "Tag-Manifests-Required",
+        "Tag-Manifests-Allowed",
+        "Tag-Files-Required",
+        "Tag-Files-Allowed",
+        "Payload-Files-Required",
+        "Payload-Files-Allowed",
+    }
+)
+_TAG_PARAMETERS = frozenset({"required", "values", "repeatable", "description"})
+_EVERYTHING = ("*",)  # the default of both allowed-file lists: "all files are allowed"
+
+
+class Serialization(StrEnum):
+    FORBIDDEN = "forbidden"
+    REQUIRED = "required"
+    OPTIONAL = "optional"
+
+
+@dataclass(frozen=True)
+class TagRule:
+    """One Bag-Info entry: a bag-info.txt label and what the profile asks of it."""
+
+    label: str
+    required: bool = False
+    values: tuple[str, ...] = ()  # empty: any value
+    repeatable: bool = True
+    description: str = ""
+
+
+@dataclass(frozen=True)
+class Profile:
+    """A BagIt profile, its defaults filled in, ready to judge bags by."""
+
+    identifier: str
+    version: str  # the profile's own Version
+    spec_version: str  # BagIt-Profile-Version: the specification it follows
+    accept_bagit_versions: tuple[str, ...]
+    bag_info: tuple[TagRule, ...] = ()
+    manifests_required: tuple[str, ...] = ()
+    manifests_allowed: tuple[str, ...] | None = None  # None: every algorithm is allowed
+    tag_manifests_required: tuple[str, ...] = ()
+    tag_manifests_allowed: tuple[str, ...] | None = None
+    allow_fetch: bool = True
+    fetch_required: bool = False
+    data_empty: bool = False
+    serialization: Serialization = Serialization.OPTIONAL
+    accept_serialization: tuple[str, ...] = ()
+    tag_files_required: tuple[str, ...] = ()
+    tag_files_allowed: tuple[str, ...] = _EVERYTHING
+    payload_files_required: tuple[str, ...] = ()
+    payload_files_allowed: tuple[str, ...] = _EVERYTHING
+    # keys outside the specification (extensions such as DART's): read past, never enforced
+    unchecked: tuple[str, ...] = ()
+
+
+# -- reading a profile -------------------------------------------------------------------
+
+
+def load_profile(path: Path) -> Profile:
+    """The profile in the JSON file at ``path``; UsageError naming the file and every problem."""
+    try:
+        data = path.read_bytes()
+    except OSError as exc:
+        raise UsageError(f"{path}: cannot read the profile: {exc.strerror or exc}") from exc
+    try:
+        document = json.loads(data.decode("utf-8-sig"))  # RFC 8259 §8.1: JSON is UTF-8
+    except UnicodeDecodeError as exc:
+        raise UsageError(f"{path}: not JSON: not UTF-8 (byte offset {exc.start})") from exc
+    except json.JSONDecodeError as exc:
+        raise UsageError(
+            f"{path}: not JSON: {exc.msg} (line {exc.lineno}, column {exc.colno})"
+        ) from exc
+    return parse_profile(document, str(path))
+
+
+def parse_profile(document: object, source: str) -> Profile:
+    """A parsed JSON document as a Profile; UsageError naming ``source`` and every problem."""
+    if not isinstance(document, dict) or not isinstance(document.get("BagIt-Profile-Info"), dict):
+        raise UsageError(
+            f"{source}: not a BagIt Profiles 1.4 document (it has no BagIt-Profile-Info object)"
+        )
+    read = _Reader(document)
+    profile = read.profile()
+    if read.problems:
+        count = len(read.problems)
+        noun = "problem" if count == 1 else "problems"
+        raise UsageError(
+            f"{source}: not a usable BagIt profile: {count} {noun}: {'; '.join(read.problems)}"
+        )
+    return profile
+
+
+class _Reader:
+    """Reads a profile document field by field: a default where the specification gives one,
+    a problem (not an exception) for each value of the wrong shape, so all are told at once."""
+
+    def __init__(self, document: Mapping[str, Any]) -> None:
+        self.document = document
+        self.problems: list[str] = []
+        self.unchecked: list[str] = sorted(key for key in document if key not in _KEYS)
+
+    def profile(self) -> Profile:
+        info = self._info()
+        profile = Profile(
+            identifier=info["BagIt-Profile-Identifier"],
+            version=info["Version"],
+            spec_version=info.get("BagIt-Profile-Version", _UNVERSIONED),
+            accept_bagit_versions=self._accepted_versions(),
+            bag_info=self._bag_info(),
+            manifests_required=self._strings("Manifests-Required") or (),
+            manifests_allowed=self._strings("Manifests-Allowed"),
+            tag_manifests_required=self._strings("Tag-Manifests-Required") or (),
+            tag_manifests_allowed=self._strings("Tag-Manifests-Allowed"),
+            allow_fetch=self._boolean("Allow-Fetch.txt", default=True),
+            fetch_required=self._boolean("Fetch.txt-Required", default=False),
+            data_empty=self._boolean("Data-Empty", default=False),
+            serialization=self._serialization(),
+            accept_serialization=self._strings("Accept-Serialization") or (),
+            tag_files_required=self._tag_files_required(),
+            tag_files_allowed=self._strings("Tag-Files-Allowed") or _EVERYTHING,
+            payload_files_required=self._strings("Payload-Files-Required") or (),
+            payload_files_allowed=self._strings("Payload-Files-Allowed") or _EVERYTHING,
+            unchecked=tuple(self.unchecked),
+        )
+        self._check_consistency(profile)
+        return profile
+
+    def _info(self) -> dict[str, str]:
+        info = self.document["BagIt-Profile-Info"]
+        found: dict[str, str] = {}
+        for tag in (*_INFO_REQUIRED, *_INFO_OPTIONAL):
+            value = info.get(tag)
+            if value is None:
+                if tag in _INFO_REQUIRED:
+                    self.problems.append(f"BagIt-Profile-Info has no {tag}")
+                    found[tag] = ""
+            elif not isinstance(value, str) or not value.strip():
+                self.problems.append(f"BagIt-Profile-Info {tag} must be a non-empty string")
+                found[tag] = ""
+            else:
+                found[tag] = value
+        return found
+
+    def _accepted_versions(self) -> tuple[str, ...]:
+        # Required by the specification ("At least one version is required"): a profile
+        # without it accepts no bag at all.
+        versions = self._strings("Accept-BagIt-Version")
+        if "Accept-BagIt-Version" not in self.document:
+            self.problems.append("Accept-BagIt-Version is missing")
+        elif versions == ():
+            self.problems.append("Accept-BagIt-Version must list at least one version")
+        return versions or ()
+
+    def _strings(self, key: str) -> tuple[str, ...] | None:
+        """A LIST field: None when absent (or malformed, which is also a problem)."""
+        if key not in self.document:
+            return None
+        value = self.document[key]
+        if not isinstance(value, list) or not all(isinstance(item, str) for item in value):
+            self.problems.append(f"{key} must be a list of strings")
+            return None
+        return tuple(value)
+
+    def _boolean(self, key: str, *, default: bool) -> bool:
+        value = self.document.get(key, default)
+        if not isinstance(value, bool):
+            self.problems.append(f"{key} must be true or false")
+            return default
+        return value
+
+    def _serialization(self) -> Serialization:
+        value = self.document.get("Serialization", Serialization.OPTIONAL.value)
+        try:
+            return Serialization(value)
+        except ValueError:
+            self.problems.append("Serialization must be 'forbidden', 'required' or 'optional'")
+            return Serialization.OPTIONAL
+
+    def _bag_info(self) -> tuple[TagRule, ...]:
+        section = self.document.get("Bag-Info", {})
+        if not isinstance(section, dict):
+            self.problems.append("Bag-Info must be an object of tag definitions")
+            return ()
+        rules = []
+        for label, definition in section.items():
+            if not isinstance(definition, dict):
+                self.problems.append(f"Bag-Info {label} must be an object")
+                continue
+            rules.append(self._tag_rule(label, definition))
+        return tuple(rules)
+
+    def _tag_rule(self, label: str, definition: Mapping[str, Any]) -> TagRule:
+        where = f"Bag-Info {label}"
+        self.unchecked += [f"{where} {key}" for key in definition if key not in _TAG_PARAMETERS]
+        required = definition.get("required", False)
+        repeatable = definition.get("repeatable", True)
+        values = definition.get("values", [])
+        description = definition.get("description", "")
+        if not isinstance(required, bool):
+            self.problems.append(f"{where} required must be true or false")
+            required = False
+        if not isinstance(repeatable, bool):
+            self.problems.append(f"{where} repeatable must be true or false")
+            repeatable = True
+        if not isinstance(values, list) or not all(isinstance(v, str) for v in values):
+            self.problems.append(f"{where} values must be a list of strings")
+            values = []
+        if not isinstance(description, str):
+            self.problems.append(f"{where} description must be a string")
+            description = ""
+        return TagRule(label, required, tuple(values), repeatable, description)
+
+    def _tag_files_required(self) -> tuple[str, ...]:
+        value = self.document.get("Tag-Files-Required", [])
+        if isinstance(value, dict):
+            # APTrust DART's older form (e.g. the DPN profile): tag file -> tag definitions.
+            # The files are required; their tag definitions are outside the specification.
+            self.unchecked.append("Tag-Files-Required tag definitions")
+            return tuple(str(name) for name in value)
+        return self._strings("Tag-Files-Required") or ()
+
+    def _check_consistency(self, profile: Profile) -> None:
+        """The specification's rules on the profile itself: a Required entry outside its
+        Allowed list would make every bag fail, so such a profile is refused."""
+        for key, required, allowed in (
+            ("Manifests", profile.manifests_required, profile.manifests_allowed),
+            ("Tag-Manifests", profile.tag_manifests_required, profile.tag_manifests_allowed),
+        ):
+            if allowed is not None:
+                permitted = {algorithms.normalise(name) for name in allowed}
+                for name in required:
+                    if algorithms.normalise(name) not in permitted:
+                        self.problems.append(f"{key}-Required {name!r} is not in {key}-Allowed")
+        uncovered = {
+            "Tag-Files": [
+                path
+                for path in profile.tag_files_required
+                if not (_is_bagit_tag_file(path) or _matches(path, profile.tag_files_allowed))
+            ],
+            "Payload-Files": [
+                path
+                for path in profile.payload_files_required
+                if not _matches(path, profile.payload_files_allowed)
+            ],
+        }
+        for key, paths in uncovered.items():
+            self.problems += [f"{key}-Required {path!r} is not in {key}-Allowed" for path in paths]
+        if profile.fetch_required and not profile.allow_fetch:
+            self.problems.append("Fetch.txt-Required is true but Allow-Fetch.txt is false")
+
+
+# -- our own profile ---------------------------------------------------------------------
+
+
+def shipped_profile(identifier: str) -> Profile | None:
+    """Our profile (schemas/archiver-bagit-profile.json) when ``identifier`` names it."""
+    if identifier != layout.PROFILE_IDENTIFIER:
+        return None
+    return _archiver_profile()
+
+
+@functools.cache
+def _archiver_profile() -> Profile:
+    try:
+        return load_profile(resources.schema_file(layout.PROFILE_FILE))
+    except UsageError as exc:  # our own file broken: an installation problem, not usage
+        raise SchemaError(str(exc)) from exc
+
+
+def declared_profiles(bag_info: Iterable[baginfo.Element]) -> list[str]:
+    """Every BagIt-Profile-Identifier a bag names (the tag MAY be repeated), in order.
+
+    Labels compare without regard to case, as RFC 8493 §2.2.2 reads reserved labels.
+    """
+    return [e.value for e in bag_info if e.label.lower() == "bagit-profile-identifier"]
+
+
+# -- judging a bag -----------------------------------------------------------------------
+
+
+def check_profile(profile: Profile, inspection: Inspection, report: BagReport) -> None:
+    """Add a finding to ``report`` for every rule of ``profile`` the inspected bag breaks.
+
+    The specification calls an unaccepted BagIt version or serialization fatal ("processing
+    should stop"); the RFC 8493 checks have already judged the bag by its own version's
+    rules, so the remaining rules are still checked and every problem is told at once.
+    """
+    for check in _CHECKS:
+        for item in check(profile, inspection):
+            # Which profile judged: a bag may be checked against several.
+            report.add(replace(item, params={**item.params, "profile": profile.identifier}))
+
+
+def _bag_info_file(inspection: Inspection) -> str:
+    # The file the RFC 8493 checks read bag-info from: before 0.96 it was package-info.txt.
+    tags = inspection.inventory.tags
+    return (
+        "package-info.txt"
+        if "bag-info.txt" not in tags and "package-info.txt" in tags
+        else "bag-info.txt"
+    )
+
+
+def _check_identifier(profile: Profile, inspection: Inspection) -> Iterator[Finding]:
+    # "Bags complying to a BagIt Profile MUST contain the tag BagIt-Profile-Identifier";
+    # that its value is this profile's URI is said without a MUST ("will have the same
+    # value"), and a profile is often given by a local copy or a newer version: a warning.
+    where = _bag_info_file(inspection)
+    declared = declared_profiles(inspection.bag_info)
+    if not declared:
+        yield finding(
+            "profile.identifier-missing",
+            where,
+            f"{where} has no BagIt-Profile-Identifier",
+            expected=profile.identifier,
+        )
+    elif profile.identifier not in declared:
+        yield finding(
+            "profile.identifier-differs",
+            where,
+            f"{where} names the profile {' and '.join(declared)}, not {profile.identifier}",
+            expected=profile.identifier,
+            found=" | ".join(declared),
+        )
+
+
+def _check_bagit_version(profile: Profile, inspection: Inspection) -> Iterator[Finding]:
+    if "bagit.txt" not in inspection.inventory.tags:
+        return  # no declared version to judge (bag.declaration.missing says so)
+    major, minor = inspection.declaration.version
+    version = f"{major}.{minor}"
+    if version not in profile.accept_bagit_versions:
+        yield finding(
+            "profile.version.not-accepted",
+            "bagit.txt",
+            f"BagIt-Version {version} is not one the profile accepts "
+            f"({', '.join(profile.accept_bagit_versions)})",
+            found=version,
+            expected=" | ".join(profile.accept_bagit_versions),
+        )
+
+
+def _check_serialization(profile: Profile, _inspection: Inspection) -> Iterator[Finding]:
+    # archiver judges bags that are directories, which are not serialized: "required" is
+    # broken by every bag it can see; "forbidden" and "optional" by none, and
+    # Accept-Serialization (MIME types of serialized bags) has nothing to judge.
+    if profile.serialization is Serialization.REQUIRED:
+        yield finding(
+            "profile.serialization.required",
+            "",
+            "the profile requires a serialized bag "
+            f"({', '.join(profile.accept_serialization) or 'any format'}); this is a directory",
+            expected=" | ".join(profile.accept_serialization),
+        )
+
+
+def _check_bag_info(profile: Profile, inspection: Inspection) -> Iterator[Finding]:
+    where = _bag_info_file(inspection)
+    by_label: dict[str, list[baginfo.Element]] = defaultdict(list)
+    for element in inspection.bag_info:
+        by_label[element.label.lower()].append(element)  # RFC 8493: labels ignore case
+    for rule in profile.bag_info:
+        found = by_label.get(rule.label.lower(), [])
+        if rule.required and not found:
+            yield finding(
+                "profile.bag-info.required",
+                where,
+                f"{where} has no {rule.label}, which the profile requires",
+                label=rule.label,
+            )
+        if not rule.repeatable and len(found) > 1:
+            yield finding(
+                "profile.bag-info.repeated",
+                where,
+                f"{rule.label} appears {len(found)} times; the profile allows it once",
+                label=rule.label,
+                count=len(found),
+                line=found[1].line,
+            )
+        if rule.values:
+            for element in found:
+                if element.value not in rule.values:
+                    yield finding(
+                        "profile.bag-info.value",
+                        where,
+                        f"{where} line {element.line}: {element.label} {element.value!r} is not "
+                        "one of the values the profile allows",
+                        label=rule.label,
+                        line=element.line,
+                        found=element.value,
+                        expected=" | ".join(rule.values),
+                    )
+
+
+def _check_manifests(profile: Profile, inspection: Inspection) -> Iterator[Finding]:
+    yield from _judge_algorithms(
+        inspection.manifest_algorithms,
+        profile.manifests_required,
+        profile.manifests_allowed,
+        manifest.payload_manifest_name,
+        ("profile.manifest.required", "profile.manifest.not-allowed"),
+        "payload manifest",
+    )
+    yield from _judge_algorithms(
+        inspection.tag_manifest_algorithms,
+        profile.tag_manifests_required,
+        profile.tag_manifests_allowed,
+        manifest.tag_manifest_name,
+        ("profile.tagmanifest.required", "profile.tagmanifest.not-allowed"),
+        "tag manifest",
+    )
+
+
+def _judge_algorithms(
+    present: Iterable[str],
+    required: tuple[str, ...],
+    allowed: tuple[str, ...] | None,
+    name_of: Callable[[str], str],
+    codes: tuple[str, str],
+    kind: str,
+) -> Iterator[Finding]:
+    # Names compare as RFC 8493 §2.4 spells them (lowercase, alphanumerics only), so a
+    # profile's "SHA-256" means manifest-sha256.txt.
+    have = {algorithms.normalise(name): name for name in present}
+    missing_code, forbidden_code = codes
+    for name in required:
+        if algorithms.normalise(name) not in have:
+            yield finding(
+                missing_code,
+                name_of(name),
+                f"the profile requires a {kind} for {name}; the bag has no {name_of(name)}",
+                algorithm=name,
+            )
+    if allowed is None:  # "If not specified, all manifest types are permitted."
+        return
+    permitted = {algorithms.normalise(name) for name in allowed}
+    for normal, name in sorted(have.items()):
+        if normal not in permitted:
+            yield finding(
+                forbidden_code,
+                name_of(name),
+                f"{name_of(name)}: the profile does not allow {name} {kind}s",
+                algorithm=name,
+                expected=" | ".join(allowed),
+            )
+
+
+def _check_fetch(profile: Profile, inspection: Inspection) -> Iterator[Finding]:
+    if inspection.has_fetch and not profile.allow_fetch:
+        yield finding("profile.fetch.not-allowed", "fetch.txt", "the profile forbids fetch.txt")
+    if profile.fetch_required and not inspection.has_fetch:
+        yield finding(
+            "profile.fetch.required", "fetch.txt", "the profile requires fetch.txt; there is none"
+        )
+
+
+def _payload_files(inspection: Inspection) -> list[str]:
+    # The workflow judges "the complete Bag": files fetch.txt lists count as payload even
+    # before they are fetched (bag.fetch.unfetched reports that they are not there yet).
+    return sorted({*inspection.inventory.payload, *inspection.fetch_entries})
+
+
+def _check_data_empty(profile: Profile, inspection: Inspection) -> Iterator[Finding]:
+    # Data-Empty: "the /data directory must contain either no files or a single zero byte
+    # length file" (the placeholder RFC 8493 bags need to keep an empty payload).
+    if not profile.data_empty:
+        return
+    files = _payload_files(inspection)
+    if len(files) > 1:
+        yield finding(
+            "profile.payload.not-empty",
+            "data",
+            f"the profile requires an empty payload; data/ holds {len(files)} files",
+            count=len(files),
+        )
+    elif files:
+        size = inspection.inventory.payload.get(files[0])
+        if size:  # None: not fetched yet, its size is unknown
+            yield finding(
+                "profile.payload.not-empty",
+                files[0],
+                f"the profile requires an empty payload; {files[0]} has {size} bytes",
+                count=1,
+                found=size,
+            )
+
+
+def _check_tag_files(profile: Profile, inspection: Inspection) -> Iterator[Finding]:
+    tags = inspection.inventory.tags
+    for path in profile.tag_files_required:
+        if path not in tags:
+            yield finding(
+                "profile.tag-file.required",
+                path,
+                f"the profile requires the tag file {path}; it is not in the bag",
+            )
+    bag_info_file = _bag_info_file(inspection)
+    for path in sorted(tags):
+        if _is_bagit_tag_file(path) or path == bag_info_file:
+            continue
+        if not _matches(path, profile.tag_files_allowed):
+            yield finding(
+                "profile.tag-file.not-allowed",
+                path,
+                f"{path} is not a tag file the profile allows",
+                expected=" | ".join(profile.tag_files_allowed),
+            )
+
+
+def _is_bagit_tag_file(path: str) -> bool:
+    """bagit.txt, bag-info.txt, fetch.txt and the (tag) manifests: Tag-Files-Allowed does not
+    govern them, their own keys do (Manifests-*, Tag-Manifests-*, Allow-Fetch.txt). The
+    specification's example bagProfileBar allows only "DPN/*" yet requires md5 manifests."""
+    if "/" in path:
+        return False
+    return path in ("bagit.txt", "bag-info.txt", "fetch.txt") or bool(manifest.NAME.match(path))
+
+
+def _check_payload_files(profile: Profile, inspection: Inspection) -> Iterator[Finding]:
+    files = _payload_files(inspection)
+    for path in profile.payload_files_required:
+        if not _payload_present(path, files, inspection.inventory.directories):
+            what = "directory (with something in it)" if path.endswith("/") else "file"
+            yield finding(
+                "profile.payload-file.required",
+                path,
+                f"the profile requires the payload {what} {path}; it is not in the bag",
+            )
+    for path in files:
+        if not _matches(path, profile.payload_files_allowed):
+            yield finding(
+                "profile.payload-file.not-allowed",
+                path,
+                f"{path} is not a payload file the profile allows",
+                expected=" | ".join(profile.payload_files_allowed),
+            )
+
+
+def _payload_present(required: str, files: Iterable[str], directories: Iterable[str]) -> bool:
+    # "Paths requiring directory existence MUST end with /": present with at least one
+    # file or subdirectory in it.
+    if not required.endswith("/"):
+        return required in set(files)
+    return any(path.startswith(required) for path in (*files, *directories))
+
+
+def _check_unchecked(profile: Profile, _inspection: Inspection) -> Iterator[Finding]:
+    if profile.unchecked:
+        yield finding(
+            "profile.keys-not-checked",
+            "",
+            "the profile uses keys outside BagIt Profiles 1.4, which were not checked: "
+            + ", ".join(profile.unchecked),
+            keys=" | ".join(profile.unchecked),
+        )
+
+
+_CHECKS: tuple[Callable[[Profile, Inspection], Iterator[Finding]], ...] = (
+    _check_bagit_version,
+    _check_serialization,
+    _check_identifier,
+    _check_bag_info,
+    _check_manifests,
+    _check_fetch,
+    _check_data_empty,
+    _check_tag_files,
+    _check_payload_files,
+    _check_unchecked,
+)
+
+
+# -- path patterns -----------------------------------------------------------------------
+
+
+def _matches(path: str, patterns: Iterable[str]) -> bool:
+    return any(_pattern(pattern).fullmatch(path) for pattern in patterns)
+
+
+@functools.cache
+def _pattern(glob: str) -> re.Pattern[str]:
+    """A Tag-/Payload-Files-Allowed pattern as a regular expression.
+
+    Only '*' is a wildcard ("asterisks can represent zero or more characters"); '?' and
+    '[' are literal, as they are in real file names. '*' crosses '/', unlike glob(7): the
+    specification's default ['*'] means "all payload files ... are allowed", yet every
+    payload path has a '/' (data/...), and a permitted directory is written "data/src/*".
+    """
+    return re.compile(".*".join(re.escape(part) for part in glob.split("*")), re.DOTALL)
