@@ -30,6 +30,8 @@ from typing import TypeVar, cast
 from archiver.bagit import algorithms
 
 CHUNK = 1 << 20
+# Big files are read in bigger chunks: fewer hand-overs between the two threads.
+BIG_CHUNK = 8 << 20
 # Below this size the hand-over to a helper thread costs more than it saves.
 SPLIT_THRESHOLD = 8 << 20
 # Slowest first: the one given a helper thread in split mode.
@@ -42,12 +44,14 @@ R = TypeVar("R")
 _local = threading.local()
 
 
-def _buffers() -> tuple[memoryview, memoryview]:
-    """The calling thread's two chunk buffers, allocated once per thread."""
-    views: tuple[memoryview, memoryview] | None = getattr(_local, "views", None)
+def _buffers(size: int = CHUNK) -> tuple[memoryview, memoryview]:
+    """The calling thread's two chunk buffers of ``size`` bytes, allocated once per thread."""
+    cache: dict[int, tuple[memoryview, memoryview]] | None = getattr(_local, "views", None)
+    if cache is None:
+        cache = _local.views = {}
+    views = cache.get(size)
     if views is None:
-        views = (memoryview(bytearray(CHUNK)), memoryview(bytearray(CHUNK)))
-        _local.views = views
+        views = cache[size] = (memoryview(bytearray(size)), memoryview(bytearray(size)))
     return views
 
 
@@ -121,7 +125,7 @@ def _pump_split(
     side = [hashes[n] for n in helper_names]
     gil_bound = [c for c in consumers if hasattr(c, "busy")]
     light = [c for c in consumers if not hasattr(c, "busy")]
-    views = _buffers()
+    views = _buffers(BIG_CHUNK)
     current = 0
     total = count = os.readv(fd, [views[current]])
     while count:
@@ -196,7 +200,7 @@ class _BackgroundWriter:
     writers, a write can block for milliseconds. Writing behind lets hashing go on.
     """
 
-    _DEPTH = 8  # chunks in flight: memory stays at a few MiB whatever the file size
+    _DEPTH = 4  # chunks in flight: memory stays at a few big chunks whatever the file size
     _FLUSH_EVERY = 64 << 20
 
     def __init__(self, fd: int) -> None:
