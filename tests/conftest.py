@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import os
 import shutil
+import sys
 from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -109,3 +111,30 @@ def iter_findings(report: dict[str, object]) -> Iterator[dict[str, object]]:
 
 def codes_of(report: dict[str, object]) -> Sequence[str]:
     return sorted({str(f["code"]) for f in iter_findings(report)})
+
+
+_OPEN_LOG: list[str] | None = None
+
+
+def _audit(event: str, args: tuple[object, ...]) -> None:
+    if _OPEN_LOG is None or event not in {"open", "os.scandir", "os.listdir"} or not args:
+        return
+    target = args[0]
+    if isinstance(target, (str, bytes, os.PathLike)):
+        _OPEN_LOG.append(os.fsdecode(target))
+
+
+# One hook for the whole run (audit hooks cannot be removed); it records only inside watch_opens.
+sys.addaudithook(_audit)
+
+
+@contextmanager
+def watch_opens() -> Iterator[list[str]]:
+    """Every path this process opens or lists meanwhile, from the interpreter's audit events."""
+    global _OPEN_LOG
+    log: list[str] = []
+    _OPEN_LOG = log
+    try:
+        yield log
+    finally:
+        _OPEN_LOG = None

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
 import shutil
 import sys
 from pathlib import Path
@@ -11,7 +10,7 @@ from pathlib import Path
 import pytest
 
 import archiver
-from tests.conftest import REPO, CliRunner
+from tests.conftest import REPO, CliRunner, watch_opens
 
 SUITE = REPO / "tests" / "data" / "bagit-conformance-suite"
 BAGS = sorted(p.relative_to(SUITE).as_posix() for p in SUITE.glob("v*/*/*") if p.is_dir())
@@ -63,17 +62,6 @@ def test_each_conformance_bag_is_judged_as_the_suite_expects(
         raise AssertionError(f"unknown category {kind}")
 
 
-_OPENED: list[str] | None = None
-
-
-def _record_opens(event: str, args: tuple[object, ...]) -> None:
-    if _OPENED is None or event not in {"open", "os.scandir", "os.listdir"} or not args:
-        return
-    target = args[0]
-    if isinstance(target, (str, bytes, os.PathLike)):
-        _OPENED.append(os.fsdecode(target))
-
-
 # Where code and schemas are loaded from: opening those is not reading the bag's surroundings.
 _RUNTIME = [Path(p).resolve() for p in {sys.prefix, sys.base_prefix}] + [
     Path(archiver.__file__).resolve().parent,
@@ -81,22 +69,15 @@ _RUNTIME = [Path(p).resolve() for p in {sys.prefix, sys.base_prefix}] + [
 ]
 
 
-sys.addaudithook(_record_opens)
-
-
 def test_validation_never_opens_anything_outside_the_bag(suite: Path, cli: CliRunner) -> None:
     # The suite's traversal bags point at ../../../README.md, /tmp/foo, ~root/foo...: the
     # interpreter's own audit events show every file the validator opens.
-    global _OPENED
     for name in BAGS:
         if "out-of-scope" not in name:
             continue
         bag = (suite / name).resolve()
-        _OPENED = []
-        try:
+        with watch_opens() as opened:
             code, _ = _judge(cli, bag)
-        finally:
-            opened, _OPENED = _OPENED, None
         assert code == 1, name
         assert opened, "the audit hook saw nothing: the test would prove nothing"
         outside = [

@@ -28,7 +28,7 @@ from archiver import resources
 from archiver.bagit import reader
 from archiver.codes import CATALOGUE
 from tests import corrupt
-from tests.conftest import CliRunner, iter_findings, make_source_tree
+from tests.conftest import CliRunner, iter_findings, make_source_tree, watch_opens
 from tests.test_packing import validator
 
 Json = dict[str, Any]
@@ -1058,35 +1058,18 @@ def test_before_1_0_whitespace_around_the_colon_is_accepted(tmp_path: Path, cli:
 
 # -- links are never followed ----------------------------------------------------------------
 
-_OPENED: list[str] | None = None
-
-
-def _record_opens(event: str, args: tuple[object, ...]) -> None:
-    if _OPENED is None or event not in {"open", "os.scandir", "os.listdir"} or not args:
-        return
-    target = args[0]
-    if isinstance(target, (str, bytes, os.PathLike)):
-        _OPENED.append(os.fsdecode(target))
-
-
-sys.addaudithook(_record_opens)
-
 
 def test_links_out_of_the_bag_are_reported_and_their_targets_never_opened(
     tmp_path: Path, cli: CliRunner
 ) -> None:
-    global _OPENED
     bag = write_foreign_bag(tmp_path / "bag", tag_algorithms=("sha256",))
     secret = tmp_path / "secret.txt"
     secret.write_text("SECRET-CONTENT outside the bag\n")
     corrupt.symlink_to(bag / "data" / "a.txt", secret)  # listed in the manifest
     corrupt.symlink_to(bag / "bag-info.txt", secret)  # listed in the tag manifest
     corrupt.symlink_to(bag / "data" / "elsewhere", tmp_path)  # a folder outside
-    _OPENED = []
-    try:
+    with watch_opens() as opened:
         code, report = validate_json(cli, bag)
-    finally:
-        opened, _OPENED = _OPENED, None
     findings = list(iter_findings(report))
     links = {f["path"] for f in findings if f["code"] == "bag.path.symlink"}
     assert links == {"data/a.txt", "bag-info.txt", "data/elsewhere"}
