@@ -7,7 +7,6 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from archiver import layout
-from archiver.check import metadata
 from archiver.check.bag import Mode, check_bag
 from archiver.check.profile import Profile, check_profile, declared_profiles, shipped_profile
 from archiver.errors import UsageError
@@ -33,8 +32,11 @@ def validate_bag(
     inspection = check_bag(root, mode=mode, workers=workers)
     declared = declared_profiles(inspection.bag_info)
     if mode is not Mode.FAST and (
-        metadata.carries_metadata(inspection.inventory) or layout.PROFILE_IDENTIFIER in declared
+        any(name in inspection.inventory.tags for name in layout.METADATA_FILES)
+        or layout.PROFILE_IDENTIFIER in declared
     ):
+        from archiver.check import metadata  # lxml is loaded only for bags with metadata
+
         metadata.check_metadata(
             root, inspection.inventory, inspection.payload_manifests, inspection.report
         )

@@ -47,10 +47,6 @@ _TREE_LIMIT = 16 << 20
 Manifests = Mapping[str, Mapping[str, str]]
 
 
-def carries_metadata(inventory: reader.Inventory) -> bool:
-    return any(name in inventory.tags for name in layout.METADATA_FILES)
-
-
 @dataclass
 class _Scan:
     """What the cross-checks need while one document streams by."""
