@@ -9,12 +9,13 @@ import argparse
 import json
 import signal
 import sys
-from collections.abc import Sequence
+import time
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from types import FrameType
 from typing import TYPE_CHECKING, Any, NoReturn, TextIO
 
-from archiver.errors import ArchiverError
+from archiver.errors import ArchiverError, UsageError
 from archiver.version import AGENT
 
 if TYPE_CHECKING:
@@ -89,7 +90,59 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="FILE",
         help="also check every bag against this BagIt profile (BagIt Profiles 1.4 JSON)",
     )
+    aud = commands.add_parser(
+        "audit",
+        help="verify every bag of a collection and record it in the fixity ledger "
+        "(also: audit history, audit premis)",
+    )
+    aud.add_argument("collection", type=Path, metavar="COLLECTION", help="a folder of bags")
+    aud.add_argument(
+        "--ledger", type=Path, metavar="FILE", help="default: COLLECTION/.archiver/ledger.sqlite"
+    )
+    aud.add_argument(
+        "--older-than", type=_days, metavar="DAYS", help="only bags not verified for DAYS days"
+    )
+    aud.add_argument(
+        "--workers", type=_positive, metavar="N", help="hashing processes (default: all cores)"
+    )
+    aud.add_argument("--scheduler", metavar="ADDRESS", help="a Dask scheduler: tcp://HOST:PORT")
+    aud.add_argument("--json", action="store_true", help="print the run report as JSON")
+    aud.add_argument("--report", type=Path, metavar="FILE.html", help="also write an HTML report")
+
+    hist = commands.add_parser("audit-history", help="(or 'audit history') what the ledger holds")
+    hist.add_argument("collection", type=Path, metavar="COLLECTION")
+    hist.add_argument("bag_id", nargs="?", metavar="BAG_ID")
+    hist.add_argument("--ledger", type=Path, metavar="FILE")
+    hist.add_argument("--json", action="store_true")
+
+    prem = commands.add_parser(
+        "audit-premis", help="(or 'audit premis') a bag's fixity checks as PREMIS 3 events"
+    )
+    prem.add_argument("collection", type=Path, metavar="COLLECTION")
+    prem.add_argument("bag_id", metavar="BAG_ID")
+    prem.add_argument("--ledger", type=Path, metavar="FILE")
     return parser
+
+
+def _days(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(f"not a number of days: {text!r}") from exc
+    if value < 0:
+        raise argparse.ArgumentTypeError("must not be negative")
+    return value
+
+
+_AUDIT_VIEWS = {"history": "audit-history", "premis": "audit-premis"}
+
+
+def _normalise(argv: Sequence[str]) -> list[str]:
+    """'audit history ...' and 'audit premis ...' are the audit-history/-premis commands."""
+    args = list(argv)
+    if len(args) >= 2 and args[0] == "audit" and args[1] in _AUDIT_VIEWS:
+        return [_AUDIT_VIEWS[args[1]], *args[2:]]
+    return args
 
 
 _CONTROL = {code: f"\\x{code:02x}" for code in [*range(0x20), 0x7F]}
@@ -112,7 +165,7 @@ def _on_terminate(_signum: int, _frame: FrameType | None) -> NoReturn:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    args = build_parser().parse_args(_normalise(sys.argv[1:] if argv is None else argv))
     previous = signal.signal(signal.SIGTERM, _on_terminate)
     try:
         return _run(args)
@@ -173,7 +226,94 @@ def _run(args: argparse.Namespace) -> int:
         else:
             print_report(report, sys.stdout, sys.stderr)
         return EXIT_OK if report.valid else EXIT_FINDINGS
+    if args.command == "audit":
+        return _audit(args)
+    if args.command in ("audit-history", "audit-premis"):
+        return _audit_view(args)
     raise AssertionError(args.command)  # pragma: no cover - argparse requires a command
+
+
+def _audit(args: argparse.Namespace) -> int:
+    from archiver.audit import INTACT, run_audit
+    from archiver.audit_report import render_html
+    from archiver.clock import Clock
+
+    progress = _progress_bar(sys.stderr) if sys.stderr.isatty() else None
+    report = run_audit(
+        args.collection,
+        ledger_path=args.ledger,
+        older_than_days=args.older_than,
+        workers=args.workers,
+        scheduler=args.scheduler,
+        clock=Clock.from_environment(),
+        progress=progress,
+    )
+    if progress:
+        sys.stderr.write("\n")
+    if args.report:
+        try:
+            args.report.write_text(render_html(report), encoding="utf-8")
+        except OSError as exc:
+            raise UsageError(f"cannot write the report {args.report}: {exc.strerror}") from exc
+    if args.json:
+        _print_json(report.to_json())
+    else:
+        for bag in report.bags:
+            if bag.findings or bag.status != INTACT:
+                print(f"{bag.id}: {bag.status}")
+                for item in sorted(bag.findings, key=lambda f: f.sort_key()):
+                    print(f"  {item.severity}: [{item.code}] {one_line(item.message)}")
+        summary = report.to_json()
+        print(
+            f"run {report.run}{' (resumed)' if report.resumed else ''}: {summary['checked']} bags "
+            f"checked, {summary['skipped']} skipped, {summary['damaged']} damaged or missing, "
+            f"{summary['new']} new; {summary['files']} files, {summary['bytes']} bytes"
+        )
+    return EXIT_OK if report.intact else EXIT_FINDINGS
+
+
+def _audit_view(args: argparse.Namespace) -> int:
+    from archiver import collection
+    from archiver.audit_report import history, history_text, premis_events
+    from archiver.ledger import Ledger
+
+    if not args.collection.is_dir():
+        raise UsageError(f"{args.collection}: not a directory")
+    path = args.ledger or collection.default_ledger(args.collection)
+    if not path.exists():
+        raise UsageError(f"no ledger at {path}: run 'archiver audit {args.collection}' first")
+    ledger = Ledger(path)
+    try:
+        if args.command == "audit-premis":
+            sys.stdout.write(premis_events(ledger, args.bag_id))
+        else:
+            data = history(ledger, args.bag_id)
+            if args.json:
+                _print_json(data)
+            else:
+                print(history_text(data))
+    finally:
+        ledger.close()
+    return EXIT_OK
+
+
+def _progress_bar(stream: TextIO) -> Callable[[int, int, int], None]:
+    """A one-line progress display on a terminal: bags, bytes, rate, time left."""
+    started = time.monotonic()
+
+    def show(done: int, total: int, hashed: int) -> None:
+        elapsed = max(time.monotonic() - started, 1e-6)
+        width = 24
+        filled = width * done // total if total else width
+        left = (total - done) * elapsed / done if done else 0.0
+        stream.write(
+            f"\r[{'#' * filled}{'.' * (width - filled)}] {done}/{total} bags  "
+            f"{hashed / 2**20:,.0f} MiB  {hashed / 2**20 / elapsed:,.0f} MiB/s  "
+            f"ETA {int(left) // 60}:{int(left) % 60:02d} "
+        )
+        stream.flush()
+
+    return show
 
 
 def _print_json(document: dict[str, Any]) -> None:

@@ -323,6 +323,14 @@ _CODES = [
     Code(
         "metadata.premis.size-mismatch", E, "PREMIS 3.0 size", "a PREMIS size differs from the file"
     ),
+    # integrity verification runs over a collection (archiver audit)
+    Code(
+        "audit.bag.missing",
+        E,
+        "archiver audit",
+        "a bag the ledger knows has disappeared from the collection",
+    ),
+    Code("audit.bag.new", N, "archiver audit", "a bag the ledger had not seen before"),
     # the reference implementation, as a second opinion (validate --reference)
     Code(
         "reference.disagrees",

@@ -180,6 +180,16 @@ def _write_all(fd: int, chunk: memoryview | bytes) -> None:
         raise WriteFailedError(exc.errno, exc.strerror) from exc
 
 
+def digest_or_reason(
+    path: str | os.PathLike[str], names: Sequence[str], helper: Executor | None = None
+) -> dict[str, str] | str:
+    """Digests of a bag file, or why it could not be read (never through a symlink)."""
+    try:
+        return digest_file(path, names, helper=helper).digests
+    except OSError as exc:
+        return exc.strerror or str(exc)
+
+
 class _Writer:
     """A consumer that writes every chunk to an open file descriptor."""
 
@@ -296,7 +306,8 @@ BATCH_BYTES = 32 << 20
 POOL_MINIMUM = 64
 
 
-def _worker_init() -> None:
+def worker_init() -> None:
+    """Signals in a worker process: Ctrl-C is the parent's to handle; SIGTERM ends it."""
     # Ctrl-C reaches the whole process group: let the parent decide, and have it wait for
     # running batches before it cleans up. SIGTERM ends a worker at once.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
@@ -369,7 +380,7 @@ def run_each(
             pool = ProcessPoolExecutor(
                 max_workers=workers,
                 mp_context=multiprocessing.get_context("fork"),
-                initializer=_worker_init,
+                initializer=worker_init,
             )
             top_up()
         if big:

@@ -90,6 +90,7 @@ class Inspection:
     manifest_algorithms: tuple[str, ...]  # every payload manifest's algorithm, as named
     tag_manifest_algorithms: tuple[str, ...]  # every tag manifest's algorithm, as named
     fetch_entries: tuple[str, ...]  # payload paths fetch.txt lists (empty without fetch.txt)
+    tag_manifests: dict[str, dict[str, str]]  # algorithm -> tag file path -> digest (supported)
 
     @property
     def has_fetch(self) -> bool:
@@ -112,12 +113,19 @@ def check_bag(root: Path, *, mode: Mode = Mode.FULL, workers: int | None = None)
         _check_names(bag)
     if mode is Mode.FULL:
         _verify_checksums(bag, workers or hashing.default_workers())
+
+    def by_file(m: Manifest) -> dict[str, str]:
+        if not bag.aliases:
+            return m.entries
+        return {bag.aliases.get(p, p): d for p, d in m.entries.items()}
+
     payload_manifests = {
-        m.algorithm: (
-            {bag.aliases.get(p, p): d for p, d in m.entries.items()} if bag.aliases else m.entries
-        )
+        m.algorithm: by_file(m) for m in bag.manifests if not m.tag and m.supported
+    }
+    tag_manifests = {
+        m.algorithm: {p: d for p, d in by_file(m).items() if not p.startswith("data/")}
         for m in bag.manifests
-        if not m.tag and m.supported
+        if m.tag and m.supported
     }
     return Inspection(
         bag.report,
@@ -128,6 +136,7 @@ def check_bag(root: Path, *, mode: Mode = Mode.FULL, workers: int | None = None)
         tuple(m.algorithm for m in bag.manifests if not m.tag),
         tuple(m.algorithm for m in bag.manifests if m.tag),
         tuple(sorted(bag.fetched)),
+        tag_manifests,
     )
 
 
@@ -752,12 +761,8 @@ def _expected(bag: _Bag, parsed: Manifest, rel: str) -> str | None:
 def _digest_job(
     root: Path, job: tuple[str, tuple[str, ...]], helper: Executor | None
 ) -> dict[str, str] | str:
-    """Digests of one bag file, or why it could not be read (never through a symlink)."""
     rel, names = job
-    try:
-        return hashing.digest_file(root / rel, names, helper=helper).digests
-    except OSError as exc:
-        return exc.strerror or str(exc)
+    return hashing.digest_or_reason(root / rel, names, helper)
 
 
 def _judge(

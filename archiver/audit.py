@@ -1,0 +1,516 @@
+"""Integrity verification runs over a collection: fixity audits with a history.
+
+    bags in the collection -> which to check (--older-than, never-checked first)
+    -> per bag: structure and completeness (check.bag), then every file hashed
+       (local worker processes, or a Dask cluster) -> each result written to the ledger
+       as it arrives -> per bag a verdict -> the run report (JSON, HTML, PREMIS events).
+
+Only this process (the coordinator) writes the ledger; workers only hash. A run that is
+killed is resumed by the next one: what it recorded is kept and not checked again. Nothing
+inside a bag is ever written.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import json
+import os
+import socket
+import time
+from collections import deque
+from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import Future, ProcessPoolExecutor
+from dataclasses import dataclass, field
+from datetime import timedelta
+from pathlib import Path
+from typing import Any, Protocol
+
+from archiver import collection
+from archiver.bagit import hashing
+from archiver.check.bag import Inspection, Mode, check_bag
+from archiver.clock import Clock, w3cdtf
+from archiver.codes import Severity
+from archiver.errors import UsageError
+from archiver.findings import Finding, finding, finding_from_json
+from archiver.ledger import FileCheck, Ledger, Outcome
+from archiver.version import AGENT
+
+# Files per task and bytes per task: small enough to record results often (a killed run
+# loses little), big enough that task overhead stays small.
+BATCH_FILES = 64
+BATCH_BYTES = 64 << 20
+
+Job = tuple[str, tuple[str, ...]]  # absolute path, algorithms
+Hashed = tuple["dict[str, str] | str", float]  # digests or why not, seconds
+
+
+def hash_batch(batch: list[Job]) -> list[Hashed]:
+    """The task workers run: digest each file (never through a link), timing each."""
+    results: list[Hashed] = []
+    for path, names in batch:
+        started = time.perf_counter()
+        results.append((hashing.digest_or_reason(path, names), time.perf_counter() - started))
+    return results
+
+
+# -- engines: where the hashing runs --------------------------------------------------------
+
+
+class _Pending(Protocol):
+    def result(self) -> list[Hashed]: ...
+
+
+class Engine(Protocol):
+    def submit(self, batch: list[Job]) -> _Pending: ...
+
+    def close(self) -> None: ...
+
+
+class InlineEngine:
+    """One worker: hash here, now."""
+
+    def submit(self, batch: list[Job]) -> _Pending:
+        future: Future[list[Hashed]] = Future()
+        future.set_result(hash_batch(batch))
+        return future
+
+    def close(self) -> None:
+        """Nothing to stop."""
+
+
+class LocalEngine:
+    """``workers`` forked processes on this machine."""
+
+    def __init__(self, workers: int) -> None:
+        import multiprocessing
+
+        self.pool = ProcessPoolExecutor(
+            max_workers=workers,
+            mp_context=multiprocessing.get_context("fork"),
+            initializer=hashing.worker_init,
+        )
+
+    def submit(self, batch: list[Job]) -> _Pending:
+        return self.pool.submit(hash_batch, batch)
+
+    def close(self) -> None:
+        self.pool.shutdown(wait=True, cancel_futures=True)
+
+
+class DaskEngine:
+    """A Dask distributed cluster (``archiver[distributed]``): workers must see the same files.
+
+    A worker that dies takes its running tasks with it; the scheduler runs them again
+    elsewhere, and each task's result still reaches this coordinator exactly once.
+    """
+
+    def __init__(self, address: str) -> None:
+        try:
+            from distributed import Client
+        except ImportError as exc:
+            raise UsageError(
+                "--scheduler needs Dask distributed: pip install 'archiver[distributed]'"
+            ) from exc
+        try:
+            self.client = Client(address, timeout=30)  # type: ignore[no-untyped-call]
+        except OSError as exc:
+            raise UsageError(f"cannot reach the Dask scheduler at {address}: {exc}") from exc
+
+    def submit(self, batch: list[Job]) -> _Pending:
+        pending: _Pending = self.client.submit(hash_batch, batch, pure=False, retries=3)
+        return pending
+
+    def close(self) -> None:
+        self.client.close()  # type: ignore[no-untyped-call]
+
+
+def make_engine(workers: int, scheduler: str | None) -> Engine:
+    if scheduler:
+        return DaskEngine(scheduler)
+    if workers <= 1:
+        return InlineEngine()
+    return LocalEngine(workers)
+
+
+# -- results ----------------------------------------------------------------------------------
+
+INTACT, DAMAGED, MISSING, NEW = "intact", "damaged", "missing", "new"
+
+
+@dataclass
+class BagOutcome:
+    id: str
+    status: str
+    files: int = 0
+    bytes: int = 0
+    seconds: float = 0.0
+    findings: list[Finding] = field(default_factory=list)
+
+    def to_json(self) -> dict[str, Any]:
+        ordered = sorted(self.findings, key=Finding.sort_key)
+        return {
+            "id": self.id,
+            "status": self.status,
+            "files": self.files,
+            "bytes": self.bytes,
+            "seconds": round(self.seconds, 3),
+            "findings": [f.to_json() for f in ordered],
+        }
+
+
+@dataclass
+class AuditReport:
+    """One run: what was checked, what was skipped, and each checked bag's verdict.
+
+    Intact bags are kept as a line each (no findings but notices): memory grows with the
+    number of bags, not with their files.
+    """
+
+    collection: str
+    ledger: str
+    run: int
+    resumed: bool
+    started: str
+    finished: str = ""
+    skipped: int = 0
+    bags: list[BagOutcome] = field(default_factory=list)
+
+    @property
+    def checked(self) -> int:
+        return sum(1 for bag in self.bags if bag.status != MISSING)
+
+    @property
+    def damaged(self) -> int:
+        return sum(1 for bag in self.bags if bag.status in (DAMAGED, MISSING))
+
+    @property
+    def intact(self) -> bool:
+        return self.damaged == 0
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "collection": self.collection,
+            "ledger": self.ledger,
+            "run": self.run,
+            "resumed": self.resumed,
+            "started": self.started,
+            "finished": self.finished,
+            "checked": self.checked,
+            "skipped": self.skipped,
+            "damaged": self.damaged,
+            "missing": sum(1 for bag in self.bags if bag.status == MISSING),
+            "new": sum(1 for bag in self.bags if bag.status == NEW),
+            "files": sum(bag.files for bag in self.bags),
+            "bytes": sum(bag.bytes for bag in self.bags),
+            "bags": [bag.to_json() for bag in self.bags],
+        }
+
+
+Progress = Callable[[int, int, int], None]  # bags done, bags to check, bytes hashed
+
+
+# -- the run ----------------------------------------------------------------------------------
+
+
+@dataclass
+class _BagWork:
+    """One bag on its way through the pipeline."""
+
+    id: str
+    root: Path
+    inspection: Inspection
+    started: float
+    batches_left: int = 0
+    files: int = 0
+    size: int = 0
+
+
+class _Lock:
+    """Only one audit of a collection at a time (an flock beside the ledger)."""
+
+    def __init__(self, ledger_path: Path) -> None:
+        path = ledger_path.with_name(ledger_path.name + ".lock")
+        path.parent.mkdir(parents=True, exist_ok=True)
+        self.fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o644)
+        try:
+            fcntl.flock(self.fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError as exc:
+            os.close(self.fd)
+            raise UsageError(f"another audit is running on this ledger ({path})") from exc
+
+    def release(self) -> None:
+        os.close(self.fd)
+
+
+def run_audit(
+    collection_dir: Path,
+    *,
+    ledger_path: Path | None = None,
+    older_than_days: float | None = None,
+    workers: int | None = None,
+    scheduler: str | None = None,
+    clock: Clock | None = None,
+    progress: Progress | None = None,
+) -> AuditReport:
+    """Audit every bag of ``collection_dir`` (those due, with ``older_than_days``)."""
+    clock = clock or Clock.from_environment()
+    ids = collection.bag_ids(collection_dir)
+    ledger_path = ledger_path or collection.default_ledger(collection_dir)
+    lock = _Lock(ledger_path)
+    ledger = Ledger(ledger_path)
+    try:
+        return _Run(collection_dir, ids, ledger, clock, progress).execute(
+            older_than_days, workers or hashing.default_workers(), scheduler
+        )
+    finally:
+        ledger.close()
+        lock.release()
+
+
+class _Run:
+    def __init__(
+        self,
+        root: Path,
+        ids: Sequence[str],
+        ledger: Ledger,
+        clock: Clock,
+        progress: Progress | None,
+    ) -> None:
+        self.root = root
+        self.ids = ids
+        self.ledger = ledger
+        self.clock = clock
+        self.progress = progress
+        self.hashed = 0
+
+    def now(self) -> str:
+        return w3cdtf(self.clock.now())
+
+    def execute(
+        self, older_than_days: float | None, workers: int, scheduler: str | None
+    ) -> AuditReport:
+        options = {"older_than_days": older_than_days, "workers": workers, "scheduler": scheduler}
+        previous = self.ledger.unfinished_run()
+        run = previous or self.ledger.start_run(self.now(), AGENT, socket.gethostname(), options)
+        self.run_id = run.id
+        report = AuditReport(
+            str(self.root), str(self.ledger.path), run.id, previous is not None, run.started_at
+        )
+        known = self.ledger.known_bags()
+        self.first_seen_now = {b for b in self.ids if b not in known}
+        for bag_id in self.ids:
+            self.ledger.saw_bag(bag_id, run.started_at)
+        for bag_id, missing_since in sorted(known.items()):
+            if bag_id not in self.ids and missing_since is None:
+                self._lost(report, bag_id)
+        done = {}
+        for row in self.ledger.run_checks(run.id):
+            if row["finished_at"] is not None and row["status"] != MISSING:
+                done[row["bag_id"]] = row
+        for row in done.values():  # finished before the run was interrupted
+            report.bags.append(_outcome_from_row(row))
+        due = self._due([b for b in self.ids if b not in done], older_than_days)
+        report.skipped = len(self.ids) - len(done) - len(due)
+        engine = make_engine(workers, scheduler)
+        try:
+            for outcome in self._pipeline(due, engine, workers):
+                report.bags.append(outcome)
+                if self.progress:
+                    self.progress(len(report.bags), len(due) + len(done), self.hashed)
+        finally:
+            engine.close()
+        report.finished = self.now()
+        self.ledger.finish_run(run.id, report.finished)
+        report.bags.sort(key=lambda bag: bag.id)
+        return report
+
+    def _lost(self, report: AuditReport, bag_id: str) -> None:
+        lost = finding("audit.bag.missing", "", f"{bag_id} has disappeared from the collection")
+        self.ledger.lost_bag(self.run_id, bag_id, self.now(), [lost.to_json()])
+        report.bags.append(BagOutcome(bag_id, MISSING, findings=[lost]))
+
+    def _due(self, candidates: list[str], older_than_days: float | None) -> list[str]:
+        """Bags to check: never-checked first, then the longest unchecked; all, or the stale."""
+        last = self.ledger.last_success()
+        if older_than_days is not None:
+            limit = w3cdtf(self.clock.now() - timedelta(days=older_than_days))
+            candidates = [b for b in candidates if b not in last or last[b] < limit]
+        return sorted(candidates, key=lambda b: (b in last, last.get(b, ""), b))
+
+    # -- the pipeline: prepare bags, hash in batches, record, judge -------------------------
+
+    def _pipeline(self, due: Sequence[str], engine: Engine, workers: int) -> Iterator[BagOutcome]:
+        window = max(2, workers * 4)
+        pending: deque[tuple[_BagWork, list[tuple[str, str, tuple[str, ...]]], _Pending]] = deque()
+        for bag_id in due:
+            work = self._prepare(bag_id)
+            batches = self._batches(work)
+            if not batches:
+                yield self._judge(work)
+                continue
+            work.batches_left = len(batches)
+            for batch in batches:
+                jobs: list[Job] = [(str(work.root / rel), names) for _, rel, names in batch]
+                pending.append((work, batch, engine.submit(jobs)))
+                while len(pending) >= window:
+                    yield from self._collect(pending.popleft())
+        while pending:
+            yield from self._collect(pending.popleft())
+
+    def _prepare(self, bag_id: str) -> _BagWork:
+        root = self.root / bag_id
+        self.ledger.start_bag(self.run_id, bag_id, self.now())
+        inspection = check_bag(root, mode=Mode.COMPLETENESS, workers=1)
+        return _BagWork(bag_id, root, inspection, time.perf_counter())
+
+    def _batches(self, work: _BagWork) -> list[list[tuple[str, str, tuple[str, ...]]]]:
+        """Files still to hash for this bag (a resumed run skips what it recorded)."""
+        inspection = work.inspection
+        recorded = {(c.path, c.algorithm) for c in self.ledger.file_checks(self.run_id, work.id)}
+        self._record_missing(work, recorded)
+        algorithms_of = _algorithms(inspection)
+        batches: list[list[tuple[str, str, tuple[str, ...]]]] = []
+        batch: list[tuple[str, str, tuple[str, ...]]] = []
+        weight = 0
+        files = {**inspection.inventory.tags, **inspection.inventory.payload}
+        for rel in sorted(files):
+            names = tuple(n for n in algorithms_of(rel) if (rel, n) not in recorded)
+            if not names:
+                continue
+            size = files[rel]
+            work.files += 1
+            work.size += size
+            if batch and (len(batch) >= BATCH_FILES or weight + size > BATCH_BYTES):
+                batches.append(batch)
+                batch, weight = [], 0
+            batch.append((work.id, rel, names))
+            weight += size
+        if batch:
+            batches.append(batch)
+        return batches
+
+    def _record_missing(self, work: _BagWork, recorded: set[tuple[str, str]]) -> None:
+        """Files the manifests list but the bag lacks: recorded as checks too."""
+        inventory = work.inspection.inventory
+        checks = [
+            FileCheck(work.id, path, name, digest, None, Outcome.MISSING)
+            for manifests, present in (
+                (work.inspection.payload_manifests, inventory.payload),
+                (work.inspection.tag_manifests, inventory.tags),
+            )
+            for name, entries in sorted(manifests.items())
+            for path, digest in sorted(entries.items())
+            if path not in present and (path, name) not in recorded
+        ]
+        if checks:
+            self.ledger.record_files(self.run_id, checks, self.now(), AGENT)
+
+    def _collect(
+        self, item: tuple[_BagWork, list[tuple[str, str, tuple[str, ...]]], _Pending]
+    ) -> Iterator[BagOutcome]:
+        work, batch, pending = item
+        outcomes = pending.result()
+        checks: list[FileCheck] = []
+        for (_, rel, names), (result, seconds) in zip(batch, outcomes, strict=True):
+            expected = _expected(work.inspection, rel)
+            for name in names:
+                want = expected.get(name)
+                if isinstance(result, str):
+                    checks.append(
+                        FileCheck(work.id, rel, name, want, None, Outcome.UNREADABLE, seconds)
+                    )
+                    continue
+                got = result[name]
+                outcome = (
+                    Outcome.UNLISTED
+                    if want is None
+                    else Outcome.OK
+                    if got == want
+                    else Outcome.CHANGED
+                )
+                checks.append(FileCheck(work.id, rel, name, want, got, outcome, seconds))
+            if not isinstance(result, str):
+                self.hashed += work.inspection.inventory.size_of(rel) or 0
+        self.ledger.record_files(self.run_id, checks, self.now(), AGENT)
+        work.batches_left -= 1
+        if work.batches_left == 0:
+            yield self._judge(work)
+
+    def _judge(self, work: _BagWork) -> BagOutcome:
+        """The bag's verdict from its structure and every recorded file check."""
+        findings = list(work.inspection.report.findings)
+        for check in self.ledger.file_checks(self.run_id, work.id):
+            found = _check_finding(check)
+            if found is not None:
+                findings.append(found)
+        if work.id in self.first_seen_now:
+            findings.append(finding("audit.bag.new", "", f"{work.id} is new to the ledger"))
+        damaged = any(f.severity is Severity.ERROR for f in findings)
+        status = DAMAGED if damaged else NEW if work.id in self.first_seen_now else INTACT
+        seconds = time.perf_counter() - work.started
+        inventory = work.inspection.inventory
+        files, size = len(inventory.payload), sum(inventory.payload.values())
+        self.ledger.finish_bag(
+            self.run_id,
+            work.id,
+            when=self.now(),
+            status=status,
+            files=files,
+            size=size,
+            seconds=seconds,
+            findings=[f.to_json() for f in findings],
+        )
+        kept = findings if damaged else [f for f in findings if f.severity is not Severity.INFO]
+        return BagOutcome(work.id, status, files, size, seconds, kept)
+
+
+def _algorithms(inspection: Inspection) -> Callable[[str], tuple[str, ...]]:
+    """For a bag file, the algorithms to digest it with: its manifests' (unlisted payload
+    files with every payload algorithm, so the ledger records what they are)."""
+    payload_names = tuple(sorted(inspection.payload_manifests))
+
+    def names(rel: str) -> tuple[str, ...]:
+        if rel.startswith("data/"):
+            return payload_names
+        return tuple(sorted(n for n, entries in inspection.tag_manifests.items() if rel in entries))
+
+    return names
+
+
+def _expected(inspection: Inspection, rel: str) -> dict[str, str]:
+    manifests = (
+        inspection.payload_manifests if rel.startswith("data/") else inspection.tag_manifests
+    )
+    return {name: entries[rel] for name, entries in manifests.items() if rel in entries}
+
+
+def _check_finding(check: FileCheck) -> Finding | None:
+    payload = check.path.startswith("data/")
+    if check.outcome == Outcome.CHANGED:
+        code = "bag.payload.checksum-mismatch" if payload else "bag.tag.checksum-mismatch"
+        manifest = f"{'' if payload else 'tag'}manifest-{check.algorithm}.txt"
+        return finding(
+            code,
+            check.path,
+            f"{check.path}: {check.algorithm} differs from {manifest}",
+            algorithm=check.algorithm,
+            manifest=manifest,
+            expected=check.expected,
+            found=check.found,
+        )
+    if check.outcome == Outcome.UNREADABLE:
+        code = "bag.payload.unreadable" if payload else "bag.tag.unreadable"
+        return finding(code, check.path, f"cannot read {check.path}")
+    return None
+
+
+def _outcome_from_row(row: Any) -> BagOutcome:
+    findings = [finding_from_json(f) for f in json.loads(row["findings"] or "[]")]
+    return BagOutcome(
+        row["bag_id"],
+        row["status"],
+        row["files"] or 0,
+        row["bytes"] or 0,
+        row["seconds"] or 0.0,
+        findings,
+    )

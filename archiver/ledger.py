@@ -1,0 +1,321 @@
+"""The fixity ledger: a SQLite database that remembers every audit of a collection.
+
+It records every run and, per bag and per file, each check: when, which algorithm, the
+expected and found digests, the outcome, how long it took and which software did it.
+Results are written as they arrive, one short transaction each, so a run killed at any
+moment (kill -9) loses nothing it had recorded, and the next run resumes it.
+
+The schema is versioned with SQLite's user_version; the database runs in WAL mode.
+Only the coordinator of an audit writes here (workers, local or Dask, only hash).
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from collections.abc import Iterable, Iterator, Mapping
+from contextlib import contextmanager
+from dataclasses import dataclass
+from enum import StrEnum
+from pathlib import Path
+from typing import Any
+
+from archiver.errors import ArchiverError
+
+SCHEMA_VERSION = 1
+
+_SCHEMA = [
+    """CREATE TABLE runs (
+        id INTEGER PRIMARY KEY,
+        started_at TEXT NOT NULL,
+        finished_at TEXT,
+        software TEXT NOT NULL,
+        host TEXT NOT NULL,
+        options TEXT NOT NULL
+    )""",
+    """CREATE TABLE bags (
+        id TEXT PRIMARY KEY,
+        first_seen TEXT NOT NULL,
+        missing_since TEXT
+    )""",
+    """CREATE TABLE bag_checks (
+        run_id INTEGER NOT NULL REFERENCES runs(id),
+        bag_id TEXT NOT NULL REFERENCES bags(id),
+        started_at TEXT NOT NULL,
+        finished_at TEXT,
+        status TEXT,
+        files INTEGER,
+        bytes INTEGER,
+        seconds REAL,
+        findings TEXT,
+        PRIMARY KEY (run_id, bag_id)
+    )""",
+    """CREATE TABLE file_checks (
+        run_id INTEGER NOT NULL REFERENCES runs(id),
+        bag_id TEXT NOT NULL,
+        path TEXT NOT NULL,
+        algorithm TEXT NOT NULL,
+        expected TEXT,
+        found TEXT,
+        outcome TEXT NOT NULL,
+        checked_at TEXT NOT NULL,
+        seconds REAL,
+        software TEXT NOT NULL,
+        PRIMARY KEY (run_id, bag_id, path, algorithm)
+    )""",
+    "CREATE INDEX bag_checks_by_bag ON bag_checks(bag_id, finished_at)",
+]
+
+
+class Outcome(StrEnum):
+    """What a file check found (file_checks.outcome)."""
+
+    OK = "ok"
+    CHANGED = "changed"
+    MISSING = "missing"
+    UNLISTED = "unlisted"
+    UNREADABLE = "unreadable"
+
+
+class LedgerError(ArchiverError):
+    """The ledger cannot be opened, is not ours, or is newer than this software."""
+
+
+@dataclass(frozen=True)
+class FileCheck:
+    bag_id: str
+    path: str
+    algorithm: str
+    expected: str | None
+    found: str | None
+    outcome: Outcome
+    seconds: float | None = None
+
+
+@dataclass(frozen=True)
+class Run:
+    id: int
+    started_at: str
+    finished_at: str | None
+    software: str
+    host: str
+    options: dict[str, Any]
+
+
+class Ledger:
+    """One open ledger database."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            self.db = sqlite3.connect(path, isolation_level=None, timeout=30)
+            self.db.row_factory = sqlite3.Row
+            self.db.execute("PRAGMA journal_mode=WAL")
+            # WAL + NORMAL: a commit survives the process being killed; only a power cut
+            # can lose the last commits, never corrupt the database.
+            self.db.execute("PRAGMA synchronous=NORMAL")
+            self.db.execute("PRAGMA foreign_keys=ON")
+            self._migrate()
+        except sqlite3.Error as exc:
+            raise LedgerError(f"{path}: cannot open the ledger: {exc}") from exc
+
+    def close(self) -> None:
+        self.db.close()
+
+    def _migrate(self) -> None:
+        version = self.db.execute("PRAGMA user_version").fetchone()[0]
+        if version > SCHEMA_VERSION:
+            raise LedgerError(
+                f"{self.path} has ledger schema {version}; this archiver knows {SCHEMA_VERSION}"
+            )
+        if version == 0:
+            tables = self.db.execute("SELECT count(*) FROM sqlite_master").fetchone()[0]
+            if tables:
+                raise LedgerError(f"{self.path} is a SQLite database, but not an archiver ledger")
+            with self.transaction():
+                for statement in _SCHEMA:
+                    self.db.execute(statement)
+                self.db.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
+
+    @contextmanager
+    def transaction(self) -> Iterator[sqlite3.Connection]:
+        self.db.execute("BEGIN IMMEDIATE")
+        try:
+            yield self.db
+        except BaseException:
+            self.db.execute("ROLLBACK")
+            raise
+        self.db.execute("COMMIT")
+
+    # -- runs --------------------------------------------------------------------------
+
+    def unfinished_run(self) -> Run | None:
+        row = self.db.execute(
+            "SELECT * FROM runs WHERE finished_at IS NULL ORDER BY id DESC LIMIT 1"
+        ).fetchone()
+        return _run(row) if row else None
+
+    def start_run(
+        self, started_at: str, software: str, host: str, options: Mapping[str, Any]
+    ) -> Run:
+        with self.transaction() as db:
+            cursor = db.execute(
+                "INSERT INTO runs (started_at, software, host, options) VALUES (?, ?, ?, ?)",
+                (started_at, software, host, json.dumps(dict(options), sort_keys=True)),
+            )
+        run_id = cursor.lastrowid
+        assert run_id is not None
+        return Run(run_id, started_at, None, software, host, dict(options))
+
+    def finish_run(self, run_id: int, finished_at: str) -> None:
+        with self.transaction() as db:
+            db.execute("UPDATE runs SET finished_at = ? WHERE id = ?", (finished_at, run_id))
+
+    def runs(self) -> list[Run]:
+        return [_run(row) for row in self.db.execute("SELECT * FROM runs ORDER BY id")]
+
+    # -- bags --------------------------------------------------------------------------
+
+    def known_bags(self) -> dict[str, str | None]:
+        """Every bag the ledger has seen -> when it went missing (None while present)."""
+        return {
+            row["id"]: row["missing_since"]
+            for row in self.db.execute("SELECT id, missing_since FROM bags")
+        }
+
+    def saw_bag(self, bag_id: str, when: str) -> None:
+        with self.transaction() as db:
+            db.execute(
+                "INSERT INTO bags (id, first_seen) VALUES (?, ?) "
+                "ON CONFLICT(id) DO UPDATE SET missing_since = NULL",
+                (bag_id, when),
+            )
+
+    def lost_bag(self, run_id: int, bag_id: str, when: str, findings: list[dict[str, Any]]) -> None:
+        with self.transaction() as db:
+            db.execute("UPDATE bags SET missing_since = ? WHERE id = ?", (when, bag_id))
+            db.execute(
+                "INSERT OR IGNORE INTO bag_checks (run_id, bag_id, started_at, finished_at, "
+                "status, files, bytes, seconds, findings) "
+                "VALUES (?, ?, ?, ?, 'missing', 0, 0, 0, ?)",
+                (run_id, bag_id, when, when, json.dumps(findings, sort_keys=True)),
+            )
+
+    def last_success(self) -> dict[str, str]:
+        """Bag id -> when its last successful verification finished."""
+        rows = self.db.execute(
+            "SELECT bag_id, MAX(finished_at) AS at FROM bag_checks "
+            "WHERE status IN ('intact', 'new') GROUP BY bag_id"
+        )
+        return {row["bag_id"]: row["at"] for row in rows}
+
+    def bag_check(self, run_id: int, bag_id: str) -> sqlite3.Row | None:
+        row: sqlite3.Row | None = self.db.execute(
+            "SELECT * FROM bag_checks WHERE run_id = ? AND bag_id = ?", (run_id, bag_id)
+        ).fetchone()
+        return row
+
+    def start_bag(self, run_id: int, bag_id: str, when: str) -> None:
+        with self.transaction() as db:
+            db.execute(
+                "INSERT OR IGNORE INTO bag_checks (run_id, bag_id, started_at) VALUES (?, ?, ?)",
+                (run_id, bag_id, when),
+            )
+
+    def finish_bag(
+        self,
+        run_id: int,
+        bag_id: str,
+        *,
+        when: str,
+        status: str,
+        files: int,
+        size: int,
+        seconds: float,
+        findings: list[dict[str, Any]],
+    ) -> None:
+        with self.transaction() as db:
+            db.execute(
+                "UPDATE bag_checks SET finished_at = ?, status = ?, files = ?, bytes = ?, "
+                "seconds = ?, findings = ? WHERE run_id = ? AND bag_id = ?",
+                (
+                    when,
+                    status,
+                    files,
+                    size,
+                    seconds,
+                    json.dumps(findings, sort_keys=True),
+                    run_id,
+                    bag_id,
+                ),
+            )
+
+    def bag_checks(self, bag_id: str | None = None) -> list[sqlite3.Row]:
+        if bag_id is None:
+            return list(self.db.execute("SELECT * FROM bag_checks ORDER BY run_id, bag_id"))
+        return list(
+            self.db.execute("SELECT * FROM bag_checks WHERE bag_id = ? ORDER BY run_id", (bag_id,))
+        )
+
+    def run_checks(self, run_id: int) -> list[sqlite3.Row]:
+        return list(
+            self.db.execute("SELECT * FROM bag_checks WHERE run_id = ? ORDER BY bag_id", (run_id,))
+        )
+
+    # -- files -------------------------------------------------------------------------
+
+    def record_files(
+        self, run_id: int, checks: Iterable[FileCheck], when: str, software: str
+    ) -> None:
+        """Record checks in one transaction. A check already recorded is an error, never
+        silently overwritten: a resumed run must not re-check what it has."""
+        with self.transaction() as db:
+            db.executemany(
+                "INSERT INTO file_checks (run_id, bag_id, path, algorithm, expected, found, "
+                "outcome, checked_at, seconds, software) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                [
+                    (
+                        run_id,
+                        c.bag_id,
+                        c.path,
+                        c.algorithm,
+                        c.expected,
+                        c.found,
+                        c.outcome,
+                        when,
+                        c.seconds,
+                        software,
+                    )
+                    for c in checks
+                ],
+            )
+
+    def file_checks(self, run_id: int, bag_id: str) -> list[FileCheck]:
+        rows = self.db.execute(
+            "SELECT * FROM file_checks WHERE run_id = ? AND bag_id = ? ORDER BY path, algorithm",
+            (run_id, bag_id),
+        )
+        return [
+            FileCheck(
+                r["bag_id"],
+                r["path"],
+                r["algorithm"],
+                r["expected"],
+                r["found"],
+                r["outcome"],
+                r["seconds"],
+            )
+            for r in rows
+        ]
+
+
+def _run(row: sqlite3.Row) -> Run:
+    return Run(
+        row["id"],
+        row["started_at"],
+        row["finished_at"],
+        row["software"],
+        row["host"],
+        json.loads(row["options"]),
+    )
