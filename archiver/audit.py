@@ -173,6 +173,7 @@ class AuditReport:
     started: str
     finished: str = ""
     skipped: int = 0
+    hashed: int = 0  # bytes read and digested by this invocation (less when resuming)
     bags: list[BagOutcome] = field(default_factory=list)
 
     @property
@@ -202,6 +203,7 @@ class AuditReport:
             "new": sum(1 for bag in self.bags if bag.status == NEW),
             "files": sum(bag.files for bag in self.bags),
             "bytes": sum(bag.bytes for bag in self.bags),
+            "hashed": self.hashed,
             "bags": [bag.to_json() for bag in self.bags],
         }
 
@@ -320,6 +322,7 @@ class _Run:
         finally:
             engine.close()
         report.finished = self.now()
+        report.hashed = self.hashed
         self.ledger.finish_run(run.id, report.finished)
         report.bags.sort(key=lambda bag: bag.id)
         return report
