@@ -112,7 +112,8 @@ class DaskEngine:
                 "--scheduler needs Dask distributed: pip install 'archiver[distributed]'"
             ) from exc
         try:
-            self.client = Client(address, timeout=30)  # type: ignore[no-untyped-call]
+            # A scheduler that does not answer within seconds is not there: say so quickly.
+            self.client = Client(address, timeout=10)  # type: ignore[no-untyped-call]
         except OSError as exc:
             raise UsageError(f"cannot reach the Dask scheduler at {address}: {exc}") from exc
 
@@ -162,8 +163,8 @@ class BagOutcome:
 class AuditReport:
     """One run: what was checked, what was skipped, and each checked bag's verdict.
 
-    Intact bags are kept as a line each (no findings but notices): memory grows with the
-    number of bags, not with their files.
+    Each bag is kept as a line with its findings (an intact bag has few, if any): memory
+    grows with the number of bags, not with their files.
     """
 
     collection: str
@@ -292,6 +293,16 @@ class _Run:
         self, older_than_days: float | None, workers: int, scheduler: str | None
     ) -> AuditReport:
         options = {"older_than_days": older_than_days, "workers": workers, "scheduler": scheduler}
+        # The engine first: a run that cannot start (no scheduler) is never recorded.
+        engine = make_engine(workers, scheduler)
+        try:
+            return self._execute(options, engine, older_than_days, workers)
+        finally:
+            engine.close()
+
+    def _execute(
+        self, options: dict[str, Any], engine: Engine, older_than_days: float | None, workers: int
+    ) -> AuditReport:
         previous = self.ledger.unfinished_run()
         run = previous or self.ledger.start_run(self.now(), AGENT, socket.gethostname(), options)
         self.run_id = run.id
@@ -302,25 +313,20 @@ class _Run:
         self.first_seen_now = {b for b in self.ids if b not in known}
         for bag_id in self.ids:
             self.ledger.saw_bag(bag_id, run.started_at)
-        for bag_id, missing_since in sorted(known.items()):
-            if bag_id not in self.ids and missing_since is None:
-                self._lost(report, bag_id)
         done = {}
-        for row in self.ledger.run_checks(run.id):
-            if row["finished_at"] is not None and row["status"] != MISSING:
+        for row in self.ledger.run_checks(run.id):  # finished before the run was interrupted
+            if row["finished_at"] is not None:
                 done[row["bag_id"]] = row
-        for row in done.values():  # finished before the run was interrupted
-            report.bags.append(_outcome_from_row(row))
+                report.bags.append(_outcome_from_row(row))
+        for bag_id, missing_since in sorted(known.items()):
+            if bag_id not in self.ids and missing_since is None and bag_id not in done:
+                self._lost(report, bag_id)
         due = self._due([b for b in self.ids if b not in done], older_than_days)
-        report.skipped = len(self.ids) - len(done) - len(due)
-        engine = make_engine(workers, scheduler)
-        try:
-            for outcome in self._pipeline(due, engine, workers):
-                report.bags.append(outcome)
-                if self.progress:
-                    self.progress(len(report.bags), len(due) + len(done), self.hashed)
-        finally:
-            engine.close()
+        report.skipped = len(self.ids) - sum(1 for b in self.ids if b in done) - len(due)
+        for outcome in self._pipeline(due, engine, workers):
+            report.bags.append(outcome)
+            if self.progress:
+                self.progress(len(report.bags), len(due) + len(done), self.hashed)
         report.finished = self.now()
         report.hashed = self.hashed
         self.ledger.finish_run(run.id, report.finished)
@@ -463,8 +469,7 @@ class _Run:
             seconds=seconds,
             findings=[f.to_json() for f in findings],
         )
-        kept = findings if damaged else [f for f in findings if f.severity is not Severity.INFO]
-        return BagOutcome(work.id, status, files, size, seconds, kept)
+        return BagOutcome(work.id, status, files, size, seconds, findings)
 
 
 def _algorithms(inspection: Inspection) -> Callable[[str], tuple[str, ...]]:

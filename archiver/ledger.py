@@ -110,15 +110,23 @@ class Ledger:
         try:
             path.parent.mkdir(parents=True, exist_ok=True)
             self.db = sqlite3.connect(path, isolation_level=None, timeout=30)
+        except sqlite3.Error as exc:
+            raise LedgerError(f"{path}: cannot open the ledger: {exc}") from exc
+        try:
             self.db.row_factory = sqlite3.Row
+            # Whose database is it? Asked before anything is changed in it.
+            self._migrate()
             self.db.execute("PRAGMA journal_mode=WAL")
             # WAL + NORMAL: a commit survives the process being killed; only a power cut
             # can lose the last commits, never corrupt the database.
             self.db.execute("PRAGMA synchronous=NORMAL")
             self.db.execute("PRAGMA foreign_keys=ON")
-            self._migrate()
         except sqlite3.Error as exc:
+            self.db.close()
             raise LedgerError(f"{path}: cannot open the ledger: {exc}") from exc
+        except LedgerError:
+            self.db.close()
+            raise
 
     def close(self) -> None:
         self.db.close()
