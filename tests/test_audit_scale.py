@@ -200,3 +200,33 @@ def test_a_dask_audit_survives_a_killed_worker_and_agrees_with_a_local_one(
     }
     files = _rows(ledger, "SELECT count(*) FROM file_checks")[0][0]
     assert files == _rows(tmp_path / "local.sqlite", "SELECT count(*) FROM file_checks")[0][0]
+
+
+def test_progress_goes_to_stderr_only_when_it_is_a_terminal(tmp_path: Path) -> None:
+    import pty
+
+    collection = tmp_path / "collection"
+    for number in range(3):
+        make_sparse_bag(collection / f"bag{number}", files=2, size=1 << 20)
+    env = dict(os.environ, SOURCE_DATE_EPOCH=str(BAGS_EPOCH))
+    command = [sys.executable, "-m", "archiver", "audit", str(collection)]
+    leader, follower = pty.openpty()
+    with subprocess.Popen(command, env=env, stdout=subprocess.PIPE, stderr=follower) as process:
+        os.close(follower)
+        shown = b""
+        while True:
+            try:
+                chunk = os.read(leader, 4096)
+            except OSError:  # the terminal closed with the process
+                break
+            if not chunk:
+                break
+            shown += chunk
+        out, _ = process.communicate(timeout=60)
+    os.close(leader)
+    assert process.returncode == 0
+    assert b"3/3 bags" in shown and b"ETA" in shown and b"MiB/s" in shown
+    assert b"ETA" not in out  # progress never goes to stdout
+    piped = subprocess.run(command, env=env, capture_output=True, timeout=60)
+    assert piped.returncode == 0
+    assert piped.stderr == b""  # no progress when stderr is not a terminal
