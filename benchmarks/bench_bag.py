@@ -55,34 +55,39 @@ import platform
 import random
 import resource
 import shutil
-import statistics
-import subprocess
 import sys
-import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from importlib.metadata import version
 from pathlib import Path
 
-MIB = 1 << 20
+from common import (
+    BAGIT_PY,
+    MIB,
+    SEED,
+    BenchError,
+    Sample,
+    cpu_model,
+    median_seconds,
+    positive,
+    progress,
+    run_child,
+    settle,
+    table,
+)
+
 HERE = Path(__file__).resolve().parent
 SAMPLE = HERE.parent / "archiver" / "samples" / "a-giant-step-for-peace.txt"
-BAGIT_PY = Path(sys.executable).parent / "bagit.py"
 SOURCE_DATE_EPOCH = "1795737600"
 BAG_ID = "bench"
 
 SUBFOLDERS = 100
 SMALL_MIN, SMALL_MAX = 512, 8 << 10
-SEED = 8493  # RFC 8493, BagIt
 
 # Targets for archiver / bagit route, per data set.
 TARGET_BIG = 0.6
 TARGET_MANY = 0.5
-
-
-class BenchError(Exception):
-    """A child process failed or the set-up is wrong: the benchmark cannot go on."""
 
 
 # --- data sets ---------------------------------------------------------------------------
@@ -221,35 +226,6 @@ def prepare_data(data_dir: Path, size_mib: int, count: int) -> list[DataSet]:
 # --- running children --------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
-class Sample:
-    seconds: float
-    peak_kib: int  # ru_maxrss: KiB on Linux
-
-
-def run_child(argv: Sequence[str], log: Path, env: dict[str, str] | None = None) -> Sample:
-    """Run one child to its end; its time and peak RSS. Raises BenchError if it fails.
-
-    os.wait4 reaps the child and hands back its rusage, which Popen.wait() would throw
-    away; the exit status is set on the Popen by hand so that it does not wait again.
-    Output goes to a log file, not a pipe: a pipe nobody reads would stall a chatty child.
-    """
-    with open(log, "ab") as out:
-        out.write(f"$ {' '.join(argv)}\n".encode())
-        out.flush()
-        start = time.perf_counter()
-        proc = subprocess.Popen(argv, stdout=out, stderr=subprocess.STDOUT, env=env)
-        _pid, status, usage = os.wait4(proc.pid, 0)
-        seconds = time.perf_counter() - start
-    proc.returncode = os.waitstatus_to_exitcode(status)
-    if proc.returncode != 0:
-        tail = log.read_text(encoding="utf-8", errors="replace").splitlines()[-15:]
-        raise BenchError(
-            f"`{' '.join(argv)}` exited with {proc.returncode}; its last lines:\n" + "\n".join(tail)
-        )
-    return Sample(seconds, usage.ru_maxrss)
-
-
 def run_archiver(src: Path, out: Path, log: Path) -> Sample:
     env = {**os.environ, "SOURCE_DATE_EPOCH": SOURCE_DATE_EPOCH}
     argv = [sys.executable, "-m", "archiver", "bag", str(src), "--out", str(out), "--id", BAG_ID]
@@ -274,12 +250,6 @@ class Route:
 ARCHIVER = Route("archiver", "`archiver bag`", run_archiver)
 BAGIT = Route("bagit", "`cp -r` + `bagit.py`", run_bagit)
 ROUTES = (ARCHIVER, BAGIT)
-
-
-def settle() -> None:
-    """Let the disk catch up, so earlier writes are not paid for by the next run."""
-    os.sync()
-    time.sleep(1)
 
 
 def fresh(folder: Path) -> None:
@@ -327,21 +297,6 @@ def bench_dataset(data: DataSet, work: Path, repeat: int) -> Outcome:
 # --- report ------------------------------------------------------------------------------
 
 
-def progress(message: str) -> None:
-    print(f"[bench] {message}", file=sys.stderr, flush=True)
-
-
-def cpu_model() -> str:
-    try:
-        with open("/proc/cpuinfo", encoding="utf-8") as handle:
-            for line in handle:
-                if line.startswith("model name"):
-                    return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or "unknown"
-
-
 def header(args: argparse.Namespace) -> str:
     now = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
     return "\n".join(
@@ -359,25 +314,6 @@ def header(args: argparse.Namespace) -> str:
             f"{resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:.0f} MiB",
         ]
     )
-
-
-def table(headers: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
-    """A markdown table: first column left-aligned, the others (numbers) right-aligned."""
-    widths = [max(len(line[i]) for line in [headers, *rows]) for i in range(len(headers))]
-
-    def line(cells: Sequence[str]) -> str:
-        padded = [
-            cell.ljust(width) if i == 0 else cell.rjust(width)
-            for i, (cell, width) in enumerate(zip(cells, widths, strict=True))
-        ]
-        return "| " + " | ".join(padded) + " |"
-
-    rule = ["-" * widths[0]] + ["-" * (width - 1) + ":" for width in widths[1:]]
-    return "\n".join([line(headers), "| " + " | ".join(rule) + " |", *map(line, rows)])
-
-
-def median_seconds(samples: Sequence[Sample]) -> float:
-    return statistics.median(s.seconds for s in samples)
 
 
 def peak_mib(samples: Sequence[Sample]) -> float:
@@ -443,13 +379,6 @@ def section(outcome: Outcome) -> str:
 
 
 # --- main --------------------------------------------------------------------------------
-
-
-def positive(text: str) -> int:
-    value = int(text)
-    if value < 1:
-        raise argparse.ArgumentTypeError("must be at least 1")
-    return value
 
 
 def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:

@@ -64,8 +64,6 @@ import platform
 import random
 import resource
 import shutil
-import statistics
-import subprocess
 import sys
 import time
 from collections.abc import Callable, Sequence
@@ -74,9 +72,22 @@ from datetime import UTC, datetime
 from importlib.metadata import version
 from pathlib import Path
 
-MIB = 1 << 20
+from common import (
+    BAGIT_PY,
+    MIB,
+    SEED,
+    BenchError,
+    Sample,
+    cpu_model,
+    median_seconds,
+    positive,
+    progress,
+    run_child,
+    settle,
+    table,
+)
+
 HERE = Path(__file__).resolve().parent
-BAGIT_PY = Path(sys.executable).parent / "bagit.py"
 SOURCE_DATE_EPOCH = "1795737600"
 ARCHIVER_BAG_ID = "many"
 
@@ -84,7 +95,6 @@ MANY_FOLDERS = 100
 MANY_SIZE = 8 << 10
 HUGE_FOLDERS = 1000
 TINY_MIN, TINY_MAX = 16, 200
-SEED = 8493  # RFC 8493, BagIt
 
 # Targets for archiver / bagit.py (time), and for archiver's peak RSS (bytes).
 TARGET_MANY = 0.5
@@ -92,40 +102,7 @@ TARGET_BIG = 0.75
 TARGET_MEMORY = 200_000_000
 
 
-class BenchError(Exception):
-    """A child process failed or the set-up is wrong: the benchmark cannot go on."""
-
-
 # --- running children --------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class Sample:
-    seconds: float
-    peak_kib: int  # ru_maxrss: KiB on Linux
-
-
-def run_child(argv: Sequence[str], log: Path, env: dict[str, str] | None = None) -> Sample:
-    """Run one child to its end; its time and peak RSS. Raises BenchError if it fails.
-
-    os.wait4 reaps the child and hands back its rusage, which Popen.wait() would throw
-    away; the exit status is set on the Popen by hand so that it does not wait again.
-    Output goes to a log file, not a pipe: a pipe nobody reads would stall a chatty child.
-    """
-    with open(log, "ab") as out:
-        out.write(f"$ {' '.join(argv)}\n".encode())
-        out.flush()
-        start = time.perf_counter()
-        proc = subprocess.Popen(argv, stdout=out, stderr=subprocess.STDOUT, env=env)
-        _pid, status, usage = os.wait4(proc.pid, 0)
-        seconds = time.perf_counter() - start
-    proc.returncode = os.waitstatus_to_exitcode(status)
-    if proc.returncode != 0:
-        tail = log.read_text(encoding="utf-8", errors="replace").splitlines()[-15:]
-        raise BenchError(
-            f"`{' '.join(argv)}` exited with {proc.returncode}; its last lines:\n" + "\n".join(tail)
-        )
-    return Sample(seconds, usage.ru_maxrss)
 
 
 def archiver_validate(bag: Path, log: Path) -> Sample:
@@ -147,12 +124,6 @@ class Tool:
 ARCHIVER = Tool("archiver", "`archiver validate`", archiver_validate)
 BAGIT = Tool("bagit", "`bagit.py --validate`", bagit_validate)
 TOOLS = (ARCHIVER, BAGIT)
-
-
-def settle() -> None:
-    """Let the disk catch up, so earlier writes are not paid for by the next run."""
-    os.sync()
-    time.sleep(1)
 
 
 def warm(bag: Path) -> None:
@@ -354,21 +325,6 @@ def bench_dataset(data: DataSet, logs: Path, repeat: int) -> Outcome:
 # --- report ------------------------------------------------------------------------------
 
 
-def progress(message: str) -> None:
-    print(f"[bench] {message}", file=sys.stderr, flush=True)
-
-
-def cpu_model() -> str:
-    try:
-        with open("/proc/cpuinfo", encoding="utf-8") as handle:
-            for line in handle:
-                if line.startswith("model name"):
-                    return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or "unknown"
-
-
 def header(args: argparse.Namespace) -> str:
     now = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
     return "\n".join(
@@ -388,25 +344,6 @@ def header(args: argparse.Namespace) -> str:
             f"{resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:.0f} MiB",
         ]
     )
-
-
-def table(headers: Sequence[str], rows: Sequence[Sequence[str]], text: int = 1) -> str:
-    """A markdown table: the first ``text`` columns left-aligned, the others (numbers) right."""
-    widths = [max(len(line[i]) for line in [headers, *rows]) for i in range(len(headers))]
-
-    def line(cells: Sequence[str]) -> str:
-        padded = [
-            cell.ljust(width) if i < text else cell.rjust(width)
-            for i, (cell, width) in enumerate(zip(cells, widths, strict=True))
-        ]
-        return "| " + " | ".join(padded) + " |"
-
-    rule = ["-" * w if i < text else "-" * (w - 1) + ":" for i, w in enumerate(widths)]
-    return "\n".join([line(headers), "| " + " | ".join(rule) + " |", *map(line, rows)])
-
-
-def median_seconds(samples: Sequence[Sample]) -> float:
-    return statistics.median(s.seconds for s in samples)
 
 
 def min_seconds(samples: Sequence[Sample]) -> float:
@@ -534,13 +471,6 @@ def bench_memory(data: DataSet, logs: Path) -> Outcome:
 
 
 # --- main --------------------------------------------------------------------------------
-
-
-def positive(text: str) -> int:
-    value = int(text)
-    if value < 1:
-        raise argparse.ArgumentTypeError("must be at least 1")
-    return value
 
 
 def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:

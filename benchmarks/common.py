@@ -1,0 +1,102 @@
+"""What the benchmark scripts share: running a child and measuring it, and printing tables.
+
+Imported by the scripts beside it (``python benchmarks/bench_*.py`` puts this folder on the
+import path).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import platform
+import statistics
+import subprocess
+import sys
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+MIB = 1 << 20
+BAGIT_PY = Path(sys.executable).parent / "bagit.py"
+SEED = 8493  # RFC 8493, BagIt
+
+
+class BenchError(Exception):
+    """A child process failed or the set-up is wrong: the benchmark cannot go on."""
+
+
+@dataclass(frozen=True)
+class Sample:
+    seconds: float
+    peak_kib: int  # ru_maxrss: KiB on Linux
+
+
+def run_child(argv: Sequence[str], log: Path, env: dict[str, str] | None = None) -> Sample:
+    """Run one child to its end; its time and peak RSS. Raises BenchError if it fails.
+
+    os.wait4 reaps the child and hands back its rusage, which Popen.wait() would throw
+    away; the exit status is set on the Popen by hand so that it does not wait again.
+    Output goes to a log file, not a pipe: a pipe nobody reads would stall a chatty child.
+    """
+    with open(log, "ab") as out:
+        out.write(f"$ {' '.join(argv)}\n".encode())
+        out.flush()
+        start = time.perf_counter()
+        proc = subprocess.Popen(argv, stdout=out, stderr=subprocess.STDOUT, env=env)
+        _pid, status, usage = os.wait4(proc.pid, 0)
+        seconds = time.perf_counter() - start
+    proc.returncode = os.waitstatus_to_exitcode(status)
+    if proc.returncode != 0:
+        tail = log.read_text(encoding="utf-8", errors="replace").splitlines()[-15:]
+        raise BenchError(
+            f"`{' '.join(argv)}` exited with {proc.returncode}; its last lines:\n" + "\n".join(tail)
+        )
+    return Sample(seconds, usage.ru_maxrss)
+
+
+def settle() -> None:
+    """Let the disk catch up, so earlier writes are not paid for by the next run."""
+    os.sync()
+    time.sleep(1)
+
+
+def progress(message: str) -> None:
+    print(f"[bench] {message}", file=sys.stderr, flush=True)
+
+
+def cpu_model() -> str:
+    try:
+        with open("/proc/cpuinfo", encoding="utf-8") as handle:
+            for line in handle:
+                if line.startswith("model name"):
+                    return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or "unknown"
+
+
+def table(headers: Sequence[str], rows: Sequence[Sequence[str]], text: int = 1) -> str:
+    """A markdown table: the first ``text`` columns left-aligned, the others (numbers) right."""
+    widths = [max(len(line[i]) for line in [headers, *rows]) for i in range(len(headers))]
+
+    def line(cells: Sequence[str]) -> str:
+        padded = [
+            cell.ljust(width) if i < text else cell.rjust(width)
+            for i, (cell, width) in enumerate(zip(cells, widths, strict=True))
+        ]
+        return "| " + " | ".join(padded) + " |"
+
+    rule = ["-" * w if i < text else "-" * (w - 1) + ":" for i, w in enumerate(widths)]
+    return "\n".join([line(headers), "| " + " | ".join(rule) + " |", *map(line, rows)])
+
+
+def median_seconds(samples: Sequence[Sample]) -> float:
+    return statistics.median(s.seconds for s in samples)
+
+
+def positive(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError("must be at least 1")
+    return value
