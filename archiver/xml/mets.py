@@ -40,6 +40,16 @@ DECLARATION = '<?xml version="1.0" encoding="UTF-8"?>\n'
 _XML_DATA = "        "  # indentation of what sits inside mets:xmlData
 
 
+def id_prefix(bag_id: str) -> str:
+    """What every xs:ID of a bag's METS starts with: the bag identifier, as an NCName.
+
+    IDs must be unique in a document, and one OAI-PMH ListRecords response carries the METS
+    of many bags: plain "file_1" would collide. A bag identifier is letters, digits, '.',
+    '_' and '-', all NCName characters; only a leading digit needs a letter before it.
+    """
+    return f"{'b' if bag_id[:1].isdigit() else ''}{bag_id}_"
+
+
 def href(path: str) -> str:
     """A bag path as the URI reference FLocat carries (xs:anyURI): percent-encoded UTF-8."""
     return quote(path, safe="/!$&'()*+,;=:@~")
@@ -61,6 +71,7 @@ def document(
     bag_id: str, record: Record, provenance: Provenance, software: Agent, now: datetime
 ) -> Iterator[str]:
     """metadata/mets.xml in pieces."""
+    ids = id_prefix(bag_id)
     titles = record.values("title")
     label = f' LABEL="{attr(titles[0])}"' if titles else ""
     locations = f"{METS} {METS_XSD} {PREMIS} {PREMIS_XSD} {OAI_DC} {OAI_DC_XSD}"
@@ -74,7 +85,7 @@ def document(
         f"      <mets:name>{text(f'{software.name} {software.version}')}</mets:name>\n"
         f"    </mets:agent>\n"
         f"  </mets:metsHdr>\n"
-        f'  <mets:dmdSec ID="dmdSec_1">\n'
+        f'  <mets:dmdSec ID="{ids}dmdSec_1">\n'
         f'    <mets:mdWrap MDTYPE="DC" LABEL="Dublin Core">\n'
         f"      <mets:xmlData>\n"
         f"{dc.oai_dc(record, '        ', standalone=False)}"
@@ -83,43 +94,52 @@ def document(
         f"  </mets:dmdSec>\n"
     )
     rep = provenance.representation
-    yield '  <mets:amdSec ID="amdSec_bag">\n'
+    yield f'  <mets:amdSec ID="{ids}amdSec_bag">\n'
     yield _wrapped(
-        "techMD", "techMD_bag", "PREMIS:OBJECT", premis.representation_object(rep, _XML_DATA)
+        "techMD", f"{ids}techMD_bag", "PREMIS:OBJECT", premis.representation_object(rep, _XML_DATA)
     )
     for index, ev in enumerate(provenance.events, start=1):
         yield _wrapped(
-            "digiprovMD", f"digiprovMD_event_{index}", "PREMIS:EVENT", premis.event(ev, _XML_DATA)
+            "digiprovMD",
+            f"{ids}digiprovMD_event_{index}",
+            "PREMIS:EVENT",
+            premis.event(ev, _XML_DATA),
         )
     for index, ag in enumerate(provenance.agents, start=1):
         yield _wrapped(
-            "digiprovMD", f"digiprovMD_agent_{index}", "PREMIS:AGENT", premis.agent(ag, _XML_DATA)
+            "digiprovMD",
+            f"{ids}digiprovMD_agent_{index}",
+            "PREMIS:AGENT",
+            premis.agent(ag, _XML_DATA),
         )
     yield "  </mets:amdSec>\n"
     for number, obj in enumerate(provenance.files, start=1):
-        yield f'  <mets:amdSec ID="amdSec_{number}">\n'
+        yield f'  <mets:amdSec ID="{ids}amdSec_{number}">\n'
         yield _wrapped(
-            "techMD", f"techMD_{number}", "PREMIS:OBJECT", premis.file_object(obj, _XML_DATA)
+            "techMD", f"{ids}techMD_{number}", "PREMIS:OBJECT", premis.file_object(obj, _XML_DATA)
         )
         yield "  </mets:amdSec>\n"
     yield '  <mets:fileSec>\n    <mets:fileGrp USE="original">\n'
     for number, obj in enumerate(provenance.files, start=1):
         yield (
-            f'      <mets:file ID="file_{number}" MIMETYPE="{attr(obj.format.mimetype)}" '
+            f'      <mets:file ID="{ids}file_{number}" MIMETYPE="{attr(obj.format.mimetype)}" '
             f'SIZE="{obj.size}" CHECKSUM="{obj.digests[CHECKSUM_ALGORITHM]}" '
-            f'CHECKSUMTYPE="{CHECKSUM_TYPE}" ADMID="amdSec_{number}">\n'
+            f'CHECKSUMTYPE="{CHECKSUM_TYPE}" ADMID="{ids}amdSec_{number}">\n'
             f'        <mets:FLocat LOCTYPE="OTHER" OTHERLOCTYPE="SYSTEM" xlink:type="simple" '
             f'xlink:href="{attr(href(obj.path))}"/>\n'
             f"      </mets:file>\n"
         )
     yield "    </mets:fileGrp>\n  </mets:fileSec>\n"
     yield '  <mets:structMap TYPE="physical" LABEL="BagIt bag">\n'
-    yield f'    <mets:div TYPE="Directory" LABEL="{attr(bag_id)}" DMDID="dmdSec_1" ADMID="amdSec_bag">\n'
-    yield from _tree([obj.path for obj in provenance.files])
+    yield (
+        f'    <mets:div TYPE="Directory" LABEL="{attr(bag_id)}" DMDID="{ids}dmdSec_1" '
+        f'ADMID="{ids}amdSec_bag">\n'
+    )
+    yield from _tree([obj.path for obj in provenance.files], ids)
     yield "    </mets:div>\n  </mets:structMap>\n</mets:mets>\n"
 
 
-def _tree(paths: list[str]) -> Iterator[str]:
+def _tree(paths: list[str], ids: str) -> Iterator[str]:
     """Nested Directory divs down to one Item div per file, following the (sorted) bag paths."""
     open_folders: list[str] = []
     for number, path in enumerate(paths, start=1):
@@ -139,7 +159,7 @@ def _tree(paths: list[str]) -> Iterator[str]:
         pad = "  " * (len(open_folders) + 3)
         yield (
             f'{pad}<mets:div TYPE="Item" LABEL="{attr(name)}">\n'
-            f'{pad}  <mets:fptr FILEID="file_{number}"/>\n'
+            f'{pad}  <mets:fptr FILEID="{ids}file_{number}"/>\n'
             f"{pad}</mets:div>\n"
         )
     while open_folders:
