@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import re
 import signal
 import sys
 import time
@@ -121,7 +122,40 @@ def build_parser() -> argparse.ArgumentParser:
     prem.add_argument("collection", type=Path, metavar="COLLECTION")
     prem.add_argument("bag_id", metavar="BAG_ID")
     prem.add_argument("--ledger", type=Path, metavar="FILE")
+
+    srv = commands.add_parser("serve", help="serve the collection's metadata over OAI-PMH 2.0")
+    srv.add_argument("collection", type=Path, metavar="COLLECTION")
+    srv.add_argument("--host", default="127.0.0.1")
+    srv.add_argument("--port", type=_port, default=8080, help="0: any free port")
+    srv.add_argument("--base-url", metavar="URL", help="default: http://HOST:PORT/oai")
+    srv.add_argument("--repository-name", metavar="NAME")
+    srv.add_argument("--admin-email", action="append", metavar="ADDR", help="repeatable")
+    srv.add_argument(
+        "--repository-identifier", metavar="DOMAIN", help="for oai:DOMAIN:ID identifiers"
+    )
+    srv.add_argument("--page-size", type=_positive, default=100, metavar="N")
+    srv.add_argument(
+        "--refresh",
+        type=_days,
+        default=30.0,
+        metavar="SECONDS",
+        help="how often the catalog catches up with the collection",
+    )
+
+    wd = commands.add_parser(
+        "withdraw", help="move a bag out of the collection, leaving a tombstone for harvesters"
+    )
+    wd.add_argument("collection", type=Path, metavar="COLLECTION")
+    wd.add_argument("bag_id", metavar="BAG_ID")
+    wd.add_argument("--reason", required=True, metavar="TEXT", help="why it is withdrawn")
     return parser
+
+
+def _port(text: str) -> int:
+    value = int(text)
+    if not 0 <= value <= 65535:
+        raise argparse.ArgumentTypeError("a TCP port is 0 to 65535")
+    return value
 
 
 def _days(text: str) -> float:
@@ -230,6 +264,10 @@ def _run(args: argparse.Namespace) -> int:
         return _audit(args)
     if args.command in ("audit-history", "audit-premis"):
         return _audit_view(args)
+    if args.command == "serve":
+        return _serve(args)
+    if args.command == "withdraw":
+        return _withdraw(args)
     raise AssertionError(args.command)  # pragma: no cover - argparse requires a command
 
 
@@ -294,6 +332,62 @@ def _audit_view(args: argparse.Namespace) -> int:
                 print(history_text(data))
     finally:
         ledger.close()
+    return EXIT_OK
+
+
+_DOMAIN = re.compile(r"^[a-zA-Z][a-zA-Z0-9\-]*(\.[a-zA-Z][a-zA-Z0-9\-]*)+$")
+
+
+def _serve(args: argparse.Namespace) -> int:
+    from archiver import collection
+    from archiver.clock import Clock
+    from archiver.oai.app import serve
+    from archiver.oai.catalog import Catalog
+    from archiver.oai.protocol import Config
+
+    collection.bag_ids(args.collection)  # a folder of bags, or exit 2 now
+    identifier = args.repository_identifier or "archiver.local"
+    if not _DOMAIN.match(identifier):
+        raise UsageError(
+            f"--repository-identifier {identifier!r} must be a domain name with a dot "
+            "(oai-identifier syntax), e.g. archive.example.org"
+        )
+    emails = tuple(args.admin_email or [f"oai-admin@{identifier}"])
+    for email in emails:
+        if not re.fullmatch(r"\S+@(\S+\.)+\S+", email):
+            raise UsageError(f"--admin-email {email!r} is not an e-mail address")
+    name = args.repository_name or f"archiver collection {args.collection.resolve().name}"
+
+    def configure(host: str, port: int) -> Config:
+        base = args.base_url or f"http://{host}:{port}/oai"
+        return Config(base, name, emails, identifier, page_size=args.page_size)
+
+    def announce(config: Config) -> None:
+        print(
+            f"archiver: serving {args.collection} at {config.base_url}", file=sys.stderr, flush=True
+        )
+
+    serve(
+        Catalog(args.collection),
+        configure,
+        host=args.host,
+        port=args.port,
+        clock=Clock.from_environment(),
+        refresh_seconds=args.refresh,
+        announce=announce,
+    )
+    return EXIT_OK
+
+
+def _withdraw(args: argparse.Namespace) -> int:
+    from archiver import collection
+    from archiver.clock import Clock, w3cdtf
+    from archiver.oai.catalog import Catalog
+
+    when = w3cdtf(Clock.from_environment().now())
+    home = collection.withdraw(args.collection, args.bag_id, args.reason, when)
+    Catalog(args.collection).refresh(when)
+    print(home)
     return EXIT_OK
 
 

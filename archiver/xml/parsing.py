@@ -150,6 +150,20 @@ def preservation_schema() -> etree.XMLSchema:
     return _compile(_PRESERVATION_IMPORTS)
 
 
+_OAI_IMPORTS = (
+    *_PRESERVATION_IMPORTS,
+    ("http://www.openarchives.org/OAI/2.0/", "OAI-PMH.xsd"),
+    ("http://www.openarchives.org/OAI/2.0/oai-identifier", "oai-identifier.xsd"),
+)
+
+
+@cache
+def oai_schema() -> etree.XMLSchema:
+    """OAI-PMH 2.0 responses, with what they embed (oai_dc, METS, PREMIS, oai-identifier)
+    declared, so the ``strict`` wildcards really validate it."""
+    return _compile(_OAI_IMPORTS)
+
+
 def _compile(imports: tuple[tuple[str, str], ...]) -> etree.XMLSchema:
     folder = resources.schemas_dir() / "xsd"
     schema_parser = _schema_parser(folder)

@@ -1,0 +1,171 @@
+"""The OAI-PMH endpoint as a WSGI application, and the production server that runs it.
+
+    GET|POST /oai      OAI-PMH 2.0 (POST: application/x-www-form-urlencoded)
+    GET /oai.xsl       the stylesheet that renders responses in a browser
+    GET /              a redirect to Identify
+
+Every OAI-PMH answer, errors included, is HTTP 200 text/xml (checklist A.4). The catalog is
+refreshed from the collection by a background thread, never on a request's time.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable, Iterable
+from importlib import resources as package_files
+from typing import Any
+from urllib.parse import parse_qsl
+
+from archiver.clock import Clock, w3cdtf
+from archiver.oai.catalog import Catalog
+from archiver.oai.protocol import Config, Provider
+
+StartResponse = Callable[[str, list[tuple[str, str]]], Any]
+_MAX_BODY = 64 << 10
+_log = logging.getLogger("archiver.oai")
+
+
+def _stylesheet() -> bytes:
+    return package_files.files("archiver.oai").joinpath("oai.xsl").read_bytes()
+
+
+class OAIApp:
+    """WSGI: routes requests to the provider; never lets an exception become a traceback."""
+
+    def __init__(self, provider: Provider | None, clock: Clock) -> None:
+        self.provider = provider  # set once the server knows its address
+        self.clock = clock
+        self.stylesheet = _stylesheet()
+
+    def __call__(self, environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
+        try:
+            return self._route(environ, start_response)
+        except Exception:  # the protocol answers every request; this is a bug, logged
+            _log.exception("OAI-PMH request failed")
+            return _plain(start_response, "500 Internal Server Error", "internal error\n")
+
+    def _route(self, environ: dict[str, Any], start_response: StartResponse) -> list[bytes]:
+        path = environ.get("PATH_INFO", "") or "/"
+        method = environ.get("REQUEST_METHOD", "GET")
+        if path == "/oai.xsl" and method in ("GET", "HEAD"):
+            start_response(
+                "200 OK",
+                [
+                    ("Content-Type", "text/xsl; charset=utf-8"),
+                    ("Content-Length", str(len(self.stylesheet))),
+                ],
+            )
+            return [self.stylesheet]
+        if path == "/" and method in ("GET", "HEAD"):
+            start_response(
+                "302 Found", [("Location", "oai?verb=Identify"), ("Content-Length", "0")]
+            )
+            return [b""]
+        if path != "/oai":
+            return _plain(start_response, "404 Not Found", "not found: the endpoint is /oai\n")
+        if method in ("GET", "HEAD"):
+            query = environ.get("QUERY_STRING", "")
+        elif method == "POST":
+            kind = environ.get("CONTENT_TYPE", "").split(";")[0].strip().lower()
+            if kind != "application/x-www-form-urlencoded":
+                return _plain(
+                    start_response,
+                    "415 Unsupported Media Type",
+                    "POST needs application/x-www-form-urlencoded\n",
+                )
+            length = int(environ.get("CONTENT_LENGTH") or 0)
+            if length > _MAX_BODY:
+                return _plain(start_response, "413 Content Too Large", "request too large\n")
+            query = environ["wsgi.input"].read(length).decode("utf-8", "replace")
+        else:
+            start_response(
+                "405 Method Not Allowed", [("Allow", "GET, POST"), ("Content-Length", "0")]
+            )
+            return [b""]
+        pairs = parse_qsl(
+            query[:_MAX_BODY], keep_blank_values=True, encoding="utf-8", errors="replace"
+        )
+        if self.provider is None:
+            return _plain(
+                start_response, "503 Service Unavailable", "starting\n", [("Retry-After", "1")]
+            )
+        body = self.provider.respond(pairs, self.clock.now())
+        start_response(
+            "200 OK",
+            [("Content-Type", "text/xml; charset=utf-8"), ("Content-Length", str(len(body)))],
+        )
+        return [body] if method != "HEAD" else [b""]
+
+
+def _plain(
+    start_response: StartResponse,
+    status: str,
+    message: str,
+    extra: list[tuple[str, str]] | None = None,
+) -> list[bytes]:
+    data = message.encode()
+    headers = [("Content-Type", "text/plain; charset=utf-8"), ("Content-Length", str(len(data)))]
+    start_response(status, headers + (extra or []))
+    return [data]
+
+
+class Refresher(threading.Thread):
+    """Keeps the catalog in step with the collection, every ``interval`` seconds."""
+
+    def __init__(self, catalog: Catalog, clock: Clock, interval: float) -> None:
+        super().__init__(name="archiver-catalog", daemon=True)
+        self.catalog = catalog
+        self.clock = clock
+        self.interval = interval
+        self.stopped = threading.Event()
+
+    def run(self) -> None:
+        while not self.stopped.wait(self.interval):
+            try:
+                self.catalog.refresh(w3cdtf(self.clock.now()))
+            except Exception:  # a bad moment on disk must not stop the server
+                _log.exception("catalog refresh failed")
+
+
+def serve(
+    catalog: Catalog,
+    configure: Callable[[str, int], Config],
+    *,
+    host: str,
+    port: int,
+    clock: Clock,
+    refresh_seconds: float = 30.0,
+    threads: int = 8,
+    announce: Callable[[Config], None] | None = None,
+) -> None:
+    """Run the production server (waitress) until interrupted.
+
+    ``configure`` gets the address really bound (port 0 picks a free one) and returns the
+    repository's configuration, whose base URL usually names that address.
+    """
+    from waitress.server import create_server
+
+    catalog.refresh(w3cdtf(clock.now()))
+    app = OAIApp(None, clock)
+    server = create_server(
+        app,
+        host=host,
+        port=port,
+        threads=threads,
+        ident="archiver",
+        clear_untrusted_proxy_headers=True,
+    )
+    bound_host = str(getattr(server, "effective_host", host))
+    bound_port = int(getattr(server, "effective_port", port))
+    config = configure(bound_host, bound_port)
+    app.provider = Provider(catalog, config)
+    refresher = Refresher(catalog, clock, refresh_seconds)
+    refresher.start()
+    if announce is not None:
+        announce(config)
+    try:
+        server.run()
+    finally:
+        refresher.stopped.set()
+        server.close()

@@ -1,0 +1,342 @@
+"""The OAI-PMH catalog: an index of a collection's bags in SQLite, for fast, stable paging.
+
+One row per item (a bag, or the tombstone of a withdrawn or vanished one): its datestamp,
+its set, whether it is deleted, which formats it offers, and a fingerprint of the files its
+records come from. The bags stay the source of truth: records are read from them when a
+harvester asks, and the catalog can be rebuilt from the collection at any time (datestamps
+come from the files' modification times, deletions from the tombstones).
+
+``refresh`` brings the catalog up to date incrementally: a bag whose fingerprint has not
+changed is not read again.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import secrets
+import sqlite3
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+
+from archiver import collection, layout
+from archiver.errors import ArchiverError
+
+CATALOG_FILE = "catalog.sqlite"
+SCHEMA_VERSION = 1
+# Bumped when what we serve for an unchanged bag changes (a new format, another crosswalk):
+# every datestamp then moves, so harvesters fetch the records again (OAI-PMH §2.7.1).
+CROSSWALK_VERSION = "1"
+# The files a bag's records and header are made from.
+_SOURCES = ("bag-info.txt", layout.DC_XML, layout.METS_XML, layout.PREMIS_XML)
+_UNRESERVED = re.compile(r"[^A-Za-z0-9\-_.!~*'()]+")
+
+_SCHEMA = [
+    "CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)",
+    """CREATE TABLE records (
+        id TEXT PRIMARY KEY,
+        datestamp TEXT NOT NULL,
+        deleted INTEGER NOT NULL,
+        setspec TEXT,
+        formats TEXT NOT NULL,
+        fingerprint TEXT NOT NULL
+    )""",
+    "CREATE INDEX records_by_date ON records(datestamp, id)",
+    """CREATE TABLE record_sets (
+        spec TEXT NOT NULL,
+        datestamp TEXT NOT NULL,
+        id TEXT NOT NULL,
+        PRIMARY KEY (spec, datestamp, id)
+    )""",
+    "CREATE TABLE sets (spec TEXT PRIMARY KEY, name TEXT NOT NULL)",
+]
+
+
+class CatalogError(ArchiverError):
+    """The catalog cannot be opened or is not ours."""
+
+
+@dataclass(frozen=True)
+class Item:
+    id: str
+    datestamp: str
+    deleted: bool
+    setspec: str | None
+    formats: tuple[str, ...]
+
+
+def utc_stamp(seconds: float) -> str:
+    return datetime.fromtimestamp(int(seconds), UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def set_path(group: str) -> tuple[str, list[tuple[str, str]]]:
+    """A Bag-Group-Identifier as a setSpec and its (spec, name) ancestors, broadest first.
+
+    ``a:b`` is a hierarchy; each segment keeps only URI-unreserved characters (the XSD's
+    setSpec pattern), others becoming '-'.
+    """
+    segments = [s.strip() for s in group.split(":") if s.strip()]
+    specs: list[tuple[str, str]] = []
+    for depth in range(1, len(segments) + 1):
+        spec = ":".join(_UNRESERVED.sub("-", s).strip("-") or "set" for s in segments[:depth])
+        specs.append((spec, ":".join(segments[:depth])))
+    return (specs[-1][0] if specs else ""), specs
+
+
+class Catalog:
+    """The catalog of one collection; safe to share between threads (a connection each)."""
+
+    def __init__(self, collection_dir: Path, path: Path | None = None) -> None:
+        self.collection = collection_dir
+        self.path = path or collection_dir / collection.RECORDS_DIR / CATALOG_FILE
+        self._local = threading.local()
+        self._refreshing = threading.Lock()
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise CatalogError(f"cannot create {self.path.parent}: {exc.strerror}") from exc
+        self._setup()
+
+    # -- connections ------------------------------------------------------------------
+
+    @property
+    def db(self) -> sqlite3.Connection:
+        connection: sqlite3.Connection | None = getattr(self._local, "db", None)
+        if connection is None:
+            try:
+                connection = sqlite3.connect(self.path, isolation_level=None, timeout=30)
+            except sqlite3.Error as exc:
+                raise CatalogError(f"{self.path}: {exc}") from exc
+            connection.row_factory = sqlite3.Row
+            self._local.db = connection
+        return connection
+
+    @contextmanager
+    def _transaction(self) -> Iterator[sqlite3.Connection]:
+        db = self.db
+        db.execute("BEGIN IMMEDIATE")
+        try:
+            yield db
+        except BaseException:
+            db.execute("ROLLBACK")
+            raise
+        db.execute("COMMIT")
+
+    def _setup(self) -> None:
+        try:
+            version = self.db.execute("PRAGMA user_version").fetchone()[0]
+            if version > SCHEMA_VERSION:
+                raise CatalogError(f"{self.path}: catalog schema {version} is newer than ours")
+            if version == 0:
+                if self.db.execute("SELECT count(*) FROM sqlite_master").fetchone()[0]:
+                    raise CatalogError(f"{self.path} is a SQLite database, but not our catalog")
+                with self._transaction() as db:
+                    for statement in _SCHEMA:
+                        db.execute(statement)
+                    db.execute("INSERT INTO meta VALUES ('secret', ?)", (secrets.token_hex(32),))
+                    db.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
+            self.db.execute("PRAGMA journal_mode=WAL")
+        except sqlite3.Error as exc:
+            raise CatalogError(f"{self.path}: {exc}") from exc
+
+    def secret(self) -> bytes:
+        """The key that signs this repository's resumption tokens."""
+        row = self.db.execute("SELECT value FROM meta WHERE key = 'secret'").fetchone()
+        return bytes.fromhex(row[0])
+
+    # -- keeping up with the collection -----------------------------------------------
+
+    def refresh(self, now: str) -> int:
+        """Bring the catalog up to date with the collection; the number of items changed.
+
+        Bags that vanished without a tombstone are deleted records from ``now`` on
+        (deletedRecord=persistent): a harvester is never left holding a record we no
+        longer have without being told.
+        """
+        with self._refreshing:
+            present = collection.bag_ids(self.collection)
+            stones = {t["id"]: t for t in collection.tombstones(self.collection) if "id" in t}
+            known = {
+                row["id"]: row
+                for row in self.db.execute("SELECT id, deleted, fingerprint FROM records")
+            }
+            changed = 0
+            for bag_id in present:
+                fingerprint, datestamp = self._fingerprint(bag_id)
+                row = known.get(bag_id)
+                if row is not None and not row["deleted"] and row["fingerprint"] == fingerprint:
+                    continue
+                self._index_bag(bag_id, fingerprint, datestamp)
+                changed += 1
+            for bag_id, row in known.items():
+                if bag_id in present or row["deleted"]:
+                    continue
+                stone = stones.get(bag_id)
+                when = str(stone["withdrawn_at"]) if stone else now
+                self._delete(bag_id, when)
+                changed += 1
+            for bag_id, stone in stones.items():  # a rebuilt catalog learns its deletions
+                if bag_id not in present and bag_id not in known:
+                    self._tombstone(bag_id, stone)
+                    changed += 1
+            return changed
+
+    def _fingerprint(self, bag_id: str) -> tuple[str, str]:
+        """(what the bag's records are made from, as stat signatures; the newest mtime)."""
+        root = self.collection / bag_id
+        parts = [CROSSWALK_VERSION]
+        newest = 0.0
+        for name in (".", *_SOURCES):
+            try:
+                info = os.stat(root / name, follow_symlinks=False)
+            except OSError:
+                parts.append("-")
+                continue
+            parts.append(f"{info.st_mtime_ns}:{info.st_size}:{info.st_ino}")
+            newest = max(newest, info.st_mtime)
+        return "|".join(parts), utc_stamp(newest)
+
+    def _index_bag(self, bag_id: str, fingerprint: str, datestamp: str) -> None:
+        root = self.collection / bag_id
+        group = _bag_group(root)
+        setspec, ancestors = set_path(group) if group else ("", [])
+        formats = ["oai_dc"]
+        if (root / layout.METS_XML).is_file():
+            formats.append("mets")
+        if (root / layout.PREMIS_XML).is_file():
+            formats.append("premis")
+        with self._transaction() as db:
+            db.execute("DELETE FROM record_sets WHERE id = ?", (bag_id,))
+            db.execute(
+                "INSERT INTO records (id, datestamp, deleted, setspec, formats, fingerprint) "
+                "VALUES (?, ?, 0, ?, ?, ?) ON CONFLICT(id) DO UPDATE SET "
+                "datestamp = excluded.datestamp, deleted = 0, setspec = excluded.setspec, "
+                "formats = excluded.formats, fingerprint = excluded.fingerprint",
+                (bag_id, datestamp, setspec or None, " ".join(formats), fingerprint),
+            )
+            for spec, name in ancestors:
+                db.execute("INSERT OR IGNORE INTO sets VALUES (?, ?)", (spec, name))
+                db.execute("INSERT INTO record_sets VALUES (?, ?, ?)", (spec, datestamp, bag_id))
+
+    def _delete(self, bag_id: str, when: str) -> None:
+        with self._transaction() as db:
+            db.execute(
+                "UPDATE records SET deleted = 1, datestamp = ?, fingerprint = '' WHERE id = ?",
+                (when, bag_id),
+            )
+            db.execute("UPDATE record_sets SET datestamp = ? WHERE id = ?", (when, bag_id))
+
+    def _tombstone(self, bag_id: str, stone: dict[str, object]) -> None:
+        when = str(stone.get("withdrawn_at", ""))
+        info = stone.get("bag_info", [])
+        group = (
+            next((str(v) for label, v in info if str(label).lower() == "bag-group-identifier"), "")
+            if isinstance(info, list)
+            else ""
+        )
+        setspec, ancestors = set_path(group) if group else ("", [])
+        with self._transaction() as db:
+            db.execute(
+                "INSERT INTO records (id, datestamp, deleted, setspec, formats, fingerprint) "
+                "VALUES (?, ?, 1, ?, 'oai_dc', '')",
+                (bag_id, when, setspec or None),
+            )
+            for spec, name in ancestors:
+                db.execute("INSERT OR IGNORE INTO sets VALUES (?, ?)", (spec, name))
+                db.execute("INSERT INTO record_sets VALUES (?, ?, ?)", (spec, when, bag_id))
+
+    # -- what the protocol asks -------------------------------------------------------
+
+    def item(self, bag_id: str) -> Item | None:
+        row = self.db.execute("SELECT * FROM records WHERE id = ?", (bag_id,)).fetchone()
+        return _item(row) if row else None
+
+    def earliest(self) -> str | None:
+        row = self.db.execute("SELECT min(datestamp) FROM records").fetchone()
+        return str(row[0]) if row[0] else None
+
+    def has_sets(self) -> bool:
+        return self.db.execute("SELECT 1 FROM sets LIMIT 1").fetchone() is not None
+
+    def sets(self, after: str, limit: int) -> list[tuple[str, str]]:
+        rows = self.db.execute(
+            "SELECT spec, name FROM sets WHERE spec > ? ORDER BY spec LIMIT ?", (after, limit)
+        )
+        return [(row["spec"], row["name"]) for row in rows]
+
+    def count_sets(self) -> int:
+        return int(self.db.execute("SELECT count(*) FROM sets").fetchone()[0])
+
+    def _where(self, start: str, end: str, spec: str | None) -> tuple[str, str, list[object]]:
+        if spec is None:
+            return "records r", "r.datestamp >= ? AND r.datestamp <= ?", [start, end]
+        return (
+            "record_sets s JOIN records r ON r.id = s.id",
+            "s.spec = ? AND s.datestamp >= ? AND s.datestamp <= ?",
+            [spec, start, end],
+        )
+
+    def page(
+        self,
+        *,
+        start: str,
+        end: str,
+        spec: str | None,
+        after: tuple[str, str] | None,
+        limit: int,
+        prefix: str,
+    ) -> list[Item]:
+        """Items in [start, end] (and set ``spec``), after ``after`` in (datestamp, id) order.
+
+        A seek on the (datestamp, id) index, not an offset: a page deep in the list costs
+        what the first one does. Deleted items are included whatever the format (their
+        headers say so); live ones only when they offer ``prefix``.
+        """
+        source, where, args = self._where(start, end, spec)
+        column = "r.datestamp" if spec is None else "s.datestamp"
+        if after is not None:
+            where += f" AND ({column}, r.id) > (?, ?)"
+            args += list(after)
+        rows = self.db.execute(
+            f"SELECT r.* FROM {source} WHERE {where} "  # noqa: S608 - fixed fragments only
+            f"AND (r.deleted = 1 OR (' ' || r.formats || ' ') LIKE ?) "
+            f"ORDER BY {column}, r.id LIMIT ?",
+            [*args, f"% {prefix} %", limit],
+        )
+        return [_item(row) for row in rows]
+
+    def count(self, *, start: str, end: str, spec: str | None, prefix: str) -> int:
+        source, where, args = self._where(start, end, spec)
+        row = self.db.execute(
+            f"SELECT count(*) FROM {source} WHERE {where} "  # noqa: S608 - fixed fragments
+            "AND (r.deleted = 1 OR (' ' || r.formats || ' ') LIKE ?)",
+            [*args, f"% {prefix} %"],
+        ).fetchone()
+        return int(row[0])
+
+
+def _item(row: sqlite3.Row) -> Item:
+    return Item(
+        row["id"],
+        row["datestamp"],
+        bool(row["deleted"]),
+        row["setspec"],
+        tuple(row["formats"].split()),
+    )
+
+
+def _bag_group(root: Path) -> str:
+    """The bag's Bag-Group-Identifier (first one), leniently read; "" when there is none."""
+    try:
+        text = (root / "bag-info.txt").read_text(encoding="utf-8", errors="replace")
+    except OSError:
+        return ""
+    for line in text.splitlines():
+        label, colon, value = line.partition(":")
+        if colon and label.strip().lower() == "bag-group-identifier":
+            return value.strip()
+    return ""

@@ -1,0 +1,573 @@
+"""OAI-PMH 2.0, the protocol: a request's arguments -> the response document (pure but for
+reading the catalog and the bags' metadata files).
+
+Follows the OAI-PMH checklist point by point: six verbs; every error with HTTP 200 (the
+transport is app.py's); ``request`` attributes echoed only for arguments that passed their
+checks, and none at all on badVerb/badArgument; repeated arguments are badArgument; UTC
+``responseDate`` to the second; inclusive from/until with granularity checks; stateless,
+signed resumption tokens with ``cursor`` counting items, ``completeListSize`` and
+``expirationDate``, an empty token on the last page and none for single-page lists; sets
+with their descendants; deleted records reported persistently; an oai-identifier
+description in Identify.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, replace
+from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
+
+from lxml import etree
+
+from archiver import layout
+from archiver.oai import tokens
+from archiver.oai.catalog import Catalog, Item
+from archiver.record import Record
+from archiver.xml import dc, parsing
+from archiver.xml.escape import attr, text, xml_problem
+
+OAI = "http://www.openarchives.org/OAI/2.0/"
+OAI_XSD = "http://www.openarchives.org/OAI/2.0/OAI-PMH.xsd"
+OAI_ID = "http://www.openarchives.org/OAI/2.0/oai-identifier"
+OAI_ID_XSD = "http://www.openarchives.org/OAI/2.0/oai-identifier.xsd"
+XSI = "http://www.w3.org/2001/XMLSchema-instance"
+GRANULARITY = "YYYY-MM-DDThh:mm:ssZ"
+
+
+@dataclass(frozen=True)
+class Format:
+    prefix: str
+    schema: str
+    namespace: str
+    source: str  # the bag file the record is made from
+
+
+FORMATS = {
+    "oai_dc": Format(
+        "oai_dc",
+        "http://www.openarchives.org/OAI/2.0/oai_dc.xsd",
+        "http://www.openarchives.org/OAI/2.0/oai_dc/",
+        layout.DC_XML,
+    ),
+    "mets": Format(
+        "mets",
+        "http://www.loc.gov/standards/mets/mets.xsd",
+        "http://www.loc.gov/METS/",
+        layout.METS_XML,
+    ),
+    "premis": Format(
+        "premis",
+        "http://www.loc.gov/standards/premis/v3/premis.xsd",
+        "http://www.loc.gov/premis/v3",
+        layout.PREMIS_XML,
+    ),
+}
+
+
+@dataclass(frozen=True)
+class Config:
+    base_url: str
+    repository_name: str
+    admin_emails: tuple[str, ...]
+    repository_identifier: str
+    page_size: int = 100
+    token_lifetime: int = 24 * 3600  # OVAL recommends at least 23 hours
+    stylesheet: str | None = "oai.xsl"  # relative to the base URL: /oai -> /oai.xsl
+
+
+# -- errors: the eight codes of §3.6, each a class, in one explicit table ------------------
+
+
+class OAIError(Exception):
+    """An OAI-PMH error condition; ``code`` is its §3.6 code."""
+
+    code = ""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+
+class BadArgumentError(OAIError):
+    code = "badArgument"
+
+
+class BadResumptionTokenError(OAIError):
+    code = "badResumptionToken"
+
+
+class BadVerbError(OAIError):
+    code = "badVerb"
+
+
+class CannotDisseminateFormatError(OAIError):
+    code = "cannotDisseminateFormat"
+
+
+class IdDoesNotExistError(OAIError):
+    code = "idDoesNotExist"
+
+
+class NoRecordsMatchError(OAIError):
+    code = "noRecordsMatch"
+
+
+class NoMetadataFormatsError(OAIError):
+    code = "noMetadataFormats"
+
+
+class NoSetHierarchyError(OAIError):
+    code = "noSetHierarchy"
+
+
+ERRORS: dict[str, type[OAIError]] = {
+    cls.code: cls
+    for cls in (
+        BadArgumentError,
+        BadResumptionTokenError,
+        BadVerbError,
+        CannotDisseminateFormatError,
+        IdDoesNotExistError,
+        NoRecordsMatchError,
+        NoMetadataFormatsError,
+        NoSetHierarchyError,
+    )
+}
+
+# verb -> (required, optional, exclusive)
+VERBS: dict[str, tuple[frozenset[str], frozenset[str], str | None]] = {
+    "Identify": (frozenset(), frozenset(), None),
+    "ListMetadataFormats": (frozenset(), frozenset({"identifier"}), None),
+    "ListSets": (frozenset(), frozenset(), "resumptionToken"),
+    "GetRecord": (frozenset({"identifier", "metadataPrefix"}), frozenset(), None),
+    "ListIdentifiers": (
+        frozenset({"metadataPrefix"}),
+        frozenset({"from", "until", "set"}),
+        "resumptionToken",
+    ),
+    "ListRecords": (
+        frozenset({"metadataPrefix"}),
+        frozenset({"from", "until", "set"}),
+        "resumptionToken",
+    ),
+}
+_DAY = re.compile(r"^(\d{4})-(\d{2})-(\d{2})$")
+_SECOND = re.compile(r"^(\d{4})-(\d{2})-(\d{2})T(\d{2}):(\d{2}):(\d{2})Z$")
+_URI = re.compile(r"^[A-Za-z][A-Za-z0-9+.\-]*:\S+$")
+
+
+def stamp(moment: datetime) -> str:
+    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+class Provider:
+    """One repository: its configuration, its catalog, the bags behind it."""
+
+    def __init__(self, catalog: Catalog, config: Config) -> None:
+        self.catalog = catalog
+        self.config = config
+        self.collection = catalog.collection
+        self.prefix = f"oai:{config.repository_identifier}:"
+
+    # -- the envelope ------------------------------------------------------------------
+
+    def respond(self, pairs: Sequence[tuple[str, str]], now: datetime) -> bytes:
+        """The response to one request's (name, value) pairs, in the order given."""
+        echo: dict[str, str] = {}
+        try:
+            verb, arguments = _verb_and_arguments(pairs)
+            echo = {"verb": verb}
+            body = self._dispatch(verb, arguments, echo, now)
+        except (BadVerbError, BadArgumentError) as error:
+            return self._envelope(now, {}, _errors([error]))
+        except ExceptionGroup as group:  # several errors found at once: §3.6 reports them all
+            found = [e for e in group.exceptions if isinstance(e, OAIError)]
+            if any(isinstance(e, (BadVerbError, BadArgumentError)) for e in found):
+                echo = {}
+            return self._envelope(now, echo, _errors(found))
+        except OAIError as error:
+            return self._envelope(now, echo, _errors([error]))
+        return self._envelope(now, echo, body)
+
+    def _envelope(self, now: datetime, echo: dict[str, str], body: str) -> bytes:
+        attributes = "".join(f' {name}="{attr(value)}"' for name, value in sorted(echo.items()))
+        sheet = (
+            f'<?xml-stylesheet type="text/xsl" href="{attr(self.config.stylesheet)}"?>\n'
+            if self.config.stylesheet
+            else ""
+        )
+        return (
+            '<?xml version="1.0" encoding="UTF-8"?>\n'
+            f"{sheet}"
+            f'<OAI-PMH xmlns="{OAI}" xmlns:xsi="{XSI}" xsi:schemaLocation="{OAI} {OAI_XSD}">\n'
+            f"<responseDate>{stamp(now)}</responseDate>\n"
+            f"<request{attributes}>{text(self.config.base_url)}</request>\n"
+            f"{body}"
+            "</OAI-PMH>\n"
+        ).encode()
+
+    def _dispatch(
+        self, verb: str, arguments: dict[str, str], echo: dict[str, str], now: datetime
+    ) -> str:
+        required, optional, exclusive = VERBS[verb]
+        problems: list[OAIError] = []
+        for name in sorted(arguments):
+            if name not in required | optional and name != exclusive:
+                problems.append(BadArgumentError(f"{name!r} is not an argument of {verb}"))
+        if exclusive and exclusive in arguments:
+            if len(arguments) > 1:
+                problems.append(
+                    BadArgumentError(f"{exclusive} must be the only argument with the verb")
+                )
+        else:
+            for name in sorted(required - set(arguments)):
+                problems.append(BadArgumentError(f"{verb} requires the argument {name!r}"))
+        for name, value in sorted(arguments.items()):
+            if xml_problem(value) or not value:
+                problems.append(BadArgumentError(f"the value of {name!r} is empty or not text"))
+        if problems:
+            raise ExceptionGroup("OAI-PMH errors", problems)
+        handlers = {
+            "Identify": self._identify,
+            "ListMetadataFormats": self._list_metadata_formats,
+            "ListSets": self._list_sets,
+            "GetRecord": self._get_record,
+            "ListIdentifiers": self._list_identifiers,
+            "ListRecords": self._list_records,
+        }
+        return handlers[verb](arguments, echo, now)
+
+    # -- the verbs -----------------------------------------------------------------------
+
+    def _identify(self, _arguments: dict[str, str], _echo: dict[str, str], now: datetime) -> str:
+        earliest = self.catalog.earliest() or stamp(now)
+        sample = f"{self.prefix}{self._sample_id()}"
+        emails = "".join(f"<adminEmail>{text(e)}</adminEmail>\n" for e in self.config.admin_emails)
+        return (
+            "<Identify>\n"
+            f"<repositoryName>{text(self.config.repository_name)}</repositoryName>\n"
+            f"<baseURL>{text(self.config.base_url)}</baseURL>\n"
+            "<protocolVersion>2.0</protocolVersion>\n"
+            f"{emails}"
+            f"<earliestDatestamp>{earliest}</earliestDatestamp>\n"
+            "<deletedRecord>persistent</deletedRecord>\n"
+            f"<granularity>{GRANULARITY}</granularity>\n"
+            "<description>\n"
+            f'<oai-identifier xmlns="{OAI_ID}" xmlns:xsi="{XSI}" '
+            f'xsi:schemaLocation="{OAI_ID} {OAI_ID_XSD}">\n'
+            "<scheme>oai</scheme>\n"
+            f"<repositoryIdentifier>{text(self.config.repository_identifier)}</repositoryIdentifier>\n"
+            "<delimiter>:</delimiter>\n"
+            f"<sampleIdentifier>{text(sample)}</sampleIdentifier>\n"
+            "</oai-identifier>\n"
+            "</description>\n"
+            "</Identify>\n"
+        )
+
+    def _sample_id(self) -> str:
+        rows = self.catalog.page(start="", end="~", spec=None, after=None, limit=1, prefix="oai_dc")
+        return rows[0].id if rows else "bag-id"
+
+    def _list_metadata_formats(
+        self, arguments: dict[str, str], echo: dict[str, str], _now: datetime
+    ) -> str:
+        names: Iterable[str] = FORMATS
+        if "identifier" in arguments:
+            item = self._item(arguments["identifier"], echo)
+            names = [name for name in FORMATS if name in item.formats]
+            if not names:
+                raise NoMetadataFormatsError(
+                    f"no format is available for {arguments['identifier']}"
+                )
+        return (
+            "<ListMetadataFormats>\n"
+            + "".join(
+                "<metadataFormat>"
+                f"<metadataPrefix>{f.prefix}</metadataPrefix><schema>{f.schema}</schema>"
+                f"<metadataNamespace>{f.namespace}</metadataNamespace></metadataFormat>\n"
+                for f in (FORMATS[name] for name in names)
+            )
+            + "</ListMetadataFormats>\n"
+        )
+
+    def _list_sets(self, arguments: dict[str, str], echo: dict[str, str], now: datetime) -> str:
+        if "resumptionToken" in arguments:
+            position = self._position(arguments["resumptionToken"], "ListSets", now)
+            echo["resumptionToken"] = arguments["resumptionToken"]
+        else:
+            if not self.catalog.has_sets():
+                raise NoSetHierarchyError("this repository has no sets")
+            position = self._start("ListSets", "", "", "", None, self.catalog.count_sets(), now)
+        found = self.catalog.sets(position.after_id, self.config.page_size + 1)
+        if not found and position.cursor == 0:
+            raise NoSetHierarchyError("this repository has no sets")
+        more = len(found) > self.config.page_size
+        found = found[: self.config.page_size]
+        body = "".join(
+            f"<set><setSpec>{text(spec)}</setSpec><setName>{text(name)}</setName></set>\n"
+            for spec, name in found
+        )
+        last = ("", found[-1][0]) if found else ("", "")
+        return f"<ListSets>\n{body}{self._token(position, len(found), more, last)}</ListSets>\n"
+
+    def _get_record(self, arguments: dict[str, str], echo: dict[str, str], _now: datetime) -> str:
+        prefix = arguments["metadataPrefix"]
+        echo["metadataPrefix"] = prefix
+        item = self._item(arguments["identifier"], echo)
+        if prefix not in FORMATS:
+            raise CannotDisseminateFormatError(f"{prefix!r} is not a format of this repository")
+        if not item.deleted and prefix not in item.formats:
+            raise CannotDisseminateFormatError(f"{prefix!r} is not available for this item")
+        record = self._record(item, FORMATS[prefix])
+        if record is None:
+            raise CannotDisseminateFormatError(f"the {prefix} record of this item cannot be read")
+        return f"<GetRecord>\n{record}</GetRecord>\n"
+
+    def _list_identifiers(
+        self, arguments: dict[str, str], echo: dict[str, str], now: datetime
+    ) -> str:
+        return self._list("ListIdentifiers", arguments, echo, now)
+
+    def _list_records(self, arguments: dict[str, str], echo: dict[str, str], now: datetime) -> str:
+        return self._list("ListRecords", arguments, echo, now)
+
+    # -- lists ---------------------------------------------------------------------------
+
+    def _list(
+        self, verb: str, arguments: dict[str, str], echo: dict[str, str], now: datetime
+    ) -> str:
+        if "resumptionToken" in arguments:
+            position = self._position(arguments["resumptionToken"], verb, now)
+            echo["resumptionToken"] = arguments["resumptionToken"]
+        else:
+            position = self._first_position(verb, arguments, echo, now)
+        limit = self.config.page_size
+        after = (position.after_date, position.after_id) if position.after_id else None
+        items = self.catalog.page(
+            start=position.start,
+            end=position.end,
+            spec=position.spec,
+            after=after,
+            limit=limit + 1,
+            prefix=position.prefix,
+        )
+        more = len(items) > limit
+        items = items[:limit]
+        if not items:
+            if position.cursor == 0:
+                raise NoRecordsMatchError("no record matches these arguments")
+            # The list ended exactly at the last page boundary: the collection changed.
+            raise BadResumptionTokenError(
+                "the list changed since this token was issued; start again"
+            )
+        if verb == "ListIdentifiers":
+            entries = "".join(self._header(item) for item in items)
+        else:
+            entries = "".join(self._record(item, FORMATS[position.prefix]) or "" for item in items)
+        last = (items[-1].datestamp, items[-1].id)
+        token = self._token(position, len(items), more, last)
+        return f"<{verb}>\n{entries}{token}</{verb}>\n"
+
+    def _first_position(
+        self, verb: str, arguments: dict[str, str], echo: dict[str, str], now: datetime
+    ) -> tokens.Position:
+        start, end = "0000-01-01T00:00:00Z", stamp(now)  # until, when not given, is frozen now
+        granularity = None
+        problems: list[OAIError] = []
+        for name in ("from", "until"):
+            if name in arguments:
+                parsed = _datestamp(arguments[name], name == "until")
+                if parsed is None:
+                    problems.append(
+                        BadArgumentError(f"{name}={arguments[name]!r} is not a UTC date")
+                    )
+                    continue
+                value, kind = parsed
+                if granularity and kind != granularity:
+                    problems.append(
+                        BadArgumentError("from and until must have the same granularity")
+                    )
+                granularity = kind
+                if name == "from":
+                    start = value
+                else:
+                    end = value
+        if not problems and "from" in arguments and "until" in arguments and start > end:
+            problems.append(BadArgumentError("from is later than until"))
+        if problems:
+            raise ExceptionGroup("OAI-PMH errors", problems)
+        for name in ("from", "until", "metadataPrefix", "set"):
+            if name in arguments:
+                echo[name] = arguments[name]
+        prefix = arguments["metadataPrefix"]
+        if prefix not in FORMATS:
+            raise CannotDisseminateFormatError(f"{prefix!r} is not a format of this repository")
+        spec = arguments.get("set")
+        if spec is not None and not self.catalog.has_sets():
+            raise NoSetHierarchyError("this repository has no sets")
+        size = self.catalog.count(start=start, end=end, spec=spec, prefix=prefix)
+        if size == 0:
+            raise NoRecordsMatchError("no record matches these arguments")
+        return self._start(verb, prefix, start, end, spec, size, now)
+
+    def _start(
+        self,
+        verb: str,
+        prefix: str,
+        start: str,
+        end: str,
+        spec: str | None,
+        size: int,
+        now: datetime,
+    ) -> tokens.Position:
+        expires = int((now + timedelta(seconds=self.config.token_lifetime)).timestamp())
+        return tokens.Position(verb, prefix, start, end, spec, "", "", 0, size, expires)
+
+    def _position(self, token: str, verb: str, now: datetime) -> tokens.Position:
+        try:
+            return tokens.read(token, self.catalog.secret(), verb, int(now.timestamp()))
+        except tokens.TokenError as exc:
+            raise BadResumptionTokenError(str(exc)) from exc
+
+    def _token(
+        self,
+        position: tokens.Position,
+        sent: int,
+        more: bool,
+        last: tuple[str, str],
+    ) -> str:
+        """A page's resumptionToken: none for a one-page list, empty on the last page."""
+        if not more and position.cursor == 0:
+            return ""
+        size = max(position.size, position.cursor + sent)
+        common = f'completeListSize="{size}" cursor="{position.cursor}"'
+        if not more:
+            return f"<resumptionToken {common}/>\n"
+        following = replace(
+            position,
+            after_date=last[0],
+            after_id=last[1],
+            cursor=position.cursor + sent,
+            size=size,
+        )
+        value = tokens.issue(following, self.catalog.secret())
+        expires = stamp(datetime.fromtimestamp(position.expires, UTC))
+        return f'<resumptionToken expirationDate="{expires}" {common}>{value}</resumptionToken>\n'
+
+    # -- items and records -------------------------------------------------------------
+
+    def _item(self, identifier: str, echo: dict[str, str]) -> Item:
+        if not _URI.match(identifier):
+            raise BadArgumentError(f"{identifier!r} is not a URI")
+        echo["identifier"] = identifier
+        local = identifier[len(self.prefix) :] if identifier.startswith(self.prefix) else None
+        item = self.catalog.item(local) if local else None
+        if item is None:
+            raise IdDoesNotExistError(f"{identifier} is not an item of this repository")
+        return item
+
+    def _header(self, item: Item) -> str:
+        status = ' status="deleted"' if item.deleted else ""
+        spec = f"<setSpec>{text(item.setspec)}</setSpec>" if item.setspec else ""
+        return (
+            f"<header{status}><identifier>{text(self.prefix + item.id)}</identifier>"
+            f"<datestamp>{item.datestamp}</datestamp>{spec}</header>\n"
+        )
+
+    def _record(self, item: Item, fmt: Format) -> str | None:
+        """A <record>: header only when deleted; None when the metadata cannot be read."""
+        if item.deleted:
+            return f"<record>{self._header(item)}</record>\n"
+        metadata = self._metadata(item, fmt)
+        if metadata is None:
+            return None
+        return f"<record>{self._header(item)}<metadata>\n{metadata}</metadata>\n</record>\n"
+
+    def _metadata(self, item: Item, fmt: Format) -> str | None:
+        bag = self.collection / item.id
+        fallback = _dc_from_bag_info(bag, item.id) if fmt.prefix == "oai_dc" else None
+        path = bag / fmt.source
+        if path.is_symlink() or not path.is_file():
+            return fallback
+        try:
+            with path.open("rb") as handle:
+                tree = parsing.parse_file(handle)
+        except (OSError, etree.XMLSyntaxError):
+            return fallback
+        if tree.docinfo.doctype:  # entity tricks: never served
+            return fallback
+        root = tree.getroot()
+        if etree.QName(root).namespace != fmt.namespace:
+            return None
+        return etree.tostring(root, encoding="unicode") + "\n"
+
+
+def _errors(errors: Sequence[OAIError]) -> str:
+    return "".join(f'<error code="{e.code}">{text(e.message)}</error>\n' for e in errors)
+
+
+def _verb_and_arguments(pairs: Sequence[tuple[str, str]]) -> tuple[str, dict[str, str]]:
+    verbs = [value for name, value in pairs if name == "verb"]
+    if len(verbs) != 1 or verbs[0] not in VERBS:
+        shown = "none" if not verbs else "repeated" if len(verbs) > 1 else f"{verbs[0]!r}"[:80]
+        raise BadVerbError(f"the verb is missing, repeated or unknown ({shown})")
+    arguments: dict[str, str] = {}
+    repeated = []
+    for name, value in pairs:
+        if name == "verb":
+            continue
+        if name in arguments:
+            repeated.append(name)
+        arguments[name] = value
+    if repeated:
+        raise BadArgumentError(
+            f"arguments may not be repeated: {', '.join(sorted(set(repeated)))}"[:200]
+        )
+    return verbs[0], arguments
+
+
+def _datestamp(value: str, until: bool) -> tuple[str, str] | None:
+    """A from/until value as an inclusive full datestamp and its granularity, or None."""
+    day = _DAY.match(value)
+    if day:
+        try:
+            date(int(day[1]), int(day[2]), int(day[3]))
+        except ValueError:
+            return None
+        return f"{value}T23:59:59Z" if until else f"{value}T00:00:00Z", "day"
+    second = _SECOND.match(value)
+    if second:
+        try:
+            year, month, day_, hour, minute, sec = (int(g) for g in second.groups())
+            datetime(year, month, day_, hour, minute, sec, tzinfo=UTC)
+        except ValueError:
+            return None
+        return value, "second"
+    return None
+
+
+def _dc_from_bag_info(bag: Path, bag_id: str) -> str | None:
+    """oai_dc for a bag without metadata/dc.xml (a foreign bag): what bag-info says."""
+    mapping = {
+        "external-description": "description",
+        "source-organization": "publisher",
+        "bagging-date": "date",
+        "external-identifier": "identifier",
+        "bag-group-identifier": "relation",
+    }
+    values: dict[str, list[str]] = {"title": [bag_id], "identifier": [bag_id]}
+    try:
+        lines = (bag / "bag-info.txt").read_text(encoding="utf-8", errors="replace").splitlines()
+    except OSError:
+        lines = []
+    for line in lines:
+        label, colon, value = line.partition(":")
+        element = mapping.get(label.strip().lower())
+        if colon and element and value.strip() and not xml_problem(value.strip()):
+            values.setdefault(element, []).append(value.strip())
+    record = Record()
+    for element, element_values in values.items():
+        record = record.with_values(element, list(dict.fromkeys(element_values)))
+    return dc.oai_dc(record)
