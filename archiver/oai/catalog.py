@@ -52,6 +52,7 @@ _SCHEMA = [
         id TEXT NOT NULL,
         PRIMARY KEY (spec, datestamp, id)
     )""",
+    "CREATE INDEX record_sets_by_id ON record_sets(id)",
     "CREATE TABLE sets (spec TEXT PRIMARY KEY, name TEXT NOT NULL)",
 ]
 
@@ -140,6 +141,9 @@ class Catalog:
                     db.execute("INSERT INTO meta VALUES ('secret', ?)", (secrets.token_hex(32),))
                     db.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
             self.db.execute("PRAGMA journal_mode=WAL")
+            # The catalog can always be rebuilt from the bags: durability of its last
+            # commits matters less than not paying an fsync for each.
+            self.db.execute("PRAGMA synchronous=NORMAL")
         except sqlite3.Error as exc:
             raise CatalogError(f"{self.path}: {exc}") from exc
 
@@ -164,26 +168,38 @@ class Catalog:
                 row["id"]: row
                 for row in self.db.execute("SELECT id, deleted, fingerprint FROM records")
             }
-            changed = 0
-            for bag_id in present:
-                fingerprint, datestamp = self._fingerprint(bag_id)
-                row = known.get(bag_id)
-                if row is not None and not row["deleted"] and row["fingerprint"] == fingerprint:
-                    continue
-                self._index_bag(bag_id, fingerprint, datestamp)
+            # One transaction for the whole pass: a commit per bag would be an fsync per bag.
+            with self._transaction():
+                return self._catch_up(present, stones, known, now)
+
+    def _catch_up(
+        self,
+        present: list[str],
+        stones: dict[str, dict[str, object]],
+        known: dict[str, sqlite3.Row],
+        now: str,
+    ) -> int:
+        changed = 0
+        here = set(present)
+        for bag_id in present:
+            fingerprint, datestamp = self._fingerprint(bag_id)
+            row = known.get(bag_id)
+            if row is not None and not row["deleted"] and row["fingerprint"] == fingerprint:
+                continue
+            self._index_bag(bag_id, fingerprint, datestamp)
+            changed += 1
+        for bag_id, row in known.items():
+            if bag_id in here or row["deleted"]:
+                continue
+            stone = stones.get(bag_id)
+            when = str(stone["withdrawn_at"]) if stone else now
+            self._delete(bag_id, when)
+            changed += 1
+        for bag_id, stone in stones.items():  # a rebuilt catalog learns its deletions
+            if bag_id not in here and bag_id not in known:
+                self._tombstone(bag_id, stone)
                 changed += 1
-            for bag_id, row in known.items():
-                if bag_id in present or row["deleted"]:
-                    continue
-                stone = stones.get(bag_id)
-                when = str(stone["withdrawn_at"]) if stone else now
-                self._delete(bag_id, when)
-                changed += 1
-            for bag_id, stone in stones.items():  # a rebuilt catalog learns its deletions
-                if bag_id not in present and bag_id not in known:
-                    self._tombstone(bag_id, stone)
-                    changed += 1
-            return changed
+        return changed
 
     def _fingerprint(self, bag_id: str) -> tuple[str, str]:
         """(what the bag's records are made from, as stat signatures; the newest mtime)."""
@@ -209,26 +225,26 @@ class Catalog:
             formats.append("mets")
         if (root / layout.PREMIS_XML).is_file():
             formats.append("premis")
-        with self._transaction() as db:
-            db.execute("DELETE FROM record_sets WHERE id = ?", (bag_id,))
-            db.execute(
-                "INSERT INTO records (id, datestamp, deleted, setspec, formats, fingerprint) "
-                "VALUES (?, ?, 0, ?, ?, ?) ON CONFLICT(id) DO UPDATE SET "
-                "datestamp = excluded.datestamp, deleted = 0, setspec = excluded.setspec, "
-                "formats = excluded.formats, fingerprint = excluded.fingerprint",
-                (bag_id, datestamp, setspec or None, " ".join(formats), fingerprint),
-            )
-            for spec, name in ancestors:
-                db.execute("INSERT OR IGNORE INTO sets VALUES (?, ?)", (spec, name))
-                db.execute("INSERT INTO record_sets VALUES (?, ?, ?)", (spec, datestamp, bag_id))
+        db = self.db
+        db.execute("DELETE FROM record_sets WHERE id = ?", (bag_id,))
+        db.execute(
+            "INSERT INTO records (id, datestamp, deleted, setspec, formats, fingerprint) "
+            "VALUES (?, ?, 0, ?, ?, ?) ON CONFLICT(id) DO UPDATE SET "
+            "datestamp = excluded.datestamp, deleted = 0, setspec = excluded.setspec, "
+            "formats = excluded.formats, fingerprint = excluded.fingerprint",
+            (bag_id, datestamp, setspec or None, " ".join(formats), fingerprint),
+        )
+        for spec, name in ancestors:
+            db.execute("INSERT OR IGNORE INTO sets VALUES (?, ?)", (spec, name))
+            db.execute("INSERT INTO record_sets VALUES (?, ?, ?)", (spec, datestamp, bag_id))
 
     def _delete(self, bag_id: str, when: str) -> None:
-        with self._transaction() as db:
-            db.execute(
-                "UPDATE records SET deleted = 1, datestamp = ?, fingerprint = '' WHERE id = ?",
-                (when, bag_id),
-            )
-            db.execute("UPDATE record_sets SET datestamp = ? WHERE id = ?", (when, bag_id))
+        db = self.db
+        db.execute(
+            "UPDATE records SET deleted = 1, datestamp = ?, fingerprint = '' WHERE id = ?",
+            (when, bag_id),
+        )
+        db.execute("UPDATE record_sets SET datestamp = ? WHERE id = ?", (when, bag_id))
 
     def _tombstone(self, bag_id: str, stone: dict[str, object]) -> None:
         when = str(stone.get("withdrawn_at", ""))
@@ -239,15 +255,15 @@ class Catalog:
             else ""
         )
         setspec, ancestors = set_path(group) if group else ("", [])
-        with self._transaction() as db:
-            db.execute(
-                "INSERT INTO records (id, datestamp, deleted, setspec, formats, fingerprint) "
-                "VALUES (?, ?, 1, ?, 'oai_dc', '')",
-                (bag_id, when, setspec or None),
-            )
-            for spec, name in ancestors:
-                db.execute("INSERT OR IGNORE INTO sets VALUES (?, ?)", (spec, name))
-                db.execute("INSERT INTO record_sets VALUES (?, ?, ?)", (spec, when, bag_id))
+        db = self.db
+        db.execute(
+            "INSERT INTO records (id, datestamp, deleted, setspec, formats, fingerprint) "
+            "VALUES (?, ?, 1, ?, 'oai_dc', '')",
+            (bag_id, when, setspec or None),
+        )
+        for spec, name in ancestors:
+            db.execute("INSERT OR IGNORE INTO sets VALUES (?, ?)", (spec, name))
+            db.execute("INSERT INTO record_sets VALUES (?, ?, ?)", (spec, when, bag_id))
 
     # -- what the protocol asks -------------------------------------------------------
 
