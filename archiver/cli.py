@@ -136,7 +136,7 @@ def build_parser() -> argparse.ArgumentParser:
     srv.add_argument("--page-size", type=_positive, default=100, metavar="N")
     srv.add_argument(
         "--refresh",
-        type=_days,
+        type=_seconds,
         default=30.0,
         metavar="SECONDS",
         help="how often the catalog catches up with the collection",
@@ -149,6 +149,16 @@ def build_parser() -> argparse.ArgumentParser:
     wd.add_argument("bag_id", metavar="BAG_ID")
     wd.add_argument("--reason", required=True, metavar="TEXT", help="why it is withdrawn")
     return parser
+
+
+def _seconds(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(f"not a number of seconds: {text!r}") from exc
+    if value < 0.1:
+        raise argparse.ArgumentTypeError("must be at least 0.1 seconds")
+    return value
 
 
 def _port(text: str) -> int:

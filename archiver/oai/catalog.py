@@ -23,8 +23,12 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
+from lxml import etree
+
 from archiver import collection, layout
 from archiver.errors import ArchiverError
+from archiver.xml import parsing
+from archiver.xml.namespaces import METS, PREMIS
 
 CATALOG_FILE = "catalog.sqlite"
 SCHEMA_VERSION = 1
@@ -186,6 +190,9 @@ class Catalog:
             row = known.get(bag_id)
             if row is not None and not row["deleted"] and row["fingerprint"] == fingerprint:
                 continue
+            if row is not None and row["fingerprint"].split("|", 1)[0] != CROSSWALK_VERSION:
+                # Served differently now (§2.7.1): the record changed even if the bag did not.
+                datestamp = max(datestamp, now)
             self._index_bag(bag_id, fingerprint, datestamp)
             changed += 1
         for bag_id, row in known.items():
@@ -221,9 +228,9 @@ class Catalog:
         group = _bag_group(root)
         setspec, ancestors = set_path(group) if group else ("", [])
         formats = ["oai_dc"]
-        if (root / layout.METS_XML).is_file():
+        if _root_namespace(root / layout.METS_XML) == METS:
             formats.append("mets")
-        if (root / layout.PREMIS_XML).is_file():
+        if _root_namespace(root / layout.PREMIS_XML) == PREMIS:
             formats.append("premis")
         db = self.db
         db.execute("DELETE FROM record_sets WHERE id = ?", (bag_id,))
@@ -240,8 +247,10 @@ class Catalog:
 
     def _delete(self, bag_id: str, when: str) -> None:
         db = self.db
+        # A deleted item offers only its header (in oai_dc), as a rebuilt catalog's does.
         db.execute(
-            "UPDATE records SET deleted = 1, datestamp = ?, fingerprint = '' WHERE id = ?",
+            "UPDATE records SET deleted = 1, datestamp = ?, fingerprint = '', "
+            "formats = 'oai_dc' WHERE id = ?",
             (when, bag_id),
         )
         db.execute("UPDATE record_sets SET datestamp = ? WHERE id = ?", (when, bag_id))
@@ -343,6 +352,19 @@ def _item(row: sqlite3.Row) -> Item:
         row["setspec"],
         tuple(row["formats"].split()),
     )
+
+
+def _root_namespace(path: Path) -> str | None:
+    """The namespace of a document's root element, read from its first bytes only."""
+    if path.is_symlink() or not path.is_file():
+        return None
+    try:
+        with path.open("rb") as handle:
+            for _, element in parsing.iterparse(handle, ("start",)):
+                return etree.QName(element).namespace
+    except (OSError, etree.XMLSyntaxError):
+        return None
+    return None
 
 
 def _bag_group(root: Path) -> str:

@@ -153,9 +153,13 @@ VERBS: dict[str, tuple[frozenset[str], frozenset[str], str | None]] = {
         "resumptionToken",
     ),
 }
-_DAY = re.compile(r"^(\d{4})-(\d{2})-(\d{2})$")
-_SECOND = re.compile(r"^(\d{4})-(\d{2})-(\d{2})T(\d{2}):(\d{2}):(\d{2})Z$")
-_URI = re.compile(r"^[A-Za-z][A-Za-z0-9+.\-]*:\S+$")
+# Matched with fullmatch (no "$" before a trailing newline) and ASCII digits only.
+_DAY = re.compile(r"([0-9]{4})-([0-9]{2})-([0-9]{2})")
+_SECOND = re.compile(r"([0-9]{4})-([0-9]{2})-([0-9]{2})T([0-9]{2}):([0-9]{2}):([0-9]{2})Z")
+_URI = re.compile(r"[A-Za-z][A-Za-z0-9+.\-]*:\S+")
+# OAI-PMH.xsd's patterns for what the request element echoes.
+_PREFIX = re.compile(r"[A-Za-z0-9\-_.!~*'()]+")
+_SETSPEC = re.compile(r"[A-Za-z0-9\-_.!~*'()]+(:[A-Za-z0-9\-_.!~*'()]+)*")
 
 
 def stamp(moment: datetime) -> str:
@@ -227,6 +231,10 @@ class Provider:
         for name, value in sorted(arguments.items()):
             if xml_problem(value) or not value:
                 problems.append(BadArgumentError(f"the value of {name!r} is empty or not text"))
+            elif name == "metadataPrefix" and not _PREFIX.fullmatch(value):
+                problems.append(BadArgumentError("metadataPrefix has characters it cannot have"))
+            elif name == "set" and not _SETSPEC.fullmatch(value):
+                problems.append(BadArgumentError("set is not a setSpec (a:b, URI-safe)"))
         if problems:
             raise ExceptionGroup("OAI-PMH errors", problems)
         handlers = {
@@ -310,7 +318,9 @@ class Provider:
             for spec, name in found
         )
         last = ("", found[-1][0]) if found else ("", "")
-        return f"<ListSets>\n{body}{self._token(position, len(found), more, last)}</ListSets>\n"
+        return (
+            f"<ListSets>\n{body}{self._token(position, len(found), more, last, now)}</ListSets>\n"
+        )
 
     def _get_record(self, arguments: dict[str, str], echo: dict[str, str], _now: datetime) -> str:
         prefix = arguments["metadataPrefix"]
@@ -367,7 +377,7 @@ class Provider:
         else:
             entries = "".join(self._record(item, FORMATS[position.prefix]) or "" for item in items)
         last = (items[-1].datestamp, items[-1].id)
-        token = self._token(position, len(items), more, last)
+        token = self._token(position, len(items), more, last, now)
         return f"<{verb}>\n{entries}{token}</{verb}>\n"
 
     def _first_position(
@@ -437,29 +447,37 @@ class Provider:
         sent: int,
         more: bool,
         last: tuple[str, str],
+        now: datetime,
     ) -> str:
-        """A page's resumptionToken: none for a one-page list, empty on the last page."""
+        """A page's resumptionToken: none for a one-page list, empty on the last page.
+
+        Each token lives ``token_lifetime`` from when it is issued.
+        """
         if not more and position.cursor == 0:
             return ""
         size = max(position.size, position.cursor + sent)
         common = f'completeListSize="{size}" cursor="{position.cursor}"'
         if not more:
             return f"<resumptionToken {common}/>\n"
+        expires = now + timedelta(seconds=self.config.token_lifetime)
         following = replace(
             position,
             after_date=last[0],
             after_id=last[1],
             cursor=position.cursor + sent,
             size=size,
+            expires=int(expires.timestamp()),
         )
         value = tokens.issue(following, self.catalog.secret())
-        expires = stamp(datetime.fromtimestamp(position.expires, UTC))
-        return f'<resumptionToken expirationDate="{expires}" {common}>{value}</resumptionToken>\n'
+        return (
+            f'<resumptionToken expirationDate="{stamp(expires)}" {common}>{value}'
+            "</resumptionToken>\n"
+        )
 
     # -- items and records -------------------------------------------------------------
 
     def _item(self, identifier: str, echo: dict[str, str]) -> Item:
-        if not _URI.match(identifier):
+        if not _URI.fullmatch(identifier):
             raise BadArgumentError(f"{identifier!r} is not a URI")
         echo["identifier"] = identifier
         local = identifier[len(self.prefix) :] if identifier.startswith(self.prefix) else None
@@ -505,7 +523,17 @@ class Provider:
 
 
 def _errors(errors: Sequence[OAIError]) -> str:
-    return "".join(f'<error code="{e.code}">{text(e.message)}</error>\n' for e in errors)
+    # Messages quote what the harvester sent: whatever XML cannot hold is replaced.
+    return "".join(
+        f'<error code="{e.code}">{text(_XML_ILLEGAL.sub(_REPLACEMENT, e.message))}</error>\n'
+        for e in errors
+    )
+
+
+_REPLACEMENT = "\ufffd"
+
+
+_XML_ILLEGAL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff\ud800-\udfff]")
 
 
 def _verb_and_arguments(pairs: Sequence[tuple[str, str]]) -> tuple[str, dict[str, str]]:
@@ -523,21 +551,23 @@ def _verb_and_arguments(pairs: Sequence[tuple[str, str]]) -> tuple[str, dict[str
         arguments[name] = value
     if repeated:
         raise BadArgumentError(
-            f"arguments may not be repeated: {', '.join(sorted(set(repeated)))}"[:200]
+            f"arguments may not be repeated: {', '.join(repr(n) for n in sorted(set(repeated)))}"[
+                :200
+            ]
         )
     return verbs[0], arguments
 
 
 def _datestamp(value: str, until: bool) -> tuple[str, str] | None:
     """A from/until value as an inclusive full datestamp and its granularity, or None."""
-    day = _DAY.match(value)
+    day = _DAY.fullmatch(value)
     if day:
         try:
             date(int(day[1]), int(day[2]), int(day[3]))
         except ValueError:
             return None
         return f"{value}T23:59:59Z" if until else f"{value}T00:00:00Z", "day"
-    second = _SECOND.match(value)
+    second = _SECOND.fullmatch(value)
     if second:
         try:
             year, month, day_, hour, minute, sec = (int(g) for g in second.groups())
