@@ -1,0 +1,542 @@
+"""``archiver serve`` for real: a subprocess on a free loopback port, harvested over HTTP by
+Sickle (an OAI-PMH client from PyPI) and by hand, twenty harvesters at once, random query
+strings from hypothesis, and ``archiver withdraw`` while it runs. Every OAI-PMH response,
+errors included, is HTTP 200 text/xml and valid against OAI-PMH.xsd with what it embeds."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+from urllib.parse import quote, urljoin, urlsplit
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from lxml import etree
+from sickle import Sickle
+from sickle.iterator import OAIResponseIterator
+from sickle.oaiexceptions import (
+    BadArgument,
+    BadResumptionToken,
+    BadVerb,
+    CannotDisseminateFormat,
+    IdDoesNotExist,
+    NoRecordsMatch,
+)
+
+from archiver.xml import parsing
+from tests.oai_helpers import (
+    ADMIN,
+    ALL_SETS,
+    BATTERY,
+    ED1,
+    FOREIGN,
+    NS,
+    PREFIX,
+    REJECTS_ALL_ARGUMENTS,
+    REPOSITORY,
+    SPECS,
+    Response,
+    error_codes,
+    header_ids,
+    is_xml,
+    live_ids,
+    make_collection,
+    oai_get,
+    oai_post,
+    request_attributes,
+    resumption,
+    running_server,
+    send,
+    token_of,
+    validate,
+)
+
+SPEC_BY_ID = {PREFIX + s.id: s for s in SPECS}
+LI = "verb=ListIdentifiers&metadataPrefix=oai_dc"
+LR = "verb=ListRecords&metadataPrefix=oai_dc"
+
+
+@dataclass(frozen=True)
+class Served:
+    url: str
+    collection: Path
+
+
+@pytest.fixture(scope="module")
+def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Served]:
+    """One server for the module, page size 2, over a collection no test changes."""
+    collection = make_collection(tmp_path_factory.mktemp("oai-served"))
+    with running_server(collection, page_size=2) as server:
+        yield Served(server.url, collection)
+
+
+def _ok(response: Response) -> etree._Element:
+    """An OAI-PMH answer: HTTP 200, text/xml, schema-valid; its root."""
+    assert response.status == 200, (response.status, response.body[:300])
+    assert is_xml(response), response.content_type
+    return validate(response.body)
+
+
+def _get(served: Served, query: str) -> etree._Element:
+    return _ok(oai_get(served.url, query))
+
+
+def _harvest(url: str, query: str) -> list[etree._Element]:
+    """Every page of a list by plain GET requests."""
+    verb = re.search(r"verb=(\w+)", query)
+    assert verb is not None
+    pages = [_ok(oai_get(url, query))]
+    while (element := resumption(pages[-1])) is not None and element.text:
+        token = quote(element.text, safe="")
+        pages.append(_ok(oai_get(url, f"verb={verb.group(1)}&resumptionToken={token}")))
+    return pages
+
+
+def _dc_title(collection: Path, bag_id: str) -> list[str]:
+    dc_xml = collection / bag_id / "metadata" / "dc.xml"
+    if not dc_xml.exists():  # a foreign bag: its oai_dc title is its identifier
+        return [bag_id]
+    tree = etree.parse(str(dc_xml), parsing.parser())
+    return [str(t.text) for t in tree.iterfind(".//dc:title", NS)]
+
+
+def _sickle(served: Served, method: str = "GET") -> Sickle:
+    return Sickle(served.url, http_method=method, timeout=30)
+
+
+# -- harvesting with Sickle -------------------------------------------------------------
+
+
+def test_sickle_identifies_the_repository(served: Served) -> None:
+    identify = _sickle(served).Identify()
+    assert identify.baseURL == served.url
+    assert identify.protocolVersion == "2.0"
+    assert identify.adminEmail == ADMIN
+    assert identify.earliestDatestamp == min(s.stamp for s in SPECS)
+    assert identify.deletedRecord == "persistent"
+    assert identify.granularity == "YYYY-MM-DDThh:mm:ssZ"
+    assert identify.repositoryIdentifier == REPOSITORY
+    assert identify.sampleIdentifier.startswith(PREFIX)
+
+
+def test_sickle_lists_the_metadata_formats(served: Served) -> None:
+    formats = {f.metadataPrefix: f for f in _sickle(served).ListMetadataFormats()}
+    assert set(formats) == {"oai_dc", "mets", "premis"}
+    assert formats["oai_dc"].schema == "http://www.openarchives.org/OAI/2.0/oai_dc.xsd"
+    assert formats["oai_dc"].metadataNamespace == "http://www.openarchives.org/OAI/2.0/oai_dc/"
+    assert formats["mets"].schema == "http://www.loc.gov/standards/mets/mets.xsd"
+    assert formats["mets"].metadataNamespace == "http://www.loc.gov/METS/"
+    foreign = [f.metadataPrefix for f in _sickle(served).ListMetadataFormats(identifier=FOREIGN)]
+    assert foreign == ["oai_dc"]
+
+
+def test_sickle_lists_every_set_over_several_pages(served: Served) -> None:
+    sets = list(_sickle(served).ListSets())
+    assert [s.setSpec for s in sets] == list(ALL_SETS)
+    responses = list(Sickle(served.url, iterator=OAIResponseIterator, timeout=30).ListSets())
+    assert len(responses) == 2
+
+
+@pytest.mark.parametrize("method", ["GET", "POST"])
+def test_sickle_harvests_every_record_over_several_pages_and_they_equal_the_collection(
+    served: Served, method: str
+) -> None:
+    records = list(_sickle(served, method).ListRecords(metadataPrefix="oai_dc"))
+    assert [r.header.identifier for r in records] == live_ids()
+    assert sorted(r.header.identifier.removeprefix(PREFIX) for r in records) == sorted(
+        p.name for p in served.collection.iterdir() if not p.name.startswith(".")
+    )
+    for record in records:
+        bag_id = record.header.identifier.removeprefix(PREFIX)
+        assert not record.deleted
+        assert record.header.datestamp == SPEC_BY_ID[record.header.identifier].stamp
+        assert record.metadata["title"] == _dc_title(served.collection, bag_id)
+        group = SPEC_BY_ID[record.header.identifier].group
+        assert record.header.setSpecs == ([group] if group else [])
+    pages = list(
+        Sickle(
+            served.url, http_method=method, iterator=OAIResponseIterator, timeout=30
+        ).ListRecords(metadataPrefix="oai_dc")
+    )
+    assert len(pages) == 4  # seven records, two a page
+    for page in pages:
+        assert page.http_response.status_code == 200
+        validate(page.http_response.content)
+
+
+def test_sickle_lists_identifiers_by_set_and_by_date(served: Served) -> None:
+    sickle = _sickle(served)
+
+    def ids(**arguments: str) -> list[str]:
+        return [h.identifier for h in sickle.ListIdentifiers(metadataPrefix="oai_dc", **arguments)]
+
+    letters = [PREFIX + "let-1", PREFIX + "let-2", PREFIX + "let-3"]
+    assert ids(set="letters") == letters
+    assert ids(set="letters:1930s") == letters[2:]
+    assert ids(**{"from": "2024-01-02", "until": "2024-01-04"}) == [PREFIX + "ed-2", *letters[:2]]
+    assert ids(until="2024-01-02") == [PREFIX + "ed-1", PREFIX + "ed-2"]  # ed-2 at 23:59:59
+    assert ids(**{"from": "2024-01-04T10:00:00Z", "set": "letters"}) == letters[1:]
+    assert ids() == live_ids()
+    with pytest.raises(NoRecordsMatch):
+        ids(set="editorials", **{"from": "2024-01-03"})
+
+
+def test_sickle_gets_a_record_in_oai_dc_and_in_mets(served: Served) -> None:
+    sickle = _sickle(served)
+    dc = sickle.GetRecord(identifier=ED1, metadataPrefix="oai_dc")
+    assert dc.header.identifier == ED1
+    assert dc.metadata["title"] == _dc_title(served.collection, "ed-1")
+    mets = sickle.GetRecord(identifier=ED1, metadataPrefix="mets")
+    root = mets.xml.find(".//mets:mets", NS)
+    assert root is not None and root.get("OBJID") == "ed-1"
+    assert mets.metadata["title"] == _dc_title(served.collection, "ed-1")  # its dmdSec
+    with pytest.raises(CannotDisseminateFormat):
+        sickle.GetRecord(identifier=FOREIGN, metadataPrefix="mets")
+    with pytest.raises(IdDoesNotExist):
+        sickle.GetRecord(identifier=PREFIX + "nope", metadataPrefix="oai_dc")
+
+
+def test_sickle_sees_oai_errors_as_errors(served: Served) -> None:
+    sickle = _sickle(served)
+    with pytest.raises(BadArgument):
+        sickle.GetRecord(identifier=ED1)
+    with pytest.raises(BadArgument):
+        sickle.ListMetadataFormats(identifier="junk")
+    with pytest.raises(BadResumptionToken):
+        sickle.ListRecords(resumptionToken="junk")
+    with pytest.raises(BadVerb):
+        OAIResponseIterator(sickle, {"verb": "GetMetadata"})
+
+
+# -- HTTP transport ----------------------------------------------------------------------
+
+TRANSPORT_QUERIES = (
+    "verb=Identify",
+    "verb=ListMetadataFormats",
+    f"verb=ListMetadataFormats&identifier={ED1}",
+    "verb=ListSets",
+    f"verb=GetRecord&identifier={ED1}&metadataPrefix=oai_dc",
+    f"verb=GetRecord&identifier={ED1}&metadataPrefix=mets",
+    LI,
+    f"{LR}&set=letters&from=2024-01-01",
+    "verb=junk",
+    "verb=ListRecords",
+    f"verb=GetRecord&identifier={PREFIX}nope&metadataPrefix=oai_dc",
+    "verb=ListRecords&resumptionToken=junk",
+)
+
+
+def _comparable(body: bytes) -> bytes:
+    """A response without what depends on the second it was made at."""
+    body = re.sub(rb"<responseDate>[^<]*</responseDate>", b"", body)
+    body = re.sub(rb' expirationDate="[^"]*"', b"", body)
+    return re.sub(rb"(<resumptionToken[^>]*>)[^<]+(</resumptionToken>)", rb"\1T\2", body)
+
+
+@pytest.mark.parametrize("query", TRANSPORT_QUERIES)
+def test_get_and_post_give_the_same_answer_as_http_200_text_xml(served: Served, query: str) -> None:
+    by_get = oai_get(served.url, query)
+    by_post = oai_post(served.url, query)
+    for response in (by_get, by_post):
+        assert _ok(response).findtext("o:request", namespaces=NS) == served.url
+    assert _comparable(by_get.body) == _comparable(by_post.body)
+    assert "gzip" not in by_get.headers.get("content-encoding", "")  # identity when not asked
+
+
+@pytest.mark.parametrize(("query", "codes"), BATTERY)
+def test_each_malformed_request_gets_its_exact_error_codes_over_http(
+    served: Served, query: str, codes: tuple[str, ...]
+) -> None:
+    for response in (oai_get(served.url, query), oai_post(served.url, query)):
+        root = _ok(response)  # an OAI error is HTTP 200
+        assert error_codes(root) == list(codes)
+        if set(codes) & set(REJECTS_ALL_ARGUMENTS):
+            assert request_attributes(root) == {}
+
+
+def test_a_repeated_argument_named_with_a_control_character_is_an_oai_error_not_a_500(
+    served: Served,
+) -> None:
+    for response in (
+        oai_get(served.url, "verb=Identify&%01=a&%01=b"),
+        oai_post(served.url, "verb=Identify&%01=a&%01=b"),
+    ):
+        assert error_codes(_ok(response)) == ["badArgument"]
+
+
+def test_a_percent_encoded_identifier_is_decoded(served: Served) -> None:
+    encoded = quote(ED1, safe="")
+    assert encoded == "oai%3Aarchive.example.org%3Aed-1"
+    for response in (
+        oai_get(served.url, f"verb=GetRecord&identifier={encoded}&metadataPrefix=oai_dc"),
+        oai_post(served.url, f"verb=GetRecord&identifier={encoded}&metadataPrefix=oai_dc"),
+    ):
+        root = _ok(response)
+        assert header_ids(root) == [ED1]
+        assert request_attributes(root)["identifier"] == ED1
+
+
+def test_tokens_survive_percent_encoding_in_get_and_post(served: Served) -> None:
+    token = token_of(_get(served, LI))
+    assert re.fullmatch(r"[A-Za-z0-9_.\-]+", token)  # nothing a URL would change
+    expected = header_ids(_get(served, f"verb=ListIdentifiers&resumptionToken={token}"))
+    assert expected == live_ids()[2:4]
+    every_byte = "".join(f"%{b:02X}" for b in token.encode())
+    for encoded in (quote(token, safe=""), every_byte):
+        query = f"verb=ListIdentifiers&resumptionToken={encoded}"
+        for response in (oai_get(served.url, query), oai_post(served.url, query)):
+            root = _ok(response)
+            assert header_ids(root) == expected
+            assert request_attributes(root)["resumptionToken"] == token
+
+
+def test_the_stylesheet_is_served_and_renders_a_response_naming_its_records(
+    served: Served,
+) -> None:
+    page = oai_get(served.url, f"{LI}&set=letters")
+    match = re.search(rb'<\?xml-stylesheet type="text/xsl" href="([^"]+)"\?>', page.body)
+    assert match is not None
+    href = urljoin(served.url, match.group(1).decode())
+    assert urlsplit(href).path == "/oai.xsl"
+    sheet = send(served.url, urlsplit(href).path)
+    assert sheet.status == 200
+    assert "xsl" in sheet.content_type or "xml" in sheet.content_type
+    stylesheet = etree.fromstring(sheet.body, parsing.parser())
+    assert stylesheet.tag == "{http://www.w3.org/1999/XSL/Transform}stylesheet"
+    transform = etree.XSLT(stylesheet)
+    html = str(transform(etree.fromstring(page.body, parsing.parser())))
+    assert "<html" in html
+    shown = header_ids(_ok(page))
+    assert shown == [PREFIX + "let-1", PREFIX + "let-2"]  # the first page of the set
+    for identifier in shown:
+        assert identifier in html
+    assert PREFIX + "ed-1" not in html
+    error_page = str(transform(etree.fromstring(oai_get(served.url, "verb=junk").body)))
+    assert "badVerb" in error_page
+
+
+def test_the_root_redirects_to_identify(served: Served) -> None:
+    response = send(served.url, "/")
+    assert response.status in (302, 303, 307)
+    target = urljoin(urljoin(served.url, "/"), response.headers["location"])
+    assert target == f"{served.url}?verb=Identify"
+    identify = _ok(send(served.url, urlsplit(target).path + "?" + urlsplit(target).query))
+    assert identify.find("o:Identify", NS) is not None
+
+
+def test_twenty_harvesters_at_once_get_the_same_complete_list(served: Served) -> None:
+    start = threading.Barrier(20)
+
+    def harvest(_: int) -> list[tuple[str, str]]:
+        start.wait(timeout=30)
+        return [
+            (
+                str(h.findtext("o:identifier", namespaces=NS)),
+                str(h.findtext("o:datestamp", namespaces=NS)),
+            )
+            for page in _harvest(served.url, LI)
+            for h in page.iterfind(".//o:header", NS)
+        ]  # fmt: skip
+
+    with ThreadPoolExecutor(max_workers=20) as pool:
+        results = list(pool.map(harvest, range(20)))
+    assert [i for i, _ in results[0]] == live_ids()
+    assert all(result == results[0] for result in results)
+
+
+# -- random requests ---------------------------------------------------------------------
+
+ARGUMENTS = ["verb", "identifier", "metadataPrefix", "from", "until", "set", "resumptionToken"]
+VERBS = [
+    "Identify",
+    "ListMetadataFormats",
+    "ListSets",
+    "GetRecord",
+    "ListIdentifiers",
+    "ListRecords",
+]
+GOOD_VALUES = [
+    *VERBS,
+    "oai_dc",
+    "mets",
+    "premis",
+    "all",
+    ED1,
+    FOREIGN,
+    "2024-01-02",
+    "2024-01-02T23:59:59Z",
+    "letters",
+    "letters:1920s",
+    "junk",
+    "",
+]
+RAW = ["%", "%zz", "%C3", "%FF%FE", "%ED%A0%80", "%00", "%0A", "&", "&&", "=", "==", ";", "+"]
+
+
+@dataclass(frozen=True)
+class Long:
+    """A very long value, shown briefly when hypothesis reports it."""
+
+    unit: str
+    count: int
+
+    def __str__(self) -> str:
+        return self.unit * self.count
+
+    def __repr__(self) -> str:
+        return f"Long({self.unit!r} * {self.count})"
+
+
+Part = str | tuple[str, str | Long]
+
+
+def _render(parts: list[Part]) -> str:
+    """The query string: pairs percent-encoded (UTF-8), raw fragments as they are."""
+    rendered = []
+    for part in parts:
+        if isinstance(part, str):
+            rendered.append(part)
+        else:
+            name, value = part
+            rendered.append(f"{quote(name, safe='')}={quote(str(value), safe='')}")
+    return "&".join(rendered)
+
+
+# At most 4000 characters of at most 4 UTF-8 bytes, percent-encoded: under 48 KiB.
+long_value = st.text(min_size=1, max_size=4).flatmap(
+    lambda unit: st.builds(Long, st.just(unit), st.integers(500 // len(unit), 4000 // len(unit)))
+)
+short_values = st.one_of(st.sampled_from(GOOD_VALUES), st.text(max_size=40))
+names = st.one_of(st.sampled_from(ARGUMENTS), st.text(max_size=12))
+# Anything at all: random names and values, and raw fragments a URL may carry.
+loose: st.SearchStrategy[list[Part]] = st.lists(
+    st.one_of(st.tuples(names, short_values), st.sampled_from(RAW)), max_size=8
+)
+
+
+# A real verb and distinct argument names, each with a good or a random value: deeper.
+@st.composite
+def shaped(draw: st.DrawFn) -> list[Part]:
+    verb = draw(st.sampled_from(VERBS))
+    chosen = draw(st.lists(st.sampled_from(ARGUMENTS[1:]), unique=True, max_size=4))
+    return [("verb", verb), *((name, draw(short_values)) for name in chosen)]
+
+
+def _joined(lists: tuple[list[Part], list[Part]]) -> list[Part]:
+    return lists[0] + lists[1]
+
+
+@st.composite
+def queries(draw: st.DrawFn) -> list[Part]:
+    parts: list[Part] = draw(st.one_of(loose, shaped(), st.tuples(shaped(), loose).map(_joined)))
+    if draw(st.booleans()):  # one very long value somewhere
+        at = draw(st.integers(0, len(parts)))
+        parts.insert(at, (draw(names), draw(long_value)))
+    return parts
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(parts=queries(), post=st.booleans(), tail=st.binary(max_size=16))
+def test_random_query_strings_always_get_a_valid_oai_response(
+    served: Served, parts: list[Part], post: bool, tail: bytes
+) -> None:
+    query = _render(parts)
+    assert len(query) < 60_000
+    if post:
+        path = urlsplit(served.url).path
+        response = send(served.url, path, method="POST", body=query.encode() + tail)
+    else:
+        response = oai_get(served.url, query)
+    assert response.status < 500
+    assert response.status == 200  # every GET or POST to /oai is an OAI-PMH request
+    assert is_xml(response)
+    validate(response.body)
+
+
+def test_a_post_body_over_64_kib_is_refused_at_the_transport_level(served: Served) -> None:
+    response = oai_post(served.url, "verb=Identify&x=" + "a" * (65 << 10))
+    assert 400 <= response.status < 500 and response.status != 404
+    small = oai_post(served.url, "verb=Identify")
+    assert error_codes(_ok(small)) == []
+
+
+# -- withdrawal and removal while serving -------------------------------------------------
+
+
+@pytest.fixture
+def own_server(tmp_path: Path) -> Iterator[Served]:
+    collection = make_collection(tmp_path)
+    with running_server(collection, page_size=3, refresh=1) as server:
+        yield Served(server.url, collection)
+
+
+def _status_of(url: str, identifier: str) -> tuple[str | None, str]:
+    root = _ok(oai_get(url, f"verb=GetRecord&identifier={identifier}&metadataPrefix=oai_dc"))
+    header = root.find("o:GetRecord/o:record/o:header", NS)
+    assert header is not None
+    return header.get("status"), str(header.findtext("o:datestamp", namespaces=NS))
+
+
+def _wait_deleted(url: str, identifier: str, seconds: float = 10) -> str:
+    deadline = time.monotonic() + seconds
+    while True:
+        status, datestamp = _status_of(url, identifier)
+        if status == "deleted" or time.monotonic() > deadline:
+            assert status == "deleted", f"{identifier} still served after {seconds} s"
+            return datestamp
+        time.sleep(0.2)
+
+
+def test_withdrawing_a_bag_while_serving_reports_it_deleted(own_server: Served) -> None:
+    identifier = PREFIX + "let-2"
+    assert _status_of(own_server.url, identifier) == (None, "2024-01-04T10:00:00Z")
+    env = {k: v for k, v in os.environ.items() if k != "SOURCE_DATE_EPOCH"}
+    done = subprocess.run(
+        [
+            sys.executable, "-m", "archiver", "withdraw", str(own_server.collection), "let-2",
+            "--reason", "withdrawn at the rights holder's request",
+        ],
+        env=env, capture_output=True, text=True, timeout=60, check=False,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    home = Path(done.stdout.strip())
+    assert (home / "bagit.txt").is_file() and (home / "metadata" / "dc.xml").is_file()
+    stone = json.loads((home.parent / "tombstone.json").read_text(encoding="utf-8"))
+    datestamp = _wait_deleted(own_server.url, identifier)
+    assert datestamp == stone["withdrawn_at"]
+    root = _ok(oai_get(own_server.url, f"{LI}&set=letters:1920s&from={datestamp[:10]}"))
+    assert header_ids(root) == [identifier]
+    assert [h.get("status") for h in root.iterfind(".//o:header", NS)] == ["deleted"]
+    sickle = Sickle(own_server.url, timeout=30)
+    kept = [
+        r.header.identifier
+        for r in sickle.ListRecords(metadataPrefix="oai_dc", ignore_deleted=True)
+    ]
+    assert identifier not in kept and len(kept) == len(SPECS) - 1
+
+
+def test_a_bag_removed_by_hand_while_serving_is_deleted_after_the_next_refresh(
+    own_server: Served,
+) -> None:
+    identifier = PREFIX + "misc"
+    assert _status_of(own_server.url, identifier)[0] is None
+    shutil.rmtree(own_server.collection / "misc")
+    datestamp = _wait_deleted(own_server.url, identifier)
+    assert datestamp > "2024-01-06T10:00:00Z"
+    with pytest.raises(NoRecordsMatch):
+        list(
+            Sickle(own_server.url, timeout=30).ListIdentifiers(
+                metadataPrefix="oai_dc", until="2023-01-01"
+            )
+        )
