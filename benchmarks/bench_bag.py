@@ -75,6 +75,7 @@ from common import (
     run_child,
     settle,
     table,
+    timing_row,
 )
 
 HERE = Path(__file__).resolve().parent
@@ -321,28 +322,12 @@ def peak_mib(samples: Sequence[Sample]) -> float:
     return max(s.peak_kib for s in samples) / 1024
 
 
-def throughput(data: DataSet, seconds: float) -> str:
-    if data.files == 1:
-        return f"{data.size / MIB / seconds:.0f} MiB/s"
-    return f"{data.files / seconds:.0f} files/s"
-
-
 def route_rows(outcome: Outcome) -> list[list[str]]:
-    rows = []
-    for route in ROUTES:
-        samples = outcome.samples[route.key]
-        middle = median_seconds(samples)
-        rows.append(
-            [
-                route.label,
-                f"{middle:.2f}",
-                f"{min(s.seconds for s in samples):.2f}",
-                throughput(outcome.data, middle),
-                f"{peak_mib(samples):.0f}",
-                ", ".join(f"{s.seconds:.2f}" for s in samples),
-            ]
-        )
-    return rows
+    data = outcome.data
+    return [
+        timing_row(route.label, outcome.samples[route.key], data.files, data.size)
+        for route in ROUTES
+    ]
 
 
 def ratio_row(what: str, ratio: float, target: float) -> list[str]:

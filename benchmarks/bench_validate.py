@@ -85,6 +85,8 @@ from common import (
     run_child,
     settle,
     table,
+    throughput,
+    timing_row,
 )
 
 HERE = Path(__file__).resolve().parent
@@ -355,28 +357,11 @@ def peak_kib(samples: Sequence[Sample]) -> int:
     return max(s.peak_kib for s in samples)
 
 
-def throughput(data: DataSet, seconds: float) -> str:
-    if data.files == 1:
-        return f"{data.size / MIB / seconds:.0f} MiB/s"
-    return f"{data.files / seconds:.0f} files/s"
-
-
 def tool_rows(outcome: Outcome) -> list[list[str]]:
-    rows = []
-    for tool in TOOLS:
-        samples = outcome.samples[tool.key]
-        middle = median_seconds(samples)
-        rows.append(
-            [
-                tool.label,
-                f"{middle:.2f}",
-                f"{min_seconds(samples):.2f}",
-                throughput(outcome.data, middle),
-                f"{peak_kib(samples) / 1024:.0f}",
-                ", ".join(f"{s.seconds:.2f}" for s in samples),
-            ]
-        )
-    return rows
+    data = outcome.data
+    return [
+        timing_row(tool.label, outcome.samples[tool.key], data.files, data.size) for tool in TOOLS
+    ]
 
 
 def met(ok: bool) -> str:
@@ -422,7 +407,7 @@ def memory_row(bag: str, tool: Tool, data: DataSet, sample: Sample) -> list[str]
         bag,
         tool.label,
         f"{sample.seconds:.2f}",
-        throughput(data, sample.seconds),
+        throughput(data.files, data.size, sample.seconds),
         f"{sample.peak_kib / 1024:.0f}",
         "< 200 MB" if judged else "—",
         met(sample.peak_kib * 1024 < TARGET_MEMORY) if judged else "—",

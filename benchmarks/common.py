@@ -95,6 +95,26 @@ def median_seconds(samples: Sequence[Sample]) -> float:
     return statistics.median(s.seconds for s in samples)
 
 
+def throughput(files: int, size: int, seconds: float) -> str:
+    """MiB/s for one big file, files/s for many."""
+    if files == 1:
+        return f"{size / MIB / seconds:.0f} MiB/s"
+    return f"{files / seconds:.0f} files/s"
+
+
+def timing_row(label: str, samples: Sequence[Sample], files: int, size: int) -> list[str]:
+    """A table row: median and best seconds, throughput, largest peak RSS, every run."""
+    middle = median_seconds(samples)
+    return [
+        label,
+        f"{middle:.2f}",
+        f"{min(s.seconds for s in samples):.2f}",
+        throughput(files, size, middle),
+        f"{max(s.peak_kib for s in samples) / 1024:.0f}",
+        ", ".join(f"{s.seconds:.2f}" for s in samples),
+    ]
+
+
 def positive(text: str) -> int:
     value = int(text)
     if value < 1:
