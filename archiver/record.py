@@ -274,3 +274,30 @@ def _json_type(value: Any) -> str:
         list: "a list",
         type(None): "null",
     }.get(type(value), "a string")
+
+
+# bag-info.txt labels -> the Dublin Core elements they say something about.
+_BAG_INFO_DC = {
+    "title": "title",
+    "external-description": "description",
+    "source-organization": "publisher",
+    "bagging-date": "date",
+    "external-identifier": "identifier",
+    "bag-group-identifier": "relation",
+    "contact-name": "contributor",
+}
+
+
+def record_from_bag_info(items: Sequence[tuple[str, str]], fallback_title: str) -> Record:
+    """Dublin Core for a bag that has none: what its bag-info.txt says (a Title label, as
+    APTrust bags have, or the bag's identifier as the title)."""
+    values: dict[str, list[str]] = {}
+    for label, value in items:
+        element = _BAG_INFO_DC.get(label.strip().lower())
+        if element and value.strip():
+            values.setdefault(element, []).append(value.strip())
+    values.setdefault("title", [fallback_title])
+    record = Record()
+    for element, element_values in values.items():
+        record = record.with_values(element, list(dict.fromkeys(element_values)))
+    return record

@@ -139,6 +139,24 @@ class Staging:
         except OSError as exc:
             raise BagWriteError(f"cannot move the bag into {target}: {exc}") from exc
 
+    def commit_inner(self, name: str, target: Path) -> None:
+        """Flush the staged folder and move its entry ``name`` (a file or a folder built
+        inside it) to ``target``, never over an existing one; the rest is removed on exit."""
+        check_target(target, replace=False)
+        inner = self.path / name
+        try:
+            sync_filesystem(self.path)
+            done = _renameat2(inner, target, _RENAME_NOREPLACE)
+            if not done:
+                if target.exists():
+                    raise BagExistsError(f"{target} appeared while it was being built")
+                os.rename(inner, target)
+            fsync_directory(target.parent)
+        except FileExistsError as exc:
+            raise BagExistsError(f"{target} appeared while it was being built") from exc
+        except OSError as exc:
+            raise BagWriteError(f"cannot move the package into {target}: {exc}") from exc
+
     def _rename_new(self, target: Path) -> None:
         try:
             done = _renameat2(self.path, target, _RENAME_NOREPLACE)

@@ -24,7 +24,7 @@ from lxml import etree
 from archiver import layout
 from archiver.oai import tokens
 from archiver.oai.catalog import Catalog, Item
-from archiver.record import Record
+from archiver.record import record_from_bag_info
 from archiver.xml import dc, parsing
 from archiver.xml.escape import attr, text, xml_problem
 
@@ -580,24 +580,17 @@ def _datestamp(value: str, until: bool) -> tuple[str, str] | None:
 
 def _dc_from_bag_info(bag: Path, bag_id: str) -> str | None:
     """oai_dc for a bag without metadata/dc.xml (a foreign bag): what bag-info says."""
-    mapping = {
-        "external-description": "description",
-        "source-organization": "publisher",
-        "bagging-date": "date",
-        "external-identifier": "identifier",
-        "bag-group-identifier": "relation",
-    }
-    values: dict[str, list[str]] = {"title": [bag_id], "identifier": [bag_id]}
     try:
         lines = (bag / "bag-info.txt").read_text(encoding="utf-8", errors="replace").splitlines()
     except OSError:
         lines = []
+    items = []
     for line in lines:
         label, colon, value = line.partition(":")
-        element = mapping.get(label.strip().lower())
-        if colon and element and value.strip() and not xml_problem(value.strip()):
-            values.setdefault(element, []).append(value.strip())
-    record = Record()
-    for element, element_values in values.items():
-        record = record.with_values(element, list(dict.fromkeys(element_values)))
+        if colon and not line[:1].isspace() and not xml_problem(value.strip()):
+            items.append((label.strip(), value.strip()))
+    record = record_from_bag_info(items, bag_id)
+    known = record.values("identifier")
+    if bag_id not in known:
+        record = record.with_values("identifier", [bag_id, *known])
     return dc.oai_dc(record)
