@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import functools
 import os
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from concurrent.futures import Executor
 from dataclasses import dataclass
 from datetime import datetime
@@ -104,6 +104,19 @@ def _file_json(obj: FileObject) -> dict[str, Any]:
     }
 
 
+@dataclass(frozen=True)
+class Origin:
+    """A payload that comes from a bag made elsewhere (see ingest), not from loose files."""
+
+    # bag path -> algorithm -> digest the foreign bag's manifests promise; each file is
+    # digested in these algorithms too as it is copied, and must match
+    expected: Mapping[str, Mapping[str, str]]
+    # the foreign bag's own tag files, kept byte for byte: (bag path here, file there)
+    tag_files: Sequence[tuple[str, Path]]
+    # adds what happened before packing (validation, ingestion) to the provenance
+    amend: Callable[[Provenance, Agent, datetime], Provenance]
+
+
 def make_bag(
     sources: Sequence[Path],
     out_dir: Path,
@@ -115,15 +128,40 @@ def make_bag(
     workers: int | None = None,
 ) -> BagResult:
     """Bag ``sources`` into ``out_dir/<id>``; raise an ArchiverError when that cannot be done."""
+    if bag_id is not None:
+        identifiers.check_bag_id(bag_id)
+        check_target(out_dir / bag_id, replace=force)
+    plan = plan_payload(sources, out_dir)
+    return pack(
+        plan, out_dir, record=record, bag_id=bag_id, force=force, clock=clock, workers=workers
+    )
+
+
+def pack(
+    plan: Sequence[PayloadFile],
+    out_dir: Path,
+    *,
+    record: Record | None = None,
+    bag_id: str | None = None,
+    force: bool = False,
+    clock: Clock | None = None,
+    workers: int | None = None,
+    origin: Origin | None = None,
+) -> BagResult:
+    """Bag a planned payload into ``out_dir/<id>`` (the work behind make_bag and ingest)."""
     clock = clock or Clock.from_environment()
     record = record or Record()
     if bag_id is not None:
         identifiers.check_bag_id(bag_id)
         check_target(out_dir / bag_id, replace=force)
-    plan = plan_payload(sources, out_dir)
     now = clock.now()
+    names = list(algorithms.WRITTEN)
+    if origin is not None:
+        names += sorted({a for sums in origin.expected.values() for a in sums} - set(names))
     with Staging(out_dir) as staging:
-        copied = _copy_payload(plan, staging.path, workers or hashing.default_workers())
+        copied = _copy_payload(plan, staging.path, workers or hashing.default_workers(), names)
+        if origin is not None:
+            _check_expected(copied, origin.expected)
         full_record = derive_record(record, copied)
         if bag_id is None:
             bag_id = identifiers.derive_bag_id(
@@ -135,8 +173,11 @@ def make_bag(
         full_record = _with_identifier(full_record, bag_id)
         software = software_agent()
         provenance = describe(bag_id, copied, full_record, software, now)
+        if origin is not None:
+            provenance = origin.amend(provenance, software, now)
         oxum = baginfo.oxum(sum(c.size for c in copied), len(copied))
-        _write_tag_files(staging.path, bag_id, full_record, provenance, software, now, oxum)
+        extra = origin.tag_files if origin is not None else ()
+        _write_tag_files(staging.path, bag_id, full_record, provenance, software, now, oxum, extra)
         _settle_times(staging.path, now)
         staging.commit(target, replace=force)
     return BagResult(target, bag_id, now.date().isoformat(), oxum, full_record, provenance)
@@ -153,22 +194,43 @@ class _Head:
             self.data += bytes(chunk[: formats.HEAD_SIZE - len(self.data)])
 
 
-def _copy_payload(plan: Sequence[PayloadFile], root: Path, workers: int) -> list[CopiedFile]:
+def _copy_payload(
+    plan: Sequence[PayloadFile], root: Path, workers: int, names: Sequence[str]
+) -> list[CopiedFile]:
     folders = {str(Path(item.path).parent) for item in plan}
     for folder in sorted(folders):
         (root / folder).mkdir(parents=True, exist_ok=True)
     return hashing.run_all(
-        functools.partial(_copy_one, root), plan, [item.size for item in plan], workers
+        functools.partial(_copy_one, root, tuple(names)),
+        plan,
+        [item.size for item in plan],
+        workers,
     )
 
 
-def _copy_one(root: Path, item: PayloadFile, helper: Executor | None) -> CopiedFile:
+def _check_expected(
+    copied: Sequence[CopiedFile], expected: Mapping[str, Mapping[str, str]]
+) -> None:
+    """Every file copied is the file its bag's manifests describe, in every algorithm."""
+    wrong = [
+        f"{c.item.path}: {name} {c.digests[name]}, its manifest says {want.lower()}"
+        for c in copied
+        for name, want in sorted(expected.get(c.item.path, {}).items())
+        if c.digests[name] != want.lower()
+    ]
+    if wrong:
+        raise SourceError(f"payload differs from its bag's manifests: {'; '.join(wrong)}")
+
+
+def _copy_one(
+    root: Path, names: Sequence[str], item: PayloadFile, helper: Executor | None
+) -> CopiedFile:
     """Copy one payload file into the staging folder: one read, digests, text, format."""
     analyser = TextAnalyser()
     head = _Head()
     try:
         digested = hashing.copy_file(
-            item.source, root / item.path, algorithms.WRITTEN, [analyser, head], helper=helper
+            item.source, root / item.path, names, [analyser, head], helper=helper
         )
     except hashing.WriteFailedError as exc:
         raise BagWriteError(f"cannot write {item.path}: {exc.strerror}") from exc
@@ -359,6 +421,18 @@ class _TagWriter:
     def write(self, path: str, pieces: Iterable[str]) -> None:
         self.digests[path] = _write_document(self.root / path, pieces)
 
+    def copy(self, path: str, source: Path) -> None:
+        """Copy a tag file byte for byte (a foreign bag's, kept)."""
+        target = self.root / path
+        target.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            found = hashing.copy_file(source, target, algorithms.WRITTEN)
+        except hashing.WriteFailedError as exc:
+            raise BagWriteError(f"cannot write {path}: {exc.strerror}") from exc
+        except OSError as exc:
+            raise SourceError(f"{source}: cannot read: {exc.strerror}") from exc
+        self.digests[path] = {name: found.digests[name] for name in algorithms.WRITTEN}
+
     def write_beside(self, path: str, pieces: Iterable[str], files: int) -> Callable[[], None]:
         """Write ``path`` in a forked child while this process goes on; call the result to wait."""
 
@@ -415,6 +489,7 @@ def _write_tag_files(
     software: Agent,
     now: datetime,
     oxum: str,
+    extra: Sequence[tuple[str, Path]] = (),
 ) -> None:
     (root / layout.METADATA_DIR).mkdir()
     writer = _TagWriter(root)
@@ -442,6 +517,8 @@ def _write_tag_files(
         writer.write(layout.METS_XML, mets.document(bag_id, record, provenance, software, now))
     finally:
         premis_written()
+    for path, source in extra:
+        writer.copy(path, source)
     tagged = dict(writer.digests)
     for name in algorithms.WRITTEN:
         writer.write(

@@ -288,15 +288,16 @@ _BAG_INFO_DC = {
 }
 
 
-def record_from_bag_info(items: Sequence[tuple[str, str]], fallback_title: str) -> Record:
+def record_from_bag_info(items: Sequence[tuple[str, str]], fallback_title: str | None) -> Record:
     """Dublin Core for a bag that has none: what its bag-info.txt says (a Title label, as
-    APTrust bags have, or the bag's identifier as the title)."""
+    APTrust bags have, else ``fallback_title``; None leaves the title to be derived)."""
     values: dict[str, list[str]] = {}
     for label, value in items:
         element = _BAG_INFO_DC.get(label.strip().lower())
         if element and value.strip():
             values.setdefault(element, []).append(value.strip())
-    values.setdefault("title", [fallback_title])
+    if fallback_title is not None:
+        values.setdefault("title", [fallback_title])
     record = Record()
     for element, element_values in values.items():
         record = record.with_values(element, list(dict.fromkeys(element_values)))

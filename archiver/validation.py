@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from archiver import layout
-from archiver.check.bag import Mode, check_bag
+from archiver.check.bag import Inspection, Mode, check_bag
 from archiver.check.profile import Profile, check_profile, declared_profiles, shipped_profile
 from archiver.errors import UsageError
 from archiver.findings import BagReport, Report
@@ -27,6 +27,21 @@ def validate_bag(
     BagIt profile to judge the bag by; without one, the bag is judged by our own profile
     when its BagIt-Profile-Identifier names it.
     """
+    return inspect_bag(
+        root, mode=mode, workers=workers, reference=reference, profile=profile
+    ).report
+
+
+def inspect_bag(
+    root: Path,
+    *,
+    mode: Mode = Mode.FULL,
+    workers: int | None = None,
+    reference: bool = False,
+    profile: Profile | None = None,
+) -> Inspection:
+    """validate_bag, keeping what was read on the way (bag-info decoded in the bag's own
+    encoding, manifests with their paths resolved to files): what export and ingest build on."""
     if not root.is_dir():
         raise UsageError(f"{root}: not a directory")
     inspection = check_bag(root, mode=mode, workers=workers)
@@ -50,7 +65,7 @@ def validate_bag(
         from archiver.check.reference import second_opinion  # loaded only when asked
 
         second_opinion(root, inspection.report, mode)
-    return inspection.report
+    return inspection
 
 
 def validate_bags(

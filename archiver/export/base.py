@@ -86,15 +86,15 @@ def exporter(name: str) -> Exporter:
 
 def export_bag(bag: Path, to: str, out: Path, options: Options) -> ExportResult:
     """Export ``bag`` to the ``to`` target at ``out``."""
-    from archiver.validation import validate_bag
+    from archiver.validation import inspect_bag
 
     chosen = exporter(to)
     if chosen.creates != "root":
         check_target(out, replace=False)
-    report = validate_bag(bag)
-    if not report.valid:
-        raise InvalidSourceError(report)
-    source = read_source(bag)
+    inspection = inspect_bag(bag)
+    if not inspection.report.valid:
+        raise InvalidSourceError(inspection.report)
+    source = read_source(bag, inspection)
     if chosen.creates == "root":
         # An OCFL root is written into in place, one object folder renamed in at a time:
         # the exporter owns that step (see export/ocfl.py).

@@ -9,7 +9,7 @@ from pathlib import Path, PurePosixPath
 from lxml import etree
 
 from archiver import layout
-from archiver.bagit import baginfo, manifest, reader, tagfile
+from archiver.check.bag import Inspection, Mode, check_bag
 from archiver.record import DC_ELEMENTS, Record, record_from_bag_info
 from archiver.xml import parsing
 from archiver.xml.namespaces import DC
@@ -38,6 +38,7 @@ class SourceBag:
     record: Record  # Dublin Core: metadata/dc.xml, else what bag-info says
     payload: tuple[PayloadFile, ...]
     metadata: dict[str, Path] = field(default_factory=dict)  # "metadata/dc.xml" -> file
+    bagit_version: str = "1.0"  # as bagit.txt declares it
 
     def bag_info_value(self, label: str) -> str | None:
         for name, value in self.bag_info:
@@ -55,24 +56,17 @@ class SourceBag:
         return self.payload[0] if self.payload else None
 
 
-def read_source(root: Path) -> SourceBag:
-    """Read a bag the validator has already found valid."""
-    inventory = reader.take_inventory(root)
-    codec = "utf-8"
-    items: list[tuple[str, str]] = []
-    if "bag-info.txt" in inventory.tags:
-        text = reader.read_file(root, "bag-info.txt").decode(codec, "replace")
-        elements, _ = baginfo.parse_bag_info(tagfile.split_lines(text).lines, strict=False)
-        items = [(e.label, e.value) for e in elements]
+def read_source(root: Path, inspection: Inspection | None = None) -> SourceBag:
+    """Read a bag the validator has already found valid, from what it read on the way
+    (validation.inspect_bag); without that, the bag's structure is read again (no digests)."""
+    if inspection is None:
+        inspection = check_bag(root, mode=Mode.COMPLETENESS)
+    inventory = inspection.inventory
+    items = [(e.label, e.value) for e in inspection.bag_info]
     digests: dict[str, dict[str, str]] = {}
-    for rel in sorted(inventory.tags):
-        match = manifest.NAME.match(rel)
-        if not match or match.group(1):
-            continue
-        lines = reader.read_file(root, rel).decode(codec, "replace")
-        entries, _ = manifest.parse_manifest(tagfile.split_lines(lines).lines)
-        for entry in entries:
-            digests.setdefault(entry.path.removeprefix("./"), {})[match.group(2)] = entry.digest
+    for algorithm, entries in sorted(inspection.payload_manifests.items()):
+        for path, digest in entries.items():
+            digests.setdefault(path, {})[algorithm] = digest
     payload = tuple(
         PayloadFile(path, size, digests.get(path, {}))
         for path, size in sorted(inventory.payload.items())
@@ -80,7 +74,9 @@ def read_source(root: Path) -> SourceBag:
     metadata = {name: root / name for name in layout.METADATA_FILES if name in inventory.tags}
     bag_id = _value(items, "External-Identifier") or root.name
     record = _dc_record(metadata.get(layout.DC_XML)) or record_from_bag_info(items, bag_id)
-    return SourceBag(root, bag_id, tuple(items), record, payload, metadata)
+    major, minor = inspection.declaration.version
+    version = f"{major}.{minor}"
+    return SourceBag(root, bag_id, tuple(items), record, payload, metadata, version)
 
 
 def _value(items: Sequence[tuple[str, str]], label: str) -> str | None:
