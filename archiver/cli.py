@@ -148,6 +148,22 @@ def build_parser() -> argparse.ArgumentParser:
     wd.add_argument("collection", type=Path, metavar="COLLECTION")
     wd.add_argument("bag_id", metavar="BAG_ID")
     wd.add_argument("--reason", required=True, metavar="TEXT", help="why it is withdrawn")
+
+    exp = commands.add_parser("export", help="make the package a repository ingests from a bag")
+    exp.add_argument("bag", type=Path, metavar="BAG")
+    exp.add_argument(
+        "--to", required=True, choices=["dspace-saf", "archivematica", "ocfl", "aptrust"]
+    )
+    exp.add_argument("--out", required=True, type=Path, metavar="DEST")
+    exp.add_argument("--profile", type=Path, metavar="FILE", help="a BagIt profile to meet too")
+    exp.add_argument("--json", action="store_true", help="print the result as JSON")
+
+    ing = commands.add_parser("ingest", help="bring a bag made elsewhere into a collection")
+    ing.add_argument("foreign", type=Path, metavar="FOREIGN_BAG")
+    ing.add_argument("--out", required=True, type=Path, metavar="COLLECTION")
+    ing.add_argument("--metadata", type=Path, metavar="RECORD.json")
+    ing.add_argument("--id", dest="bag_id", metavar="ID")
+    ing.add_argument("--json", action="store_true", help="print a JSON summary")
     return parser
 
 
@@ -278,6 +294,10 @@ def _run(args: argparse.Namespace) -> int:
         return _serve(args)
     if args.command == "withdraw":
         return _withdraw(args)
+    if args.command == "export":
+        return _export(args)
+    if args.command == "ingest":
+        return _ingest(args)
     raise AssertionError(args.command)  # pragma: no cover - argparse requires a command
 
 
@@ -386,6 +406,72 @@ def _serve(args: argparse.Namespace) -> int:
         refresh_seconds=args.refresh,
         announce=announce,
     )
+    return EXIT_OK
+
+
+def _export(args: argparse.Namespace) -> int:
+    from archiver.clock import Clock
+    from archiver.export.base import InvalidSourceError, Options, PackageCheckError, export_bag
+    from archiver.findings import Report
+
+    try:
+        result = export_bag(
+            args.bag, args.to, args.out, Options(Clock.from_environment(), args.profile)
+        )
+    except InvalidSourceError as exc:
+        if args.json:
+            _print_json(Report([exc.report]).to_json())
+        else:
+            print_report(Report([exc.report]), sys.stdout, sys.stderr)
+        print(f"archiver: error: {one_line(str(exc))}", file=sys.stderr)
+        return EXIT_FINDINGS
+    except PackageCheckError as exc:
+        print(f"archiver: error: {one_line(str(exc))}", file=sys.stderr)
+        return EXIT_FINDINGS
+    if args.json:
+        _print_json(
+            {
+                "target": result.target,
+                "path": str(result.path),
+                "checks": result.checks,
+                "notes": result.notes,
+            }
+        )
+    else:
+        print(result.path)
+        for line in result.checks:
+            print(f"  checked: {line}")
+        for line in result.notes:
+            print(f"  note: {line}")
+    return EXIT_OK
+
+
+def _ingest(args: argparse.Namespace) -> int:
+    from archiver.clock import Clock
+    from archiver.findings import Report
+    from archiver.ingest import InvalidForeignBagError, ingest_bag
+    from archiver.record import load_record
+
+    record = load_record(args.metadata) if args.metadata else None
+    try:
+        result = ingest_bag(
+            args.foreign,
+            args.out,
+            record=record,
+            bag_id=args.bag_id,
+            clock=Clock.from_environment(),
+        )
+    except InvalidForeignBagError as exc:
+        if args.json:
+            _print_json(Report([exc.report]).to_json())
+        else:
+            print_report(Report([exc.report]), sys.stdout, sys.stderr)
+        print(f"archiver: error: {one_line(str(exc))}", file=sys.stderr)
+        return EXIT_FINDINGS
+    if args.json:
+        _print_json(result.to_json())
+    else:
+        print(result.path)
     return EXIT_OK
 
 

@@ -1,0 +1,206 @@
+"""Ingest: a bag made elsewhere (bagit-python, Bagger, DART; BagIt 0.97 or 1.0) -> an
+archiver bag in a collection.
+
+    validate the foreign bag in full (every digest) -> refuse it, with the report, when it
+    is invalid (or incomplete: files its fetch.txt lists must be fetched first) -> read
+    its bag-info, manifests and tag files -> Dublin Core from --metadata, else its own
+    metadata/dc.xml, else its bag-info -> pack its payload
+    like any source (packing.pack: one read per file), each file's original digests
+    checked again as it is copied -> its tag files kept byte for byte under
+    metadata/original/ -> PREMIS records the validation outcome and an ingestion event.
+
+The foreign bag is only ever read: its files are opened read-only and nothing is written
+inside it. The new bag appears in the collection whole or not at all (packing's staging).
+
+bag-info.txt of the new bag: archiver's own labels (Bagging-Date, Payload-Oxum,
+External-Identifier, Bag-Software-Agent, BagIt-Profile-Identifier), then the foreign
+labels in their order, except that labels which described the foreign bag as a package
+(its Bagging-Date, Bag-Software-Agent, External-Identifier, BagIt-Profile-Identifier,
+Bag-Size) are kept as ``Original-<label>``; labels given in --metadata replace foreign
+labels of the same name.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+from dataclasses import replace
+from datetime import datetime
+from pathlib import Path
+
+from archiver import identifiers, layout
+from archiver.bagit import baginfo
+from archiver.clock import Clock, w3cdtf
+from archiver.errors import ArchiverError, UsageError
+from archiver.export.source import SourceBag, read_source
+from archiver.findings import BagReport
+from archiver.packing import BagResult, Origin, pack
+from archiver.provenance import Agent, Event, Provenance, event_identifier
+from archiver.record import Record, record_from_bag_info
+from archiver.sources import PayloadFile
+from archiver.staging import check_target
+
+# Where the foreign bag's tag files are kept, byte for byte, in the new bag.
+ORIGINAL_DIR = f"{layout.METADATA_DIR}/original"
+# Labels that described the foreign bag as a package: kept, renamed Original-<label>.
+_RENAMED = frozenset(
+    label.lower()
+    for label in (
+        "Bagging-Date",
+        "Bag-Software-Agent",
+        "External-Identifier",
+        "BagIt-Profile-Identifier",
+        "Bag-Size",
+    )
+)
+# A label the new bag recomputes and whose value could only repeat or mislead.
+_DROPPED = frozenset({"payload-oxum"})
+# A value folded over several lines is written back on one (bag-info.txt as received is
+# kept verbatim under metadata/original/).
+_LINE_BREAKS = re.compile(r"[ \t]*[\r\n]+[ \t]*")
+
+
+class InvalidForeignBagError(ArchiverError):
+    """The bag to ingest failed validation: nothing is added to the collection."""
+
+    def __init__(self, report: BagReport) -> None:
+        errors = sum(1 for f in report.findings if f.severity == "error")
+        super().__init__(f"{report.path} is not a valid bag ({errors} errors); nothing ingested")
+        self.report = report
+
+
+def ingest_bag(
+    foreign: Path,
+    out_dir: Path,
+    *,
+    record: Record | None = None,
+    bag_id: str | None = None,
+    clock: Clock | None = None,
+    workers: int | None = None,
+) -> BagResult:
+    """Add the bag at ``foreign`` to the collection ``out_dir`` as an archiver bag."""
+    from archiver.validation import inspect_bag
+
+    clock = clock or Clock.from_environment()
+    if not foreign.is_dir():
+        raise UsageError(f"{foreign}: not a directory")
+    here = foreign.resolve()
+    collection = out_dir.resolve()
+    if collection == here or here in collection.parents:
+        raise UsageError(f"{out_dir}: the collection cannot be inside the bag being ingested")
+    if bag_id is not None:
+        identifiers.check_bag_id(bag_id)
+        check_target(out_dir / bag_id, replace=False)
+    inspection = inspect_bag(foreign, workers=workers)
+    report = inspection.report
+    if not report.valid:
+        raise InvalidForeignBagError(report)
+    source = read_source(foreign, inspection)
+    bag_id = bag_id or _usable_id(source.bag_info_value("External-Identifier"))
+    bag_id = bag_id or _usable_id(here.name)
+    chosen = _record(source, record)
+    plan = [
+        PayloadFile(here / item.path, item.path, item.name, item.size) for item in source.payload
+    ]
+    origin = Origin(
+        expected={item.path: _supported(item.digests) for item in source.payload},
+        tag_files=_tag_files(here, inspection.inventory.tags),
+        amend=lambda provenance, software, now: _amend(provenance, software, now, source, report),
+    )
+    return pack(
+        plan, out_dir, record=chosen, bag_id=bag_id, clock=clock, workers=workers, origin=origin
+    )
+
+
+def _usable_id(value: str | None) -> str | None:
+    if not value:
+        return None
+    try:
+        return identifiers.check_bag_id(value.strip())
+    except UsageError:
+        return None
+
+
+def _supported(digests: dict[str, str]) -> dict[str, str]:
+    from archiver.bagit import algorithms
+
+    return {name: value for name, value in digests.items() if algorithms.is_supported(name)}
+
+
+def _tag_files(root: Path, tags: Iterable[str]) -> list[tuple[str, Path]]:
+    """Every tag file of the foreign bag, to keep under metadata/original/."""
+    return [(f"{ORIGINAL_DIR}/{rel}", root / rel) for rel in sorted(tags)]
+
+
+def _record(source: SourceBag, given: Record | None) -> Record:
+    """Dublin Core from --metadata, else the bag's own dc.xml, else its bag-info; bag-info
+    labels merged as the module docstring says."""
+    if given is not None:
+        record = given
+    elif layout.DC_XML in source.metadata:
+        record = source.record
+    else:
+        record = record_from_bag_info(source.bag_info, None)
+    overridden = {label.lower() for label, _ in record.bag_info}
+    kept: list[tuple[str, str]] = []
+    seen: set[str] = set()
+    for label, value in source.bag_info:
+        key = label.lower()
+        if key in _DROPPED or key in overridden:
+            continue
+        if key in _RENAMED:
+            label, key = f"Original-{label}", f"original-{key}"
+        if (key in baginfo.NOT_REPEATED or key.startswith("original-")) and key in seen:
+            continue  # a label that must not repeat: the first value stands
+        seen.add(key)
+        kept.append((label, _LINE_BREAKS.sub(" ", value).strip()))
+    return replace(record, bag_info=(*kept, *record.bag_info))
+
+
+def _amend(
+    provenance: Provenance,
+    software: Agent,
+    now: datetime,
+    source: SourceBag,
+    report: BagReport,
+) -> Provenance:
+    """The foreign bag's validation (first) and its ingestion (last) as PREMIS events."""
+    when = w3cdtf(now)
+    bag_id = provenance.representation.name
+    rep = provenance.representation.identifier
+    executor = ((software.identifier, "exe"),)
+    warnings = sorted({f.code for f in report.findings if f.severity == "warning"})
+    name, version = source.root.name, source.bagit_version
+    validation = Event(
+        event_identifier("val", bag_id, when, "foreign bag", name, *warnings),
+        "val",
+        now,
+        f"the bag as received ({name}, BagIt {version}) validated in full by archiver's "
+        "BagIt validator: structure, bag-info, manifests complete, every payload and tag "
+        "file digest checked",
+        "success",
+        f"valid; warnings: {', '.join(warnings)}" if warnings else "valid, no warnings",
+        executor,
+        ((rep, None),),
+    )
+    algorithms = sorted({a for item in source.payload for a in _supported(item.digests)})
+    agent = source.bag_info_value("Bag-Software-Agent") or "software not named"
+    ingestion = Event(
+        event_identifier(
+            "ing",
+            bag_id,
+            when,
+            name,
+            *(f"{f.path}:{f.digests['sha256']}" for f in provenance.files),
+        ),
+        "ing",
+        now,
+        f"ingested a bag made elsewhere ({agent}; BagIt {version}): payload copied byte for "
+        f"byte with its {', '.join(algorithms)} digests checked again during the copy, "
+        f"manifests upgraded to SHA-256 and SHA-512, its tag files kept under {ORIGINAL_DIR}/",
+        "success",
+        f"{len(provenance.files)} payload files from {name}",
+        executor,
+        ((rep, "out"),),
+    )
+    return replace(provenance, events=(validation, *provenance.events, ingestion))
