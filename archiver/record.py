@@ -262,6 +262,8 @@ def _explain_text(value: str, single_line: bool, *, required: bool = True) -> st
         return "contains a control character"
     if "\ufffe" in value or "\uffff" in value:
         return "contains a non-character (U+FFFE or U+FFFF)"
+    if any("\ud800" <= c <= "\udfff" for c in value):
+        return "contains a lone surrogate (a \\uD800-\\uDFFF escape not in a pair)"
     return "is not valid here" if required else ""
 
 

@@ -321,6 +321,20 @@ def test_a_non_character_in_a_dc_value_is_refused() -> None:
     assert "non-character" in problem.message
 
 
+def test_a_lone_surrogate_is_refused_in_dc_and_bag_info(tmp_path: Path) -> None:
+    # JSON can spell a lone surrogate (an unpaired \uD800 escape); XML 1.0 and UTF-8 cannot.
+    path = tmp_path / "record.json"
+    path.write_text('{"title": "a \\ud800 b", "bag-info": {"Contact-Name": "x\\udc00"}}')
+    with pytest.raises(MetadataError) as caught:
+        load_record(path)
+    messages = {p.field: p.message for p in caught.value.problems}
+    assert "lone surrogate" in messages["title"]
+    assert "lone surrogate" in messages["bag-info.Contact-Name"]
+    paired = tmp_path / "paired.json"
+    paired.write_text('{"title": "a \\ud83d\\ude00 b"}')
+    assert load_record(paired).values("title") == ("a \U0001f600 b",)
+
+
 # -- bad records: bag-info ------------------------------------------------------------------
 
 

@@ -1,6 +1,7 @@
 """Escaping for the streamed XML writers (premis, mets), which build text, not trees.
 
-XML 1.0 cannot carry most C0 control characters at all, even as character references;
+XML 1.0 cannot carry most C0 control characters, nor lone surrogates (which a JSON
+string can hold as an escape), at all, even as character references;
 ``text`` and ``attr`` refuse them (the record schema and the payload planner keep them
 out, so meeting one here is a bug). CR is escaped in text and TAB/LF/CR in attributes, so
 a parser hands back exactly the value written (§2.11 and §3.3.3 of XML 1.0).
@@ -10,7 +11,7 @@ from __future__ import annotations
 
 import re
 
-_ILLEGAL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]")
+_ILLEGAL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
 _TEXT = str.maketrans({"&": "&amp;", "<": "&lt;", ">": "&gt;", "\r": "&#13;"})
 _ATTR = str.maketrans(
     {
@@ -32,8 +33,8 @@ def _check(value: str) -> None:
 
 
 # Most values (identifiers, names, dates) need nothing done: one search tells.
-_TEXT_SPECIAL = re.compile("[&<>\r\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]")
-_ATTR_SPECIAL = re.compile('[&<>"\t\n\r\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]')
+_TEXT_SPECIAL = re.compile("[&<>\r\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
+_ATTR_SPECIAL = re.compile('[&<>"\t\n\r\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]')
 
 
 def text(value: str) -> str:
