@@ -46,6 +46,11 @@ def _renameat2(source: Path, target: Path, flags: int) -> bool:
     raise OSError(code, os.strerror(code), os.fspath(target))
 
 
+def exchange(first: Path, second: Path) -> bool:
+    """Swap two paths in one step; False when the kernel or file system cannot."""
+    return _renameat2(first, second, _RENAME_EXCHANGE)
+
+
 def sync_filesystem(path: Path) -> None:
     """Flush all writes on ``path``'s file system: one syncfs(2), not an fsync per file."""
     function = getattr(_libc, "syncfs", None)

@@ -52,6 +52,14 @@ class Options:
     profile: Path | None = None  # a BagIt profile the package must also satisfy
 
 
+@dataclass(frozen=True)
+class Written:
+    """What ``write`` may say about what it wrote."""
+
+    path: Path | None = None  # the package, when not --out itself (an object in a root)
+    notes: tuple[str, ...] = ()  # what a person should know (a new version, a name's use)
+
+
 @dataclass
 class ExportResult:
     target: str
@@ -67,7 +75,7 @@ class Exporter(Protocol):
     # what --out names: a new folder, a new file, or an OCFL storage root (new or existing)
     creates: Literal["folder", "file", "root"]
 
-    def write(self, source: SourceBag, target: Path, options: Options) -> None:
+    def write(self, source: SourceBag, target: Path, options: Options) -> Written | None:
         """Write the package at ``target`` (a path inside the staging folder); raise
         ExportRefusedError before writing anything the target cannot represent."""
 
@@ -98,11 +106,12 @@ def export_bag(bag: Path, to: str, out: Path, options: Options) -> ExportResult:
     if chosen.creates == "root":
         # An OCFL root is written into in place, one object folder renamed in at a time:
         # the exporter owns that step (see export/ocfl.py).
-        chosen.write(source, out, options)
-        return ExportResult(to, out, chosen.check(out, source, options))
+        written = chosen.write(source, out, options) or Written()
+        checks = chosen.check(out, source, options)
+        return ExportResult(to, written.path or out, checks, list(written.notes))
     with Staging(out.parent) as staging:
         inside = staging.path / out.name
-        chosen.write(source, inside, options)
+        written = chosen.write(source, inside, options) or Written()
         checks = chosen.check(inside, source, options)
         staging.commit_inner(out.name, out)
-    return ExportResult(to, out, checks)
+    return ExportResult(to, out, checks, list(written.notes))

@@ -39,6 +39,8 @@ class SourceBag:
     payload: tuple[PayloadFile, ...]
     metadata: dict[str, Path] = field(default_factory=dict)  # "metadata/dc.xml" -> file
     bagit_version: str = "1.0"  # as bagit.txt declares it
+    # tag file -> algorithm -> digest, from the tag manifests (supported algorithms)
+    tag_digests: dict[str, dict[str, str]] = field(default_factory=dict)
 
     def bag_info_value(self, label: str) -> str | None:
         for name, value in self.bag_info:
@@ -73,10 +75,15 @@ def read_source(root: Path, inspection: Inspection | None = None) -> SourceBag:
     )
     metadata = {name: root / name for name in layout.METADATA_FILES if name in inventory.tags}
     bag_id = _value(items, "External-Identifier") or root.name
-    record = _dc_record(metadata.get(layout.DC_XML)) or record_from_bag_info(items, bag_id)
+    # No title when neither says one: a target that needs a title refuses such a bag.
+    record = _dc_record(metadata.get(layout.DC_XML)) or record_from_bag_info(items, None)
     major, minor = inspection.declaration.version
     version = f"{major}.{minor}"
-    return SourceBag(root, bag_id, tuple(items), record, payload, metadata, version)
+    tag_digests: dict[str, dict[str, str]] = {}
+    for algorithm, entries in sorted(inspection.tag_manifests.items()):
+        for path, digest in entries.items():
+            tag_digests.setdefault(path, {})[algorithm] = digest
+    return SourceBag(root, bag_id, tuple(items), record, payload, metadata, version, tag_digests)
 
 
 def _value(items: Sequence[tuple[str, str]], label: str) -> str | None:
