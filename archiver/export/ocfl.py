@@ -1,0 +1,599 @@
+"""OCFL export: the whole bag as an OCFL 1.1 object (what Fedora 6 stores) in a storage root.
+
+Objects, inventories, forward-delta versions and validation come from ocfl-py, the OCFL
+editors' own implementation; this module adds what it leaves to its caller: choosing the
+root, copying with digests checked, and moving every change into place in one step.
+
+--out names a storage root:
+  missing, or an empty folder   a new root: 0=ocfl_1.1, ocfl_layout.json and
+                                extensions/0003-hash-and-id-n-tuple-storage-layout/config.json
+  an OCFL 1.0 or 1.1 root       used when ocfl-py reads it and its layout is 0003 (the root's
+                                own 0003 parameters are honoured); objects added to a 1.0 root
+                                are 1.0 objects, as a root may not hold newer ones
+  anything else                 refused (ExportRefusedError, exit 2), nothing written
+
+Layout 0003, not 0004: ocfl-py 2.1 implements 0002, 0003 and a few unregistered drafts but
+not 0004, so a 0004 root could not be read or validated by it (E071). 0003 also names each
+object folder after its identifier (percent-encoded), so a person finds an object by eye.
+
+Object id: ``info:archiver/<bag id>``, after Fedora 6's ``info:fedora/<path>``. An inventory
+id SHOULD be a URI (OCFL 1.1 §3.5.1; ocfl-py warns W005 on a bare name); characters a URI
+cannot hold are percent-encoded, so dropping the prefix and decoding gives the bag id back.
+
+Content: every file of the bag (bagit.txt, bag-info.txt, manifests, tag manifests,
+metadata/, data/) at its bag path, both as the logical path in the version state and as the
+content path under vN/content/ (no path normalisation), so the head version *is* the bag.
+OCFL records neither empty folders nor file times, so a bag extracted from it has neither.
+
+Versions: created from the injected clock (SOURCE_DATE_EPOCH gives byte-identical objects),
+message "Exported by archiver X from bag ID", user archiver. Exporting a bag whose object
+exists compares the bag with the head version: the same files with the same sha512 -> no new
+version; otherwise vN+1, storing only content the object does not hold yet (forward delta).
+
+Atomicity. All writes into one root are serialised by a lock on the root folder.
+  new root      built whole in a hidden staging folder beside it, then renamed into place
+  new object    built in a hidden staging folder in the root, renamed to its layout path
+  new version   the object is rebuilt in a staging folder in the root, earlier versions as
+                hard links (no byte copied), the new version and both inventories written,
+                validated, then swapped with the live object by one renameat2(RENAME_EXCHANGE):
+                a reader or a crash sees the old object or the new, never a mix. ocfl-py's own
+                order (version folder, then root inventory, then sidecar) is not enough: an
+                object whose root holds a version its inventory does not list is invalid
+                (E046b), as is one whose sidecar does not match its inventory (E060).
+                Where the file system has no hard links or no RENAME_EXCHANGE (some network
+                file systems) that order is used all the same; a crash inside it leaves vN
+                complete, and copying vN/inventory.json and its sidecar to the object root
+                repairs the object.
+A crash leaves at most a hidden .archiver-partial-* folder in the root (ocfl-py reports it
+when validating the root); the next export into the root removes it.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import logging
+import os
+import shutil
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+from urllib.parse import quote
+
+from archiver.bagit import hashing, reader
+from archiver.check.bag import Mode
+from archiver.check.profile import load_profile
+from archiver.clock import w3cdtf
+from archiver.codes import Severity
+from archiver.errors import ArchiverError, BagWriteError, SourceError
+from archiver.export.base import ExportRefusedError, Options, PackageCheckError, Written
+from archiver.export.source import SourceBag
+from archiver.staging import Staging, exchange, fsync_directory, sync_filesystem
+from archiver.validation import inspect_bag
+from archiver.version import AGENT, NAME
+
+# pairtree, which ocfl-py imports, calls logging.basicConfig(level=INFO) as it is imported:
+# every later INFO line of every library would then be printed. With a handler already in
+# place basicConfig does nothing.
+_PLACEHOLDER = logging.NullHandler()
+logging.getLogger().addHandler(_PLACEHOLDER)
+try:
+    import ocfl
+    from ocfl.fsw import FswException
+    from ocfl.layout import LayoutException
+    from ocfl.validation_logger import ValidationLogger
+    from ocfl.validator import Validator
+finally:
+    logging.getLogger().removeHandler(_PLACEHOLDER)
+
+LAYOUT = "0003-hash-and-id-n-tuple-storage-layout"
+SPEC_VERSION = "1.1"  # of the roots and objects we create
+OBJECT_ID_PREFIX = "info:archiver/"
+DIGEST = "sha512"
+INVENTORY = "inventory.json"
+SIDECAR = f"{INVENTORY}.{DIGEST}"
+USER_NAME = NAME
+# The project's site, where its BagIt profile is published (see layout.PROFILE_IDENTIFIER):
+# OCFL asks for a user address (ocfl-py W008) and a URI there (W009).
+USER_ADDRESS = "https://archiver-preservation.github.io/"
+# What a URI path may hold unescaped besides letters, digits and "-._~" (RFC 3986 pchar, "/").
+_URI_SAFE = "/:@!$&'()*+,;="
+# ocfl-py's own failures, translated where they enter.
+_OCFL_ERRORS = (
+    ocfl.ObjectException,
+    ocfl.NewVersionException,
+    ocfl.InventoryException,
+    ocfl.StorageRootException,
+    LayoutException,
+    FswException,
+    OSError,
+)
+
+
+def object_id(bag_id: str) -> str:
+    """The OCFL object identifier of a bag: ``info:archiver/<bag id>``."""
+    return OBJECT_ID_PREFIX + quote(bag_id, safe=_URI_SAFE)
+
+
+@dataclass
+class OcflExporter:
+    name: str = "ocfl"
+    creates: Literal["root"] = "root"
+    # The profile judgement of the last write, by (root, object id), for check() to report.
+    _outcomes: dict[tuple[str, str], list[str]] = field(default_factory=dict, repr=False)
+
+    def write(self, source: SourceBag, target: Path, options: Options) -> Written:
+        """Add the bag to the storage root ``target`` as a new object or a new version."""
+        identifier = object_id(source.bag_id)
+        files = bag_files(source.root)
+        judged = meets_profile(source.root, options.profile)
+        metadata = ocfl.VersionMetadata(
+            created=w3cdtf(options.clock.now()),
+            message=f"Exported by {AGENT} from bag {source.bag_id}",
+            name=USER_NAME,
+            address=USER_ADDRESS,
+        )
+        try:
+            root = open_root(target)
+            if root is None:
+                outcome = _new_root(target, identifier, source.root, files, metadata)
+            else:
+                with _locked(target):
+                    outcome = _into_root(root, target, identifier, source.root, files, metadata)
+        except _OCFL_ERRORS as exc:
+            raise BagWriteError(f"cannot write the OCFL object into {target}: {exc}") from exc
+        self._outcomes[(os.fspath(target), identifier)] = judged
+        found = open_root(target)
+        path = target / found.object_path(identifier) if found is not None else target
+        return Written(path, (outcome,))
+
+    def check(
+        self,
+        target: Path,
+        source: SourceBag,
+        options: Options,  # noqa: ARG002 - the Exporter protocol's; write() used its profile
+    ) -> list[str]:
+        """ocfl-py validates the root and the object; the head version must be the bag."""
+        identifier = object_id(source.bag_id)
+        lines = self._outcomes.pop((os.fspath(target), identifier), [])
+        try:
+            found, problems = _check(target, identifier, source)
+        except _OCFL_ERRORS as exc:
+            raise PackageCheckError(
+                f"ocfl-py cannot read the storage root {target}: {exc}"
+            ) from exc
+        if problems:
+            raise PackageCheckError(
+                f"the OCFL storage root {target} breaks OCFL rules: " + "; ".join(problems)
+            )
+        return lines + found
+
+
+EXPORTER = OcflExporter()
+
+
+# -- The source bag ---------------------------------------------------------------------------
+
+
+def bag_files(root: Path) -> list[str]:
+    """Every file of the bag, by bag path, in a fixed order (it decides the inventory's)."""
+    inventory = reader.take_inventory(root)
+    odd = inventory.symlinks + inventory.specials + inventory.unreadable
+    if odd:
+        raise ExportRefusedError(
+            f"{root} holds {', '.join(sorted(odd))}, which an OCFL object cannot hold as files"
+        )
+    files = sorted([*inventory.payload, *inventory.tags])
+    for path in files:
+        try:
+            path.encode("utf-8")
+        except UnicodeEncodeError:
+            raise ExportRefusedError(
+                f"{root}: the file name {path!r} is not UTF-8; OCFL inventories hold UTF-8 paths"
+            ) from None
+    return files
+
+
+def meets_profile(bag: Path, given: Path | None) -> list[str]:
+    """The head version will be the bag byte for byte: a --profile is judged on the bag, before
+    anything is written (PackageCheckError, exit 1, when it is not met)."""
+    if given is None:
+        return []
+    report = inspect_bag(bag, mode=Mode.FAST, profile=load_profile(given)).report
+    errors = [f for f in report.findings if f.severity is Severity.ERROR]
+    if errors:
+        raise PackageCheckError(
+            f"the bag breaks the profile {given.name}, so no OCFL version was written from it: "
+            + "; ".join(f"{f.code} {f.path}: {f.message}" for f in errors)
+        )
+    return [f"the head version (the bag itself) meets the BagIt profile {given.name}"]
+
+
+def bag_digests(source: SourceBag, files: Sequence[str]) -> dict[str, str]:
+    """Each file's sha512 as the bag knows it: the payload's from manifest-sha512.txt when
+    the bag has one, every other file's from its bytes."""
+    declared = {p.path: p.digests[DIGEST].lower() for p in source.payload if DIGEST in p.digests}
+    digests = {}
+    for path in files:
+        if path in declared:
+            digests[path] = declared[path]
+        else:
+            digests[path] = hashing.digest_file(source.root / path, [DIGEST]).digests[DIGEST]
+    return digests
+
+
+# -- The storage root -------------------------------------------------------------------------
+
+
+def open_root(out: Path) -> Any:
+    """The ocfl.StorageRoot at ``out``; None when a new one is to be made there (``out`` is
+    missing or an empty folder); ExportRefusedError when ``out`` cannot take our objects."""
+    if not out.exists():
+        if out.is_symlink():
+            raise ExportRefusedError(f"{out} is a symbolic link to nothing")
+        return None
+    if not out.is_dir():
+        raise ExportRefusedError(f"{out} exists and is not a folder, so not an OCFL storage root")
+    names = os.listdir(out)
+    if not names:
+        return None
+    if not any(name.startswith("0=") for name in names):
+        raise ExportRefusedError(
+            f"{out} is neither empty nor an OCFL storage root (it has no 0=ocfl_1.x declaration)"
+        )
+    root = ocfl.StorageRoot(root=os.fspath(out))
+    try:
+        root.open_root_fs()
+        root.check_root_structure()
+    except ocfl.StorageRootException as exc:
+        raise ExportRefusedError(
+            f"{out} is not an OCFL storage root ocfl-py can use: {_describe(exc)}"
+        ) from exc
+    except LayoutException as exc:
+        raise ExportRefusedError(
+            f"{out}: its storage layout configuration is unusable: {exc}"
+        ) from exc
+    if root.layout is None:
+        raise ExportRefusedError(
+            f"{out} declares no storage layout (no ocfl_layout.json): where objects go is unknown"
+        )
+    if root.layout.NAME != LAYOUT:
+        raise ExportRefusedError(
+            f"{out} uses the storage layout {root.layout.NAME}; archiver adds objects only to "
+            f"roots laid out in {LAYOUT}"
+        )
+    return root
+
+
+def _describe(exc: Any) -> str:
+    """An ocfl-py validation exception as ocfl-py words it: "[E069a] ..."."""
+    log = ValidationLogger()
+    log.error(exc.code, **exc.kwargs)
+    return str(log.messages[-1]) if log.messages else str(exc)
+
+
+@contextlib.contextmanager
+def _locked(folder: Path) -> Iterator[None]:
+    """Hold the root's lock: one writer per storage root at a time."""
+    fd = os.open(folder, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
+    try:
+        # A file system without flock on folders (NFS) leaves writers unserialised.
+        with contextlib.suppress(OSError):
+            fcntl.flock(fd, fcntl.LOCK_EX)
+        yield
+    finally:
+        os.close(fd)
+
+
+def _new_root(out: Path, identifier: str, bag: Path, files: Sequence[str], metadata: Any) -> str:
+    with Staging(out.parent) as staging:
+        built = staging.path / "root"
+        root = ocfl.StorageRoot(root=os.fspath(built), layout_name=LAYOUT)
+        root.initialize(spec_version=SPEC_VERSION)
+        relative = root.object_path(identifier)
+        objdir = built / relative
+        objdir.parent.mkdir(parents=True)
+        _write_first_version(objdir, identifier, SPEC_VERSION, bag, files, metadata)
+        _validate_staged(objdir)
+        emptied = out.is_dir()
+        if emptied:
+            os.rmdir(out)  # fails, refusing, if the folder has filled since it was looked at
+        try:
+            staging.commit_inner("root", out)
+        except ArchiverError:
+            if emptied:
+                out.mkdir(exist_ok=True)
+            raise
+    return f"new OCFL {SPEC_VERSION} storage root ({LAYOUT}); object {identifier} at {relative}: v1"
+
+
+def _into_root(
+    root: Any, out: Path, identifier: str, bag: Path, files: Sequence[str], metadata: Any
+) -> str:
+    relative = root.object_path(identifier)
+    objdir = out / relative
+    if not objdir.exists() and not objdir.is_symlink():
+        with Staging(out) as staging:
+            staged = staging.path / "object"
+            _write_first_version(staged, identifier, root.spec_version, bag, files, metadata)
+            _validate_staged(staged)
+            made = _make_parents(objdir.parent, out)
+            try:
+                staging.commit_inner("object", objdir)
+            except BaseException:
+                _remove_empty(made)
+                raise
+        return f"new object {identifier} at {relative}: v1"
+    return _next_version(out, objdir, relative, identifier, bag, files, metadata)
+
+
+def _make_parents(folder: Path, root: Path) -> list[Path]:
+    """Create ``folder`` and its parents below ``root``; return those made, deepest first."""
+    missing = []
+    while folder != root and not folder.exists():
+        missing.append(folder)
+        folder = folder.parent
+    for path in reversed(missing):
+        path.mkdir()
+    return missing
+
+
+def _remove_empty(folders: Sequence[Path]) -> None:
+    """Undo _make_parents: an empty folder in a storage root is an error (E073)."""
+    for path in folders:
+        with contextlib.suppress(OSError):
+            path.rmdir()
+
+
+# -- Versions ---------------------------------------------------------------------------------
+
+
+def _write_first_version(
+    objdir: Path, identifier: str, spec: str, bag: Path, files: Sequence[str], metadata: Any
+) -> None:
+    objdir.mkdir()
+    version = ocfl.NewVersion.first_version(
+        srcdir=os.path.abspath(bag),
+        identifier=identifier,
+        spec_version=spec,
+        digest_algorithm=DIGEST,
+        metadata=metadata,
+        content_path_normalization=None,
+    )
+    for path in files:
+        version.add(path, path)
+    _store(version, bag, objdir)
+    writer = _writer(objdir, identifier, spec)
+    writer.write_object_declaration()
+    writer.write_inventory_and_sidecar(version.inventory, version.inventory.head)
+    writer.write_inventory_and_sidecar(version.inventory)
+
+
+def _next_version(
+    out: Path,
+    objdir: Path,
+    relative: str,
+    identifier: str,
+    bag: Path,
+    files: Sequence[str],
+    metadata: Any,
+) -> str:
+    validator = Validator(check_digests=False, log_warnings=False)
+    if not validator.validate_object(os.fspath(objdir)):
+        raise ExportRefusedError(
+            f"{objdir} holds an object ocfl-py finds invalid, so no version is added to it: "
+            + "; ".join(_errors(validator.log))
+        )
+    inventory = ocfl.Object(path=os.fspath(objdir)).parse_inventory()
+    if inventory.id != identifier:
+        raise ExportRefusedError(
+            f"{objdir} is where {identifier} belongs, but it holds the object {inventory.id}"
+        )
+    if inventory.digest_algorithm != DIGEST:
+        raise ExportRefusedError(
+            f"the object {identifier} addresses its content by {inventory.digest_algorithm}; "
+            f"archiver adds versions only to {DIGEST} objects"
+        )
+    previous = inventory.head
+    version = ocfl.NewVersion.next_version(
+        inventory=inventory,
+        srcdir=os.path.abspath(bag),
+        spec_version=inventory.spec_version,  # an object keeps its OCFL version
+        metadata=metadata,
+        content_path_normalization=None,
+        forward_delta=True,
+        dedupe=True,
+        carry_content_forward=False,
+    )
+    for path in files:
+        version.add(path, path)
+    changes = version.diff_with_previous()
+    if not changes:
+        return (
+            f"object {identifier} at {relative} unchanged: the bag equals its head version "
+            f"{previous}; no new version written"
+        )
+    head = version.inventory.head
+    with Staging(out) as staging:
+        staged = staging.path / "object"
+        whole = _link_tree(objdir, staged, skip={INVENTORY, SIDECAR})
+        _store(version, bag, staged)
+        writer = _writer(staged, identifier, version.inventory.spec_version)
+        writer.write_inventory_and_sidecar(version.inventory, head)
+        writer.write_inventory_and_sidecar(version.inventory)
+        if whole:
+            _validate_staged(staged)
+        sync_filesystem(staging.path)
+        try:
+            swapped = whole and exchange(staged, objdir)
+        except OSError as exc:
+            raise BagWriteError(f"cannot swap in the new version of {objdir}: {exc}") from exc
+        if swapped:  # the old object now sits in the staging folder, removed on exit
+            fsync_directory(objdir.parent)
+        else:
+            staging.commit_inner(f"object/{head}", objdir / head)
+            for name in (INVENTORY, SIDECAR):
+                os.replace(staged / name, objdir / name)
+            fsync_directory(objdir)
+    return f"object {identifier} at {relative}: {head} written ({_summary(changes, version)})"
+
+
+def _summary(changes: Sequence[tuple[str, str, str]], version: Any) -> str:
+    """ocfl-py's diff (op, digest, logical path) as counts of bag files; a changed file is
+    both added and deleted there."""
+    added = {path for op, _, path in changes if op == "A"}
+    removed = {path for op, _, path in changes if op == "D"}
+    return (
+        f"bag files changed: {len(added & removed)}, added: {len(added - removed)}, "
+        f"removed: {len(removed - added)}; content files stored: {len(version.files_to_copy)}"
+    )
+
+
+def _link_tree(source: Path, target: Path, skip: set[str]) -> bool:
+    """Rebuild the object ``source`` at ``target`` from hard links, less ``skip`` at its top.
+
+    False when the file system cannot link: ``target`` is then an empty folder.
+    """
+    try:
+        _link_folder(source, target, skip)
+    except OSError:
+        shutil.rmtree(target, ignore_errors=True)
+        target.mkdir()
+        return False
+    return True
+
+
+def _link_folder(source: Path, target: Path, skip: set[str]) -> None:
+    target.mkdir()
+    with os.scandir(source) as entries:
+        for entry in sorted(entries, key=lambda e: e.name):
+            if entry.name in skip:
+                continue
+            if entry.is_dir(follow_symlinks=False):
+                _link_folder(Path(entry.path), target / entry.name, set())
+            else:
+                os.link(entry.path, target / entry.name, follow_symlinks=False)
+
+
+def _store(version: Any, bag: Path, objdir: Path) -> None:
+    """Copy in the content files ocfl-py chose, each checked against the digest it took."""
+    digests = {
+        path: digest
+        for digest, paths in version.inventory.current_version.state.items()
+        for path in paths
+    }
+    for source, content in sorted(version.files_to_copy.items()):
+        target = objdir / content
+        target.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            found = hashing.copy_file(bag / source, target, [DIGEST]).digests[DIGEST]
+        except hashing.SourceChangedError as exc:
+            raise SourceError(str(exc)) from exc
+        if found != digests[source]:
+            raise SourceError(f"{bag / source} changed while it was being exported")
+
+
+def _writer(objdir: Path, identifier: str, spec: str) -> Any:
+    return ocfl.Object(
+        identifier=identifier,
+        spec_version=spec,
+        digest_algorithm=DIGEST,
+        content_path_normalization=None,
+        path=os.fspath(objdir),
+    )
+
+
+def _validate_staged(objdir: Path) -> None:
+    """ocfl-py's structural validation of what was built, before it is moved into place."""
+    validator = Validator(check_digests=False, log_warnings=False)
+    if not validator.validate_object(os.fspath(objdir)) or validator.log.num_errors:
+        raise PackageCheckError(
+            "the OCFL object built breaks OCFL rules, so it was not moved into place: "
+            + "; ".join(_errors(validator.log))
+        )
+
+
+# -- Checking ---------------------------------------------------------------------------------
+
+
+def _errors(log: Any) -> list[str]:
+    return [str(m) for m in log.messages if str(m).startswith("[E")]
+
+
+def _warnings(log: Any) -> list[str]:
+    return [str(m) for m in log.messages if str(m).startswith("[W")]
+
+
+def _check(target: Path, identifier: str, source: SourceBag) -> tuple[list[str], list[str]]:
+    """(what held, what is broken) for the root at ``target`` and the bag's object in it."""
+    lines: list[str] = []
+    problems: list[str] = []
+    root = ocfl.StorageRoot(root=os.fspath(target))
+    # Every object's structure and inventories; content digests are checked below for the
+    # bag's object only, not re-read for every object in the root on every export.
+    valid = root.validate(validate_objects=True, check_digests=False, log_warnings=True)
+    problems += _errors(root.log)
+    bad = root.num_objects - root.good_objects
+    if not valid or root.layout is None:
+        problems.append("ocfl-py does not accept it as a storage root")
+        return lines, problems
+    if bad:
+        details = [text for _, text in root.errors if "[E" in text]
+        problems.append(f"objects: {root.num_objects}, invalid: {bad}: " + " ".join(details))
+    else:
+        lines.append(
+            f"ocfl-py validates the OCFL {root.spec_version} storage root ({root.layout.NAME}): "
+            f"objects: {root.num_objects}, all valid"
+        )
+    relative = root.object_path(identifier)
+    objdir = target / relative
+    validator = Validator(check_digests=True, log_warnings=True)
+    if not validator.validate_object(os.fspath(objdir)) or validator.log.num_errors:
+        problems.append(
+            f"the object {identifier} at {relative}: " + "; ".join(_errors(validator.log))
+        )
+        return lines, problems
+    inventory = ocfl.Object(path=os.fspath(objdir)).parse_inventory()
+    warned = _warnings(validator.log)
+    lines.append(
+        f"ocfl-py validates the object {identifier} ({relative}), every content file's "
+        f"{inventory.digest_algorithm} included: versions v1-{inventory.head}, no errors"
+        + (f"; warnings: {'; '.join(warned)}" if warned else ", no warnings")
+    )
+    problems += _head_is_the_bag(inventory, identifier, source, lines)
+    return lines, problems
+
+
+def _head_is_the_bag(
+    inventory: Any, identifier: str, source: SourceBag, lines: list[str]
+) -> list[str]:
+    """The head version's state against the bag's files and sha512 digests."""
+    problems = []
+    if inventory.id != identifier:
+        problems.append(f"the object's id is {inventory.id}, not {identifier}")
+    if inventory.digest_algorithm != DIGEST:
+        problems.append(f"the object addresses content by {inventory.digest_algorithm}")
+        return problems
+    head = inventory.head
+    held: Mapping[str, str] = {
+        path: digest for digest, paths in inventory.version(head).state.items() for path in paths
+    }
+    files = bag_files(source.root)
+    expected = bag_digests(source, files)
+    missing = sorted(expected.keys() - held.keys())
+    extra = sorted(held.keys() - expected.keys())
+    differ = sorted(p for p in expected.keys() & held.keys() if expected[p] != held[p])
+    if missing:
+        problems.append(f"{head} lacks the bag's {', '.join(missing)}")
+    if extra:
+        problems.append(f"{head} holds {', '.join(extra)}, which the bag does not")
+    if differ:
+        problems.append(f"{head} holds other bytes than the bag for {', '.join(differ)}")
+    if not problems:
+        lines.append(
+            f"the head version {head} is the bag: its {len(files)} files, each with the "
+            f"bag's {DIGEST} (payload: manifest-{DIGEST}.txt where the bag has one; "
+            "tag files: their bytes)"
+        )
+    return problems
