@@ -341,6 +341,17 @@ def test_an_existing_out_is_refused_and_left_as_it_was(tmp_path: Path, cli: CliR
     assert listing(tmp_path) == ["saf", "saf/keep.txt"]
 
 
+def test_a_profile_is_refused_for_a_package_that_is_not_a_bag(
+    tmp_path: Path, cli: CliRunner
+) -> None:
+    profile = REPO / "schemas" / "archiver-bagit-profile.json"
+    out = tmp_path / "saf"
+    run = cli("export", SAMPLE_BAG, "--to", "dspace-saf", "--out", out, "--profile", profile)
+    assert run.code == 2
+    assert "not a bag, so no BagIt profile applies" in run.err
+    assert listing(tmp_path) == []
+
+
 def test_a_file_name_contents_cannot_list_is_refused_naming_it(
     tmp_path: Path, cli: CliRunner
 ) -> None:

@@ -560,7 +560,12 @@ class DSpaceSAF:
     creates: Literal["folder"] = "folder"
 
     # No clock: nothing in the folder depends on the time, so the same bag gives the same bytes.
-    def write(self, source: SourceBag, target: Path, options: Options) -> None:  # noqa: ARG002
+    def write(self, source: SourceBag, target: Path, options: Options) -> None:
+        if options.profile is not None:
+            raise ExportRefusedError(
+                f"--profile {options.profile}: a DSpace Simple Archive Format package is not "
+                "a bag, so no BagIt profile applies to it (validate the bag with --profile)"
+            )
         plan = plan_item(source)  # refuses before anything is written
         item = target / ITEM
         mismatches: list[str] = []
