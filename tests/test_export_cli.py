@@ -1,0 +1,70 @@
+"""archiver export, whatever the target: the JSON result, refusals common to all targets."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import jsonschema
+import pytest
+
+from archiver import resources
+from archiver.export.base import TARGETS
+from tests.conftest import REPO, CliRunner, listing
+from tests.corrupt import flip_byte
+
+SAMPLE_BAG = REPO / "bags" / "a-giant-step-for-peace"
+OUT_NAMES = {
+    "dspace-saf": "saf",
+    "archivematica": "transfer.zip",
+    "ocfl": "root",
+    "aptrust": "giant-step.tar",
+}
+
+
+def test_every_target_has_an_out_name_here() -> None:
+    assert set(OUT_NAMES) == set(TARGETS)
+
+
+@pytest.mark.parametrize("target", sorted(OUT_NAMES))
+def test_the_json_result_matches_its_schema(tmp_path: Path, cli: CliRunner, target: str) -> None:
+    out = tmp_path / OUT_NAMES[target]
+    run = cli("export", SAMPLE_BAG, "--to", target, "--out", out, "--json")
+    assert run.code == 0, run.err
+    result = json.loads(run.out)
+    jsonschema.Draft202012Validator(resources.json_schema("export-result.schema.json")).validate(
+        result
+    )
+    assert result["target"] == target
+    package = Path(result["path"])
+    assert package.exists()
+    assert package == out or out in package.parents  # OCFL: the object inside the root
+    # nothing left behind: no staging folders beside the package
+    assert [p for p in listing(tmp_path) if Path(p).name.startswith(".")] == []
+
+
+@pytest.mark.parametrize("target", sorted(OUT_NAMES))
+def test_an_invalid_bag_is_refused_with_its_report_for_every_target(
+    tmp_path: Path, cli: CliRunner, target: str
+) -> None:
+    bag = tmp_path / "bag"
+    shutil.copytree(SAMPLE_BAG, bag)
+    flip_byte(bag / "data" / "a-giant-step-for-peace.txt", 10)
+    exports = tmp_path / "exports"
+    exports.mkdir()
+    run = cli("export", bag, "--to", target, "--out", exports / OUT_NAMES[target], "--json")
+    assert run.code == 1
+    report = json.loads(run.out)
+    assert report["valid"] is False
+    codes = {f["code"] for f in report["bags"][0]["findings"]}
+    assert "bag.payload.checksum-mismatch" in codes
+    assert "nothing exported" in run.err
+    assert listing(exports) == []
+
+
+def test_an_unknown_target_is_a_usage_error(tmp_path: Path, cli: CliRunner) -> None:
+    with pytest.raises(SystemExit) as caught:
+        cli("export", SAMPLE_BAG, "--to", "fedora3", "--out", tmp_path / "x")
+    assert caught.value.code == 2
+    assert listing(tmp_path) == []
