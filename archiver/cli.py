@@ -20,7 +20,7 @@ from archiver.errors import ArchiverError, UsageError
 from archiver.version import AGENT
 
 if TYPE_CHECKING:
-    from archiver.findings import Report
+    from archiver.findings import BagReport, Report
 
 EXIT_OK, EXIT_FINDINGS, EXIT_CANNOT_RUN = 0, 1, 2
 EXIT_INTERRUPTED = 130
@@ -412,19 +412,13 @@ def _serve(args: argparse.Namespace) -> int:
 def _export(args: argparse.Namespace) -> int:
     from archiver.clock import Clock
     from archiver.export.base import InvalidSourceError, Options, PackageCheckError, export_bag
-    from archiver.findings import Report
 
     try:
         result = export_bag(
             args.bag, args.to, args.out, Options(Clock.from_environment(), args.profile)
         )
     except InvalidSourceError as exc:
-        if args.json:
-            _print_json(Report([exc.report]).to_json())
-        else:
-            print_report(Report([exc.report]), sys.stdout, sys.stderr)
-        print(f"archiver: error: {one_line(str(exc))}", file=sys.stderr)
-        return EXIT_FINDINGS
+        return _refused(exc, exc.report, as_json=args.json)
     except PackageCheckError as exc:
         print(f"archiver: error: {one_line(str(exc))}", file=sys.stderr)
         return EXIT_FINDINGS
@@ -446,9 +440,20 @@ def _export(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def _refused(exc: Exception, report: BagReport, *, as_json: bool) -> int:
+    """A bag refused because it is invalid: its report (as JSON or text), then the error."""
+    from archiver.findings import Report
+
+    if as_json:
+        _print_json(Report([report]).to_json())
+    else:
+        print_report(Report([report]), sys.stdout, sys.stderr)
+    print(f"archiver: error: {one_line(str(exc))}", file=sys.stderr)
+    return EXIT_FINDINGS
+
+
 def _ingest(args: argparse.Namespace) -> int:
     from archiver.clock import Clock
-    from archiver.findings import Report
     from archiver.ingest import InvalidForeignBagError, ingest_bag
     from archiver.record import load_record
 
@@ -462,12 +467,7 @@ def _ingest(args: argparse.Namespace) -> int:
             clock=Clock.from_environment(),
         )
     except InvalidForeignBagError as exc:
-        if args.json:
-            _print_json(Report([exc.report]).to_json())
-        else:
-            print_report(Report([exc.report]), sys.stdout, sys.stderr)
-        print(f"archiver: error: {one_line(str(exc))}", file=sys.stderr)
-        return EXIT_FINDINGS
+        return _refused(exc, exc.report, as_json=args.json)
     if args.json:
         _print_json(result.to_json())
     else:

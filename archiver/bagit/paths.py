@@ -80,6 +80,16 @@ def windows_problem(path: str) -> str | None:
     return None
 
 
+def is_utf8(path: str) -> bool:
+    """Whether ``path`` is a real UTF-8 name (not one read from disk with surrogate escapes
+    standing for bytes that are not UTF-8)."""
+    try:
+        path.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
 def sort_key(path: str) -> bytes:
     """The order entries are written in: by the UTF-8 bytes of the path."""
     return path.encode("utf-8", "surrogateescape")

@@ -64,7 +64,7 @@ from typing import Literal
 
 import bagit  # LoC bagit-python: what Archivematica's bag.is_valid runs
 
-from archiver.bagit import algorithms, baginfo, hashing
+from archiver.bagit import algorithms, baginfo, hashing, paths
 from archiver.bagit.writer import PayloadPart, write_bag
 from archiver.check.profile import load_profile
 from archiver.errors import BagWriteError, SourceError
@@ -221,7 +221,7 @@ def _refuse_what_archivematica_cannot_take(source: SourceBag, target: Path) -> N
                 f"{item.path}: LoC bagit-python, which Archivematica checks bags with, cannot "
                 "find a file whose name holds '%' (bagit-python#157)"
             )
-        elif not _utf8(item.name):
+        elif not paths.is_utf8(item.name):
             problems.append(f"{item.path!r}: the name is not UTF-8; a zip member's must be")
     for label, value in kept_labels(source):
         if not _XML_NAME.fullmatch(label):
@@ -234,14 +234,6 @@ def _refuse_what_archivematica_cannot_take(source: SourceBag, target: Path) -> N
         raise ExportRefusedError(
             f"{source.root} cannot go to Archivematica as it is: {'; '.join(problems)}"
         )
-
-
-def _utf8(text: str) -> bool:
-    try:
-        text.encode("utf-8")
-    except UnicodeEncodeError:
-        return False
-    return True
 
 
 def zip_time(options: Options) -> tuple[int, int, int, int, int, int]:

@@ -95,7 +95,7 @@ from typing import Literal
 from lxml import etree
 
 from archiver import layout
-from archiver.bagit import algorithms, hashing
+from archiver.bagit import algorithms, hashing, paths
 from archiver.errors import BagWriteError
 from archiver.export.base import ExportRefusedError, Options, PackageCheckError
 from archiver.export.source import SourceBag
@@ -431,7 +431,7 @@ def plan_item(source: SourceBag) -> Plan:
     unlistable = [
         item.path
         for item in source.payload
-        if _LINE_BREAKING.search(item.path) or not _encodable(item.path)
+        if _LINE_BREAKING.search(item.path) or not paths.is_utf8(item.path)
     ]
     if unlistable:
         raise ExportRefusedError(
@@ -487,14 +487,6 @@ def plan_item(source: SourceBag) -> Plan:
         metadata_document("dc", [v for v in values if v.schema == "dc"]),
         metadata_document("dcterms", dcterms),
     )
-
-
-def _encodable(name: str) -> bool:
-    try:
-        name.encode("utf-8")
-    except UnicodeEncodeError:
-        return False
-    return True
 
 
 def _reserved(name: str) -> bool:
