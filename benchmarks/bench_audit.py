@@ -22,16 +22,15 @@ from __future__ import annotations
 import argparse
 import hashlib
 import os
-import platform
 import random
 import shutil
 import statistics
 import subprocess
 import sys
 import time
-from datetime import UTC, datetime
-from importlib.metadata import version
 from pathlib import Path
+
+from common import machine_lines
 
 HERE = Path(__file__).resolve().parent
 TARGET = 1.7
@@ -115,21 +114,9 @@ def main() -> int:
     finally:
         shutil.rmtree(args.work, ignore_errors=True)
     total = args.bags * args.files * (args.kib << 10)
-    model = next(
-        (
-            line.split(":", 1)[1].strip()
-            for line in Path("/proc/cpuinfo").read_text().splitlines()
-            if line.startswith("model name")
-        ),
-        platform.processor(),
-    )
     speedup = statistics.median(times[1]) / statistics.median(times[2])
     print("## `archiver audit`: 1 worker against 2\n")
-    print(f"- Date: {datetime.now(UTC):%Y-%m-%d %H:%M} UTC; {platform.platform()}")
-    print(
-        f"- CPU: {model}, {len(os.sched_getaffinity(0))} cores; Python "
-        f"{platform.python_version()}, archiver {version('archiver')}"
-    )
+    print("\n".join(machine_lines()))
     print(
         f"- Collection: {args.bags} bags x {args.files} files x {args.kib} KiB = "
         f"{total / 2**20:.0f} MiB, SHA-256 + SHA-512; {args.repeat} runs each, interleaved\n"

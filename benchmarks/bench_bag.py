@@ -51,15 +51,11 @@ from __future__ import annotations
 
 import argparse
 import os
-import platform
 import random
-import resource
 import shutil
 import sys
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
-from importlib.metadata import version
 from pathlib import Path
 
 from common import (
@@ -68,10 +64,11 @@ from common import (
     SEED,
     BenchError,
     Sample,
-    cpu_model,
+    machine_lines,
     median_seconds,
     positive,
     progress,
+    rss_floor_line,
     run_child,
     settle,
     table,
@@ -299,20 +296,14 @@ def bench_dataset(data: DataSet, work: Path, repeat: int) -> Outcome:
 
 
 def header(args: argparse.Namespace) -> str:
-    now = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
     return "\n".join(
         [
             "## `archiver bag` vs `cp -r` + `bagit.py`",
             "",
-            f"- Date: {now}",
-            f"- Platform: {platform.platform()}",
-            f"- CPU: {cpu_model()}, {len(os.sched_getaffinity(0))} cores available",
-            f"- Python {platform.python_version()}, archiver {version('archiver')}, "
-            f"bagit {version('bagit')}",
+            *machine_lines("bagit"),
             f"- {args.repeat} runs per route, interleaved; SHA-256 + SHA-512 in both routes; "
             "bagit.py with its default of one process",
-            f"- Peak RSS floor (this script's own peak, counted into every child): "
-            f"{resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:.0f} MiB",
+            rss_floor_line(),
         ]
     )
 

@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import platform
 import re
 import shutil
 import statistics
@@ -31,12 +30,10 @@ import time
 import urllib.request
 from collections.abc import Iterator
 from contextlib import contextmanager
-from datetime import UTC, datetime
-from importlib.metadata import version
 from pathlib import Path
 from urllib.parse import quote
 
-from common import cpu_model, positive, progress
+from common import machine_lines, positive, progress
 
 HERE = Path(__file__).resolve().parent
 TARGET_DEEP = 1.5
@@ -180,11 +177,7 @@ def report(args: argparse.Namespace, collection: Path) -> int:
     )
     ratio = statistics.median(last) / statistics.median(first)
     print("## `archiver serve` under harvesting load\n")
-    print(f"- Date: {datetime.now(UTC):%Y-%m-%d %H:%M} UTC; {platform.platform()}")
-    print(
-        f"- CPU: {cpu_model()}, {len(os.sched_getaffinity(0))} cores; Python "
-        f"{platform.python_version()}, archiver {version('archiver')}, sickle {version('sickle')}"
-    )
+    print("\n".join(machine_lines("sickle")))
     print(
         f"- {args.records} records, page size {args.page_size}, loopback; server ready "
         f"(catalog built from the bags) in {ready:.1f} s\n"

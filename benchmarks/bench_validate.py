@@ -60,16 +60,12 @@ from __future__ import annotations
 
 import argparse
 import os
-import platform
 import random
-import resource
 import shutil
 import sys
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
-from importlib.metadata import version
 from pathlib import Path
 
 from common import (
@@ -78,10 +74,11 @@ from common import (
     SEED,
     BenchError,
     Sample,
-    cpu_model,
+    machine_lines,
     median_seconds,
     positive,
     progress,
+    rss_floor_line,
     run_child,
     settle,
     table,
@@ -328,22 +325,16 @@ def bench_dataset(data: DataSet, logs: Path, repeat: int) -> Outcome:
 
 
 def header(args: argparse.Namespace) -> str:
-    now = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
     return "\n".join(
         [
             "## `archiver validate` vs `bagit.py --validate`",
             "",
-            f"- Date: {now}",
-            f"- Platform: {platform.platform()}",
-            f"- CPU: {cpu_model()}, {len(os.sched_getaffinity(0))} cores available",
-            f"- Python {platform.python_version()}, archiver {version('archiver')}, "
-            f"bagit {version('bagit')}",
+            *machine_lines("bagit"),
             "- Bags made by `bagit.py --sha256 --sha512` (no archiver metadata) unless stated; "
             "both tools validate the very same bag, read from the page cache",
             f"- {args.repeat} runs per tool, interleaved; `archiver validate` with its defaults "
             "(all cores), `bagit.py --validate` with its default of one process",
-            f"- Peak RSS floor (this script's own peak, counted into every child): "
-            f"{resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:.0f} MiB",
+            rss_floor_line(),
         ]
     )
 

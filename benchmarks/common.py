@@ -9,12 +9,15 @@ from __future__ import annotations
 import argparse
 import os
 import platform
+import resource
 import statistics
 import subprocess
 import sys
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import UTC, datetime
+from importlib.metadata import version
 from pathlib import Path
 
 MIB = 1 << 20
@@ -74,6 +77,24 @@ def cpu_model() -> str:
     except OSError:
         pass
     return platform.processor() or "unknown"
+
+
+def machine_lines(*packages: str) -> list[str]:
+    """Where and when the figures were measured: date, platform, CPU, Python and versions of
+    archiver and ``packages``, as README list items."""
+    versions = ", ".join(f"{name} {version(name)}" for name in ("archiver", *packages))
+    return [
+        f"- Date: {datetime.now(UTC):%Y-%m-%d %H:%M} UTC",
+        f"- Platform: {platform.platform()}",
+        f"- CPU: {cpu_model()}, {len(os.sched_getaffinity(0))} cores available",
+        f"- Python {platform.python_version()}, {versions}",
+    ]
+
+
+def rss_floor_line() -> str:
+    """This script's own peak RSS, which every child it starts inherits in ru_maxrss."""
+    floor = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    return f"- Peak RSS floor (this script's own peak, counted into every child): {floor:.0f} MiB"
 
 
 def table(headers: Sequence[str], rows: Sequence[Sequence[str]], text: int = 1) -> str:
