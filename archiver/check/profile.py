@@ -110,19 +110,24 @@ class Profile:
 
 def load_profile(path: Path) -> Profile:
     """The profile in the JSON file at ``path``; UsageError naming the file and every problem."""
+    return parse_profile(read_profile_json(path), str(path))
+
+
+def read_profile_json(path: Path) -> object:
+    """The JSON document in a profile file; UsageError naming the file when it is not one."""
     try:
         data = path.read_bytes()
     except OSError as exc:
         raise UsageError(f"{path}: cannot read the profile: {exc.strerror or exc}") from exc
     try:
-        document = json.loads(data.decode("utf-8-sig"))  # RFC 8259 §8.1: JSON is UTF-8
+        document: object = json.loads(data.decode("utf-8-sig"))  # RFC 8259 §8.1: UTF-8
     except UnicodeDecodeError as exc:
         raise UsageError(f"{path}: not JSON: not UTF-8 (byte offset {exc.start})") from exc
     except json.JSONDecodeError as exc:
         raise UsageError(
             f"{path}: not JSON: {exc.msg} (line {exc.lineno}, column {exc.colno})"
         ) from exc
-    return parse_profile(document, str(path))
+    return document
 
 
 def parse_profile(document: object, source: str) -> Profile:

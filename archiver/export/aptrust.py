@@ -224,14 +224,7 @@ Profile = DartProfile | spec.Profile
 
 def load_any_profile(path: Path) -> Profile:
     """A --profile FILE: BagIt Profiles 1.4 or DART's format, told apart by their keys."""
-    try:
-        data = path.read_bytes()
-    except OSError as exc:
-        raise UsageError(f"{path}: cannot read the profile: {exc.strerror or exc}") from exc
-    try:
-        document = json.loads(data.decode("utf-8-sig"))
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise UsageError(f"{path}: not JSON: {exc}") from exc
+    document = spec.read_profile_json(path)
     if isinstance(document, dict) and "bagItProfileInfo" in document:
         return parse_dart_profile(document, str(path))
     return spec.parse_profile(document, str(path))
