@@ -103,7 +103,7 @@ def ingest_bag(
         PayloadFile(here / item.path, item.path, item.name, item.size) for item in source.payload
     ]
     origin = Origin(
-        expected={item.path: _supported(item.digests) for item in source.payload},
+        expected={item.path: item.digests for item in source.payload},
         tag_files=_tag_files(here, inspection.inventory.tags),
         amend=lambda provenance, software, now: _amend(provenance, software, now, source, report),
     )
@@ -119,12 +119,6 @@ def _usable_id(value: str | None) -> str | None:
         return identifiers.check_bag_id(value.strip())
     except UsageError:
         return None
-
-
-def _supported(digests: dict[str, str]) -> dict[str, str]:
-    from archiver.bagit import algorithms
-
-    return {name: value for name, value in digests.items() if algorithms.is_supported(name)}
 
 
 def _tag_files(root: Path, tags: Iterable[str]) -> list[tuple[str, Path]]:
@@ -183,7 +177,7 @@ def _amend(
         executor,
         ((rep, None),),
     )
-    algorithms = sorted({a for item in source.payload for a in _supported(item.digests)})
+    algorithms = sorted({a for item in source.payload for a in item.digests})
     agent = source.bag_info_value("Bag-Software-Agent") or "software not named"
     ingestion = Event(
         event_identifier(

@@ -419,7 +419,7 @@ def write(source: SourceBag, target: Path, options: Options) -> None:
                 bag_info=chosen.bag_info,
                 tag_files=tag_files,
                 tag_algorithms=chosen.tag_algorithms,
-                expected={item.path: _supported(item.digests) for item in source.payload},
+                expected={item.path: item.digests for item in source.payload},
             )
         except ValueError as exc:  # a payload file differs from its manifests
             raise SourceError(f"{source.root}: {exc}; it changed since it was validated") from exc
@@ -435,13 +435,9 @@ def write(source: SourceBag, target: Path, options: Options) -> None:
         shutil.rmtree(work, ignore_errors=True)
 
 
-def _supported(digests: Mapping[str, str]) -> dict[str, str]:
-    return {name: value for name, value in digests.items() if algorithms.is_supported(name)}
-
-
 def _metadata_files(source: SourceBag) -> dict[str, bytes]:
     """The source's metadata files, each checked against the source's tag manifests."""
-    promised = _tag_manifest_digests(source.root)
+    promised = source.tag_digests
     files: dict[str, bytes] = {}
     for name, path in sorted(source.metadata.items()):
         try:
@@ -458,19 +454,6 @@ def _metadata_files(source: SourceBag) -> dict[str, bytes]:
                 )
         files[name] = data
     return files
-
-
-def _tag_manifest_digests(root: Path) -> dict[str, dict[str, str]]:
-    found: dict[str, dict[str, str]] = {}
-    for name in sorted(os.listdir(root)):
-        match = manifest.NAME.match(name)
-        if not match or not match.group(1) or not algorithms.is_supported(match.group(2)):
-            continue
-        text = reader.read_file(root, name).decode("utf-8", "replace")
-        entries, _ = manifest.parse_manifest(tagfile.split_lines(text).lines)
-        for entry in entries:
-            found.setdefault(entry.path, {})[match.group(2)] = entry.digest
-    return found
 
 
 def write_tar(bag: Path, name: str, target: Path, mtime: int) -> None:

@@ -61,7 +61,7 @@ from pathlib import Path
 from typing import Any, Literal
 from urllib.parse import quote
 
-from archiver.bagit import hashing, reader
+from archiver.bagit import hashing, paths, reader
 from archiver.check.bag import Mode
 from archiver.check.profile import load_profile
 from archiver.clock import w3cdtf
@@ -186,12 +186,10 @@ def bag_files(root: Path) -> list[str]:
         )
     files = sorted([*inventory.payload, *inventory.tags])
     for path in files:
-        try:
-            path.encode("utf-8")
-        except UnicodeEncodeError:
+        if not paths.is_utf8(path):
             raise ExportRefusedError(
                 f"{root}: the file name {path!r} is not UTF-8; OCFL inventories hold UTF-8 paths"
-            ) from None
+            )
     return files
 
 
@@ -480,8 +478,8 @@ def _store(version: Any, bag: Path, objdir: Path) -> None:
     """Copy in the content files ocfl-py chose, each checked against the digest it took."""
     digests = {
         path: digest
-        for digest, paths in version.inventory.current_version.state.items()
-        for path in paths
+        for digest, logical in version.inventory.current_version.state.items()
+        for path in logical
     }
     for source, content in sorted(version.files_to_copy.items()):
         target = objdir / content

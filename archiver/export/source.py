@@ -22,7 +22,7 @@ _TEXT_SUFFIXES = (".txt", ".md", ".text", ".html", ".htm", ".xml", ".pdf")
 class PayloadFile:
     path: str  # bag path, "data/..."
     size: int
-    digests: dict[str, str]  # algorithm -> hex, from the bag's manifests
+    digests: dict[str, str]  # algorithm -> hex, from the bag's manifests (supported ones)
 
     @property
     def name(self) -> str:
