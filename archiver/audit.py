@@ -27,7 +27,8 @@ from typing import Any, Protocol
 
 from archiver import collection
 from archiver.bagit import hashing
-from archiver.check.bag import Inspection, Mode, check_bag
+from archiver.bagit.files import FolderFiles
+from archiver.check.bag import Inspection, Mode, check_bag, checksum_mismatch, unreadable
 from archiver.clock import Clock, w3cdtf
 from archiver.codes import Severity
 from archiver.errors import UsageError
@@ -40,16 +41,17 @@ from archiver.version import AGENT
 BATCH_FILES = 64
 BATCH_BYTES = 64 << 20
 
-Job = tuple[str, tuple[str, ...]]  # absolute path, algorithms
+Job = tuple[str, str, tuple[str, ...]]  # bag folder, bag path, algorithms
 Hashed = tuple["dict[str, str] | str", float]  # digests or why not, seconds
 
 
 def hash_batch(batch: list[Job]) -> list[Hashed]:
     """The task workers run: digest each file (never through a link), timing each."""
     results: list[Hashed] = []
-    for path, names in batch:
+    for root, path, names in batch:
         started = time.perf_counter()
-        results.append((hashing.digest_or_reason(path, names), time.perf_counter() - started))
+        digests = hashing.digest_bag_file(FolderFiles(root), path, names)
+        results.append((digests, time.perf_counter() - started))
     return results
 
 
@@ -359,7 +361,7 @@ class _Run:
                 continue
             work.batches_left = len(batches)
             for batch in batches:
-                jobs: list[Job] = [(str(work.root / rel), names) for _, rel, names in batch]
+                jobs: list[Job] = [(str(work.root), rel, names) for _, rel, names in batch]
                 pending.append((work, batch, engine.submit(jobs)))
                 while len(pending) >= window:
                     yield from self._collect(pending.popleft())
@@ -449,7 +451,7 @@ class _Run:
         """The bag's verdict from its structure and every recorded file check."""
         findings = list(work.inspection.report.findings)
         for check in self.ledger.file_checks(self.run_id, work.id):
-            found = _check_finding(check)
+            found = _check_finding(check, work.inspection)
             if found is not None:
                 findings.append(found)
         if work.id in self.first_seen_now:
@@ -492,23 +494,18 @@ def _expected(inspection: Inspection, rel: str) -> dict[str, str]:
     return {name: entries[rel] for name, entries in manifests.items() if rel in entries}
 
 
-def _check_finding(check: FileCheck) -> Finding | None:
-    payload = check.path.startswith("data/")
+def _check_finding(check: FileCheck, inspection: Inspection) -> Finding | None:
+    """A recorded check as the validator reports the same outcome."""
     if check.outcome == Outcome.CHANGED:
-        code = "bag.payload.checksum-mismatch" if payload else "bag.tag.checksum-mismatch"
-        manifest = f"{'' if payload else 'tag'}manifest-{check.algorithm}.txt"
-        return finding(
-            code,
-            check.path,
-            f"{check.path}: {check.algorithm} differs from {manifest}",
-            algorithm=check.algorithm,
-            manifest=manifest,
-            expected=check.expected,
-            found=check.found,
+        payload = check.path.startswith("data/")
+        manifest = next(
+            m.name
+            for m in inspection.bag.manifests
+            if m.algorithm == check.algorithm and m.tag is not payload
         )
+        return checksum_mismatch(check.path, check.algorithm, manifest, check.expected, check.found)
     if check.outcome == Outcome.UNREADABLE:
-        code = "bag.payload.unreadable" if payload else "bag.tag.unreadable"
-        return finding(code, check.path, f"cannot read {check.path}")
+        return unreadable(check.path)
     return None
 
 

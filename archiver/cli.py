@@ -330,7 +330,7 @@ def _audit(args: argparse.Namespace) -> int:
             if bag.findings or bag.status != INTACT:
                 print(f"{bag.id}: {bag.status}")
                 for item in sorted(bag.findings, key=lambda f: f.sort_key()):
-                    print(f"  {item.severity}: [{item.code}] {one_line(item.message)}")
+                    print(f"  {item.severity}: [{item.code}] {one_line(item.describe())}")
         summary = report.to_json()
         print(
             f"run {report.run}{' (resumed)' if report.resumed else ''}: {summary['checked']} bags "
@@ -520,7 +520,8 @@ def print_report(report: Report, out: TextIO, err: TextIO) -> None:
         for item in ordered:
             stream = out if item.severity is Severity.ERROR else err
             print(
-                f"{bag.path}: {item.severity}: [{item.code}] {one_line(item.message)}", file=stream
+                f"{bag.path}: {item.severity}: [{item.code}] {one_line(item.describe())}",
+                file=stream,
             )
         errors = sum(1 for f in bag.findings if f.severity is Severity.ERROR)
         warnings = sum(1 for f in bag.findings if f.severity is Severity.WARNING)

@@ -18,6 +18,7 @@ import os
 from pathlib import Path
 from typing import Any
 
+from archiver.bagit.reader import read_bag
 from archiver.errors import UsageError
 
 RECORDS_DIR = ".archiver"
@@ -95,14 +96,9 @@ def withdraw(collection: Path, bag_id: str, reason: str, when: str) -> Path:
 
 
 def _bag_info(bag: Path) -> list[list[str]]:
-    """The bag-info elements (label, value) of a bag, leniently read, for its tombstone."""
+    """The bag-info elements (label, value) of a bag, as the bag reader reads them."""
     try:
-        text = (bag / "bag-info.txt").read_text(encoding="utf-8", errors="replace")
+        read = read_bag(bag, manifests=False, fetch_txt=False)
     except OSError:
         return []
-    items = []
-    for line in text.splitlines():
-        label, colon, value = line.partition(":")
-        if colon and label.strip() and not line[:1].isspace():
-            items.append([label.strip(), value.strip()])
-    return items
+    return [[label, value] for label, value in read.items()]

@@ -32,6 +32,14 @@ class Finding:
         rank = {Severity.ERROR: 0, Severity.WARNING: 1, Severity.INFO: 2}[self.severity]
         return (rank, self.path, self.code, self.message)
 
+    def describe(self) -> str:
+        """One line for a person: where (path, line), then the message."""
+        where = self.path
+        line = self.params.get("line")
+        if line is not None:
+            where = f"{where} line {line}" if where else f"line {line}"
+        return f"{where}: {self.message}" if where else self.message
+
     def to_json(self) -> dict[str, Any]:
         return {
             "code": self.code,
@@ -63,6 +71,8 @@ def finding(code: str, path: str, message: str, **params: Param) -> Finding:
 class BagReport:
     path: str
     findings: list[Finding] = field(default_factory=list)
+    # bag-info as the reader decoded it: (label, value) in order, repeats kept
+    bag_info: list[tuple[str, str]] = field(default_factory=list)
 
     @property
     def valid(self) -> bool:
@@ -73,7 +83,12 @@ class BagReport:
 
     def to_json(self) -> dict[str, Any]:
         ordered = sorted(self.findings, key=Finding.sort_key)
-        return {"path": self.path, "valid": self.valid, "findings": [f.to_json() for f in ordered]}
+        return {
+            "path": self.path,
+            "valid": self.valid,
+            "bag_info": [[label, value] for label, value in self.bag_info],
+            "findings": [f.to_json() for f in ordered],
+        }
 
 
 @dataclass

@@ -30,6 +30,7 @@ from pathlib import Path
 
 from archiver import identifiers, layout
 from archiver.bagit import baginfo
+from archiver.bagit.files import BagFile, FolderFiles
 from archiver.clock import Clock, w3cdtf
 from archiver.errors import ArchiverError, UsageError
 from archiver.export.source import SourceBag, read_source
@@ -99,12 +100,14 @@ def ingest_bag(
     bag_id = bag_id or _usable_id(source.bag_info_value("External-Identifier"))
     bag_id = bag_id or _usable_id(here.name)
     chosen = _record(source, record)
+    files = FolderFiles(here)
     plan = [
-        PayloadFile(here / item.path, item.path, item.name, item.size) for item in source.payload
+        PayloadFile(BagFile(files, item.path), item.path, item.name, item.size)
+        for item in source.payload
     ]
     origin = Origin(
         expected={item.path: item.digests for item in source.payload},
-        tag_files=_tag_files(here, inspection.inventory.tags),
+        tag_files=_tag_files(files, inspection.inventory.tags),
         amend=lambda provenance, software, now: _amend(provenance, software, now, source, report),
     )
     return pack(
@@ -121,9 +124,9 @@ def _usable_id(value: str | None) -> str | None:
         return None
 
 
-def _tag_files(root: Path, tags: Iterable[str]) -> list[tuple[str, Path]]:
+def _tag_files(files: FolderFiles, tags: Iterable[str]) -> list[tuple[str, BagFile]]:
     """Every tag file of the foreign bag, to keep under metadata/original/."""
-    return [(f"{ORIGINAL_DIR}/{rel}", root / rel) for rel in sorted(tags)]
+    return [(f"{ORIGINAL_DIR}/{rel}", BagFile(files, rel)) for rel in sorted(tags)]
 
 
 def _record(source: SourceBag, given: Record | None) -> Record:

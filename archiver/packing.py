@@ -22,6 +22,7 @@ from typing import Any
 
 from archiver import forked, formats, identifiers, layout
 from archiver.bagit import algorithms, baginfo, hashing, manifest
+from archiver.bagit.files import BagFile
 from archiver.clock import Clock, w3cdtf
 from archiver.errors import BagWriteError, SourceError
 from archiver.formats import Format
@@ -112,7 +113,7 @@ class Origin:
     # digested in these algorithms too as it is copied, and must match
     expected: Mapping[str, Mapping[str, str]]
     # the foreign bag's own tag files, kept byte for byte: (bag path here, file there)
-    tag_files: Sequence[tuple[str, Path]]
+    tag_files: Sequence[tuple[str, BagFile]]
     # adds what happened before packing (validation, ingestion) to the provenance
     amend: Callable[[Provenance, Agent, datetime], Provenance]
 
@@ -421,7 +422,7 @@ class _TagWriter:
     def write(self, path: str, pieces: Iterable[str]) -> None:
         self.digests[path] = _write_document(self.root / path, pieces)
 
-    def copy(self, path: str, source: Path) -> None:
+    def copy(self, path: str, source: BagFile) -> None:
         """Copy a tag file byte for byte (a foreign bag's, kept)."""
         target = self.root / path
         target.parent.mkdir(parents=True, exist_ok=True)
@@ -489,7 +490,7 @@ def _write_tag_files(
     software: Agent,
     now: datetime,
     oxum: str,
-    extra: Sequence[tuple[str, Path]] = (),
+    extra: Sequence[tuple[str, BagFile]] = (),
 ) -> None:
     (root / layout.METADATA_DIR).mkdir()
     writer = _TagWriter(root)

@@ -15,13 +15,14 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from archiver.bagit import paths
+from archiver.bagit.files import BagFile
 from archiver.errors import SourceError
 from archiver.xml.escape import xml_problem
 
 
 @dataclass(frozen=True)
 class PayloadFile:
-    source: Path  # absolute path of the user's file
+    source: Path | BagFile  # the user's file (absolute path), or a file of a bag to ingest
     path: str  # bag path, "data/..."
     original_name: str  # the name as given: file name, or path relative to its source folder
     size: int

@@ -3,6 +3,7 @@ profile (the one given, or ours when the bag names it) -> Report."""
 
 from __future__ import annotations
 
+import os
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -14,7 +15,7 @@ from archiver.findings import BagReport, Report
 
 
 def validate_bag(
-    root: Path,
+    root: str | os.PathLike[str],
     *,
     mode: Mode = Mode.FULL,
     workers: int | None = None,
@@ -33,7 +34,7 @@ def validate_bag(
 
 
 def inspect_bag(
-    root: Path,
+    root: str | os.PathLike[str],
     *,
     mode: Mode = Mode.FULL,
     workers: int | None = None,
@@ -42,6 +43,7 @@ def inspect_bag(
 ) -> Inspection:
     """validate_bag, keeping what was read on the way (bag-info decoded in the bag's own
     encoding, manifests with their paths resolved to files): what export and ingest build on."""
+    root = Path(root)
     if not root.is_dir():
         raise UsageError(f"{root}: not a directory")
     inspection = check_bag(root, mode=mode, workers=workers)
@@ -52,9 +54,7 @@ def inspect_bag(
     ):
         from archiver.check import metadata  # lxml is loaded only for bags with metadata
 
-        metadata.check_metadata(
-            root, inspection.inventory, inspection.payload_manifests, inspection.report
-        )
+        metadata.check_metadata(inspection)
     if profile is None:  # then ours, when the bag names it
         profile = next(filter(None, map(shipped_profile, declared)), None)
     # Profile rules judge names, sizes and bag-info, never checksums: they run in every
@@ -69,14 +69,14 @@ def inspect_bag(
 
 
 def validate_bags(
-    roots: Sequence[Path],
+    roots: Sequence[str | os.PathLike[str]],
     *,
     mode: Mode = Mode.FULL,
     workers: int | None = None,
     reference: bool = False,
     profile: Profile | None = None,
 ) -> Report:
-    for root in roots:
+    for root in map(Path, roots):
         if not root.is_dir():
             raise UsageError(f"{root}: not a directory")
     return Report(

@@ -409,7 +409,7 @@ def test_a_profile_the_package_breaks_exits_1_and_nothing_is_written(
     (tmp_path / "exports").mkdir()
     err = _refused(cli, sample, tmp_path / "exports" / f"{NAME}.tar", 1, "--profile", profile)
     assert "profile.version.not-accepted" in err
-    assert "has no Contact-Phone, which the profile requires" in err
+    assert "bag-info.txt: profile.bag-info.required: no Contact-Phone" in err
 
 
 def test_a_dart_profile_may_be_given_too(cli: CliRunner, sample: Path, tmp_path: Path) -> None:

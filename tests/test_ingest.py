@@ -267,7 +267,7 @@ def test_a_bag_with_files_still_to_fetch_is_refused(
     assert [f.code for f in report.findings if f.severity == "error"] == ["bag.fetch.unfetched"]
     run = cli("ingest", foreign, "--out", tmp_path / "c")
     assert run.code == 1
-    assert "data/scan.bin has not been fetched" in run.out + run.err
+    assert "data/scan.bin: not fetched yet from https://example.org/scan.bin" in run.out
     assert listing(tmp_path / "c") == []
 
 

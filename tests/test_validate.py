@@ -6,6 +6,7 @@ import json
 import os
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -38,7 +39,20 @@ def _validate(cli: CliRunner, *paths: Path | str) -> tuple[int, dict[str, object
 def test_a_fresh_bag_is_valid_with_no_findings(cli: CliRunner, bag: Path) -> None:
     code, report = _validate(cli, bag)
     assert code == 0
-    assert report == {"valid": True, "bags": [{"path": str(bag), "valid": True, "findings": []}]}
+    bags = report["bags"]
+    assert isinstance(bags, list) and len(bags) == 1
+    entry: dict[str, Any] = bags[0]
+    assert report["valid"] is True
+    assert entry["path"] == str(bag) and entry["valid"] is True and entry["findings"] == []
+    labels = [label for label, _ in entry["bag_info"]]
+    assert labels[:5] == [
+        "Bagging-Date",
+        "Payload-Oxum",
+        "External-Identifier",
+        "Bag-Software-Agent",
+        "BagIt-Profile-Identifier",
+    ]
+    assert ["External-Identifier", "b"] in entry["bag_info"]
 
 
 Corruption = Callable[[Path], object]

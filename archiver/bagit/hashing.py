@@ -25,9 +25,13 @@ from collections import deque
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import Executor, Future, ProcessPoolExecutor, ThreadPoolExecutor
 from dataclasses import dataclass
-from typing import TypeVar, cast
+from typing import TYPE_CHECKING, BinaryIO, TypeVar, cast
 
 from archiver.bagit import algorithms
+from archiver.bagit.files import BagFile
+
+if TYPE_CHECKING:
+    from archiver.bagit.files import BagFiles
 
 CHUNK = 1 << 20
 # Big files are read in bigger chunks: fewer hand-overs between the two threads.
@@ -180,12 +184,32 @@ def _write_all(fd: int, chunk: memoryview | bytes) -> None:
         raise WriteFailedError(exc.errno, exc.strerror) from exc
 
 
-def digest_or_reason(
-    path: str | os.PathLike[str], names: Sequence[str], helper: Executor | None = None
+def digest_stream(handle: BinaryIO, names: Sequence[str]) -> Digested:
+    """Digests of what ``handle`` holds from where it stands to its end."""
+    hashes = {name: algorithms.new(name) for name in names}
+    total = 0
+    while chunk := handle.read(CHUNK):
+        for h in hashes.values():
+            h.update(chunk)
+        total += len(chunk)
+    return Digested(total, {name: h.hexdigest() for name, h in hashes.items()})
+
+
+def digest_bag_file(
+    files: BagFiles, path: str, names: Sequence[str], helper: Executor | None = None
 ) -> dict[str, str] | str:
-    """Digests of a bag file, or why it could not be read (never through a symlink)."""
+    """Digests of a bag file, or why it could not be read (never through a link)."""
     try:
-        return digest_file(path, names, helper=helper).digests
+        open_fd = getattr(files, "open_fd", None)
+        if open_fd is None:
+            with files.open(path) as handle:
+                return digest_stream(handle, names).digests
+        fd = open_fd(path)
+        try:
+            size = os.fstat(fd).st_size
+            return pump(fd, names, size_hint=size, helper=helper).digests
+        finally:
+            os.close(fd)
     except OSError as exc:
         return exc.strerror or str(exc)
 
@@ -251,8 +275,11 @@ class _BackgroundWriter:
             raise self.error
 
 
+_READ = os.O_RDONLY | os.O_CLOEXEC
+
+
 def copy_file(
-    source: str | os.PathLike[str],
+    source: str | os.PathLike[str] | BagFile,
     target: str | os.PathLike[str],
     names: Sequence[str],
     consumers: Sequence[Consumer] = (),
@@ -265,11 +292,11 @@ def copy_file(
     size and mtime are compared before and after: a file that changes while it is read
     raises SourceChangedError rather than being bagged half old, half new.
     """
-    src = os.open(source, os.O_RDONLY | os.O_CLOEXEC)
+    src = source.open_fd() if isinstance(source, BagFile) else os.open(source, _READ)
     try:
         before = os.fstat(src)
         if not stat.S_ISREG(before.st_mode):
-            raise IsADirectoryError(f"not a regular file: {os.fspath(source)}")
+            raise IsADirectoryError(f"not a regular file: {source}")
         try:
             dst = os.open(target, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o666)
         except OSError as exc:
@@ -289,7 +316,7 @@ def copy_file(
                 or after.st_size != before.st_size
                 or after.st_mtime_ns != before.st_mtime_ns
             ):
-                raise SourceChangedError(f"{os.fspath(source)} changed while it was being read")
+                raise SourceChangedError(f"{source} changed while it was being read")
             os.utime(dst, ns=(before.st_mtime_ns, before.st_mtime_ns))
         finally:
             os.close(dst)

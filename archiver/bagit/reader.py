@@ -1,102 +1,608 @@
-"""Looking at a bag on disk without trusting it.
+"""The one bag reader: a bag's files -> one immutable ``Bag``, never trusting them.
 
-The inventory walks the bag without following any symbolic link; files are opened with
-O_NOFOLLOW and only when the inventory found them as regular files, so a hostile bag cannot
-make us read (or hash) anything outside it.
+Every module that needs to know what a bag says reads it here: the validator, the audit,
+the catalog and OAI-PMH provider, the exporters and ingest. No other module opens or
+parses a tag file (a test reads the source to keep it so).
+
+What the reader gives (``read_bag``):
+
+- the inventory: every entry under the base directory, no link followed;
+- the declaration (bagit.txt): version and tag file encoding;
+- bag-info.txt (package-info.txt before 0.96): elements in order, repeats kept, decoded in
+  the declared encoding, continuation lines folded into their element (§2.2.2: the line
+  break stays in the value, the padding does not);
+- every payload and tag manifest, by algorithm, paths decoded (§2.1.3);
+- fetch.txt entries;
+- the problems met on the way, as findings: a line that is not what its file's grammar
+  says, a file not in its declared encoding, a path that would reach outside the bag. What
+  could not be read is left out of the model and told, never raised.
+
+Judging the bag as a whole (is every file listed, do the checksums hold) is the
+validator's job (``archiver.check.bag``), on this model. Manifests are streamed, never read
+whole; small tag files are read whole, up to ``MAX_TAG_FILE`` bytes.
 """
 
 from __future__ import annotations
 
+import codecs
 import io
 import os
-import stat
+import re
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
-from pathlib import Path
+from typing import Any, BinaryIO, cast
 
-MAX_TAG_FILE = 64 << 20  # tag files are read whole; refuse absurd ones
+from archiver.bagit import algorithms, baginfo, fetch, manifest, paths, tagfile
+from archiver.bagit.files import BagFiles, Entry, Kind, as_files
+from archiver.codes import Severity
+from archiver.findings import Finding, finding
+
+BAGIT_TXT = "bagit.txt"
+BAG_INFO_TXT = "bag-info.txt"
+PACKAGE_INFO_TXT = "package-info.txt"  # bag-info.txt's name before BagIt 0.96
+FETCH_TXT = "fetch.txt"
+PAYLOAD_DIR = "data"
+MAX_TAG_FILE = 64 << 20  # tag files read whole; refuse absurd ones
+# A digest that can never match: a path listed twice with different checksums.
+CONFLICTING = "conflicting"
+
+_KNOWN_VERSIONS = {(0, 93), (0, 94), (0, 95), (0, 96), (0, 97), (1, 0)}
+_VERSION_STRICT = re.compile(r"^BagIt-Version: (\d+)\.(\d+)$")
+_VERSION_LENIENT = re.compile(r"^BagIt-Version\s*:\s*(\d+)\.(\d+)\s*$")
+_ENCODING_STRICT = re.compile(r"^Tag-File-Character-Encoding: (\S+)$")
+_ENCODING_LENIENT = re.compile(r"^Tag-File-Character-Encoding\s*:\s*(\S+)\s*$")
 
 
-@dataclass
+# -- the model ---------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
 class Inventory:
-    """Everything under a bag's base directory, by bag path (``/``-separated)."""
+    """Everything under a bag's base directory, by bag path."""
 
-    payload: dict[str, int] = field(default_factory=dict)  # data/... -> size
-    tags: dict[str, int] = field(default_factory=dict)  # everything else -> size
-    directories: set[str] = field(default_factory=set)
-    symlinks: list[str] = field(default_factory=list)
-    specials: list[str] = field(default_factory=list)
-    unreadable: list[str] = field(default_factory=list)
+    payload: Mapping[str, int] = field(default_factory=dict)  # data/... -> size
+    tags: Mapping[str, int] = field(default_factory=dict)  # every other file -> size
+    directories: frozenset[str] = frozenset()
+    symlinks: tuple[str, ...] = ()
+    specials: tuple[str, ...] = ()
+    unreadable: tuple[str, ...] = ()
     has_payload_dir: bool = False
 
     def size_of(self, path: str) -> int | None:
         return self.payload.get(path, self.tags.get(path))
 
 
-def take_inventory(root: Path) -> Inventory:
-    inventory = Inventory()
-    _walk(root, "", inventory)
-    return inventory
+@dataclass(frozen=True)
+class Declaration:
+    """What bagit.txt declares (1.0 and UTF-8 when it says nothing readable)."""
+
+    version: tuple[int, int] = (1, 0)
+    encoding: str = "UTF-8"  # as written
+    codec: str = "utf-8"  # the Python codec tag files are decoded with
+
+    @property
+    def strict(self) -> bool:
+        """Whether BagIt 1.0's stricter grammar applies."""
+        return self.version >= (1, 0)
+
+    @property
+    def version_text(self) -> str:
+        return f"{self.version[0]}.{self.version[1]}"
 
 
-def _walk(folder: Path, prefix: str, inventory: Inventory) -> None:
-    try:
-        entries = sorted(os.scandir(folder), key=lambda e: e.name)
-    except OSError:
-        inventory.unreadable.append(prefix.rstrip("/") or ".")
-        return
-    for entry in entries:
-        rel = f"{prefix}{entry.name}"
-        if entry.is_symlink():
-            inventory.symlinks.append(rel)
-            if rel == "data":
-                inventory.has_payload_dir = True
-            continue
-        if entry.is_dir(follow_symlinks=False):
-            inventory.directories.add(rel)
-            if rel == "data":
-                inventory.has_payload_dir = True
-            _walk(Path(entry.path), f"{rel}/", inventory)
-        elif entry.is_file(follow_symlinks=False):
-            try:
-                size = entry.stat(follow_symlinks=False).st_size
-            except OSError:  # e.g. a path longer than PATH_MAX
-                inventory.unreadable.append(rel)
-                continue
-            if rel.startswith("data/"):
-                inventory.payload[rel] = size
+@dataclass(frozen=True)
+class Manifest:
+    """One payload or tag manifest: its file name, algorithm and entries by decoded path."""
+
+    name: str
+    algorithm: str  # as the file name spells it
+    tag: bool
+    supported: bool
+    entries: Mapping[str, str] = field(default_factory=dict)  # path -> lowercase hex digest
+
+
+Element = baginfo.Element
+
+
+@dataclass(frozen=True)
+class FetchEntry:
+    line: int
+    url: str
+    length: int | None  # None for "-"
+    path: str  # decoded, safe, under data/
+
+
+@dataclass(frozen=True)
+class Bag:
+    """What a bag says, as read: the input every judgement and every job works from."""
+
+    files: BagFiles
+    inventory: Inventory
+    declaration: Declaration
+    bag_info: tuple[Element, ...] = ()
+    bag_info_file: str = BAG_INFO_TXT  # where bag_info came from
+    manifests: tuple[Manifest, ...] = ()
+    fetch: tuple[FetchEntry, ...] = ()
+    problems: tuple[Finding, ...] = ()
+
+    @property
+    def location(self) -> str:
+        return self.files.location
+
+    @property
+    def has_fetch(self) -> bool:
+        return FETCH_TXT in self.inventory.tags
+
+    def items(self) -> list[tuple[str, str]]:
+        """bag-info as (label, value) pairs, in order, repeats kept."""
+        return [(e.label, e.value) for e in self.bag_info]
+
+    def values(self, label: str) -> list[str]:
+        """Every value of ``label`` (RFC 8493 §2.2.2: labels compare ignoring case)."""
+        wanted = label.lower()
+        return [e.value for e in self.bag_info if e.label.lower() == wanted]
+
+    def value(self, label: str) -> str | None:
+        """The first value of ``label``, or None."""
+        found = self.values(label)
+        return found[0] if found else None
+
+    def payload_manifests(self) -> list[Manifest]:
+        return [m for m in self.manifests if not m.tag]
+
+    def tag_manifests(self) -> list[Manifest]:
+        return [m for m in self.manifests if m.tag]
+
+    def open(self, path: str) -> BinaryIO:
+        """A file of the bag, for reading (never through a link); OSError when it cannot be."""
+        return self.files.open(path)
+
+
+# -- reading -----------------------------------------------------------------------------
+
+
+def read_bag(
+    bag: str | os.PathLike[str] | BagFiles, *, manifests: bool = True, fetch_txt: bool = True
+) -> Bag:
+    """Read the bag at ``bag`` (a folder, or any BagFiles). Never raises for what the bag
+    holds; OSError only when ``bag`` itself cannot be listed at all.
+
+    ``manifests=False`` (bag-info and declaration only, for a catalog) and
+    ``fetch_txt=False`` skip reading those files.
+    """
+    reading = _Reading(as_files(bag))
+    reading.take_inventory()
+    reading.read_declaration()
+    reading.read_bag_info()
+    if manifests:
+        reading.read_manifests()
+    if fetch_txt:
+        reading.read_fetch()
+    return reading.bag()
+
+
+def read_labelled(bag: Bag, name: str) -> tuple[list[Element], list[Finding]]:
+    """A tag file other than bag-info written as ``Label: value`` lines (APTrust's
+    aptrust-info.txt, say): its elements and the problems met; nothing when it is absent."""
+    reading = _Reading(bag.files)
+    reading.inventory = bag.inventory
+    reading.declaration = bag.declaration
+    elements = reading.labelled(name)
+    return elements or [], reading.problems
+
+
+class _Reading:
+    """One bag being read: the model's parts as they are found, and the problems met."""
+
+    def __init__(self, files: BagFiles) -> None:
+        self.files = files
+        self.problems: list[Finding] = []
+        self.inventory = Inventory()
+        self.declaration = Declaration()
+        self.bag_info: list[Element] = []
+        self.bag_info_file = BAG_INFO_TXT
+        self.manifests: list[Manifest] = []
+        self.fetch: list[FetchEntry] = []
+
+    def bag(self) -> Bag:
+        return Bag(
+            self.files,
+            self.inventory,
+            self.declaration,
+            tuple(self.bag_info),
+            self.bag_info_file,
+            tuple(self.manifests),
+            tuple(self.fetch),
+            tuple(self.problems),
+        )
+
+    def add(self, code: str, path: str, message: str, **params: str | int | None) -> None:
+        self.problems.append(finding(code, path, message, **params))
+
+    # -- inventory -----------------------------------------------------------------------
+
+    def take_inventory(self) -> None:
+        payload: dict[str, int] = {}
+        tags: dict[str, int] = {}
+        directories: set[str] = set()
+        symlinks: list[str] = []
+        specials: list[str] = []
+        unreadable: list[str] = []
+        has_payload_dir = False
+        for entry in self.files.walk():
+            rel = entry.path
+            if rel == PAYLOAD_DIR and entry.kind in (Kind.DIRECTORY, Kind.SYMLINK):
+                has_payload_dir = True
+            if entry.kind is Kind.FILE:
+                (payload if rel.startswith("data/") else tags)[rel] = entry.size
+            elif entry.kind is Kind.DIRECTORY:
+                directories.add(rel)
+            elif entry.kind is Kind.SYMLINK:
+                symlinks.append(rel)
+                self.add("bag.path.symlink", rel, "a symbolic link; it was not followed")
+            elif entry.kind is Kind.SPECIAL:
+                specials.append(rel)
+                self.add("bag.path.special-file", rel, "not a regular file; it was not read")
             else:
-                inventory.tags[rel] = size
-        else:
-            inventory.specials.append(rel)
+                unreadable.append(rel)
+                payload_side = rel == PAYLOAD_DIR or rel.startswith("data/")
+                code = "bag.payload.unreadable" if payload_side else "bag.tag.unreadable"
+                self.add(code, rel, "cannot be read")
+        self.inventory = Inventory(
+            payload,
+            tags,
+            frozenset(directories),
+            tuple(symlinks),
+            tuple(specials),
+            tuple(unreadable),
+            has_payload_dir,
+        )
+
+    # -- whole tag files -----------------------------------------------------------------
+
+    def read_whole(self, rel: str) -> bytes | None:
+        if rel not in self.inventory.tags:
+            return None
+        size = self.inventory.tags[rel]
+        if size > MAX_TAG_FILE:
+            self.add(
+                "bag.tag.unreadable",
+                rel,
+                f"larger than {MAX_TAG_FILE} bytes; not read",
+                size=size,
+            )
+            return None
+        try:
+            with self.files.open(rel) as handle:
+                data = handle.read(MAX_TAG_FILE + 1)
+        except OSError as exc:
+            self.add("bag.tag.unreadable", rel, f"cannot read: {exc.strerror or exc}")
+            return None
+        return data[:MAX_TAG_FILE]
+
+    def decode(self, rel: str, data: bytes) -> list[str] | None:
+        codec = self.declaration.codec
+        if codec == "utf-8" and data.startswith(codecs.BOM_UTF8):
+            self.add("bag.tagfile.bom", rel, "begins with a UTF-8 byte order mark")
+            data = data[3:]
+        try:
+            text = data.decode(codec)
+        except UnicodeDecodeError as exc:
+            self.add(
+                "bag.tagfile.undecodable",
+                rel,
+                f"not valid {codec} (byte offset {exc.start})",
+                offset=exc.start,
+                encoding=self.declaration.encoding,
+            )
+            return None
+        return tagfile.split_lines(text.lstrip("\ufeff")).lines
+
+    # -- bagit.txt -----------------------------------------------------------------------
+
+    def read_declaration(self) -> None:
+        data = self.read_whole(BAGIT_TXT)
+        if data is None:
+            if BAGIT_TXT not in self.inventory.symlinks:
+                self.add("bag.declaration.missing", BAGIT_TXT, "the bag has no bagit.txt")
+            return
+        bom = tagfile.bom_of(data)
+        if bom:
+            self.add("bag.declaration.bom", BAGIT_TXT, "must not begin with a byte order mark")
+            data = data[len(bom) :]
+        try:
+            text = data.decode("utf-8")
+        except UnicodeDecodeError:
+            self.add("bag.declaration.not-utf8", BAGIT_TXT, "must be UTF-8")
+            return
+        lines = tagfile.split_lines(text).lines
+        if len(lines) != 2:
+            self.add(
+                "bag.declaration.malformed",
+                BAGIT_TXT,
+                f"must have exactly two lines, it has {len(lines)}",
+                lines=len(lines),
+            )
+        version_line = lines[0] if lines else ""
+        encoding_line = lines[1] if len(lines) > 1 else ""
+        lenient = _VERSION_LENIENT.match(version_line)
+        if not lenient:
+            self.add(
+                "bag.declaration.malformed",
+                BAGIT_TXT,
+                "line 1 must read 'BagIt-Version: M.N'",
+                line=1,
+            )
+            return
+        version = (int(lenient.group(1)), int(lenient.group(2)))
+        if version not in _KNOWN_VERSIONS:
+            self.add(
+                "bag.declaration.version-unknown",
+                BAGIT_TXT,
+                f"BagIt-Version {version[0]}.{version[1]} is not one we know",
+                line=1,
+            )
+        strict = version >= (1, 0)
+        if strict and not _VERSION_STRICT.match(version_line):
+            self.add(
+                "bag.declaration.malformed",
+                BAGIT_TXT,
+                "BagIt 1.0 requires exactly 'BagIt-Version: ' with one space after the colon "
+                "and none before it",
+                line=1,
+            )
+        match = (_ENCODING_STRICT if strict else _ENCODING_LENIENT).match(encoding_line)
+        if not match:
+            self.add(
+                "bag.declaration.malformed",
+                BAGIT_TXT,
+                "line 2 must read 'Tag-File-Character-Encoding: ENCODING'",
+                line=2,
+            )
+            self.declaration = Declaration(version)
+            return
+        name = match.group(1)
+        codec = tagfile.python_codec(name)
+        if codec is None:
+            self.add(
+                "bag.declaration.encoding-unknown",
+                BAGIT_TXT,
+                f"{name!r} is not a character encoding archiver knows",
+                line=2,
+                encoding=name,
+            )
+            self.declaration = Declaration(version, name)
+            return
+        if codec != "utf-8":
+            self.add(
+                "bag.declaration.encoding-not-utf8",
+                BAGIT_TXT,
+                f"tag files are declared as {name}; UTF-8 is recommended",
+                encoding=name,
+            )
+        self.declaration = Declaration(version, name, codec)
+
+    # -- bag-info.txt --------------------------------------------------------------------
+
+    def read_bag_info(self) -> None:
+        tags = self.inventory.tags
+        rel = PACKAGE_INFO_TXT if BAG_INFO_TXT not in tags and PACKAGE_INFO_TXT in tags else None
+        self.bag_info_file = rel or BAG_INFO_TXT
+        self.bag_info = self.labelled(self.bag_info_file, "bag.bag-info.line-malformed") or []
+
+    def labelled(
+        self, rel: str, malformed: str = "bag.bag-info.line-malformed"
+    ) -> list[Element] | None:
+        data = self.read_whole(rel)
+        if data is None:
+            return None
+        lines = self.decode(rel, data)
+        if lines is None:
+            return None
+        elements, bad = baginfo.parse_bag_info(lines, strict=self.declaration.strict)
+        for line in bad:
+            self.add(malformed, rel, line.reason, line=line.line)
+        return elements
+
+    # -- streamed tag files --------------------------------------------------------------
+
+    def stream(self, rel: str) -> Iterator[str]:
+        """A tag file's lines (any of CR, LF, CRLF), decoded as declared, read as a stream.
+
+        A decoding error ends the lines with a finding naming the line it happened on.
+        """
+        try:
+            handle = self.files.open(rel)
+        except OSError as exc:
+            self.add("bag.tag.unreadable", rel, f"cannot read: {exc.strerror or exc}")
+            return
+        codec = self.declaration.codec
+        with handle:
+            buffered: io.BufferedReader = (
+                handle
+                if isinstance(handle, io.BufferedReader)
+                else io.BufferedReader(cast(Any, handle))
+            )
+            if codec == "utf-8" and buffered.peek(3)[:3] == codecs.BOM_UTF8:
+                self.add("bag.tagfile.bom", rel, "begins with a UTF-8 byte order mark")
+                buffered.read(3)
+            if tagfile.ascii_compatible(codec):
+                lines = tagfile.decoded_lines(tagfile.byte_lines(buffered), codec)
+            else:  # UTF-16 and the like: line breaks are not single bytes
+                lines = tagfile.stream_lines(buffered, codec)
+            try:
+                for number, line in enumerate(lines, start=1):
+                    yield line.lstrip("\ufeff") if number == 1 else line
+            except tagfile.UndecodableLineError as exc:
+                self.add(
+                    "bag.tagfile.undecodable",
+                    rel,
+                    f"not valid {codec} ({exc.reason})",
+                    line=exc.line,
+                    encoding=self.declaration.encoding,
+                )
+
+    # -- manifests -----------------------------------------------------------------------
+
+    def read_manifests(self) -> None:
+        for rel in sorted(self.inventory.tags):
+            match = manifest.NAME.match(rel)
+            if not match:
+                continue
+            tag = match.group(1) is not None
+            algorithm = match.group(2)
+            supported = algorithms.is_supported(algorithm)
+            if not supported:
+                self.add(
+                    "bag.manifest.algorithm-unsupported",
+                    rel,
+                    f"algorithm {algorithm!r} is not supported; not verified",
+                    algorithm=algorithm,
+                )
+            elif algorithm in algorithms.WEAK and not tag:
+                self.add(
+                    "bag.manifest.algorithm-weak",
+                    rel,
+                    f"{algorithm} is accepted for backward compatibility only",
+                    algorithm=algorithm,
+                )
+            entries = self.manifest_entries(rel, algorithm if supported else None, tag)
+            self.manifests.append(Manifest(rel, algorithm, tag, supported, entries))
+
+    def manifest_entries(self, rel: str, algorithm: str | None, tag: bool) -> dict[str, str]:
+        strict = self.declaration.strict
+        entries, bad = manifest.parse_manifest(self.stream(rel), version_1_0=strict)
+        for line in bad:
+            self.add("bag.manifest.line-malformed", rel, line.reason, line=line.line)
+        expected_length = algorithms.digest_length(algorithm) if algorithm else None
+        duplicate = Severity.ERROR if strict else Severity.WARNING
+        found: dict[str, str] = {}
+        for entry in entries:
+            if entry.starred:
+                self.add(
+                    "bag.manifest.md5sum-style",
+                    rel,
+                    "'*' before the path (md5sum style)",
+                    line=entry.line,
+                )
+            if expected_length is not None and len(entry.digest) != expected_length:
+                self.add(
+                    "bag.manifest.checksum-malformed",
+                    rel,
+                    f"a {algorithm} checksum has {expected_length} hex digits, "
+                    f"not {len(entry.digest)}",
+                    line=entry.line,
+                )
+                continue
+            path = entry.path
+            if path.startswith("./"):
+                path = path[2:]
+                self.add(
+                    "bag.manifest.path-dot-prefix",
+                    rel,
+                    f"{entry.raw_path!r} starts with './'",
+                    line=entry.line,
+                    entry=entry.raw_path,
+                )
+            reason = paths.unsafe_reason(path)
+            if reason:
+                self.add(
+                    "bag.manifest.path-unsafe",
+                    rel,
+                    f"{entry.raw_path!r}: {reason}",
+                    line=entry.line,
+                    entry=entry.raw_path,
+                )
+                continue
+            if not tag and not path.startswith("data/"):
+                self.add(
+                    "bag.manifest.path-outside-payload",
+                    rel,
+                    f"{path!r} is not under data/",
+                    line=entry.line,
+                    entry=path,
+                )
+                continue
+            if path in found:
+                self.problems.append(
+                    Finding(
+                        "bag.manifest.duplicate-entry",
+                        duplicate,
+                        rel,
+                        f"{path} is listed again",
+                        {"line": entry.line, "entry": path},
+                    )
+                )
+                if found[path] != entry.digest:
+                    found[path] = CONFLICTING
+                continue
+            found[path] = entry.digest
+        return found
+
+    # -- fetch.txt -----------------------------------------------------------------------
+
+    def read_fetch(self) -> None:
+        rel = FETCH_TXT
+        if rel not in self.inventory.tags:
+            return
+        entries, bad = fetch.parse_fetch(self.stream(rel), version_1_0=self.declaration.strict)
+        for line in bad:
+            self.add("bag.fetch.line-malformed", rel, line.reason, line=line.line)
+        for entry in entries:
+            if not fetch.is_absolute_uri(entry.url):
+                self.add(
+                    "bag.fetch.url-not-absolute",
+                    rel,
+                    f"{entry.url!r} is not an absolute URI",
+                    line=entry.line,
+                    url=entry.url,
+                )
+            reason = paths.unsafe_reason(entry.path)
+            if reason:
+                self.add(
+                    "bag.fetch.path-unsafe",
+                    rel,
+                    f"{entry.raw_path!r}: {reason}",
+                    line=entry.line,
+                    entry=entry.raw_path,
+                )
+                continue
+            if not entry.path.startswith("data/"):
+                self.add(
+                    "bag.fetch.lists-tag-file",
+                    rel,
+                    f"{entry.path!r} is not under data/",
+                    line=entry.line,
+                    entry=entry.path,
+                )
+                continue
+            self.fetch.append(FetchEntry(entry.line, entry.url, entry.length, entry.path))
 
 
-def open_file(root: Path, rel: str) -> io.BufferedReader:
-    """Open a bag file for reading, never through a symlink; OSError when it cannot be."""
-    fd = os.open(root / rel, os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC)
-    try:
-        if not stat.S_ISREG(os.fstat(fd).st_mode):
-            raise IsADirectoryError(f"{rel} is not a regular file")
-        return os.fdopen(fd, "rb")
-    except BaseException:
-        os.close(fd)
-        raise
+def digests_by_path(manifests: Iterable[Manifest]) -> dict[str, dict[str, str]]:
+    """path -> algorithm -> digest, from the given (supported) manifests."""
+    found: dict[str, dict[str, str]] = {}
+    for item in sorted(manifests, key=lambda m: m.algorithm):
+        if not item.supported:
+            continue
+        for path, digest in item.entries.items():
+            found.setdefault(path, {})[item.algorithm] = digest
+    return found
 
 
-def read_file(root: Path, rel: str, limit: int = MAX_TAG_FILE) -> bytes:
-    """Read a bag file whole, never through a symlink; OSError when it cannot be."""
-    fd = os.open(root / rel, os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC)
-    try:
-        info = os.fstat(fd)
-        if not stat.S_ISREG(info.st_mode):
-            raise IsADirectoryError(f"{rel} is not a regular file")
-        if info.st_size > limit:
-            raise OSError(f"{rel} is larger than {limit} bytes")
-        chunks = []
-        while True:
-            chunk = os.read(fd, 1 << 20)
-            if not chunk:
-                break
-            chunks.append(chunk)
-        return b"".join(chunks)
-    finally:
-        os.close(fd)
+__all__ = [
+    "BAGIT_TXT",
+    "BAG_INFO_TXT",
+    "FETCH_TXT",
+    "PACKAGE_INFO_TXT",
+    "Bag",
+    "BagFiles",
+    "Declaration",
+    "Element",
+    "Entry",
+    "FetchEntry",
+    "Inventory",
+    "Manifest",
+    "read_bag",
+    "read_labelled",
+]

@@ -47,11 +47,24 @@ def bom_of(data: bytes) -> bytes:
 
 
 def python_codec(encoding: str) -> str | None:
-    """The Python codec for an IANA charset name, or None when Python has none."""
+    """The Python codec for an IANA charset name, or None when Python has none.
+
+    Only character encodings count: Python also registers bytes-to-bytes and text-to-text
+    transforms under codec names (hex, base64, zlib, rot13, punycode...), which cannot
+    decode a tag file and must read as unknown, not crash a reader later.
+    """
     try:
-        return codecs.lookup(encoding.strip()).name
+        info = codecs.lookup(encoding.strip())
     except LookupError:
         return None
+    if not getattr(info, "_is_text_encoding", True) or info.name in _NOT_CHARSETS:
+        return None
+    return info.name
+
+
+# Text codecs that are not character sets: they transform names, and fail on other text in
+# ways (UnicodeError, not UnicodeDecodeError) a reader does not expect.
+_NOT_CHARSETS = frozenset({"punycode", "idna"})
 
 
 class UndecodableLineError(ValueError):
@@ -98,6 +111,8 @@ def decoded_lines(lines: Iterable[bytes], codec: str) -> Iterator[str]:
             yield raw.decode(codec)
         except UnicodeDecodeError as exc:
             raise UndecodableLineError(number, f"{exc.reason} at byte {exc.start}") from exc
+        except UnicodeError as exc:  # a codec that reports no position
+            raise UndecodableLineError(number, str(exc)) from exc
 
 
 def stream_lines(handle: BinaryIO, codec: str) -> Iterator[str]:
@@ -110,5 +125,7 @@ def stream_lines(handle: BinaryIO, codec: str) -> Iterator[str]:
             yield line.rstrip("\n")
     except UnicodeDecodeError as exc:
         raise UndecodableLineError(count + 1, exc.reason) from exc
+    except UnicodeError as exc:
+        raise UndecodableLineError(count + 1, str(exc)) from exc
     finally:
         text.detach()

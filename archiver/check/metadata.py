@@ -15,14 +15,14 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 from urllib.parse import unquote
 
 from lxml import etree
 
 from archiver import forked, layout
-from archiver.bagit import reader
+from archiver.bagit.reader import Bag, Inventory
+from archiver.check.bag import Inspection
 from archiver.findings import BagReport, Finding, finding, finding_from_json
 from archiver.xml import parsing
 from archiver.xml.namespaces import METS, OAI_DC, PREMIS, XLINK, XSI, q
@@ -51,41 +51,36 @@ Manifests = Mapping[str, Mapping[str, str]]
 class _Scan:
     """What the cross-checks need while one document streams by."""
 
-    inventory: reader.Inventory
+    inventory: Inventory
     manifests: Manifests
     report: BagReport
     described: set[str] = field(default_factory=set)
 
 
-def check_metadata(
-    root: Path, inventory: reader.Inventory, manifests: Manifests, report: BagReport
-) -> None:
-    """Add metadata findings to ``report``. ``manifests``: algorithm -> payload path -> digest.
+def check_metadata(inspection: Inspection) -> None:
+    """Add metadata findings to the inspection's report, comparing with its payload manifests.
 
     A big PREMIS document is checked in a forked child while this process checks METS.
     """
-    premis = root / layout.PREMIS_XML
-    big = layout.PREMIS_XML in inventory.tags and premis.stat().st_size > _TREE_LIMIT
+    bag, manifests, report = inspection.bag, inspection.payload_manifests, inspection.report
+    big = bag.inventory.tags.get(layout.PREMIS_XML, 0) > _TREE_LIMIT
     pending = forked.beside(
-        lambda: [
-            f.to_json() for f in _check_document(root, layout.PREMIS_XML, inventory, manifests)
-        ],
+        lambda: [f.to_json() for f in _check_document(bag, layout.PREMIS_XML, manifests)],
         worth_it=big,
     )
     for name in (layout.DC_XML, layout.METS_XML):
-        for item in _check_document(root, name, inventory, manifests):
+        for item in _check_document(bag, name, manifests):
             report.add(item)
     for data in pending():
         report.add(finding_from_json(data))
 
 
-def _check_document(
-    root: Path, name: str, inventory: reader.Inventory, manifests: Manifests
-) -> list[Finding]:
+def _check_document(bag: Bag, name: str, manifests: Manifests) -> list[Finding]:
     """Every finding about one metadata document."""
-    report = BagReport(str(root))
+    inventory = bag.inventory
+    report = BagReport(bag.location)
     if name not in inventory.tags:
-        report.add(finding("metadata.file.missing", name, f"{name} is missing"))
+        report.add(finding("metadata.file.missing", name, "missing"))
         return report.findings
     handlers = {
         layout.METS_XML: (
@@ -103,9 +98,9 @@ def _check_document(
     }
     scan = _Scan(inventory, manifests, report)
     tag, handler, missing_code, what = handlers.get(name, ("", _ignore, "", ""))
-    if not _scan(root, name, tag, handler, scan):
+    if not _scan(bag, name, tag, handler, scan):
         return report.findings
-    _check_schema(root, name, report)
+    _check_schema(bag, name, report)
     if missing_code:
         for path in sorted(set(inventory.payload) - scan.described):
             report.add(finding(missing_code, path, f"{path} has no {what}"))
@@ -117,7 +112,7 @@ def _ignore(element: etree._Element, scan: _Scan) -> None:
 
 
 def _scan(
-    root: Path,
+    bag: Bag,
     name: str,
     tag: str,
     handler: Callable[[etree._Element, _Scan], None],
@@ -125,7 +120,7 @@ def _scan(
 ) -> bool:
     """The plain pass: well-formed, the expected root, each ``tag`` record handled. True if read."""
     try:
-        with reader.open_file(root, name) as handle:
+        with bag.open(name) as handle:
             events = parsing.iterparse(handle, ("start", "end"))
             _, top = next(events)
             if top.getroottree().docinfo.doctype:
@@ -135,7 +130,7 @@ def _scan(
                     finding(
                         "metadata.xml.malformed",
                         name,
-                        f"{name} has a DOCTYPE (entity declarations are refused)",
+                        "has a DOCTYPE (entity declarations are refused)",
                     )
                 )
                 return False
@@ -145,7 +140,9 @@ def _scan(
                     finding(
                         "metadata.xml.wrong-root",
                         name,
-                        f"{name} has root {found}, expected {_EXPECTED_ROOTS[name]}",
+                        f"the root element is {found}, not {_EXPECTED_ROOTS[name]}",
+                        expected=_EXPECTED_ROOTS[name],
+                        found=found,
                     )
                 )
                 return False
@@ -160,15 +157,13 @@ def _scan(
                 if not inside:
                     _drop(element)
     except OSError as exc:
-        scan.report.add(finding("metadata.xml.malformed", name, f"cannot read {name}: {exc}"))
+        scan.report.add(finding("metadata.xml.malformed", name, f"cannot read: {exc}"))
         return False
     except etree.XMLSyntaxError as exc:
-        scan.report.add(
-            finding("metadata.xml.malformed", name, f"{name}: {exc.msg}", line=exc.lineno)
-        )
+        scan.report.add(finding("metadata.xml.malformed", name, exc.msg, line=exc.lineno))
         return False
     except StopIteration:  # no element at all
-        scan.report.add(finding("metadata.xml.malformed", name, f"{name}: no root element"))
+        scan.report.add(finding("metadata.xml.malformed", name, "no root element"))
         return False
     return True
 
@@ -179,10 +174,10 @@ def _drop(element: Any) -> None:
         del element.getparent()[0]
 
 
-def _check_schema(root: Path, name: str, report: BagReport) -> None:
+def _check_schema(bag: Bag, name: str, report: BagReport) -> None:
     schema = parsing.preservation_schema()
-    with reader.open_file(root, name) as handle:
-        if root.joinpath(name).stat().st_size <= _TREE_LIMIT:
+    with bag.open(name) as handle:
+        if bag.inventory.tags[name] <= _TREE_LIMIT:
             problems = parsing.schema_errors(schema, parsing.parse_file(handle))
         else:
             first = parsing.streamed_schema_error(schema, handle)
@@ -194,10 +189,7 @@ def _check_schema(root: Path, name: str, report: BagReport) -> None:
                 ]
             )
     for line, problem in problems:
-        where = f" line {line}" if line is not None else ""
-        report.add(
-            finding("metadata.xml.schema-invalid", name, f"{name}{where}: {problem}", line=line)
-        )
+        report.add(finding("metadata.xml.schema-invalid", name, problem, line=line))
 
 
 def _mets_file(element: etree._Element, scan: _Scan) -> None:
@@ -266,7 +258,7 @@ def _compare_size(scan: _Scan, source: str, path: str, declared: str | None) -> 
             finding(
                 _CODES[source, "size"],
                 path,
-                f"{source} gives {path} {declared} bytes; the file has {actual}",
+                f"{source} gives {declared} bytes; the file has {actual}",
                 expected=declared,
                 found=actual,
             )
@@ -288,7 +280,7 @@ def _compare_digest(
             finding(
                 _CODES[source, "digest"],
                 path,
-                f"{source} {label} of {path} differs from the manifest",
+                f"{source} {label} differs from the manifest",
                 algorithm=algorithm,
                 expected=listed,
                 found=declared,

@@ -24,6 +24,7 @@ from typing import Any
 
 from archiver import layout, resources
 from archiver.bagit import algorithms, baginfo, manifest
+from archiver.bagit.reader import BAG_INFO_TXT, BAGIT_TXT, FETCH_TXT
 from archiver.check.bag import Inspection
 from archiver.errors import SchemaError, UsageError
 from archiver.findings import BagReport, Finding, finding
@@ -349,13 +350,8 @@ def check_profile(profile: Profile, inspection: Inspection, report: BagReport) -
 
 
 def _bag_info_file(inspection: Inspection) -> str:
-    # The file the RFC 8493 checks read bag-info from: before 0.96 it was package-info.txt.
-    tags = inspection.inventory.tags
-    return (
-        "package-info.txt"
-        if "bag-info.txt" not in tags and "package-info.txt" in tags
-        else "bag-info.txt"
-    )
+    # The file the reader read bag-info from: before 0.96 it was package-info.txt.
+    return inspection.bag.bag_info_file
 
 
 def _check_identifier(profile: Profile, inspection: Inspection) -> Iterator[Finding]:
@@ -368,28 +364,28 @@ def _check_identifier(profile: Profile, inspection: Inspection) -> Iterator[Find
         yield finding(
             "profile.identifier-missing",
             where,
-            f"{where} has no BagIt-Profile-Identifier",
+            "no BagIt-Profile-Identifier",
             expected=profile.identifier,
         )
     elif profile.identifier not in declared:
         yield finding(
             "profile.identifier-differs",
             where,
-            f"{where} names the profile {' and '.join(declared)}, not {profile.identifier}",
+            f"names the profile {' and '.join(declared)}, not {profile.identifier}",
             expected=profile.identifier,
             found=" | ".join(declared),
         )
 
 
 def _check_bagit_version(profile: Profile, inspection: Inspection) -> Iterator[Finding]:
-    if "bagit.txt" not in inspection.inventory.tags:
+    if BAGIT_TXT not in inspection.inventory.tags:
         return  # no declared version to judge (bag.declaration.missing says so)
     major, minor = inspection.declaration.version
     version = f"{major}.{minor}"
     if version not in profile.accept_bagit_versions:
         yield finding(
             "profile.version.not-accepted",
-            "bagit.txt",
+            BAGIT_TXT,
             f"BagIt-Version {version} is not one the profile accepts "
             f"({', '.join(profile.accept_bagit_versions)})",
             found=version,
@@ -422,7 +418,7 @@ def _check_bag_info(profile: Profile, inspection: Inspection) -> Iterator[Findin
             yield finding(
                 "profile.bag-info.required",
                 where,
-                f"{where} has no {rule.label}, which the profile requires",
+                f"no {rule.label}, which the profile requires",
                 label=rule.label,
             )
         if not rule.repeatable and len(found) > 1:
@@ -440,7 +436,7 @@ def _check_bag_info(profile: Profile, inspection: Inspection) -> Iterator[Findin
                     yield finding(
                         "profile.bag-info.value",
                         where,
-                        f"{where} line {element.line}: {element.label} {element.value!r} is not "
+                        f"{element.label} {element.value!r} is not "
                         "one of the values the profile allows",
                         label=rule.label,
                         line=element.line,
@@ -485,7 +481,7 @@ def _judge_algorithms(
             yield finding(
                 missing_code,
                 name_of(name),
-                f"the profile requires a {kind} for {name}; the bag has no {name_of(name)}",
+                f"the profile requires a {kind} for {name}; the bag has none",
                 algorithm=name,
             )
     if allowed is None:  # "If not specified, all manifest types are permitted."
@@ -496,7 +492,7 @@ def _judge_algorithms(
             yield finding(
                 forbidden_code,
                 name_of(name),
-                f"{name_of(name)}: the profile does not allow {name} {kind}s",
+                f"the profile does not allow {name} {kind}s",
                 algorithm=name,
                 expected=" | ".join(allowed),
             )
@@ -504,10 +500,10 @@ def _judge_algorithms(
 
 def _check_fetch(profile: Profile, inspection: Inspection) -> Iterator[Finding]:
     if inspection.has_fetch and not profile.allow_fetch:
-        yield finding("profile.fetch.not-allowed", "fetch.txt", "the profile forbids fetch.txt")
+        yield finding("profile.fetch.not-allowed", FETCH_TXT, "the profile forbids fetch.txt")
     if profile.fetch_required and not inspection.has_fetch:
         yield finding(
-            "profile.fetch.required", "fetch.txt", "the profile requires fetch.txt; there is none"
+            "profile.fetch.required", FETCH_TXT, "the profile requires fetch.txt; there is none"
         )
 
 
@@ -536,7 +532,7 @@ def _check_data_empty(profile: Profile, inspection: Inspection) -> Iterator[Find
             yield finding(
                 "profile.payload.not-empty",
                 files[0],
-                f"the profile requires an empty payload; {files[0]} has {size} bytes",
+                f"the profile requires an empty payload; this file has {size} bytes",
                 count=1,
                 found=size,
             )
@@ -549,7 +545,7 @@ def _check_tag_files(profile: Profile, inspection: Inspection) -> Iterator[Findi
             yield finding(
                 "profile.tag-file.required",
                 path,
-                f"the profile requires the tag file {path}; it is not in the bag",
+                "the profile requires this tag file; it is not in the bag",
             )
     bag_info_file = _bag_info_file(inspection)
     for path in sorted(tags):
@@ -559,7 +555,7 @@ def _check_tag_files(profile: Profile, inspection: Inspection) -> Iterator[Findi
             yield finding(
                 "profile.tag-file.not-allowed",
                 path,
-                f"{path} is not a tag file the profile allows",
+                "not a tag file the profile allows",
                 expected=" | ".join(profile.tag_files_allowed),
             )
 
@@ -570,7 +566,7 @@ def _is_bagit_tag_file(path: str) -> bool:
     specification's example bagProfileBar allows only "DPN/*" yet requires md5 manifests."""
     if "/" in path:
         return False
-    return path in ("bagit.txt", "bag-info.txt", "fetch.txt") or bool(manifest.NAME.match(path))
+    return path in (BAGIT_TXT, BAG_INFO_TXT, FETCH_TXT) or bool(manifest.NAME.match(path))
 
 
 def _check_payload_files(profile: Profile, inspection: Inspection) -> Iterator[Finding]:
@@ -581,14 +577,14 @@ def _check_payload_files(profile: Profile, inspection: Inspection) -> Iterator[F
             yield finding(
                 "profile.payload-file.required",
                 path,
-                f"the profile requires the payload {what} {path}; it is not in the bag",
+                f"the profile requires this payload {what}; it is not in the bag",
             )
     for path in files:
         if not _matches(path, profile.payload_files_allowed):
             yield finding(
                 "profile.payload-file.not-allowed",
                 path,
-                f"{path} is not a payload file the profile allows",
+                "not a payload file the profile allows",
                 expected=" | ".join(profile.payload_files_allowed),
             )
 

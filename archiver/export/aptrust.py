@@ -48,7 +48,6 @@ from __future__ import annotations
 import fnmatch
 import functools
 import json
-import os
 import shutil
 import tarfile
 import tempfile
@@ -59,7 +58,8 @@ from pathlib import Path
 from typing import Any, Literal
 
 from archiver import resources
-from archiver.bagit import algorithms, baginfo, hashing, manifest, paths, reader, tagfile
+from archiver.bagit import algorithms, baginfo, hashing, manifest, paths
+from archiver.bagit.reader import BAGIT_TXT, Bag, read_bag, read_labelled
 from archiver.bagit.writer import PayloadPart, write_bag
 from archiver.check import profile as spec
 from archiver.check.bag import Mode
@@ -441,7 +441,7 @@ def _metadata_files(source: SourceBag) -> dict[str, bytes]:
     files: dict[str, bytes] = {}
     for name, path in sorted(source.metadata.items()):
         try:
-            data = reader.read_file(source.root, name)
+            data = source.read(name)
         except OSError as exc:
             raise SourceError(f"{path}: cannot read: {exc.strerror or exc}") from exc
         for algorithm, want in sorted(promised.get(name, {}).items()):
@@ -460,7 +460,8 @@ def write_tar(bag: Path, name: str, target: Path, mtime: int) -> None:
     """Tar ``bag`` as the single folder ``name`` at the new file ``target``, reproducibly:
     POSIX pax format, members sorted by path, one mtime, owner 0:0 without names, modes
     0755 for folders and 0644 for files."""
-    inventory = reader.take_inventory(bag)
+    written = read_bag(bag, manifests=False, fetch_txt=False)
+    inventory = written.inventory
     files = {**inventory.payload, **inventory.tags}
     members = sorted([*inventory.directories, *files], key=paths.sort_key)
     with tarfile.open(target, "x", format=tarfile.PAX_FORMAT, encoding="utf-8") as tar:
@@ -469,7 +470,7 @@ def write_tar(bag: Path, name: str, target: Path, mtime: int) -> None:
             if rel not in files:
                 tar.addfile(_member(f"{name}/{rel}", None, mtime))
                 continue
-            with reader.open_file(bag, rel) as handle:
+            with written.open(rel) as handle:
                 tar.addfile(_member(f"{name}/{rel}", files[rel], mtime), handle)
 
 
@@ -628,11 +629,12 @@ def _serialization_problems(profile: spec.Profile) -> list[str]:
 def judge_dart(profile: DartProfile, bag: Path, verdict: Verdict) -> None:
     """Judge an unpacked bag (that was a tar) by a DART-format profile, rule by rule."""
     who = profile.title
+    unpacked = read_bag(bag)
     tags = {
-        name: _tag_elements(bag, name, verdict)
+        name: _tag_elements(unpacked, name, verdict)
         for name in sorted({t.tag_file for t in profile.tags})
     }
-    version = _first(tags.get("bagit.txt"), "BagIt-Version")
+    version = _first(tags.get(BAGIT_TXT), "BagIt-Version")
     verdict.rule(
         f"{who}: BagIt-Version {version} is one it accepts",
         []
@@ -647,21 +649,14 @@ def judge_dart(profile: DartProfile, bag: Path, verdict: Verdict) -> None:
     verdict.rule(
         f"{who}: a tar ({SERIALIZATION}), no fetch.txt",
         [f"{who}: {p}" for p in wrong_form]
-        + (
-            [f"{who}: forbids fetch.txt"]
-            if (bag / "fetch.txt").exists() and not profile.allow_fetch
-            else []
-        ),
+        + ([f"{who}: forbids fetch.txt"] if unpacked.has_fetch and not profile.allow_fetch else []),
     )
-    names = sorted(os.listdir(bag))
     for tag, required, allowed in (
         (False, profile.manifests_required, profile.manifests_allowed),
         (True, profile.tag_manifests_required, profile.tag_manifests_allowed),
     ):
         kind = "tag manifests" if tag else "manifests"
-        present = [
-            m.group(2) for m in map(manifest.NAME.match, names) if m and bool(m.group(1)) is tag
-        ]
+        present = [m.algorithm for m in unpacked.manifests if m.tag is tag]
         have = {algorithms.normalise(n) for n in present}
         problems = [
             f"{who}: requires {n} {kind}" for n in required if algorithms.normalise(n) not in have
@@ -674,7 +669,7 @@ def judge_dart(profile: DartProfile, bag: Path, verdict: Verdict) -> None:
                 if algorithms.normalise(n) not in permitted
             ]
         verdict.rule(f"{who}: {kind} {', '.join(present)}, as it requires and allows", problems)
-    loose = [p for p in sorted(reader.take_inventory(bag).tags) if not _is_bagit_file(p)]
+    loose = [p for p in sorted(unpacked.inventory.tags) if not _is_bagit_file(p)]
     if not _anything_goes(profile.tag_files_allowed):
         verdict.rule(
             f"{who}: tag files {', '.join(loose)} are ones it allows",
@@ -718,17 +713,21 @@ def _is_bagit_file(path: str) -> bool:
     return path in _BAGIT_FILES or bool(manifest.NAME.match(path))
 
 
-def _tag_elements(bag: Path, name: str, verdict: Verdict) -> list[tuple[str, str]] | None:
-    """A tag file's ``Label: value`` elements (UTF-8); None when it is not in the bag."""
-    try:
-        text = reader.read_file(bag, name).decode("utf-8")
-    except FileNotFoundError:
+def _tag_elements(bag: Bag, name: str, verdict: Verdict) -> list[tuple[str, str]] | None:
+    """A tag file's ``Label: value`` elements, read by the bag reader in the bag's declared
+    encoding; None when it is not in the bag."""
+    if name == BAGIT_TXT:
+        return [
+            ("BagIt-Version", bag.declaration.version_text),
+            ("Tag-File-Character-Encoding", bag.declaration.encoding),
+        ]
+    if name not in bag.inventory.tags:
         return None
-    except (OSError, UnicodeDecodeError) as exc:
-        verdict.broken.append(f"{name} cannot be read as UTF-8: {exc}")
-        return None
-    elements, bad = baginfo.parse_bag_info(tagfile.split_lines(text).lines, strict=True)
-    verdict.broken += [f"{name} line {b.line}: {b.reason}" for b in bad]
+    if name == bag.bag_info_file:
+        elements, problems = list(bag.bag_info), [p for p in bag.problems if p.path == name]
+    else:
+        elements, problems = read_labelled(bag, name)
+    verdict.broken += [f"{name}: {p.message}" for p in problems]
     return [(e.label, e.value) for e in elements]
 
 
@@ -758,7 +757,7 @@ def _judge_contents(bag: Path, source: SourceBag, chosen: Plan, verdict: Verdict
             ],
         )
     # Read quietly: judge_dart has told any malformed line already.
-    written = tuple(_tag_elements(bag, _APTRUST_INFO, Verdict()) or ())
+    written = tuple(_tag_elements(read_bag(bag), _APTRUST_INFO, Verdict()) or ())
     shown = ", ".join(f"{k} {v!r}" for k, v in chosen.aptrust_info if k != "Description")
     verdict.rule(
         f"{_APTRUST_INFO}: {shown}"

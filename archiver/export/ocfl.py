@@ -61,7 +61,8 @@ from pathlib import Path
 from typing import Any, Literal
 from urllib.parse import quote
 
-from archiver.bagit import hashing, paths, reader
+from archiver.bagit import hashing, paths
+from archiver.bagit.reader import Bag
 from archiver.check.bag import Mode
 from archiver.check.profile import load_profile
 from archiver.clock import w3cdtf
@@ -126,7 +127,7 @@ class OcflExporter:
     def write(self, source: SourceBag, target: Path, options: Options) -> Written:
         """Add the bag to the storage root ``target`` as a new object or a new version."""
         identifier = object_id(source.bag_id)
-        files = bag_files(source.root)
+        files = bag_files(source.bag)
         judged = meets_profile(source.root, options.profile)
         metadata = ocfl.VersionMetadata(
             created=w3cdtf(options.clock.now()),
@@ -176,9 +177,10 @@ EXPORTER = OcflExporter()
 # -- The source bag ---------------------------------------------------------------------------
 
 
-def bag_files(root: Path) -> list[str]:
+def bag_files(bag: Bag) -> list[str]:
     """Every file of the bag, by bag path, in a fixed order (it decides the inventory's)."""
-    inventory = reader.take_inventory(root)
+    inventory = bag.inventory
+    root = bag.location
     odd = inventory.symlinks + inventory.specials + inventory.unreadable
     if odd:
         raise ExportRefusedError(
@@ -577,7 +579,7 @@ def _head_is_the_bag(
     held: Mapping[str, str] = {
         path: digest for digest, paths in inventory.version(head).state.items() for path in paths
     }
-    files = bag_files(source.root)
+    files = bag_files(source.bag)
     expected = bag_digests(source, files)
     missing = sorted(expected.keys() - held.keys())
     extra = sorted(held.keys() - expected.keys())

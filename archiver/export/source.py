@@ -1,14 +1,19 @@
-"""What an exporter reads from a (validated) source bag, read once, in one shape."""
+"""What an exporter (or ingest) takes from a validated source bag, in one shape.
+
+Everything here comes from the one bag reader's model and the validator's inspection of
+it (``validation.inspect_bag``): nothing is read from the bag again but the Dublin Core
+record, which is parsed from metadata/dc.xml through the reader's file access.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 
 from lxml import etree
 
 from archiver import layout
+from archiver.bagit.reader import Bag
 from archiver.check.bag import Inspection, Mode, check_bag
 from archiver.record import DC_ELEMENTS, Record, record_from_bag_info
 from archiver.xml import parsing
@@ -32,21 +37,34 @@ class PayloadFile:
 
 @dataclass(frozen=True)
 class SourceBag:
-    root: Path
+    bag: Bag  # as the reader read it
     bag_id: str
-    bag_info: tuple[tuple[str, str], ...]
     record: Record  # Dublin Core: metadata/dc.xml, else what bag-info says
     payload: tuple[PayloadFile, ...]
-    metadata: dict[str, Path] = field(default_factory=dict)  # "metadata/dc.xml" -> file
-    bagit_version: str = "1.0"  # as bagit.txt declares it
+    # our metadata files the bag holds: "metadata/dc.xml" -> its file, in layout order
+    metadata: dict[str, Path] = field(default_factory=dict)
     # tag file -> algorithm -> digest, from the tag manifests (supported algorithms)
     tag_digests: dict[str, dict[str, str]] = field(default_factory=dict)
 
+    @property
+    def root(self) -> Path:
+        return Path(self.bag.location)
+
+    @property
+    def bag_info(self) -> tuple[tuple[str, str], ...]:
+        return tuple(self.bag.items())
+
+    @property
+    def bagit_version(self) -> str:
+        return self.bag.declaration.version_text
+
     def bag_info_value(self, label: str) -> str | None:
-        for name, value in self.bag_info:
-            if name.lower() == label.lower():
-                return value
-        return None
+        return self.bag.value(label)
+
+    def read(self, path: str) -> bytes:
+        """A (small) file of the bag, whole, through the reader's file access."""
+        with self.bag.open(path) as handle:
+            return handle.read()
 
     @property
     def primary(self) -> PayloadFile | None:
@@ -59,41 +77,34 @@ class SourceBag:
 
 
 def read_source(root: Path, inspection: Inspection | None = None) -> SourceBag:
-    """Read a bag the validator has already found valid, from what it read on the way
+    """A bag the validator has already found valid, from what it read on the way
     (validation.inspect_bag); without that, the bag's structure is read again (no digests)."""
     if inspection is None:
         inspection = check_bag(root, mode=Mode.COMPLETENESS)
-    inventory = inspection.inventory
-    items = [(e.label, e.value) for e in inspection.bag_info]
+    bag = inspection.bag
     digests: dict[str, dict[str, str]] = {}
     for algorithm, entries in sorted(inspection.payload_manifests.items()):
         for path, digest in entries.items():
             digests.setdefault(path, {})[algorithm] = digest
     payload = tuple(
         PayloadFile(path, size, digests.get(path, {}))
-        for path, size in sorted(inventory.payload.items())
+        for path, size in sorted(bag.inventory.payload.items())
     )
-    metadata = {name: root / name for name in layout.METADATA_FILES if name in inventory.tags}
-    bag_id = _value(items, "External-Identifier") or root.name
+    metadata = {name: root / name for name in layout.METADATA_FILES if name in bag.inventory.tags}
+    bag_id = bag.value("External-Identifier") or root.name
     # No title when neither says one: a target that needs a title refuses such a bag.
-    record = _dc_record(metadata.get(layout.DC_XML)) or record_from_bag_info(items, None)
-    major, minor = inspection.declaration.version
-    version = f"{major}.{minor}"
+    record = (_dc_record(bag) if layout.DC_XML in metadata else None) or record_from_bag_info(
+        bag.items(), None
+    )
     tag_digests: dict[str, dict[str, str]] = {}
     for algorithm, entries in sorted(inspection.tag_manifests.items()):
         for path, digest in entries.items():
             tag_digests.setdefault(path, {})[algorithm] = digest
-    return SourceBag(root, bag_id, tuple(items), record, payload, metadata, version, tag_digests)
+    return SourceBag(bag, bag_id, record, payload, metadata, tag_digests)
 
 
-def _value(items: Sequence[tuple[str, str]], label: str) -> str | None:
-    return next((v for name, v in items if name.lower() == label.lower()), None)
-
-
-def _dc_record(path: Path | None) -> Record | None:
-    if path is None:
-        return None
-    with path.open("rb") as handle:
+def _dc_record(bag: Bag) -> Record | None:
+    with bag.open(layout.DC_XML) as handle:
         tree = parsing.parse_file(handle)
     record = Record()
     for element in DC_ELEMENTS:

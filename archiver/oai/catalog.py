@@ -26,6 +26,7 @@ from pathlib import Path
 from lxml import etree
 
 from archiver import collection, layout
+from archiver.bagit.reader import BAG_INFO_TXT, BAGIT_TXT, Bag, read_bag
 from archiver.errors import ArchiverError
 from archiver.xml import parsing
 from archiver.xml.namespaces import METS, PREMIS
@@ -36,7 +37,7 @@ SCHEMA_VERSION = 1
 # every datestamp then moves, so harvesters fetch the records again (OAI-PMH §2.7.1).
 CROSSWALK_VERSION = "1"
 # The files a bag's records and header are made from.
-_SOURCES = ("bag-info.txt", layout.DC_XML, layout.METS_XML, layout.PREMIS_XML)
+_SOURCES = (BAGIT_TXT, BAG_INFO_TXT, layout.DC_XML, layout.METS_XML, layout.PREMIS_XML)
 _UNRESERVED = re.compile(r"[^A-Za-z0-9\-_.!~*'()]+")
 
 _SCHEMA = [
@@ -224,13 +225,16 @@ class Catalog:
         return "|".join(parts), utc_stamp(newest)
 
     def _index_bag(self, bag_id: str, fingerprint: str, datestamp: str) -> None:
-        root = self.collection / bag_id
-        group = _bag_group(root)
+        try:
+            bag = read_bag(self.collection / bag_id, manifests=False, fetch_txt=False)
+        except OSError:  # vanished since it was listed: the next refresh deletes it
+            return
+        group = bag.value("Bag-Group-Identifier") or ""
         setspec, ancestors = set_path(group) if group else ("", [])
         formats = ["oai_dc"]
-        if _root_namespace(root / layout.METS_XML) == METS:
+        if _root_namespace(bag, layout.METS_XML) == METS:
             formats.append("mets")
-        if _root_namespace(root / layout.PREMIS_XML) == PREMIS:
+        if _root_namespace(bag, layout.PREMIS_XML) == PREMIS:
             formats.append("premis")
         db = self.db
         db.execute("DELETE FROM record_sets WHERE id = ?", (bag_id,))
@@ -354,27 +358,14 @@ def _item(row: sqlite3.Row) -> Item:
     )
 
 
-def _root_namespace(path: Path) -> str | None:
+def _root_namespace(bag: Bag, name: str) -> str | None:
     """The namespace of a document's root element, read from its first bytes only."""
-    if path.is_symlink() or not path.is_file():
+    if name not in bag.inventory.tags:
         return None
     try:
-        with path.open("rb") as handle:
+        with bag.open(name) as handle:
             for _, element in parsing.iterparse(handle, ("start",)):
                 return etree.QName(element).namespace
     except (OSError, etree.XMLSyntaxError):
         return None
     return None
-
-
-def _bag_group(root: Path) -> str:
-    """The bag's Bag-Group-Identifier (first one), leniently read; "" when there is none."""
-    try:
-        text = (root / "bag-info.txt").read_text(encoding="utf-8", errors="replace")
-    except OSError:
-        return ""
-    for line in text.splitlines():
-        label, colon, value = line.partition(":")
-        if colon and label.strip().lower() == "bag-group-identifier":
-            return value.strip()
-    return ""

@@ -17,11 +17,11 @@ import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime, timedelta
-from pathlib import Path
 
 from lxml import etree
 
 from archiver import layout
+from archiver.bagit.reader import Bag, read_bag
 from archiver.oai import tokens
 from archiver.oai.catalog import Catalog, Item
 from archiver.record import record_from_bag_info
@@ -504,13 +504,15 @@ class Provider:
         return f"<record>{self._header(item)}<metadata>\n{metadata}</metadata>\n</record>\n"
 
     def _metadata(self, item: Item, fmt: Format) -> str | None:
-        bag = self.collection / item.id
+        try:
+            bag = read_bag(self.collection / item.id, manifests=False, fetch_txt=False)
+        except OSError:
+            return None
         fallback = _dc_from_bag_info(bag, item.id) if fmt.prefix == "oai_dc" else None
-        path = bag / fmt.source
-        if path.is_symlink() or not path.is_file():
+        if fmt.source not in bag.inventory.tags:
             return fallback
         try:
-            with path.open("rb") as handle:
+            with bag.open(fmt.source) as handle:
                 tree = parsing.parse_file(handle)
         except (OSError, etree.XMLSyntaxError):
             return fallback
@@ -578,17 +580,10 @@ def _datestamp(value: str, until: bool) -> tuple[str, str] | None:
     return None
 
 
-def _dc_from_bag_info(bag: Path, bag_id: str) -> str | None:
-    """oai_dc for a bag without metadata/dc.xml (a foreign bag): what bag-info says."""
-    try:
-        lines = (bag / "bag-info.txt").read_text(encoding="utf-8", errors="replace").splitlines()
-    except OSError:
-        lines = []
-    items = []
-    for line in lines:
-        label, colon, value = line.partition(":")
-        if colon and not line[:1].isspace() and not xml_problem(value.strip()):
-            items.append((label.strip(), value.strip()))
+def _dc_from_bag_info(bag: Bag, bag_id: str) -> str | None:
+    """oai_dc for a bag without metadata/dc.xml (a foreign bag): what bag-info says, as the
+    bag reader decodes it (declared encoding, continuation lines folded)."""
+    items = [(label, value) for label, value in bag.items() if not xml_problem(value)]
     record = record_from_bag_info(items, bag_id)
     known = record.values("identifier")
     if bag_id not in known:
