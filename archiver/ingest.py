@@ -22,7 +22,6 @@ labels of the same name.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterable
 from dataclasses import replace
 from datetime import datetime
@@ -56,9 +55,6 @@ _RENAMED = frozenset(
 )
 # A label the new bag recomputes and whose value could only repeat or mislead.
 _DROPPED = frozenset({"payload-oxum"})
-# A value folded over several lines is written back on one (bag-info.txt as received is
-# kept verbatim under metadata/original/).
-_LINE_BREAKS = re.compile(r"[ \t]*[\r\n]+[ \t]*")
 
 
 class InvalidForeignBagError(ArchiverError):
@@ -150,7 +146,7 @@ def _record(source: SourceBag, given: Record | None) -> Record:
         if (key in baginfo.NOT_REPEATED or key.startswith("original-")) and key in seen:
             continue  # a label that must not repeat: the first value stands
         seen.add(key)
-        kept.append((label, _LINE_BREAKS.sub(" ", value).strip()))
+        kept.append((label, value))  # a folded value stays folded: the writer folds it again
     return replace(record, bag_info=(*kept, *record.bag_info))
 
 

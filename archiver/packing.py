@@ -1,30 +1,35 @@
-"""The main job: source files + a metadata record -> a complete, verified BagIt 1.0 bag.
+"""The main job: source files + a metadata record -> a complete BagIt 1.0 bag.
 
-    plan the payload (sources) -> copy and digest every file once (bagit.hashing)
-    -> identify formats and text properties -> derive the missing metadata (record)
-    -> describe provenance -> build DC, PREMIS, METS (xml, pure) -> write tag files and
-    manifests -> check every XML document against its schema -> move the bag into place.
+    plan the payload (sources) -> copy and digest every file once, identifying its format
+    and text properties on the way (bagit.writer with a probe) -> derive the missing
+    metadata (record) -> describe provenance -> DC, PREMIS, METS (xml builders, pure) ->
+    bagit.txt, bag-info, manifests and tag manifests (bagit.writer) -> move the bag into
+    place whole.
+
+The XML documents are valid by construction: the builders emit only the shapes the
+vendored schemas allow, with values the record's JSON Schema and the payload planner have
+already restricted to what XML 1.0 can hold; the test suite validates every shape they
+produce against the XSDs offline, and ``archiver validate`` checks a bag's documents
+against them whenever asked. No schema check runs while bagging: it would read every
+document again.
 
 The bag is built in a hidden staging folder beside the target and appears whole or not at
-all (staging). The user's sources are only ever opened for reading.
+all. The user's sources are only ever opened for reading.
 """
 
 from __future__ import annotations
 
-import functools
-import os
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
-from concurrent.futures import Executor
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from archiver import forked, formats, identifiers, layout
-from archiver.bagit import algorithms, baginfo, hashing, manifest
+from archiver import formats, identifiers, layout
+from archiver.bagit import algorithms
 from archiver.bagit.files import BagFile
+from archiver.bagit.writer import BagWriter, Consumer, PayloadPart
 from archiver.clock import Clock, w3cdtf
-from archiver.errors import BagWriteError, SourceError
 from archiver.formats import Format
 from archiver.provenance import (
     Agent,
@@ -37,7 +42,7 @@ from archiver.provenance import (
 )
 from archiver.record import Record
 from archiver.sources import PayloadFile, plan_payload
-from archiver.staging import Staging, check_target
+from archiver.staging import check_target
 from archiver.text import TextAnalyser, TextVerdict
 from archiver.version import AGENT, NAME, VERSION
 from archiver.xml import dc, mets, premis
@@ -156,13 +161,17 @@ def pack(
         identifiers.check_bag_id(bag_id)
         check_target(out_dir / bag_id, replace=force)
     now = clock.now()
-    names = list(algorithms.WRITTEN)
-    if origin is not None:
-        names += sorted({a for sums in origin.expected.values() for a in sums} - set(names))
-    with Staging(out_dir) as staging:
-        copied = _copy_payload(plan, staging.path, workers or hashing.default_workers(), names)
-        if origin is not None:
-            _check_expected(copied, origin.expected)
+    expected = origin.expected if origin is not None else {}
+    parts = [
+        PayloadPart(item.path, item.source, expected=expected.get(item.path, {}), size=item.size)
+        for item in plan
+    ]
+    with BagWriter.staged(out_dir, algorithms.WRITTEN, workers=workers) as writer:
+        written = writer.write_payload(parts, probe=_probe)
+        copied = [
+            CopiedFile(item, w.size, w.digests, *w.probed)
+            for item, w in zip(plan, written, strict=True)
+        ]
         full_record = derive_record(record, copied)
         if bag_id is None:
             bag_id = identifiers.derive_bag_id(
@@ -176,12 +185,24 @@ def pack(
         provenance = describe(bag_id, copied, full_record, software, now)
         if origin is not None:
             provenance = origin.amend(provenance, software, now)
-        oxum = baginfo.oxum(sum(c.size for c in copied), len(copied))
-        extra = origin.tag_files if origin is not None else ()
-        _write_tag_files(staging.path, bag_id, full_record, provenance, software, now, oxum, extra)
-        _settle_times(staging.path, now)
-        staging.commit(target, replace=force)
-    return BagResult(target, bag_id, now.date().isoformat(), oxum, full_record, provenance)
+        writer.write_tag_file(layout.DC_XML, [dc.document(full_record)])
+        writer.write_tag_file(
+            layout.METS_XML, mets.document(bag_id, full_record, provenance, software, now)
+        )
+        writer.write_tag_file(layout.PREMIS_XML, premis.document(provenance))
+        for path, source in origin.tag_files if origin is not None else ():
+            writer.copy_tag_file(path, source)
+        bag_info = [
+            ("Bagging-Date", now.date().isoformat()),
+            ("Payload-Oxum", writer.oxum),
+            ("External-Identifier", bag_id),
+            ("Bag-Software-Agent", AGENT),
+            ("BagIt-Profile-Identifier", layout.PROFILE_IDENTIFIER),
+            *full_record.bag_info,
+        ]
+        writer.finish(bag_info, moment=now)
+        writer.commit(target, replace=force)
+    return BagResult(target, bag_id, now.date().isoformat(), writer.oxum, full_record, provenance)
 
 
 class _Head:
@@ -195,53 +216,17 @@ class _Head:
             self.data += bytes(chunk[: formats.HEAD_SIZE - len(self.data)])
 
 
-def _copy_payload(
-    plan: Sequence[PayloadFile], root: Path, workers: int, names: Sequence[str]
-) -> list[CopiedFile]:
-    folders = {str(Path(item.path).parent) for item in plan}
-    for folder in sorted(folders):
-        (root / folder).mkdir(parents=True, exist_ok=True)
-    return hashing.run_all(
-        functools.partial(_copy_one, root, tuple(names)),
-        plan,
-        [item.size for item in plan],
-        workers,
-    )
-
-
-def _check_expected(
-    copied: Sequence[CopiedFile], expected: Mapping[str, Mapping[str, str]]
-) -> None:
-    """Every file copied is the file its bag's manifests describe, in every algorithm."""
-    wrong = [
-        f"{c.item.path}: {name} {c.digests[name]}, its manifest says {want.lower()}"
-        for c in copied
-        for name, want in sorted(expected.get(c.item.path, {}).items())
-        if c.digests[name] != want.lower()
-    ]
-    if wrong:
-        raise SourceError(f"payload differs from its bag's manifests: {'; '.join(wrong)}")
-
-
-def _copy_one(
-    root: Path, names: Sequence[str], item: PayloadFile, helper: Executor | None
-) -> CopiedFile:
-    """Copy one payload file into the staging folder: one read, digests, text, format."""
+def _probe(part: PayloadPart) -> tuple[list[Consumer], Callable[[], tuple[Format, TextVerdict]]]:
+    """What packing learns from a payload file's bytes as they are copied: its text
+    properties and the first bytes its format is identified by (runs in the copying worker)."""
     analyser = TextAnalyser()
     head = _Head()
-    try:
-        digested = hashing.copy_file(
-            item.source, root / item.path, names, [analyser, head], helper=helper
-        )
-    except hashing.WriteFailedError as exc:
-        raise BagWriteError(f"cannot write {item.path}: {exc.strerror}") from exc
-    except hashing.SourceChangedError as exc:
-        raise SourceError(f"{item.source}: changed while it was being bagged") from exc
-    except OSError as exc:
-        raise SourceError(f"{item.source}: cannot read: {exc.strerror}") from exc
-    verdict = analyser.verdict()
-    fmt = formats.identify(item.path, head.data, verdict.properties is not None)
-    return CopiedFile(item, digested.size, digested.digests, fmt, verdict)
+
+    def result() -> tuple[Format, TextVerdict]:
+        verdict = analyser.verdict()
+        return formats.identify(part.path, head.data, verdict.properties is not None), verdict
+
+    return [analyser, head], result
 
 
 def _derived_title(copied: Sequence[CopiedFile]) -> str:
@@ -405,141 +390,3 @@ def describe(
     events.append(packing)
     representation = Representation(rep_id, bag_id, tuple(f.identifier for f in files))
     return Provenance(representation, tuple(files), tuple(events), tuple(agents))
-
-
-_BATCH_CHARACTERS = 1 << 20
-# Below this many files a document is written in this process: a fork costs more.
-_FORK_MINIMUM = 256
-
-
-class _TagWriter:
-    """Writes tag files into the staging folder, digesting them on the way for the tag manifests."""
-
-    def __init__(self, root: Path) -> None:
-        self.root = root
-        self.digests: dict[str, dict[str, str]] = {}
-
-    def write(self, path: str, pieces: Iterable[str]) -> None:
-        self.digests[path] = _write_document(self.root / path, pieces)
-
-    def copy(self, path: str, source: BagFile) -> None:
-        """Copy a tag file byte for byte (a foreign bag's, kept)."""
-        target = self.root / path
-        target.parent.mkdir(parents=True, exist_ok=True)
-        try:
-            found = hashing.copy_file(source, target, algorithms.WRITTEN)
-        except hashing.WriteFailedError as exc:
-            raise BagWriteError(f"cannot write {path}: {exc.strerror}") from exc
-        except OSError as exc:
-            raise SourceError(f"{source}: cannot read: {exc.strerror}") from exc
-        self.digests[path] = {name: found.digests[name] for name in algorithms.WRITTEN}
-
-    def write_beside(self, path: str, pieces: Iterable[str], files: int) -> Callable[[], None]:
-        """Write ``path`` in a forked child while this process goes on; call the result to wait."""
-
-        def write() -> dict[str, str]:
-            return _write_document(self.root / path, pieces)
-
-        pending = forked.beside(write, worth_it=files >= _FORK_MINIMUM)
-
-        def wait() -> None:
-            try:
-                self.digests[path] = dict(pending())
-            except forked.ForkedError as exc:
-                raise BagWriteError(str(exc)) from exc
-
-        return wait
-
-
-def _write_document(target: Path, pieces: Iterable[str]) -> dict[str, str]:
-    """Write text pieces as UTF-8 in big batches (few system calls), digesting them."""
-    hashes = [algorithms.new(name) for name in algorithms.WRITTEN]
-    try:
-        with open(target, "xb") as handle:
-            batch: list[str] = []
-            size = 0
-            for piece in _then_flush(pieces):
-                batch.append(piece)
-                size += len(piece)
-                if size >= _BATCH_CHARACTERS or piece == "":
-                    data = "".join(batch).encode("utf-8")
-                    for h in hashes:
-                        h.update(data)
-                    handle.write(data)
-                    batch, size = [], 0
-    except OSError as exc:
-        raise BagWriteError(f"cannot write {target.name}: {exc.strerror}") from exc
-    except ValueError as exc:  # a character XML 1.0 cannot hold: refuse, never write it
-        raise BagWriteError(f"cannot write {target.name}: {exc}") from exc
-    return {name: h.hexdigest() for name, h in zip(algorithms.WRITTEN, hashes, strict=True)}
-
-
-def _then_flush(pieces: Iterable[str]) -> Iterator[str]:
-    """The pieces, then "" to say the end has come (the last batch must be written)."""
-    for piece in pieces:
-        if piece:
-            yield piece
-    yield ""
-
-
-def _write_tag_files(
-    root: Path,
-    bag_id: str,
-    record: Record,
-    provenance: Provenance,
-    software: Agent,
-    now: datetime,
-    oxum: str,
-    extra: Sequence[tuple[str, BagFile]] = (),
-) -> None:
-    (root / layout.METADATA_DIR).mkdir()
-    writer = _TagWriter(root)
-    writer.write("bagit.txt", [layout.BAGIT_TXT.decode()])
-    bag_info = [
-        ("Bagging-Date", now.date().isoformat()),
-        ("Payload-Oxum", oxum),
-        ("External-Identifier", bag_id),
-        ("Bag-Software-Agent", AGENT),
-        ("BagIt-Profile-Identifier", layout.PROFILE_IDENTIFIER),
-        *record.bag_info,
-    ]
-    writer.write("bag-info.txt", [baginfo.format_bag_info(bag_info).decode()])
-    # PREMIS goes to a child process while this one writes the manifests and METS.
-    premis_written = writer.write_beside(
-        layout.PREMIS_XML, premis.document(provenance), len(provenance.files)
-    )
-    try:
-        for name in algorithms.WRITTEN:
-            entries = ((obj.path, obj.digests[name]) for obj in provenance.files)
-            writer.write(
-                manifest.payload_manifest_name(name), [manifest.format_manifest(entries).decode()]
-            )
-        writer.write(layout.DC_XML, [dc.document(record)])
-        writer.write(layout.METS_XML, mets.document(bag_id, record, provenance, software, now))
-    finally:
-        premis_written()
-    for path, source in extra:
-        writer.copy(path, source)
-    tagged = dict(writer.digests)
-    for name in algorithms.WRITTEN:
-        writer.write(
-            manifest.tag_manifest_name(name),
-            [manifest.format_manifest((path, d[name]) for path, d in tagged.items()).decode()],
-        )
-
-
-def _settle_times(root: Path, now: datetime) -> None:
-    """Tag files and folders take the clock's time, so a rebuilt bag is identical on disk too.
-
-    Payload files keep their sources' modification times (copy_file set them).
-    """
-    stamp = int(now.timestamp()) * 1_000_000_000
-    for folder, dirnames, filenames in os.walk(root):
-        base = Path(folder)
-        rel = base.relative_to(root)
-        if rel.parts[:1] != (layout.PAYLOAD_DIR,):
-            for name in filenames:
-                os.utime(base / name, ns=(stamp, stamp), follow_symlinks=False)
-        for name in dirnames:
-            os.utime(base / name, ns=(stamp, stamp), follow_symlinks=False)
-    os.utime(root, ns=(stamp, stamp))

@@ -10,7 +10,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from archiver import formats
-from archiver.bagit import baginfo, manifest, paths
+from archiver.bagit import baginfo, manifest, paths, tagfile
 from archiver.clock import Clock, w3cdtf
 from archiver.errors import ClockError
 from archiver.text import TextAnalyser
@@ -93,10 +93,25 @@ def test_bag_info_strict_and_lenient_separators() -> None:
 
 
 def test_bag_info_refuses_values_it_cannot_write() -> None:
-    with pytest.raises(ValueError, match="line breaks"):
-        baginfo.format_bag_info([("Label", "two\nlines")])
+    with pytest.raises(ValueError, match="carriage return"):
+        baginfo.format_bag_info([("Label", "two\r\nlines")])
+    with pytest.raises(ValueError, match="whitespace"):
+        baginfo.format_bag_info([("Label", "two\n  indented lines")])
+    with pytest.raises(ValueError, match="empty"):
+        baginfo.format_bag_info([("Label", "")])
     with pytest.raises(ValueError, match="label"):
         baginfo.format_bag_info([("Bad: label", "x")])
+
+
+@pytest.mark.parametrize(
+    "value", ["one line", "two\nlines", "a\n\nblank line kept", "trailing\nbreak\n"]
+)
+def test_bag_info_values_with_line_breaks_are_folded_and_read_back_the_same(value: str) -> None:
+    written = baginfo.format_bag_info([("First", value), ("Second", "after")])
+    lines = tagfile.split_lines(written.decode()).lines
+    elements, bad = baginfo.parse_bag_info(lines, strict=True)
+    assert bad == []
+    assert [(e.label, e.value) for e in elements] == [("First", value), ("Second", "after")]
 
 
 def _analyse(data: bytes, chunk: int) -> TextAnalyser:

@@ -14,13 +14,17 @@ import bagit
 import pytest
 
 from archiver import resources
+from archiver.bagit.reader import read_bag
+from archiver.bagit.writer import DigestMismatchError
 from archiver.errors import SourceError
+from archiver.ingest import ingest_bag
 from archiver.packing import Origin, pack
 from archiver.provenance import Provenance
 from archiver.sources import PayloadFile
 from archiver.validation import validate_bag
 from archiver.xml import parsing
 from tests.conftest import REPO, CliRunner, listing, snapshot, write_tree
+from tests.foreign import LATIN1_ELEMENTS, make_latin1_bag
 from tests.helpers_xml import LOC, NS, bag_info, manifest, parse
 from tests.test_packing import validator
 
@@ -319,8 +323,12 @@ def test_a_payload_that_differs_from_its_manifest_is_never_packed(tmp_path: Path
     result = pack(plan, tmp_path / "ok", bag_id="ok", origin=origin, workers=1)
     assert validate_bag(result.path).valid
     wrong = Origin({"data/a.txt": {"md5": "0" * 32}}, (), unchanged)
-    with pytest.raises(SourceError, match=r"data/a\.txt: md5 b1946ac9.*manifest says 0{32}"):
+    with pytest.raises(
+        SourceError, match=r"data/a\.txt: md5 is b1946ac9.*bag said 0{32}"
+    ) as caught:
         pack(plan, tmp_path / "bad", bag_id="bad", origin=wrong, workers=1)
+    assert isinstance(caught.value, DigestMismatchError)
+    assert caught.value.mismatches == (("data/a.txt", "md5", "0" * 32, good),)
     assert os.listdir(tmp_path / "bad") == []
 
 
@@ -342,3 +350,18 @@ def test_tag_files_in_latin_1_are_read_in_latin_1(tmp_path: Path, cli: CliRunner
     dc = parse(tmp_path / "c" / "latin" / "metadata" / "dc.xml").getroot()
     assert dc.findtext("dc:contributor", namespaces=NS) == "José Müller"
     assert dc.findtext("dc:title", namespaces=NS) == "Chère amie,"
+
+
+def test_an_iso_8859_1_bag_keeps_its_labels_and_folded_values(tmp_path: Path) -> None:
+    foreign = make_latin1_bag(tmp_path / "rapport")
+    result = ingest_bag(foreign, tmp_path / "collection", bag_id="rapport-1998")
+    ours = read_bag(result.path)
+    kept = [(label, value) for label, value in ours.items() if not label.startswith("Original-")]
+    for label, value in LATIN1_ELEMENTS:
+        if label.lower() != "bagging-date":
+            assert (label, value) in kept
+    assert ours.values("Original-Bagging-Date") == ["2003-05-14"]
+    assert ours.values("Contact-Name") == ["Zoë Müller", "François Lefèvre"]
+    original = result.path / "metadata" / "original" / "bag-info.txt"
+    assert original.read_bytes() == (foreign / "bag-info.txt").read_bytes()
+    assert validate_bag(result.path).valid

@@ -450,20 +450,3 @@ def test_the_process_pool_path_gives_the_same_bag_as_one_worker(tmp_path: Path) 
     assert snapshot(one.path) == snapshot(two.path)
     assert len(manifest(two.path / "manifest-sha256.txt")) == 151
     shutil.rmtree(tmp_path / "one")
-
-
-def test_premis_written_by_a_forked_child_equals_premis_written_in_process(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    from archiver import packing
-    from archiver.clock import Clock
-    from tests.conftest import snapshot
-
-    files: dict[str, bytes | str] = {f"t/{i:04d}.txt": f"text {i}\n" for i in range(300)}
-    source = make_source_tree(tmp_path / "src", files)
-    clock = Clock.from_epoch(BAGS_EPOCH)
-    forked = packing.make_bag([source], tmp_path / "forked", bag_id="p", clock=clock)
-    monkeypatch.setattr(packing, "_FORK_MINIMUM", 10**9)
-    here = packing.make_bag([source], tmp_path / "here", bag_id="p", clock=clock)
-    assert snapshot(forked.path) == snapshot(here.path)
-    assert schema_valid(forked.path)

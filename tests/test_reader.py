@@ -97,10 +97,25 @@ def test_folders_nested_far_deeper_than_the_recursion_limit_are_listed(tmp_path:
     os.write(leaf, b"bottom\n")
     os.close(leaf)
     os.close(fd)
-    bag = read_bag(root)
-    assert f"data/{'d/' * 1200}end.txt" in bag.inventory.payload
-    report = validate_bag(root)
-    assert "bag.manifest.file-unlisted" in [f.code for f in report.findings]
+    try:
+        bag = read_bag(root)
+        assert f"data/{'d/' * 1200}end.txt" in bag.inventory.payload
+        report = validate_bag(root)
+        assert "bag.manifest.file-unlisted" in [f.code for f in report.findings]
+    finally:
+        _remove_chain(root / "data", 1200)
+
+
+def _remove_chain(top: Path, depth: int) -> None:
+    """Remove top/d/d/.../end.txt bottom-up (shutil.rmtree recurses, and would fail here)."""
+    fds = [os.open(top, os.O_RDONLY | os.O_DIRECTORY)]
+    for _ in range(depth):
+        fds.append(os.open("d", os.O_RDONLY | os.O_DIRECTORY, dir_fd=fds[-1]))
+    os.unlink("end.txt", dir_fd=fds[-1])
+    for inner, outer in zip(reversed(fds[1:]), reversed(fds[:-1]), strict=True):
+        os.close(inner)
+        os.rmdir("d", dir_fd=outer)
+    os.close(fds[0])
 
 
 def test_the_walk_reports_links_and_special_files_without_following_them(tmp_path: Path) -> None:

@@ -30,29 +30,38 @@ def label_problem(label: str) -> str | None:
 
 
 def value_problem(value: str) -> str | None:
-    """Why ``value`` cannot be written on a bag-info line, or None."""
-    if "\r" in value or "\n" in value:
-        return "a value must not contain line breaks"
-    if value != value.strip():
-        return "a value must not start or end with whitespace"
-    if not value:
+    """Why ``value`` cannot be written into bag-info.txt so that it reads back the same, or None.
+
+    A value may hold line breaks (LF): each further line is written as a continuation line
+    (§2.2.2), which a reader folds back in with its line break. CR cannot round-trip (any of
+    CR, LF, CRLF ends a line), nor can whitespace at either end of a line (a reader drops
+    a continuation line's padding), nor an empty first line.
+    """
+    if "\r" in value:
+        return "a value must not contain a carriage return"
+    lines = value.split("\n")
+    if not lines[0]:
         return "a value must not be empty"
+    if any(line != line.strip(" \t") for line in lines):
+        return "no line of a value may start or end with whitespace"
     return None
 
 
 def format_bag_info(items: Sequence[tuple[str, str]]) -> bytes:
     """``Label: value`` lines in the given order (§2.2.2: order MUST be preserved).
 
-    Long values are not folded: readers disagree on what a folded line means
-    (bagit-python keeps the padding, RFC 8493 drops it), and the 79-character limit is
-    only RECOMMENDED. Exactness wins over line length.
+    A value's line breaks become continuation lines indented by one space; nothing else is
+    folded: readers disagree on what a folded long line means (bagit-python keeps the
+    padding, RFC 8493 drops it), and the 79-character limit is only RECOMMENDED.
     """
     lines = []
     for label, value in items:
         problem = label_problem(label) or value_problem(value)
         if problem:
             raise ValueError(f"bag-info {label!r}: {problem}")
-        lines.append(f"{label}: {value}\n")
+        first, *more = value.split("\n")
+        lines.append(f"{label}: {first}\n")
+        lines.extend(f" {line}\n" for line in more)
     return "".join(lines).encode()
 
 

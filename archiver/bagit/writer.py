@@ -1,31 +1,258 @@
-"""Writing a plain BagIt bag from parts: payload files (copied, digested once), bag-info,
-extra tag files, manifests and tag manifests in the algorithms asked for.
+"""The one bag writer: every bag archiver makes (its own, an export's, an ingested one's)
+is written here, BagIt 1.0 with UTF-8 tag files.
 
-The packer builds archiver bags its own way (with METS and PREMIS); exporters that must
-hand a repository a bag of its own shape (Archivematica, APTrust) build it with this.
-The caller provides the folder (a staging folder: nothing here is atomic on its own).
+    payload    each file copied once, every digest computed on the way (and whatever else
+               the caller's probe wants to see of the bytes: text properties, a format
+               signature); digests a source bag promised are checked in the same pass
+    tag files  written or copied, digested as they are written
+    finish     bagit.txt, bag-info.txt (Payload-Oxum from what was written), one payload
+               manifest per algorithm, one tag manifest per tag algorithm; tag files and
+               folders dated by the caller's clock, so the same input gives the same bag
+    commit     (a staged bag) flushed to disk and renamed into place whole: see staging
+
+A bag is written into a folder the caller names (an exporter's own staging folder) or
+staged beside its target by ``BagWriter.staged``. Nothing here reads a bag back: that is
+the reader's job, and the validator's.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
+import contextlib
+import functools
+import os
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from concurrent.futures import Executor
+from dataclasses import dataclass, field
+from datetime import datetime
 from pathlib import Path
+from typing import Any, BinaryIO, cast
 
 from archiver.bagit import algorithms, baginfo, hashing, manifest
+from archiver.bagit.files import BagFile
+from archiver.bagit.reader import BAG_INFO_TXT, BAGIT_TXT, PAYLOAD_DIR
+from archiver.errors import BagWriteError, SourceError
+from archiver.staging import Staging
 
-BAGIT_TXT = b"BagIt-Version: 1.0\nTag-File-Character-Encoding: UTF-8\n"
+DECLARATION = b"BagIt-Version: 1.0\nTag-File-Character-Encoding: UTF-8\n"
+_BATCH = 1 << 20  # bytes gathered before a write when a document comes in small pieces
 
 
 @dataclass(frozen=True)
 class PayloadPart:
-    path: str  # bag path, "data/..."
-    source: Path | None = None  # a file to copy...
-    content: bytes | None = None  # ...or bytes to write
+    """One payload file to write: its bag path, and its bytes (a file to copy, or content)."""
+
+    path: str  # "data/..."
+    source: Path | BagFile | None = None
+    content: bytes | None = None
+    # algorithm -> digest its source promises (a source bag's manifests): checked on the way
+    expected: Mapping[str, str] = field(default_factory=dict)
+    size: int = 0  # when known beforehand: big files are copied with a helper thread
+
+
+@dataclass(frozen=True)
+class WrittenFile:
+    """What writing one payload file found."""
+
+    path: str
+    size: int
+    digests: dict[str, str]  # every algorithm computed (the bag's and the expected ones)
+    probed: Any = None  # what the caller's probe made of the bytes
+
+
+Consumer = hashing.Consumer
+# Called in the process that copies the file: consumers to feed every chunk to, and a
+# function returning what they found (which must be picklable: it may cross processes).
+Probe = Callable[[PayloadPart], tuple[Sequence[Consumer], Callable[[], Any]]]
+Content = bytes | Iterable[str] | Callable[[BinaryIO], object]
+
+
+class DigestMismatchError(SourceError):
+    """Payload bytes differ from the digests their source bag promised."""
+
+    def __init__(self, mismatches: Sequence[tuple[str, str, str, str]]) -> None:
+        self.mismatches = tuple(mismatches)  # (path, algorithm, expected, found)
+        details = "; ".join(
+            f"{path}: {name} is {found}, its bag said {want}"
+            for path, name, want, found in mismatches
+        )
+        super().__init__(f"payload differs from its bag's manifests: {details}")
+
+
+class BagWriter:
+    """Writes one bag into ``root`` (created if missing, never written over)."""
+
+    def __init__(
+        self,
+        root: str | os.PathLike[str],
+        algorithms_: Sequence[str] = algorithms.WRITTEN,
+        *,
+        tag_algorithms: Sequence[str] | None = None,
+        workers: int | None = None,
+        staging: Staging | None = None,
+    ) -> None:
+        self.root = Path(root)
+        self.algorithms = tuple(algorithms_)
+        self.tag_algorithms = tuple(tag_algorithms if tag_algorithms is not None else algorithms_)
+        self.workers = workers or hashing.default_workers()
+        self._staging = staging
+        self._payload: dict[str, dict[str, str]] = {}
+        self._payload_bytes = 0
+        self._tags: dict[str, dict[str, str]] = {}
+        self._finished = False
+        for name in {*self.algorithms, *self.tag_algorithms}:
+            if not algorithms.is_supported(name):
+                raise ValueError(f"archiver cannot compute {name!r} digests")
+        try:
+            self.root.mkdir(parents=True, exist_ok=staging is not None)
+        except OSError as exc:
+            raise BagWriteError(f"cannot create {self.root}: {exc.strerror or exc}") from exc
+
+    @classmethod
+    @contextlib.contextmanager
+    def staged(
+        cls,
+        parent: str | os.PathLike[str],
+        algorithms_: Sequence[str] = algorithms.WRITTEN,
+        **options: Any,
+    ) -> Iterator[BagWriter]:
+        """A writer building its bag in a hidden staging folder in ``parent``; call
+        ``commit(target)`` to move the finished bag into place. Leaving the block without a
+        commit (an error, Ctrl-C) removes everything written."""
+        with Staging(Path(parent)) as staging:
+            yield cls(staging.path, algorithms_, staging=staging, **options)
+
+    # -- payload -------------------------------------------------------------------------
+
+    @property
+    def oxum(self) -> str:
+        """Payload-Oxum of the payload written so far."""
+        return baginfo.oxum(self._payload_bytes, len(self._payload))
+
+    def write_payload(
+        self, parts: Sequence[PayloadPart], probe: Probe | None = None
+    ) -> list[WrittenFile]:
+        """Copy (or write) every part, in parallel, each read once; results in input order.
+
+        ``probe`` must be picklable (a module-level function): it may run in a worker.
+        DigestMismatchError lists every file whose bytes differ from what its source bag
+        promised; SourceError when a source cannot be read or changes while it is read.
+        """
+        for part in parts:
+            if not part.path.startswith(f"{PAYLOAD_DIR}/") or part.path in self._payload:
+                raise ValueError(f"{part.path!r} is not a new payload path")
+        for folder in sorted({str(Path(part.path).parent) for part in parts}):
+            (self.root / folder).mkdir(parents=True, exist_ok=True)
+        names = _names(self.algorithms, parts)
+        written = hashing.run_all(
+            functools.partial(_write_part, self.root, names, probe),
+            parts,
+            [part.size for part in parts],
+            self.workers,
+        )
+        mismatches = [
+            (w.path, name, want.lower(), w.digests[name])
+            for part, w in zip(parts, written, strict=True)
+            for name, want in sorted(part.expected.items())
+            if algorithms.is_supported(name) and w.digests[name] != want.lower()
+        ]
+        if mismatches:
+            raise DigestMismatchError(mismatches)
+        for w in written:
+            self._payload[w.path] = {name: w.digests[name] for name in self.algorithms}
+            self._payload_bytes += w.size
+        return written
+
+    # -- tag files -----------------------------------------------------------------------
+
+    def write_tag_file(self, path: str, content: Content) -> None:
+        """Write a tag file: bytes, text pieces (UTF-8), or a function writing to a stream."""
+        self._check_tag_path(path)
+        target = self.root / path
+        target.parent.mkdir(parents=True, exist_ok=True)
+        hashes = {name: algorithms.new(name) for name in self.tag_algorithms}
+        try:
+            with open(target, "xb") as raw:
+                stream = _DigestingStream(raw, list(hashes.values()))
+                if isinstance(content, bytes):
+                    stream.write(content)
+                elif callable(content):
+                    content(cast(BinaryIO, stream))
+                else:
+                    stream.write_text(content)
+                stream.flush()
+        except OSError as exc:
+            raise BagWriteError(f"cannot write {path}: {exc.strerror or exc}") from exc
+        except ValueError as exc:  # a character XML 1.0 cannot hold: refused, never written
+            raise BagWriteError(f"cannot write {path}: {exc}") from exc
+        self._tags[path] = {name: h.hexdigest() for name, h in hashes.items()}
+
+    def copy_tag_file(self, path: str, source: Path | BagFile) -> None:
+        """Copy a tag file byte for byte (a foreign bag's, kept), digesting it on the way."""
+        self._check_tag_path(path)
+        target = self.root / path
+        target.parent.mkdir(parents=True, exist_ok=True)
+        found = _copy(source, target, self.tag_algorithms, (), None, path)
+        self._tags[path] = found.digests
+
+    def _check_tag_path(self, path: str) -> None:
+        if (
+            self._finished
+            or path.startswith(f"{PAYLOAD_DIR}/")
+            or path in self._tags
+            or path in (BAGIT_TXT, BAG_INFO_TXT)
+            or manifest.NAME.match(path)
+        ):
+            raise ValueError(f"{path!r} is not a tag file the caller may write")
+
+    # -- the rest ------------------------------------------------------------------------
+
+    def finish(
+        self, bag_info: Sequence[tuple[str, str]], *, moment: datetime | None = None
+    ) -> None:
+        """Write bagit.txt, bag-info.txt (Payload-Oxum appended unless given), the
+        manifests and the tag manifests. ``moment`` dates every tag file and folder."""
+        items = list(bag_info)
+        if not any(label.lower() == "payload-oxum" for label, _ in items):
+            items.append(("Payload-Oxum", self.oxum))
+        try:
+            info = baginfo.format_bag_info(items)
+        except ValueError as exc:
+            raise BagWriteError(str(exc)) from exc
+        tags: dict[str, bytes] = {BAGIT_TXT: DECLARATION, BAG_INFO_TXT: info}
+        for name in self.algorithms:
+            entries = ((path, sums[name]) for path, sums in self._payload.items())
+            tags[manifest.payload_manifest_name(name)] = manifest.format_manifest(entries)
+        for path, data in tags.items():
+            self._write_bytes(path, data)
+            self._tags[path] = _digests(data, self.tag_algorithms)
+        for name in self.tag_algorithms:
+            entries = ((path, sums[name]) for path, sums in self._tags.items())
+            self._write_bytes(manifest.tag_manifest_name(name), manifest.format_manifest(entries))
+        self._finished = True
+        if moment is not None:
+            _settle_times(self.root, moment)
+
+    def commit(self, target: str | os.PathLike[str], *, replace: bool = False) -> Path:
+        """Move a finished, staged bag to ``target`` (in the staging parent) whole."""
+        if self._staging is None or not self._finished:
+            raise ValueError("only a finished, staged bag can be committed")
+        self._staging.commit(Path(target), replace=replace)
+        return Path(target)
+
+    def payload_digests(self) -> dict[str, dict[str, str]]:
+        """Payload path -> algorithm -> digest, for the bag's algorithms."""
+        return {path: dict(sums) for path, sums in self._payload.items()}
+
+    def _write_bytes(self, path: str, data: bytes) -> None:
+        try:
+            with open(self.root / path, "xb") as handle:
+                handle.write(data)
+        except OSError as exc:
+            raise BagWriteError(f"cannot write {path}: {exc.strerror or exc}") from exc
 
 
 def write_bag(
-    root: Path,
+    root: str | os.PathLike[str],
     payload: Iterable[PayloadPart],
     *,
     algorithms_: Sequence[str],
@@ -33,57 +260,139 @@ def write_bag(
     tag_files: Mapping[str, bytes] | None = None,
     tag_algorithms: Sequence[str] | None = None,
     expected: Mapping[str, Mapping[str, str]] | None = None,
+    moment: datetime | None = None,
 ) -> dict[str, dict[str, str]]:
-    """Write a BagIt 1.0 bag at ``root`` (created); return payload path -> digests.
+    """A plain bag at ``root`` in one call; payload path -> digests in ``algorithms_``.
 
-    ``expected`` (path -> algorithm -> digest) are checked while copying: a file whose
-    bytes differ from what its source bag promised is an error (ValueError), not a bag.
+    ``expected`` (path -> algorithm -> digest) adds to each part's own expectations.
     Payload-Oxum is added to ``bag_info`` (after the given labels).
     """
-    root.mkdir(parents=True)
-    names = list(dict.fromkeys([*algorithms_, *_expected_names(expected)]))
-    digests: dict[str, dict[str, str]] = {}
-    total = 0
-    for part in payload:
-        target = root / part.path
-        target.parent.mkdir(parents=True, exist_ok=True)
-        if part.source is not None:
-            found = hashing.copy_file(part.source, target, names)
-            sums, size = found.digests, found.size
-        else:
-            data = part.content or b""
-            target.write_bytes(data)
-            sums, size = _digests(data, names), len(data)
-        for name, want in (expected or {}).get(part.path, {}).items():
-            if sums.get(name) != want.lower():
-                raise ValueError(f"{part.path}: {name} is {sums.get(name)}, its bag said {want}")
-        digests[part.path] = {n: sums[n] for n in algorithms_}
-        total += size
-    tags: dict[str, bytes] = {"bagit.txt": BAGIT_TXT}
-    info = [*bag_info, ("Payload-Oxum", baginfo.oxum(total, len(digests)))]
-    tags["bag-info.txt"] = baginfo.format_bag_info(info)
-    for name in algorithms_:
-        entries = ((path, sums[name]) for path, sums in digests.items())
-        tags[manifest.payload_manifest_name(name)] = manifest.format_manifest(entries)
-    tags.update(tag_files or {})
-    for path, data in tags.items():
-        (root / path).parent.mkdir(parents=True, exist_ok=True)
-        (root / path).write_bytes(data)
-    for name in tag_algorithms if tag_algorithms is not None else algorithms_:
-        entries = ((path, _digests(data, [name])[name]) for path, data in tags.items())
-        (root / manifest.tag_manifest_name(name)).write_bytes(manifest.format_manifest(entries))
-    return digests
+    writer = BagWriter(root, algorithms_, tag_algorithms=tag_algorithms)
+    parts = [
+        PayloadPart(
+            part.path,
+            part.source,
+            part.content,
+            {**part.expected, **(expected or {}).get(part.path, {})},
+            part.size,
+        )
+        for part in payload
+    ]
+    writer.write_payload(parts)
+    for path, data in (tag_files or {}).items():
+        writer.write_tag_file(path, data)
+    writer.finish(bag_info, moment=moment)
+    return writer.payload_digests()
 
 
-def _expected_names(expected: Mapping[str, Mapping[str, str]] | None) -> list[str]:
-    names = {name for sums in (expected or {}).values() for name in sums}
-    return sorted(n for n in names if algorithms.is_supported(n))
+# -- the work behind it --------------------------------------------------------------------
 
 
-def _digests(data: bytes, names: Sequence[str]) -> dict[str, str]:
+def _names(bag_algorithms: Sequence[str], parts: Sequence[PayloadPart]) -> tuple[str, ...]:
+    extra = {n for part in parts for n in part.expected if algorithms.is_supported(n)}
+    return tuple(dict.fromkeys([*bag_algorithms, *sorted(extra - set(bag_algorithms))]))
+
+
+def _write_part(
+    root: Path,
+    names: Sequence[str],
+    probe: Probe | None,
+    part: PayloadPart,
+    helper: Executor | None,
+) -> WrittenFile:
+    """One payload file: copied (or written) once, digested, probed. Runs in a worker."""
+    consumers, result = probe(part) if probe is not None else ((), lambda: None)
+    target = root / part.path
+    if part.source is not None:
+        found = _copy(part.source, target, names, consumers, helper, part.path)
+    else:
+        data = part.content or b""
+        try:
+            with open(target, "xb") as handle:
+                handle.write(data)
+        except OSError as exc:
+            raise BagWriteError(f"cannot write {part.path}: {exc.strerror or exc}") from exc
+        view = memoryview(data)
+        for consumer in consumers:
+            consumer(view)
+        found = hashing.Digested(len(data), _digests(data, names))
+    return WrittenFile(part.path, found.size, found.digests, result())
+
+
+def _copy(
+    source: Path | BagFile,
+    target: Path,
+    names: Sequence[str],
+    consumers: Sequence[Consumer],
+    helper: Executor | None,
+    shown: str,
+) -> hashing.Digested:
+    try:
+        return hashing.copy_file(source, target, names, consumers, helper=helper)
+    except hashing.WriteFailedError as exc:
+        raise BagWriteError(f"cannot write {shown}: {exc.strerror}") from exc
+    except hashing.SourceChangedError as exc:
+        raise SourceError(f"{source}: changed while it was being copied") from exc
+    except OSError as exc:
+        raise SourceError(f"{source}: cannot read: {exc.strerror or exc}") from exc
+
+
+def _digests(data: bytes, names: Iterable[str]) -> dict[str, str]:
     found = {}
     for name in names:
         h = algorithms.new(name)
         h.update(data)
         found[name] = h.hexdigest()
     return found
+
+
+class _DigestingStream:
+    """A binary stream that digests what passes through it, in batches of about 1 MiB."""
+
+    def __init__(self, raw: BinaryIO, hashes: Sequence[Any]) -> None:
+        self.raw = raw
+        self.hashes = hashes
+        self.pending: list[bytes] = []
+        self.size = 0
+
+    def write(self, data: bytes) -> int:
+        self.pending.append(bytes(data))
+        self.size += len(data)
+        if self.size >= _BATCH:
+            self.flush()
+        return len(data)
+
+    def write_text(self, pieces: Iterable[str]) -> None:
+        batch: list[str] = []
+        size = 0
+        for piece in pieces:
+            batch.append(piece)
+            size += len(piece)
+            if size >= _BATCH:
+                self.write("".join(batch).encode("utf-8"))
+                batch, size = [], 0
+        self.write("".join(batch).encode("utf-8"))
+
+    def flush(self) -> None:
+        data = b"".join(self.pending)
+        self.pending, self.size = [], 0
+        for h in self.hashes:
+            h.update(data)
+        self.raw.write(data)
+
+
+def _settle_times(root: Path, moment: datetime) -> None:
+    """Tag files and folders take the clock's time, so a rebuilt bag is identical on disk too.
+
+    Payload files keep their sources' modification times (the copy set them).
+    """
+    stamp = int(moment.timestamp()) * 1_000_000_000
+    for folder, dirnames, filenames in os.walk(root):
+        base = Path(folder)
+        rel = base.relative_to(root)
+        if rel.parts[:1] != (PAYLOAD_DIR,):
+            for name in filenames:
+                os.utime(base / name, ns=(stamp, stamp), follow_symlinks=False)
+        for name in dirnames:
+            os.utime(base / name, ns=(stamp, stamp), follow_symlinks=False)
+    os.utime(root, ns=(stamp, stamp))
