@@ -5,48 +5,71 @@ from __future__ import annotations
 
 import os
 from collections.abc import Sequence
+from concurrent.futures import Executor
 from pathlib import Path
 
 from archiver import layout
 from archiver.check.bag import Inspection, Mode, check_bag
-from archiver.check.profile import Profile, check_profile, declared_profiles, shipped_profile
+from archiver.check.profile import (
+    Profile,
+    check_profile,
+    declared_profiles,
+    load_profile,
+    shipped_profile,
+)
 from archiver.errors import UsageError
 from archiver.findings import BagReport, Report
 
+PathLike = str | os.PathLike[str]
+
 
 def validate_bag(
-    root: str | os.PathLike[str],
+    bag: PathLike,
     *,
-    mode: Mode = Mode.FULL,
-    workers: int | None = None,
+    mode: Mode | str = Mode.FULL,
+    profile: Profile | PathLike | None = None,
     reference: bool = False,
-    profile: Profile | None = None,
+    workers: int | None = None,
+    executor: Executor | None = None,
 ) -> BagReport:
-    """Judge one bag; UsageError when ``root`` is not a directory (nothing to inspect).
+    """Judge one bag and report every problem found.
 
-    ``reference`` also runs LoC bagit-python and reports any disagreement. ``profile``: the
-    BagIt profile to judge the bag by; without one, the bag is judged by our own profile
-    when its BagIt-Profile-Identifier names it.
+    ``mode``: "full" (every checksum), "completeness" (no checksum) or "fast" (structure
+    and Payload-Oxum). ``profile``: a BagIt profile (a Profile, or the path of a BagIt
+    Profiles 1.4 or APTrust DART profile file) to judge the bag by; without one, the bag
+    is judged by archiver's own profile when its BagIt-Profile-Identifier names it.
+    ``reference`` also runs LoC bagit-python and reports any disagreement. Checksums are
+    verified on ``workers`` processes (default: every core) or the caller's ``executor``.
+    Raises UsageError when ``bag`` is not a directory (there is nothing to inspect).
     """
     return inspect_bag(
-        root, mode=mode, workers=workers, reference=reference, profile=profile
+        bag,
+        mode=mode,
+        profile=profile,
+        reference=reference,
+        workers=workers,
+        executor=executor,
     ).report
 
 
 def inspect_bag(
-    root: str | os.PathLike[str],
+    bag: PathLike,
     *,
-    mode: Mode = Mode.FULL,
-    workers: int | None = None,
+    mode: Mode | str = Mode.FULL,
+    profile: Profile | PathLike | None = None,
     reference: bool = False,
-    profile: Profile | None = None,
+    workers: int | None = None,
+    executor: Executor | None = None,
 ) -> Inspection:
-    """validate_bag, keeping what was read on the way (bag-info decoded in the bag's own
-    encoding, manifests with their paths resolved to files): what export and ingest build on."""
-    root = Path(root)
+    """validate_bag, keeping what was read on the way (the bag as the reader read it,
+    manifests with their paths resolved to files): what export and ingest build on."""
+    root = Path(bag)
     if not root.is_dir():
         raise UsageError(f"{root}: not a directory")
-    inspection = check_bag(root, mode=mode, workers=workers)
+    mode = Mode(mode)
+    if profile is not None and not isinstance(profile, Profile):
+        profile = load_profile(Path(profile))
+    inspection = check_bag(root, mode=mode, workers=workers, executor=executor)
     declared = declared_profiles(inspection.bag_info)
     if mode is not Mode.FAST and (
         any(name in inspection.inventory.tags for name in layout.METADATA_FILES)
@@ -58,7 +81,7 @@ def inspect_bag(
     if profile is None:  # then ours, when the bag names it
         profile = next(filter(None, map(shipped_profile, declared)), None)
     # Profile rules judge names, sizes and bag-info, never checksums: they run in every
-    # mode, --fast included.
+    # mode, fast included.
     if profile is not None:
         check_profile(profile, inspection, inspection.report)
     if reference:
@@ -69,19 +92,31 @@ def inspect_bag(
 
 
 def validate_bags(
-    roots: Sequence[str | os.PathLike[str]],
+    bags: Sequence[PathLike],
     *,
-    mode: Mode = Mode.FULL,
-    workers: int | None = None,
+    mode: Mode | str = Mode.FULL,
+    profile: Profile | PathLike | None = None,
     reference: bool = False,
-    profile: Profile | None = None,
+    workers: int | None = None,
+    executor: Executor | None = None,
 ) -> Report:
-    for root in map(Path, roots):
+    """validate_bag for each bag, in order, into one Report (the profile is read once)."""
+    roots = [Path(bag) for bag in bags]
+    for root in roots:
         if not root.is_dir():
             raise UsageError(f"{root}: not a directory")
+    if profile is not None and not isinstance(profile, Profile):
+        profile = load_profile(Path(profile))
     return Report(
         [
-            validate_bag(root, mode=mode, workers=workers, reference=reference, profile=profile)
+            validate_bag(
+                root,
+                mode=mode,
+                profile=profile,
+                reference=reference,
+                workers=workers,
+                executor=executor,
+            )
             for root in roots
         ]
     )

@@ -7,8 +7,9 @@ chunk buffer per worker thread, whatever the file sizes.
 Both cores are used (``run_all``):
 - a big file: ``pump`` gives the costliest algorithm a helper thread (hashlib releases
   the GIL on large updates), so SHA-256 and SHA-512 of a chunk are computed at once;
-- many small files: batches run on forked worker processes, where per-file system calls
-  and GIL-holding short hashes do not contend.
+- many small files: batches run on worker processes (from the fork server, or the
+  caller's executor), where per-file system calls and GIL-holding short hashes do not
+  contend.
 """
 
 from __future__ import annotations
@@ -18,9 +19,11 @@ import hashlib
 import multiprocessing
 import os
 import queue
+import select
 import signal
 import stat
 import threading
+import time
 from collections import deque
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import Executor, Future, ProcessPoolExecutor, ThreadPoolExecutor
@@ -333,12 +336,43 @@ BATCH_BYTES = 32 << 20
 POOL_MINIMUM = 64
 
 
-def worker_init() -> None:
-    """Signals in a worker process: Ctrl-C is the parent's to handle; SIGTERM ends it."""
-    # Ctrl-C reaches the whole process group: let the parent decide, and have it wait for
-    # running batches before it cleans up. SIGTERM ends a worker at once.
+def worker_init(parent: int | None = None) -> None:
+    """A worker process dies with the process that started its pool, and leaves Ctrl-C to it.
+
+    A pool worker whose caller is killed (kill -9) would otherwise wait for work forever,
+    and the fork server that forked it stays up as long as a worker does. So a thread
+    waits on the caller's pidfd and ends the worker when the caller is gone. Ctrl-C reaches
+    the whole process group: the caller decides, and waits for running batches before it
+    cleans up. SIGTERM ends a worker at once.
+    """
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     signal.signal(signal.SIGTERM, signal.SIG_DFL)
+    if parent is None:
+        return
+    try:
+        watched = os.pidfd_open(parent)
+    except (OSError, AttributeError):  # already gone, or no pidfd here: poll instead
+        watched = None
+    threading.Thread(target=_die_with, args=(parent, watched), daemon=True).start()
+
+
+def _die_with(parent: int, watched: int | None) -> None:
+    if watched is not None:
+        select.select([watched], [], [])  # readable when the process has exited
+    else:
+        while _exists(parent):
+            time.sleep(1)
+    os._exit(1)
+
+
+def _exists(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
 
 
 def _run_batch(task: Callable[[T, Executor | None], R], batch: list[T]) -> list[R]:
@@ -350,10 +384,12 @@ def run_all(
     items: Sequence[T],
     sizes: Sequence[int],
     workers: int,
+    executor: Executor | None = None,
+    preload: Sequence[str] = (),
 ) -> list[R]:
     """``task(item, helper)`` for every item, on every core; results in input order."""
     results: list[R | None] = [None] * len(items)
-    for index, result in run_each(task, items, sizes, workers):
+    for index, result in run_each(task, items, sizes, workers, executor, preload):
         results[index] = result
     return cast("list[R]", results)
 
@@ -363,29 +399,36 @@ def run_each(
     items: Sequence[T],
     sizes: Sequence[int],
     workers: int,
+    executor: Executor | None = None,
+    preload: Sequence[str] = (),
 ) -> Iterator[tuple[int, R]]:
     """``task(item, helper)`` for every item on every core, as (index, result) when done.
 
     Files of SPLIT_THRESHOLD bytes or more run in this process, one at a time, each with a
-    helper thread for its costliest algorithm. Smaller files run in batches on ``workers``
-    processes meanwhile, a bounded number of batches in flight, so memory stays flat however
-    many files there are. Workers are forked: quick to start, and unlike "spawn" they never
-    re-run the caller's __main__ module. ``task`` must be picklable (a module-level function
-    or a partial of one).
-    The first exception cancels what has not started and is re-raised.
+    helper thread for its costliest algorithm. Smaller files run in batches on
+    ``executor`` meanwhile (the caller's: threads, processes, anything that runs a
+    picklable task), or else on a pool of ``workers`` processes that this call starts and
+    stops: forked by multiprocessing's fork server, never from this process, so they
+    inherit none of its locks, files or threads, and behave the same under the CLI, a
+    threaded server or a Dask worker. ``task`` must be picklable (a module-level function
+    or a partial of one); ``preload`` names the modules it needs, imported once in the
+    fork server rather than in every worker. A bounded number of batches is in flight, so
+    memory stays flat however many files there are. The first exception cancels what has
+    not started and is re-raised.
     """
-    if workers <= 1:
+    if workers <= 1 and executor is None:
         for index, item in enumerate(items):
             yield index, task(item, None)
         return
     small = [i for i, size in enumerate(sizes) if size < SPLIT_THRESHOLD]
     big = [i for i, size in enumerate(sizes) if size >= SPLIT_THRESHOLD]
-    if len(small) < POOL_MINIMUM:
+    if len(small) < POOL_MINIMUM and executor is None:
         big, small = sorted(big + small), []
-    pool: ProcessPoolExecutor | None = None
+    pool: Executor | None = executor
+    owned = False
     pending: deque[tuple[list[int], Future[list[R]]]] = deque()
     batches = _batches(small, sizes)
-    limit = workers * 4
+    limit = max(workers, 2) * 4
 
     def top_up() -> None:
         assert pool is not None
@@ -403,12 +446,8 @@ def run_each(
 
     try:
         if small:
-            # Fork the workers before this process starts any thread of its own.
-            pool = ProcessPoolExecutor(
-                max_workers=workers,
-                mp_context=multiprocessing.get_context("fork"),
-                initializer=worker_init,
-            )
+            if pool is None:
+                pool, owned = process_pool(workers, preload), True
             top_up()
         if big:
             with ThreadPoolExecutor(max_workers=1, thread_name_prefix="archiver-split") as helper:
@@ -417,8 +456,24 @@ def run_each(
                     yield from finished(block=False)
         yield from finished(block=True)
     finally:
-        if pool is not None:
+        for _, future in pending:
+            future.cancel()
+        if owned and pool is not None:
             pool.shutdown(wait=True, cancel_futures=True)
+
+
+def process_pool(workers: int, preload: Sequence[str] = ()) -> ProcessPoolExecutor:
+    """A pool of ``workers`` processes forked by multiprocessing's fork server (started once
+    per process; ``preload`` is imported there when it starts): clean children, quick to
+    start, no resource of this process inherited."""
+    context = multiprocessing.get_context("forkserver")
+    context.set_forkserver_preload([__name__, *preload])
+    return ProcessPoolExecutor(
+        max_workers=workers,
+        mp_context=context,
+        initializer=worker_init,
+        initargs=(os.getpid(),),
+    )
 
 
 def _batches(indices: list[int], sizes: Sequence[int]) -> Iterator[list[int]]:

@@ -88,12 +88,14 @@ class BagWriter:
         *,
         tag_algorithms: Sequence[str] | None = None,
         workers: int | None = None,
+        executor: Executor | None = None,
         staging: Staging | None = None,
     ) -> None:
         self.root = Path(root)
         self.algorithms = tuple(algorithms_)
         self.tag_algorithms = tuple(tag_algorithms if tag_algorithms is not None else algorithms_)
         self.workers = workers or hashing.default_workers()
+        self.executor = executor  # the caller's, for copying many small files
         self._staging = staging
         self._payload: dict[str, dict[str, str]] = {}
         self._payload_bytes = 0
@@ -148,6 +150,8 @@ class BagWriter:
             parts,
             [part.size for part in parts],
             self.workers,
+            self.executor,
+            preload=[__name__, *([probe.__module__] if probe is not None else [])],
         )
         mismatches = [
             (w.path, name, want.lower(), w.digests[name])

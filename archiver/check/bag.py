@@ -102,8 +102,10 @@ def check_bag(
     *,
     mode: Mode = Mode.FULL,
     workers: int | None = None,
+    executor: Executor | None = None,
 ) -> Inspection:
-    """Judge a bag (read here unless given as read) by RFC 8493."""
+    """Judge a bag (read here unless given as read) by RFC 8493. Checksums are verified on
+    ``workers`` processes, or on the caller's ``executor``."""
     if not isinstance(bag, Bag):
         bag = read_bag(bag, fetch_txt=mode is not Mode.FAST)
     report = BagReport(bag.location, bag_info=bag.items())
@@ -120,7 +122,7 @@ def check_bag(
         _check_tag_manifests(judging)
         _check_names(judging)
     if mode is Mode.FULL:
-        _verify_checksums(judging, workers or hashing.default_workers())
+        _verify_checksums(judging, workers or hashing.default_workers(), executor)
 
     def by_file(m: Manifest) -> dict[str, str]:
         if not judging.aliases:
@@ -462,7 +464,7 @@ class _Expectation:
     digest: str
 
 
-def _verify_checksums(judging: _Judging, workers: int) -> None:
+def _verify_checksums(judging: _Judging, workers: int, executor: Executor | None) -> None:
     """Every listed file read once for all its algorithms, on every core, results as they come."""
     bag = judging.bag
     inventory = bag.inventory
@@ -473,7 +475,9 @@ def _verify_checksums(judging: _Judging, workers: int) -> None:
         if names:
             jobs.append((rel, names))
     sizes = [inventory.size_of(rel) or 0 for rel, _ in jobs]
-    outcomes = hashing.run_each(functools.partial(_digest_job, bag.files), jobs, sizes, workers)
+    outcomes = hashing.run_each(
+        functools.partial(_digest_job, bag.files), jobs, sizes, workers, executor, [__name__]
+    )
     for index, outcome in outcomes:
         rel = jobs[index][0]
         expectations = [

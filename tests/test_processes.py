@@ -1,0 +1,101 @@
+"""Worker processes: started clean (never forked from the caller) and gone with it."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+import time
+from pathlib import Path
+
+from archiver.bagit import hashing
+
+TASK = """
+import os, time
+
+def task(item, helper):
+    with open(os.path.join(os.environ["PID_DIR"], str(os.getpid())), "w") as note:
+        note.write(f"{os.getppid()} {sorted(os.listdir('/proc/self/fd'))}")
+    time.sleep(120)
+    return item
+"""
+MAIN = """
+import fcntl, os
+from archiver.bagit import hashing
+import slowtask
+
+lock = os.open(os.environ["LOCK"], os.O_RDWR | os.O_CREAT)  # no O_CLOEXEC: would a fork keep it?
+fcntl.flock(lock, fcntl.LOCK_EX)
+list(hashing.run_each(slowtask.task, list(range(400)), [100] * 400, 2, preload=["slowtask"]))
+"""
+
+
+def _alive(pid: int) -> bool:
+    try:
+        state = Path(f"/proc/{pid}/status").read_text()
+    except OSError:
+        return False
+    return "\nState:\tZ" not in state
+
+
+def test_pool_workers_hold_no_lock_of_the_caller_and_die_when_it_is_killed(
+    tmp_path: Path,
+) -> None:
+    (tmp_path / "slowtask.py").write_text(TASK)
+    pids = tmp_path / "pids"
+    pids.mkdir()
+    env = {
+        **os.environ,
+        "PYTHONPATH": os.pathsep.join([str(tmp_path), *sys.path]),
+        "PID_DIR": str(pids),
+        "LOCK": str(tmp_path / "lock"),
+    }
+    parent = subprocess.Popen([sys.executable, "-c", textwrap.dedent(MAIN)], env=env)
+    try:
+        deadline = time.monotonic() + 60
+        while len(os.listdir(pids)) < 2 and time.monotonic() < deadline:
+            time.sleep(0.05)
+        workers = [int(name) for name in os.listdir(pids)]
+        assert len(workers) == 2
+        for pid in workers:
+            server, _ = (pids / str(pid)).read_text().split(" ", 1)
+            assert int(server) != parent.pid  # forked by the fork server, not the caller
+        # The caller's lock is not held by any worker: another process can take it as soon
+        # as the caller is gone.
+        os.kill(parent.pid, signal.SIGKILL)
+        parent.wait()
+        deadline = time.monotonic() + 20
+        while any(map(_alive, workers)) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert not any(map(_alive, workers))
+        import fcntl
+
+        fd = os.open(tmp_path / "lock", os.O_RDWR)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        finally:
+            os.close(fd)
+    finally:
+        if parent.poll() is None:
+            parent.kill()
+            parent.wait()
+
+
+def test_a_caller_may_run_the_small_files_on_its_own_executor(tmp_path: Path) -> None:
+    from concurrent.futures import ThreadPoolExecutor
+
+    files = []
+    for index in range(100):
+        path = tmp_path / f"f{index}"
+        path.write_bytes(b"x" * index)
+        files.append(str(path))
+    with ThreadPoolExecutor(2) as executor:
+        found = hashing.run_all(_digest, files, [1] * len(files), 2, executor)
+    assert found[3] == hashing.digest_file(files[3], ["sha256"]).digests["sha256"]
+    assert len(set(found)) == 100
+
+
+def _digest(path: str, _helper: object) -> str:
+    return hashing.digest_file(path, ["sha256"]).digests["sha256"]
