@@ -18,7 +18,7 @@ import os
 from pathlib import Path
 from typing import Any
 
-from archiver.bagit.reader import read_bag
+from archiver.bagit.reader import BAGIT_TXT, read_bag
 from archiver.errors import UsageError
 
 RECORDS_DIR = ".archiver"
@@ -38,7 +38,7 @@ def bag_ids(collection: Path) -> list[str]:
         for entry in entries:
             if entry.name.startswith(".") or not entry.is_dir(follow_symlinks=False):
                 continue
-            if os.path.lexists(os.path.join(entry.path, "bagit.txt")):
+            if os.path.lexists(os.path.join(entry.path, BAGIT_TXT)):
                 found.append(entry.name)
     return sorted(found)
 

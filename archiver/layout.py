@@ -11,7 +11,6 @@ ID/
 from __future__ import annotations
 
 BAGIT_VERSION = "1.0"
-BAGIT_TXT = b"BagIt-Version: 1.0\nTag-File-Character-Encoding: UTF-8\n"
 PAYLOAD_DIR = "data"
 METADATA_DIR = "metadata"
 DC_XML = "metadata/dc.xml"

@@ -9,6 +9,7 @@ from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from types import FrameType
 
 import pytest
 
@@ -114,14 +115,37 @@ def codes_of(report: dict[str, object]) -> Sequence[str]:
 
 
 _OPEN_LOG: list[str] | None = None
+_READ_LOG: list[tuple[str, str]] | None = None
+_PACKAGE = str(Path(resources.__file__).resolve().parent) + os.sep
 
 
 def _audit(event: str, args: tuple[object, ...]) -> None:
+    if _READ_LOG is not None and event == "open" and args:
+        _log_read(args)
     if _OPEN_LOG is None or event not in {"open", "os.scandir", "os.listdir"} or not args:
         return
     target = args[0]
     if isinstance(target, (str, bytes, os.PathLike)):
         _OPEN_LOG.append(os.fsdecode(target))
+
+
+def _log_read(args: tuple[object, ...]) -> None:
+    target, mode, flags = (*args, None, None)[:3]
+    if not isinstance(target, (str, bytes, os.PathLike)):
+        return
+    reading = (
+        ("r" in mode and "+" not in mode)
+        if isinstance(mode, str)
+        else isinstance(flags, int) and flags & os.O_ACCMODE == os.O_RDONLY
+    )
+    if not reading:
+        return
+    frame: FrameType | None = sys._getframe(2)
+    while frame is not None and not frame.f_code.co_filename.startswith(_PACKAGE):
+        frame = frame.f_back
+    opener = frame.f_code.co_filename[len(_PACKAGE) :] if frame is not None else "(not archiver)"
+    assert _READ_LOG is not None
+    _READ_LOG.append((os.fsdecode(target), opener.replace(os.sep, "/")))
 
 
 # One hook for the whole run (audit hooks cannot be removed); it records only inside watch_opens.
@@ -138,3 +162,16 @@ def watch_opens() -> Iterator[list[str]]:
         yield log
     finally:
         _OPEN_LOG = None
+
+
+@contextmanager
+def watch_reads() -> Iterator[list[tuple[str, str]]]:
+    """Every file this process opens for reading meanwhile, with the archiver module (path
+    inside the package) whose code opened it."""
+    global _READ_LOG
+    log: list[tuple[str, str]] = []
+    _READ_LOG = log
+    try:
+        yield log
+    finally:
+        _READ_LOG = None

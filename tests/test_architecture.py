@@ -110,3 +110,93 @@ def test_every_xml_parser_comes_from_the_hardened_factory() -> None:
             if call in source:
                 offenders.append(f"{path.name}: {call}")
     assert offenders == []
+
+
+# -- one reader, one writer ----------------------------------------------------------------
+
+ENGINE = PACKAGE / "bagit"
+TAG_FILE_NAMES = {"bagit.txt", "bag-info.txt", "package-info.txt", "fetch.txt"}
+# The functions that parse tag files: only the reader calls them.
+PARSERS = {
+    "parse_bag_info",
+    "parse_manifest",
+    "parse_fetch",
+    "split_lines",
+    "byte_lines",
+    "decoded_lines",
+    "stream_lines",
+}
+# The functions that make a bag's own files: only the writer calls them.
+MAKERS = {"format_manifest"}
+
+
+def _modules() -> dict[Path, ast.Module]:
+    return {
+        path: ast.parse(path.read_text(encoding="utf-8")) for path in sorted(PACKAGE.rglob("*.py"))
+    }
+
+
+def _calls(tree: ast.AST) -> set[str]:
+    names = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Call):
+            function = node.func
+            if isinstance(function, ast.Attribute):
+                names.add(function.attr)
+            elif isinstance(function, ast.Name):
+                names.add(function.id)
+    return names
+
+
+def _defined(tree: ast.AST) -> set[str]:
+    return {n.name for n in ast.walk(tree) if isinstance(n, ast.FunctionDef)}
+
+
+def test_only_the_reader_parses_tag_files() -> None:
+    offenders = {
+        path.relative_to(PACKAGE).as_posix(): sorted(found)
+        for path, tree in _modules().items()
+        if path != ENGINE / "reader.py" and (found := (_calls(tree) & PARSERS) - _defined(tree))
+    }
+    assert offenders == {}
+
+
+def test_only_the_writer_makes_manifests() -> None:
+    allowed = {ENGINE / "writer.py", ENGINE / "manifest.py"}
+    offenders = {
+        path.relative_to(PACKAGE).as_posix(): sorted(found)
+        for path, tree in _modules().items()
+        if path not in allowed and (found := _calls(tree) & MAKERS)
+    }
+    assert offenders == {}
+
+
+def test_tag_files_are_named_only_inside_the_bagit_engine() -> None:
+    """A tag file's name as a string literal (or a manifest's, built in an f-string) appears
+    only in the reader, the writer and the manifest grammar: everyone else asks them."""
+    allowed = {ENGINE / "reader.py", ENGINE / "writer.py", ENGINE / "manifest.py"}
+    offenders = []
+    for path, tree in _modules().items():
+        if path in allowed:
+            continue
+        for node in ast.walk(tree):
+            if isinstance(node, ast.Constant) and node.value in TAG_FILE_NAMES:
+                offenders.append(f"{path.name}:{node.lineno}: {node.value}")
+            if isinstance(node, ast.JoinedStr):
+                pieces = [v.value for v in node.values if isinstance(v, ast.Constant)]
+                if any(str(p).endswith(("manifest-", "tagmanifest-")) for p in pieces):
+                    offenders.append(f"{path.name}:{node.lineno}: a manifest name")
+    assert offenders == []
+
+
+def test_only_the_writer_writes_a_bag_declaration() -> None:
+    found = [
+        path.relative_to(PACKAGE).as_posix()
+        for path, tree in _modules().items()
+        for node in ast.walk(tree)
+        if isinstance(node, ast.Constant)
+        and isinstance(node.value, bytes | str)
+        and "BagIt-Version: 1.0\n"
+        in (node.value.decode("latin-1") if isinstance(node.value, bytes) else node.value)
+    ]
+    assert found == ["bagit/writer.py"]

@@ -59,7 +59,7 @@ from typing import Any, Literal
 
 from archiver import resources
 from archiver.bagit import algorithms, baginfo, hashing, manifest, paths
-from archiver.bagit.reader import BAGIT_TXT, Bag, read_bag, read_labelled
+from archiver.bagit.reader import BAG_INFO_TXT, BAGIT_TXT, FETCH_TXT, Bag, read_bag, read_labelled
 from archiver.bagit.writer import PayloadPart, write_bag
 from archiver.check import profile as spec
 from archiver.check.bag import Mode
@@ -84,7 +84,7 @@ _RECOMPUTED = frozenset(
 )
 _ACCESS, _STORAGE = "Access", "Storage-Option"
 _APTRUST_INFO = "aptrust-info.txt"
-_BAGIT_FILES = ("bagit.txt", "bag-info.txt", "fetch.txt")
+_BAGIT_FILES = (BAGIT_TXT, BAG_INFO_TXT, FETCH_TXT)
 
 
 # -- APTrust DART's profile format ---------------------------------------------------------

@@ -61,7 +61,7 @@ from pathlib import Path
 from typing import Any, Literal
 from urllib.parse import quote
 
-from archiver.bagit import hashing, paths
+from archiver.bagit import hashing, manifest, paths
 from archiver.bagit.reader import Bag
 from archiver.check.bag import Mode
 from archiver.check.profile import load_profile
@@ -593,7 +593,8 @@ def _head_is_the_bag(
     if not problems:
         lines.append(
             f"the head version {head} is the bag: its {len(files)} files, each with the "
-            f"bag's {DIGEST} (payload: manifest-{DIGEST}.txt where the bag has one; "
+            f"bag's {DIGEST} (payload: {manifest.payload_manifest_name(DIGEST)} where the bag "
+            "has one; "
             "tag files: their bytes)"
         )
     return problems
