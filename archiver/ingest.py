@@ -22,10 +22,13 @@ labels of the same name.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterable
+from concurrent.futures import Executor
 from dataclasses import replace
 from datetime import datetime
 from pathlib import Path
+from typing import Protocol, runtime_checkable
 
 from archiver import identifiers, layout
 from archiver.bagit import baginfo
@@ -36,7 +39,7 @@ from archiver.export.source import SourceBag, read_source
 from archiver.findings import BagReport
 from archiver.packing import BagResult, Origin, pack
 from archiver.provenance import Agent, Event, Provenance, event_identifier
-from archiver.record import Record, record_from_bag_info
+from archiver.record import Record, RecordLike, as_record, record_from_bag_info
 from archiver.sources import PayloadFile
 from archiver.staging import check_target
 
@@ -57,6 +60,14 @@ _RENAMED = frozenset(
 _DROPPED = frozenset({"payload-oxum"})
 
 
+@runtime_checkable
+class _HasPath(Protocol):
+    """A collection: anything that names its folder as ``path``."""
+
+    @property
+    def path(self) -> Path: ...
+
+
 class InvalidForeignBagError(ArchiverError):
     """The bag to ingest failed validation: nothing is added to the collection."""
 
@@ -67,18 +78,28 @@ class InvalidForeignBagError(ArchiverError):
 
 
 def ingest_bag(
-    foreign: Path,
-    out_dir: Path,
+    foreign: str | os.PathLike[str],
+    into: str | os.PathLike[str] | _HasPath,
     *,
-    record: Record | None = None,
+    record: RecordLike | None = None,
     bag_id: str | None = None,
     clock: Clock | None = None,
     workers: int | None = None,
+    executor: Executor | None = None,
 ) -> BagResult:
-    """Add the bag at ``foreign`` to the collection ``out_dir`` as an archiver bag."""
+    """Add the bag at ``foreign`` (made by any BagIt tool) to the collection ``into`` (a
+    Collection or its folder) as an archiver bag, and return what was made.
+
+    The foreign bag is validated in full first (InvalidForeignBagError, with its report,
+    when it is not valid) and only ever read. ``record`` (a Record, a dict or a JSON file)
+    replaces the Dublin Core the bag brings; ``bag_id`` names the new bag (else its
+    External-Identifier or folder name, when usable as an identifier).
+    """
     from archiver.validation import inspect_bag
 
     clock = clock or Clock.from_environment()
+    foreign = Path(foreign)
+    out_dir = Path(into.path if isinstance(into, _HasPath) else into)
     if not foreign.is_dir():
         raise UsageError(f"{foreign}: not a directory")
     here = foreign.resolve()
@@ -88,14 +109,15 @@ def ingest_bag(
     if bag_id is not None:
         identifiers.check_bag_id(bag_id)
         check_target(out_dir / bag_id, replace=False)
-    inspection = inspect_bag(foreign, workers=workers)
+    given = as_record(record) if record is not None else None
+    inspection = inspect_bag(foreign, workers=workers, executor=executor)
     report = inspection.report
     if not report.valid:
         raise InvalidForeignBagError(report)
     source = read_source(foreign, inspection)
     bag_id = bag_id or _usable_id(source.bag_info_value("External-Identifier"))
     bag_id = bag_id or _usable_id(here.name)
-    chosen = _record(source, record)
+    chosen = _record(source, given)
     files = FolderFiles(here)
     plan = [
         PayloadFile(BagFile(files, item.path), item.path, item.name, item.size)
@@ -107,7 +129,14 @@ def ingest_bag(
         amend=lambda provenance, software, now: _amend(provenance, software, now, source, report),
     )
     return pack(
-        plan, out_dir, record=chosen, bag_id=bag_id, clock=clock, workers=workers, origin=origin
+        plan,
+        out_dir,
+        record=chosen,
+        bag_id=bag_id,
+        clock=clock,
+        workers=workers,
+        executor=executor,
+        origin=origin,
     )
 
 

@@ -19,7 +19,9 @@ all. The user's sources are only ever opened for reading.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable, Mapping, Sequence
+from concurrent.futures import Executor
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -40,7 +42,7 @@ from archiver.provenance import (
     Representation,
     event_identifier,
 )
-from archiver.record import Record
+from archiver.record import Record, RecordLike, as_record
 from archiver.sources import PayloadFile, plan_payload
 from archiver.staging import check_target
 from archiver.text import TextAnalyser, TextVerdict
@@ -48,6 +50,7 @@ from archiver.version import AGENT, NAME, VERSION
 from archiver.xml import dc, mets, premis
 
 _TITLE_MAX = 200
+PathLike = str | os.PathLike[str]
 
 
 @dataclass(frozen=True)
@@ -124,22 +127,43 @@ class Origin:
 
 
 def make_bag(
-    sources: Sequence[Path],
-    out_dir: Path,
+    sources: PathLike | Sequence[PathLike],
+    out_dir: PathLike,
     *,
-    record: Record | None = None,
+    record: RecordLike | None = None,
     bag_id: str | None = None,
     force: bool = False,
     clock: Clock | None = None,
     workers: int | None = None,
+    executor: Executor | None = None,
 ) -> BagResult:
-    """Bag ``sources`` into ``out_dir/<id>``; raise an ArchiverError when that cannot be done."""
+    """Bag ``sources`` (files and folders) into ``out_dir/<id>`` and return what was made.
+
+    ``record`` is the descriptive metadata: a Record, a dict shaped like the JSON record,
+    or the path of a JSON record file. ``bag_id`` names the bag (derived from the title
+    and payload when not given); ``force`` replaces an existing bag of that name, in one
+    atomic step. ``clock`` dates everything (default: SOURCE_DATE_EPOCH, else now).
+    Files are copied on ``workers`` processes (default: every core) or on ``executor``.
+    Raises an ArchiverError (SourceError, MetadataError, BagExistsError, ...) when the bag
+    cannot be made; nothing is left behind then.
+    """
+    if isinstance(sources, str | os.PathLike):
+        sources = [sources]
+    out = Path(out_dir)
     if bag_id is not None:
         identifiers.check_bag_id(bag_id)
-        check_target(out_dir / bag_id, replace=force)
-    plan = plan_payload(sources, out_dir)
+        check_target(out / bag_id, replace=force)
+    chosen = as_record(record) if record is not None else None
+    plan = plan_payload([Path(source) for source in sources], out)
     return pack(
-        plan, out_dir, record=record, bag_id=bag_id, force=force, clock=clock, workers=workers
+        plan,
+        out,
+        record=chosen,
+        bag_id=bag_id,
+        force=force,
+        clock=clock,
+        workers=workers,
+        executor=executor,
     )
 
 
@@ -152,6 +176,7 @@ def pack(
     force: bool = False,
     clock: Clock | None = None,
     workers: int | None = None,
+    executor: Executor | None = None,
     origin: Origin | None = None,
 ) -> BagResult:
     """Bag a planned payload into ``out_dir/<id>`` (the work behind make_bag and ingest)."""
@@ -166,7 +191,9 @@ def pack(
         PayloadPart(item.path, item.source, expected=expected.get(item.path, {}), size=item.size)
         for item in plan
     ]
-    with BagWriter.staged(out_dir, algorithms.WRITTEN, workers=workers) as writer:
+    with BagWriter.staged(
+        out_dir, algorithms.WRITTEN, workers=workers, executor=executor
+    ) as writer:
         written = writer.write_payload(parts, probe=_probe)
         copied = [
             CopiedFile(item, w.size, w.digests, *w.probed)

@@ -10,11 +10,12 @@ from __future__ import annotations
 
 import difflib
 import json
+import os
 import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Union
 
 if TYPE_CHECKING:
     import jsonschema
@@ -73,8 +74,22 @@ class Record:
         return None
 
 
-def load_record(path: Path) -> Record:
+RecordLike = Union["Record", Mapping[str, Any], str, "os.PathLike[str]"]
+
+
+def as_record(given: RecordLike) -> Record:
+    """A Record from a Record, a parsed JSON object (a dict) or the path of a JSON file;
+    MetadataError lists every problem."""
+    if isinstance(given, Record):
+        return given
+    if isinstance(given, Mapping):
+        return record_from_data(dict(given), "record")
+    return load_record(given)
+
+
+def load_record(path: str | os.PathLike[str]) -> Record:
     """Read and validate a metadata record file; MetadataError lists every problem."""
+    path = Path(path)
     source = str(path)
     try:
         text = path.read_text(encoding="utf-8")
