@@ -454,7 +454,8 @@ def _refused(exc: Exception, report: BagReport, *, as_json: bool) -> int:
 
 def _ingest(args: argparse.Namespace) -> int:
     from archiver.clock import Clock
-    from archiver.ingest import InvalidForeignBagError, ingest_bag
+    from archiver.errors import InvalidBagError
+    from archiver.ingest import ingest_bag
     from archiver.record import load_record
 
     record = load_record(args.metadata) if args.metadata else None
@@ -466,7 +467,7 @@ def _ingest(args: argparse.Namespace) -> int:
             bag_id=args.bag_id,
             clock=Clock.from_environment(),
         )
-    except InvalidForeignBagError as exc:
+    except InvalidBagError as exc:
         return _refused(exc, exc.report, as_json=args.json)
     if args.json:
         _print_json(result.to_json())

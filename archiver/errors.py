@@ -6,8 +6,10 @@
     ├── MetadataError             a metadata record that is not JSON or breaks the schema;
     │                             carries every problem found, each naming its field
     ├── ClockError                a SOURCE_DATE_EPOCH that is not a whole number of seconds
-    ├── BagExistsError            the target bag folder is already there (and no --force)
+    │   └── DigestMismatchError   payload bytes differ from what their source bag promised
+    ├── BagExistsError            the target bag folder is already there
     ├── BagWriteError             the file system refused to write the bag
+    ├── InvalidBagError           a bag to export or ingest failed validation (its report)
     └── SchemaError               a vendored schema is missing or does not compile
 
 Inspecting something (validating a bag) never raises for what it finds: it returns a
@@ -19,6 +21,10 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from archiver.findings import BagReport
 
 
 class ArchiverError(Exception):
@@ -31,6 +37,19 @@ class UsageError(ArchiverError):
 
 class SourceError(ArchiverError):
     """A source file or folder that cannot be bagged."""
+
+
+class DigestMismatchError(SourceError):
+    """Payload bytes differ from the digests their source bag promised (a file changed
+    between validation and copy): nothing is written."""
+
+    def __init__(self, mismatches: Sequence[tuple[str, str, str, str]]) -> None:
+        self.mismatches = tuple(mismatches)  # (bag path, algorithm, expected, found)
+        details = "; ".join(
+            f"{path}: {name} is {found}, its bag said {want}"
+            for path, name, want, found in self.mismatches
+        )
+        super().__init__(f"payload differs from its bag's manifests: {details}")
 
 
 @dataclass(frozen=True)
@@ -66,6 +85,17 @@ class BagExistsError(ArchiverError):
 
 class BagWriteError(ArchiverError):
     """The bag could not be written."""
+
+
+class InvalidBagError(ArchiverError):
+    """A bag that must be valid for the job (an export, an ingest) failed validation; its
+    report says why. Nothing is made from it."""
+
+    def __init__(self, report: BagReport, job: str) -> None:
+        errors = sum(1 for f in report.findings if f.severity == "error")
+        noun = "error" if errors == 1 else "errors"
+        super().__init__(f"{report.path} is not a valid bag ({errors} {noun}); nothing {job}")
+        self.report = report
 
 
 class SchemaError(ArchiverError):

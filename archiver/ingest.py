@@ -34,7 +34,7 @@ from archiver import identifiers, layout
 from archiver.bagit import baginfo
 from archiver.bagit.files import BagFile, FolderFiles
 from archiver.clock import Clock, w3cdtf
-from archiver.errors import ArchiverError, UsageError
+from archiver.errors import InvalidBagError, UsageError
 from archiver.export.source import SourceBag, read_source
 from archiver.findings import BagReport
 from archiver.packing import BagResult, Origin, pack
@@ -68,15 +68,6 @@ class _HasPath(Protocol):
     def path(self) -> Path: ...
 
 
-class InvalidForeignBagError(ArchiverError):
-    """The bag to ingest failed validation: nothing is added to the collection."""
-
-    def __init__(self, report: BagReport) -> None:
-        errors = sum(1 for f in report.findings if f.severity == "error")
-        super().__init__(f"{report.path} is not a valid bag ({errors} errors); nothing ingested")
-        self.report = report
-
-
 def ingest_bag(
     foreign: str | os.PathLike[str],
     into: str | os.PathLike[str] | _HasPath,
@@ -90,7 +81,7 @@ def ingest_bag(
     """Add the bag at ``foreign`` (made by any BagIt tool) to the collection ``into`` (a
     Collection or its folder) as an archiver bag, and return what was made.
 
-    The foreign bag is validated in full first (InvalidForeignBagError, with its report,
+    The foreign bag is validated in full first (InvalidBagError, with its report,
     when it is not valid) and only ever read. ``record`` (a Record, a dict or a JSON file)
     replaces the Dublin Core the bag brings; ``bag_id`` names the new bag (else its
     External-Identifier or folder name, when usable as an identifier).
@@ -113,7 +104,7 @@ def ingest_bag(
     inspection = inspect_bag(foreign, workers=workers, executor=executor)
     report = inspection.report
     if not report.valid:
-        raise InvalidForeignBagError(report)
+        raise InvalidBagError(report, "ingested")
     source = read_source(foreign, inspection)
     bag_id = bag_id or _usable_id(source.bag_info_value("External-Identifier"))
     bag_id = bag_id or _usable_id(here.name)

@@ -15,8 +15,7 @@ import pytest
 
 from archiver import resources
 from archiver.bagit.reader import read_bag
-from archiver.bagit.writer import DigestMismatchError
-from archiver.errors import SourceError
+from archiver.errors import DigestMismatchError, SourceError
 from archiver.ingest import ingest_bag
 from archiver.packing import Origin, pack
 from archiver.provenance import Provenance

@@ -9,7 +9,8 @@ import bagit
 import pytest
 
 from archiver.bagit.reader import read_bag
-from archiver.bagit.writer import BagWriter, DigestMismatchError, PayloadPart, write_bag
+from archiver.bagit.writer import BagWriter, PayloadPart, write_bag
+from archiver.errors import DigestMismatchError
 from archiver.validation import validate_bag
 
 

@@ -30,7 +30,7 @@ from typing import Any, BinaryIO, cast
 from archiver.bagit import algorithms, baginfo, hashing, manifest
 from archiver.bagit.files import BagFile
 from archiver.bagit.reader import BAG_INFO_TXT, BAGIT_TXT, PAYLOAD_DIR
-from archiver.errors import BagWriteError, SourceError
+from archiver.errors import BagWriteError, DigestMismatchError, SourceError
 from archiver.staging import Staging
 
 DECLARATION = b"BagIt-Version: 1.0\nTag-File-Character-Encoding: UTF-8\n"
@@ -64,18 +64,6 @@ Consumer = hashing.Consumer
 # function returning what they found (which must be picklable: it may cross processes).
 Probe = Callable[[PayloadPart], tuple[Sequence[Consumer], Callable[[], Any]]]
 Content = bytes | Iterable[str] | Callable[[BinaryIO], object]
-
-
-class DigestMismatchError(SourceError):
-    """Payload bytes differ from the digests their source bag promised."""
-
-    def __init__(self, mismatches: Sequence[tuple[str, str, str, str]]) -> None:
-        self.mismatches = tuple(mismatches)  # (path, algorithm, expected, found)
-        details = "; ".join(
-            f"{path}: {name} is {found}, its bag said {want}"
-            for path, name, want, found in mismatches
-        )
-        super().__init__(f"payload differs from its bag's manifests: {details}")
 
 
 class BagWriter:
