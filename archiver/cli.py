@@ -302,9 +302,9 @@ def _run(args: argparse.Namespace) -> int:
 
 
 def _audit(args: argparse.Namespace) -> int:
-    from archiver.audit import INTACT, run_audit
-    from archiver.audit_report import render_html
     from archiver.clock import Clock
+    from archiver.collection.audit import INTACT, run_audit
+    from archiver.collection.report import render_html
 
     progress = _progress_bar(sys.stderr) if sys.stderr.isatty() else None
     report = run_audit(
@@ -341,13 +341,13 @@ def _audit(args: argparse.Namespace) -> int:
 
 
 def _audit_view(args: argparse.Namespace) -> int:
-    from archiver import collection
-    from archiver.audit_report import history, history_text, premis_events
-    from archiver.ledger import Ledger
+    from archiver.collection import bags
+    from archiver.collection.ledger import Ledger
+    from archiver.collection.report import history, history_text, premis_events
 
     if not args.collection.is_dir():
         raise UsageError(f"{args.collection}: not a directory")
-    path = args.ledger or collection.default_ledger(args.collection)
+    path = args.ledger or bags.default_ledger(args.collection)
     if not path.exists():
         raise UsageError(f"no ledger at {path}: run 'archiver audit {args.collection}' first")
     ledger = Ledger(path)
@@ -369,13 +369,13 @@ _DOMAIN = re.compile(r"^[a-zA-Z][a-zA-Z0-9\-]*(\.[a-zA-Z][a-zA-Z0-9\-]*)+$")
 
 
 def _serve(args: argparse.Namespace) -> int:
-    from archiver import collection
     from archiver.clock import Clock
+    from archiver.collection import bags
+    from archiver.collection.catalog import Catalog
     from archiver.oai.app import serve
-    from archiver.oai.catalog import Catalog
     from archiver.oai.protocol import Config
 
-    collection.bag_ids(args.collection)  # a folder of bags, or exit 2 now
+    bags.bag_ids(args.collection)  # a folder of bags, or exit 2 now
     identifier = args.repository_identifier or "archiver.local"
     if not _DOMAIN.match(identifier):
         raise UsageError(
@@ -476,12 +476,12 @@ def _ingest(args: argparse.Namespace) -> int:
 
 
 def _withdraw(args: argparse.Namespace) -> int:
-    from archiver import collection
     from archiver.clock import Clock, w3cdtf
-    from archiver.oai.catalog import Catalog
+    from archiver.collection import bags
+    from archiver.collection.catalog import Catalog
 
     when = w3cdtf(Clock.from_environment().now())
-    home = collection.withdraw(args.collection, args.bag_id, args.reason, when)
+    home = bags.withdraw(args.collection, args.bag_id, args.reason, when)
     Catalog(args.collection).refresh(when)
     print(home)
     return EXIT_OK

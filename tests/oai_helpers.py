@@ -19,7 +19,7 @@ from urllib.parse import parse_qsl, urlsplit
 from lxml import etree
 
 from archiver.clock import Clock
-from archiver.oai.catalog import Catalog
+from archiver.collection.catalog import Catalog
 from archiver.oai.protocol import Config, Provider
 from archiver.packing import make_bag
 from archiver.record import record_from_data

@@ -26,9 +26,9 @@ from lxml import html as lxml_html
 from referencing import Registry, Resource
 
 from archiver import resources
-from archiver.audit import run_audit
 from archiver.clock import Clock, w3cdtf
-from archiver.ledger import SCHEMA_VERSION
+from archiver.collection.audit import run_audit
+from archiver.collection.ledger import SCHEMA_VERSION
 from archiver.packing import make_bag
 from archiver.version import AGENT, VERSION
 from archiver.xml import parsing

@@ -19,8 +19,8 @@ from pathlib import Path
 
 import pytest
 
-from archiver.audit import AuditReport, run_audit
 from archiver.clock import Clock
+from archiver.collection.audit import AuditReport, run_audit
 from tests.conftest import BAGS_EPOCH
 from tests.corrupt import flip_byte
 

@@ -17,9 +17,9 @@ from urllib.parse import parse_qsl
 import pytest
 from lxml import etree
 
-from archiver import collection as collections
+from archiver.collection import bags as collections
+from archiver.collection.catalog import CATALOG_FILE
 from archiver.oai import tokens
-from archiver.oai.catalog import CATALOG_FILE
 from archiver.xml import parsing
 from tests.conftest import snapshot
 from tests.oai_helpers import (

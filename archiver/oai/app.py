@@ -18,7 +18,7 @@ from typing import Any
 from urllib.parse import parse_qsl
 
 from archiver.clock import Clock, w3cdtf
-from archiver.oai.catalog import Catalog
+from archiver.collection.catalog import Catalog
 from archiver.oai.protocol import Config, Provider
 
 StartResponse = Callable[[str, list[tuple[str, str]]], Any]

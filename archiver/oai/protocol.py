@@ -22,8 +22,8 @@ from lxml import etree
 
 from archiver import layout
 from archiver.bagit.reader import Bag, read_bag
+from archiver.collection.catalog import Catalog, Item
 from archiver.oai import tokens
-from archiver.oai.catalog import Catalog, Item
 from archiver.record import record_from_bag_info
 from archiver.xml import dc, parsing
 from archiver.xml.escape import attr, text, xml_problem

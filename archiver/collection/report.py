@@ -10,9 +10,9 @@ from collections.abc import Iterator
 from datetime import UTC, datetime
 from typing import Any
 
-from archiver.audit import DAMAGED, MISSING, AuditReport, BagOutcome
+from archiver.collection.audit import DAMAGED, MISSING, AuditReport, BagOutcome
+from archiver.collection.ledger import Ledger
 from archiver.errors import UsageError
-from archiver.ledger import Ledger
 from archiver.provenance import Agent, Event, Identifier, Provenance, Representation
 from archiver.xml import premis
 

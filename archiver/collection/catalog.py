@@ -25,8 +25,9 @@ from pathlib import Path
 
 from lxml import etree
 
-from archiver import collection, layout
+from archiver import layout
 from archiver.bagit.reader import BAG_INFO_TXT, BAGIT_TXT, Bag, read_bag
+from archiver.collection import bags
 from archiver.errors import ArchiverError
 from archiver.xml import parsing
 from archiver.xml.namespaces import METS, PREMIS
@@ -98,7 +99,7 @@ class Catalog:
 
     def __init__(self, collection_dir: Path, path: Path | None = None) -> None:
         self.collection = collection_dir
-        self.path = path or collection_dir / collection.RECORDS_DIR / CATALOG_FILE
+        self.path = path or collection_dir / bags.RECORDS_DIR / CATALOG_FILE
         self._local = threading.local()
         self._refreshing = threading.Lock()
         try:
@@ -167,8 +168,8 @@ class Catalog:
         longer have without being told.
         """
         with self._refreshing:
-            present = collection.bag_ids(self.collection)
-            stones = {t["id"]: t for t in collection.tombstones(self.collection) if "id" in t}
+            present = bags.bag_ids(self.collection)
+            stones = {t["id"]: t for t in bags.tombstones(self.collection) if "id" in t}
             known = {
                 row["id"]: row
                 for row in self.db.execute("SELECT id, deleted, fingerprint FROM records")

@@ -25,15 +25,15 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any, Protocol
 
-from archiver import collection
 from archiver.bagit import hashing
 from archiver.bagit.files import FolderFiles
 from archiver.check.bag import Inspection, Mode, check_bag, checksum_mismatch, unreadable
 from archiver.clock import Clock, w3cdtf
 from archiver.codes import Severity
+from archiver.collection import bags
+from archiver.collection.ledger import FileCheck, Ledger, Outcome
 from archiver.errors import UsageError
 from archiver.findings import Finding, finding, finding_from_json
-from archiver.ledger import FileCheck, Ledger, Outcome
 from archiver.version import AGENT
 
 # Files per task and bytes per task: small enough to record results often (a killed run
@@ -259,8 +259,8 @@ def run_audit(
 ) -> AuditReport:
     """Audit every bag of ``collection_dir`` (those due, with ``older_than_days``)."""
     clock = clock or Clock.from_environment()
-    ids = collection.bag_ids(collection_dir)
-    ledger_path = ledger_path or collection.default_ledger(collection_dir)
+    ids = bags.bag_ids(collection_dir)
+    ledger_path = ledger_path or bags.default_ledger(collection_dir)
     lock = _Lock(ledger_path)
     ledger = Ledger(ledger_path)
     try:
