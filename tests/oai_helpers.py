@@ -343,7 +343,7 @@ class Repo:
         return self.catalog.refresh(stamp or self.stamp())
 
     def close(self) -> None:
-        self.catalog.db.close()
+        self.catalog.close()
 
 
 # -- HTTP ------------------------------------------------------------------------------

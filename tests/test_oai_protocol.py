@@ -1013,9 +1013,10 @@ def test_a_catalog_indexed_under_an_older_crosswalk_moves_every_datestamp_on_ref
     move so that harvesters fetch the records again (checklist 31, catalog.CROSSWALK_VERSION).
     The catalog is put in the state an earlier version of archiver left it in."""
     before = {i: d for i, d, _, _ in _list_entries(fresh, LI)}
-    fresh.catalog.db.execute(
-        "UPDATE records SET fingerprint = '0' || substr(fingerprint, instr(fingerprint, '|'))"
-    )
+    with fresh.catalog.store.transaction() as db:
+        db.execute(
+            "UPDATE records SET fingerprint = '0' || substr(fingerprint, instr(fingerprint, '|'))"
+        )
     assert fresh.refresh("2024-02-20T00:00:00Z") == len(SPECS)  # every bag read again
     after = {i: d for i, d, _, _ in _list_entries(fresh, LI)}
     assert after.keys() == before.keys()
