@@ -480,9 +480,9 @@ def _withdraw(args: argparse.Namespace) -> int:
     from archiver.collection import bags
     from archiver.collection.catalog import Catalog
 
-    when = w3cdtf(Clock.from_environment().now())
-    home = bags.withdraw(args.collection, args.bag_id, args.reason, when)
-    Catalog(args.collection).refresh(when)
+    now = Clock.from_environment().now()
+    home = bags.withdraw(args.collection, args.bag_id, args.reason, w3cdtf(now))
+    Catalog(args.collection).refresh(now)
     print(home)
     return EXIT_OK
 

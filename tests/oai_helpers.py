@@ -12,13 +12,13 @@ import threading
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import datetime
 from pathlib import Path
 from urllib.parse import parse_qsl, urlsplit
 
 from lxml import etree
 
-from archiver.clock import Clock
+from archiver.clock import Clock, from_w3cdtf
 from archiver.collection.catalog import Catalog
 from archiver.oai.protocol import Config, Provider
 from archiver.packing import make_bag
@@ -46,12 +46,11 @@ DATESTAMP = RESPONSE_DATE
 
 def epoch(stamp: str) -> int:
     """A ``YYYY-MM-DDThh:mm:ssZ`` datestamp as UTC epoch seconds."""
-    moment = datetime.strptime(stamp, "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=UTC)
-    return int(moment.timestamp())
+    return int(from_w3cdtf(stamp).timestamp())
 
 
 def moment(stamp: str) -> datetime:
-    return datetime.fromtimestamp(epoch(stamp), UTC)
+    return from_w3cdtf(stamp)
 
 
 # -- the collection ----------------------------------------------------------------------
@@ -306,7 +305,7 @@ class Repo:
 
     def __post_init__(self) -> None:
         self.catalog = Catalog(self.collection)
-        self.catalog.refresh(self.stamp())
+        self.catalog.refresh(self.now)
         self.provider = Provider(self.catalog, self.config())
 
     def config(self) -> Config:
@@ -317,9 +316,6 @@ class Repo:
             REPOSITORY,
             page_size=self.page_size,
         )
-
-    def stamp(self) -> str:
-        return self.now.strftime("%Y-%m-%dT%H:%M:%SZ")
 
     def raw(self, query: str | Sequence[tuple[str, str]], now: datetime | None = None) -> bytes:
         pairs = parse_qsl(query, keep_blank_values=True) if isinstance(query, str) else query
@@ -340,7 +336,7 @@ class Repo:
         return found
 
     def refresh(self, stamp: str | None = None) -> int:
-        return self.catalog.refresh(stamp or self.stamp())
+        return self.catalog.refresh(from_w3cdtf(stamp) if stamp else self.now)
 
     def close(self) -> None:
         self.catalog.close()

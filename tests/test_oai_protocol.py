@@ -17,6 +17,7 @@ from urllib.parse import parse_qsl
 import pytest
 from lxml import etree
 
+from archiver.clock import w3cdtf
 from archiver.collection import bags as collections
 from archiver.collection.catalog import CATALOG_FILE
 from archiver.oai import tokens
@@ -599,7 +600,7 @@ def test_a_list_keeps_the_until_of_its_first_request(fresh: Repo) -> None:
     late = fresh.collection / "late"
     shutil.copytree(fresh.collection / "misc", late, symlinks=True)
     set_times(late, int((NOW + timedelta(hours=1)).timestamp()))
-    fresh.refresh((NOW + timedelta(hours=1)).strftime("%Y-%m-%dT%H:%M:%SZ"))
+    fresh.refresh(w3cdtf(NOW + timedelta(hours=1)))
     later = NOW + timedelta(hours=2)
     identifiers = header_ids(first)
     token = token_of(first)

@@ -25,6 +25,7 @@ from lxml import etree
 
 from archiver import layout
 from archiver.bagit.reader import BAG_INFO_TXT, BAGIT_TXT, Bag, read_bag
+from archiver.clock import w3cdtf
 from archiver.collection import bags
 from archiver.collection.store import Row, Schema, Store, statements
 from archiver.xml import parsing
@@ -76,10 +77,6 @@ class Item:
     formats: tuple[str, ...]
 
 
-def utc_stamp(seconds: float) -> str:
-    return datetime.fromtimestamp(int(seconds), UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-
-
 def set_path(group: str) -> tuple[str, list[tuple[str, str]]]:
     """A Bag-Group-Identifier as a setSpec and its (spec, name) ancestors, broadest first.
 
@@ -114,7 +111,7 @@ class Catalog:
 
     # -- keeping up with the collection -----------------------------------------------
 
-    def refresh(self, now: str) -> int:
+    def refresh(self, now: datetime) -> int:
         """Bring the catalog up to date with the collection; the number of items changed.
 
         Bags that vanished without a tombstone are deleted records from ``now`` on
@@ -130,7 +127,7 @@ class Catalog:
             }
             # One transaction for the whole pass: a commit per bag would be an fsync per bag.
             with self.store.transaction() as db:
-                return self._catch_up(db, present, stones, known, now)
+                return self._catch_up(db, present, stones, known, w3cdtf(now))
 
     def _catch_up(
         self,
@@ -178,7 +175,7 @@ class Catalog:
                 continue
             parts.append(f"{info.st_mtime_ns}:{info.st_size}:{info.st_ino}")
             newest = max(newest, info.st_mtime)
-        return "|".join(parts), utc_stamp(newest)
+        return "|".join(parts), w3cdtf(datetime.fromtimestamp(newest, UTC))
 
     def _index_bag(
         self, db: sqlite3.Connection, bag_id: str, fingerprint: str, datestamp: str

@@ -7,9 +7,9 @@ import html
 import json
 import uuid
 from collections.abc import Iterator
-from datetime import UTC, datetime
 from typing import Any
 
+from archiver.clock import from_w3cdtf
 from archiver.collection.audit import DAMAGED, MISSING, AuditReport, BagOutcome
 from archiver.collection.ledger import Ledger
 from archiver.errors import UsageError
@@ -206,7 +206,7 @@ def premis_events(ledger: Ledger, bag_id: str) -> str:
             Event(
                 Identifier("UUID", str(uuid.uuid5(_FIX_NAMESPACE, f"{bag_id}\x1f{row['run_id']}"))),
                 "fix",
-                datetime.strptime(row["finished_at"], "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=UTC),
+                from_w3cdtf(row["finished_at"]),
                 f"fixity check by archiver audit run {row['run_id']}: every file's digests "
                 "recomputed and compared with the bag's manifests and tag manifests",
                 outcome,
