@@ -303,7 +303,8 @@ def _run(args: argparse.Namespace) -> int:
 
 def _audit(args: argparse.Namespace) -> int:
     from archiver.clock import Clock
-    from archiver.collection.audit import INTACT, run_audit
+    from archiver.collection.audit import run_audit
+    from archiver.collection.ledger import BagStatus
     from archiver.collection.report import render_html
 
     progress = _progress_bar(sys.stderr) if sys.stderr.isatty() else None
@@ -327,7 +328,7 @@ def _audit(args: argparse.Namespace) -> int:
         _print_json(report.to_json())
     else:
         for bag in report.bags:
-            if bag.findings or bag.status != INTACT:
+            if bag.findings or bag.status is not BagStatus.INTACT:
                 print(f"{bag.id}: {bag.status}")
                 for item in sorted(bag.findings, key=lambda f: f.sort_key()):
                     print(f"  {item.severity}: [{item.code}] {one_line(item.describe())}")

@@ -20,7 +20,8 @@ from pathlib import Path
 import pytest
 
 from archiver.clock import Clock
-from archiver.collection.audit import AuditReport, run_audit
+from archiver.collection.audit import run_audit
+from archiver.collection.report import AuditReport
 from tests.conftest import BAGS_EPOCH
 from tests.corrupt import flip_byte
 

@@ -13,14 +13,13 @@ inside a bag is ever written.
 from __future__ import annotations
 
 import fcntl
-import json
 import os
 import socket
 import time
 from collections import deque
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import Future, ProcessPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
 from typing import Any, Protocol
@@ -31,7 +30,8 @@ from archiver.check.bag import Inspection, Mode, check_bag, checksum_mismatch, u
 from archiver.clock import Clock, w3cdtf
 from archiver.codes import Severity
 from archiver.collection import bags
-from archiver.collection.ledger import FileCheck, Ledger, Outcome
+from archiver.collection.ledger import BagCheck, BagStatus, FileCheck, Ledger, Outcome
+from archiver.collection.report import AuditReport, BagOutcome
 from archiver.errors import UsageError
 from archiver.findings import Finding, finding, finding_from_json
 from archiver.version import AGENT
@@ -133,82 +133,6 @@ def make_engine(workers: int, scheduler: str | None) -> Engine:
     if workers <= 1:
         return InlineEngine()
     return LocalEngine(workers)
-
-
-# -- results ----------------------------------------------------------------------------------
-
-INTACT, DAMAGED, MISSING, NEW = "intact", "damaged", "missing", "new"
-
-
-@dataclass
-class BagOutcome:
-    id: str
-    status: str
-    files: int = 0
-    bytes: int = 0
-    seconds: float = 0.0
-    findings: list[Finding] = field(default_factory=list)
-
-    def to_json(self) -> dict[str, Any]:
-        ordered = sorted(self.findings, key=Finding.sort_key)
-        return {
-            "id": self.id,
-            "status": self.status,
-            "files": self.files,
-            "bytes": self.bytes,
-            "seconds": round(self.seconds, 3),
-            "findings": [f.to_json() for f in ordered],
-        }
-
-
-@dataclass
-class AuditReport:
-    """One run: what was checked, what was skipped, and each checked bag's verdict.
-
-    Each bag is kept as a line with its findings (an intact bag has few, if any): memory
-    grows with the number of bags, not with their files.
-    """
-
-    collection: str
-    ledger: str
-    run: int
-    resumed: bool
-    started: str
-    finished: str = ""
-    skipped: int = 0
-    hashed: int = 0  # bytes read and digested by this invocation (less when resuming)
-    bags: list[BagOutcome] = field(default_factory=list)
-
-    @property
-    def checked(self) -> int:
-        return sum(1 for bag in self.bags if bag.status != MISSING)
-
-    @property
-    def damaged(self) -> int:
-        return sum(1 for bag in self.bags if bag.status in (DAMAGED, MISSING))
-
-    @property
-    def intact(self) -> bool:
-        return self.damaged == 0
-
-    def to_json(self) -> dict[str, Any]:
-        return {
-            "collection": self.collection,
-            "ledger": self.ledger,
-            "run": self.run,
-            "resumed": self.resumed,
-            "started": self.started,
-            "finished": self.finished,
-            "checked": self.checked,
-            "skipped": self.skipped,
-            "damaged": self.damaged,
-            "missing": sum(1 for bag in self.bags if bag.status == MISSING),
-            "new": sum(1 for bag in self.bags if bag.status == NEW),
-            "files": sum(bag.files for bag in self.bags),
-            "bytes": sum(bag.bytes for bag in self.bags),
-            "hashed": self.hashed,
-            "bags": [bag.to_json() for bag in self.bags],
-        }
 
 
 Progress = Callable[[int, int, int], None]  # bags done, bags to check, bytes hashed
@@ -315,11 +239,11 @@ class _Run:
         self.first_seen_now = {b for b in self.ids if b not in known}
         for bag_id in self.ids:
             self.ledger.saw_bag(bag_id, run.started_at)
-        done = {}
-        for row in self.ledger.run_checks(run.id):  # finished before the run was interrupted
-            if row["finished_at"] is not None:
-                done[row["bag_id"]] = row
-                report.bags.append(_outcome_from_row(row))
+        done = set()
+        for check in self.ledger.run_checks(run.id):  # finished before the run was interrupted
+            if check.finished_at is not None:
+                done.add(check.bag_id)
+                report.bags.append(_outcome(check))
         for bag_id, missing_since in sorted(known.items()):
             if bag_id not in self.ids and missing_since is None and bag_id not in done:
                 self._lost(report, bag_id)
@@ -338,7 +262,7 @@ class _Run:
     def _lost(self, report: AuditReport, bag_id: str) -> None:
         lost = finding("audit.bag.missing", "", f"{bag_id} has disappeared from the collection")
         self.ledger.lost_bag(self.run_id, bag_id, self.now(), [lost.to_json()])
-        report.bags.append(BagOutcome(bag_id, MISSING, findings=[lost]))
+        report.bags.append(BagOutcome(bag_id, BagStatus.MISSING, findings=[lost]))
 
     def _due(self, candidates: list[str], older_than_days: float | None) -> list[str]:
         """Bags to check: never-checked first, then the longest unchecked; all, or the stale."""
@@ -457,7 +381,13 @@ class _Run:
         if work.id in self.first_seen_now:
             findings.append(finding("audit.bag.new", "", f"{work.id} is new to the ledger"))
         damaged = any(f.severity is Severity.ERROR for f in findings)
-        status = DAMAGED if damaged else NEW if work.id in self.first_seen_now else INTACT
+        status = (
+            BagStatus.DAMAGED
+            if damaged
+            else BagStatus.NEW
+            if work.id in self.first_seen_now
+            else BagStatus.INTACT
+        )
         seconds = time.perf_counter() - work.started
         inventory = work.inspection.inventory
         files, size = len(inventory.payload), sum(inventory.payload.values())
@@ -509,13 +439,13 @@ def _check_finding(check: FileCheck, inspection: Inspection) -> Finding | None:
     return None
 
 
-def _outcome_from_row(row: Any) -> BagOutcome:
-    findings = [finding_from_json(f) for f in json.loads(row["findings"] or "[]")]
+def _outcome(check: BagCheck) -> BagOutcome:
+    """A bag check recorded in the ledger, as the report tells it."""
     return BagOutcome(
-        row["bag_id"],
-        row["status"],
-        row["files"] or 0,
-        row["bytes"] or 0,
-        row["seconds"] or 0.0,
-        findings,
+        check.bag_id,
+        check.status,
+        check.files or 0,
+        check.bytes or 0,
+        check.seconds or 0.0,
+        [finding_from_json(f) for f in check.findings],
     )

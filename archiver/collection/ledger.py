@@ -70,6 +70,24 @@ SCHEMA = Schema(
 SCHEMA_VERSION = SCHEMA.version
 
 
+class BagStatus(StrEnum):
+    """A bag's verdict in an audit: bag_checks.status, and "status" in every report."""
+
+    INTACT = "intact"
+    NEW = "new"  # seen for the first time by this ledger, and intact
+    DAMAGED = "damaged"
+    MISSING = "missing"  # known to the ledger, gone from the collection
+    UNFINISHED = "unfinished"  # begun by a run that was interrupted (NULL in bag_checks)
+
+    @property
+    def verified(self) -> bool:
+        """Whether the bag was found intact: a successful fixity check."""
+        return self in _VERIFIED
+
+
+_VERIFIED = frozenset({BagStatus.INTACT, BagStatus.NEW})
+
+
 class Outcome(StrEnum):
     """What a file check found (file_checks.outcome)."""
 
@@ -82,6 +100,8 @@ class Outcome(StrEnum):
 
 @dataclass(frozen=True)
 class FileCheck:
+    """One file digested with one algorithm (a row of file_checks)."""
+
     bag_id: str
     path: str
     algorithm: str
@@ -92,7 +112,24 @@ class FileCheck:
 
 
 @dataclass(frozen=True)
+class BagCheck:
+    """One bag checked by one run (a row of bag_checks); findings as their JSON."""
+
+    run_id: int
+    bag_id: str
+    started_at: str
+    finished_at: str | None
+    status: BagStatus
+    files: int | None  # None until the check finishes
+    bytes: int | None
+    seconds: float | None
+    findings: tuple[dict[str, Any], ...]
+
+
+@dataclass(frozen=True)
 class Run:
+    """One audit run (a row of runs)."""
+
     id: int
     started_at: str
     finished_at: str | None
@@ -160,16 +197,24 @@ class Ledger:
             db.execute("UPDATE bags SET missing_since = ? WHERE id = ?", (when, bag_id))
             db.execute(
                 "INSERT OR IGNORE INTO bag_checks (run_id, bag_id, started_at, finished_at, "
-                "status, files, bytes, seconds, findings) "
-                "VALUES (?, ?, ?, ?, 'missing', 0, 0, 0, ?)",
-                (run_id, bag_id, when, when, json.dumps(findings, sort_keys=True)),
+                "status, files, bytes, seconds, findings) VALUES (?, ?, ?, ?, ?, 0, 0, 0, ?)",
+                (
+                    run_id,
+                    bag_id,
+                    when,
+                    when,
+                    BagStatus.MISSING,
+                    json.dumps(findings, sort_keys=True),
+                ),
             )
 
     def last_success(self) -> dict[str, str]:
         """Bag id -> when its last successful verification finished."""
+        marks = ", ".join("?" * len(_VERIFIED))  # placeholders only: no value is spliced in
         rows = self.store.rows(
-            "SELECT bag_id, MAX(finished_at) AS at FROM bag_checks "
-            "WHERE status IN ('intact', 'new') GROUP BY bag_id"
+            "SELECT bag_id, MAX(finished_at) AS at FROM bag_checks "  # noqa: S608
+            f"WHERE status IN ({marks}) GROUP BY bag_id",
+            sorted(_VERIFIED),
         )
         return {row["bag_id"]: row["at"] for row in rows}
 
@@ -186,7 +231,7 @@ class Ledger:
         bag_id: str,
         *,
         when: str,
-        status: str,
+        status: BagStatus,
         files: int,
         size: int,
         seconds: float,
@@ -208,17 +253,22 @@ class Ledger:
                 ),
             )
 
-    def bag_checks(self, bag_id: str | None = None) -> list[Row]:
+    def bag_checks(self, bag_id: str | None = None) -> list[BagCheck]:
+        """Every bag check, or every check of one bag, in run order."""
         if bag_id is None:
-            return self.store.rows("SELECT * FROM bag_checks ORDER BY run_id, bag_id")
-        return self.store.rows(
-            "SELECT * FROM bag_checks WHERE bag_id = ? ORDER BY run_id", (bag_id,)
-        )
+            rows = self.store.rows("SELECT * FROM bag_checks ORDER BY run_id, bag_id")
+        else:
+            rows = self.store.rows(
+                "SELECT * FROM bag_checks WHERE bag_id = ? ORDER BY run_id", (bag_id,)
+            )
+        return [_bag_check(row) for row in rows]
 
-    def run_checks(self, run_id: int) -> list[Row]:
-        return self.store.rows(
+    def run_checks(self, run_id: int) -> list[BagCheck]:
+        """The bags one run has checked (or begun to), by bag id."""
+        rows = self.store.rows(
             "SELECT * FROM bag_checks WHERE run_id = ? ORDER BY bag_id", (run_id,)
         )
+        return [_bag_check(row) for row in rows]
 
     # -- files -------------------------------------------------------------------------
 
@@ -260,7 +310,7 @@ class Ledger:
                 r["algorithm"],
                 r["expected"],
                 r["found"],
-                r["outcome"],
+                Outcome(r["outcome"]),
                 r["seconds"],
             )
             for r in rows
@@ -275,4 +325,18 @@ def _run(row: Row) -> Run:
         row["software"],
         row["host"],
         json.loads(row["options"]),
+    )
+
+
+def _bag_check(row: Row) -> BagCheck:
+    return BagCheck(
+        row["run_id"],
+        row["bag_id"],
+        row["started_at"],
+        row["finished_at"],
+        BagStatus(row["status"]) if row["status"] else BagStatus.UNFINISHED,
+        row["files"],
+        row["bytes"],
+        row["seconds"],
+        tuple(json.loads(row["findings"] or "[]")),
     )
