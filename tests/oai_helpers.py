@@ -19,7 +19,7 @@ from urllib.parse import parse_qsl, urlsplit
 from lxml import etree
 
 from archiver.clock import Clock, from_w3cdtf
-from archiver.collection.catalog import Catalog
+from archiver.collection import Catalog, Collection
 from archiver.oai.protocol import Config, Provider
 from archiver.packing import make_bag
 from archiver.record import record_from_data
@@ -300,11 +300,13 @@ class Repo:
     collection: Path
     now: datetime
     page_size: int = 2
+    owner: Collection = field(init=False)
     catalog: Catalog = field(init=False)
     provider: Provider = field(init=False)
 
     def __post_init__(self) -> None:
-        self.catalog = Catalog(self.collection)
+        self.owner = Collection(self.collection)
+        self.catalog = self.owner.catalog()
         self.catalog.refresh(self.now)
         self.provider = Provider(self.catalog, self.config())
 
@@ -339,7 +341,7 @@ class Repo:
         return self.catalog.refresh(from_w3cdtf(stamp) if stamp else self.now)
 
     def close(self) -> None:
-        self.catalog.close()
+        self.owner.close()
 
 
 # -- HTTP ------------------------------------------------------------------------------

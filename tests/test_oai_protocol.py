@@ -17,8 +17,7 @@ from urllib.parse import parse_qsl
 import pytest
 from lxml import etree
 
-from archiver.clock import w3cdtf
-from archiver.collection import bags as collections
+from archiver.clock import Clock, w3cdtf
 from archiver.collection.catalog import CATALOG_FILE
 from archiver.oai import tokens
 from archiver.xml import parsing
@@ -825,8 +824,10 @@ LET2 = PREFIX + "let-2"
 
 
 def _withdraw(repo: Repo, bag_id: str, when: str = WITHDRAWN_AT) -> Path:
-    home = collections.withdraw(repo.collection, bag_id, "the rights holder asked", when)
-    repo.refresh(when)
+    home = repo.owner.withdraw(
+        bag_id, reason="the rights holder asked", clock=Clock(fixed=moment(when))
+    )
+    repo.refresh(when)  # nothing left to do: withdraw refreshed the catalog
     return home
 
 
@@ -854,7 +855,7 @@ def test_a_withdrawn_bag_is_kept_beside_its_tombstone_and_reported_deleted(fresh
     assert stone["reason"] == "the rights holder asked"
     assert ["Bag-Group-Identifier", "letters:1920s"] in stone["bag_info"]
     _assert_deleted(fresh, LET2, WITHDRAWN_AT, ["letters:1920s"])
-    assert "let-2" not in collections.bag_ids(fresh.collection)
+    assert "let-2" not in fresh.owner.bag_ids()
 
 
 def test_list_identifiers_reports_a_deleted_record_within_its_date_range_and_set(

@@ -1,6 +1,6 @@
 """Integrity verification runs over a collection: fixity audits with a history.
 
-    bags in the collection -> which to check (--older-than, never-checked first)
+    bags in the collection -> which to check (never-checked first; or only the stale)
     -> per bag: structure and completeness (check.bag), then every file hashed
        (local worker processes, or a Dask cluster) -> each result written to the ledger
        as it arrives -> per bag a verdict -> the run report (JSON, HTML, PREMIS events).
@@ -32,7 +32,7 @@ from archiver.codes import Severity
 from archiver.collection import bags
 from archiver.collection.ledger import BagCheck, BagStatus, FileCheck, Ledger, Outcome
 from archiver.collection.report import AuditReport, BagOutcome
-from archiver.errors import UsageError
+from archiver.errors import CollectionError, UsageError
 from archiver.findings import Finding, finding, finding_from_json
 from archiver.version import AGENT
 
@@ -111,7 +111,8 @@ class DaskEngine:
             from distributed import Client
         except ImportError as exc:
             raise UsageError(
-                "--scheduler needs Dask distributed: pip install 'archiver[distributed]'"
+                "auditing on a Dask scheduler needs Dask distributed: "
+                "pip install 'archiver[distributed]'"
             ) from exc
         try:
             # A scheduler that does not answer within seconds is not there: say so quickly.
@@ -159,40 +160,45 @@ class _Lock:
 
     def __init__(self, ledger_path: Path) -> None:
         path = ledger_path.with_name(ledger_path.name + ".lock")
-        path.parent.mkdir(parents=True, exist_ok=True)
-        self.fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o644)
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            # O_CLOEXEC: no program this process starts inherits the lock.
+            self.fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o644)
+        except OSError as exc:
+            raise CollectionError(f"cannot open the audit lock {path}: {exc.strerror}") from exc
         try:
             fcntl.flock(self.fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError as exc:
             os.close(self.fd)
-            raise UsageError(f"another audit is running on this ledger ({path})") from exc
+            raise CollectionError(f"another audit is running on this ledger ({path})") from exc
 
     def release(self) -> None:
         os.close(self.fd)
 
 
 def run_audit(
-    collection_dir: Path,
+    root: Path,
+    ledger_path: Path,
     *,
-    ledger_path: Path | None = None,
-    older_than_days: float | None = None,
-    workers: int | None = None,
-    scheduler: str | None = None,
-    clock: Clock | None = None,
-    progress: Progress | None = None,
+    older_than: timedelta | None,
+    workers: int | None,
+    scheduler: str | None,
+    clock: Clock,
+    progress: Progress | None,
 ) -> AuditReport:
-    """Audit every bag of ``collection_dir`` (those due, with ``older_than_days``)."""
-    clock = clock or Clock.from_environment()
-    ids = bags.bag_ids(collection_dir)
-    ledger_path = ledger_path or bags.default_ledger(collection_dir)
+    """Audit every bag of the collection at ``root`` (those due, with ``older_than``),
+    recording it in the ledger at ``ledger_path``. Collection.audit documents the options."""
+    ids = bags.bag_ids(root)
     lock = _Lock(ledger_path)
-    ledger = Ledger(ledger_path)
     try:
-        return _Run(collection_dir, ids, ledger, clock, progress).execute(
-            older_than_days, workers or hashing.default_workers(), scheduler
-        )
+        ledger = Ledger(ledger_path)
+        try:
+            return _Run(root, ids, ledger, clock, progress).execute(
+                older_than, workers or hashing.default_workers(), scheduler
+            )
+        finally:
+            ledger.close()
     finally:
-        ledger.close()
         lock.release()
 
 
@@ -216,18 +222,22 @@ class _Run:
         return w3cdtf(self.clock.now())
 
     def execute(
-        self, older_than_days: float | None, workers: int, scheduler: str | None
+        self, older_than: timedelta | None, workers: int, scheduler: str | None
     ) -> AuditReport:
-        options = {"older_than_days": older_than_days, "workers": workers, "scheduler": scheduler}
+        options = {
+            "older_than_days": None if older_than is None else older_than / timedelta(days=1),
+            "workers": workers,
+            "scheduler": scheduler,
+        }
         # The engine first: a run that cannot start (no scheduler) is never recorded.
         engine = make_engine(workers, scheduler)
         try:
-            return self._execute(options, engine, older_than_days, workers)
+            return self._execute(options, engine, older_than, workers)
         finally:
             engine.close()
 
     def _execute(
-        self, options: dict[str, Any], engine: Engine, older_than_days: float | None, workers: int
+        self, options: dict[str, Any], engine: Engine, older_than: timedelta | None, workers: int
     ) -> AuditReport:
         previous = self.ledger.unfinished_run()
         run = previous or self.ledger.start_run(self.now(), AGENT, socket.gethostname(), options)
@@ -247,7 +257,7 @@ class _Run:
         for bag_id, missing_since in sorted(known.items()):
             if bag_id not in self.ids and missing_since is None and bag_id not in done:
                 self._lost(report, bag_id)
-        due = self._due([b for b in self.ids if b not in done], older_than_days)
+        due = self._due([b for b in self.ids if b not in done], older_than)
         report.skipped = len(self.ids) - sum(1 for b in self.ids if b in done) - len(due)
         for outcome in self._pipeline(due, engine, workers):
             report.bags.append(outcome)
@@ -264,11 +274,11 @@ class _Run:
         self.ledger.lost_bag(self.run_id, bag_id, self.now(), [lost.to_json()])
         report.bags.append(BagOutcome(bag_id, BagStatus.MISSING, findings=[lost]))
 
-    def _due(self, candidates: list[str], older_than_days: float | None) -> list[str]:
+    def _due(self, candidates: list[str], older_than: timedelta | None) -> list[str]:
         """Bags to check: never-checked first, then the longest unchecked; all, or the stale."""
         last = self.ledger.last_success()
-        if older_than_days is not None:
-            limit = w3cdtf(self.clock.now() - timedelta(days=older_than_days))
+        if older_than is not None:
+            limit = w3cdtf(self.clock.now() - older_than)
             candidates = [b for b in candidates if b not in last or last[b] < limit]
         return sorted(candidates, key=lambda b: (b in last, last.get(b, ""), b))
 

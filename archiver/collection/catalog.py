@@ -28,6 +28,7 @@ from archiver.bagit.reader import BAG_INFO_TXT, BAGIT_TXT, Bag, read_bag
 from archiver.clock import w3cdtf
 from archiver.collection import bags
 from archiver.collection.store import Row, Schema, Store, statements
+from archiver.collection.withdrawal import Tombstone, tombstones
 from archiver.xml import parsing
 from archiver.xml.namespaces import METS, PREMIS
 
@@ -94,9 +95,9 @@ def set_path(group: str) -> tuple[str, list[tuple[str, str]]]:
 class Catalog:
     """The catalog of one collection; safe to share between threads (a connection each)."""
 
-    def __init__(self, collection_dir: Path, path: Path | None = None) -> None:
+    def __init__(self, collection_dir: Path, path: Path) -> None:
         self.collection = collection_dir
-        self.path = path or collection_dir / bags.RECORDS_DIR / CATALOG_FILE
+        self.path = path
         self.store = Store(self.path, SCHEMA)
         self._refreshing = threading.Lock()
 
@@ -120,7 +121,7 @@ class Catalog:
         """
         with self._refreshing:
             present = bags.bag_ids(self.collection)
-            stones = {t["id"]: t for t in bags.tombstones(self.collection) if "id" in t}
+            stones = {stone.id: stone for stone in tombstones(self.collection)}
             known = {
                 row["id"]: row
                 for row in self.store.rows("SELECT id, deleted, fingerprint FROM records")
@@ -133,7 +134,7 @@ class Catalog:
         self,
         db: sqlite3.Connection,
         present: list[str],
-        stones: dict[str, dict[str, object]],
+        stones: dict[str, Tombstone],
         known: dict[str, Row],
         now: str,
     ) -> int:
@@ -153,7 +154,7 @@ class Catalog:
             if bag_id in here or row["deleted"]:
                 continue
             stone = stones.get(bag_id)
-            when = str(stone["withdrawn_at"]) if stone else now
+            when = stone.withdrawn_at if stone else now
             self._delete(db, bag_id, when)
             changed += 1
         for bag_id, stone in stones.items():  # a rebuilt catalog learns its deletions
@@ -212,14 +213,9 @@ class Catalog:
         )
         db.execute("UPDATE record_sets SET datestamp = ? WHERE id = ?", (when, bag_id))
 
-    def _tombstone(self, db: sqlite3.Connection, bag_id: str, stone: dict[str, object]) -> None:
-        when = str(stone.get("withdrawn_at", ""))
-        info = stone.get("bag_info", [])
-        group = (
-            next((str(v) for label, v in info if str(label).lower() == "bag-group-identifier"), "")
-            if isinstance(info, list)
-            else ""
-        )
+    def _tombstone(self, db: sqlite3.Connection, bag_id: str, stone: Tombstone) -> None:
+        when = stone.withdrawn_at
+        group = stone.value("Bag-Group-Identifier") or ""
         setspec, ancestors = set_path(group) if group else ("", [])
         db.execute(
             "INSERT INTO records (id, datestamp, deleted, setspec, formats, fingerprint) "

@@ -21,6 +21,7 @@ from typing import Any
 
 from archiver.collection.store import Row, Schema, Store, statements
 
+LEDGER_FILE = "ledger.sqlite"
 SCHEMA = Schema(
     "ledger",
     (
