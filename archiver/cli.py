@@ -104,7 +104,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--older-than", type=_days, metavar="DAYS", help="only bags not verified for DAYS days"
     )
     aud.add_argument(
-        "--workers", type=_positive, metavar="N", help="hashing processes (default: all cores)"
+        "--workers", type=_positive, metavar="N", help="hashing threads (default: all cores)"
     )
     aud.add_argument("--scheduler", metavar="ADDRESS", help="a Dask scheduler: tcp://HOST:PORT")
     aud.add_argument("--json", action="store_true", help="print the run report as JSON")

@@ -3,12 +3,17 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
+import multiprocessing
+import os
 import sqlite3
 import threading
+from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
 from contextlib import closing
 from datetime import timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
 from lxml import etree
@@ -17,6 +22,8 @@ import archiver
 from archiver import BagStatus, Clock, Collection, CollectionError, StoreError, UsageError
 from archiver.collection.store import Schema, Store, statements
 from archiver.oai.protocol import Config, Provider
+from archiver.packing import make_bag
+from tests.conftest import write_tree
 from tests.corrupt import flip_byte
 from tests.oai_helpers import (
     ADMIN,
@@ -333,3 +340,108 @@ def test_each_thread_has_its_own_connection_and_close_closes_them_all(tmp_path: 
     for connection in seen:
         with pytest.raises(sqlite3.ProgrammingError):
             connection.execute("SELECT 1")
+
+
+# -- where the hashing runs ------------------------------------------------------------
+
+
+def _holders(path: Path) -> set[int]:
+    """Every process with ``path`` open, found through /proc."""
+    target = os.path.realpath(path)
+    found = set()
+    for pid in filter(str.isdigit, os.listdir("/proc")):
+        try:
+            fds = os.listdir(f"/proc/{pid}/fd")
+        except OSError:  # gone, or not ours to look at
+            continue
+        for fd in fds:
+            with contextlib.suppress(OSError):
+                if os.readlink(f"/proc/{pid}/fd/{fd}") == target:
+                    found.add(int(pid))
+    return found
+
+
+def _many_files(tmp_path: Path) -> str:
+    """Four bags of 70 files each: more than one hashing batch per bag."""
+    folder = tmp_path / "many"
+    for number in range(4):
+        source = write_tree(
+            tmp_path / "sources" / f"b{number}",
+            {f"part-{i:02d}.txt": f"part {i} of bag {number}\n" * 50 for i in range(70)},
+        )
+        make_bag([source], folder, bag_id=f"b{number}", clock=Clock(fixed=T0), workers=1)
+    return str(folder)
+
+
+class _Watch:
+    """A progress callback that notes, after each bag, who holds the lock and which
+    worker processes this process has."""
+
+    def __init__(self, lock: Path) -> None:
+        self.lock = lock
+        self.holders: list[set[int]] = []
+        self.workers: set[int] = set()
+
+    def __call__(self, _done: int, _total: int, _hashed: int) -> None:
+        self.holders.append(_holders(self.lock))
+        self.workers.update(child.pid for child in multiprocessing.active_children() if child.pid)
+
+
+def _audit_watched(folder: str, **options: Any) -> tuple[archiver.AuditReport, _Watch]:
+    collection = Collection(folder)
+    watch = _Watch(collection.ledger_path.with_name("ledger.sqlite.lock"))
+    report = collection.audit(clock=Clock(fixed=T0), progress=watch, **options)
+    assert report.intact and len(report.bags) == 4
+    return report, watch
+
+
+def test_an_audit_with_two_workers_hashes_without_forking_a_lock_holder(tmp_path: Path) -> None:
+    _, watch = _audit_watched(_many_files(tmp_path), workers=2)
+    assert watch.holders == [{os.getpid()}] * 4  # only this process, all along
+    assert watch.workers == set()  # threads: no process of ours ever held it
+    assert _holders(watch.lock) == set()  # released at the end
+
+
+def test_a_callers_forkserver_pool_hashes_and_its_workers_never_hold_the_lock(
+    tmp_path: Path,
+) -> None:
+    folder = _many_files(tmp_path)
+    context = multiprocessing.get_context("forkserver")
+    with ProcessPoolExecutor(max_workers=2, mp_context=context) as pool:
+        report, watch = _audit_watched(folder, executor=pool)
+        assert pool.submit(abs, -1).result() == 1  # the caller's pool is left running
+    assert watch.workers, "no worker process ran: the test proves nothing"
+    assert watch.holders == [{os.getpid()}] * 4
+    twin = _audit_watched(_many_files(tmp_path / "twin"), workers=1)[0]
+    assert [b.to_json()["files"] for b in report.bags] == [b.to_json()["files"] for b in twin.bags]
+
+
+def test_a_forked_pool_would_hold_the_lock_which_is_why_the_audit_never_forks(
+    tmp_path: Path,
+) -> None:
+    """The watch above can see a leak: a caller's fork-context pool, whose workers start
+    while the audit holds the lock, holds it too."""
+    folder = _many_files(tmp_path)
+    with ProcessPoolExecutor(max_workers=2, mp_context=multiprocessing.get_context("fork")) as pool:
+        _, watch = _audit_watched(folder, executor=pool)
+    assert any(holders - {os.getpid()} for holders in watch.holders)
+
+
+def test_an_audit_on_a_callers_thread_pool_gives_the_verdicts_of_one_worker(
+    tmp_path: Path,
+) -> None:
+    folder = _many_files(tmp_path)
+    flip_byte(Path(folder) / "b2" / "data" / "part-33.txt")
+    with ThreadPoolExecutor(max_workers=3) as pool:
+        threaded = Collection(folder).audit(executor=pool, clock=Clock(fixed=T0))
+    alone = Collection(folder, ledger=tmp_path / "alone.sqlite").audit(
+        workers=1, clock=Clock(fixed=T0)
+    )
+    assert _statuses(threaded) == _statuses(alone)
+    assert _statuses(threaded)["b2"] is BagStatus.DAMAGED
+    assert [b.findings for b in threaded.bags] == [b.findings for b in alone.bags]
+
+
+def test_a_scheduler_and_an_executor_together_are_refused(folder: str) -> None:
+    with ThreadPoolExecutor(max_workers=1) as pool, pytest.raises(UsageError, match="not both"):
+        Collection(folder).audit(scheduler="tcp://127.0.0.1:1", executor=pool)

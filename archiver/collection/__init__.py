@@ -22,6 +22,7 @@ from __future__ import annotations
 import os
 import threading
 from collections.abc import Iterator
+from concurrent.futures import Executor
 from contextlib import contextmanager
 from datetime import timedelta
 from pathlib import Path
@@ -115,6 +116,7 @@ class Collection:
         older_than: timedelta | None = None,
         workers: int | None = None,
         scheduler: str | None = None,
+        executor: Executor | None = None,
         clock: Clock | None = None,
         progress: Progress | None = None,
     ) -> AuditReport:
@@ -125,23 +127,29 @@ class Collection:
         A run that was interrupted is resumed: what it recorded is not checked again.
         Nothing inside a bag is written.
 
-        Where the hashing runs: ``workers`` local workers (default: every core this
-        process may use; 1 hashes inline), or the Dask cluster whose scheduler address is
-        ``scheduler`` (``archiver[distributed]``; its workers must see the collection at the
-        same path). ``progress(bags done, bags to check, bytes hashed)`` is called after
-        each bag.
+        Where the hashing runs: on ``workers`` threads of this process (default: as many
+        as the cores it may use; 1 hashes in the calling thread); on the caller's
+        ``executor`` (a thread pool, or a process pool started with "forkserver" or
+        "spawn": a forked worker would inherit the ledger's lock), which is left running;
+        or on the Dask cluster whose scheduler address is ``scheduler``
+        (``archiver[distributed]``; its workers must see the collection at the same path).
+        Nothing is forked. ``progress(bags done, bags to check, bytes hashed)`` is called
+        after each bag.
 
         Raises CollectionError when another audit holds the ledger, StoreError when the
         ledger is not archiver's or is newer than this software.
         """
         if workers is not None and workers < 1:
             raise UsageError(f"an audit needs at least 1 worker, not {workers}")
+        if scheduler is not None and executor is not None:
+            raise UsageError("an audit hashes on a Dask scheduler or on an executor, not both")
         return run_audit(
             self.path,
             self.ledger_path,
             older_than=older_than,
             workers=workers,
             scheduler=scheduler,
+            executor=executor,
             clock=clock or Clock.from_environment(),
             progress=progress,
         )
