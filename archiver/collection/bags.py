@@ -27,9 +27,7 @@ def bag_ids(collection: Path) -> list[str]:
                     continue
                 if os.path.lexists(os.path.join(entry.path, "bagit.txt")):
                     found.append(entry.name)
-    except NotADirectoryError as exc:
-        raise CollectionError(f"{collection}: not a directory") from exc
-    except FileNotFoundError as exc:
+    except (NotADirectoryError, FileNotFoundError) as exc:
         raise CollectionError(f"{collection}: not a directory") from exc
     except OSError as exc:
         raise CollectionError(f"{collection}: cannot list the collection: {exc.strerror}") from exc

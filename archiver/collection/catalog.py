@@ -106,9 +106,7 @@ class Catalog:
 
     def secret(self) -> bytes:
         """The key that signs this repository's resumption tokens."""
-        row = self.store.row("SELECT value FROM meta WHERE key = 'secret'")
-        assert row is not None  # written with the schema
-        return bytes.fromhex(row[0])
+        return bytes.fromhex(self.store.value("SELECT value FROM meta WHERE key = 'secret'"))
 
     # -- keeping up with the collection -----------------------------------------------
 
@@ -200,9 +198,7 @@ class Catalog:
             "formats = excluded.formats, fingerprint = excluded.fingerprint",
             (bag_id, datestamp, setspec or None, " ".join(formats), fingerprint),
         )
-        for spec, name in ancestors:
-            db.execute("INSERT OR IGNORE INTO sets VALUES (?, ?)", (spec, name))
-            db.execute("INSERT INTO record_sets VALUES (?, ?, ?)", (spec, datestamp, bag_id))
+        _place_in_sets(db, bag_id, datestamp, ancestors)
 
     def _delete(self, db: sqlite3.Connection, bag_id: str, when: str) -> None:
         # A deleted item offers only its header (in oai_dc), as a rebuilt catalog's does.
@@ -222,9 +218,7 @@ class Catalog:
             "VALUES (?, ?, 1, ?, 'oai_dc', '')",
             (bag_id, when, setspec or None),
         )
-        for spec, name in ancestors:
-            db.execute("INSERT OR IGNORE INTO sets VALUES (?, ?)", (spec, name))
-            db.execute("INSERT INTO record_sets VALUES (?, ?, ?)", (spec, when, bag_id))
+        _place_in_sets(db, bag_id, when, ancestors)
 
     # -- what the protocol asks -------------------------------------------------------
 
@@ -233,8 +227,8 @@ class Catalog:
         return _item(row) if row else None
 
     def earliest(self) -> str | None:
-        row = self.store.row("SELECT min(datestamp) FROM records")
-        return str(row[0]) if row and row[0] else None
+        earliest = self.store.value("SELECT min(datestamp) FROM records")
+        return str(earliest) if earliest else None
 
     def has_sets(self) -> bool:
         return self.store.row("SELECT 1 FROM sets LIMIT 1") is not None
@@ -246,8 +240,7 @@ class Catalog:
         return [(row["spec"], row["name"]) for row in rows]
 
     def count_sets(self) -> int:
-        row = self.store.row("SELECT count(*) FROM sets")
-        return int(row[0]) if row else 0
+        return int(self.store.value("SELECT count(*) FROM sets"))
 
     def _where(self, start: str, end: str, spec: str | None) -> tuple[str, str, list[object]]:
         if spec is None:
@@ -289,12 +282,21 @@ class Catalog:
 
     def count(self, *, start: str, end: str, spec: str | None, prefix: str) -> int:
         source, where, args = self._where(start, end, spec)
-        row = self.store.row(
+        count = self.store.value(
             f"SELECT count(*) FROM {source} WHERE {where} "  # noqa: S608 - fixed fragments
             "AND (r.deleted = 1 OR (' ' || r.formats || ' ') LIKE ?)",
             [*args, f"% {prefix} %"],
         )
-        return int(row[0]) if row else 0
+        return int(count)
+
+
+def _place_in_sets(
+    db: sqlite3.Connection, bag_id: str, datestamp: str, ancestors: list[tuple[str, str]]
+) -> None:
+    """Put an item in its set and every set above it, creating the sets it is the first of."""
+    for spec, name in ancestors:
+        db.execute("INSERT OR IGNORE INTO sets VALUES (?, ?)", (spec, name))
+        db.execute("INSERT INTO record_sets VALUES (?, ?, ?)", (spec, datestamp, bag_id))
 
 
 def _item(row: Row) -> Item:

@@ -25,6 +25,7 @@ from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from archiver.errors import StoreError
 
@@ -180,6 +181,11 @@ class Store:
         except sqlite3.Error as exc:
             raise self._failed(exc) from exc
         return found
+
+    def value(self, sql: str, parameters: Parameters = ()) -> Any:
+        """The first column of the first row a query returns (None without a row)."""
+        found = self.row(sql, parameters)
+        return None if found is None else found[0]
 
     def _failed(self, exc: sqlite3.Error) -> StoreError:
         return StoreError(f"{self.path}: the {self.schema.kind} failed: {exc}")
