@@ -6,7 +6,10 @@ The public API:
     make_bag(sources, out_dir, record=..., bag_id=..., force=..., clock=...) -> BagResult
     load_record(path) -> Record
     validate_bag(path, mode=...) -> BagReport;  validate_bags(paths) -> Report
-    Clock, Record, Report, BagReport, Finding, Mode, ArchiverError (and its subclasses)
+    Collection(path, ledger=...): bag_ids(), audit(...) -> AuditReport, history(...),
+        premis_events(bag_id), withdraw(bag_id, reason=...), catalog(), refresh_catalog()
+    Clock, Record, Report, BagReport, Finding, Mode, BagStatus,
+    ArchiverError (and its subclasses)
 """
 
 from importlib import import_module
@@ -17,15 +20,18 @@ from archiver.version import __version__
 if TYPE_CHECKING:
     from archiver.check.bag import Mode
     from archiver.clock import Clock
+    from archiver.collection import AuditReport, BagStatus, Collection
     from archiver.errors import (
         ArchiverError,
         BagExistsError,
         BagWriteError,
         ClockError,
+        CollectionError,
         MetadataError,
         Problem,
         SchemaError,
         SourceError,
+        StoreError,
         UsageError,
     )
     from archiver.findings import BagReport, Finding, Report
@@ -37,14 +43,19 @@ if TYPE_CHECKING:
 _LOCATIONS = {
     "Mode": "archiver.check.bag",
     "Clock": "archiver.clock",
+    "AuditReport": "archiver.collection",
+    "BagStatus": "archiver.collection",
+    "Collection": "archiver.collection",
     "ArchiverError": "archiver.errors",
     "BagExistsError": "archiver.errors",
     "BagWriteError": "archiver.errors",
     "ClockError": "archiver.errors",
+    "CollectionError": "archiver.errors",
     "MetadataError": "archiver.errors",
     "Problem": "archiver.errors",
     "SchemaError": "archiver.errors",
     "SourceError": "archiver.errors",
+    "StoreError": "archiver.errors",
     "UsageError": "archiver.errors",
     "BagReport": "archiver.findings",
     "Finding": "archiver.findings",
@@ -66,12 +77,16 @@ def __getattr__(name: str) -> Any:
 
 __all__ = [
     "ArchiverError",
+    "AuditReport",
     "BagExistsError",
     "BagReport",
     "BagResult",
+    "BagStatus",
     "BagWriteError",
     "Clock",
     "ClockError",
+    "Collection",
+    "CollectionError",
     "Finding",
     "MetadataError",
     "Mode",
@@ -80,6 +95,7 @@ __all__ = [
     "Report",
     "SchemaError",
     "SourceError",
+    "StoreError",
     "UsageError",
     "__version__",
     "load_record",

@@ -104,7 +104,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--older-than", type=_days, metavar="DAYS", help="only bags not verified for DAYS days"
     )
     aud.add_argument(
-        "--workers", type=_positive, metavar="N", help="hashing processes (default: all cores)"
+        "--workers", type=_positive, metavar="N", help="hashing threads (default: all cores)"
     )
     aud.add_argument("--scheduler", metavar="ADDRESS", help="a Dask scheduler: tcp://HOST:PORT")
     aud.add_argument("--json", action="store_true", help="print the run report as JSON")
@@ -302,15 +302,16 @@ def _run(args: argparse.Namespace) -> int:
 
 
 def _audit(args: argparse.Namespace) -> int:
-    from archiver.audit import INTACT, run_audit
-    from archiver.audit_report import render_html
-    from archiver.clock import Clock
+    from datetime import timedelta
 
+    from archiver.clock import Clock
+    from archiver.collection import BagStatus, Collection
+    from archiver.collection.report import render_html
+
+    collection = Collection(args.collection, ledger=args.ledger)
     progress = _progress_bar(sys.stderr) if sys.stderr.isatty() else None
-    report = run_audit(
-        args.collection,
-        ledger_path=args.ledger,
-        older_than_days=args.older_than,
+    report = collection.audit(
+        older_than=None if args.older_than is None else timedelta(days=args.older_than),
         workers=args.workers,
         scheduler=args.scheduler,
         clock=Clock.from_environment(),
@@ -327,7 +328,7 @@ def _audit(args: argparse.Namespace) -> int:
         _print_json(report.to_json())
     else:
         for bag in report.bags:
-            if bag.findings or bag.status != INTACT:
+            if bag.findings or bag.status is not BagStatus.INTACT:
                 print(f"{bag.id}: {bag.status}")
                 for item in sorted(bag.findings, key=lambda f: f.sort_key()):
                     print(f"  {item.severity}: [{item.code}] {one_line(item.describe())}")
@@ -341,27 +342,22 @@ def _audit(args: argparse.Namespace) -> int:
 
 
 def _audit_view(args: argparse.Namespace) -> int:
-    from archiver import collection
-    from archiver.audit_report import history, history_text, premis_events
-    from archiver.ledger import Ledger
+    from archiver.collection import Collection
+    from archiver.collection.report import history_text
 
-    if not args.collection.is_dir():
-        raise UsageError(f"{args.collection}: not a directory")
-    path = args.ledger or collection.default_ledger(args.collection)
-    if not path.exists():
-        raise UsageError(f"no ledger at {path}: run 'archiver audit {args.collection}' first")
-    ledger = Ledger(path)
-    try:
-        if args.command == "audit-premis":
-            sys.stdout.write(premis_events(ledger, args.bag_id))
-        else:
-            data = history(ledger, args.bag_id)
-            if args.json:
-                _print_json(data)
-            else:
-                print(history_text(data))
-    finally:
-        ledger.close()
+    collection = Collection(args.collection, ledger=args.ledger)
+    if not collection.ledger_path.exists():
+        raise UsageError(
+            f"no ledger at {collection.ledger_path}: run 'archiver audit {args.collection}' first"
+        )
+    if args.command == "audit-premis":
+        sys.stdout.write(collection.premis_events(args.bag_id))
+        return EXIT_OK
+    data = collection.history(args.bag_id)
+    if args.json:
+        _print_json(data)
+    else:
+        print(history_text(data))
     return EXIT_OK
 
 
@@ -369,13 +365,12 @@ _DOMAIN = re.compile(r"^[a-zA-Z][a-zA-Z0-9\-]*(\.[a-zA-Z][a-zA-Z0-9\-]*)+$")
 
 
 def _serve(args: argparse.Namespace) -> int:
-    from archiver import collection
     from archiver.clock import Clock
+    from archiver.collection import Collection
     from archiver.oai.app import serve
-    from archiver.oai.catalog import Catalog
     from archiver.oai.protocol import Config
 
-    collection.bag_ids(args.collection)  # a folder of bags, or exit 2 now
+    collection = Collection(args.collection)  # a folder, or exit 2 now
     identifier = args.repository_identifier or "archiver.local"
     if not _DOMAIN.match(identifier):
         raise UsageError(
@@ -398,7 +393,7 @@ def _serve(args: argparse.Namespace) -> int:
         )
 
     serve(
-        Catalog(args.collection),
+        collection.catalog(),
         configure,
         host=args.host,
         port=args.port,
@@ -477,13 +472,13 @@ def _ingest(args: argparse.Namespace) -> int:
 
 
 def _withdraw(args: argparse.Namespace) -> int:
-    from archiver import collection
-    from archiver.clock import Clock, w3cdtf
-    from archiver.oai.catalog import Catalog
+    from archiver.clock import Clock
+    from archiver.collection import Collection
 
-    when = w3cdtf(Clock.from_environment().now())
-    home = collection.withdraw(args.collection, args.bag_id, args.reason, when)
-    Catalog(args.collection).refresh(when)
+    if not args.reason.strip():
+        raise UsageError("--reason must say why the bag is withdrawn")
+    with Collection(args.collection) as collection:
+        home = collection.withdraw(args.bag_id, reason=args.reason, clock=Clock.from_environment())
     print(home)
     return EXIT_OK
 

@@ -1,4 +1,4 @@
-"""The one clock every timestamp in a bag comes from.
+"""The one clock every timestamp comes from, and the one way timestamps are written.
 
 Builders never ask the system for the time: they are handed ``now``. The clock honours
 SOURCE_DATE_EPOCH (https://reproducible-builds.org/specs/source-date-epoch/) so that the
@@ -53,5 +53,18 @@ class Clock:
 
 
 def w3cdtf(moment: datetime) -> str:
-    """A UTC timestamp as W3CDTF / xs:dateTime to the second: ``2018-06-15T08:30:00Z``."""
-    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    """A UTC timestamp as W3CDTF / xs:dateTime to the second: ``2018-06-15T08:30:00Z``.
+
+    The one formatter of timestamps: bags, ledger, catalog and OAI-PMH responses all write
+    them through here.
+    """
+    # isoformat, not strftime: strftime("%Y") writes the year 999 as "999", not "0999".
+    return moment.astimezone(UTC).replace(microsecond=0, tzinfo=None).isoformat() + "Z"
+
+
+def from_w3cdtf(text: str) -> datetime:
+    """The UTC moment a timestamp written by ``w3cdtf`` names; ValueError for anything else."""
+    moment = datetime.strptime(text, "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=UTC)
+    if w3cdtf(moment) != text:  # strptime also takes "2018-6-15T8:30:00Z"
+        raise ValueError(f"not a UTC timestamp to the second: {text!r}")
+    return moment

@@ -10,11 +10,15 @@
     ├── BagExistsError            the target bag folder is already there
     ├── BagWriteError             the file system refused to write the bag
     ├── InvalidBagError           a bag to export or ingest failed validation (its report)
-    └── SchemaError               a vendored schema is missing or does not compile
+    ├── SchemaError               a vendored schema is missing or does not compile
+    └── CollectionError           a collection cannot do what was asked (not a folder, no
+        │                         such bag, never audited, another audit running)
+        └── StoreError            one of its SQLite databases cannot be opened or used, is
+                                  not archiver's, or was written by a newer archiver
 
 Inspecting something (validating a bag) never raises for what it finds: it returns a
-Report. Errors of lower layers (OSError, lxml, jsonschema) are translated where they
-enter, with ``raise ... from exc``.
+Report. Errors of lower layers (OSError, lxml, jsonschema, sqlite3) are translated where
+they enter, with ``raise ... from exc``.
 """
 
 from __future__ import annotations
@@ -100,3 +104,12 @@ class InvalidBagError(ArchiverError):
 
 class SchemaError(ArchiverError):
     """A vendored schema is missing or does not compile."""
+
+
+class CollectionError(ArchiverError):
+    """A collection cannot do what was asked of it."""
+
+
+class StoreError(CollectionError):
+    """A collection's SQLite database cannot be opened or used, is not archiver's, or was
+    written by a newer archiver."""

@@ -12,14 +12,14 @@ import threading
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import datetime
 from pathlib import Path
 from urllib.parse import parse_qsl, urlsplit
 
 from lxml import etree
 
-from archiver.clock import Clock
-from archiver.oai.catalog import Catalog
+from archiver.clock import Clock, from_w3cdtf
+from archiver.collection import Catalog, Collection
 from archiver.oai.protocol import Config, Provider
 from archiver.packing import make_bag
 from archiver.record import record_from_data
@@ -46,12 +46,11 @@ DATESTAMP = RESPONSE_DATE
 
 def epoch(stamp: str) -> int:
     """A ``YYYY-MM-DDThh:mm:ssZ`` datestamp as UTC epoch seconds."""
-    moment = datetime.strptime(stamp, "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=UTC)
-    return int(moment.timestamp())
+    return int(from_w3cdtf(stamp).timestamp())
 
 
 def moment(stamp: str) -> datetime:
-    return datetime.fromtimestamp(epoch(stamp), UTC)
+    return from_w3cdtf(stamp)
 
 
 # -- the collection ----------------------------------------------------------------------
@@ -301,12 +300,14 @@ class Repo:
     collection: Path
     now: datetime
     page_size: int = 2
+    owner: Collection = field(init=False)
     catalog: Catalog = field(init=False)
     provider: Provider = field(init=False)
 
     def __post_init__(self) -> None:
-        self.catalog = Catalog(self.collection)
-        self.catalog.refresh(self.stamp())
+        self.owner = Collection(self.collection)
+        self.catalog = self.owner.catalog()
+        self.catalog.refresh(self.now)
         self.provider = Provider(self.catalog, self.config())
 
     def config(self) -> Config:
@@ -317,9 +318,6 @@ class Repo:
             REPOSITORY,
             page_size=self.page_size,
         )
-
-    def stamp(self) -> str:
-        return self.now.strftime("%Y-%m-%dT%H:%M:%SZ")
 
     def raw(self, query: str | Sequence[tuple[str, str]], now: datetime | None = None) -> bytes:
         pairs = parse_qsl(query, keep_blank_values=True) if isinstance(query, str) else query
@@ -340,10 +338,10 @@ class Repo:
         return found
 
     def refresh(self, stamp: str | None = None) -> int:
-        return self.catalog.refresh(stamp or self.stamp())
+        return self.catalog.refresh(from_w3cdtf(stamp) if stamp else self.now)
 
     def close(self) -> None:
-        self.catalog.db.close()
+        self.owner.close()
 
 
 # -- HTTP ------------------------------------------------------------------------------

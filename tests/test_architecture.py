@@ -200,3 +200,19 @@ def test_only_the_writer_writes_a_bag_declaration() -> None:
         in (node.value.decode("latin-1") if isinstance(node.value, bytes) else node.value)
     ]
     assert found == ["bagit/writer.py"]
+
+
+def _modules_containing(*needles: str) -> set[str]:
+    return {
+        str(path.relative_to(PACKAGE))
+        for path in PACKAGE.rglob("*.py")
+        if any(needle in path.read_text(encoding="utf-8") for needle in needles)
+    }
+
+
+def test_only_the_collection_store_opens_sqlite_databases() -> None:
+    assert _modules_containing("sqlite3.connect") == {"collection/store.py"}
+
+
+def test_timestamps_are_written_and_read_only_by_the_clock() -> None:
+    assert _modules_containing("strftime(", "strptime(", "%H:%M:%S") == {"clock.py"}

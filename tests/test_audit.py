@@ -16,6 +16,7 @@ from collections import Counter
 from collections.abc import Callable, Iterator
 from contextlib import closing
 from dataclasses import dataclass
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -26,9 +27,9 @@ from lxml import html as lxml_html
 from referencing import Registry, Resource
 
 from archiver import resources
-from archiver.audit import run_audit
 from archiver.clock import Clock, w3cdtf
-from archiver.ledger import SCHEMA_VERSION
+from archiver.collection import Collection
+from archiver.collection.ledger import SCHEMA_VERSION
 from archiver.packing import make_bag
 from archiver.version import AGENT, VERSION
 from archiver.xml import parsing
@@ -194,7 +195,7 @@ def refused_scheduler(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Refu
     for name in ("kept", "gone"):
         source = make_source_tree(root / "sources" / name, source_files(name))
         make_bag([source], collection, bag_id=name, clock=clock, workers=1)
-    assert run_audit(collection, workers=1, clock=clock).intact
+    assert Collection(collection).audit(workers=1, clock=clock).intact
     delete(collection / "gone")
     env = {**os.environ, "SOURCE_DATE_EPOCH": str(BAGS_EPOCH)}
     command = [sys.executable, "-c", _TIMED_AUDIT, "audit", os.fspath(collection)]
@@ -470,7 +471,8 @@ def test_older_than_checks_the_stale_and_never_checked_bags_stalest_first(
 
     def at(days: float, older_than: float | None) -> dict[str, str]:
         clock = Clock.from_epoch(BAGS_EPOCH + int(days * DAY))
-        report = run_audit(collection, older_than_days=older_than, workers=1, clock=clock)
+        limit = None if older_than is None else timedelta(days=older_than)
+        report = Collection(collection).audit(older_than=limit, workers=1, clock=clock)
         assert report.intact
         return {bag.id: bag.status for bag in report.bags}
 
@@ -495,14 +497,14 @@ def test_a_damaged_bag_is_not_a_successful_verification_for_older_than(
 ) -> None:
     collection = make_collection(cli, tmp_path, ("alpha", "bravo"))
     clock = Clock.from_epoch(BAGS_EPOCH)
-    assert run_audit(collection, workers=1, clock=clock).intact
+    assert Collection(collection).audit(workers=1, clock=clock).intact
     flip_byte(collection / "bravo" / "data" / "a.txt")
     later = Clock.from_epoch(BAGS_EPOCH + 2 * DAY)
-    report = run_audit(collection, workers=1, clock=later)
+    report = Collection(collection).audit(workers=1, clock=later)
     assert {bag.id: bag.status for bag in report.bags} == {"alpha": "intact", "bravo": "damaged"}
     # alpha was verified at day 2; bravo's last success is still day 0
     again = Clock.from_epoch(BAGS_EPOCH + int(2.5 * DAY))
-    report = run_audit(collection, older_than_days=1, workers=1, clock=again)
+    report = Collection(collection).audit(older_than=timedelta(days=1), workers=1, clock=again)
     assert {bag.id: bag.status for bag in report.bags} == {"bravo": "damaged"}
     assert report.skipped == 1
 
@@ -984,7 +986,9 @@ def test_a_run_that_could_not_reach_its_scheduler_does_not_hide_a_missing_bag(
 ) -> None:
     refused_scheduler.process.communicate(timeout=120)
     assert refused_scheduler.process.returncode == 2
-    report = run_audit(refused_scheduler.collection, workers=1, clock=Clock.from_epoch(BAGS_EPOCH))
+    report = Collection(refused_scheduler.collection).audit(
+        workers=1, clock=Clock.from_epoch(BAGS_EPOCH)
+    )
     assert {bag.id: bag.status for bag in report.bags} == {"gone": "missing", "kept": "intact"}
     assert not report.intact
 
@@ -998,15 +1002,15 @@ def test_a_missing_bag_found_by_an_interrupted_run_is_reported_when_it_resumes(
 ) -> None:
     collection = make_collection(cli, tmp_path, ("alpha", "bravo", "charlie"))
     clock = Clock.from_epoch(BAGS_EPOCH)
-    assert run_audit(collection, workers=1, clock=clock).intact
+    assert Collection(collection).audit(workers=1, clock=clock).intact
     delete(collection / "bravo")
 
     def stop(_done: int, _total: int, _hashed: int) -> None:
         raise _StopRunError
 
     with pytest.raises(_StopRunError):
-        run_audit(collection, workers=1, clock=clock, progress=stop)
-    report = run_audit(collection, workers=1, clock=clock)
+        Collection(collection).audit(workers=1, clock=clock, progress=stop)
+    report = Collection(collection).audit(workers=1, clock=clock)
     assert report.resumed
     assert {bag.id: bag.status for bag in report.bags} == {
         "alpha": "intact",

@@ -19,8 +19,9 @@ from pathlib import Path
 
 import pytest
 
-from archiver.audit import AuditReport, run_audit
 from archiver.clock import Clock
+from archiver.collection import Collection
+from archiver.collection.report import AuditReport
 from tests.conftest import BAGS_EPOCH
 from tests.corrupt import flip_byte
 
@@ -127,7 +128,7 @@ def cluster() -> Iterator[object]:
         n_workers=2,
         threads_per_worker=1,
         processes=True,
-        dashboard_address=None,
+        dashboard_address=":0",  # any free port: another cluster may hold 8787
         silence_logs=50,
     )
     try:
@@ -159,7 +160,7 @@ def test_a_dask_audit_survives_a_killed_worker_and_agrees_with_a_local_one(
 
     collection = _damaged_collection(tmp_path / "collection")
     clock = Clock.from_epoch(BAGS_EPOCH)
-    local = run_audit(collection, ledger_path=tmp_path / "local.sqlite", workers=2, clock=clock)
+    local = Collection(collection, ledger=tmp_path / "local.sqlite").audit(workers=2, clock=clock)
 
     address = cluster.scheduler_address  # type: ignore[attr-defined]
     client = Client(address)  # type: ignore[no-untyped-call]
@@ -185,7 +186,7 @@ def test_a_dask_audit_survives_a_killed_worker_and_agrees_with_a_local_one(
 
     killer = threading.Thread(target=kill_one_worker_mid_run)
     killer.start()
-    distributed = run_audit(collection, ledger_path=ledger, scheduler=address, clock=clock)
+    distributed = Collection(collection, ledger=ledger).audit(scheduler=address, clock=clock)
     killer.join()
     assert killed, "no worker was killed: the test proves nothing"
     unfinished = _rows(ledger, "SELECT count(*) FROM bag_checks WHERE finished_at IS NULL")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import codecs
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -11,7 +12,7 @@ from hypothesis import strategies as st
 
 from archiver import formats
 from archiver.bagit import baginfo, manifest, paths, tagfile
-from archiver.clock import Clock, w3cdtf
+from archiver.clock import Clock, from_w3cdtf, w3cdtf
 from archiver.errors import ClockError
 from archiver.text import TextAnalyser
 from archiver.xml import escape
@@ -218,6 +219,20 @@ def test_the_clock_honours_source_date_epoch() -> None:
     assert Clock.from_environment({}).fixed is None
     with pytest.raises(ClockError, match="whole number"):
         Clock.from_environment({"SOURCE_DATE_EPOCH": "yesterday"})
+
+
+@given(st.datetimes(min_value=datetime(1, 1, 1), timezones=st.just(UTC)))
+def test_a_timestamp_reads_back_as_the_moment_it_was_written_from(moment: datetime) -> None:
+    assert from_w3cdtf(w3cdtf(moment)) == moment.replace(microsecond=0)
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["2018-6-15T08:30:00Z", "2018-06-15T08:30:00", "2018-06-15T08:30:00+00:00", "2018-06-15"],
+)
+def test_a_timestamp_not_written_by_w3cdtf_is_refused(text: str) -> None:
+    with pytest.raises(ValueError, match="2018"):
+        from_w3cdtf(text)
 
 
 def test_a_bad_source_date_epoch_is_exit_2_and_nothing_is_written(

@@ -17,9 +17,9 @@ from urllib.parse import parse_qsl
 import pytest
 from lxml import etree
 
-from archiver import collection as collections
+from archiver.clock import Clock, w3cdtf
+from archiver.collection.catalog import CATALOG_FILE
 from archiver.oai import tokens
-from archiver.oai.catalog import CATALOG_FILE
 from archiver.xml import parsing
 from tests.conftest import snapshot
 from tests.oai_helpers import (
@@ -599,7 +599,7 @@ def test_a_list_keeps_the_until_of_its_first_request(fresh: Repo) -> None:
     late = fresh.collection / "late"
     shutil.copytree(fresh.collection / "misc", late, symlinks=True)
     set_times(late, int((NOW + timedelta(hours=1)).timestamp()))
-    fresh.refresh((NOW + timedelta(hours=1)).strftime("%Y-%m-%dT%H:%M:%SZ"))
+    fresh.refresh(w3cdtf(NOW + timedelta(hours=1)))
     later = NOW + timedelta(hours=2)
     identifiers = header_ids(first)
     token = token_of(first)
@@ -824,8 +824,10 @@ LET2 = PREFIX + "let-2"
 
 
 def _withdraw(repo: Repo, bag_id: str, when: str = WITHDRAWN_AT) -> Path:
-    home = collections.withdraw(repo.collection, bag_id, "the rights holder asked", when)
-    repo.refresh(when)
+    home = repo.owner.withdraw(
+        bag_id, reason="the rights holder asked", clock=Clock(fixed=moment(when))
+    )
+    repo.refresh(when)  # nothing left to do: withdraw refreshed the catalog
     return home
 
 
@@ -853,7 +855,7 @@ def test_a_withdrawn_bag_is_kept_beside_its_tombstone_and_reported_deleted(fresh
     assert stone["reason"] == "the rights holder asked"
     assert ["Bag-Group-Identifier", "letters:1920s"] in stone["bag_info"]
     _assert_deleted(fresh, LET2, WITHDRAWN_AT, ["letters:1920s"])
-    assert "let-2" not in collections.bag_ids(fresh.collection)
+    assert "let-2" not in fresh.owner.bag_ids()
 
 
 def test_list_identifiers_reports_a_deleted_record_within_its_date_range_and_set(
@@ -1013,9 +1015,10 @@ def test_a_catalog_indexed_under_an_older_crosswalk_moves_every_datestamp_on_ref
     move so that harvesters fetch the records again (checklist 31, catalog.CROSSWALK_VERSION).
     The catalog is put in the state an earlier version of archiver left it in."""
     before = {i: d for i, d, _, _ in _list_entries(fresh, LI)}
-    fresh.catalog.db.execute(
-        "UPDATE records SET fingerprint = '0' || substr(fingerprint, instr(fingerprint, '|'))"
-    )
+    with fresh.catalog.store.transaction() as db:
+        db.execute(
+            "UPDATE records SET fingerprint = '0' || substr(fingerprint, instr(fingerprint, '|'))"
+        )
     assert fresh.refresh("2024-02-20T00:00:00Z") == len(SPECS)  # every bag read again
     after = {i: d for i, d, _, _ in _list_entries(fresh, LI)}
     assert after.keys() == before.keys()

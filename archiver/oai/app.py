@@ -17,8 +17,8 @@ from importlib import resources as package_files
 from typing import Any
 from urllib.parse import parse_qsl
 
-from archiver.clock import Clock, w3cdtf
-from archiver.oai.catalog import Catalog
+from archiver.clock import Clock
+from archiver.collection.catalog import Catalog
 from archiver.oai.protocol import Config, Provider
 
 StartResponse = Callable[[str, list[tuple[str, str]]], Any]
@@ -125,7 +125,7 @@ class Refresher(threading.Thread):
     def run(self) -> None:
         while not self.stopped.wait(self.interval):
             try:
-                self.catalog.refresh(w3cdtf(self.clock.now()))
+                self.catalog.refresh(self.clock.now())
             except Exception:  # a bad moment on disk must not stop the server
                 _log.exception("catalog refresh failed")
 
@@ -148,7 +148,7 @@ def serve(
     """
     from waitress.server import create_server
 
-    catalog.refresh(w3cdtf(clock.now()))
+    catalog.refresh(clock.now())
     app = OAIApp(None, clock)
     server = create_server(
         app,

@@ -22,8 +22,9 @@ from lxml import etree
 
 from archiver import layout
 from archiver.bagit.reader import Bag, read_bag
+from archiver.clock import w3cdtf as stamp
+from archiver.collection.catalog import Catalog, Item
 from archiver.oai import tokens
-from archiver.oai.catalog import Catalog, Item
 from archiver.record import record_from_bag_info
 from archiver.xml import dc, parsing
 from archiver.xml.escape import attr, text, xml_problem
@@ -160,10 +161,6 @@ _URI = re.compile(r"[A-Za-z][A-Za-z0-9+.\-]*:\S+")
 # OAI-PMH.xsd's patterns for what the request element echoes.
 _PREFIX = re.compile(r"[A-Za-z0-9\-_.!~*'()]+")
 _SETSPEC = re.compile(r"[A-Za-z0-9\-_.!~*'()]+(:[A-Za-z0-9\-_.!~*'()]+)*")
-
-
-def stamp(moment: datetime) -> str:
-    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 class Provider:

@@ -5,27 +5,28 @@ expected and found digests, the outcome, how long it took and which software did
 Results are written as they arrive, one short transaction each, so a run killed at any
 moment (kill -9) loses nothing it had recorded, and the next run resumes it.
 
-The schema is versioned with SQLite's user_version; the database runs in WAL mode.
+Opened through the collection's store (schema versions, WAL, transactions); a file of its
+own, never replaced, so that indexing the catalog never blocks an audit's writes.
 Only the coordinator of an audit writes here (workers, local or Dask, only hash).
 """
 
 from __future__ import annotations
 
 import json
-import sqlite3
-from collections.abc import Iterable, Iterator, Mapping
-from contextlib import contextmanager
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from enum import StrEnum
 from pathlib import Path
 from typing import Any
 
-from archiver.errors import ArchiverError
+from archiver.collection.store import Row, Schema, Store, statements
 
-SCHEMA_VERSION = 1
-
-_SCHEMA = [
-    """CREATE TABLE runs (
+LEDGER_FILE = "ledger.sqlite"
+SCHEMA = Schema(
+    "ledger",
+    (
+        statements(
+            """CREATE TABLE runs (
         id INTEGER PRIMARY KEY,
         started_at TEXT NOT NULL,
         finished_at TEXT,
@@ -33,12 +34,12 @@ _SCHEMA = [
         host TEXT NOT NULL,
         options TEXT NOT NULL
     )""",
-    """CREATE TABLE bags (
+            """CREATE TABLE bags (
         id TEXT PRIMARY KEY,
         first_seen TEXT NOT NULL,
         missing_since TEXT
     )""",
-    """CREATE TABLE bag_checks (
+            """CREATE TABLE bag_checks (
         run_id INTEGER NOT NULL REFERENCES runs(id),
         bag_id TEXT NOT NULL REFERENCES bags(id),
         started_at TEXT NOT NULL,
@@ -50,7 +51,7 @@ _SCHEMA = [
         findings TEXT,
         PRIMARY KEY (run_id, bag_id)
     )""",
-    """CREATE TABLE file_checks (
+            """CREATE TABLE file_checks (
         run_id INTEGER NOT NULL REFERENCES runs(id),
         bag_id TEXT NOT NULL,
         path TEXT NOT NULL,
@@ -63,8 +64,29 @@ _SCHEMA = [
         software TEXT NOT NULL,
         PRIMARY KEY (run_id, bag_id, path, algorithm)
     )""",
-    "CREATE INDEX bag_checks_by_bag ON bag_checks(bag_id, finished_at)",
-]
+            "CREATE INDEX bag_checks_by_bag ON bag_checks(bag_id, finished_at)",
+        ),
+    ),
+)
+SCHEMA_VERSION = SCHEMA.version
+
+
+class BagStatus(StrEnum):
+    """A bag's verdict in an audit: bag_checks.status, and "status" in every report."""
+
+    INTACT = "intact"
+    NEW = "new"  # seen for the first time by this ledger, and intact
+    DAMAGED = "damaged"
+    MISSING = "missing"  # known to the ledger, gone from the collection
+    UNFINISHED = "unfinished"  # begun by a run that was interrupted (NULL in bag_checks)
+
+    @property
+    def verified(self) -> bool:
+        """Whether the bag was found intact: a successful fixity check."""
+        return self in _VERIFIED
+
+
+_VERIFIED = frozenset({BagStatus.INTACT, BagStatus.NEW})
 
 
 class Outcome(StrEnum):
@@ -77,12 +99,10 @@ class Outcome(StrEnum):
     UNREADABLE = "unreadable"
 
 
-class LedgerError(ArchiverError):
-    """The ledger cannot be opened, is not ours, or is newer than this software."""
-
-
 @dataclass(frozen=True)
 class FileCheck:
+    """One file digested with one algorithm (a row of file_checks)."""
+
     bag_id: str
     path: str
     algorithm: str
@@ -93,7 +113,24 @@ class FileCheck:
 
 
 @dataclass(frozen=True)
+class BagCheck:
+    """One bag checked by one run (a row of bag_checks); findings as their JSON."""
+
+    run_id: int
+    bag_id: str
+    started_at: str
+    finished_at: str | None
+    status: BagStatus
+    files: int | None  # None until the check finishes
+    bytes: int | None
+    seconds: float | None
+    findings: tuple[dict[str, Any], ...]
+
+
+@dataclass(frozen=True)
 class Run:
+    """One audit run (a row of runs)."""
+
     id: int
     started_at: str
     finished_at: str | None
@@ -107,67 +144,23 @@ class Ledger:
 
     def __init__(self, path: Path) -> None:
         self.path = path
-        try:
-            path.parent.mkdir(parents=True, exist_ok=True)
-            self.db = sqlite3.connect(path, isolation_level=None, timeout=30)
-        except sqlite3.Error as exc:
-            raise LedgerError(f"{path}: cannot open the ledger: {exc}") from exc
-        try:
-            self.db.row_factory = sqlite3.Row
-            # Whose database is it? Asked before anything is changed in it.
-            self._migrate()
-            self.db.execute("PRAGMA journal_mode=WAL")
-            # WAL + NORMAL: a commit survives the process being killed; only a power cut
-            # can lose the last commits, never corrupt the database.
-            self.db.execute("PRAGMA synchronous=NORMAL")
-            self.db.execute("PRAGMA foreign_keys=ON")
-        except sqlite3.Error as exc:
-            self.db.close()
-            raise LedgerError(f"{path}: cannot open the ledger: {exc}") from exc
-        except LedgerError:
-            self.db.close()
-            raise
+        self.store = Store(path, SCHEMA)
 
     def close(self) -> None:
-        self.db.close()
-
-    def _migrate(self) -> None:
-        version = self.db.execute("PRAGMA user_version").fetchone()[0]
-        if version > SCHEMA_VERSION:
-            raise LedgerError(
-                f"{self.path} has ledger schema {version}; this archiver knows {SCHEMA_VERSION}"
-            )
-        if version == 0:
-            tables = self.db.execute("SELECT count(*) FROM sqlite_master").fetchone()[0]
-            if tables:
-                raise LedgerError(f"{self.path} is a SQLite database, but not an archiver ledger")
-            with self.transaction():
-                for statement in _SCHEMA:
-                    self.db.execute(statement)
-                self.db.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
-
-    @contextmanager
-    def transaction(self) -> Iterator[sqlite3.Connection]:
-        self.db.execute("BEGIN IMMEDIATE")
-        try:
-            yield self.db
-        except BaseException:
-            self.db.execute("ROLLBACK")
-            raise
-        self.db.execute("COMMIT")
+        self.store.close()
 
     # -- runs --------------------------------------------------------------------------
 
     def unfinished_run(self) -> Run | None:
-        row = self.db.execute(
+        row = self.store.row(
             "SELECT * FROM runs WHERE finished_at IS NULL ORDER BY id DESC LIMIT 1"
-        ).fetchone()
+        )
         return _run(row) if row else None
 
     def start_run(
         self, started_at: str, software: str, host: str, options: Mapping[str, Any]
     ) -> Run:
-        with self.transaction() as db:
+        with self.store.transaction() as db:
             cursor = db.execute(
                 "INSERT INTO runs (started_at, software, host, options) VALUES (?, ?, ?, ?)",
                 (started_at, software, host, json.dumps(dict(options), sort_keys=True)),
@@ -177,11 +170,11 @@ class Ledger:
         return Run(run_id, started_at, None, software, host, dict(options))
 
     def finish_run(self, run_id: int, finished_at: str) -> None:
-        with self.transaction() as db:
+        with self.store.transaction() as db:
             db.execute("UPDATE runs SET finished_at = ? WHERE id = ?", (finished_at, run_id))
 
     def runs(self) -> list[Run]:
-        return [_run(row) for row in self.db.execute("SELECT * FROM runs ORDER BY id")]
+        return [_run(row) for row in self.store.rows("SELECT * FROM runs ORDER BY id")]
 
     # -- bags --------------------------------------------------------------------------
 
@@ -189,11 +182,11 @@ class Ledger:
         """Every bag the ledger has seen -> when it went missing (None while present)."""
         return {
             row["id"]: row["missing_since"]
-            for row in self.db.execute("SELECT id, missing_since FROM bags")
+            for row in self.store.rows("SELECT id, missing_since FROM bags")
         }
 
     def saw_bag(self, bag_id: str, when: str) -> None:
-        with self.transaction() as db:
+        with self.store.transaction() as db:
             db.execute(
                 "INSERT INTO bags (id, first_seen) VALUES (?, ?) "
                 "ON CONFLICT(id) DO UPDATE SET missing_since = NULL",
@@ -201,31 +194,33 @@ class Ledger:
             )
 
     def lost_bag(self, run_id: int, bag_id: str, when: str, findings: list[dict[str, Any]]) -> None:
-        with self.transaction() as db:
+        with self.store.transaction() as db:
             db.execute("UPDATE bags SET missing_since = ? WHERE id = ?", (when, bag_id))
             db.execute(
                 "INSERT OR IGNORE INTO bag_checks (run_id, bag_id, started_at, finished_at, "
-                "status, files, bytes, seconds, findings) "
-                "VALUES (?, ?, ?, ?, 'missing', 0, 0, 0, ?)",
-                (run_id, bag_id, when, when, json.dumps(findings, sort_keys=True)),
+                "status, files, bytes, seconds, findings) VALUES (?, ?, ?, ?, ?, 0, 0, 0, ?)",
+                (
+                    run_id,
+                    bag_id,
+                    when,
+                    when,
+                    BagStatus.MISSING,
+                    json.dumps(findings, sort_keys=True),
+                ),
             )
 
     def last_success(self) -> dict[str, str]:
         """Bag id -> when its last successful verification finished."""
-        rows = self.db.execute(
-            "SELECT bag_id, MAX(finished_at) AS at FROM bag_checks "
-            "WHERE status IN ('intact', 'new') GROUP BY bag_id"
+        marks = ", ".join("?" * len(_VERIFIED))  # placeholders only: no value is spliced in
+        rows = self.store.rows(
+            "SELECT bag_id, MAX(finished_at) AS at FROM bag_checks "  # noqa: S608
+            f"WHERE status IN ({marks}) GROUP BY bag_id",
+            sorted(_VERIFIED),
         )
         return {row["bag_id"]: row["at"] for row in rows}
 
-    def bag_check(self, run_id: int, bag_id: str) -> sqlite3.Row | None:
-        row: sqlite3.Row | None = self.db.execute(
-            "SELECT * FROM bag_checks WHERE run_id = ? AND bag_id = ?", (run_id, bag_id)
-        ).fetchone()
-        return row
-
     def start_bag(self, run_id: int, bag_id: str, when: str) -> None:
-        with self.transaction() as db:
+        with self.store.transaction() as db:
             db.execute(
                 "INSERT OR IGNORE INTO bag_checks (run_id, bag_id, started_at) VALUES (?, ?, ?)",
                 (run_id, bag_id, when),
@@ -237,13 +232,13 @@ class Ledger:
         bag_id: str,
         *,
         when: str,
-        status: str,
+        status: BagStatus,
         files: int,
         size: int,
         seconds: float,
         findings: list[dict[str, Any]],
     ) -> None:
-        with self.transaction() as db:
+        with self.store.transaction() as db:
             db.execute(
                 "UPDATE bag_checks SET finished_at = ?, status = ?, files = ?, bytes = ?, "
                 "seconds = ?, findings = ? WHERE run_id = ? AND bag_id = ?",
@@ -259,17 +254,22 @@ class Ledger:
                 ),
             )
 
-    def bag_checks(self, bag_id: str | None = None) -> list[sqlite3.Row]:
+    def bag_checks(self, bag_id: str | None = None) -> list[BagCheck]:
+        """Every bag check, or every check of one bag, in run order."""
         if bag_id is None:
-            return list(self.db.execute("SELECT * FROM bag_checks ORDER BY run_id, bag_id"))
-        return list(
-            self.db.execute("SELECT * FROM bag_checks WHERE bag_id = ? ORDER BY run_id", (bag_id,))
-        )
+            rows = self.store.rows("SELECT * FROM bag_checks ORDER BY run_id, bag_id")
+        else:
+            rows = self.store.rows(
+                "SELECT * FROM bag_checks WHERE bag_id = ? ORDER BY run_id", (bag_id,)
+            )
+        return [_bag_check(row) for row in rows]
 
-    def run_checks(self, run_id: int) -> list[sqlite3.Row]:
-        return list(
-            self.db.execute("SELECT * FROM bag_checks WHERE run_id = ? ORDER BY bag_id", (run_id,))
+    def run_checks(self, run_id: int) -> list[BagCheck]:
+        """The bags one run has checked (or begun to), by bag id."""
+        rows = self.store.rows(
+            "SELECT * FROM bag_checks WHERE run_id = ? ORDER BY bag_id", (run_id,)
         )
+        return [_bag_check(row) for row in rows]
 
     # -- files -------------------------------------------------------------------------
 
@@ -278,7 +278,7 @@ class Ledger:
     ) -> None:
         """Record checks in one transaction. A check already recorded is an error, never
         silently overwritten: a resumed run must not re-check what it has."""
-        with self.transaction() as db:
+        with self.store.transaction() as db:
             db.executemany(
                 "INSERT INTO file_checks (run_id, bag_id, path, algorithm, expected, found, "
                 "outcome, checked_at, seconds, software) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
@@ -300,7 +300,7 @@ class Ledger:
             )
 
     def file_checks(self, run_id: int, bag_id: str) -> list[FileCheck]:
-        rows = self.db.execute(
+        rows = self.store.rows(
             "SELECT * FROM file_checks WHERE run_id = ? AND bag_id = ? ORDER BY path, algorithm",
             (run_id, bag_id),
         )
@@ -311,14 +311,14 @@ class Ledger:
                 r["algorithm"],
                 r["expected"],
                 r["found"],
-                r["outcome"],
+                Outcome(r["outcome"]),
                 r["seconds"],
             )
             for r in rows
         ]
 
 
-def _run(row: sqlite3.Row) -> Run:
+def _run(row: Row) -> Run:
     return Run(
         row["id"],
         row["started_at"],
@@ -326,4 +326,18 @@ def _run(row: sqlite3.Row) -> Run:
         row["software"],
         row["host"],
         json.loads(row["options"]),
+    )
+
+
+def _bag_check(row: Row) -> BagCheck:
+    return BagCheck(
+        row["run_id"],
+        row["bag_id"],
+        row["started_at"],
+        row["finished_at"],
+        BagStatus(row["status"]) if row["status"] else BagStatus.UNFINISHED,
+        row["files"],
+        row["bytes"],
+        row["seconds"],
+        tuple(json.loads(row["findings"] or "[]")),
     )

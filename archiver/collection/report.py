@@ -1,30 +1,116 @@
-"""What audits say, for people and for other systems: the HTML report of a run, the history
-kept in the ledger, and a bag's fixity checks as PREMIS 3 events."""
+"""What audits say, for people and for other systems: the report of a run (as JSON and as a
+self-contained HTML page), the history kept in the ledger, and a bag's fixity checks as
+PREMIS 3 events."""
 
 from __future__ import annotations
 
 import html
-import json
 import uuid
 from collections.abc import Iterator
-from datetime import UTC, datetime
+from dataclasses import dataclass, field
 from typing import Any
 
-from archiver.audit import DAMAGED, MISSING, AuditReport, BagOutcome
-from archiver.errors import UsageError
-from archiver.ledger import Ledger
+from archiver.clock import from_w3cdtf
+from archiver.codes import Severity
+from archiver.collection.ledger import BagStatus, Ledger, Outcome
+from archiver.errors import CollectionError
+from archiver.findings import Finding
 from archiver.provenance import Agent, Event, Identifier, Provenance, Representation
 from archiver.xml import premis
 
-_CSS = """
-body { font: 15px/1.45 system-ui, sans-serif; margin: 2rem auto; max-width: 70rem; color: #222; }
-h1 { font-size: 1.5rem; } h2 { font-size: 1.2rem; margin-top: 2rem; }
-table { border-collapse: collapse; width: 100%; margin: .5rem 0 1rem; }
-th, td { text-align: left; padding: .3rem .6rem; border-bottom: 1px solid #ddd; }
-td { vertical-align: top; }
-.intact, .new { color: #176a2c; } .damaged, .missing { color: #a31515; font-weight: bold; }
-code { font-size: .9em; }
-.digest { font-family: monospace; font-size: .8em; word-break: break-all; }
+# -- the report of a run ----------------------------------------------------------------------
+
+
+@dataclass
+class BagOutcome:
+    """One bag's verdict in a run, with every finding behind it."""
+
+    id: str
+    status: BagStatus
+    files: int = 0
+    bytes: int = 0
+    seconds: float = 0.0
+    findings: list[Finding] = field(default_factory=list)
+
+    def to_json(self) -> dict[str, Any]:
+        ordered = sorted(self.findings, key=Finding.sort_key)
+        return {
+            "id": self.id,
+            "status": str(self.status),
+            "files": self.files,
+            "bytes": self.bytes,
+            "seconds": round(self.seconds, 3),
+            "findings": [f.to_json() for f in ordered],
+        }
+
+
+@dataclass
+class AuditReport:
+    """One run: what was checked, what was skipped, and each checked bag's verdict.
+
+    Each bag is kept as a line with its findings (an intact bag has few, if any): memory
+    grows with the number of bags, not with their files.
+    """
+
+    collection: str
+    ledger: str
+    run: int
+    resumed: bool
+    started: str
+    finished: str = ""
+    skipped: int = 0
+    hashed: int = 0  # bytes read and digested by this invocation (less when resuming)
+    bags: list[BagOutcome] = field(default_factory=list)
+
+    def count(self, status: BagStatus) -> int:
+        return sum(1 for bag in self.bags if bag.status is status)
+
+    @property
+    def checked(self) -> int:
+        return len(self.bags) - self.count(BagStatus.MISSING)
+
+    @property
+    def damaged(self) -> int:
+        """Bags found damaged or missing."""
+        return sum(1 for bag in self.bags if not bag.status.verified)
+
+    @property
+    def intact(self) -> bool:
+        return self.damaged == 0
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "collection": self.collection,
+            "ledger": self.ledger,
+            "run": self.run,
+            "resumed": self.resumed,
+            "started": self.started,
+            "finished": self.finished,
+            "checked": self.checked,
+            "skipped": self.skipped,
+            "damaged": self.damaged,
+            "missing": self.count(BagStatus.MISSING),
+            "new": self.count(BagStatus.NEW),
+            "files": sum(bag.files for bag in self.bags),
+            "bytes": sum(bag.bytes for bag in self.bags),
+            "hashed": self.hashed,
+            "bags": [bag.to_json() for bag in self.bags],
+        }
+
+
+# -- HTML -------------------------------------------------------------------------------------
+
+_GOOD = ", ".join(f".{status}" for status in BagStatus if status.verified)
+_BAD = ", ".join(f".{status}" for status in BagStatus if not status.verified)
+_CSS = f"""
+body {{ font: 15px/1.45 system-ui, sans-serif; margin: 2rem auto; max-width: 70rem; color: #222; }}
+h1 {{ font-size: 1.5rem; }} h2 {{ font-size: 1.2rem; margin-top: 2rem; }}
+table {{ border-collapse: collapse; width: 100%; margin: .5rem 0 1rem; }}
+th, td {{ text-align: left; padding: .3rem .6rem; border-bottom: 1px solid #ddd; }}
+td {{ vertical-align: top; }}
+{_GOOD} {{ color: #176a2c; }} {_BAD} {{ color: #a31515; font-weight: bold; }}
+code {{ font-size: .9em; }}
+.digest {{ font-family: monospace; font-size: .8em; word-break: break-all; }}
 """
 
 
@@ -35,8 +121,8 @@ def _e(value: object) -> str:
 def render_html(report: AuditReport) -> str:
     """A self-contained page (no scripts, no external files) a manager can open anywhere."""
     summary = report.to_json()
-    bad = [bag for bag in report.bags if bag.status in (DAMAGED, MISSING)]
-    good = [bag for bag in report.bags if bag.status not in (DAMAGED, MISSING)]
+    bad = [bag for bag in report.bags if not bag.status.verified]
+    good = [bag for bag in report.bags if bag.status.verified]
     verdict = (
         "Everything checked is intact."
         if report.intact
@@ -107,10 +193,9 @@ def history(ledger: Ledger, bag_id: str | None = None) -> dict[str, Any]:
     """The ledger's story: every run (with counts), or every check of one bag."""
     if bag_id is None:
         counts: dict[int, dict[str, int]] = {}
-        for row in ledger.bag_checks():
-            tally = counts.setdefault(row["run_id"], {})
-            status = row["status"] or "unfinished"
-            tally[status] = tally.get(status, 0) + 1
+        for check in ledger.bag_checks():
+            tally = counts.setdefault(check.run_id, {})
+            tally[check.status] = tally.get(check.status, 0) + 1
         runs = [
             {
                 "run": run.id,
@@ -118,25 +203,24 @@ def history(ledger: Ledger, bag_id: str | None = None) -> dict[str, Any]:
                 "finished": run.finished_at,
                 "software": run.software,
                 "host": run.host,
-                "bags": dict(sorted(counts.get(run.id, {}).items())),
+                "bags": {str(s): n for s, n in sorted(counts.get(run.id, {}).items())},
             }
             for run in ledger.runs()
         ]
         return {"runs": runs}
-    rows = ledger.bag_checks(bag_id)
-    if not rows:
-        raise UsageError(f"the ledger has no check of a bag called {bag_id!r}")
-    checks = []
-    for row in rows:
-        problems = [f for f in ledger.file_checks(row["run_id"], bag_id) if f.outcome != "ok"]
-        checks.append(
+    checks = ledger.bag_checks(bag_id)
+    if not checks:
+        raise CollectionError(f"the ledger has no check of a bag called {bag_id!r}")
+    return {
+        "bag": bag_id,
+        "checks": [
             {
-                "run": row["run_id"],
-                "started": row["started_at"],
-                "finished": row["finished_at"],
-                "status": row["status"] or "unfinished",
-                "files": row["files"],
-                "bytes": row["bytes"],
+                "run": check.run_id,
+                "started": check.started_at,
+                "finished": check.finished_at,
+                "status": str(check.status),
+                "files": check.files,
+                "bytes": check.bytes,
                 "problems": [
                     {
                         "path": f.path,
@@ -145,11 +229,13 @@ def history(ledger: Ledger, bag_id: str | None = None) -> dict[str, Any]:
                         "expected": f.expected,
                         "found": f.found,
                     }
-                    for f in problems
+                    for f in ledger.file_checks(check.run_id, bag_id)
+                    if f.outcome is not Outcome.OK
                 ],
             }
-        )
-    return {"bag": bag_id, "checks": checks}
+            for check in checks
+        ],
+    }
 
 
 def history_text(data: dict[str, Any]) -> str:
@@ -180,34 +266,35 @@ _FIX_NAMESPACE = uuid.UUID("a3f4c1d2-8b7e-4f60-9c1d-2e3f4a5b6c7d")
 
 def premis_events(ledger: Ledger, bag_id: str) -> str:
     """The bag's finished fixity checks as a PREMIS 3 document: eventType ``fix`` each."""
-    rows = [row for row in ledger.bag_checks(bag_id) if row["finished_at"]]
-    if not rows:
-        raise UsageError(f"the ledger has no finished check of a bag called {bag_id!r}")
+    checks = [check for check in ledger.bag_checks(bag_id) if check.finished_at]
+    if not checks:
+        raise CollectionError(f"the ledger has no finished check of a bag called {bag_id!r}")
     runs = {run.id: run for run in ledger.runs()}
     bag = Identifier("local", bag_id)
     agents: dict[str, Agent] = {}
     events = []
-    for row in rows:
-        software = runs[row["run_id"]].software
+    for check in checks:
+        assert check.finished_at is not None
+        software = runs[check.run_id].software
         name, _, version = software.partition(" ")
         agent = agents.setdefault(
             software, Agent(Identifier("local", f"{name}/{version}"), name, "sof", version or None)
         )
-        findings = json.loads(row["findings"] or "[]")
-        errors = [f for f in findings if f["severity"] == "error"]
-        outcome = "success" if row["status"] in ("intact", "new") else "failure"
+        errors = [f for f in check.findings if f["severity"] == Severity.ERROR]
+        outcome = "success" if check.status.verified else "failure"
         note = (
-            f"{row['files']} files, {row['bytes']} bytes intact"
-            if outcome == "success"
+            f"{check.files} files, {check.bytes} bytes intact"
+            if check.status.verified
             else "; ".join(f"{f['code']} {f['path']}".strip() for f in errors[:50])
             + ("; ..." if len(errors) > 50 else "")
         )
+        identifier = uuid.uuid5(_FIX_NAMESPACE, f"{bag_id}\x1f{check.run_id}")
         events.append(
             Event(
-                Identifier("UUID", str(uuid.uuid5(_FIX_NAMESPACE, f"{bag_id}\x1f{row['run_id']}"))),
+                Identifier("UUID", str(identifier)),
                 "fix",
-                datetime.strptime(row["finished_at"], "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=UTC),
-                f"fixity check by archiver audit run {row['run_id']}: every file's digests "
+                from_w3cdtf(check.finished_at),
+                f"fixity check by archiver audit run {check.run_id}: every file's digests "
                 "recomputed and compared with the bag's manifests and tag manifests",
                 outcome,
                 note,

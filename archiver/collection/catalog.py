@@ -17,22 +17,22 @@ import re
 import secrets
 import sqlite3
 import threading
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
 from lxml import etree
 
-from archiver import collection, layout
+from archiver import layout
 from archiver.bagit.reader import BAG_INFO_TXT, BAGIT_TXT, Bag, read_bag
-from archiver.errors import ArchiverError
+from archiver.clock import w3cdtf
+from archiver.collection import bags
+from archiver.collection.store import Row, Schema, Store, statements
+from archiver.collection.withdrawal import Tombstone, tombstones
 from archiver.xml import parsing
 from archiver.xml.namespaces import METS, PREMIS
 
 CATALOG_FILE = "catalog.sqlite"
-SCHEMA_VERSION = 1
 # Bumped when what we serve for an unchanged bag changes (a new format, another crosswalk):
 # every datestamp then moves, so harvesters fetch the records again (OAI-PMH §2.7.1).
 CROSSWALK_VERSION = "1"
@@ -40,30 +40,33 @@ CROSSWALK_VERSION = "1"
 _SOURCES = (BAGIT_TXT, BAG_INFO_TXT, layout.DC_XML, layout.METS_XML, layout.PREMIS_XML)
 _UNRESERVED = re.compile(r"[^A-Za-z0-9\-_.!~*'()]+")
 
-_SCHEMA = [
-    "CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)",
-    """CREATE TABLE records (
-        id TEXT PRIMARY KEY,
-        datestamp TEXT NOT NULL,
-        deleted INTEGER NOT NULL,
-        setspec TEXT,
-        formats TEXT NOT NULL,
-        fingerprint TEXT NOT NULL
-    )""",
-    "CREATE INDEX records_by_date ON records(datestamp, id)",
-    """CREATE TABLE record_sets (
-        spec TEXT NOT NULL,
-        datestamp TEXT NOT NULL,
-        id TEXT NOT NULL,
-        PRIMARY KEY (spec, datestamp, id)
-    )""",
-    "CREATE INDEX record_sets_by_id ON record_sets(id)",
-    "CREATE TABLE sets (spec TEXT PRIMARY KEY, name TEXT NOT NULL)",
-]
+
+def _create(db: sqlite3.Connection) -> None:
+    statements(
+        "CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)",
+        """CREATE TABLE records (
+            id TEXT PRIMARY KEY,
+            datestamp TEXT NOT NULL,
+            deleted INTEGER NOT NULL,
+            setspec TEXT,
+            formats TEXT NOT NULL,
+            fingerprint TEXT NOT NULL
+        )""",
+        "CREATE INDEX records_by_date ON records(datestamp, id)",
+        """CREATE TABLE record_sets (
+            spec TEXT NOT NULL,
+            datestamp TEXT NOT NULL,
+            id TEXT NOT NULL,
+            PRIMARY KEY (spec, datestamp, id)
+        )""",
+        "CREATE INDEX record_sets_by_id ON record_sets(id)",
+        "CREATE TABLE sets (spec TEXT PRIMARY KEY, name TEXT NOT NULL)",
+    )(db)
+    # The key that signs resumption tokens: made once, kept with the catalog.
+    db.execute("INSERT INTO meta VALUES ('secret', ?)", (secrets.token_hex(32),))
 
 
-class CatalogError(ArchiverError):
-    """The catalog cannot be opened or is not ours."""
+SCHEMA = Schema("catalog", (_create,))
 
 
 @dataclass(frozen=True)
@@ -73,10 +76,6 @@ class Item:
     deleted: bool
     setspec: str | None
     formats: tuple[str, ...]
-
-
-def utc_stamp(seconds: float) -> str:
-    return datetime.fromtimestamp(int(seconds), UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def set_path(group: str) -> tuple[str, list[tuple[str, str]]]:
@@ -96,70 +95,22 @@ def set_path(group: str) -> tuple[str, list[tuple[str, str]]]:
 class Catalog:
     """The catalog of one collection; safe to share between threads (a connection each)."""
 
-    def __init__(self, collection_dir: Path, path: Path | None = None) -> None:
+    def __init__(self, collection_dir: Path, path: Path) -> None:
         self.collection = collection_dir
-        self.path = path or collection_dir / collection.RECORDS_DIR / CATALOG_FILE
-        self._local = threading.local()
+        self.path = path
+        self.store = Store(self.path, SCHEMA)
         self._refreshing = threading.Lock()
-        try:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-        except OSError as exc:
-            raise CatalogError(f"cannot create {self.path.parent}: {exc.strerror}") from exc
-        self._setup()
 
-    # -- connections ------------------------------------------------------------------
-
-    @property
-    def db(self) -> sqlite3.Connection:
-        connection: sqlite3.Connection | None = getattr(self._local, "db", None)
-        if connection is None:
-            try:
-                connection = sqlite3.connect(self.path, isolation_level=None, timeout=30)
-            except sqlite3.Error as exc:
-                raise CatalogError(f"{self.path}: {exc}") from exc
-            connection.row_factory = sqlite3.Row
-            self._local.db = connection
-        return connection
-
-    @contextmanager
-    def _transaction(self) -> Iterator[sqlite3.Connection]:
-        db = self.db
-        db.execute("BEGIN IMMEDIATE")
-        try:
-            yield db
-        except BaseException:
-            db.execute("ROLLBACK")
-            raise
-        db.execute("COMMIT")
-
-    def _setup(self) -> None:
-        try:
-            version = self.db.execute("PRAGMA user_version").fetchone()[0]
-            if version > SCHEMA_VERSION:
-                raise CatalogError(f"{self.path}: catalog schema {version} is newer than ours")
-            if version == 0:
-                if self.db.execute("SELECT count(*) FROM sqlite_master").fetchone()[0]:
-                    raise CatalogError(f"{self.path} is a SQLite database, but not our catalog")
-                with self._transaction() as db:
-                    for statement in _SCHEMA:
-                        db.execute(statement)
-                    db.execute("INSERT INTO meta VALUES ('secret', ?)", (secrets.token_hex(32),))
-                    db.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
-            self.db.execute("PRAGMA journal_mode=WAL")
-            # The catalog can always be rebuilt from the bags: durability of its last
-            # commits matters less than not paying an fsync for each.
-            self.db.execute("PRAGMA synchronous=NORMAL")
-        except sqlite3.Error as exc:
-            raise CatalogError(f"{self.path}: {exc}") from exc
+    def close(self) -> None:
+        self.store.close()
 
     def secret(self) -> bytes:
         """The key that signs this repository's resumption tokens."""
-        row = self.db.execute("SELECT value FROM meta WHERE key = 'secret'").fetchone()
-        return bytes.fromhex(row[0])
+        return bytes.fromhex(self.store.value("SELECT value FROM meta WHERE key = 'secret'"))
 
     # -- keeping up with the collection -----------------------------------------------
 
-    def refresh(self, now: str) -> int:
+    def refresh(self, now: datetime) -> int:
         """Bring the catalog up to date with the collection; the number of items changed.
 
         Bags that vanished without a tombstone are deleted records from ``now`` on
@@ -167,21 +118,22 @@ class Catalog:
         longer have without being told.
         """
         with self._refreshing:
-            present = collection.bag_ids(self.collection)
-            stones = {t["id"]: t for t in collection.tombstones(self.collection) if "id" in t}
+            present = bags.bag_ids(self.collection)
+            stones = {stone.id: stone for stone in tombstones(self.collection)}
             known = {
                 row["id"]: row
-                for row in self.db.execute("SELECT id, deleted, fingerprint FROM records")
+                for row in self.store.rows("SELECT id, deleted, fingerprint FROM records")
             }
             # One transaction for the whole pass: a commit per bag would be an fsync per bag.
-            with self._transaction():
-                return self._catch_up(present, stones, known, now)
+            with self.store.transaction() as db:
+                return self._catch_up(db, present, stones, known, w3cdtf(now))
 
     def _catch_up(
         self,
+        db: sqlite3.Connection,
         present: list[str],
-        stones: dict[str, dict[str, object]],
-        known: dict[str, sqlite3.Row],
+        stones: dict[str, Tombstone],
+        known: dict[str, Row],
         now: str,
     ) -> int:
         changed = 0
@@ -194,18 +146,18 @@ class Catalog:
             if row is not None and row["fingerprint"].split("|", 1)[0] != CROSSWALK_VERSION:
                 # Served differently now (§2.7.1): the record changed even if the bag did not.
                 datestamp = max(datestamp, now)
-            self._index_bag(bag_id, fingerprint, datestamp)
+            self._index_bag(db, bag_id, fingerprint, datestamp)
             changed += 1
         for bag_id, row in known.items():
             if bag_id in here or row["deleted"]:
                 continue
             stone = stones.get(bag_id)
-            when = str(stone["withdrawn_at"]) if stone else now
-            self._delete(bag_id, when)
+            when = stone.withdrawn_at if stone else now
+            self._delete(db, bag_id, when)
             changed += 1
         for bag_id, stone in stones.items():  # a rebuilt catalog learns its deletions
             if bag_id not in here and bag_id not in known:
-                self._tombstone(bag_id, stone)
+                self._tombstone(db, bag_id, stone)
                 changed += 1
         return changed
 
@@ -222,9 +174,11 @@ class Catalog:
                 continue
             parts.append(f"{info.st_mtime_ns}:{info.st_size}:{info.st_ino}")
             newest = max(newest, info.st_mtime)
-        return "|".join(parts), utc_stamp(newest)
+        return "|".join(parts), w3cdtf(datetime.fromtimestamp(newest, UTC))
 
-    def _index_bag(self, bag_id: str, fingerprint: str, datestamp: str) -> None:
+    def _index_bag(
+        self, db: sqlite3.Connection, bag_id: str, fingerprint: str, datestamp: str
+    ) -> None:
         try:
             bag = read_bag(self.collection / bag_id, manifests=False, fetch_txt=False)
         except OSError:  # vanished since it was listed: the next refresh deletes it
@@ -236,7 +190,6 @@ class Catalog:
             formats.append("mets")
         if _root_namespace(bag, layout.PREMIS_XML) == PREMIS:
             formats.append("premis")
-        db = self.db
         db.execute("DELETE FROM record_sets WHERE id = ?", (bag_id,))
         db.execute(
             "INSERT INTO records (id, datestamp, deleted, setspec, formats, fingerprint) "
@@ -245,12 +198,9 @@ class Catalog:
             "formats = excluded.formats, fingerprint = excluded.fingerprint",
             (bag_id, datestamp, setspec or None, " ".join(formats), fingerprint),
         )
-        for spec, name in ancestors:
-            db.execute("INSERT OR IGNORE INTO sets VALUES (?, ?)", (spec, name))
-            db.execute("INSERT INTO record_sets VALUES (?, ?, ?)", (spec, datestamp, bag_id))
+        _place_in_sets(db, bag_id, datestamp, ancestors)
 
-    def _delete(self, bag_id: str, when: str) -> None:
-        db = self.db
+    def _delete(self, db: sqlite3.Connection, bag_id: str, when: str) -> None:
         # A deleted item offers only its header (in oai_dc), as a rebuilt catalog's does.
         db.execute(
             "UPDATE records SET deleted = 1, datestamp = ?, fingerprint = '', "
@@ -259,46 +209,38 @@ class Catalog:
         )
         db.execute("UPDATE record_sets SET datestamp = ? WHERE id = ?", (when, bag_id))
 
-    def _tombstone(self, bag_id: str, stone: dict[str, object]) -> None:
-        when = str(stone.get("withdrawn_at", ""))
-        info = stone.get("bag_info", [])
-        group = (
-            next((str(v) for label, v in info if str(label).lower() == "bag-group-identifier"), "")
-            if isinstance(info, list)
-            else ""
-        )
+    def _tombstone(self, db: sqlite3.Connection, bag_id: str, stone: Tombstone) -> None:
+        when = stone.withdrawn_at
+        group = stone.value("Bag-Group-Identifier") or ""
         setspec, ancestors = set_path(group) if group else ("", [])
-        db = self.db
         db.execute(
             "INSERT INTO records (id, datestamp, deleted, setspec, formats, fingerprint) "
             "VALUES (?, ?, 1, ?, 'oai_dc', '')",
             (bag_id, when, setspec or None),
         )
-        for spec, name in ancestors:
-            db.execute("INSERT OR IGNORE INTO sets VALUES (?, ?)", (spec, name))
-            db.execute("INSERT INTO record_sets VALUES (?, ?, ?)", (spec, when, bag_id))
+        _place_in_sets(db, bag_id, when, ancestors)
 
     # -- what the protocol asks -------------------------------------------------------
 
     def item(self, bag_id: str) -> Item | None:
-        row = self.db.execute("SELECT * FROM records WHERE id = ?", (bag_id,)).fetchone()
+        row = self.store.row("SELECT * FROM records WHERE id = ?", (bag_id,))
         return _item(row) if row else None
 
     def earliest(self) -> str | None:
-        row = self.db.execute("SELECT min(datestamp) FROM records").fetchone()
-        return str(row[0]) if row[0] else None
+        earliest = self.store.value("SELECT min(datestamp) FROM records")
+        return str(earliest) if earliest else None
 
     def has_sets(self) -> bool:
-        return self.db.execute("SELECT 1 FROM sets LIMIT 1").fetchone() is not None
+        return self.store.row("SELECT 1 FROM sets LIMIT 1") is not None
 
     def sets(self, after: str, limit: int) -> list[tuple[str, str]]:
-        rows = self.db.execute(
+        rows = self.store.rows(
             "SELECT spec, name FROM sets WHERE spec > ? ORDER BY spec LIMIT ?", (after, limit)
         )
         return [(row["spec"], row["name"]) for row in rows]
 
     def count_sets(self) -> int:
-        return int(self.db.execute("SELECT count(*) FROM sets").fetchone()[0])
+        return int(self.store.value("SELECT count(*) FROM sets"))
 
     def _where(self, start: str, end: str, spec: str | None) -> tuple[str, str, list[object]]:
         if spec is None:
@@ -330,7 +272,7 @@ class Catalog:
         if after is not None:
             where += f" AND ({column}, r.id) > (?, ?)"
             args += list(after)
-        rows = self.db.execute(
+        rows = self.store.rows(
             f"SELECT r.* FROM {source} WHERE {where} "  # noqa: S608 - fixed fragments only
             f"AND (r.deleted = 1 OR (' ' || r.formats || ' ') LIKE ?) "
             f"ORDER BY {column}, r.id LIMIT ?",
@@ -340,15 +282,24 @@ class Catalog:
 
     def count(self, *, start: str, end: str, spec: str | None, prefix: str) -> int:
         source, where, args = self._where(start, end, spec)
-        row = self.db.execute(
+        count = self.store.value(
             f"SELECT count(*) FROM {source} WHERE {where} "  # noqa: S608 - fixed fragments
             "AND (r.deleted = 1 OR (' ' || r.formats || ' ') LIKE ?)",
             [*args, f"% {prefix} %"],
-        ).fetchone()
-        return int(row[0])
+        )
+        return int(count)
 
 
-def _item(row: sqlite3.Row) -> Item:
+def _place_in_sets(
+    db: sqlite3.Connection, bag_id: str, datestamp: str, ancestors: list[tuple[str, str]]
+) -> None:
+    """Put an item in its set and every set above it, creating the sets it is the first of."""
+    for spec, name in ancestors:
+        db.execute("INSERT OR IGNORE INTO sets VALUES (?, ?)", (spec, name))
+        db.execute("INSERT INTO record_sets VALUES (?, ?, ?)", (spec, datestamp, bag_id))
+
+
+def _item(row: Row) -> Item:
     return Item(
         row["id"],
         row["datestamp"],

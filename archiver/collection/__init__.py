@@ -1,0 +1,201 @@
+"""The collection: a folder of bags and everything archiver keeps about it in ``.archiver/``.
+
+    COLLECTION/
+      BAG/...                       the bags
+      .archiver/ledger.sqlite       the fixity ledger: every audit (or elsewhere: ``ledger=``)
+      .archiver/catalog.sqlite      the OAI-PMH catalog, rebuildable from the bags
+      .archiver/withdrawn/ID.TIME/  a withdrawn bag ("bag/") and its tombstone.json
+
+``Collection`` is the one way in; the job is spread over a few modules:
+
+    bags.py        which entries of the folder are bags
+    withdrawal.py  withdrawing a bag, and the tombstones left
+    store.py       the SQLite databases: open, check, migrate, WAL, transactions
+    ledger.py      the fixity ledger's records; the bag statuses
+    catalog.py     the OAI-PMH catalog's records
+    audit.py       fixity audits: the run, where the hashing runs, the ledger written as it goes
+    report.py      what audits say: the run report (JSON, HTML), history, PREMIS fixity events
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+from collections.abc import Iterator
+from concurrent.futures import Executor
+from contextlib import contextmanager
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+from archiver.clock import Clock
+from archiver.collection import bags, withdrawal
+from archiver.collection.audit import Progress, run_audit
+from archiver.collection.catalog import CATALOG_FILE, Catalog
+from archiver.collection.ledger import LEDGER_FILE, BagStatus, Ledger
+from archiver.collection.report import AuditReport, BagOutcome, history, premis_events
+from archiver.collection.withdrawal import Tombstone
+from archiver.errors import CollectionError, UsageError
+
+__all__ = [
+    "AuditReport",
+    "BagOutcome",
+    "BagStatus",
+    "Catalog",
+    "Collection",
+    "Progress",
+    "Tombstone",
+]
+
+
+class Collection:
+    """A folder of bags, and the records archiver keeps about them.
+
+    ``path`` must be an existing folder. ``ledger`` puts the fixity ledger elsewhere than
+    ``.archiver/ledger.sqlite`` (it is created on the first audit). A Collection can be
+    shared between threads; ``close()`` (or ``with``) closes the catalog it opened.
+    """
+
+    def __init__(
+        self, path: str | os.PathLike[str], *, ledger: str | os.PathLike[str] | None = None
+    ) -> None:
+        self.path = Path(path)
+        if not self.path.is_dir():
+            raise CollectionError(f"{self.path}: not a directory")
+        records = self.path / bags.RECORDS_DIR
+        self.ledger_path = Path(ledger) if ledger is not None else records / LEDGER_FILE
+        self.catalog_path = records / CATALOG_FILE
+        self._catalog: Catalog | None = None
+        self._catalog_lock = threading.Lock()
+
+    def __repr__(self) -> str:
+        return f"Collection({str(self.path)!r})"
+
+    def __enter__(self) -> Collection:
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self.close()
+
+    def close(self) -> None:
+        """Close the catalog, if it was opened."""
+        with self._catalog_lock:
+            if self._catalog is not None:
+                self._catalog.close()
+                self._catalog = None
+
+    # -- the bags --------------------------------------------------------------------------
+
+    def bag_ids(self) -> list[str]:
+        """The bags in the collection, by folder name, sorted."""
+        return bags.bag_ids(self.path)
+
+    def tombstones(self) -> list[Tombstone]:
+        """Every bag withdrawn from the collection, oldest withdrawal first."""
+        return withdrawal.tombstones(self.path)
+
+    def withdraw(self, bag_id: str, *, reason: str, clock: Clock | None = None) -> Path:
+        """Take a bag out of the collection without deleting it; returns where it now lives.
+
+        The bag moves (one rename) to ``.archiver/withdrawn/ID.TIME/bag/``, beside a
+        tombstone holding its id, the time, ``reason`` and its bag-info; the catalog is
+        then refreshed, so the OAI-PMH provider reports the record deleted from that time.
+        Raises UsageError for an empty reason, CollectionError for a bag not in the
+        collection.
+        """
+        now = (clock or Clock.from_environment()).now()
+        home = withdrawal.withdraw(self.path, bag_id, reason=reason, now=now)
+        self.catalog().refresh(now)
+        return home
+
+    # -- fixity ----------------------------------------------------------------------------
+
+    def audit(
+        self,
+        *,
+        older_than: timedelta | None = None,
+        workers: int | None = None,
+        scheduler: str | None = None,
+        executor: Executor | None = None,
+        clock: Clock | None = None,
+        progress: Progress | None = None,
+    ) -> AuditReport:
+        """Verify the bags and record every check in the ledger; the run's report.
+
+        Every bag is checked (structure, completeness, every file's digests), never-checked
+        bags first; with ``older_than``, only bags whose last successful check is older.
+        A run that was interrupted is resumed: what it recorded is not checked again.
+        Nothing inside a bag is written.
+
+        Where the hashing runs: on ``workers`` threads of this process (default: as many
+        as the cores it may use; 1 hashes in the calling thread); on the caller's
+        ``executor`` (a thread pool, or a process pool started with "forkserver" or
+        "spawn": a forked worker would inherit the ledger's lock), which is left running;
+        or on the Dask cluster whose scheduler address is ``scheduler``
+        (``archiver[distributed]``; its workers must see the collection at the same path).
+        Nothing is forked. ``progress(bags done, bags to check, bytes hashed)`` is called
+        after each bag.
+
+        Raises CollectionError when another audit holds the ledger, StoreError when the
+        ledger is not archiver's or is newer than this software.
+        """
+        if workers is not None and workers < 1:
+            raise UsageError(f"an audit needs at least 1 worker, not {workers}")
+        if scheduler is not None and executor is not None:
+            raise UsageError("an audit hashes on a Dask scheduler or on an executor, not both")
+        return run_audit(
+            self.path,
+            self.ledger_path,
+            older_than=older_than,
+            workers=workers,
+            scheduler=scheduler,
+            executor=executor,
+            clock=clock or Clock.from_environment(),
+            progress=progress,
+        )
+
+    def history(self, bag_id: str | None = None) -> dict[str, Any]:
+        """What the ledger remembers, as JSON-ready data.
+
+        Without ``bag_id``: ``{"runs": [{"run", "started", "finished", "software", "host",
+        "bags": {status: count}}]}``. With it: ``{"bag", "checks": [{"run", "started",
+        "finished", "status", "files", "bytes", "problems": [{"path", "algorithm",
+        "outcome", "expected", "found"}]}]}``. Raises CollectionError when the collection
+        was never audited or the ledger has no check of ``bag_id``.
+        """
+        with self._existing_ledger() as ledger:
+            return history(ledger, bag_id)
+
+    def premis_events(self, bag_id: str) -> str:
+        """The bag's finished fixity checks as a PREMIS 3 document (one ``fix`` event each,
+        its outcome success or failure). Raises CollectionError when there is none."""
+        with self._existing_ledger() as ledger:
+            return premis_events(ledger, bag_id)
+
+    @contextmanager
+    def _existing_ledger(self) -> Iterator[Ledger]:
+        if not self.ledger_path.exists():  # never create one just to read it
+            raise CollectionError(
+                f"no ledger at {self.ledger_path}: the collection has not been audited"
+            )
+        ledger = Ledger(self.ledger_path)
+        try:
+            yield ledger
+        finally:
+            ledger.close()
+
+    # -- the OAI-PMH catalog ---------------------------------------------------------------
+
+    def catalog(self) -> Catalog:
+        """The collection's catalog, opened (and created) on first use, then kept."""
+        with self._catalog_lock:
+            if self._catalog is None:
+                self._catalog = Catalog(self.path, self.catalog_path)
+            return self._catalog
+
+    def refresh_catalog(self, *, clock: Clock | None = None) -> int:
+        """Bring the catalog up to date with the bags; the number of records changed.
+
+        A bag that vanished without being withdrawn becomes a deleted record from now on.
+        """
+        return self.catalog().refresh((clock or Clock.from_environment()).now())
