@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import re
 import signal
 import sys
 import time
@@ -361,31 +360,24 @@ def _audit_view(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-_DOMAIN = re.compile(r"^[a-zA-Z][a-zA-Z0-9\-]*(\.[a-zA-Z][a-zA-Z0-9\-]*)+$")
-
-
 def _serve(args: argparse.Namespace) -> int:
     from archiver.clock import Clock
     from archiver.collection import Collection
-    from archiver.oai.app import serve
+    from archiver.oai.app import DEFAULT_IDENTIFIER, configuration, serve
     from archiver.oai.protocol import Config
 
     collection = Collection(args.collection)  # a folder, or exit 2 now
-    identifier = args.repository_identifier or "archiver.local"
-    if not _DOMAIN.match(identifier):
-        raise UsageError(
-            f"--repository-identifier {identifier!r} must be a domain name with a dot "
-            "(oai-identifier syntax), e.g. archive.example.org"
-        )
-    emails = tuple(args.admin_email or [f"oai-admin@{identifier}"])
-    for email in emails:
-        if not re.fullmatch(r"\S+@(\S+\.)+\S+", email):
-            raise UsageError(f"--admin-email {email!r} is not an e-mail address")
-    name = args.repository_name or f"archiver collection {args.collection.resolve().name}"
+    options = {
+        "repository_name": args.repository_name,
+        "admin_emails": args.admin_email or (),
+        "repository_identifier": args.repository_identifier or DEFAULT_IDENTIFIER,
+        "page_size": args.page_size,
+    }
+    configuration(collection, base_url="http://localhost/oai", **options)  # exit 2 now
 
     def configure(host: str, port: int) -> Config:
         base = args.base_url or f"http://{host}:{port}/oai"
-        return Config(base, name, emails, identifier, page_size=args.page_size)
+        return configuration(collection, base_url=base, **options)
 
     def announce(config: Config) -> None:
         print(

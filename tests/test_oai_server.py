@@ -540,3 +540,50 @@ def test_a_bag_removed_by_hand_while_serving_is_deleted_after_the_next_refresh(
                 metadataPrefix="oai_dc", until="2023-01-01"
             )
         )
+
+
+def test_oai_app_is_a_wsgi_application_any_server_can_mount(tmp_path: Path) -> None:
+    from wsgiref.util import setup_testing_defaults
+
+    from archiver.oai.app import oai_app
+
+    collection = make_collection(tmp_path)
+    app = oai_app(
+        str(collection),
+        base_url="https://repo.example.org/oai",
+        repository_identifier="repo.example.org",
+        refresh_seconds=0.2,
+    )
+    try:
+        environ: dict[str, object] = {"PATH_INFO": "/oai", "QUERY_STRING": "verb=Identify"}
+        setup_testing_defaults(environ)
+        status: list[str] = []
+        body = b"".join(app(environ, lambda code, _headers: status.append(code)))
+        assert status == ["200 OK"]
+        root = validate(body)
+        assert root.findtext("o:Identify/o:baseURL", namespaces=NS) == (
+            "https://repo.example.org/oai"
+        )
+        assert app._refresher is not None and app._refresher.is_alive()
+    finally:
+        app.close()
+    assert app._refresher is None
+
+
+def test_oai_app_names_every_problem_of_its_configuration(tmp_path: Path) -> None:
+    from archiver.errors import UsageError
+    from archiver.oai.app import oai_app
+
+    collection = make_collection(tmp_path)
+    with pytest.raises(UsageError) as caught:
+        oai_app(
+            collection,
+            base_url="ftp://nowhere",
+            repository_identifier="localhost",
+            admin_emails=["nobody"],
+            page_size=0,
+        )
+    message = str(caught.value)
+    for part in ("base URL", "repository identifier", "'nobody'", "at least one record"):
+        assert part in message
+    assert "--" not in message  # a library message never names a command-line option

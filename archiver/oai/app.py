@@ -11,14 +11,18 @@ refreshed from the collection by a background thread, never on a request's time.
 from __future__ import annotations
 
 import logging
+import os
+import re
 import threading
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from importlib import resources as package_files
 from typing import Any
-from urllib.parse import parse_qsl
+from urllib.parse import parse_qsl, urlsplit
 
 from archiver.clock import Clock
+from archiver.collection import Collection
 from archiver.collection.catalog import Catalog
+from archiver.errors import UsageError
 from archiver.oai.protocol import Config, Provider
 
 StartResponse = Callable[[str, list[tuple[str, str]]], Any]
@@ -30,6 +34,42 @@ def _stylesheet() -> bytes:
     return package_files.files("archiver.oai").joinpath("oai.xsl").read_bytes()
 
 
+_DOMAIN = re.compile(r"[a-zA-Z][a-zA-Z0-9\-]*(\.[a-zA-Z][a-zA-Z0-9\-]*)+")
+_EMAIL = re.compile(r"\S+@(\S+\.)+\S+")
+DEFAULT_IDENTIFIER = "archiver.local"
+
+
+def configuration(
+    collection: Collection,
+    *,
+    base_url: str,
+    repository_name: str | None = None,
+    admin_emails: Sequence[str] = (),
+    repository_identifier: str = DEFAULT_IDENTIFIER,
+    page_size: int = 100,
+) -> Config:
+    """The repository's OAI-PMH configuration, checked: UsageError naming every problem."""
+    problems = []
+    parts = urlsplit(base_url)
+    if parts.scheme not in ("http", "https") or not parts.netloc or parts.query:
+        problems.append(f"the base URL {base_url!r} must be an http(s) URL without a query")
+    if not _DOMAIN.fullmatch(repository_identifier):
+        problems.append(
+            f"the repository identifier {repository_identifier!r} must be a domain name with "
+            "a dot (oai-identifier syntax), e.g. archive.example.org"
+        )
+    emails = tuple(admin_emails) or (f"oai-admin@{repository_identifier}",)
+    problems += [
+        f"{email!r} is not an e-mail address" for email in emails if not _EMAIL.fullmatch(email)
+    ]
+    if page_size < 1:
+        problems.append(f"a page holds at least one record, not {page_size}")
+    if problems:
+        raise UsageError("; ".join(problems))
+    name = repository_name or f"archiver collection {collection.path.resolve().name}"
+    return Config(base_url, name, emails, repository_identifier, page_size=page_size)
+
+
 class OAIApp:
     """WSGI: routes requests to the provider; never lets an exception become a traceback."""
 
@@ -37,6 +77,14 @@ class OAIApp:
         self.provider = provider  # set once the server knows its address
         self.clock = clock
         self.stylesheet = _stylesheet()
+        self._refresher: Refresher | None = None
+
+    def close(self) -> None:
+        """Stop refreshing the catalog (the app answers requests from what it has)."""
+        if self._refresher is not None:
+            self._refresher.stopped.set()
+            self._refresher.join()
+            self._refresher = None
 
     def __call__(self, environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
         try:
@@ -128,6 +176,44 @@ class Refresher(threading.Thread):
                 self.catalog.refresh(self.clock.now())
             except Exception:  # a bad moment on disk must not stop the server
                 _log.exception("catalog refresh failed")
+
+
+def oai_app(
+    collection: Collection | str | os.PathLike[str],
+    *,
+    base_url: str,
+    repository_name: str | None = None,
+    admin_emails: Sequence[str] = (),
+    repository_identifier: str = DEFAULT_IDENTIFIER,
+    page_size: int = 100,
+    refresh_seconds: float | None = 30.0,
+    clock: Clock | None = None,
+) -> OAIApp:
+    """A WSGI application serving ``collection`` over OAI-PMH 2.0, for any WSGI server.
+
+    ``base_url`` is the address harvesters use (the application answers at ``/oai`` below
+    wherever it is mounted, with ``/oai.xsl`` and a redirect at ``/``). Records have
+    identifiers ``oai:REPOSITORY_IDENTIFIER:BAG_ID``. The catalog is brought up to date
+    now, then every ``refresh_seconds`` by a background thread (None: never again; call
+    ``close()`` to stop it). Raises UsageError for a bad configuration.
+    """
+    col = collection if isinstance(collection, Collection) else Collection(collection)
+    clock = clock or Clock.from_environment()
+    config = configuration(
+        col,
+        base_url=base_url,
+        repository_name=repository_name,
+        admin_emails=admin_emails,
+        repository_identifier=repository_identifier,
+        page_size=page_size,
+    )
+    catalog = col.catalog()
+    catalog.refresh(clock.now())
+    app = OAIApp(Provider(catalog, config), clock)
+    if refresh_seconds is not None:
+        app._refresher = Refresher(catalog, clock, refresh_seconds)
+        app._refresher.start()
+    return app
 
 
 def serve(
