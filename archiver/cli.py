@@ -89,7 +89,8 @@ def build_parser() -> argparse.ArgumentParser:
         "--profile",
         type=Path,
         metavar="FILE",
-        help="also check every bag against this BagIt profile (BagIt Profiles 1.4 JSON)",
+        help="also check every bag against this BagIt profile (BagIt Profiles 1.4 JSON, or "
+        "APTrust DART's profile format)",
     )
     aud = commands.add_parser(
         "audit",

@@ -376,6 +376,18 @@ _CODES = [
         "the profile requires a serialized bag; a directory is not one",
     ),
     Code(
+        "profile.serialization.forbidden",
+        E,
+        "BagIt Profiles 1.4: Serialization",
+        "the profile forbids serialized bags; the bag was packed",
+    ),
+    Code(
+        "profile.serialization.not-accepted",
+        E,
+        "BagIt Profiles 1.4: Accept-Serialization",
+        "the bag is packed in a format the profile does not accept",
+    ),
+    Code(
         "profile.bag-info.required",
         E,
         "BagIt Profiles 1.4: Bag-Info required",
@@ -392,6 +404,24 @@ _CODES = [
         E,
         "BagIt Profiles 1.4: Bag-Info values",
         "a bag-info value is not one of those the profile lists",
+    ),
+    Code(
+        "profile.tag.required",
+        E,
+        "DART BagIt profile format: tags required",
+        "a tag the profile requires in a tag file other than bag-info.txt is missing",
+    ),
+    Code(
+        "profile.tag.value",
+        E,
+        "DART BagIt profile format: tags values",
+        "a tag's value in a tag file other than bag-info.txt is not one the profile lists",
+    ),
+    Code(
+        "profile.tag.empty",
+        E,
+        "DART BagIt profile format: tags emptyOk",
+        "a tag the profile requires a value for is empty",
     ),
     Code(
         "profile.manifest.required",
@@ -463,7 +493,8 @@ _CODES = [
         "profile.keys-not-checked",
         N,
         "BagIt Profiles 1.4: keys outside the specification",
-        "the profile has keys outside BagIt Profiles 1.4; they were not checked",
+        "the profile has keys outside its format (BagIt Profiles 1.4 or DART's); "
+        "they were not checked",
     ),
 ]
 

@@ -38,16 +38,14 @@ RFC 8493 by archiver's validator and by LoC bagit-python, APTrust's profile rule
 the --profile, and the payload, metadata and aptrust-info against the source bag.
 
 The rules come from APTrust's own profile, schemas/bagit-profiles/aptrust-v2.3.dart-format.json,
-in DART's JSON format. archiver.check.profile reads BagIt Profiles 1.4 documents only, so
-this module reads DART's format (DartProfile) and judges an unpacked bag by it; a --profile
-FILE may be in either format.
+in DART's JSON format, which archiver.check.profile reads into its one model (as it reads a
+--profile FILE in either format); the validator judges the unpacked bag by it. The tar
+itself is judged here by the profile's rules for packed bags (acceptSerialization,
+tarDirMustMatchName), which the validator cannot see on a folder.
 """
 
 from __future__ import annotations
 
-import fnmatch
-import functools
-import json
 import shutil
 import tarfile
 import tempfile
@@ -55,16 +53,21 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 from pathlib import Path
-from typing import Any, Literal
+from typing import Literal
 
-from archiver import resources
-from archiver.bagit import algorithms, baginfo, hashing, manifest, paths
-from archiver.bagit.reader import BAGIT_TXT, Bag, read_bag, read_labelled
+from archiver.bagit import algorithms, baginfo, hashing, paths
+from archiver.bagit.reader import read_bag, read_labelled
 from archiver.bagit.writer import PayloadPart, write_bag
-from archiver.check import profile as spec
 from archiver.check.bag import Mode
+from archiver.check.profile import (
+    Profile,
+    Serialization,
+    check_serialized,
+    load_profile,
+    vendored_profile,
+)
 from archiver.codes import Severity
-from archiver.errors import BagWriteError, SchemaError, SourceError, UsageError
+from archiver.errors import BagWriteError, SchemaError, SourceError
 from archiver.export.base import ExportRefusedError, Options, PackageCheckError
 from archiver.export.source import SourceBag, read_source
 from archiver.validation import validate_bag
@@ -73,7 +76,7 @@ from archiver.version import AGENT
 PROFILE_FILE = "bagit-profiles/aptrust-v2.3.dart-format.json"
 ALGORITHMS = ("md5", "sha256")  # APTrust requires md5 and verifies sha256 when present
 SERIALIZATION = "application/tar"
-_TAR_TYPES = frozenset({SERIALIZATION, "application/x-tar"})
+_TAR_TYPES = (SERIALIZATION, "application/x-tar")
 DEFAULT_ACCESS = "Institution"
 MAX_BYTES = 5 * 10**12  # "Bags must be 5 terabytes or less in size."
 MAX_NAME = 255  # characters in one file or folder name
@@ -84,155 +87,11 @@ _RECOMPUTED = frozenset(
 )
 _ACCESS, _STORAGE = "Access", "Storage-Option"
 _APTRUST_INFO = "aptrust-info.txt"
-_BAGIT_FILES = ("bagit.txt", "bag-info.txt", "fetch.txt")
 
 
-# -- APTrust DART's profile format ---------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class TagDefinition:
-    """One tag a DART profile defines: the file it lives in and what its value may be."""
-
-    tag_file: str
-    name: str
-    required: bool = False
-    values: tuple[str, ...] = ()  # empty: any value
-    default: str | None = None
-    empty_ok: bool = True
-
-
-@dataclass(frozen=True)
-class DartProfile:
-    """A BagIt profile in APTrust DART's JSON format (the keys APTrust's ingest enforces)."""
-
-    name: str
-    version: str
-    identifier: str
-    accept_bagit_versions: tuple[str, ...]
-    accept_serialization: tuple[str, ...] = ()
-    serialization: str = "optional"  # required | optional | forbidden
-    allow_fetch: bool = True
-    manifests_required: tuple[str, ...] = ()
-    manifests_allowed: tuple[str, ...] = ()  # empty or "*": every algorithm
-    tag_manifests_required: tuple[str, ...] = ()
-    tag_manifests_allowed: tuple[str, ...] = ()
-    tag_files_allowed: tuple[str, ...] = ()
-    tags: tuple[TagDefinition, ...] = ()
-    tar_dir_must_match_name: bool = False
-
-    @property
-    def title(self) -> str:
-        """How check lines name it: "APTrust profile 2.3"."""
-        return f"{self.name} profile {self.version}".strip()
-
-    def tag(self, tag_file: str, name: str) -> TagDefinition | None:
-        return next(
-            (t for t in self.tags if t.tag_file == tag_file and t.name.lower() == name.lower()),
-            None,
-        )
-
-
-def parse_dart_profile(document: object, source: str) -> DartProfile:
-    """A DART-format profile; UsageError naming ``source`` and every problem at once."""
-    if not isinstance(document, dict) or not isinstance(document.get("bagItProfileInfo"), dict):
-        raise UsageError(f"{source}: not a DART BagIt profile (it has no bagItProfileInfo object)")
-    problems: list[str] = []
-
-    def strings(key: str, data: Mapping[str, Any] = document) -> tuple[str, ...]:
-        value = data.get(key, [])
-        if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
-            problems.append(f"{key} must be a list of strings")
-            return ()
-        return tuple(value)
-
-    def boolean(key: str, default: bool, data: Mapping[str, Any] = document) -> bool:
-        value = data.get(key, default)
-        if not isinstance(value, bool):
-            problems.append(f"{key} must be true or false")
-            return default
-        return value
-
-    info = document["bagItProfileInfo"]
-    identifier = info.get("bagItProfileIdentifier")
-    if not isinstance(identifier, str) or not identifier:
-        problems.append("bagItProfileInfo has no bagItProfileIdentifier")
-        identifier = ""
-    serialization = document.get("serialization", "optional")
-    if serialization not in ("required", "optional", "forbidden"):
-        problems.append("serialization must be 'required', 'optional' or 'forbidden'")
-        serialization = "optional"
-    tags = []
-    raw_tags = document.get("tags", [])
-    for number, raw in enumerate(raw_tags if isinstance(raw_tags, list) else [None], start=1):
-        if not isinstance(raw, dict) or not all(
-            isinstance(raw.get(k), str) and raw.get(k) for k in ("tagFile", "tagName")
-        ):
-            problems.append(f"tags entry {number} must be an object with tagFile and tagName")
-            continue
-        default = raw.get("defaultValue")
-        tags.append(
-            TagDefinition(
-                raw["tagFile"],
-                raw["tagName"],
-                boolean("required", False, raw),
-                strings("values", raw),
-                default if isinstance(default, str) else None,
-                boolean("emptyOk", True, raw),
-            )
-        )
-    versions = strings("acceptBagItVersion")
-    if not versions:
-        problems.append("acceptBagItVersion must list at least one version")
-    profile = DartProfile(
-        name=str(document.get("name", "")),
-        version=str(info.get("version", "")),
-        identifier=identifier,
-        accept_bagit_versions=versions,
-        accept_serialization=strings("acceptSerialization"),
-        serialization=serialization,
-        allow_fetch=boolean("allowFetchTxt", True),
-        manifests_required=strings("manifestsRequired"),
-        manifests_allowed=strings("manifestsAllowed"),
-        tag_manifests_required=strings("tagManifestsRequired"),
-        tag_manifests_allowed=strings("tagManifestsAllowed"),
-        tag_files_allowed=strings("tagFilesAllowed"),
-        tags=tuple(tags),
-        tar_dir_must_match_name=boolean("tarDirMustMatchName", False),
-    )
-    if problems:
-        count = len(problems)
-        raise UsageError(
-            f"{source}: not a usable DART profile: {count} "
-            f"{'problem' if count == 1 else 'problems'}: {'; '.join(problems)}"
-        )
-    return profile
-
-
-@functools.cache
-def aptrust_profile() -> DartProfile:
+def aptrust_profile() -> Profile:
     """APTrust's ingest profile, as shipped in schemas/."""
-    path = resources.schema_file(PROFILE_FILE)
-    try:
-        return parse_dart_profile(json.loads(path.read_bytes()), str(path))
-    except (OSError, ValueError, UsageError) as exc:  # our own file broken: an installation fault
-        raise SchemaError(f"cannot read APTrust's profile {path}: {exc}") from exc
-
-
-Profile = DartProfile | spec.Profile
-
-
-def load_any_profile(path: Path) -> Profile:
-    """A --profile FILE: BagIt Profiles 1.4 or DART's format, told apart by their keys."""
-    document = spec.read_profile_json(path)
-    if isinstance(document, dict) and "bagItProfileInfo" in document:
-        return parse_dart_profile(document, str(path))
-    return spec.parse_profile(document, str(path))
-
-
-def _anything_goes(allowed: Sequence[str]) -> bool:
-    # DART (and APTrust's ingest): an empty allowed list, or one holding "*", allows all.
-    return not allowed or "*" in allowed
+    return vendored_profile(PROFILE_FILE)
 
 
 # -- what the bag will say -----------------------------------------------------------------
@@ -254,7 +113,7 @@ def plan(source: SourceBag, target: Path, options: Options) -> Plan:
     """What the APTrust bag for ``source`` at ``target`` will say; ExportRefusedError when
     APTrust cannot represent it (no title, a value or name APTrust refuses)."""
     profile = aptrust_profile()
-    extra = load_any_profile(options.profile) if options.profile else None
+    extra = load_profile(options.profile) if options.profile else None
     name = _bag_name(target)
     if not source.payload:
         raise ExportRefusedError(
@@ -323,14 +182,14 @@ def _one_line(value: str) -> str:
     return " ".join(value.split())
 
 
-def _default(profile: DartProfile, label: str) -> str:
+def _default(profile: Profile, label: str) -> str:
     definition = profile.tag(_APTRUST_INFO, label)
     if definition is None or definition.default is None:  # pragma: no cover - shipped profile
         raise SchemaError(f"APTrust's profile gives no default {label}")
     return definition.default
 
 
-def _allowed_value(profile: DartProfile, source: SourceBag, label: str, default: str) -> str:
+def _allowed_value(profile: Profile, source: SourceBag, label: str, default: str) -> str:
     """The source's bag-info value for an aptrust-info label, in the profile's spelling."""
     given = source.bag_info_value(label)
     if given is None:
@@ -347,7 +206,7 @@ def _allowed_value(profile: DartProfile, source: SourceBag, label: str, default:
 
 
 def _bag_info(
-    source: SourceBag, profile: DartProfile, extra: Profile | None, today: str
+    source: SourceBag, profile: Profile, extra: Profile | None, today: str
 ) -> tuple[tuple[str, str], ...]:
     skip = _RECOMPUTED | {_ACCESS.lower(), _STORAGE.lower()}
     items = [
@@ -371,9 +230,7 @@ def _bag_info(
     return tuple(items)
 
 
-def _algorithms(
-    profile: DartProfile, extra: Profile | None
-) -> tuple[tuple[str, ...], tuple[str, ...]]:
+def _algorithms(profile: Profile, extra: Profile | None) -> tuple[tuple[str, ...], tuple[str, ...]]:
     """md5 and sha256, and whatever the --profile also requires (when APTrust allows it)."""
     payload, tags = list(ALGORITHMS), list(ALGORITHMS)
     if extra is None:
@@ -384,7 +241,7 @@ def _algorithms(
     ):
         for raw in wanted:
             name = algorithms.normalise(raw)
-            permitted = _anything_goes(allowed) or name in map(algorithms.normalise, allowed)
+            permitted = allowed is None or name in map(algorithms.normalise, allowed)
             if not algorithms.is_supported(name):
                 raise ExportRefusedError(
                     f"the profile {extra.identifier} requires {raw} {kind}, which archiver "
@@ -507,7 +364,7 @@ def check(target: Path, source: SourceBag, options: Options) -> list[str]:
     """Unpack ``target`` safely and judge it: its tar layout, RFC 8493 (ours and bagit-python),
     APTrust's profile, the --profile, and agreement with the source bag."""
     chosen = plan(source, target, options)
-    extra = load_any_profile(options.profile) if options.profile else None
+    extra = load_profile(options.profile) if options.profile else None
     verdict = Verdict()
     size = target.stat().st_size
     verdict.rule(
@@ -517,10 +374,7 @@ def check(target: Path, source: SourceBag, options: Options) -> list[str]:
     with tempfile.TemporaryDirectory(prefix=".aptrust-check-", dir=target.parent) as tmp:
         bag = unpack(target, chosen.name, Path(tmp), verdict)
         if bag is not None:
-            _judge_bagit(bag, extra, verdict)
-            judge_dart(aptrust_profile(), bag, verdict)
-            if isinstance(extra, DartProfile):
-                judge_dart(extra, bag, verdict)
+            _judge_bag(bag, target.name, [aptrust_profile(), *filter(None, [extra])], verdict)
             _judge_contents(bag, source, chosen, verdict)
     if verdict.broken:
         count = len(verdict.broken)
@@ -587,148 +441,37 @@ def _layout_problems(members: Sequence[tarfile.TarInfo], name: str) -> Iterable[
         seen.add(member.name)
 
 
-def _judge_bagit(bag: Path, extra: Profile | None, verdict: Verdict) -> None:
-    """RFC 8493 by archiver's validator and by LoC bagit-python; a BagIt Profiles 1.4 --profile
-    by archiver.check.profile."""
-    report = validate_bag(bag, reference=True)
+def _judge_bag(bag: Path, tar_name: str, profiles: Sequence[Profile], verdict: Verdict) -> None:
+    """RFC 8493 by archiver's validator and by LoC bagit-python; every profile (APTrust's,
+    the --profile) by archiver.check.profile: its rules for packed bags on the tar, the
+    others on the unpacked bag."""
+    first, *others = [replace(p, serialization=Serialization.OPTIONAL) for p in profiles]
+    report = validate_bag(bag, reference=True, profile=first)
     verdict.rule(
         "the unpacked bag is valid BagIt 1.0 (RFC 8493) to archiver's validator, every "
         "checksum verified, and to LoC bagit-python",
         [
             f"{f.path or 'bag'}: {f.code}: {f.message}"
             for f in report.findings
-            if f.severity is Severity.ERROR
-            or f.code in ("reference.disagrees", "reference.failed", "reference.skipped")
+            if not f.code.startswith("profile")
+            and (
+                f.severity is Severity.ERROR
+                or f.code in ("reference.disagrees", "reference.failed", "reference.skipped")
+            )
         ],
     )
-    if isinstance(extra, spec.Profile):
-        verdict.rule(f"{extra.identifier}: accepts a tar", _serialization_problems(extra))
-        # Judged unpacked, the bag would break its Serialization rule: that was judged above.
-        unpacked = replace(extra, serialization=spec.Serialization.OPTIONAL)
-        # Profile rules read names, sizes and bag-info, never checksums: a fast pass will do.
-        by_profile = validate_bag(bag, mode=Mode.FAST, profile=unpacked)
+    for profile, unpacked in zip(profiles, [first, *others], strict=True):
+        if unpacked is not first:
+            # Profile rules read names, sizes and bag-info, never checksums: a fast pass will do.
+            report = validate_bag(bag, mode=Mode.FAST, profile=unpacked)
         verdict.rule(
-            f"{extra.identifier}: the bag meets this profile",
+            f"{profile.identifier}: the bag meets this profile",
             [
                 f"{f.path or 'bag'}: {f.code}: {f.message}"
-                for f in by_profile.findings
+                for f in [*check_serialized(profile, _TAR_TYPES, tar_name), *report.findings]
                 if f.severity is Severity.ERROR and f.code.startswith("profile")
             ],
         )
-
-
-def _serialization_problems(profile: spec.Profile) -> list[str]:
-    if profile.serialization is spec.Serialization.FORBIDDEN:
-        return [f"{profile.identifier}: forbids serialized bags; this is a tar"]
-    if profile.accept_serialization and not _TAR_TYPES & set(profile.accept_serialization):
-        accepted = ", ".join(profile.accept_serialization)
-        return [f"{profile.identifier}: accepts {accepted}, not {SERIALIZATION}"]
-    return []
-
-
-def judge_dart(profile: DartProfile, bag: Path, verdict: Verdict) -> None:
-    """Judge an unpacked bag (that was a tar) by a DART-format profile, rule by rule."""
-    who = profile.title
-    unpacked = read_bag(bag)
-    tags = {
-        name: _tag_elements(unpacked, name, verdict)
-        for name in sorted({t.tag_file for t in profile.tags})
-    }
-    version = _first(tags.get(BAGIT_TXT), "BagIt-Version")
-    verdict.rule(
-        f"{who}: BagIt-Version {version} is one it accepts",
-        []
-        if version in profile.accept_bagit_versions
-        else [f"{who}: BagIt-Version {version} is not one of {profile.accept_bagit_versions}"],
-    )
-    wrong_form = (
-        ["forbids serialized bags; this is a tar"] if profile.serialization == "forbidden" else []
-    )
-    if profile.accept_serialization and not _TAR_TYPES & set(profile.accept_serialization):
-        wrong_form.append(f"accepts {', '.join(profile.accept_serialization)}, not a tar")
-    verdict.rule(
-        f"{who}: a tar ({SERIALIZATION}), no fetch.txt",
-        [f"{who}: {p}" for p in wrong_form]
-        + ([f"{who}: forbids fetch.txt"] if unpacked.has_fetch and not profile.allow_fetch else []),
-    )
-    for tag, required, allowed in (
-        (False, profile.manifests_required, profile.manifests_allowed),
-        (True, profile.tag_manifests_required, profile.tag_manifests_allowed),
-    ):
-        kind = "tag manifests" if tag else "manifests"
-        present = [m.algorithm for m in unpacked.manifests if m.tag is tag]
-        have = {algorithms.normalise(n) for n in present}
-        problems = [
-            f"{who}: requires {n} {kind}" for n in required if algorithms.normalise(n) not in have
-        ]
-        if not _anything_goes(allowed):
-            permitted = {algorithms.normalise(n) for n in allowed}
-            problems += [
-                f"{who}: does not allow {n} {kind}"
-                for n in present
-                if algorithms.normalise(n) not in permitted
-            ]
-        verdict.rule(f"{who}: {kind} {', '.join(present)}, as it requires and allows", problems)
-    loose = [p for p in sorted(unpacked.inventory.tags) if not _is_bagit_file(p)]
-    if not _anything_goes(profile.tag_files_allowed):
-        verdict.rule(
-            f"{who}: tag files {', '.join(loose)} are ones it allows",
-            [
-                f"{who}: does not allow the tag file {p}"
-                for p in loose
-                if not any(fnmatch.fnmatchcase(p, pattern) for pattern in profile.tag_files_allowed)
-            ],
-        )
-    for name, elements in tags.items():
-        definitions = [t for t in profile.tags if t.tag_file == name]
-        problems = [p for d in definitions for p in _tag_problems(d, elements or [])]
-        present = [d.name for d in definitions if _values(elements or [], d.name)]
-        verdict.rule(
-            f"{who}: {name} {', '.join(present)} as its tag rules say",
-            [f"{who}: {p}" for p in problems],
-        )
-
-
-def _first(elements: Sequence[tuple[str, str]] | None, label: str) -> str | None:
-    return next(iter(_values(elements or [], label)), None)
-
-
-def _values(elements: Sequence[tuple[str, str]], label: str) -> list[str]:
-    return [value for name, value in elements if name.lower() == label.lower()]
-
-
-def _tag_problems(definition: TagDefinition, elements: Sequence[tuple[str, str]]) -> list[str]:
-    where = f"{definition.tag_file} {definition.name}"
-    values = _values(elements, definition.name)
-    problems = [f"requires {where}; there is none"] if definition.required and not values else []
-    for value in values:
-        if not value and not definition.empty_ok:
-            problems.append(f"{where} must not be empty")
-        elif definition.values and value not in definition.values:
-            problems.append(f"{where} {value!r} is not one of {', '.join(definition.values)}")
-    return problems
-
-
-def _is_bagit_file(path: str) -> bool:
-    return path in _BAGIT_FILES or bool(manifest.NAME.match(path))
-
-
-def _tag_elements(bag: Bag, name: str, verdict: Verdict) -> list[tuple[str, str]] | None:
-    """A tag file's ``Label: value`` elements, read by the bag reader in the bag's declared
-    encoding; None when it is not in the bag."""
-    if name == BAGIT_TXT:
-        return [
-            ("BagIt-Version", bag.declaration.version_text),
-            ("Tag-File-Character-Encoding", bag.declaration.encoding),
-        ]
-    if name not in bag.inventory.tags:
-        return None
-    if name == bag.bag_info_file:
-        elements, problems = list(bag.bag_info), [p for p in bag.problems if p.path == name]
-    else:
-        elements, problems = read_labelled(bag, name)
-    verdict.broken += [f"{name}: {p.message}" for p in problems]
-    return [(e.label, e.value) for e in elements]
 
 
 def _judge_contents(bag: Path, source: SourceBag, chosen: Plan, verdict: Verdict) -> None:
@@ -756,8 +499,9 @@ def _judge_contents(bag: Path, source: SourceBag, chosen: Plan, verdict: Verdict
                 if not (bag / name).is_file() or (bag / name).read_bytes() != original.read_bytes()
             ],
         )
-    # Read quietly: judge_dart has told any malformed line already.
-    written = tuple(_tag_elements(read_bag(bag), _APTRUST_INFO, Verdict()) or ())
+    # Read quietly: the profile's judgement has told any malformed line already.
+    elements, _ = read_labelled(read_bag(bag), _APTRUST_INFO)
+    written = tuple((e.label, e.value) for e in elements)
     shown = ", ".join(f"{k} {v!r}" for k, v in chosen.aptrust_info if k != "Description")
     verdict.rule(
         f"{_APTRUST_INFO}: {shown}"
@@ -774,6 +518,10 @@ def _judge_contents(bag: Path, source: SourceBag, chosen: Plan, verdict: Verdict
         else "bag-info.txt: no Source-Organization (the source bag has none; APTrust only "
         "recommends it, and sets it to the depositing institution on restore)"
     )
+
+
+def _first(elements: Sequence[tuple[str, str]], label: str) -> str | None:
+    return next((value for name, value in elements if name.lower() == label.lower()), None)
 
 
 def _differences(
