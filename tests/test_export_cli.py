@@ -10,7 +10,9 @@ import jsonschema
 import pytest
 
 from archiver import resources
+from archiver.errors import SourceError
 from archiver.export.base import TARGETS
+from archiver.export.source import read_source
 from tests.conftest import REPO, CliRunner, listing
 from tests.corrupt import flip_byte
 
@@ -68,3 +70,16 @@ def test_an_unknown_target_is_a_usage_error(tmp_path: Path, cli: CliRunner) -> N
         cli("export", SAMPLE_BAG, "--to", "fedora3", "--out", tmp_path / "x")
     assert caught.value.code == 2
     assert listing(tmp_path) == []
+
+
+def test_a_metadata_file_changed_since_validation_is_refused_not_exported(
+    tmp_path: Path,
+) -> None:
+    bag = tmp_path / "bag"
+    shutil.copytree(SAMPLE_BAG, bag)
+    source = read_source(bag)
+    assert source.metadata == ("metadata/dc.xml", "metadata/mets.xml", "metadata/premis.xml")
+    assert source.metadata_file("metadata/dc.xml") == (bag / "metadata" / "dc.xml").read_bytes()
+    flip_byte(bag / "metadata" / "dc.xml", 60)
+    with pytest.raises(SourceError, match=r"dc\.xml: sha256 is .* it changed since"):
+        source.metadata_file("metadata/dc.xml")

@@ -264,7 +264,7 @@ def write(source: SourceBag, target: Path, options: Options) -> None:
     """Write ``target`` (NAME.tar, in a staging folder): the bag, then the tar of it."""
     chosen = plan(source, target, options)
     tag_files = {_APTRUST_INFO: baginfo.format_bag_info(chosen.aptrust_info)}
-    tag_files.update(_metadata_files(source))
+    tag_files.update((name, source.metadata_file(name)) for name in source.metadata)
     work = Path(tempfile.mkdtemp(prefix=".aptrust-", dir=target.parent))
     try:
         bag = work / chosen.name
@@ -290,27 +290,6 @@ def write(source: SourceBag, target: Path, options: Options) -> None:
             raise BagWriteError(f"cannot write {target.name}: {exc}") from exc
     finally:
         shutil.rmtree(work, ignore_errors=True)
-
-
-def _metadata_files(source: SourceBag) -> dict[str, bytes]:
-    """The source's metadata files, each checked against the source's tag manifests."""
-    promised = source.tag_digests
-    files: dict[str, bytes] = {}
-    for name, path in sorted(source.metadata.items()):
-        try:
-            data = source.read(name)
-        except OSError as exc:
-            raise SourceError(f"{path}: cannot read: {exc.strerror or exc}") from exc
-        for algorithm, want in sorted(promised.get(name, {}).items()):
-            found = algorithms.new(algorithm)
-            found.update(data)
-            if found.hexdigest() != want:
-                raise SourceError(
-                    f"{path}: {algorithm} is {found.hexdigest()}, its bag said {want}; "
-                    "it changed since it was validated"
-                )
-        files[name] = data
-    return files
 
 
 def write_tar(bag: Path, name: str, target: Path, mtime: int) -> None:
@@ -495,8 +474,9 @@ def _judge_contents(bag: Path, source: SourceBag, chosen: Plan, verdict: Verdict
             f"{', '.join(sorted(source.metadata))}: the source bag's, byte for byte, as tag files",
             [
                 f"{name}: not the source bag's file"
-                for name, original in sorted(source.metadata.items())
-                if not (bag / name).is_file() or (bag / name).read_bytes() != original.read_bytes()
+                for name in sorted(source.metadata)
+                if not (bag / name).is_file()
+                or (bag / name).read_bytes() != source.metadata_file(name)
             ],
         )
     # Read quietly: the profile's judgement has told any malformed line already.

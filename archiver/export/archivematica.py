@@ -205,8 +205,11 @@ def _parts(source: SourceBag) -> Iterator[PayloadPart]:
     for item, rel in zip(source.payload, files, strict=True):
         yield PayloadPart(rel, source=source.root / item.path)
     yield PayloadPart(METADATA_CSV, content=metadata_csv(source.record, files))
-    for name, path in sorted(source.metadata.items()):
-        yield PayloadPart(f"{SUBMISSION_DOCUMENTATION}/{PurePosixPath(name).name}", source=path)
+    for name in source.metadata:
+        yield PayloadPart(
+            f"{SUBMISSION_DOCUMENTATION}/{PurePosixPath(name).name}",
+            content=source.metadata_file(name),
+        )
 
 
 def _refuse_what_archivematica_cannot_take(source: SourceBag, target: Path) -> None:
@@ -455,9 +458,9 @@ class _PackageCheck:
     def _submission_documentation(self, bag: Path) -> None:
         folder = bag / SUBMISSION_DOCUMENTATION
         differ = []
-        for name, path in sorted(self.source.metadata.items()):
+        for name in self.source.metadata:
             copy = folder / PurePosixPath(name).name
-            if not copy.is_file() or copy.read_bytes() != path.read_bytes():
+            if not copy.is_file() or copy.read_bytes() != self.source.metadata_file(name):
                 differ.append(name)
         names = sorted(PurePosixPath(name).name for name in self.source.metadata)
         self._rule(

@@ -371,7 +371,7 @@ def _shorten(value: str, limit: int = 40) -> str:
     return repr(value if len(value) <= limit else value[:limit] + "...")
 
 
-# -- the item's files (pure, given the bag's tag manifests) ----------------------------------
+# -- the item's files (the bag's manifests, its metadata files read through the reader) -----
 
 # Top-level names DSpace's importer reads itself; a payload entry never takes one.
 _SAF_NAMES = frozenset(
@@ -394,12 +394,15 @@ class Entry:
 
     name: str  # path inside the item folder, as contents lists it
     bag_path: str
-    source: Path
+    source: Path | None  # a payload file, copied by path (digested as it is copied)
     bundle: str
     primary: bool
     description: str | None
     size: int | None  # from the inventory (payload files); None for tag files
     digests: Mapping[str, str]  # algorithm -> hex, from the bag's (tag) manifests
+    # a metadata file: its bytes, read through the bag reader (and checked against the tag
+    # manifests when the bag has them)
+    content: bytes | None = None
 
     def contents_line(self) -> str:
         options = [f"bundle:{self.bundle}"]
@@ -458,7 +461,7 @@ def plan_item(source: SourceBag) -> Plan:
             )
         )
     tag_digests = source.tag_digests
-    for bag_path, path in source.metadata.items():
+    for bag_path in source.metadata:
         name = _free(bag_path.rsplit("/", 1)[-1], taken)
         taken.add(name.casefold())
         what = _METADATA_DESCRIPTIONS.get(bag_path, "its metadata")
@@ -466,14 +469,15 @@ def plan_item(source: SourceBag) -> Plan:
             Entry(
                 name=name,
                 bag_path=bag_path,
-                source=path,
+                source=None,
                 bundle=METADATA,
                 primary=False,
                 description=f"{bag_path} of the source bag: {what}",
                 size=None,
                 # BagIt makes tag manifests optional: without one the copy is compared
-                # with the source file itself (see _expected).
+                # with the bytes read from the bag (see _expected).
                 digests=_supported(tag_digests.get(bag_path, {}), bag_path, required=False),
+                content=source.metadata_file(bag_path),
             )
         )
     values = crosswalk(source.record)
@@ -586,6 +590,10 @@ EXPORTER = DSpaceSAF()
 
 def _copy(entry: Entry, destination: Path) -> list[str]:
     """Copy one file, digesting it on the way; what differs from the bag's manifests."""
+    if entry.content is not None:  # read and checked already
+        destination.write_bytes(entry.content)
+        return []
+    assert entry.source is not None  # a payload file
     try:
         found = hashing.copy_file(entry.source, destination, sorted(entry.digests) or [_CHECKED])
     except hashing.WriteFailedError:
@@ -785,8 +793,10 @@ def _expected(entry: Entry) -> tuple[str, str, str]:
     for name in (_CHECKED, *sorted(entry.digests)):
         if name in entry.digests:
             return name, entry.digests[name], "the bag's manifest"
-    source = hashing.digest_file(entry.source, [_CHECKED])
-    return _CHECKED, source.digests[_CHECKED], "its source file (no tag manifest lists it)"
+    # Only a metadata file can lack a digest: compare with its bytes as read from the bag.
+    found = algorithms.new(_CHECKED)
+    found.update(entry.content or b"")
+    return _CHECKED, found.hexdigest(), "its source file (no tag manifest lists it)"
 
 
 def _check_digests(item: Path, plan: Plan, problems: list[str]) -> list[str]:

@@ -212,14 +212,17 @@ def meets_profile(bag: Path, given: Path | None) -> list[str]:
 
 def bag_digests(source: SourceBag, files: Sequence[str]) -> dict[str, str]:
     """Each file's sha512 as the bag knows it: the payload's from manifest-sha512.txt when
-    the bag has one, every other file's from its bytes."""
+    the bag has one, every other file's from its bytes, read through the bag reader."""
     declared = {p.path: p.digests[DIGEST].lower() for p in source.payload if DIGEST in p.digests}
     digests = {}
     for path in files:
         if path in declared:
             digests[path] = declared[path]
-        else:
-            digests[path] = hashing.digest_file(source.root / path, [DIGEST]).digests[DIGEST]
+            continue
+        found = hashing.digest_bag_file(source.bag.files, path, [DIGEST])
+        if isinstance(found, str):
+            raise SourceError(f"{source.root / path}: cannot read: {found}")
+        digests[path] = found[DIGEST]
     return digests
 
 
