@@ -6,15 +6,16 @@ import json
 import shutil
 from pathlib import Path
 
-import jsonschema
 import pytest
 
 from archiver import resources
+from archiver.codes import CATALOGUE
 from archiver.errors import SourceError
 from archiver.export.base import TARGETS
 from archiver.export.source import read_source
 from tests.conftest import REPO, CliRunner, listing
 from tests.corrupt import flip_byte
+from tests.test_packing import validator
 
 SAMPLE_BAG = REPO / "bags" / "a-giant-step-for-peace"
 OUT_NAMES = {
@@ -25,8 +26,26 @@ OUT_NAMES = {
 }
 
 
+# the target's name in its finding codes: export.<this>.*
+TARGET_CODES = {
+    "dspace-saf": "dspace",
+    "archivematica": "archivematica",
+    "ocfl": "ocfl",
+    "aptrust": "aptrust",
+}
+
+
 def test_every_target_has_an_out_name_here() -> None:
-    assert set(OUT_NAMES) == set(TARGETS)
+    assert set(OUT_NAMES) == set(TARGETS) == set(TARGET_CODES)
+
+
+def test_every_target_has_export_codes_in_the_catalogue() -> None:
+    for target in TARGET_CODES.values():
+        codes = [code for code in CATALOGUE if code.startswith(f"export.{target}.")]
+        assert codes, target
+        for code in codes:
+            rule = CATALOGUE[code].rule
+            assert rule.split()[0] in {"DSpace", "Archivematica", "APTrust", "OCFL"}, rule
 
 
 @pytest.mark.parametrize("target", sorted(OUT_NAMES))
@@ -35,10 +54,16 @@ def test_the_json_result_matches_its_schema(tmp_path: Path, cli: CliRunner, targ
     run = cli("export", SAMPLE_BAG, "--to", target, "--out", out, "--json")
     assert run.code == 0, run.err
     result = json.loads(run.out)
-    jsonschema.Draft202012Validator(resources.json_schema("export-result.schema.json")).validate(
-        result
-    )
+    validator(resources.json_schema("export-result.schema.json")).validate(result)
     assert result["target"] == target
+    assert result["valid"] is True
+    # Every rule held is listed by its catalogue code, each code named after its target's
+    # rule (or the package's agreement with the source bag); nothing is prose.
+    assert result["checks"]
+    for code in result["checks"]:
+        assert code in CATALOGUE
+        assert code.startswith((f"export.{TARGET_CODES[target]}.", "export.source."))
+    assert all(f["code"] in CATALOGUE and f["severity"] != "error" for f in result["findings"])
     package = Path(result["path"])
     assert package.exists()
     assert package == out or out in package.parents  # OCFL: the object inside the root

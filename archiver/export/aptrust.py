@@ -49,8 +49,8 @@ from __future__ import annotations
 import shutil
 import tarfile
 import tempfile
-from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field, replace
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 from typing import Literal
@@ -58,18 +58,21 @@ from typing import Literal
 from archiver.bagit import algorithms, baginfo, hashing, paths
 from archiver.bagit.reader import read_bag, read_labelled
 from archiver.bagit.writer import PayloadPart, write_bag
-from archiver.check.bag import Mode
 from archiver.check.profile import (
     Profile,
-    Serialization,
-    check_serialized,
-    load_profile,
     vendored_profile,
 )
 from archiver.codes import Severity
 from archiver.errors import BagWriteError, SchemaError, SourceError
-from archiver.export.base import ExportRefusedError, Options, PackageCheckError
+from archiver.export.base import (
+    ExportRefusedError,
+    Options,
+    PackageCheck,
+    packed_profile_findings,
+    within,
+)
 from archiver.export.source import SourceBag, read_source
+from archiver.findings import Finding, finding
 from archiver.validation import validate_bag
 from archiver.version import AGENT
 
@@ -113,7 +116,7 @@ def plan(source: SourceBag, target: Path, options: Options) -> Plan:
     """What the APTrust bag for ``source`` at ``target`` will say; ExportRefusedError when
     APTrust cannot represent it (no title, a value or name APTrust refuses)."""
     profile = aptrust_profile()
-    extra = load_profile(options.profile) if options.profile else None
+    extra = options.profile
     name = _bag_name(target)
     if not source.payload:
         raise ExportRefusedError(
@@ -324,63 +327,36 @@ def _member(name: str, size: int | None, mtime: int) -> tarfile.TarInfo:
 # -- checking ------------------------------------------------------------------------------
 
 
-@dataclass
-class Verdict:
-    """The rules judged so far: lines that held, and every rule broken."""
-
-    held: list[str] = field(default_factory=list)
-    broken: list[str] = field(default_factory=list)
-
-    def rule(self, held: str, problems: Iterable[str]) -> None:
-        found = list(problems)
-        if found:
-            self.broken += found
-        else:
-            self.held.append(held)
-
-
-def check(target: Path, source: SourceBag, options: Options) -> list[str]:
+def check(target: Path, source: SourceBag, options: Options) -> PackageCheck:
     """Unpack ``target`` safely and judge it: its tar layout, RFC 8493 (ours and bagit-python),
-    APTrust's profile, the --profile, and agreement with the source bag."""
+    APTrust's profile, the --profile, and agreement with the source bag. Finding paths are
+    tar member names (NAME/..., the bag's folder first)."""
     chosen = plan(source, target, options)
-    extra = load_profile(options.profile) if options.profile else None
-    verdict = Verdict()
+    check = PackageCheck()
     size = target.stat().st_size
-    verdict.rule(
-        f"{target.name}: {size} bytes, within APTrust's 5 TB limit",
-        [f"{target.name}: {size} bytes, over APTrust's 5 TB limit"] if size > MAX_BYTES else [],
+    check.rule(
+        "export.aptrust.size",
+        [finding("export.aptrust.size", "", "over APTrust's 5 TB limit", found=size)]
+        if size > MAX_BYTES
+        else [],
     )
     with tempfile.TemporaryDirectory(prefix=".aptrust-check-", dir=target.parent) as tmp:
-        bag = unpack(target, chosen.name, Path(tmp), verdict)
+        bag = unpack(target, chosen.name, Path(tmp), check)
         if bag is not None:
-            _judge_bag(bag, target.name, [aptrust_profile(), *filter(None, [extra])], verdict)
-            _judge_contents(bag, source, chosen, verdict)
-    if verdict.broken:
-        count = len(verdict.broken)
-        raise PackageCheckError(
-            f"{target.name}: {count} {_plural(count, 'rule')} broken: " + "; ".join(verdict.broken)
-        )
-    return verdict.held
+            _judge_bag(bag, chosen.name, options.profile, check)
+            _judge_contents(bag, source, chosen, check)
+    return check.verdict(target.name)
 
 
-def _plural(count: int, noun: str) -> str:
-    return noun if count == 1 else f"{noun}s"
-
-
-def unpack(tar_path: Path, name: str, into: Path, verdict: Verdict) -> Path | None:
+def unpack(tar_path: Path, name: str, into: Path, check: PackageCheck) -> Path | None:
     """Extract ``tar_path`` into ``into`` when every member is a plain file or folder under
-    the one folder ``name``: that folder, or None (the reasons told to ``verdict``)."""
+    the one folder ``name``: that folder, or None (the reasons told to ``check``)."""
     try:
         with tarfile.open(tar_path, "r:", encoding="utf-8") as tar:
             members = tar.getmembers()
-            problems = list(_layout_problems(members, name))
-            verdict.rule(
-                f"{tar_path.name}: an uncompressed tar of {len(members)} plain files and "
-                f"folders, all under {name}/ (its own name without .tar); no absolute path, "
-                "'..', link or name APTrust refuses",
-                problems,
-            )
-            if problems:
+            layout = _layout_problems(members, name)
+            held = [check.rule(code, layout.get(code, [])) for code in _LAYOUT_RULES]
+            if not all(held):
                 return None
             for member in members:
                 path = into.joinpath(*member.name.split("/"))
@@ -393,111 +369,137 @@ def unpack(tar_path: Path, name: str, into: Path, verdict: Verdict) -> Path | No
                 with data, path.open("xb") as out:
                     shutil.copyfileobj(data, out)
     except (tarfile.TarError, OSError) as exc:
-        verdict.broken.append(f"{tar_path.name} cannot be read as an uncompressed tar: {exc}")
+        check.rule(
+            "export.aptrust.tar",
+            [finding("export.aptrust.tar", "", f"cannot be read as an uncompressed tar: {exc}")],
+        )
         return None
     root = into / name
     if not root.is_dir():
-        verdict.broken.append(f"{tar_path.name} holds no folder {name}/")
+        check.rule(
+            "export.aptrust.tar-folder",
+            [finding("export.aptrust.tar-folder", name, "no such folder in the tar")],
+        )
         return None
     return root
 
 
-def _layout_problems(members: Sequence[tarfile.TarInfo], name: str) -> Iterable[str]:
+# The tar's rules, in the order they are judged.
+_LAYOUT_RULES = ("export.aptrust.tar", "export.aptrust.tar-folder", "export.aptrust.file-name")
+
+
+def _layout_problems(members: Sequence[tarfile.TarInfo], name: str) -> dict[str, list[Finding]]:
+    found: dict[str, list[Finding]] = {}
+
+    def add(code: str, member: str, message: str) -> None:
+        found.setdefault(code, []).append(finding(code, member, message))
+
     seen: set[str] = set()
     for member in members:
-        where = f"tar member {member.name!r}"
+        where = member.name
         if member.type not in (tarfile.REGTYPE, tarfile.AREGTYPE, tarfile.DIRTYPE):
-            yield f"{where} is not a plain file or folder (a link or a device)"
+            add("export.aptrust.tar", where, "not a plain file or folder (a link or a device)")
         parts = member.name.split("/")
         if member.name.startswith("/") or any(p in ("", ".", "..") for p in parts):
-            yield f"{where} is absolute or has an empty, '.' or '..' segment"
+            add("export.aptrust.tar", where, "absolute, or with an empty, '.' or '..' segment")
         elif parts[0] != name:
-            yield f"{where} is outside the folder {name}/"
+            add(
+                "export.aptrust.tar-folder",
+                where,
+                f"outside the folder {name}/, the tar's name without .tar",
+            )
         elif (problem := _path_problem(member.name)) is not None:
-            yield f"{where} has a name that {problem}"
+            add("export.aptrust.file-name", where, f"a name that {problem}")
         if member.name in seen:
-            yield f"{where} appears twice"
+            add("export.aptrust.tar", where, "appears twice")
         seen.add(member.name)
+    return found
 
 
-def _judge_bag(bag: Path, tar_name: str, profiles: Sequence[Profile], verdict: Verdict) -> None:
-    """RFC 8493 by archiver's validator and by LoC bagit-python; every profile (APTrust's,
-    the --profile) by archiver.check.profile: its rules for packed bags on the tar, the
-    others on the unpacked bag."""
-    first, *others = [replace(p, serialization=Serialization.OPTIONAL) for p in profiles]
-    report = validate_bag(bag, reference=True, profile=first)
-    verdict.rule(
-        "the unpacked bag is valid BagIt 1.0 (RFC 8493) to archiver's validator, every "
-        "checksum verified, and to LoC bagit-python",
-        [
-            f"{f.path or 'bag'}: {f.code}: {f.message}"
-            for f in report.findings
-            if not f.code.startswith("profile")
-            and (
-                f.severity is Severity.ERROR
-                or f.code in ("reference.disagrees", "reference.failed", "reference.skipped")
+def _judge_bag(bag: Path, name: str, extra: Profile | None, check: PackageCheck) -> None:
+    """RFC 8493 by archiver's validator (bagit-python's disagreement carried as its warning);
+    APTrust's profile and the --profile by archiver.check.profile, their rules for packed
+    bags on the tar."""
+    report = validate_bag(bag, reference=True)
+    check.rule(
+        "export.aptrust.bag",
+        within(name, [f for f in report.findings if f.severity is not Severity.INFO]),
+    )
+    check.rule(
+        "export.aptrust.profile", packed_profile_findings(aptrust_profile(), bag, name, _TAR_TYPES)
+    )
+    if extra is not None:
+        check.rule("export.profile", packed_profile_findings(extra, bag, name, _TAR_TYPES))
+
+
+def _judge_contents(bag: Path, source: SourceBag, chosen: Plan, check: PackageCheck) -> None:
+    """The payload and metadata are the source's, bag-info and aptrust-info what was planned."""
+    name = chosen.name
+    theirs = {item.path: item.digests for item in source.payload}
+    ours = {item.path: item.digests for item in read_source(bag).payload}
+    files = [
+        finding("export.source.files", f"{name}/{path}", "a payload file the package lacks")
+        for path in sorted(theirs.keys() - ours.keys())
+    ]
+    files += [
+        finding("export.source.files", f"{name}/{path}", "a payload file the source bag lacks")
+        for path in sorted(ours.keys() - theirs.keys())
+    ]
+    for path in sorted(theirs.keys() & ours.keys()):
+        files += _differences(bag, name, path, theirs[path], ours[path])
+    files += [
+        finding(
+            "export.source.files",
+            f"{name}/{path}",
+            "missing" if not (bag / path).is_file() else "not the source bag's file",
+        )
+        for path in source.metadata
+        if not (bag / path).is_file() or (bag / path).read_bytes() != source.metadata_file(path)
+    ]
+    check.rule("export.source.files", files)
+    written = read_bag(bag)
+    found = tuple((e.label, e.value) for e in written.bag_info if e.label != "Payload-Oxum")
+    check.rule(
+        "export.source.bag-info",
+        []
+        if found == chosen.bag_info
+        else [
+            finding(
+                "export.source.bag-info",
+                f"{name}/bag-info.txt",
+                "not the source bag's labels and values with APTrust's own, as planned",
             )
         ],
     )
-    for profile, unpacked in zip(profiles, [first, *others], strict=True):
-        if unpacked is not first:
-            # Profile rules read names, sizes and bag-info, never checksums: a fast pass will do.
-            report = validate_bag(bag, mode=Mode.FAST, profile=unpacked)
-        verdict.rule(
-            f"{profile.identifier}: the bag meets this profile",
-            [
-                f"{f.path or 'bag'}: {f.code}: {f.message}"
-                for f in [*check_serialized(profile, _TAR_TYPES, tar_name), *report.findings]
-                if f.severity is Severity.ERROR and f.code.startswith("profile")
-            ],
-        )
-
-
-def _judge_contents(bag: Path, source: SourceBag, chosen: Plan, verdict: Verdict) -> None:
-    """The payload and metadata are the source's, and aptrust-info says what was planned."""
-    theirs = {item.path: item.digests for item in source.payload}
-    ours = {item.path: item.digests for item in read_source(bag).payload}
-    problems = [
-        f"{p}: in the source bag, not in the package" for p in sorted(theirs.keys() - ours.keys())
-    ]
-    problems += [
-        f"{p}: in the package, not in the source bag" for p in sorted(ours.keys() - theirs.keys())
-    ]
-    for path in sorted(theirs.keys() & ours.keys()):
-        problems += _differences(bag, path, theirs[path], ours[path])
-    count = len(theirs)
-    verdict.rule(
-        f"payload: the source bag's {count} {_plural(count, 'file')}, byte for byte", problems
-    )
-    if source.metadata:
-        verdict.rule(
-            f"{', '.join(sorted(source.metadata))}: the source bag's, byte for byte, as tag files",
-            [
-                f"{name}: not the source bag's file"
-                for name in sorted(source.metadata)
-                if not (bag / name).is_file()
-                or (bag / name).read_bytes() != source.metadata_file(name)
-            ],
-        )
     # Read quietly: the profile's judgement has told any malformed line already.
-    elements, _ = read_labelled(read_bag(bag), _APTRUST_INFO)
-    written = tuple((e.label, e.value) for e in elements)
-    shown = ", ".join(f"{k} {v!r}" for k, v in chosen.aptrust_info if k != "Description")
-    verdict.rule(
-        f"{_APTRUST_INFO}: {shown}"
-        + (", a Description" if _first(chosen.aptrust_info, "Description") else "")
-        + ", from the source bag",
+    elements, _ = read_labelled(written, _APTRUST_INFO)
+    aptrust_info = tuple((e.label, e.value) for e in elements)
+    check.rule(
+        "export.source.record",
         []
-        if written == chosen.aptrust_info
-        else [f"{_APTRUST_INFO} says {list(written)}, not {list(chosen.aptrust_info)}"],
+        if aptrust_info == chosen.aptrust_info
+        else [
+            finding(
+                "export.source.record",
+                f"{name}/{_APTRUST_INFO}",
+                "not the title, description, access and storage option the source bag gives",
+            )
+        ],
     )
-    organisation = _first(chosen.bag_info, "Source-Organization")
-    verdict.held.append(
-        f"bag-info.txt: Source-Organization {organisation!r}, the source bag's"
-        if organisation
-        else "bag-info.txt: no Source-Organization (the source bag has none; APTrust only "
-        "recommends it, and sets it to the depositing institution on restore)"
-    )
+    if _first(chosen.bag_info, "Source-Organization") is None:
+        check.rule(
+            "export.aptrust.source-organization",
+            [
+                finding(
+                    "export.aptrust.source-organization",
+                    f"{name}/bag-info.txt",
+                    "no Source-Organization (the source bag has none); APTrust only recommends "
+                    "it, and sets the depositing institution's on restore",
+                )
+            ],
+        )
+    else:
+        check.rule("export.aptrust.source-organization")
 
 
 def _first(elements: Sequence[tuple[str, str]], label: str) -> str | None:
@@ -505,18 +507,32 @@ def _first(elements: Sequence[tuple[str, str]], label: str) -> str | None:
 
 
 def _differences(
-    bag: Path, path: str, theirs: Mapping[str, str], ours: Mapping[str, str]
-) -> list[str]:
+    bag: Path, name: str, path: str, theirs: Mapping[str, str], ours: Mapping[str, str]
+) -> list[Finding]:
+    where = f"{name}/{path}"
     common = sorted(theirs.keys() & ours.keys())
     if not common:  # the source's manifests use other algorithms: digest the copy in one
         common = [n for n in sorted(theirs) if algorithms.is_supported(n)][:1]
         if not common:
-            return [f"{path}: the source's digests use no algorithm archiver computes"]
+            return [
+                finding(
+                    "export.source.files",
+                    where,
+                    "the source's digests use no algorithm archiver computes",
+                )
+            ]
         ours = hashing.digest_file(bag / path, common).digests
     return [
-        f"{path}: {name} {ours[name]}, the source bag's is {theirs[name]}"
-        for name in common
-        if ours[name] != theirs[name].lower()
+        finding(
+            "export.source.files",
+            where,
+            f"its {algorithm} differs from the source bag's manifest",
+            algorithm=algorithm,
+            expected=theirs[algorithm].lower(),
+            found=ours[algorithm],
+        )
+        for algorithm in common
+        if ours[algorithm] != theirs[algorithm].lower()
     ]
 
 
@@ -532,7 +548,7 @@ class AptrustExporter:
     def write(self, source: SourceBag, target: Path, options: Options) -> None:
         write(source, target, options)
 
-    def check(self, target: Path, source: SourceBag, options: Options) -> list[str]:
+    def check(self, target: Path, source: SourceBag, options: Options) -> PackageCheck:
         return check(target, source, options)
 
 
