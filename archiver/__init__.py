@@ -6,6 +6,7 @@ The public API:
     make_bag(sources, out_dir, record=..., bag_id=..., force=..., clock=...) -> BagResult
     load_record(path) -> Record
     validate_bag(path, mode=...) -> BagReport;  validate_bags(paths) -> Report
+    export_bag(bag, to=TARGET, out=DEST, profile=..., clock=...) -> ExportResult
     Clock, Record, Report, BagReport, Finding, Mode, ArchiverError (and its subclasses)
 """
 
@@ -28,6 +29,7 @@ if TYPE_CHECKING:
         SourceError,
         UsageError,
     )
+    from archiver.export import ExportResult, export_bag
     from archiver.findings import BagReport, Finding, Report
     from archiver.packing import BagResult, make_bag
     from archiver.record import Record, load_record
@@ -46,6 +48,8 @@ _LOCATIONS = {
     "SchemaError": "archiver.errors",
     "SourceError": "archiver.errors",
     "UsageError": "archiver.errors",
+    "ExportResult": "archiver.export",
+    "export_bag": "archiver.export",
     "BagReport": "archiver.findings",
     "Finding": "archiver.findings",
     "Report": "archiver.findings",
@@ -72,6 +76,7 @@ __all__ = [
     "BagWriteError",
     "Clock",
     "ClockError",
+    "ExportResult",
     "Finding",
     "MetadataError",
     "Mode",
@@ -82,6 +87,7 @@ __all__ = [
     "SourceError",
     "UsageError",
     "__version__",
+    "export_bag",
     "load_record",
     "make_bag",
     "validate_bag",

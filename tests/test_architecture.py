@@ -97,6 +97,8 @@ def test_the_public_api_is_complete_and_resolves() -> None:
         "Clock",
         "ArchiverError",
         "Report",
+        "export_bag",
+        "ExportResult",
     ):
         assert name in archiver.__all__
 

@@ -13,7 +13,7 @@ from archiver.codes import CATALOGUE
 from archiver.errors import SourceError
 from archiver.export.base import TARGETS
 from archiver.export.source import read_source
-from tests.conftest import REPO, CliRunner, listing
+from tests.conftest import BAGS_EPOCH, REPO, CliRunner, listing
 from tests.corrupt import flip_byte
 from tests.test_packing import validator
 
@@ -108,3 +108,27 @@ def test_a_metadata_file_changed_since_validation_is_refused_not_exported(
     flip_byte(bag / "metadata" / "dc.xml", 60)
     with pytest.raises(SourceError, match=r"dc\.xml: sha256 is .* it changed since"):
         source.metadata_file("metadata/dc.xml")
+
+
+def test_export_bag_is_public_and_takes_plain_strings(tmp_path: Path) -> None:
+    import archiver
+    from archiver import export
+
+    assert archiver.export_bag is export.export_bag
+    result = archiver.export_bag(
+        str(SAMPLE_BAG),
+        to="dspace-saf",
+        out=str(tmp_path / "saf"),
+        clock=archiver.Clock.from_epoch(BAGS_EPOCH),
+    )
+    assert isinstance(result, archiver.ExportResult)
+    assert (result.target, result.path, result.valid) == ("dspace-saf", tmp_path / "saf", True)
+    assert "export.dspace.contents" in result.checks
+    # A profile is given as a file (either format) and read once, for a package that is a bag.
+    profile = REPO / "schemas" / "bagit-profiles" / "aptrust-v2.3.dart-format.json"
+    tarred = export.export_bag(
+        SAMPLE_BAG, to="aptrust", out=tmp_path / "example.edu.giant.tar", profile=str(profile)
+    )
+    assert "export.profile" in tarred.checks
+    with pytest.raises(export.ExportRefusedError, match="does not apply to a DSpace"):
+        export.export_bag(SAMPLE_BAG, to="dspace-saf", out=tmp_path / "saf2", profile=profile)
