@@ -345,6 +345,40 @@ def test_a_bag_info_label_that_is_not_an_xml_name_is_refused(
     assert not (tmp_path / "s.zip").exists()
 
 
+# -- --profile ------------------------------------------------------------------------------
+
+
+def test_the_bag_names_and_meets_a_profile_given(tmp_path: Path, cli: CliRunner) -> None:
+    profile = REPO / "tests" / "data" / "bagit-profiles" / "btr-bagit-profile.json"
+    out = tmp_path / "giant.zip"
+    run = cli("export", SAMPLE_BAG, "--to", "archivematica", "--out", out, "--profile", profile)
+    assert run.code == 0, run.out + run.err
+    assert "  checked: export.profile (archiver export: the BagIt profile given" in run.out
+    info = members(out)[f"{SAMPLE_TOP}/bag-info.txt"].decode("utf-8").splitlines()
+    assert info[2] == (
+        "BagIt-Profile-Identifier: https://github.com/dpscollaborative/btr_bagit_profile/"
+        "releases/download/1.0/btr-bagit-profile.json"
+    )
+
+
+def test_a_profile_the_bag_breaks_is_reported_and_nothing_is_written(
+    tmp_path: Path, cli: CliRunner
+) -> None:
+    # Foo accepts BagIt 0.96 and 0.97 only, and zip and tar serializations.
+    profile = REPO / "tests" / "data" / "bagit-profiles" / "bagProfileFoo.json"
+    out = tmp_path / "out" / "giant.zip"
+    run = cli(
+        "export", SAMPLE_BAG, "--to", "archivematica", "--out", out, "--profile", profile, "--json"
+    )
+    assert run.code == 1
+    result = json.loads(run.out)
+    errors = {(f["code"], f["path"]) for f in result["findings"] if f["severity"] == "error"}
+    assert ("profile.version.not-accepted", f"{SAMPLE_TOP}/bagit.txt") in errors
+    assert not any(code.startswith("profile.serialization") for code, _ in errors)
+    assert "export.profile" not in result["checks"]
+    assert listing(tmp_path / "out") == []
+
+
 # -- reproducibility ------------------------------------------------------------------------
 
 

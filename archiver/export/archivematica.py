@@ -162,12 +162,15 @@ def folder_name(bag_id: str) -> str:
 
 
 def bag_info(source: SourceBag, options: Options) -> list[tuple[str, str]]:
-    """The new bag-info: date and software of this bag, then the source's descriptive labels
-    in their order (Payload-Oxum is added by the writer)."""
+    """The new bag-info: date and software of this bag, the profile it is to meet (a bag
+    that complies with a BagIt profile names it), then the source's descriptive labels in
+    their order (Payload-Oxum is added by the writer)."""
     items = [
         ("Bagging-Date", options.clock.now().date().isoformat()),
         ("Bag-Software-Agent", AGENT),
     ]
+    if options.profile is not None:
+        items.append(("BagIt-Profile-Identifier", options.profile.identifier))
     kept = kept_labels(source)
     if not any(label.lower() == "external-identifier" for label, _ in kept):
         items.append(("External-Identifier", source.bag_id))
