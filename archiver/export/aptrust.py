@@ -6,12 +6,12 @@ the depositor's to choose: ingest takes the institution from the receiving bucke
 
     NAME/bagit.txt            BagIt-Version 1.0 (APTrust accepts 0.97 and 1.0)
     NAME/bag-info.txt         the source bag's labels in their order (Source-Organization,
-                              Bag-Count, Bag-Group-Identifier... as they are), less those
-                              recomputed here; then Internal-Sender-Identifier and -Description
-                              when the source has none (its identifier, its
-                              External-Description); Bagging-Date, Bag-Software-Agent,
-                              BagIt-Profile-Identifier (APTrust's, then the --profile's),
-                              Payload-Oxum
+                              Bag-Count, Bag-Group-Identifier... as they are, a folded value
+                              folded again), less those recomputed here; then
+                              Internal-Sender-Identifier and -Description when the source has
+                              none (its identifier, its External-Description); Bagging-Date,
+                              Bag-Software-Agent, BagIt-Profile-Identifier (APTrust's, then
+                              the --profile's), Payload-Oxum
     NAME/aptrust-info.txt     Title, Description, Access, Storage-Option
     NAME/manifest-md5.txt, manifest-sha256.txt, tagmanifest-md5.txt, tagmanifest-sha256.txt
     NAME/data/...             the source payload, byte for byte (digests checked on the way)
@@ -27,8 +27,9 @@ aptrust-info.txt: Title is the first dc:title (required: a bag without one is re
 Description the first dc:description, when there is one; Access and Storage-Option come from
 the source's bag-info labels of the same names (moved, not copied), else Institution (every
 user at the depositing institution sees the object's metadata; Consortia is deprecated and
-means the same) and the profile's default, Standard. Values are written on one line, their
-whitespace runs made single spaces. Source-Organization is copied when the source has it;
+means the same) and the profile's default, Standard. Title and Description are written on
+one line, their whitespace runs made single spaces (APTrust's registry shows them as
+single-line fields). Source-Organization is copied when the source has it;
 APTrust only recommends it ("required": false in its profile; restores set it to the
 depositing institution), so a bag without one is exported without one.
 
@@ -69,6 +70,7 @@ from archiver.export.base import (
     Options,
     PackageCheck,
     packed_profile_findings,
+    unwritable,
     within,
 )
 from archiver.export.source import SourceBag, read_source
@@ -148,6 +150,11 @@ def plan(source: SourceBag, target: Path, options: Options) -> Plan:
     names, tag_names = _algorithms(profile, extra)
     moment = options.clock.now()
     bag_info = _bag_info(source, profile, extra, moment.date().isoformat())
+    problems = unwritable(bag_info)
+    if problems:
+        raise ExportRefusedError(
+            f"{source.root}: APTrust's bag-info.txt cannot say this: {'; '.join(problems)}"
+        )
     return Plan(name, bag_info, tuple(aptrust_info), names, tag_names, moment)
 
 
@@ -182,6 +189,7 @@ def _path_problem(path: str) -> str | None:
 
 
 def _one_line(value: str) -> str:
+    """aptrust-info.txt's Title and Description are single lines by APTrust's rules."""
     return " ".join(value.split())
 
 
@@ -211,18 +219,18 @@ def _allowed_value(profile: Profile, source: SourceBag, label: str, default: str
 def _bag_info(
     source: SourceBag, profile: Profile, extra: Profile | None, today: str
 ) -> tuple[tuple[str, str], ...]:
+    # Values as the reader read them: a folded value keeps its line breaks (the writer folds
+    # it again). An empty one cannot be written, so it is left out.
     skip = _RECOMPUTED | {_ACCESS.lower(), _STORAGE.lower()}
     items = [
-        (label, text)
-        for label, value in source.bag_info
-        if label.lower() not in skip and (text := _one_line(value))
+        (label, value) for label, value in source.bag_info if label.lower() not in skip and value
     ]
     have = {label.lower() for label, _ in items}
     if "internal-sender-identifier" not in have:
         items.append(("Internal-Sender-Identifier", source.bag_id))
     description = source.bag_info_value("External-Description")
-    if "internal-sender-description" not in have and description and _one_line(description):
-        items.append(("Internal-Sender-Description", _one_line(description)))
+    if "internal-sender-description" not in have and description:
+        items.append(("Internal-Sender-Description", description))
     items += [
         ("Bagging-Date", today),
         ("Bag-Software-Agent", AGENT),

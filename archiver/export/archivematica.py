@@ -75,6 +75,7 @@ from archiver.export.base import (
     PackageCheck,
     Written,
     packed_profile_findings,
+    unwritable,
     within,
 )
 from archiver.export.source import SourceBag
@@ -178,12 +179,9 @@ def bag_info(source: SourceBag, options: Options) -> list[tuple[str, str]]:
 
 
 def kept_labels(source: SourceBag) -> list[tuple[str, str]]:
-    """The source's labels that travel, values unfolded onto one line."""
-    return [
-        (label, " ".join(value.split("\n")))
-        for label, value in source.bag_info
-        if label.lower() not in _REPLACED
-    ]
+    """The source's labels that travel, in their order, values as the reader read them (a
+    folded value keeps its line breaks: the writer folds it again)."""
+    return [(label, value) for label, value in source.bag_info if label.lower() not in _REPLACED]
 
 
 def metadata_csv(record: Record, files: Sequence[str]) -> bytes:
@@ -233,13 +231,13 @@ def _refuse_what_archivematica_cannot_take(source: SourceBag, target: Path) -> N
             )
         elif not paths.is_utf8(item.name):
             problems.append(f"{item.path!r}: the name is not UTF-8; a zip member's must be")
-    for label, value in kept_labels(source):
-        if not _XML_NAME.fullmatch(label):
-            problems.append(
-                f"bag-info label {label!r}: Archivematica writes labels as XML element names"
-            )
-        elif problem := baginfo.value_problem(value):
-            problems.append(f"bag-info {label}: {problem}")
+    kept = kept_labels(source)
+    problems += [
+        f"bag-info label {label!r}: Archivematica writes labels as XML element names"
+        for label, _ in kept
+        if not _XML_NAME.fullmatch(label)
+    ]
+    problems += unwritable(item for item in kept if _XML_NAME.fullmatch(item[0]))
     if problems:
         raise ExportRefusedError(
             f"{source.root} cannot go to Archivematica as it is: {'; '.join(problems)}"

@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal, Protocol
 
+from archiver.bagit import baginfo
 from archiver.check.bag import Mode
 from archiver.check.profile import Profile, Serialization, check_serialized, load_profile
 from archiver.clock import Clock
@@ -112,6 +113,18 @@ def within(package: str, found: Iterable[Finding]) -> list[Finding]:
         dataclasses.replace(item, path=f"{package}/{item.path}" if item.path else package)
         for item in found
     ]
+
+
+def unwritable(bag_info: Iterable[tuple[str, str]]) -> list[str]:
+    """Why the bag writer cannot write each of these bag-info elements, by its own rule
+    (baginfo.format_bag_info): an exporter refuses such a bag before writing anything."""
+    problems = []
+    for label, value in bag_info:
+        try:
+            baginfo.format_bag_info([(label, value)])
+        except ValueError as exc:
+            problems.append(str(exc))
+    return problems
 
 
 def packed_profile_findings(
