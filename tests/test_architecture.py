@@ -54,8 +54,9 @@ def test_every_export_code_is_used_by_the_exporter_of_its_target() -> None:
         "archivematica": {"archivematica.py"},
         "aptrust": {"aptrust.py"},
         "ocfl": {"ocfl.py"},
-        # the package agreeing with its source bag, a profile given: every exporter's
-        "source": {"dspace.py", "archivematica.py", "aptrust.py", "ocfl.py"},
+        # the package agreeing with its source bag (some of it checked in base.py for all),
+        # a profile given: every exporter's
+        "source": {"base.py", "dspace.py", "archivematica.py", "aptrust.py", "ocfl.py"},
         "profile": {"archivematica.py", "aptrust.py", "ocfl.py"},
     }
     used = _codes_used()

@@ -50,7 +50,7 @@ from __future__ import annotations
 import shutil
 import tarfile
 import tempfile
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -59,6 +59,7 @@ from typing import Literal
 from archiver.bagit import algorithms, baginfo, hashing, paths
 from archiver.bagit.reader import read_bag, read_labelled
 from archiver.bagit.writer import PayloadPart, write_bag
+from archiver.check.bag import Inspection
 from archiver.check.profile import (
     Profile,
     vendored_profile,
@@ -69,13 +70,15 @@ from archiver.export.base import (
     ExportRefusedError,
     Options,
     PackageCheck,
+    metadata_findings,
     packed_profile_findings,
+    payload_findings,
     unwritable,
     within,
 )
-from archiver.export.source import SourceBag, read_source
+from archiver.export.source import SourceBag
 from archiver.findings import Finding, finding
-from archiver.validation import validate_bag
+from archiver.validation import inspect_bag
 from archiver.version import AGENT
 
 PROFILE_FILE = "bagit-profiles/aptrust-v2.3.dart-format.json"
@@ -351,8 +354,8 @@ def check(target: Path, source: SourceBag, options: Options) -> PackageCheck:
     with tempfile.TemporaryDirectory(prefix=".aptrust-check-", dir=target.parent) as tmp:
         bag = unpack(target, chosen.name, Path(tmp), check)
         if bag is not None:
-            _judge_bag(bag, chosen.name, options.profile, check)
-            _judge_contents(bag, source, chosen, check)
+            inspection = _judge_bag(bag, chosen.name, options.profile, check)
+            _judge_contents(bag, inspection, source, chosen, check)
     return check.verdict(target.name)
 
 
@@ -424,48 +427,34 @@ def _layout_problems(members: Sequence[tarfile.TarInfo], name: str) -> dict[str,
     return found
 
 
-def _judge_bag(bag: Path, name: str, extra: Profile | None, check: PackageCheck) -> None:
+def _judge_bag(bag: Path, name: str, extra: Profile | None, check: PackageCheck) -> Inspection:
     """RFC 8493 by archiver's validator (bagit-python's disagreement carried as its warning);
     APTrust's profile and the --profile by archiver.check.profile, their rules for packed
-    bags on the tar."""
-    report = validate_bag(bag, reference=True)
+    bags on the tar. What the validator read, for the rest of the check."""
+    inspection = inspect_bag(bag, reference=True)
+    found = inspection.report.findings
     check.rule(
-        "export.aptrust.bag",
-        within(name, [f for f in report.findings if f.severity is not Severity.INFO]),
+        "export.aptrust.bag", within(name, [f for f in found if f.severity is not Severity.INFO])
     )
-    check.rule(
-        "export.aptrust.profile", packed_profile_findings(aptrust_profile(), bag, name, _TAR_TYPES)
-    )
+    aptrust = packed_profile_findings(aptrust_profile(), bag, name, _TAR_TYPES)
+    check.rule("export.aptrust.profile", aptrust)
     if extra is not None:
         check.rule("export.profile", packed_profile_findings(extra, bag, name, _TAR_TYPES))
+    return inspection
 
 
-def _judge_contents(bag: Path, source: SourceBag, chosen: Plan, check: PackageCheck) -> None:
+def _judge_contents(
+    bag: Path, inspection: Inspection, source: SourceBag, chosen: Plan, check: PackageCheck
+) -> None:
     """The payload and metadata are the source's, bag-info and aptrust-info what was planned."""
     name = chosen.name
-    theirs = {item.path: item.digests for item in source.payload}
-    ours = {item.path: item.digests for item in read_source(bag).payload}
-    files = [
-        finding("export.source.files", f"{name}/{path}", "a payload file the package lacks")
-        for path in sorted(theirs.keys() - ours.keys())
-    ]
-    files += [
-        finding("export.source.files", f"{name}/{path}", "a payload file the source bag lacks")
-        for path in sorted(ours.keys() - theirs.keys())
-    ]
-    for path in sorted(theirs.keys() & ours.keys()):
-        files += _differences(bag, name, path, theirs[path], ours[path])
-    files += [
-        finding(
-            "export.source.files",
-            f"{name}/{path}",
-            "missing" if not (bag / path).is_file() else "not the source bag's file",
-        )
-        for path in source.metadata
-        if not (bag / path).is_file() or (bag / path).read_bytes() != source.metadata_file(path)
-    ]
+    wanted = {item.path: item for item in source.payload}
+    files = payload_findings(
+        bag, name, wanted, inspection.inventory.payload, inspection.payload_manifests
+    )
+    files += metadata_findings(bag, name, source, {path: path for path in source.metadata})
     check.rule("export.source.files", files)
-    written = read_bag(bag)
+    written = inspection.bag
     found = tuple((e.label, e.value) for e in written.bag_info if e.label != "Payload-Oxum")
     check.rule(
         "export.source.bag-info",
@@ -512,36 +501,6 @@ def _judge_contents(bag: Path, source: SourceBag, chosen: Plan, check: PackageCh
 
 def _first(elements: Sequence[tuple[str, str]], label: str) -> str | None:
     return next((value for name, value in elements if name.lower() == label.lower()), None)
-
-
-def _differences(
-    bag: Path, name: str, path: str, theirs: Mapping[str, str], ours: Mapping[str, str]
-) -> list[Finding]:
-    where = f"{name}/{path}"
-    common = sorted(theirs.keys() & ours.keys())
-    if not common:  # the source's manifests use other algorithms: digest the copy in one
-        common = [n for n in sorted(theirs) if algorithms.is_supported(n)][:1]
-        if not common:
-            return [
-                finding(
-                    "export.source.files",
-                    where,
-                    "the source's digests use no algorithm archiver computes",
-                )
-            ]
-        ours = hashing.digest_file(bag / path, common).digests
-    return [
-        finding(
-            "export.source.files",
-            where,
-            f"its {algorithm} differs from the source bag's manifest",
-            algorithm=algorithm,
-            expected=theirs[algorithm].lower(),
-            found=ours[algorithm],
-        )
-        for algorithm in common
-        if ours[algorithm] != theirs[algorithm].lower()
-    ]
 
 
 # -- the exporter --------------------------------------------------------------------------

@@ -74,7 +74,9 @@ from archiver.export.base import (
     Options,
     PackageCheck,
     Written,
+    metadata_findings,
     packed_profile_findings,
+    payload_findings,
     unwritable,
     within,
 )
@@ -211,10 +213,12 @@ def _parts(source: SourceBag) -> Iterator[PayloadPart]:
         yield PayloadPart(rel, source=source.root / item.path)
     yield PayloadPart(METADATA_CSV, content=metadata_csv(source.record, files))
     for name in source.metadata:
-        yield PayloadPart(
-            f"{SUBMISSION_DOCUMENTATION}/{PurePosixPath(name).name}",
-            content=source.metadata_file(name),
-        )
+        yield PayloadPart(_documentation_path(name), content=source.metadata_file(name))
+
+
+def _documentation_path(name: str) -> str:
+    """Where a metadata file of the source ("metadata/mets.xml") lands in the new bag."""
+    return f"{SUBMISSION_DOCUMENTATION}/{PurePosixPath(name).name}"
 
 
 def _refuse_what_archivematica_cannot_take(source: SourceBag, target: Path) -> None:
@@ -368,27 +372,14 @@ class _PackageCheck:
 
     def _payload(self, bag: Path, files: set[str], manifests: dict[str, dict[str, str]]) -> None:
         wanted = {_object_path(p.name): p for p in self.source.payload}
-        problems = [
-            finding(
-                "export.source.files",
-                self._at(path),
-                "a payload file the source bag does not have",
-            )
-            for path in sorted(files - set(wanted))
+        ours = {
+            path
+            for path in files
             if path != METADATA_CSV and not path.startswith(f"{SUBMISSION_DOCUMENTATION}/")
-        ]
-        problems += [
-            finding(
-                "export.source.files",
-                self._at(path),
-                "missing" if path not in files else "not the source bag's file",
-                source=item.path,
-            )
-            for path, item in sorted(wanted.items())
-            if path not in files
-            or not _same_file(bag / path, item.size, item.digests, manifests, path)
-        ]
-        self.check.rule("export.source.files", problems)
+        }
+        self.check.rule(
+            "export.source.files", payload_findings(bag, self.top, wanted, ours, manifests)
+        )
 
     def _bag_info(self, elements: Sequence[baginfo.Element]) -> None:
         where = self._at("bag-info.txt")
@@ -524,21 +515,10 @@ class _PackageCheck:
         )
 
     def _submission_documentation(self, bag: Path) -> None:
-        folder = bag / SUBMISSION_DOCUMENTATION
-        problems = []
-        for name in self.source.metadata:
-            rel = f"{SUBMISSION_DOCUMENTATION}/{PurePosixPath(name).name}"
-            copy = folder / PurePosixPath(name).name
-            if not copy.is_file() or copy.read_bytes() != self.source.metadata_file(name):
-                problems.append(
-                    finding(
-                        "export.source.files",
-                        self._at(rel),
-                        "missing" if not copy.is_file() else "not the source bag's file",
-                        source=name,
-                    )
-                )
-        self.check.rule("export.source.files", problems)
+        copies = {_documentation_path(name): name for name in self.source.metadata}
+        self.check.rule(
+            "export.source.files", metadata_findings(bag, self.top, self.source, copies)
+        )
 
 
 def _member_problems(members: Sequence[zipfile.ZipInfo]) -> list[Finding]:
@@ -598,26 +578,6 @@ def _unsafe_member(name: str) -> bool:
         or "\x00" in name
         or re.match(r"^[A-Za-z]:", name) is not None
         or any(part in {"", ".", ".."} for part in parts)
-    )
-
-
-def _same_file(
-    path: Path,
-    size: int,
-    digests: dict[str, str],
-    manifests: dict[str, dict[str, str]],
-    rel: str,
-) -> bool:
-    """Whether the unpacked file is the source's: its size, and its digests in every
-    algorithm the source's manifests give (from the new manifests, verified by the validator,
-    or digested here when the new bag has no such manifest)."""
-    if path.stat().st_size != size or not digests:
-        return False
-    unknown = [name for name in digests if name not in manifests]
-    computed = hashing.digest_file(path, unknown).digests if unknown else {}
-    return all(
-        (manifests[name].get(rel) if name in manifests else computed.get(name)) == want.lower()
-        for name, want in digests.items()
     )
 
 

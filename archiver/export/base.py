@@ -15,19 +15,19 @@ from __future__ import annotations
 import dataclasses
 import importlib
 import os
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal, Protocol
 
-from archiver.bagit import baginfo
+from archiver.bagit import algorithms, baginfo, hashing
 from archiver.check.bag import Mode
 from archiver.check.profile import Profile, Serialization, check_serialized, load_profile
 from archiver.clock import Clock
 from archiver.codes import Severity
 from archiver.errors import ArchiverError, UsageError
-from archiver.export.source import SourceBag, read_source
-from archiver.findings import BagReport, Finding
+from archiver.export.source import PayloadFile, SourceBag, read_source
+from archiver.findings import BagReport, Finding, finding
 from archiver.staging import Staging, check_target
 
 # target name -> module that defines EXPORTER
@@ -113,6 +113,101 @@ def within(package: str, found: Iterable[Finding]) -> list[Finding]:
         dataclasses.replace(item, path=f"{package}/{item.path}" if item.path else package)
         for item in found
     ]
+
+
+def payload_findings(
+    bag: Path,
+    top: str,
+    wanted: Mapping[str, PayloadFile],
+    present: Iterable[str],
+    manifests: Mapping[str, Mapping[str, str]],
+) -> list[Finding]:
+    """The payload of a bag in a package (unpacked at ``bag`` from its folder ``top``)
+    against the source's: ``wanted`` maps each payload path in the package to the source
+    file it must be, ``present`` lists the package's payload files that must all be wanted,
+    ``manifests`` are the package's own (algorithm -> path -> digest). A file must have the
+    source's size and, in every algorithm the source's manifests give, its digest: from the
+    package's manifests (which the validator verified), else computed from the file."""
+    found = set(present)
+    problems = [
+        finding("export.source.files", f"{top}/{path}", "a payload file the source bag lacks")
+        for path in sorted(found - wanted.keys())
+    ]
+    for path, item in sorted(wanted.items()):
+        where = f"{top}/{path}"
+        if path not in found:
+            problems.append(finding("export.source.files", where, "missing", source=item.path))
+            continue
+        problems += _copy_differences(bag / path, where, item, path, manifests)
+    return problems
+
+
+def _copy_differences(
+    copy: Path,
+    where: str,
+    item: PayloadFile,
+    path: str,
+    manifests: Mapping[str, Mapping[str, str]],
+) -> list[Finding]:
+    size = copy.stat().st_size
+    if size != item.size:
+        return [
+            finding(
+                "export.source.files",
+                where,
+                "not the source bag's size",
+                source=item.path,
+                expected=item.size,
+                found=size,
+            )
+        ]
+    wanted = {n: d.lower() for n, d in item.digests.items() if algorithms.is_supported(n)}
+    if not wanted:
+        return [
+            finding(
+                "export.source.files",
+                where,
+                "the source's manifests use no algorithm archiver computes",
+                source=item.path,
+            )
+        ]
+    unlisted = sorted(n for n in wanted if path not in manifests.get(n, {}))
+    digests = hashing.digest_file(copy, unlisted).digests if unlisted else {}
+    digests.update((n, manifests[n][path]) for n in wanted if n not in digests)
+    return [
+        finding(
+            "export.source.files",
+            where,
+            f"its {name} differs from the source bag's manifest",
+            source=item.path,
+            algorithm=name,
+            expected=want,
+            found=digests[name],
+        )
+        for name, want in sorted(wanted.items())
+        if digests[name] != want
+    ]
+
+
+def metadata_findings(
+    bag: Path, top: str, source: SourceBag, copies: Mapping[str, str]
+) -> list[Finding]:
+    """The source's metadata files as a package holds them (in its bag unpacked at ``bag``
+    from its folder ``top``): ``copies`` maps each path in the package to the source's file
+    it must be, byte for byte."""
+    problems = []
+    for path, name in sorted(copies.items()):
+        copy = bag / path
+        if not copy.is_file() or copy.read_bytes() != source.metadata_file(name):
+            problems.append(
+                finding(
+                    "export.source.files",
+                    f"{top}/{path}",
+                    "missing" if not copy.is_file() else "not the source bag's file",
+                    source=name,
+                )
+            )
+    return problems
 
 
 def unwritable(bag_info: Iterable[tuple[str, str]]) -> list[str]:
