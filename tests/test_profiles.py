@@ -694,7 +694,7 @@ def test_a_malformed_dart_profile_is_refused_naming_every_problem(tmp_path: Path
         "acceptBagItVersion must list at least one version",
         "allowFetchTxt must be true or false",
         "tags entry 1 must be an object with tagFile and tagName",
-        "emptyOk must be true or false",
+        "tags a.txt A emptyOk must be true or false",
     ):
         assert problem in message
 

@@ -236,21 +236,25 @@ class _Document:
         self.problems: list[str] = []
         self.unchecked: list[str] = []
 
-    def strings(self, key: str, data: Mapping[str, Any] | None = None) -> tuple[str, ...] | None:
+    def strings(
+        self, key: str, data: Mapping[str, Any] | None = None, where: str = ""
+    ) -> tuple[str, ...] | None:
         """A list of strings: None when absent (or malformed, which is also a problem)."""
         data = self.document if data is None else data
         if key not in data:
             return None
         value = data[key]
         if not isinstance(value, list) or not all(isinstance(item, str) for item in value):
-            self.problems.append(f"{key} must be a list of strings")
+            self.problems.append(f"{where}{key} must be a list of strings")
             return None
         return tuple(value)
 
-    def boolean(self, key: str, *, default: bool, data: Mapping[str, Any] | None = None) -> bool:
+    def boolean(
+        self, key: str, *, default: bool, data: Mapping[str, Any] | None = None, where: str = ""
+    ) -> bool:
         value = (self.document if data is None else data).get(key, default)
         if not isinstance(value, bool):
-            self.problems.append(f"{key} must be true or false")
+            self.problems.append(f"{where}{key} must be true or false")
             return default
         return value
 
@@ -426,11 +430,15 @@ class _DartReader(_Document):
             rules.append(
                 TagRule(
                     label=definition["tagName"],
-                    required=self.boolean("required", default=False, data=definition),
-                    values=self.strings("values", definition) or (),
+                    required=self.boolean(
+                        "required", default=False, data=definition, where=f"{where} "
+                    ),
+                    values=self.strings("values", definition, where=f"{where} ") or (),
                     description=help_text if isinstance(help_text, str) else "",
                     tag_file=definition["tagFile"],
-                    empty_ok=self.boolean("emptyOk", default=True, data=definition),
+                    empty_ok=self.boolean(
+                        "emptyOk", default=True, data=definition, where=f"{where} "
+                    ),
                     default=default if isinstance(default, str) else None,
                 )
             )

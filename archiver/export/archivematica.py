@@ -581,10 +581,6 @@ def _unsafe_member(name: str) -> bool:
     )
 
 
-def _count(count: int) -> str:
-    return f"{count} file" if count == 1 else f"{count} files"
-
-
 def _dc(record: Record) -> dict[str, list[str]]:
     return {f"dc.{element}": list(values) for element, values in record.dc}
 
