@@ -8,6 +8,7 @@ The public API:
     validate_bag(path, mode=...) -> BagReport;  validate_bags(paths) -> Report
     Collection(path, ledger=...): bag_ids(), audit(...) -> AuditReport, history(...),
         premis_events(bag_id), withdraw(bag_id, reason=...), catalog(), refresh_catalog()
+    export_bag(bag, to=TARGET, out=DEST, profile=..., clock=...) -> ExportResult
     Clock, Record, Report, BagReport, Finding, Mode, BagStatus,
     ArchiverError (and its subclasses)
 """
@@ -34,6 +35,7 @@ if TYPE_CHECKING:
         StoreError,
         UsageError,
     )
+    from archiver.export import ExportResult, export_bag
     from archiver.findings import BagReport, Finding, Report
     from archiver.packing import BagResult, make_bag
     from archiver.record import Record, load_record
@@ -57,6 +59,8 @@ _LOCATIONS = {
     "SourceError": "archiver.errors",
     "StoreError": "archiver.errors",
     "UsageError": "archiver.errors",
+    "ExportResult": "archiver.export",
+    "export_bag": "archiver.export",
     "BagReport": "archiver.findings",
     "Finding": "archiver.findings",
     "Report": "archiver.findings",
@@ -87,6 +91,7 @@ __all__ = [
     "ClockError",
     "Collection",
     "CollectionError",
+    "ExportResult",
     "Finding",
     "MetadataError",
     "Mode",
@@ -98,6 +103,7 @@ __all__ = [
     "StoreError",
     "UsageError",
     "__version__",
+    "export_bag",
     "load_record",
     "make_bag",
     "validate_bag",

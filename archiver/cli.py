@@ -19,6 +19,7 @@ from archiver.errors import ArchiverError, UsageError
 from archiver.version import AGENT
 
 if TYPE_CHECKING:
+    from archiver.export.base import ExportResult
     from archiver.findings import BagReport, Report
 
 EXIT_OK, EXIT_FINDINGS, EXIT_CANNOT_RUN = 0, 1, 2
@@ -88,7 +89,8 @@ def build_parser() -> argparse.ArgumentParser:
         "--profile",
         type=Path,
         metavar="FILE",
-        help="also check every bag against this BagIt profile (BagIt Profiles 1.4 JSON)",
+        help="also check every bag against this BagIt profile (BagIt Profiles 1.4 JSON, or "
+        "APTrust DART's profile format)",
     )
     aud = commands.add_parser(
         "audit",
@@ -154,7 +156,12 @@ def build_parser() -> argparse.ArgumentParser:
         "--to", required=True, choices=["dspace-saf", "archivematica", "ocfl", "aptrust"]
     )
     exp.add_argument("--out", required=True, type=Path, metavar="DEST")
-    exp.add_argument("--profile", type=Path, metavar="FILE", help="a BagIt profile to meet too")
+    exp.add_argument(
+        "--profile",
+        type=Path,
+        metavar="FILE",
+        help="a BagIt profile the package must meet too (BagIt Profiles 1.4 or DART's format)",
+    )
     exp.add_argument("--json", action="store_true", help="print the result as JSON")
 
     ing = commands.add_parser("ingest", help="bring a bag made elsewhere into a collection")
@@ -398,33 +405,51 @@ def _serve(args: argparse.Namespace) -> int:
 
 def _export(args: argparse.Namespace) -> int:
     from archiver.clock import Clock
-    from archiver.export.base import InvalidSourceError, Options, PackageCheckError, export_bag
+    from archiver.export.base import (
+        ExportResult,
+        InvalidSourceError,
+        PackageCheckError,
+        export_bag,
+    )
 
     try:
         result = export_bag(
-            args.bag, args.to, args.out, Options(Clock.from_environment(), args.profile)
+            args.bag,
+            to=args.to,
+            out=args.out,
+            profile=args.profile,
+            clock=Clock.from_environment(),
         )
     except InvalidSourceError as exc:
         return _refused(exc, exc.report, as_json=args.json)
     except PackageCheckError as exc:
+        # Nothing moved into place: the findings say why, then the one-line error.
+        failed = ExportResult(args.to, args.out, exc.checks, exc.findings)
+        _print_export(failed, as_json=args.json)
         print(f"archiver: error: {one_line(str(exc))}", file=sys.stderr)
         return EXIT_FINDINGS
-    if args.json:
-        _print_json(
-            {
-                "target": result.target,
-                "path": str(result.path),
-                "checks": result.checks,
-                "notes": result.notes,
-            }
-        )
-    else:
-        print(result.path)
-        for line in result.checks:
-            print(f"  checked: {line}")
-        for line in result.notes:
-            print(f"  note: {line}")
+    _print_export(result, as_json=args.json)
     return EXIT_OK
+
+
+def _print_export(result: ExportResult, *, as_json: bool) -> None:
+    """The package's path, then each rule that held (by code), each finding as validate
+    prints them (errors on stdout, warnings and notices on stderr), and the notes."""
+    from archiver.codes import CATALOGUE, Severity
+    from archiver.findings import Finding
+
+    if as_json:
+        _print_json(result.to_json())
+        return
+    if result.valid:
+        print(result.path)
+    for code in sorted(set(result.checks)):
+        print(f"  checked: {code} ({CATALOGUE[code].rule})")
+    for item in sorted(result.findings, key=Finding.sort_key):
+        stream = sys.stdout if item.severity is Severity.ERROR else sys.stderr
+        print(f"  {item.severity}: [{item.code}] {one_line(item.describe())}", file=stream)
+    for line in result.notes:
+        print(f"  note: {line}")
 
 
 def _refused(exc: Exception, report: BagReport, *, as_json: bool) -> int:

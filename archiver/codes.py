@@ -376,6 +376,18 @@ _CODES = [
         "the profile requires a serialized bag; a directory is not one",
     ),
     Code(
+        "profile.serialization.forbidden",
+        E,
+        "BagIt Profiles 1.4: Serialization",
+        "the profile forbids serialized bags; the bag was packed",
+    ),
+    Code(
+        "profile.serialization.not-accepted",
+        E,
+        "BagIt Profiles 1.4: Accept-Serialization",
+        "the bag is packed in a format the profile does not accept",
+    ),
+    Code(
         "profile.bag-info.required",
         E,
         "BagIt Profiles 1.4: Bag-Info required",
@@ -392,6 +404,24 @@ _CODES = [
         E,
         "BagIt Profiles 1.4: Bag-Info values",
         "a bag-info value is not one of those the profile lists",
+    ),
+    Code(
+        "profile.tag.required",
+        E,
+        "DART BagIt profile format: tags required",
+        "a tag the profile requires in a tag file other than bag-info.txt is missing",
+    ),
+    Code(
+        "profile.tag.value",
+        E,
+        "DART BagIt profile format: tags values",
+        "a tag's value in a tag file other than bag-info.txt is not one the profile lists",
+    ),
+    Code(
+        "profile.tag.empty",
+        E,
+        "DART BagIt profile format: tags emptyOk",
+        "a tag the profile requires a value for is empty",
     ),
     Code(
         "profile.manifest.required",
@@ -463,7 +493,177 @@ _CODES = [
         "profile.keys-not-checked",
         N,
         "BagIt Profiles 1.4: keys outside the specification",
-        "the profile has keys outside BagIt Profiles 1.4; they were not checked",
+        "the profile has keys outside its format (BagIt Profiles 1.4 or DART's); "
+        "they were not checked",
+    ),
+    # export: each package is checked against its target's own rules after it is written
+    Code(
+        "export.source.files",
+        E,
+        "archiver export: the source bag's files, byte for byte",
+        "a file of the package is missing, extra, or not the source bag's bytes",
+    ),
+    Code(
+        "export.source.record",
+        E,
+        "archiver export: the source bag's Dublin Core, as the target carries it",
+        "the package's descriptive metadata is not what the source bag's record gives",
+    ),
+    Code(
+        "export.source.bag-info",
+        E,
+        "archiver export: the source bag's bag-info labels and values",
+        "the package's bag-info lost or changed a label or value of the source bag's",
+    ),
+    Code(
+        "export.profile",
+        E,
+        "archiver export: the BagIt profile given for the package",
+        "the package meets the BagIt profile given (broken: its profile.* findings)",
+    ),
+    Code(
+        "export.dspace.archive-folder",
+        E,
+        "DSpace ItemImport: the archive directory, one folder per item",
+        "the archive folder holds something besides its one item folder, or no item folder",
+    ),
+    Code(
+        "export.dspace.item-files",
+        E,
+        "DSpace ItemImport: the files it reads from an item folder",
+        "the item folder holds a file DSpace reads (handle, collections, metadata_*.xml) that "
+        "this export never writes, or a link",
+    ),
+    Code(
+        "export.dspace.metadata-file",
+        E,
+        "DSpace ItemImport: dublin_core.xml and metadata_[schema].xml",
+        "a metadata file is not a dublin_core document of dcvalue elements",
+    ),
+    Code(
+        "export.dspace.registry",
+        E,
+        "DSpace metadata registries: dublin-core-types.xml and dcterms-types.xml",
+        "a metadata field is not in DSpace's default registry: the import would fail",
+    ),
+    Code(
+        "export.dspace.contents",
+        E,
+        "DSpace ItemImport: contents file",
+        "a contents line is not 'name<TAB>bundle:NAME[<TAB>option]...' as DSpace reads it",
+    ),
+    Code(
+        "export.dspace.contents-file",
+        E,
+        "DSpace ItemImport: contents file, the files it names",
+        "a contents line names no regular file in the item folder, or one listed before",
+    ),
+    Code(
+        "export.dspace.unlisted-file",
+        E,
+        "DSpace ItemImport: contents file, only listed files are imported",
+        "a file in the item folder is not listed in contents: DSpace would not import it",
+    ),
+    Code(
+        "export.dspace.primary",
+        E,
+        "DSpace ItemImport: contents primary:true",
+        "contents does not mark exactly one file as the item's primary bitstream",
+    ),
+    Code(
+        "export.archivematica.zip",
+        E,
+        "Archivematica extract_zipped_transfer.py: a zip holding one folder, the bag",
+        "the zip cannot be read, or does not hold one top-level folder with safe, distinct "
+        "member names and no links",
+    ),
+    Code(
+        "export.archivematica.bag",
+        E,
+        "Archivematica verify_and_restructure_transfer_bag.py: bag.is_valid (LoC bagit-python)",
+        "bagit-python, which Archivematica checks transfers with, rejects the bag, or the "
+        "bag lacks a manifest it verifies",
+    ),
+    Code(
+        "export.archivematica.bag-info-label",
+        E,
+        "Archivematica bags.rst: bag-info labels become XML elements of the AIP METS",
+        "a bag-info label is not an XML name",
+    ),
+    Code(
+        "export.archivematica.metadata-csv",
+        E,
+        "Archivematica import-metadata.rst: metadata.csv",
+        "metadata.csv is not UTF-8 CSV of a filename column, dc.*/dcterms.* columns, a row "
+        "'objects' and a row per file named by its path from data/",
+    ),
+    Code(
+        "export.aptrust.size",
+        E,
+        "APTrust bagging requirements: a bag of 5 TB or less",
+        "the tar is larger than APTrust accepts",
+    ),
+    Code(
+        "export.aptrust.tar",
+        E,
+        "APTrust BagIt profile 2.3: acceptSerialization application/tar",
+        "the package is not an uncompressed tar of plain files and folders with safe, "
+        "distinct member names",
+    ),
+    Code(
+        "export.aptrust.tar-folder",
+        E,
+        "APTrust BagIt profile 2.3: tarDirMustMatchName",
+        "the tar does not unpack to the one folder named as the tar file without .tar",
+    ),
+    Code(
+        "export.aptrust.file-name",
+        E,
+        "APTrust bagging requirements: file names",
+        "a file or folder name APTrust refuses (a control character, a leading '-', over 255 "
+        "characters)",
+    ),
+    Code(
+        "export.aptrust.bag",
+        E,
+        "APTrust ingest: a valid BagIt bag (RFC 8493)",
+        "the unpacked bag is valid (broken: the validator's bag.* findings)",
+    ),
+    Code(
+        "export.aptrust.profile",
+        E,
+        "APTrust BagIt profile 2.3 (aptrust-v2.3.dart-format.json)",
+        "the unpacked bag meets APTrust's profile (broken: its profile.* findings)",
+    ),
+    Code(
+        "export.aptrust.source-organization",
+        N,
+        "APTrust BagIt profile 2.3: bag-info Source-Organization, not required",
+        "the bag names no Source-Organization; APTrust sets the depositor's on restore",
+    ),
+    Code(
+        "export.ocfl.storage-root",
+        E,
+        "OCFL 1.1 §4: storage root (ocfl-py validation, E0nn)",
+        "ocfl-py finds the storage root invalid",
+    ),
+    Code(
+        "export.ocfl.object",
+        E,
+        "OCFL 1.1 §3: object (ocfl-py validation, E0nn)",
+        "ocfl-py finds an object of the storage root invalid",
+    ),
+    Code(
+        "export.ocfl.object-warning",
+        W,
+        "OCFL 1.1: SHOULD rules (ocfl-py validation, W0nn)",
+        "ocfl-py warns about the exported object",
+    ),
+    Code(
+        "export.ocfl.inventory",
+        E,
+        "OCFL 1.1 §3.5.1: inventory id and digestAlgorithm",
+        "the object where the bag's belongs names another id, or a digest other than sha512",
     ),
 ]
 

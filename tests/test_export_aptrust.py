@@ -15,10 +15,10 @@ from pathlib import Path
 import bagit
 import pytest
 
+from archiver.check.profile import Serialization, load_profile
 from archiver.clock import Clock
-from archiver.errors import UsageError
 from archiver.export import aptrust
-from archiver.export.base import Options, PackageCheckError
+from archiver.export.base import Options, PackageCheck, PackageCheckError
 from archiver.export.source import read_source
 from archiver.validation import validate_bag
 from tests.conftest import BAGS_EPOCH, REPO, CliRunner, listing, write_tree
@@ -26,6 +26,7 @@ from tests.corrupt import drop_manifest_line, flip_byte, reseal_tag_manifests
 
 PROFILES = REPO / "tests" / "data" / "bagit-profiles"
 APTRUST_ID = "https://raw.githubusercontent.com/APTrust/preservation-services/master/profiles/aptrust-v2.3.json"
+FOO_ID = "http://www.library.yale.edu/mssa/bagitprofiles/disk_images.json"
 BTR_ID = "https://github.com/dpscollaborative/btr_bagit_profile/releases/download/1.0/btr-bagit-profile.json"
 SAMPLE_TITLE = "A giant step for peace"
 NAME = "example.edu.giant-step"
@@ -229,7 +230,12 @@ def test_a_bag_without_source_organization_is_exported_without_one(
     info = dict(_tag_lines(_unpack(out, tmp_path / "unpacked") / "bag-info.txt"))
     assert "Source-Organization" not in info
     assert info["Internal-Sender-Identifier"] == "multi"
-    assert "no Source-Organization (the source bag has none" in lines
+    # Only recommended by APTrust: told as a notice (on stderr), not an error.
+    assert "checked: export.aptrust.source-organization" not in lines
+    run = cli("export", multi, "--to", "aptrust", "--out", tmp_path / "again.tar", "--json")
+    [notice] = json.loads(run.out)["findings"]
+    assert (notice["code"], notice["severity"]) == ("export.aptrust.source-organization", "info")
+    assert notice["path"] == "again/bag-info.txt"
 
 
 def test_access_and_storage_option_come_from_the_source_bag_info(
@@ -395,7 +401,7 @@ def test_a_profile_the_package_meets_is_declared_and_checked(
     shutil.copy(PROFILES / "btr-bagit-profile.json", profile)
     out = tmp_path / f"{NAME}.tar"
     lines = _export(cli, sample, out, "--profile", profile)
-    assert f"{BTR_ID}: the bag meets this profile" in lines
+    assert "  checked: export.profile (archiver export: the BagIt profile given" in lines
     info = _tag_lines(_unpack(out, tmp_path / "unpacked") / "bag-info.txt")
     assert [v for k, v in info if k == "BagIt-Profile-Identifier"] == [APTRUST_ID, BTR_ID]
 
@@ -407,9 +413,19 @@ def test_a_profile_the_package_breaks_exits_1_and_nothing_is_written(
     profile.parent.mkdir()
     shutil.copy(PROFILES / "bagProfileFoo.json", profile)
     (tmp_path / "exports").mkdir()
-    err = _refused(cli, sample, tmp_path / "exports" / f"{NAME}.tar", 1, "--profile", profile)
-    assert "profile.version.not-accepted" in err
-    assert "bag-info.txt: profile.bag-info.required: no Contact-Phone" in err
+    out = tmp_path / "exports" / f"{NAME}.tar"
+    run = cli("export", sample, "--to", "aptrust", "--out", out, "--profile", profile, "--json")
+    assert run.code == 1
+    assert listing(tmp_path / "exports") == []
+    result = json.loads(run.out)
+    found = {(f["code"], f["path"]) for f in result["findings"]}
+    assert ("profile.version.not-accepted", f"{NAME}/bagit.txt") in found
+    assert ("profile.bag-info.required", f"{NAME}/bag-info.txt") in found
+    # Foo accepts tar serializations: the tar meets that rule (judged on the tar itself).
+    assert not any(code.startswith("profile.serialization") for code, _ in found)
+    assert all(f["params"]["profile"] == FOO_ID for f in result["findings"])
+    assert "export.profile" not in result["checks"] and "export.aptrust.profile" in result["checks"]
+    assert "export.profile" in run.err
 
 
 def test_a_dart_profile_may_be_given_too(cli: CliRunner, sample: Path, tmp_path: Path) -> None:
@@ -420,7 +436,7 @@ def test_a_dart_profile_may_be_given_too(cli: CliRunner, sample: Path, tmp_path:
     profile.write_text(json.dumps(document))
     out = tmp_path / f"{NAME}.tar"
     lines = _export(cli, sample, out, "--profile", profile)
-    assert "manifests md5, sha256, sha512, as it requires and allows" in lines
+    assert "  checked: export.profile" in lines
     assert (_unpack(out, tmp_path / "unpacked") / "manifest-sha512.txt").is_file()
 
 
@@ -442,17 +458,46 @@ def test_the_shipped_aptrust_profile_is_the_reference_copy_and_reads_as_aptrust_
     shipped = REPO / "schemas" / aptrust.PROFILE_FILE
     assert shipped.read_bytes() == (PROFILES / "aptrust-v2.3.dart-format.json").read_bytes()
     profile = aptrust.aptrust_profile()
-    assert (profile.title, profile.identifier) == ("APTrust profile 2.3", APTRUST_ID)
+    assert profile == load_profile(PROFILES / "aptrust-v2.3.dart-format.json")
+    assert (profile.identifier, profile.version) == (APTRUST_ID, "2.3")
     assert profile.accept_bagit_versions == ("0.97", "1.0")
     assert (profile.serialization, profile.accept_serialization) == (
-        "required",
+        Serialization.REQUIRED,
         ("application/tar",),
     )
+    assert profile.tar_dir_must_match_name
     assert (profile.allow_fetch, profile.manifests_required) == (False, ("md5",))
     access = profile.tag("aptrust-info.txt", "Access")
     assert access is not None and access.values == ("Consortia", "Institution", "Restricted")
     title = profile.tag("aptrust-info.txt", "Title")
     assert title is not None and title.required and not title.empty_ok
+    storage = profile.tag("aptrust-info.txt", "Storage-Option")
+    assert storage is not None and storage.default == "Standard"
+
+
+def test_validate_judges_the_unpacked_bag_by_the_shipped_dart_profile(
+    cli: CliRunner, sample: Path, tmp_path: Path
+) -> None:
+    bag = _unpack(_export_to(cli, sample, tmp_path), tmp_path / "unpacked")
+    shipped = REPO / "schemas" / aptrust.PROFILE_FILE
+    run = cli("validate", "--json", "--profile", shipped, bag)
+    findings = json.loads(run.out)["bags"][0]["findings"]
+    # Every rule of APTrust's profile holds but the one a folder cannot meet: it is no tar.
+    assert [f["code"] for f in findings if f["severity"] == "error"] == [
+        "profile.serialization.required"
+    ]
+    assert run.code == 1
+    (bag / "aptrust-info.txt").write_text("Title: \nAccess: Everyone\n", encoding="utf-8")
+    reseal_tag_manifests(bag)
+    run = cli("validate", "--json", "--profile", shipped, bag)
+    codes = sorted(f["code"] for f in json.loads(run.out)["bags"][0]["findings"])
+    assert codes == [
+        "bag.manifest.algorithm-weak",  # md5, which APTrust requires
+        "profile.serialization.required",
+        "profile.tag.empty",
+        "profile.tag.required",
+        "profile.tag.value",
+    ]
 
 
 @pytest.fixture
@@ -460,15 +505,25 @@ def exported(cli: CliRunner, sample: Path, tmp_path: Path) -> Path:
     return _export_to(cli, sample, tmp_path)
 
 
-def _check(tar: Path, sample: Path) -> list[str]:
+def _check(tar: Path, sample: Path) -> PackageCheck:
     return aptrust.check(tar, read_source(sample), Options(Clock.from_epoch(BAGS_EPOCH)))
 
 
 def test_check_passes_the_tar_it_wrote_and_says_what_held(exported: Path, sample: Path) -> None:
-    lines = _check(exported, sample)
-    assert any("valid BagIt 1.0 (RFC 8493)" in line and "bagit-python" in line for line in lines)
-    assert "APTrust profile 2.3: BagIt-Version 1.0 is one it accepts" in lines
-    assert f"aptrust-info.txt: Title {SAMPLE_TITLE!r}" in "\n".join(lines)
+    held = _check(exported, sample)
+    assert held.checks == [
+        "export.aptrust.bag",
+        "export.aptrust.file-name",
+        "export.aptrust.profile",
+        "export.aptrust.size",
+        "export.aptrust.source-organization",
+        "export.aptrust.tar",
+        "export.aptrust.tar-folder",
+        "export.source.bag-info",
+        "export.source.files",
+        "export.source.record",
+    ]
+    assert held.findings == []
 
 
 def _rebuild(tar: Path, edit: Callable[[Path], object], tmp_path: Path) -> None:
@@ -509,36 +564,48 @@ def _symlink(name: str) -> tarfile.TarInfo:
     return info
 
 
-TAMPERINGS: dict[str, tuple[Callable[[Path, Path], object], str]] = {
+TAMPERINGS: dict[str, tuple[Callable[[Path, Path], object], str, str]] = {
     "payload byte flipped": (
         lambda tar, _: flip_byte(tar, _data_offset(tar, "data/a-giant-step-for-peace.txt") + 9),
         "bag.payload.checksum-mismatch",
+        f"{NAME}/data/a-giant-step-for-peace.txt",
     ),
     "renamed": (
         lambda tar, _: tar.rename(tar.with_name("other.edu.bag.tar")),
-        "is outside the folder other.edu.bag/",
+        "export.aptrust.tar-folder",
+        f"{NAME}/bagit.txt",
     ),
     "symlink member": (
         lambda tar, _: _append_member(tar, _symlink(f"{NAME}/data/link")),
-        "is not a plain file or folder",
+        "export.aptrust.tar",
+        f"{NAME}/data/link",
     ),
     "member outside the folder": (
         lambda tar, _: _append_member(tar, tarfile.TarInfo("stray.txt"), b"x"),
-        "tar member 'stray.txt' is outside the folder",
+        "export.aptrust.tar-folder",
+        "stray.txt",
     ),
     "dot-dot member": (
         lambda tar, _: _append_member(tar, tarfile.TarInfo(f"{NAME}/../evil"), b"x"),
-        "has an empty, '.' or '..' segment",
+        "export.aptrust.tar",
+        f"{NAME}/../evil",
+    ),
+    "a name APTrust refuses": (
+        lambda tar, _: _append_member(tar, tarfile.TarInfo(f"{NAME}/data/-x"), b"x"),
+        "export.aptrust.file-name",
+        f"{NAME}/data/-x",
     ),
     "compressed": (
         lambda tar, _: tar.write_bytes(gzip.compress(tar.read_bytes(), mtime=0)),
-        "cannot be read as an uncompressed tar",
+        "export.aptrust.tar",
+        "",
     ),
     "no title": (
         lambda tar, tmp: _rebuild(
             tar, lambda bag: _replace_in(bag / "aptrust-info.txt", "Title: ", "Name: "), tmp
         ),
-        "requires aptrust-info.txt Title; there is none",
+        "profile.tag.required",
+        f"{NAME}/aptrust-info.txt",
     ),
     "access not allowed": (
         lambda tar, tmp: _rebuild(
@@ -546,21 +613,32 @@ TAMPERINGS: dict[str, tuple[Callable[[Path, Path], object], str]] = {
             lambda bag: _replace_in(bag / "aptrust-info.txt", "Institution", "Everyone"),
             tmp,
         ),
-        "aptrust-info.txt Access 'Everyone' is not one of Consortia, Institution, Restricted",
+        "profile.tag.value",
+        f"{NAME}/aptrust-info.txt",
     ),
     "no md5 manifest": (
         lambda tar, tmp: _rebuild(tar, _drop_md5, tmp),
-        "APTrust profile 2.3: requires md5 manifests",
+        "profile.manifest.required",
+        f"{NAME}/manifest-md5.txt",
     ),
     "fetch.txt": (
         lambda tar, tmp: _rebuild(tar, lambda bag: (bag / "fetch.txt").write_text(""), tmp),
-        "APTrust profile 2.3: forbids fetch.txt",
+        "profile.fetch.not-allowed",
+        f"{NAME}/fetch.txt",
     ),
     "metadata changed": (
         lambda tar, tmp: _rebuild(
             tar, lambda bag: _replace_in(bag / "metadata" / "dc.xml", "Editorials", "News"), tmp
         ),
-        "metadata/dc.xml: not the source bag's file",
+        "export.source.files",
+        f"{NAME}/metadata/dc.xml",
+    ),
+    "bag-info changed": (
+        lambda tar, tmp: _rebuild(
+            tar, lambda bag: _replace_in(bag / "bag-info.txt", "editorials", "news"), tmp
+        ),
+        "export.source.bag-info",
+        f"{NAME}/bag-info.txt",
     ),
 }
 
@@ -569,19 +647,12 @@ TAMPERINGS: dict[str, tuple[Callable[[Path, Path], object], str]] = {
 def test_check_fails_a_tampered_tar(
     exported: Path, sample: Path, tmp_path: Path, damage: str
 ) -> None:
-    tamper, expected = TAMPERINGS[damage]
+    tamper, code, path = TAMPERINGS[damage]
     tamper(exported, tmp_path)
     tar = exported if exported.exists() else exported.with_name("other.edu.bag.tar")
     with pytest.raises(PackageCheckError) as caught:
         _check(tar, sample)
-    assert expected in str(caught.value)
+    broken = [(f.code, f.path) for f in caught.value.findings if f.severity == "error"]
+    assert (code, path) in broken
+    assert str(caught.value).startswith(f"{tar.name} breaks export.")  # the rules, by code
     assert [p.name for p in tar.parent.iterdir()] == [tar.name]  # its temporary folder is gone
-
-
-def test_a_malformed_dart_profile_names_every_problem() -> None:
-    with pytest.raises(UsageError, match="3 problems") as caught:
-        aptrust.parse_dart_profile(
-            {"bagItProfileInfo": {}, "acceptBagItVersion": [], "allowFetchTxt": "no"}, "p.json"
-        )
-    assert "bagItProfileIdentifier" in str(caught.value)
-    assert "allowFetchTxt must be true or false" in str(caught.value)

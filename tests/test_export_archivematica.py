@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import hashlib
 import io
 import json
 import shutil
@@ -15,13 +16,16 @@ from pathlib import Path
 import bagit
 import pytest
 
+from archiver import resources
 from archiver.clock import Clock
+from archiver.export import archivematica
 from archiver.export.archivematica import EXPORTER
 from archiver.export.base import Options, PackageCheckError
 from archiver.export.source import read_source
 from archiver.validation import validate_bag
 from tests.conftest import BAGS_EPOCH, REPO, CliRunner, listing, make_source_tree
 from tests.corrupt import flip_byte
+from tests.test_packing import validator
 
 SAMPLE_BAG = REPO / "bags" / "a-giant-step-for-peace"
 SAMPLE_TOP = "a-giant-step-for-peace"
@@ -219,11 +223,19 @@ def test_the_cli_prints_the_checks_that_held(tmp_path: Path, cli: CliRunner) -> 
     assert run.code == 0, run.err
     result = json.loads(run.out)
     assert result["target"] == "archivematica" and result["path"] == str(out)
-    checks = "\n".join(result["checks"])
-    assert "LoC bagit-python" in checks
-    assert "one folder a-giant-step-for-peace/" in checks
-    assert "metadata.csv" in checks and "submissionDocumentation" in checks
+    assert result["checks"] == [
+        "export.archivematica.bag",
+        "export.archivematica.bag-info-label",
+        "export.archivematica.metadata-csv",
+        "export.archivematica.zip",
+        "export.source.bag-info",
+        "export.source.files",
+        "export.source.record",
+    ]
+    assert result["findings"] == []
     assert listing(tmp_path) == ["giant.zip"]  # no staging or scratch folder left behind
+    text = cli("export", SAMPLE_BAG, "--to", "archivematica", "--out", tmp_path / "t.zip")
+    assert "  checked: export.archivematica.bag (Archivematica verify_and_restructure" in text.out
 
 
 # -- a multi-file bag -----------------------------------------------------------------------
@@ -333,6 +345,40 @@ def test_a_bag_info_label_that_is_not_an_xml_name_is_refused(
     assert not (tmp_path / "s.zip").exists()
 
 
+# -- --profile ------------------------------------------------------------------------------
+
+
+def test_the_bag_names_and_meets_a_profile_given(tmp_path: Path, cli: CliRunner) -> None:
+    profile = REPO / "tests" / "data" / "bagit-profiles" / "btr-bagit-profile.json"
+    out = tmp_path / "giant.zip"
+    run = cli("export", SAMPLE_BAG, "--to", "archivematica", "--out", out, "--profile", profile)
+    assert run.code == 0, run.out + run.err
+    assert "  checked: export.profile (archiver export: the BagIt profile given" in run.out
+    info = members(out)[f"{SAMPLE_TOP}/bag-info.txt"].decode("utf-8").splitlines()
+    assert info[2] == (
+        "BagIt-Profile-Identifier: https://github.com/dpscollaborative/btr_bagit_profile/"
+        "releases/download/1.0/btr-bagit-profile.json"
+    )
+
+
+def test_a_profile_the_bag_breaks_is_reported_and_nothing_is_written(
+    tmp_path: Path, cli: CliRunner
+) -> None:
+    # Foo accepts BagIt 0.96 and 0.97 only, and zip and tar serializations.
+    profile = REPO / "tests" / "data" / "bagit-profiles" / "bagProfileFoo.json"
+    out = tmp_path / "out" / "giant.zip"
+    run = cli(
+        "export", SAMPLE_BAG, "--to", "archivematica", "--out", out, "--profile", profile, "--json"
+    )
+    assert run.code == 1
+    result = json.loads(run.out)
+    errors = {(f["code"], f["path"]) for f in result["findings"] if f["severity"] == "error"}
+    assert ("profile.version.not-accepted", f"{SAMPLE_TOP}/bagit.txt") in errors
+    assert not any(code.startswith("profile.serialization") for code, _ in errors)
+    assert "export.profile" not in result["checks"]
+    assert listing(tmp_path / "out") == []
+
+
 # -- reproducibility ------------------------------------------------------------------------
 
 
@@ -382,34 +428,115 @@ def _climb_out(found: dict[str, bytes]) -> dict[str, bytes]:
     return {**found, f"{SAMPLE_TOP}/../escape.txt": b"x"}
 
 
+def _label_with_space(found: dict[str, bytes]) -> dict[str, bytes]:
+    """bag-info gets a label Archivematica cannot write as an XML element; its manifests
+    resealed, so that only this rule breaks."""
+    top = f"{SAMPLE_TOP}/"
+    info = found[top + "bag-info.txt"] + b"Contact Name: Zo\xc3\xab\n"
+    tags = {name[len(top) :]: data for name, data in found.items() if "/data/" not in name}
+    tags["bag-info.txt"] = info
+    for algorithm in ("sha256", "sha512"):
+        listed = {n: d for n, d in tags.items() if not n.startswith("tagmanifest-")}
+        tags[f"tagmanifest-{algorithm}.txt"] = "".join(
+            f"{hashlib.new(algorithm, data).hexdigest()}  {name}\n"
+            for name, data in sorted(listed.items())
+        ).encode()
+    return {**found, **{top + name: data for name, data in tags.items()}}
+
+
 @pytest.mark.parametrize(
-    ("tamper", "rule"),
+    ("tamper", "code", "path"),
     [
-        (_flip_payload_byte, "LoC bagit-python (Archivematica's validator) rejects it"),
-        (_add_second_folder, "exactly one top-level folder"),
-        (_rename_filename_column, "header 'filename'"),
-        (_drop_premis, "submissionDocumentation/ must hold the source's metadata files"),
-        (_climb_out, "unsafe: ['a-giant-step-for-peace/../escape.txt']"),
+        (_flip_payload_byte, "export.archivematica.bag", SAMPLE_TOP),
+        (
+            _flip_payload_byte,
+            "bag.payload.checksum-mismatch",
+            f"{SAMPLE_TOP}/data/objects/{SAMPLE_TEXT}",
+        ),
+        (_add_second_folder, "export.archivematica.zip", ""),
+        (
+            _rename_filename_column,
+            "export.archivematica.metadata-csv",
+            f"{SAMPLE_TOP}/data/metadata/metadata.csv",
+        ),
+        (
+            _drop_premis,
+            "export.source.files",
+            f"{SAMPLE_TOP}/data/metadata/submissionDocumentation/premis.xml",
+        ),
+        (_climb_out, "export.archivematica.zip", f"{SAMPLE_TOP}/../escape.txt"),
+        (_label_with_space, "export.archivematica.bag-info-label", f"{SAMPLE_TOP}/bag-info.txt"),
+    ],
+    ids=[
+        "bagit-python",
+        "archiver-validator",
+        "second-folder",
+        "filename-column",
+        "no-premis",
+        "climbing-member",
+        "label-not-xml-name",
     ],
 )
-def test_a_tampered_package_fails_the_check(
+def test_a_tampered_package_fails_the_check_with_the_rules_code(
     tamper: Callable[[dict[str, bytes]], dict[str, bytes]],
-    rule: str,
+    code: str,
+    path: str,
     sample_zip: Path,
     tmp_path: Path,
 ) -> None:
     options = Options(Clock.from_epoch(BAGS_EPOCH))
     source = read_source(SAMPLE_BAG)
-    assert EXPORTER.check(sample_zip, source, options)  # untouched, it passes
+    held = EXPORTER.check(sample_zip, source, options)  # untouched, it passes
+    assert held.findings == []
     _rewrite(sample_zip, tamper)
-    with pytest.raises(PackageCheckError, match="breaks Archivematica's rules") as caught:
+    with pytest.raises(PackageCheckError, match=r"^giant\.zip breaks export\.") as caught:
         EXPORTER.check(sample_zip, source, options)
-    assert rule in str(caught.value)
+    broken = [(f.code, f.path) for f in caught.value.findings if f.severity == "error"]
+    assert (code, path) in broken
     assert not (tmp_path / "escape.txt").exists()
     assert sorted(p.name for p in sample_zip.parent.iterdir()) == ["giant.zip"]
 
 
+def test_a_broken_package_is_not_moved_into_place_and_its_findings_are_printed(
+    tmp_path: Path, cli: CliRunner, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The written zip loses premis.xml before it is checked, as a faulty disk might do.
+    real = archivematica.zip_folder
+
+    def lossy(folder: Path, top: str, target: Path, when: tuple[int, ...]) -> None:
+        (folder / "data" / "metadata" / "submissionDocumentation" / "premis.xml").unlink()
+        real(folder, top, target, when)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(archivematica, "zip_folder", lossy)
+    out = tmp_path / "out" / "giant.zip"
+    run = cli("export", SAMPLE_BAG, "--to", "archivematica", "--out", out, "--json")
+    assert run.code == 1
+    result = json.loads(run.out)
+    validator(resources.json_schema("export-result.schema.json")).validate(result)
+    assert result["valid"] is False
+    # The bag's manifests still list it (bag.payload.file-missing, bagit-python rejects the
+    # bag), and it is not the source's file any more.
+    codes = {f["code"] for f in result["findings"] if f["path"].endswith("premis.xml")}
+    assert codes == {"bag.payload.file-missing", "export.source.files"}
+    [premis] = [f for f in result["findings"] if f["code"] == "export.source.files"]
+    assert premis["severity"] == "error"
+    assert premis["rule"] == "archiver export: the source bag's files, byte for byte"
+    assert "export.archivematica.zip" in result["checks"]
+    assert "export.source.files" not in result["checks"]
+    assert "archiver: error: " in run.err and "export.source.files" in run.err
+    assert listing(tmp_path / "out") == []
+    text = cli("export", SAMPLE_BAG, "--to", "archivematica", "--out", out)
+    assert text.code == 1
+    assert (
+        f"  error: [export.source.files] {SAMPLE_TOP}/data/metadata/submissionDocumentation/"
+        "premis.xml: missing"
+    ) in text.out
+
+
 def test_a_file_that_is_not_a_zip_fails_the_check(sample_zip: Path) -> None:
     sample_zip.write_bytes(sample_zip.read_bytes()[:100])
-    with pytest.raises(PackageCheckError, match="not a readable zip"):
+    with pytest.raises(PackageCheckError) as caught:
         EXPORTER.check(sample_zip, read_source(SAMPLE_BAG), Options(Clock.from_epoch(BAGS_EPOCH)))
+    (found,) = caught.value.findings
+    assert (found.code, found.path) == ("export.archivematica.zip", "")
+    assert found.message.startswith("not a readable zip")

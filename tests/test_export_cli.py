@@ -6,13 +6,16 @@ import json
 import shutil
 from pathlib import Path
 
-import jsonschema
 import pytest
 
 from archiver import resources
+from archiver.codes import CATALOGUE
+from archiver.errors import SourceError
 from archiver.export.base import TARGETS
-from tests.conftest import REPO, CliRunner, listing
+from archiver.export.source import read_source
+from tests.conftest import BAGS_EPOCH, REPO, CliRunner, listing
 from tests.corrupt import flip_byte
+from tests.test_packing import validator
 
 SAMPLE_BAG = REPO / "bags" / "a-giant-step-for-peace"
 OUT_NAMES = {
@@ -23,8 +26,26 @@ OUT_NAMES = {
 }
 
 
+# the target's name in its finding codes: export.<this>.*
+TARGET_CODES = {
+    "dspace-saf": "dspace",
+    "archivematica": "archivematica",
+    "ocfl": "ocfl",
+    "aptrust": "aptrust",
+}
+
+
 def test_every_target_has_an_out_name_here() -> None:
-    assert set(OUT_NAMES) == set(TARGETS)
+    assert set(OUT_NAMES) == set(TARGETS) == set(TARGET_CODES)
+
+
+def test_every_target_has_export_codes_in_the_catalogue() -> None:
+    for target in TARGET_CODES.values():
+        codes = [code for code in CATALOGUE if code.startswith(f"export.{target}.")]
+        assert codes, target
+        for code in codes:
+            rule = CATALOGUE[code].rule
+            assert rule.split()[0] in {"DSpace", "Archivematica", "APTrust", "OCFL"}, rule
 
 
 @pytest.mark.parametrize("target", sorted(OUT_NAMES))
@@ -33,10 +54,16 @@ def test_the_json_result_matches_its_schema(tmp_path: Path, cli: CliRunner, targ
     run = cli("export", SAMPLE_BAG, "--to", target, "--out", out, "--json")
     assert run.code == 0, run.err
     result = json.loads(run.out)
-    jsonschema.Draft202012Validator(resources.json_schema("export-result.schema.json")).validate(
-        result
-    )
+    validator(resources.json_schema("export-result.schema.json")).validate(result)
     assert result["target"] == target
+    assert result["valid"] is True
+    # Every rule held is listed by its catalogue code, each code named after its target's
+    # rule (or the package's agreement with the source bag); nothing is prose.
+    assert result["checks"]
+    for code in result["checks"]:
+        assert code in CATALOGUE
+        assert code.startswith((f"export.{TARGET_CODES[target]}.", "export.source."))
+    assert all(f["code"] in CATALOGUE and f["severity"] != "error" for f in result["findings"])
     package = Path(result["path"])
     assert package.exists()
     assert package == out or out in package.parents  # OCFL: the object inside the root
@@ -68,3 +95,40 @@ def test_an_unknown_target_is_a_usage_error(tmp_path: Path, cli: CliRunner) -> N
         cli("export", SAMPLE_BAG, "--to", "fedora3", "--out", tmp_path / "x")
     assert caught.value.code == 2
     assert listing(tmp_path) == []
+
+
+def test_a_metadata_file_changed_since_validation_is_refused_not_exported(
+    tmp_path: Path,
+) -> None:
+    bag = tmp_path / "bag"
+    shutil.copytree(SAMPLE_BAG, bag)
+    source = read_source(bag)
+    assert source.metadata == ("metadata/dc.xml", "metadata/mets.xml", "metadata/premis.xml")
+    assert source.metadata_file("metadata/dc.xml") == (bag / "metadata" / "dc.xml").read_bytes()
+    flip_byte(bag / "metadata" / "dc.xml", 60)
+    with pytest.raises(SourceError, match=r"dc\.xml: sha256 is .* it changed since"):
+        source.metadata_file("metadata/dc.xml")
+
+
+def test_export_bag_is_public_and_takes_plain_strings(tmp_path: Path) -> None:
+    import archiver
+    from archiver import export
+
+    assert archiver.export_bag is export.export_bag
+    result = archiver.export_bag(
+        str(SAMPLE_BAG),
+        to="dspace-saf",
+        out=str(tmp_path / "saf"),
+        clock=archiver.Clock.from_epoch(BAGS_EPOCH),
+    )
+    assert isinstance(result, archiver.ExportResult)
+    assert (result.target, result.path, result.valid) == ("dspace-saf", tmp_path / "saf", True)
+    assert "export.dspace.contents" in result.checks
+    # A profile is given as a file (either format) and read once, for a package that is a bag.
+    profile = REPO / "schemas" / "bagit-profiles" / "aptrust-v2.3.dart-format.json"
+    tarred = export.export_bag(
+        SAMPLE_BAG, to="aptrust", out=tmp_path / "example.edu.giant.tar", profile=str(profile)
+    )
+    assert "export.profile" in tarred.checks
+    with pytest.raises(export.ExportRefusedError, match="does not apply to a DSpace"):
+        export.export_bag(SAMPLE_BAG, to="dspace-saf", out=tmp_path / "saf2", profile=profile)

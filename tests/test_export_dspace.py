@@ -108,8 +108,8 @@ def test_the_sample_bag_becomes_one_item_folder_of_saf_files(
         "item_000/premis.xml",
     ]
     assert listing(tmp_path) == ["saf", *(f"saf/{p}" for p in listing(tmp_path / "saf"))]
-    assert f"exactly one primary:true ({SAMPLE_TEXT})" in run.out
-    assert "every field in DSpace's default dc registry" in run.out
+    assert "checked: export.dspace.primary (DSpace ItemImport: contents primary:true" in run.out
+    assert "checked: export.dspace.registry (DSpace metadata registries" in run.out
 
 
 def test_the_sample_items_dublin_core_is_its_record_in_dspace_fields(
@@ -225,12 +225,16 @@ def test_without_tag_manifests_the_metadata_copies_are_checked_against_their_fil
     source = read_source(bag)
     options = Options(Clock.from_epoch(BAGS_EPOCH))
     EXPORTER.write(source, tmp_path / "saf", options)
-    assert EXPORTER.check(tmp_path / "saf", source, options)
+    assert "export.source.files" in EXPORTER.check(tmp_path / "saf", source, options).checks
     item = tmp_path / "saf" / "item_000"
     assert (item / "mets.xml").read_bytes() == (bag / "metadata" / "mets.xml").read_bytes()
     flip_byte(item / "mets.xml", 50)
-    with pytest.raises(PackageCheckError, match=r"mets\.xml: sha256 .*its source file"):
+    with pytest.raises(PackageCheckError) as caught:
         EXPORTER.check(tmp_path / "saf", source, options)
+    (found,) = caught.value.findings
+    assert (found.code, found.path) == ("export.source.files", "item_000/mets.xml")
+    assert "its source file" in found.message
+    assert (found.params["algorithm"], found.params["source"]) == ("sha256", "metadata/mets.xml")
 
 
 def test_every_dc_element_of_a_full_record_lands_in_a_registry_field(
@@ -348,7 +352,8 @@ def test_a_profile_is_refused_for_a_package_that_is_not_a_bag(
     out = tmp_path / "saf"
     run = cli("export", SAMPLE_BAG, "--to", "dspace-saf", "--out", out, "--profile", profile)
     assert run.code == 2
-    assert "not a bag, so no BagIt profile applies" in run.err
+    assert "a BagIt profile does not apply to a DSpace Simple Archive Format package" in run.err
+    assert "--profile" not in run.err  # a library message names no command-line option
     assert listing(tmp_path) == []
 
 
@@ -398,17 +403,50 @@ def _not_well_formed(item: Path) -> None:
     path.write_bytes(path.read_bytes().replace(b"</dublin_core>", b"</dublin_cor>"))
 
 
+def _bad_bundle(item: Path) -> None:
+    contents = item / "contents"
+    contents.write_bytes(contents.read_bytes().replace(b"\tbundle:METADATA", b"\tbundle:", 1))
+
+
+def _stray_folder(item: Path) -> None:
+    (item.parent / "item_001").mkdir()
+
+
+def _other_title(item: Path) -> None:
+    path = item / "dublin_core.xml"
+    path.write_bytes(path.read_bytes().replace(b"A giant step", b"A small step"))
+
+
 @pytest.mark.parametrize(
-    ("tamper", "message"),
+    ("tamper", "code", "path"),
     [
-        (lambda item: flip_byte(item / SAMPLE_TEXT, 7), r"sha256 .* says"),
-        (lambda item: (item / "notes.txt").write_text("x"), r"contents does not list: notes\.txt"),
-        (lambda item: (item / "premis.xml").unlink(), r"'premis\.xml'\) does not name a regular"),
-        (lambda item: (item / "handle").write_text("123456789/1"), r"handle is present"),
-        (_second_primary, r"marks 2 files primary:true"),
-        (_unknown_field, r"dc\.date\.published is not in DSpace's default dc registry"),
-        (_no_such_coverage, r"dcterms\.place is not in DSpace's default dcterms registry"),
-        (_not_well_formed, r"dublin_core\.xml is not well-formed"),
+        (
+            lambda item: flip_byte(item / SAMPLE_TEXT, 7),
+            "export.source.files",
+            f"item_000/{SAMPLE_TEXT}",
+        ),
+        (
+            lambda item: (item / "notes.txt").write_text("x"),
+            "export.dspace.unlisted-file",
+            "item_000/notes.txt",
+        ),
+        (
+            lambda item: (item / "premis.xml").unlink(),
+            "export.dspace.contents-file",
+            "item_000/contents",
+        ),
+        (
+            lambda item: (item / "handle").write_text("123456789/1"),
+            "export.dspace.item-files",
+            "item_000/handle",
+        ),
+        (_second_primary, "export.dspace.primary", "item_000/contents"),
+        (_unknown_field, "export.dspace.registry", "item_000/dublin_core.xml"),
+        (_no_such_coverage, "export.dspace.registry", "item_000/metadata_dcterms.xml"),
+        (_not_well_formed, "export.dspace.metadata-file", "item_000/dublin_core.xml"),
+        (_bad_bundle, "export.dspace.contents", "item_000/contents"),
+        (_stray_folder, "export.dspace.archive-folder", "item_001"),
+        (_other_title, "export.source.record", "item_000/dublin_core.xml"),
     ],
     ids=[
         "flipped-byte",
@@ -419,15 +457,26 @@ def _not_well_formed(item: Path) -> None:
         "unknown-qualifier",
         "unknown-dcterms-element",
         "not-well-formed",
+        "no-bundle",
+        "second-item",
+        "other-title",
     ],
 )
 def test_check_names_the_rule_a_tampered_package_breaks(
-    tmp_path: Path, cli: CliRunner, tamper: Callable[[Path], object], message: str
+    tmp_path: Path, cli: CliRunner, tamper: Callable[[Path], object], code: str, path: str
 ) -> None:
     item = export(cli, SAMPLE_BAG, tmp_path / "saf")
     options = Options(Clock.from_epoch(BAGS_EPOCH))
     source = read_source(SAMPLE_BAG)
-    assert EXPORTER.check(tmp_path / "saf", source, options)  # untouched: every rule holds
+    held = EXPORTER.check(tmp_path / "saf", source, options)  # untouched: every rule holds
+    assert held.findings == []
+    assert code in held.checks
     tamper(item)
-    with pytest.raises(PackageCheckError, match=message):
+    with pytest.raises(PackageCheckError) as caught:
         EXPORTER.check(tmp_path / "saf", source, options)
+    broken = [(f.code, f.path) for f in caught.value.findings if f.severity == "error"]
+    assert (code, path) in broken
+    assert code not in caught.value.checks
+    assert code in str(caught.value)
+    for found in caught.value.findings:  # a path is a field, never repeated in the message
+        assert not found.path or found.path not in found.message

@@ -88,13 +88,22 @@ def test_the_sample_bag_becomes_the_one_valid_object_of_a_new_storage_root(
     tmp_path: Path, cli: CliRunner
 ) -> None:
     root = tmp_path / "root"
-    run = export(cli, SAMPLE_BAG, root)
+    run = export(cli, SAMPLE_BAG, root, "--json")
     assert run.code == 0, run.err
-    assert "ocfl-py validates the object info:archiver/a-giant-step-for-peace" in run.out
-    assert "no errors, no warnings" in run.out
-    objdir = object_dir(root, SAMPLE_ID)
+    result = json.loads(run.out)
+    assert result["checks"] == [
+        "export.ocfl.inventory",
+        "export.ocfl.object",
+        "export.ocfl.storage-root",
+        "export.source.files",
+    ]
+    assert result["findings"] == []  # no errors, no warnings
+    run = export(cli, SAMPLE_BAG, tmp_path / "second-root")
+    objdir = object_dir(tmp_path / "second-root", SAMPLE_ID)
     assert run.out.splitlines()[0] == str(objdir)  # the object, not the root, is printed
     assert "  note: new OCFL 1.1 storage root" in run.out
+    assert "  checked: export.ocfl.object (OCFL 1.1 §3: object" in run.out
+    objdir = object_dir(root, SAMPLE_ID)
     assert (root / "0=ocfl_1.1").read_text(encoding="utf-8") == "ocfl_1.1\n"
     layout = json.loads((root / "ocfl_layout.json").read_text(encoding="utf-8"))
     assert layout["extension"] == LAYOUT
@@ -140,7 +149,7 @@ def test_a_second_bag_with_nested_non_ascii_names_joins_the_same_root(
     run = export(cli, nested, root)
     assert run.code == 0, run.err
     assert validated(root) == (2, 2)
-    assert "objects: 2, all valid" in run.out
+    assert "checked: export.ocfl.storage-root" in run.out
     assert snapshot(object_dir(root, SAMPLE_ID)) == first
     assert extracted(root, "nested-names", "head", tmp_path) == snapshot(nested)
     objdir = object_dir(root, "nested-names")
@@ -313,8 +322,14 @@ def test_check_reports_a_corrupted_object(tmp_path: Path, cli: CliRunner) -> Non
     storage.validate(check_digests=True)
     assert (storage.num_objects, storage.good_objects) == (1, 0)
     options = Options(Clock.from_epoch(BAGS_EPOCH))
-    with pytest.raises(PackageCheckError, match=r"E092"):
+    with pytest.raises(PackageCheckError) as caught:
         EXPORTER.check(root, read_source(SAMPLE_BAG), options)
+    relative = object_dir(root, SAMPLE_ID).relative_to(root).as_posix()
+    found = [f for f in caught.value.findings if f.params.get("ocfl_code") == "E092a"]
+    assert found and {(f.code, f.path) for f in found} == {("export.ocfl.object", relative)}
+    assert str(found[0].params["spec"]).startswith("https://ocfl.io/1.1/spec/#E092")
+    assert "[E092]" not in found[0].message  # the code is a param, not text
+    assert "export.ocfl.storage-root" in caught.value.checks
 
 
 def test_check_compares_the_head_version_with_the_bag(tmp_path: Path, cli: CliRunner) -> None:
@@ -325,13 +340,26 @@ def test_check_compares_the_head_version_with_the_bag(tmp_path: Path, cli: CliRu
     )
     assert export(cli, first, root).code == 0
     options = Options(Clock.from_epoch(BAGS_EPOCH))
-    assert any("is the bag" in line for line in EXPORTER.check(root, read_source(first), options))
+    assert "export.source.files" in EXPORTER.check(root, read_source(first), options).checks
     # A valid object that is not this bag: OCFL validation alone would pass it.
     with pytest.raises(PackageCheckError) as caught:
         EXPORTER.check(root, read_source(second), options)
-    assert "lacks the bag's data/c.txt" in str(caught.value)
-    assert "other bytes than the bag for" in str(caught.value)
-    assert "data/b.txt" in str(caught.value)
+    relative = object_dir(root, "story").relative_to(root).as_posix()
+    differences = {
+        (f.code, f.path, f.params["file"], f.message)
+        for f in caught.value.findings
+        if f.params.get("file", "").startswith("data/")  # type: ignore[union-attr]
+    }
+    assert differences == {
+        ("export.source.files", relative, "data/c.txt", "the head version lacks a file of the bag"),
+        (
+            "export.source.files",
+            relative,
+            "data/b.txt",
+            "the head version holds other bytes than the bag's file (sha512)",
+        ),
+    }
+    assert str(caught.value).startswith(f"the OCFL storage root {root} breaks export.source.files")
 
 
 def test_two_fresh_roots_from_the_same_bags_and_epoch_are_byte_identical(
@@ -373,13 +401,20 @@ def test_a_profile_is_judged_on_the_bag_before_anything_is_written(
 ) -> None:
     ours = REPO / "schemas" / "archiver-bagit-profile.json"
     broken = REPO / "tests" / "data" / "bagit-profiles" / "dpn-bagit-profile.json"
-    run = export(cli, SAMPLE_BAG, tmp_path / "refused", "--profile", broken)
+    run = export(cli, SAMPLE_BAG, tmp_path / "refused", "--profile", broken, "--json")
     assert run.code == 1
-    assert "dpn-bagit-profile.json" in run.err
+    result = json.loads(run.out)
+    assert result["valid"] is False
+    assert "profile.tag-file.required" in {f["code"] for f in result["findings"]}
+    # The bag itself was judged: bag paths, the profile named in every finding.
+    assert {f["params"]["profile"] for f in result["findings"]} == {
+        "https://wiki.aptrust.org/DPN_BagIt_Profile"
+    }
+    assert "no OCFL version was written from it" in run.err
     assert not (tmp_path / "refused").exists()
     run = export(cli, SAMPLE_BAG, tmp_path / "root", "--profile", ours)
     assert run.code == 0, run.err
-    assert "meets the BagIt profile archiver-bagit-profile.json" in run.out
+    assert "  checked: export.profile (archiver export: the BagIt profile given" in run.out
 
 
 def test_the_object_id_is_an_info_uri_that_gives_the_bag_id_back() -> None:

@@ -22,6 +22,7 @@ from archiver.bagit import baginfo
 from archiver.check.profile import (
     Serialization,
     TagRule,
+    check_serialized,
     load_profile,
     shipped_profile,
 )
@@ -41,6 +42,7 @@ BDBAG_RO = (
     "http://raw.githubusercontent.com/fair-research/bdbag/master/profiles/bdbag-ro-profile.json"
 )
 DPN = "https://wiki.aptrust.org/DPN_BagIt_Profile"
+APTRUST = "https://raw.githubusercontent.com/APTrust/preservation-services/master/profiles/aptrust-v2.3.json"
 TEST_PROFILE = "https://example.org/profiles/test-profile-1.0.json"
 
 
@@ -126,6 +128,12 @@ def write_profile(folder: Path, keys: Mapping[str, Any], name: str = "profile.js
         "Accept-BagIt-Version": ["1.0"],
         **keys,
     }
+    path = folder / name
+    path.write_text(json.dumps(document), encoding="utf-8")
+    return path
+
+
+def write_json(folder: Path, document: Mapping[str, Any], name: str = "profile.json") -> Path:
     path = folder / name
     path.write_text(json.dumps(document), encoding="utf-8")
     return path
@@ -452,6 +460,80 @@ def test_digital_preservation_network_profile(cli: CliRunner, tmp_path: Path, ca
     _judge_case(cli, tmp_path, "dpn-bagit-profile.json", DPN_BAG, baseline, DPN_CASES[case])
 
 
+APTRUST_INFO = b"Title: Minutes of the board\nAccess: Institution\nStorage-Option: Standard\n"
+APTRUST_BAG = HandBag(
+    bag_info=(("Source-Organization", "example.edu"), ("BagIt-Profile-Identifier", APTRUST)),
+    tag_files={"aptrust-info.txt": APTRUST_INFO},
+    algorithms=("md5", "sha256"),
+    tag_algorithms=("md5",),
+)
+
+
+def _aptrust_info(text: bytes) -> Change:
+    return lambda b: replace(b, tag_files={"aptrust-info.txt": text})
+
+
+APTRUST_CASES: Cases = {
+    "conforming": (_same, []),
+    # DART's format does not ask a bag to name its profile, and APTrust does not look.
+    "no BagIt-Profile-Identifier": (lambda b: b.without("BagIt-Profile-Identifier"), []),
+    "no Source-Organization (only recommended)": (
+        lambda b: b.without("Source-Organization"),
+        [],
+    ),
+    "Source-Organization empty": (
+        lambda b: b.setting("Source-Organization", ""),
+        ["profile.tag.empty"],
+    ),
+    "no Title": (
+        _aptrust_info(b"Access: Institution\nStorage-Option: Standard\n"),
+        ["profile.tag.required"],
+    ),
+    "Title empty": (
+        _aptrust_info(b"Title: \nAccess: Institution\nStorage-Option: Standard\n"),
+        ["profile.tag.empty"],
+    ),
+    "aptrust-info.txt missing": (
+        lambda b: replace(b, tag_files={}),
+        ["profile.tag.required"] * 3,
+    ),
+    "Access not a listed value": (
+        _aptrust_info(APTRUST_INFO.replace(b"Institution", b"Public")),
+        ["profile.tag.value"],
+    ),
+    "no md5 manifest": (
+        lambda b: replace(b, algorithms=("sha256",)),
+        ["profile.manifest.required"],
+    ),
+    "a sha224 manifest": (
+        lambda b: replace(b, algorithms=("md5", "sha224")),
+        ["profile.manifest.not-allowed"],
+    ),
+    "fetch.txt": (lambda b: replace(b, fetched=("data/a.txt",)), ["profile.fetch.not-allowed"]),
+    # acceptBagItVersion and the bagit.txt tag rule both say it.
+    "BagIt 0.96": (
+        lambda b: replace(b, version="0.96"),
+        ["profile.tag.value", "profile.version.not-accepted"],
+    ),
+}
+
+
+@pytest.mark.parametrize("case", APTRUST_CASES)
+def test_aptrust_dart_profile(cli: CliRunner, tmp_path: Path, case: str) -> None:
+    # Read from DART's format into the same model; Serialization "required" is broken by
+    # every bag folder (its tar rules, tarDirMustMatchName, need the packed bag).
+    assert load_profile(PROFILES / "aptrust-v2.3.dart-format.json").identifier == APTRUST
+    baseline = ["profile.serialization.required"]
+    _judge_case(
+        cli,
+        tmp_path,
+        "aptrust-v2.3.dart-format.json",
+        APTRUST_BAG,
+        baseline,
+        APTRUST_CASES[case],
+    )
+
+
 # -- reading profiles --------------------------------------------------------------------
 
 
@@ -521,11 +603,11 @@ BAD_PROFILES: dict[str, tuple[BadProfile, str]] = {
     "a directory": (lambda folder: folder, "cannot read the profile"),
     "not JSON": (_written(b"BagIt-Profile-Info: yes\n"), "not JSON: Expecting value (line 1"),
     "not UTF-8": (_written(b'{"a": "\xe9"}'), "not JSON: not UTF-8"),
-    "a JSON list": (_written(b"[]"), "not a BagIt Profiles 1.4 document"),
-    "an empty object": (_written(b"{}"), "not a BagIt Profiles 1.4 document"),
-    "APTrust DART format": (
-        lambda _folder: PROFILES / "aptrust-v2.3.dart-format.json",
-        "not a BagIt Profiles 1.4 document",
+    "a JSON list": (_written(b"[]"), "not a BagIt profile (it has neither"),
+    "an empty object": (_written(b"{}"), "not a BagIt profile (it has neither"),
+    "a DART profile without identifier": (
+        _written(b'{"bagItProfileInfo": {}, "acceptBagItVersion": ["1.0"]}'),
+        "not a usable DART profile: 1 problem: bagItProfileInfo has no bagItProfileIdentifier",
     ),
     "no Accept-BagIt-Version": (
         _written(
@@ -591,6 +673,131 @@ def test_a_malformed_profile_is_refused_naming_every_problem(tmp_path: Path) -> 
         "Serialization must be 'forbidden', 'required' or 'optional'",
     ):
         assert problem in message
+
+
+def test_a_malformed_dart_profile_is_refused_naming_every_problem(tmp_path: Path) -> None:
+    path = write_json(
+        tmp_path,
+        {
+            "bagItProfileInfo": {},
+            "acceptBagItVersion": [],
+            "allowFetchTxt": "no",
+            "tags": [{"tagFile": 1}, {"tagFile": "a.txt", "tagName": "A", "emptyOk": "yes"}],
+        },
+    )
+    with pytest.raises(UsageError) as raised:
+        load_profile(path)
+    message = str(raised.value)
+    assert message.startswith(f"{path}: not a usable DART profile: 5 problems: ")
+    for problem in (
+        "bagItProfileInfo has no bagItProfileIdentifier",
+        "acceptBagItVersion must list at least one version",
+        "allowFetchTxt must be true or false",
+        "tags entry 1 must be an object with tagFile and tagName",
+        "tags a.txt A emptyOk must be true or false",
+    ):
+        assert problem in message
+
+
+def test_a_dart_profile_reads_into_the_same_model(tmp_path: Path) -> None:
+    profile = load_profile(PROFILES / "aptrust-v2.3.dart-format.json")
+    assert (profile.identifier, profile.version) == (APTRUST, "2.3")
+    assert profile.accept_bagit_versions == ("0.97", "1.0")
+    assert (profile.serialization, profile.accept_serialization) == (
+        Serialization.REQUIRED,
+        ("application/tar",),
+    )
+    assert profile.tar_dir_must_match_name is True
+    assert profile.identifier_required is False
+    assert (profile.allow_fetch, profile.manifests_required) == (False, ("md5",))
+    assert profile.manifests_allowed == ("md5", "sha1", "sha256", "sha512")
+    assert profile.tag_files_allowed == ("*",)  # DART: "*" (or nothing) allows anything
+    assert profile.unchecked == ()  # every other key is DART's own bookkeeping
+    assert [r.label for r in profile.bag_info][:2] == ["Source-Organization", "Bag-Count"]
+    title = profile.tag("aptrust-info.txt", "title")  # labels compare ignoring case
+    assert title == TagRule(
+        "Title",
+        required=True,
+        description="The title or name of that describes this bag's contents.",
+        tag_file="aptrust-info.txt",
+        empty_ok=False,
+    )
+    storage = profile.tag("aptrust-info.txt", "Storage-Option")
+    assert storage is not None and storage.default == "Standard" and "Wasabi-TX" in storage.values
+    # An empty allowed list allows anything, too; keys DART does not know are told.
+    empty = load_profile(
+        write_json(
+            tmp_path,
+            {
+                "bagItProfileInfo": {"bagItProfileIdentifier": TEST_PROFILE},
+                "acceptBagItVersion": ["1.0"],
+                "manifestsAllowed": [],
+                "tagFilesAllowed": [],
+                "payloadFilesAllowed": ["data/*"],
+                "tags": [{"tagFile": "a.txt", "tagName": "A", "mustBeUpper": True}],
+            },
+        )
+    )
+    assert (empty.manifests_allowed, empty.tag_files_allowed) == (None, ("*",))
+    assert empty.unchecked == ("payloadFilesAllowed", "tags a.txt A mustBeUpper")
+
+
+def test_a_dart_profile_judges_a_bag_folder_by_every_rule(cli: CliRunner, tmp_path: Path) -> None:
+    # A bag breaking several of APTrust's rules at once: each is its own finding.
+    bag = replace(
+        APTRUST_BAG.setting("Source-Organization", ""),
+        algorithms=("sha256",),
+        tag_files={"aptrust-info.txt": b"Access: Everyone\n"},
+    ).write(tmp_path / "bag")
+    verdict = judge(cli, bag, PROFILES / "aptrust-v2.3.dart-format.json")
+    assert verdict.code == 1
+    assert verdict.other_errors == []
+    assert verdict.profile_codes == [
+        "profile.manifest.required",
+        "profile.serialization.required",
+        "profile.tag.empty",
+        "profile.tag.required",
+        "profile.tag.required",
+        "profile.tag.value",
+    ]
+    empty = verdict.only("profile.tag.empty")
+    assert (empty["path"], empty["params"]["label"]) == ("bag-info.txt", "Source-Organization")
+    value = verdict.only("profile.tag.value")
+    assert (value["path"], value["params"]["line"]) == ("aptrust-info.txt", 1)
+    assert value["params"]["expected"] == "Consortia | Institution | Restricted"
+    assert value["rule"] == "DART BagIt profile format: tags values"
+    serialization = verdict.only("profile.serialization.required")
+    assert serialization["params"]["expected"] == "application/tar"
+
+
+def test_a_dart_profiles_tag_file_is_read_in_the_bags_declared_encoding(
+    cli: CliRunner, tmp_path: Path
+) -> None:
+    profile = write_json(
+        tmp_path,
+        {
+            "bagItProfileInfo": {"bagItProfileIdentifier": TEST_PROFILE},
+            "acceptBagItVersion": ["1.0"],
+            "tags": [
+                {"tagFile": "extra/info.txt", "tagName": "Ville", "values": ["Genève"]},
+                {"tagFile": "extra/info.txt", "tagName": "Pays", "required": True},
+            ],
+        },
+    )
+    latin1 = {"extra/info.txt": "Ville: Genève\n".encode("latin-1")}
+    bag = replace(  # bagit.txt is rewritten below, so no tag manifest
+        APTRUST_BAG.without("BagIt-Profile-Identifier"), tag_files=latin1, tag_algorithms=()
+    )
+    root = bag.write(tmp_path / "bag")
+    (root / "bagit.txt").write_bytes(
+        b"BagIt-Version: 1.0\nTag-File-Character-Encoding: ISO-8859-1\n"
+    )
+    verdict = judge(cli, root, profile)
+    assert verdict.other_errors == []
+    # "Genève" decoded as ISO-8859-1 is the value the profile lists: no profile.tag.value.
+    found = verdict.only("profile.tag.required")
+    assert (found["path"], found["params"]["label"]) == ("extra/info.txt", "Pays")
+    assert verdict.profile_codes == ["profile.tag.required"]
 
 
 def test_a_profile_whose_required_entries_it_does_not_allow_is_refused(tmp_path: Path) -> None:
@@ -693,6 +900,65 @@ def test_profile_serialization_required(cli: CliRunner, tmp_path: Path, serializ
         assert (found["path"], found["params"]["expected"]) == ("", "application/zip")
     else:
         assert (verdict.code, verdict.profile_codes) == (0, [])
+
+
+def test_profile_serialization_forbidden() -> None:
+    # Judged on a packed bag (an export's tar), by the profile's rules for packed bags.
+    profile = load_profile(PROFILES / "bagProfileFoo.json")
+    assert check_serialized(profile, ["application/tar"], "bag.tar") == []
+    forbidding = replace(profile, serialization=Serialization.FORBIDDEN)
+    (found,) = check_serialized(forbidding, ["application/tar"], "bag.tar")
+    assert (found.code, found.severity, found.path) == (
+        "profile.serialization.forbidden",
+        Severity.ERROR,
+        "bag.tar",
+    )
+    assert found.params == {"found": "application/tar", "profile": FOO}
+
+
+def test_profile_serialization_not_accepted() -> None:
+    profile = load_profile(PROFILES / "bagProfileFoo.json")
+    assert profile.accept_serialization == ("application/zip", "application/tar")
+    assert check_serialized(profile, ["application/x-tar", "application/tar"], "b.tar") == []
+    (found,) = check_serialized(profile, ["application/x-7z-compressed"], "b.7z")
+    assert found.code == "profile.serialization.not-accepted"
+    assert found.params["expected"] == "application/zip | application/tar"
+
+
+def test_profile_tag_required(cli: CliRunner, tmp_path: Path) -> None:
+    bag = replace(APTRUST_BAG, tag_files={"aptrust-info.txt": b"Access: Restricted\n"})
+    verdict = judge(cli, bag.write(tmp_path / "bag"), PROFILES / "aptrust-v2.3.dart-format.json")
+    found = [f for f in verdict.findings if f["code"] == "profile.tag.required"]
+    assert [(f["path"], f["params"]["label"]) for f in found] == [
+        ("aptrust-info.txt", "Storage-Option"),
+        ("aptrust-info.txt", "Title"),
+    ]
+    assert found[0]["message"] == "no Storage-Option, which the profile requires"
+
+
+def test_profile_tag_value(cli: CliRunner, tmp_path: Path) -> None:
+    info = APTRUST_INFO.replace(b"Standard", b"standard")  # values compare exactly
+    bag = replace(APTRUST_BAG, tag_files={"aptrust-info.txt": info})
+    verdict = judge(cli, bag.write(tmp_path / "bag"), PROFILES / "aptrust-v2.3.dart-format.json")
+    found = verdict.only("profile.tag.value")
+    assert (found["path"], found["params"]["found"], found["params"]["line"]) == (
+        "aptrust-info.txt",
+        "standard",
+        3,
+    )
+
+
+def test_profile_tag_empty(cli: CliRunner, tmp_path: Path) -> None:
+    info = APTRUST_INFO.replace(b"Title: Minutes of the board", b"Title: ")
+    bag = replace(APTRUST_BAG, tag_files={"aptrust-info.txt": info})
+    verdict = judge(cli, bag.write(tmp_path / "bag"), PROFILES / "aptrust-v2.3.dart-format.json")
+    found = verdict.only("profile.tag.empty")
+    assert (found["severity"], found["path"], found["params"]["line"]) == (
+        "error",
+        "aptrust-info.txt",
+        1,
+    )
+    assert found["message"] == "Title is empty; the profile requires a value"
 
 
 def test_profile_bag_info_required(cli: CliRunner, tmp_path: Path) -> None:
@@ -932,8 +1198,11 @@ def test_every_profile_code_names_its_key_and_is_an_error_unless_the_spec_says_l
         "profile.keys-not-checked": Severity.INFO,
     }
     for code, entry in CATALOGUE.items():
-        if code.startswith("profile."):
+        if code.startswith("profile.tag."):  # DART's tags: rules for any tag file
+            assert entry.rule.startswith("DART BagIt profile format: tags ")
+        elif code.startswith("profile."):
             assert entry.rule.startswith("BagIt Profiles 1.4: ")
+        if code.startswith("profile."):
             assert entry.severity is lenient.get(code, Severity.ERROR)
 
 

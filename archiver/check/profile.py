@@ -1,19 +1,26 @@
-"""BagIt Profiles 1.4: a profile document -> Profile; an inspected bag -> profile findings.
+"""BagIt profiles: a profile document -> Profile; an inspected bag -> profile findings.
 
-This module owns what a profile says and how a bag is judged by it. Reading is lenient
-where the specification gives a default (Allow-Fetch.txt true, repeatable true, the
-allowed-file lists ``['*']``...) and strict where it requires something (the profile's own
-identification, Accept-BagIt-Version, a Required list inside its Allowed list): a file that
-is not a usable profile is refused with every problem named at once (UsageError), since no
-bag can be judged by it. Judging never reads the bag again: everything a profile constrains
-(file names and sizes, bag-info, manifest algorithms, fetch.txt) is in the Inspection that
-the RFC 8493 checks produced, and every broken rule is a finding, not only the first.
+This module owns what a profile says and how a bag is judged by it. Two formats are read
+into the one model: BagIt Profiles 1.4, and APTrust DART's JSON format (its "tags" also
+constrain tag files other than bag-info.txt, such as APTrust's aptrust-info.txt).
+``load_profile`` tells them apart by their identification object.
+
+Reading is lenient where a format gives a default (Allow-Fetch.txt true, repeatable true,
+the allowed-file lists ``['*']``; in DART an empty or ``*`` list allows anything) and strict
+where it requires something (the profile's own identification, the accepted BagIt
+versions, a Required list inside its Allowed list): a file that is not a usable profile is
+refused with every problem named at once (UsageError), since no bag can be judged by it.
+Judging reads nothing of the bag but other tag files a profile's tags constrain (through
+the bag reader, ``read_labelled``): everything else a profile constrains (file names and
+sizes, bag-info, manifest algorithms, fetch.txt) is in the Inspection that the RFC 8493
+checks produced, and every broken rule is a finding, not only the first.
 """
 
 from __future__ import annotations
 
 import functools
 import json
+import os
 import re
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Iterator, Mapping
@@ -24,7 +31,13 @@ from typing import Any
 
 from archiver import layout, resources
 from archiver.bagit import algorithms, baginfo, manifest
-from archiver.bagit.reader import BAG_INFO_TXT, BAGIT_TXT, FETCH_TXT
+from archiver.bagit.reader import (
+    BAG_INFO_TXT,
+    BAGIT_TXT,
+    FETCH_TXT,
+    PACKAGE_INFO_TXT,
+    read_labelled,
+)
 from archiver.check.bag import Inspection
 from archiver.errors import SchemaError, UsageError
 from archiver.findings import BagReport, Finding, finding
@@ -62,6 +75,37 @@ _KEYS = frozenset(
 _TAG_PARAMETERS = frozenset({"required", "values", "repeatable", "description"})
 _EVERYTHING = ("*",)  # the default of both allowed-file lists: "all files are allowed"
 
+# APTrust DART's format (DART's bagit/bagit_profile.js and tag_definition.js): the keys read
+# into the model, and those that only serve DART's own user interface and storage.
+_DART_KEYS = frozenset(
+    {
+        "bagItProfileInfo",
+        "acceptBagItVersion",
+        "acceptSerialization",
+        "allowFetchTxt",
+        "manifestsRequired",
+        "manifestsAllowed",
+        "tagManifestsRequired",
+        "tagManifestsAllowed",
+        "tagFilesAllowed",
+        "tagFilesRequired",
+        "tags",
+        "serialization",
+        "tarDirMustMatchName",
+    }
+)
+_DART_BOOKKEEPING = frozenset(
+    {"id", "name", "description", "userCanDelete", "required", "errors", "baseProfileId"}
+    | {"isBuiltIn"}
+)
+_DART_TAG_KEYS = frozenset(
+    {"tagFile", "tagName", "required", "values", "defaultValue", "emptyOk", "help"}
+)
+_DART_TAG_BOOKKEEPING = frozenset(
+    {"id", "userValue", "isBuiltIn", "isUserAddedFile", "isUserAddedTag", "wasAddedForJob"}
+    | {"errors"}
+)
+
 
 class Serialization(StrEnum):
     FORBIDDEN = "forbidden"
@@ -71,13 +115,21 @@ class Serialization(StrEnum):
 
 @dataclass(frozen=True)
 class TagRule:
-    """One Bag-Info entry: a bag-info.txt label and what the profile asks of it."""
+    """One tag a profile defines: its label, the tag file it lives in, what it may hold.
+
+    BagIt Profiles 1.4 defines tags of bag-info.txt only (Bag-Info); DART's ``tags`` name
+    their file, and add ``emptyOk`` and a ``defaultValue`` (what a bag maker writes when
+    told nothing else; never judged).
+    """
 
     label: str
     required: bool = False
     values: tuple[str, ...] = ()  # empty: any value
     repeatable: bool = True
     description: str = ""
+    tag_file: str = BAG_INFO_TXT
+    empty_ok: bool = True
+    default: str | None = None
 
 
 @dataclass(frozen=True)
@@ -86,9 +138,9 @@ class Profile:
 
     identifier: str
     version: str  # the profile's own Version
-    spec_version: str  # BagIt-Profile-Version: the specification it follows
+    spec_version: str  # BagIt-Profile-Version: the specification it follows ("" for DART's)
     accept_bagit_versions: tuple[str, ...]
-    bag_info: tuple[TagRule, ...] = ()
+    tags: tuple[TagRule, ...] = ()
     manifests_required: tuple[str, ...] = ()
     manifests_allowed: tuple[str, ...] | None = None  # None: every algorithm is allowed
     tag_manifests_required: tuple[str, ...] = ()
@@ -102,19 +154,38 @@ class Profile:
     tag_files_allowed: tuple[str, ...] = _EVERYTHING
     payload_files_required: tuple[str, ...] = ()
     payload_files_allowed: tuple[str, ...] = _EVERYTHING
-    # keys outside the specification (extensions such as DART's): read past, never enforced
+    # A serialized bag must unpack to a folder named as its file (DART's tarDirMustMatchName);
+    # only a packed bag can be judged by it.
+    tar_dir_must_match_name: bool = False
+    # BagIt Profiles 1.4: conforming bags MUST name their profile. DART's format asks no
+    # such thing (APTrust's ingest does not look for it).
+    identifier_required: bool = True
+    # keys outside the format (extensions): read past, never enforced
     unchecked: tuple[str, ...] = ()
+
+    @property
+    def bag_info(self) -> tuple[TagRule, ...]:
+        """The rules for bag-info.txt's tags (BagIt Profiles 1.4's Bag-Info)."""
+        return tuple(rule for rule in self.tags if rule.tag_file == BAG_INFO_TXT)
+
+    def tag(self, tag_file: str, label: str) -> TagRule | None:
+        """The rule for ``label`` in ``tag_file`` (labels compare ignoring case), or None."""
+        wanted = label.lower()
+        return next(
+            (r for r in self.tags if r.tag_file == tag_file and r.label.lower() == wanted), None
+        )
 
 
 # -- reading a profile -------------------------------------------------------------------
 
 
-def load_profile(path: Path) -> Profile:
-    """The profile in the JSON file at ``path``; UsageError naming the file and every problem."""
-    return parse_profile(read_profile_json(path), str(path))
+def load_profile(path: str | os.PathLike[str]) -> Profile:
+    """The profile in the JSON file at ``path``, BagIt Profiles 1.4 or DART's format;
+    UsageError naming the file and every problem."""
+    return parse_profile(_read_json(Path(path)), os.fspath(path))
 
 
-def read_profile_json(path: Path) -> object:
+def _read_json(path: Path) -> object:
     """The JSON document in a profile file; UsageError naming the file when it is not one."""
     try:
         data = path.read_bytes()
@@ -132,56 +203,100 @@ def read_profile_json(path: Path) -> object:
 
 
 def parse_profile(document: object, source: str) -> Profile:
-    """A parsed JSON document as a Profile; UsageError naming ``source`` and every problem."""
-    if not isinstance(document, dict) or not isinstance(document.get("BagIt-Profile-Info"), dict):
+    """A parsed JSON document as a Profile, told apart by its identification object
+    (BagIt Profiles 1.4's BagIt-Profile-Info, DART's bagItProfileInfo); UsageError naming
+    ``source`` and every problem."""
+    read: _Reader | _DartReader
+    if isinstance(document, dict) and isinstance(document.get("BagIt-Profile-Info"), dict):
+        read, form = _Reader(document), "BagIt profile"
+    elif isinstance(document, dict) and isinstance(document.get("bagItProfileInfo"), dict):
+        read, form = _DartReader(document), "DART profile"
+    else:
         raise UsageError(
-            f"{source}: not a BagIt Profiles 1.4 document (it has no BagIt-Profile-Info object)"
+            f"{source}: not a BagIt profile (it has neither a BagIt-Profile-Info object, as "
+            "BagIt Profiles 1.4 documents have, nor DART's bagItProfileInfo)"
         )
-    read = _Reader(document)
     profile = read.profile()
+    _check_consistency(profile, read.problems)
     if read.problems:
         count = len(read.problems)
         noun = "problem" if count == 1 else "problems"
         raise UsageError(
-            f"{source}: not a usable BagIt profile: {count} {noun}: {'; '.join(read.problems)}"
+            f"{source}: not a usable {form}: {count} {noun}: {'; '.join(read.problems)}"
         )
     return profile
 
 
-class _Reader:
-    """Reads a profile document field by field: a default where the specification gives one,
-    a problem (not an exception) for each value of the wrong shape, so all are told at once."""
+class _Document:
+    """A profile document read field by field: a problem (not an exception) for each value
+    of the wrong shape, so all are told at once."""
 
     def __init__(self, document: Mapping[str, Any]) -> None:
         self.document = document
         self.problems: list[str] = []
-        self.unchecked: list[str] = sorted(key for key in document if key not in _KEYS)
+        self.unchecked: list[str] = []
+
+    def strings(
+        self, key: str, data: Mapping[str, Any] | None = None, where: str = ""
+    ) -> tuple[str, ...] | None:
+        """A list of strings: None when absent (or malformed, which is also a problem)."""
+        data = self.document if data is None else data
+        if key not in data:
+            return None
+        value = data[key]
+        if not isinstance(value, list) or not all(isinstance(item, str) for item in value):
+            self.problems.append(f"{where}{key} must be a list of strings")
+            return None
+        return tuple(value)
+
+    def boolean(
+        self, key: str, *, default: bool, data: Mapping[str, Any] | None = None, where: str = ""
+    ) -> bool:
+        value = (self.document if data is None else data).get(key, default)
+        if not isinstance(value, bool):
+            self.problems.append(f"{where}{key} must be true or false")
+            return default
+        return value
+
+    def serialization(self, key: str) -> Serialization:
+        value = self.document.get(key, Serialization.OPTIONAL.value)
+        try:
+            return Serialization(value)
+        except ValueError:
+            self.problems.append(f"{key} must be 'forbidden', 'required' or 'optional'")
+            return Serialization.OPTIONAL
+
+
+class _Reader(_Document):
+    """A BagIt Profiles 1.4 document: a default where the specification gives one."""
+
+    def __init__(self, document: Mapping[str, Any]) -> None:
+        super().__init__(document)
+        self.unchecked = sorted(key for key in document if key not in _KEYS)
 
     def profile(self) -> Profile:
         info = self._info()
-        profile = Profile(
+        return Profile(
             identifier=info["BagIt-Profile-Identifier"],
             version=info["Version"],
             spec_version=info.get("BagIt-Profile-Version", _UNVERSIONED),
             accept_bagit_versions=self._accepted_versions(),
-            bag_info=self._bag_info(),
-            manifests_required=self._strings("Manifests-Required") or (),
-            manifests_allowed=self._strings("Manifests-Allowed"),
-            tag_manifests_required=self._strings("Tag-Manifests-Required") or (),
-            tag_manifests_allowed=self._strings("Tag-Manifests-Allowed"),
-            allow_fetch=self._boolean("Allow-Fetch.txt", default=True),
-            fetch_required=self._boolean("Fetch.txt-Required", default=False),
-            data_empty=self._boolean("Data-Empty", default=False),
-            serialization=self._serialization(),
-            accept_serialization=self._strings("Accept-Serialization") or (),
+            tags=self._bag_info(),
+            manifests_required=self.strings("Manifests-Required") or (),
+            manifests_allowed=self.strings("Manifests-Allowed"),
+            tag_manifests_required=self.strings("Tag-Manifests-Required") or (),
+            tag_manifests_allowed=self.strings("Tag-Manifests-Allowed"),
+            allow_fetch=self.boolean("Allow-Fetch.txt", default=True),
+            fetch_required=self.boolean("Fetch.txt-Required", default=False),
+            data_empty=self.boolean("Data-Empty", default=False),
+            serialization=self.serialization("Serialization"),
+            accept_serialization=self.strings("Accept-Serialization") or (),
             tag_files_required=self._tag_files_required(),
-            tag_files_allowed=self._strings("Tag-Files-Allowed") or _EVERYTHING,
-            payload_files_required=self._strings("Payload-Files-Required") or (),
-            payload_files_allowed=self._strings("Payload-Files-Allowed") or _EVERYTHING,
+            tag_files_allowed=self.strings("Tag-Files-Allowed") or _EVERYTHING,
+            payload_files_required=self.strings("Payload-Files-Required") or (),
+            payload_files_allowed=self.strings("Payload-Files-Allowed") or _EVERYTHING,
             unchecked=tuple(self.unchecked),
         )
-        self._check_consistency(profile)
-        return profile
 
     def _info(self) -> dict[str, str]:
         info = self.document["BagIt-Profile-Info"]
@@ -202,37 +317,12 @@ class _Reader:
     def _accepted_versions(self) -> tuple[str, ...]:
         # Required by the specification ("At least one version is required"): a profile
         # without it accepts no bag at all.
-        versions = self._strings("Accept-BagIt-Version")
+        versions = self.strings("Accept-BagIt-Version")
         if "Accept-BagIt-Version" not in self.document:
             self.problems.append("Accept-BagIt-Version is missing")
         elif versions == ():
             self.problems.append("Accept-BagIt-Version must list at least one version")
         return versions or ()
-
-    def _strings(self, key: str) -> tuple[str, ...] | None:
-        """A LIST field: None when absent (or malformed, which is also a problem)."""
-        if key not in self.document:
-            return None
-        value = self.document[key]
-        if not isinstance(value, list) or not all(isinstance(item, str) for item in value):
-            self.problems.append(f"{key} must be a list of strings")
-            return None
-        return tuple(value)
-
-    def _boolean(self, key: str, *, default: bool) -> bool:
-        value = self.document.get(key, default)
-        if not isinstance(value, bool):
-            self.problems.append(f"{key} must be true or false")
-            return default
-        return value
-
-    def _serialization(self) -> Serialization:
-        value = self.document.get("Serialization", Serialization.OPTIONAL.value)
-        try:
-            return Serialization(value)
-        except ValueError:
-            self.problems.append("Serialization must be 'forbidden', 'required' or 'optional'")
-            return Serialization.OPTIONAL
 
     def _bag_info(self) -> tuple[TagRule, ...]:
         section = self.document.get("Bag-Info", {})
@@ -275,36 +365,121 @@ class _Reader:
             # The files are required; their tag definitions are outside the specification.
             self.unchecked.append("Tag-Files-Required tag definitions")
             return tuple(str(name) for name in value)
-        return self._strings("Tag-Files-Required") or ()
+        return self.strings("Tag-Files-Required") or ()
 
-    def _check_consistency(self, profile: Profile) -> None:
-        """The specification's rules on the profile itself: a Required entry outside its
-        Allowed list would make every bag fail, so such a profile is refused."""
-        for key, required, allowed in (
-            ("Manifests", profile.manifests_required, profile.manifests_allowed),
-            ("Tag-Manifests", profile.tag_manifests_required, profile.tag_manifests_allowed),
-        ):
-            if allowed is not None:
-                permitted = {algorithms.normalise(name) for name in allowed}
-                for name in required:
-                    if algorithms.normalise(name) not in permitted:
-                        self.problems.append(f"{key}-Required {name!r} is not in {key}-Allowed")
-        uncovered = {
-            "Tag-Files": [
-                path
-                for path in profile.tag_files_required
-                if not (_is_bagit_tag_file(path) or _matches(path, profile.tag_files_allowed))
-            ],
-            "Payload-Files": [
-                path
-                for path in profile.payload_files_required
-                if not _matches(path, profile.payload_files_allowed)
-            ],
-        }
-        for key, paths in uncovered.items():
-            self.problems += [f"{key}-Required {path!r} is not in {key}-Allowed" for path in paths]
-        if profile.fetch_required and not profile.allow_fetch:
-            self.problems.append("Fetch.txt-Required is true but Allow-Fetch.txt is false")
+
+class _DartReader(_Document):
+    """A profile in APTrust DART's format, converted into the model: its tags become tag
+    rules of their files; an empty or ``*`` allowed list allows anything, as in DART."""
+
+    def __init__(self, document: Mapping[str, Any]) -> None:
+        super().__init__(document)
+        known = _DART_KEYS | _DART_BOOKKEEPING
+        self.unchecked = sorted(key for key in document if key not in known)
+
+    def profile(self) -> Profile:
+        info = self.document["bagItProfileInfo"]
+        identifier = info.get("bagItProfileIdentifier")
+        if not isinstance(identifier, str) or not identifier.strip():
+            self.problems.append("bagItProfileInfo has no bagItProfileIdentifier")
+            identifier = ""
+        versions = self.strings("acceptBagItVersion")
+        if not versions:
+            self.problems.append("acceptBagItVersion must list at least one version")
+        tag_files_allowed = self.strings("tagFilesAllowed")
+        return Profile(
+            identifier=identifier,
+            version=str(info.get("version") or ""),
+            spec_version=str(info.get("bagItProfileVersion") or ""),
+            accept_bagit_versions=versions or (),
+            tags=self._tags(),
+            manifests_required=self.strings("manifestsRequired") or (),
+            manifests_allowed=_anything_or(self.strings("manifestsAllowed")),
+            tag_manifests_required=self.strings("tagManifestsRequired") or (),
+            tag_manifests_allowed=_anything_or(self.strings("tagManifestsAllowed")),
+            allow_fetch=self.boolean("allowFetchTxt", default=True),
+            serialization=self.serialization("serialization"),
+            accept_serialization=self.strings("acceptSerialization") or (),
+            tag_files_required=self.strings("tagFilesRequired") or (),
+            tag_files_allowed=_anything_or(tag_files_allowed) or _EVERYTHING,
+            tar_dir_must_match_name=self.boolean("tarDirMustMatchName", default=False),
+            identifier_required=False,
+            unchecked=tuple(self.unchecked),
+        )
+
+    def _tags(self) -> tuple[TagRule, ...]:
+        raw = self.document.get("tags", [])
+        if not isinstance(raw, list):
+            self.problems.append("tags must be a list of tag definitions")
+            return ()
+        rules = []
+        for number, definition in enumerate(raw, start=1):
+            if not isinstance(definition, dict) or not all(
+                isinstance(definition.get(k), str) and definition.get(k)
+                for k in ("tagFile", "tagName")
+            ):
+                self.problems.append(
+                    f"tags entry {number} must be an object with tagFile and tagName"
+                )
+                continue
+            where = f"tags {definition['tagFile']} {definition['tagName']}"
+            known = _DART_TAG_KEYS | _DART_TAG_BOOKKEEPING
+            self.unchecked += [f"{where} {key}" for key in definition if key not in known]
+            default = definition.get("defaultValue")
+            help_text = definition.get("help")
+            rules.append(
+                TagRule(
+                    label=definition["tagName"],
+                    required=self.boolean(
+                        "required", default=False, data=definition, where=f"{where} "
+                    ),
+                    values=self.strings("values", definition, where=f"{where} ") or (),
+                    description=help_text if isinstance(help_text, str) else "",
+                    tag_file=definition["tagFile"],
+                    empty_ok=self.boolean(
+                        "emptyOk", default=True, data=definition, where=f"{where} "
+                    ),
+                    default=default if isinstance(default, str) else None,
+                )
+            )
+        return tuple(rules)
+
+
+def _anything_or(allowed: tuple[str, ...] | None) -> tuple[str, ...] | None:
+    """DART's allowed lists: empty, absent or holding "*" allow anything (None)."""
+    if not allowed or "*" in allowed:
+        return None
+    return allowed
+
+
+def _check_consistency(profile: Profile, problems: list[str]) -> None:
+    """The specification's rules on the profile itself: a Required entry outside its Allowed
+    list would make every bag fail, so such a profile is refused."""
+    for key, required, allowed in (
+        ("Manifests", profile.manifests_required, profile.manifests_allowed),
+        ("Tag-Manifests", profile.tag_manifests_required, profile.tag_manifests_allowed),
+    ):
+        if allowed is not None:
+            permitted = {algorithms.normalise(name) for name in allowed}
+            for name in required:
+                if algorithms.normalise(name) not in permitted:
+                    problems.append(f"{key}-Required {name!r} is not in {key}-Allowed")
+    uncovered = {
+        "Tag-Files": [
+            path
+            for path in profile.tag_files_required
+            if not (_is_bagit_tag_file(path) or _matches(path, profile.tag_files_allowed))
+        ],
+        "Payload-Files": [
+            path
+            for path in profile.payload_files_required
+            if not _matches(path, profile.payload_files_allowed)
+        ],
+    }
+    for key, paths in uncovered.items():
+        problems += [f"{key}-Required {path!r} is not in {key}-Allowed" for path in paths]
+    if profile.fetch_required and not profile.allow_fetch:
+        problems.append("Fetch.txt-Required is true but Allow-Fetch.txt is false")
 
 
 # -- our own profile ---------------------------------------------------------------------
@@ -314,13 +489,14 @@ def shipped_profile(identifier: str) -> Profile | None:
     """Our profile (schemas/archiver-bagit-profile.json) when ``identifier`` names it."""
     if identifier != layout.PROFILE_IDENTIFIER:
         return None
-    return _archiver_profile()
+    return vendored_profile(layout.PROFILE_FILE)
 
 
 @functools.cache
-def _archiver_profile() -> Profile:
+def vendored_profile(name: str) -> Profile:
+    """A profile shipped in schemas/ (ours, APTrust's), read once."""
     try:
-        return load_profile(resources.schema_file(layout.PROFILE_FILE))
+        return load_profile(resources.schema_file(name))
     except UsageError as exc:  # our own file broken: an installation problem, not usage
         raise SchemaError(str(exc)) from exc
 
@@ -361,6 +537,8 @@ def _check_identifier(profile: Profile, inspection: Inspection) -> Iterator[Find
     where = _bag_info_file(inspection)
     declared = declared_profiles(inspection.bag_info)
     if not declared:
+        if not profile.identifier_required:
+            return
         yield finding(
             "profile.identifier-missing",
             where,
@@ -396,7 +574,8 @@ def _check_bagit_version(profile: Profile, inspection: Inspection) -> Iterator[F
 def _check_serialization(profile: Profile, _inspection: Inspection) -> Iterator[Finding]:
     # archiver judges bags that are directories, which are not serialized: "required" is
     # broken by every bag it can see; "forbidden" and "optional" by none, and
-    # Accept-Serialization (MIME types of serialized bags) has nothing to judge.
+    # Accept-Serialization (MIME types of serialized bags) has nothing to judge. A bag that
+    # was packed (an export's tar) is judged by check_serialized instead.
     if profile.serialization is Serialization.REQUIRED:
         yield finding(
             "profile.serialization.required",
@@ -407,21 +586,92 @@ def _check_serialization(profile: Profile, _inspection: Inspection) -> Iterator[
         )
 
 
-def _check_bag_info(profile: Profile, inspection: Inspection) -> Iterator[Finding]:
-    where = _bag_info_file(inspection)
+def check_serialized(profile: Profile, media_types: Iterable[str], path: str) -> list[Finding]:
+    """The Serialization and Accept-Serialization rules for a bag packed into the file at
+    ``path`` (its media type by any of ``media_types``): what they find."""
+    found: list[Finding] = []
+    given = list(media_types)
+    if profile.serialization is Serialization.FORBIDDEN:
+        found.append(
+            finding(
+                "profile.serialization.forbidden",
+                path,
+                "the profile forbids serialized bags; this one is packed",
+                found=given[0],
+            )
+        )
+    elif profile.accept_serialization and not set(given) & set(profile.accept_serialization):
+        found.append(
+            finding(
+                "profile.serialization.not-accepted",
+                path,
+                f"the profile accepts {', '.join(profile.accept_serialization)}, not {given[0]}",
+                found=given[0],
+                expected=" | ".join(profile.accept_serialization),
+            )
+        )
+    return [replace(item, params={**item.params, "profile": profile.identifier}) for item in found]
+
+
+def _check_tags(profile: Profile, inspection: Inspection) -> Iterator[Finding]:
+    """Every tag rule, file by file: bag-info.txt's (Bag-Info) from what the reader read,
+    bagit.txt's from the declaration, any other tag file's (DART's tags) read here through
+    the bag reader, in the bag's declared encoding."""
+    files = sorted({rule.tag_file for rule in profile.tags}, key=lambda f: (f != BAG_INFO_TXT, f))
+    for tag_file in files:
+        rules = [rule for rule in profile.tags if rule.tag_file == tag_file]
+        if tag_file == BAG_INFO_TXT:
+            yield from _judge_tags(rules, inspection.bag_info, _bag_info_file(inspection))
+        elif tag_file == BAGIT_TXT:
+            if BAGIT_TXT in inspection.inventory.tags:  # else bag.declaration.missing says so
+                yield from _judge_tags(rules, _declared(inspection), BAGIT_TXT)
+        elif tag_file not in inspection.inventory.tags:
+            yield from _judge_tags(rules, (), tag_file, missing=True)
+        else:
+            elements, problems = read_labelled(inspection.bag, tag_file)
+            yield from problems
+            yield from _judge_tags(rules, elements, tag_file)
+
+
+def _declared(inspection: Inspection) -> tuple[baginfo.Element, ...]:
+    """bagit.txt's two tags, as the reader read them."""
+    declaration = inspection.declaration
+    return (
+        baginfo.Element(1, "BagIt-Version", declaration.version_text),
+        baginfo.Element(2, "Tag-File-Character-Encoding", declaration.encoding),
+    )
+
+
+# BagIt Profiles 1.4 speaks of bag-info.txt only (Bag-Info); a rule for any other tag file
+# is one of DART's tags: (required, value) codes by "is it bag-info".
+_TAG_CODES = {
+    True: ("profile.bag-info.required", "profile.bag-info.value"),
+    False: ("profile.tag.required", "profile.tag.value"),
+}
+
+
+def _judge_tags(
+    rules: Iterable[TagRule],
+    elements: Iterable[baginfo.Element],
+    where: str,
+    *,
+    missing: bool = False,
+) -> Iterator[Finding]:
+    required_code, value_code = _TAG_CODES[where in (BAG_INFO_TXT, PACKAGE_INFO_TXT)]
     by_label: dict[str, list[baginfo.Element]] = defaultdict(list)
-    for element in inspection.bag_info:
+    for element in elements:
         by_label[element.label.lower()].append(element)  # RFC 8493: labels ignore case
-    for rule in profile.bag_info:
+    for rule in rules:
         found = by_label.get(rule.label.lower(), [])
         if rule.required and not found:
             yield finding(
-                "profile.bag-info.required",
+                required_code,
                 where,
-                f"no {rule.label}, which the profile requires",
+                f"no {rule.label}, which the profile requires"
+                + (" (the file is not in the bag)" if missing else ""),
                 label=rule.label,
             )
-        if not rule.repeatable and len(found) > 1:
+        if not rule.repeatable and len(found) > 1:  # only Bag-Info tags can say so
             yield finding(
                 "profile.bag-info.repeated",
                 where,
@@ -430,19 +680,26 @@ def _check_bag_info(profile: Profile, inspection: Inspection) -> Iterator[Findin
                 count=len(found),
                 line=found[1].line,
             )
-        if rule.values:
-            for element in found:
-                if element.value not in rule.values:
-                    yield finding(
-                        "profile.bag-info.value",
-                        where,
-                        f"{element.label} {element.value!r} is not "
-                        "one of the values the profile allows",
-                        label=rule.label,
-                        line=element.line,
-                        found=element.value,
-                        expected=" | ".join(rule.values),
-                    )
+        for element in found:
+            if not element.value.strip() and not rule.empty_ok:
+                yield finding(
+                    "profile.tag.empty",
+                    where,
+                    f"{element.label} is empty; the profile requires a value",
+                    label=rule.label,
+                    line=element.line,
+                )
+            elif rule.values and element.value not in rule.values:
+                yield finding(
+                    value_code,
+                    where,
+                    f"{element.label} {element.value!r} is not "
+                    "one of the values the profile allows",
+                    label=rule.label,
+                    line=element.line,
+                    found=element.value,
+                    expected=" | ".join(rule.values),
+                )
 
 
 def _check_manifests(profile: Profile, inspection: Inspection) -> Iterator[Finding]:
@@ -602,7 +859,7 @@ def _check_unchecked(profile: Profile, _inspection: Inspection) -> Iterator[Find
         yield finding(
             "profile.keys-not-checked",
             "",
-            "the profile uses keys outside BagIt Profiles 1.4, which were not checked: "
+            "the profile uses keys outside its format, which were not checked: "
             + ", ".join(profile.unchecked),
             keys=" | ".join(profile.unchecked),
         )
@@ -612,7 +869,7 @@ _CHECKS: tuple[Callable[[Profile, Inspection], Iterator[Finding]], ...] = (
     _check_bagit_version,
     _check_serialization,
     _check_identifier,
-    _check_bag_info,
+    _check_tags,
     _check_manifests,
     _check_fetch,
     _check_data_empty,

@@ -6,5 +6,30 @@
     aptrust         a tarred bag that APTrust's ingest accepts
 
 Every export validates the source bag first and refuses an invalid one, writes its
-package atomically, then checks the package it wrote against the target's own rules.
+package atomically, then checks the package it wrote against the target's own rules:
+
+    export_bag(bag, to=TARGET, out=DEST, profile=None, clock=None) -> ExportResult
+
+ExportResult.checks are the codes of the rules that held, ExportResult.findings what else
+was found (codes from archiver.codes). It raises InvalidSourceError (the bag's report),
+ExportRefusedError (what the target cannot take) or PackageCheckError (a rule broken: its
+findings; the package is not moved into place).
 """
+
+from archiver.export.base import (
+    TARGETS,
+    ExportRefusedError,
+    ExportResult,
+    InvalidSourceError,
+    PackageCheckError,
+    export_bag,
+)
+
+__all__ = [
+    "TARGETS",
+    "ExportRefusedError",
+    "ExportResult",
+    "InvalidSourceError",
+    "PackageCheckError",
+    "export_bag",
+]

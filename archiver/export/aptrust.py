@@ -6,12 +6,12 @@ the depositor's to choose: ingest takes the institution from the receiving bucke
 
     NAME/bagit.txt            BagIt-Version 1.0 (APTrust accepts 0.97 and 1.0)
     NAME/bag-info.txt         the source bag's labels in their order (Source-Organization,
-                              Bag-Count, Bag-Group-Identifier... as they are), less those
-                              recomputed here; then Internal-Sender-Identifier and -Description
-                              when the source has none (its identifier, its
-                              External-Description); Bagging-Date, Bag-Software-Agent,
-                              BagIt-Profile-Identifier (APTrust's, then the --profile's),
-                              Payload-Oxum
+                              Bag-Count, Bag-Group-Identifier... as they are, a folded value
+                              folded again), less those recomputed here; then
+                              Internal-Sender-Identifier and -Description when the source has
+                              none (its identifier, its External-Description); Bagging-Date,
+                              Bag-Software-Agent, BagIt-Profile-Identifier (APTrust's, then
+                              the --profile's), Payload-Oxum
     NAME/aptrust-info.txt     Title, Description, Access, Storage-Option
     NAME/manifest-md5.txt, manifest-sha256.txt, tagmanifest-md5.txt, tagmanifest-sha256.txt
     NAME/data/...             the source payload, byte for byte (digests checked on the way)
@@ -27,8 +27,9 @@ aptrust-info.txt: Title is the first dc:title (required: a bag without one is re
 Description the first dc:description, when there is one; Access and Storage-Option come from
 the source's bag-info labels of the same names (moved, not copied), else Institution (every
 user at the depositing institution sees the object's metadata; Consortia is deprecated and
-means the same) and the profile's default, Standard. Values are written on one line, their
-whitespace runs made single spaces. Source-Organization is copied when the source has it;
+means the same) and the profile's default, Standard. Title and Description are written on
+one line, their whitespace runs made single spaces (APTrust's registry shows them as
+single-line fields). Source-Organization is copied when the source has it;
 APTrust only recommends it ("required": false in its profile; restores set it to the
 depositing institution), so a bag without one is exported without one.
 
@@ -38,42 +39,52 @@ RFC 8493 by archiver's validator and by LoC bagit-python, APTrust's profile rule
 the --profile, and the payload, metadata and aptrust-info against the source bag.
 
 The rules come from APTrust's own profile, schemas/bagit-profiles/aptrust-v2.3.dart-format.json,
-in DART's JSON format. archiver.check.profile reads BagIt Profiles 1.4 documents only, so
-this module reads DART's format (DartProfile) and judges an unpacked bag by it; a --profile
-FILE may be in either format.
+in DART's JSON format, which archiver.check.profile reads into its one model (as it reads a
+--profile FILE in either format); the validator judges the unpacked bag by it. The tar
+itself is judged here by the profile's rules for packed bags (acceptSerialization,
+tarDirMustMatchName), which the validator cannot see on a folder.
 """
 
 from __future__ import annotations
 
-import fnmatch
-import functools
-import json
 import shutil
 import tarfile
 import tempfile
-from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field, replace
+from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
-from typing import Any, Literal
+from typing import Literal
 
-from archiver import resources
-from archiver.bagit import algorithms, baginfo, hashing, manifest, paths
-from archiver.bagit.reader import BAG_INFO_TXT, BAGIT_TXT, FETCH_TXT, Bag, read_bag, read_labelled
+from archiver.bagit import algorithms, baginfo, hashing, paths
+from archiver.bagit.reader import read_bag, read_labelled
 from archiver.bagit.writer import PayloadPart, write_bag
-from archiver.check import profile as spec
-from archiver.check.bag import Mode
+from archiver.check.bag import Inspection
+from archiver.check.profile import (
+    Profile,
+    vendored_profile,
+)
 from archiver.codes import Severity
-from archiver.errors import BagWriteError, SchemaError, SourceError, UsageError
-from archiver.export.base import ExportRefusedError, Options, PackageCheckError
-from archiver.export.source import SourceBag, read_source
-from archiver.validation import validate_bag
+from archiver.errors import BagWriteError, SchemaError, SourceError
+from archiver.export.base import (
+    ExportRefusedError,
+    Options,
+    PackageCheck,
+    metadata_findings,
+    packed_profile_findings,
+    payload_findings,
+    unwritable,
+    within,
+)
+from archiver.export.source import SourceBag
+from archiver.findings import Finding, finding
+from archiver.validation import inspect_bag
 from archiver.version import AGENT
 
 PROFILE_FILE = "bagit-profiles/aptrust-v2.3.dart-format.json"
 ALGORITHMS = ("md5", "sha256")  # APTrust requires md5 and verifies sha256 when present
 SERIALIZATION = "application/tar"
-_TAR_TYPES = frozenset({SERIALIZATION, "application/x-tar"})
+_TAR_TYPES = (SERIALIZATION, "application/x-tar")
 DEFAULT_ACCESS = "Institution"
 MAX_BYTES = 5 * 10**12  # "Bags must be 5 terabytes or less in size."
 MAX_NAME = 255  # characters in one file or folder name
@@ -84,155 +95,11 @@ _RECOMPUTED = frozenset(
 )
 _ACCESS, _STORAGE = "Access", "Storage-Option"
 _APTRUST_INFO = "aptrust-info.txt"
-_BAGIT_FILES = (BAGIT_TXT, BAG_INFO_TXT, FETCH_TXT)
 
 
-# -- APTrust DART's profile format ---------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class TagDefinition:
-    """One tag a DART profile defines: the file it lives in and what its value may be."""
-
-    tag_file: str
-    name: str
-    required: bool = False
-    values: tuple[str, ...] = ()  # empty: any value
-    default: str | None = None
-    empty_ok: bool = True
-
-
-@dataclass(frozen=True)
-class DartProfile:
-    """A BagIt profile in APTrust DART's JSON format (the keys APTrust's ingest enforces)."""
-
-    name: str
-    version: str
-    identifier: str
-    accept_bagit_versions: tuple[str, ...]
-    accept_serialization: tuple[str, ...] = ()
-    serialization: str = "optional"  # required | optional | forbidden
-    allow_fetch: bool = True
-    manifests_required: tuple[str, ...] = ()
-    manifests_allowed: tuple[str, ...] = ()  # empty or "*": every algorithm
-    tag_manifests_required: tuple[str, ...] = ()
-    tag_manifests_allowed: tuple[str, ...] = ()
-    tag_files_allowed: tuple[str, ...] = ()
-    tags: tuple[TagDefinition, ...] = ()
-    tar_dir_must_match_name: bool = False
-
-    @property
-    def title(self) -> str:
-        """How check lines name it: "APTrust profile 2.3"."""
-        return f"{self.name} profile {self.version}".strip()
-
-    def tag(self, tag_file: str, name: str) -> TagDefinition | None:
-        return next(
-            (t for t in self.tags if t.tag_file == tag_file and t.name.lower() == name.lower()),
-            None,
-        )
-
-
-def parse_dart_profile(document: object, source: str) -> DartProfile:
-    """A DART-format profile; UsageError naming ``source`` and every problem at once."""
-    if not isinstance(document, dict) or not isinstance(document.get("bagItProfileInfo"), dict):
-        raise UsageError(f"{source}: not a DART BagIt profile (it has no bagItProfileInfo object)")
-    problems: list[str] = []
-
-    def strings(key: str, data: Mapping[str, Any] = document) -> tuple[str, ...]:
-        value = data.get(key, [])
-        if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
-            problems.append(f"{key} must be a list of strings")
-            return ()
-        return tuple(value)
-
-    def boolean(key: str, default: bool, data: Mapping[str, Any] = document) -> bool:
-        value = data.get(key, default)
-        if not isinstance(value, bool):
-            problems.append(f"{key} must be true or false")
-            return default
-        return value
-
-    info = document["bagItProfileInfo"]
-    identifier = info.get("bagItProfileIdentifier")
-    if not isinstance(identifier, str) or not identifier:
-        problems.append("bagItProfileInfo has no bagItProfileIdentifier")
-        identifier = ""
-    serialization = document.get("serialization", "optional")
-    if serialization not in ("required", "optional", "forbidden"):
-        problems.append("serialization must be 'required', 'optional' or 'forbidden'")
-        serialization = "optional"
-    tags = []
-    raw_tags = document.get("tags", [])
-    for number, raw in enumerate(raw_tags if isinstance(raw_tags, list) else [None], start=1):
-        if not isinstance(raw, dict) or not all(
-            isinstance(raw.get(k), str) and raw.get(k) for k in ("tagFile", "tagName")
-        ):
-            problems.append(f"tags entry {number} must be an object with tagFile and tagName")
-            continue
-        default = raw.get("defaultValue")
-        tags.append(
-            TagDefinition(
-                raw["tagFile"],
-                raw["tagName"],
-                boolean("required", False, raw),
-                strings("values", raw),
-                default if isinstance(default, str) else None,
-                boolean("emptyOk", True, raw),
-            )
-        )
-    versions = strings("acceptBagItVersion")
-    if not versions:
-        problems.append("acceptBagItVersion must list at least one version")
-    profile = DartProfile(
-        name=str(document.get("name", "")),
-        version=str(info.get("version", "")),
-        identifier=identifier,
-        accept_bagit_versions=versions,
-        accept_serialization=strings("acceptSerialization"),
-        serialization=serialization,
-        allow_fetch=boolean("allowFetchTxt", True),
-        manifests_required=strings("manifestsRequired"),
-        manifests_allowed=strings("manifestsAllowed"),
-        tag_manifests_required=strings("tagManifestsRequired"),
-        tag_manifests_allowed=strings("tagManifestsAllowed"),
-        tag_files_allowed=strings("tagFilesAllowed"),
-        tags=tuple(tags),
-        tar_dir_must_match_name=boolean("tarDirMustMatchName", False),
-    )
-    if problems:
-        count = len(problems)
-        raise UsageError(
-            f"{source}: not a usable DART profile: {count} "
-            f"{'problem' if count == 1 else 'problems'}: {'; '.join(problems)}"
-        )
-    return profile
-
-
-@functools.cache
-def aptrust_profile() -> DartProfile:
+def aptrust_profile() -> Profile:
     """APTrust's ingest profile, as shipped in schemas/."""
-    path = resources.schema_file(PROFILE_FILE)
-    try:
-        return parse_dart_profile(json.loads(path.read_bytes()), str(path))
-    except (OSError, ValueError, UsageError) as exc:  # our own file broken: an installation fault
-        raise SchemaError(f"cannot read APTrust's profile {path}: {exc}") from exc
-
-
-Profile = DartProfile | spec.Profile
-
-
-def load_any_profile(path: Path) -> Profile:
-    """A --profile FILE: BagIt Profiles 1.4 or DART's format, told apart by their keys."""
-    document = spec.read_profile_json(path)
-    if isinstance(document, dict) and "bagItProfileInfo" in document:
-        return parse_dart_profile(document, str(path))
-    return spec.parse_profile(document, str(path))
-
-
-def _anything_goes(allowed: Sequence[str]) -> bool:
-    # DART (and APTrust's ingest): an empty allowed list, or one holding "*", allows all.
-    return not allowed or "*" in allowed
+    return vendored_profile(PROFILE_FILE)
 
 
 # -- what the bag will say -----------------------------------------------------------------
@@ -254,7 +121,7 @@ def plan(source: SourceBag, target: Path, options: Options) -> Plan:
     """What the APTrust bag for ``source`` at ``target`` will say; ExportRefusedError when
     APTrust cannot represent it (no title, a value or name APTrust refuses)."""
     profile = aptrust_profile()
-    extra = load_any_profile(options.profile) if options.profile else None
+    extra = options.profile
     name = _bag_name(target)
     if not source.payload:
         raise ExportRefusedError(
@@ -286,6 +153,11 @@ def plan(source: SourceBag, target: Path, options: Options) -> Plan:
     names, tag_names = _algorithms(profile, extra)
     moment = options.clock.now()
     bag_info = _bag_info(source, profile, extra, moment.date().isoformat())
+    problems = unwritable(bag_info)
+    if problems:
+        raise ExportRefusedError(
+            f"{source.root}: APTrust's bag-info.txt cannot say this: {'; '.join(problems)}"
+        )
     return Plan(name, bag_info, tuple(aptrust_info), names, tag_names, moment)
 
 
@@ -320,17 +192,18 @@ def _path_problem(path: str) -> str | None:
 
 
 def _one_line(value: str) -> str:
+    """aptrust-info.txt's Title and Description are single lines by APTrust's rules."""
     return " ".join(value.split())
 
 
-def _default(profile: DartProfile, label: str) -> str:
+def _default(profile: Profile, label: str) -> str:
     definition = profile.tag(_APTRUST_INFO, label)
     if definition is None or definition.default is None:  # pragma: no cover - shipped profile
         raise SchemaError(f"APTrust's profile gives no default {label}")
     return definition.default
 
 
-def _allowed_value(profile: DartProfile, source: SourceBag, label: str, default: str) -> str:
+def _allowed_value(profile: Profile, source: SourceBag, label: str, default: str) -> str:
     """The source's bag-info value for an aptrust-info label, in the profile's spelling."""
     given = source.bag_info_value(label)
     if given is None:
@@ -347,20 +220,20 @@ def _allowed_value(profile: DartProfile, source: SourceBag, label: str, default:
 
 
 def _bag_info(
-    source: SourceBag, profile: DartProfile, extra: Profile | None, today: str
+    source: SourceBag, profile: Profile, extra: Profile | None, today: str
 ) -> tuple[tuple[str, str], ...]:
+    # Values as the reader read them: a folded value keeps its line breaks (the writer folds
+    # it again). An empty one cannot be written, so it is left out.
     skip = _RECOMPUTED | {_ACCESS.lower(), _STORAGE.lower()}
     items = [
-        (label, text)
-        for label, value in source.bag_info
-        if label.lower() not in skip and (text := _one_line(value))
+        (label, value) for label, value in source.bag_info if label.lower() not in skip and value
     ]
     have = {label.lower() for label, _ in items}
     if "internal-sender-identifier" not in have:
         items.append(("Internal-Sender-Identifier", source.bag_id))
     description = source.bag_info_value("External-Description")
-    if "internal-sender-description" not in have and description and _one_line(description):
-        items.append(("Internal-Sender-Description", _one_line(description)))
+    if "internal-sender-description" not in have and description:
+        items.append(("Internal-Sender-Description", description))
     items += [
         ("Bagging-Date", today),
         ("Bag-Software-Agent", AGENT),
@@ -371,9 +244,7 @@ def _bag_info(
     return tuple(items)
 
 
-def _algorithms(
-    profile: DartProfile, extra: Profile | None
-) -> tuple[tuple[str, ...], tuple[str, ...]]:
+def _algorithms(profile: Profile, extra: Profile | None) -> tuple[tuple[str, ...], tuple[str, ...]]:
     """md5 and sha256, and whatever the --profile also requires (when APTrust allows it)."""
     payload, tags = list(ALGORITHMS), list(ALGORITHMS)
     if extra is None:
@@ -384,7 +255,7 @@ def _algorithms(
     ):
         for raw in wanted:
             name = algorithms.normalise(raw)
-            permitted = _anything_goes(allowed) or name in map(algorithms.normalise, allowed)
+            permitted = allowed is None or name in map(algorithms.normalise, allowed)
             if not algorithms.is_supported(name):
                 raise ExportRefusedError(
                     f"the profile {extra.identifier} requires {raw} {kind}, which archiver "
@@ -407,7 +278,7 @@ def write(source: SourceBag, target: Path, options: Options) -> None:
     """Write ``target`` (NAME.tar, in a staging folder): the bag, then the tar of it."""
     chosen = plan(source, target, options)
     tag_files = {_APTRUST_INFO: baginfo.format_bag_info(chosen.aptrust_info)}
-    tag_files.update(_metadata_files(source))
+    tag_files.update((name, source.metadata_file(name)) for name in source.metadata)
     work = Path(tempfile.mkdtemp(prefix=".aptrust-", dir=target.parent))
     try:
         bag = work / chosen.name
@@ -433,27 +304,6 @@ def write(source: SourceBag, target: Path, options: Options) -> None:
             raise BagWriteError(f"cannot write {target.name}: {exc}") from exc
     finally:
         shutil.rmtree(work, ignore_errors=True)
-
-
-def _metadata_files(source: SourceBag) -> dict[str, bytes]:
-    """The source's metadata files, each checked against the source's tag manifests."""
-    promised = source.tag_digests
-    files: dict[str, bytes] = {}
-    for name, path in sorted(source.metadata.items()):
-        try:
-            data = source.read(name)
-        except OSError as exc:
-            raise SourceError(f"{path}: cannot read: {exc.strerror or exc}") from exc
-        for algorithm, want in sorted(promised.get(name, {}).items()):
-            found = algorithms.new(algorithm)
-            found.update(data)
-            if found.hexdigest() != want:
-                raise SourceError(
-                    f"{path}: {algorithm} is {found.hexdigest()}, its bag said {want}; "
-                    "it changed since it was validated"
-                )
-        files[name] = data
-    return files
 
 
 def write_tar(bag: Path, name: str, target: Path, mtime: int) -> None:
@@ -488,66 +338,36 @@ def _member(name: str, size: int | None, mtime: int) -> tarfile.TarInfo:
 # -- checking ------------------------------------------------------------------------------
 
 
-@dataclass
-class Verdict:
-    """The rules judged so far: lines that held, and every rule broken."""
-
-    held: list[str] = field(default_factory=list)
-    broken: list[str] = field(default_factory=list)
-
-    def rule(self, held: str, problems: Iterable[str]) -> None:
-        found = list(problems)
-        if found:
-            self.broken += found
-        else:
-            self.held.append(held)
-
-
-def check(target: Path, source: SourceBag, options: Options) -> list[str]:
+def check(target: Path, source: SourceBag, options: Options) -> PackageCheck:
     """Unpack ``target`` safely and judge it: its tar layout, RFC 8493 (ours and bagit-python),
-    APTrust's profile, the --profile, and agreement with the source bag."""
+    APTrust's profile, the --profile, and agreement with the source bag. Finding paths are
+    tar member names (NAME/..., the bag's folder first)."""
     chosen = plan(source, target, options)
-    extra = load_any_profile(options.profile) if options.profile else None
-    verdict = Verdict()
+    check = PackageCheck()
     size = target.stat().st_size
-    verdict.rule(
-        f"{target.name}: {size} bytes, within APTrust's 5 TB limit",
-        [f"{target.name}: {size} bytes, over APTrust's 5 TB limit"] if size > MAX_BYTES else [],
+    check.rule(
+        "export.aptrust.size",
+        [finding("export.aptrust.size", "", "over APTrust's 5 TB limit", found=size)]
+        if size > MAX_BYTES
+        else [],
     )
     with tempfile.TemporaryDirectory(prefix=".aptrust-check-", dir=target.parent) as tmp:
-        bag = unpack(target, chosen.name, Path(tmp), verdict)
+        bag = unpack(target, chosen.name, Path(tmp), check)
         if bag is not None:
-            _judge_bagit(bag, extra, verdict)
-            judge_dart(aptrust_profile(), bag, verdict)
-            if isinstance(extra, DartProfile):
-                judge_dart(extra, bag, verdict)
-            _judge_contents(bag, source, chosen, verdict)
-    if verdict.broken:
-        count = len(verdict.broken)
-        raise PackageCheckError(
-            f"{target.name}: {count} {_plural(count, 'rule')} broken: " + "; ".join(verdict.broken)
-        )
-    return verdict.held
+            inspection = _judge_bag(bag, chosen.name, options.profile, check)
+            _judge_contents(bag, inspection, source, chosen, check)
+    return check.verdict(target.name)
 
 
-def _plural(count: int, noun: str) -> str:
-    return noun if count == 1 else f"{noun}s"
-
-
-def unpack(tar_path: Path, name: str, into: Path, verdict: Verdict) -> Path | None:
+def unpack(tar_path: Path, name: str, into: Path, check: PackageCheck) -> Path | None:
     """Extract ``tar_path`` into ``into`` when every member is a plain file or folder under
-    the one folder ``name``: that folder, or None (the reasons told to ``verdict``)."""
+    the one folder ``name``: that folder, or None (the reasons told to ``check``)."""
     try:
         with tarfile.open(tar_path, "r:", encoding="utf-8") as tar:
             members = tar.getmembers()
-            problems = list(_layout_problems(members, name))
-            verdict.rule(
-                f"{tar_path.name}: an uncompressed tar of {len(members)} plain files and "
-                f"folders, all under {name}/ (its own name without .tar); no absolute path, "
-                "'..', link or name APTrust refuses",
-                problems,
-            )
-            if problems:
+            layout = _layout_problems(members, name)
+            held = [check.rule(code, layout.get(code, [])) for code in _LAYOUT_RULES]
+            if not all(held):
                 return None
             for member in members:
                 path = into.joinpath(*member.name.split("/"))
@@ -560,236 +380,127 @@ def unpack(tar_path: Path, name: str, into: Path, verdict: Verdict) -> Path | No
                 with data, path.open("xb") as out:
                     shutil.copyfileobj(data, out)
     except (tarfile.TarError, OSError) as exc:
-        verdict.broken.append(f"{tar_path.name} cannot be read as an uncompressed tar: {exc}")
+        check.rule(
+            "export.aptrust.tar",
+            [finding("export.aptrust.tar", "", f"cannot be read as an uncompressed tar: {exc}")],
+        )
         return None
     root = into / name
     if not root.is_dir():
-        verdict.broken.append(f"{tar_path.name} holds no folder {name}/")
+        check.rule(
+            "export.aptrust.tar-folder",
+            [finding("export.aptrust.tar-folder", name, "no such folder in the tar")],
+        )
         return None
     return root
 
 
-def _layout_problems(members: Sequence[tarfile.TarInfo], name: str) -> Iterable[str]:
+# The tar's rules, in the order they are judged.
+_LAYOUT_RULES = ("export.aptrust.tar", "export.aptrust.tar-folder", "export.aptrust.file-name")
+
+
+def _layout_problems(members: Sequence[tarfile.TarInfo], name: str) -> dict[str, list[Finding]]:
+    found: dict[str, list[Finding]] = {}
+
+    def add(code: str, member: str, message: str) -> None:
+        found.setdefault(code, []).append(finding(code, member, message))
+
     seen: set[str] = set()
     for member in members:
-        where = f"tar member {member.name!r}"
+        where = member.name
         if member.type not in (tarfile.REGTYPE, tarfile.AREGTYPE, tarfile.DIRTYPE):
-            yield f"{where} is not a plain file or folder (a link or a device)"
+            add("export.aptrust.tar", where, "not a plain file or folder (a link or a device)")
         parts = member.name.split("/")
         if member.name.startswith("/") or any(p in ("", ".", "..") for p in parts):
-            yield f"{where} is absolute or has an empty, '.' or '..' segment"
+            add("export.aptrust.tar", where, "absolute, or with an empty, '.' or '..' segment")
         elif parts[0] != name:
-            yield f"{where} is outside the folder {name}/"
+            add(
+                "export.aptrust.tar-folder",
+                where,
+                f"outside the folder {name}/, the tar's name without .tar",
+            )
         elif (problem := _path_problem(member.name)) is not None:
-            yield f"{where} has a name that {problem}"
+            add("export.aptrust.file-name", where, f"a name that {problem}")
         if member.name in seen:
-            yield f"{where} appears twice"
+            add("export.aptrust.tar", where, "appears twice")
         seen.add(member.name)
+    return found
 
 
-def _judge_bagit(bag: Path, extra: Profile | None, verdict: Verdict) -> None:
-    """RFC 8493 by archiver's validator and by LoC bagit-python; a BagIt Profiles 1.4 --profile
-    by archiver.check.profile."""
-    report = validate_bag(bag, reference=True)
-    verdict.rule(
-        "the unpacked bag is valid BagIt 1.0 (RFC 8493) to archiver's validator, every "
-        "checksum verified, and to LoC bagit-python",
-        [
-            f"{f.path or 'bag'}: {f.code}: {f.message}"
-            for f in report.findings
-            if f.severity is Severity.ERROR
-            or f.code in ("reference.disagrees", "reference.failed", "reference.skipped")
+def _judge_bag(bag: Path, name: str, extra: Profile | None, check: PackageCheck) -> Inspection:
+    """RFC 8493 by archiver's validator (bagit-python's disagreement carried as its warning);
+    APTrust's profile and the --profile by archiver.check.profile, their rules for packed
+    bags on the tar. What the validator read, for the rest of the check."""
+    inspection = inspect_bag(bag, reference=True)
+    found = inspection.report.findings
+    check.rule(
+        "export.aptrust.bag", within(name, [f for f in found if f.severity is not Severity.INFO])
+    )
+    aptrust = packed_profile_findings(aptrust_profile(), bag, name, _TAR_TYPES)
+    check.rule("export.aptrust.profile", aptrust)
+    if extra is not None:
+        check.rule("export.profile", packed_profile_findings(extra, bag, name, _TAR_TYPES))
+    return inspection
+
+
+def _judge_contents(
+    bag: Path, inspection: Inspection, source: SourceBag, chosen: Plan, check: PackageCheck
+) -> None:
+    """The payload and metadata are the source's, bag-info and aptrust-info what was planned."""
+    name = chosen.name
+    wanted = {item.path: item for item in source.payload}
+    files = payload_findings(
+        bag, name, wanted, inspection.inventory.payload, inspection.payload_manifests
+    )
+    files += metadata_findings(bag, name, source, {path: path for path in source.metadata})
+    check.rule("export.source.files", files)
+    written = inspection.bag
+    found = tuple((e.label, e.value) for e in written.bag_info if e.label != "Payload-Oxum")
+    check.rule(
+        "export.source.bag-info",
+        []
+        if found == chosen.bag_info
+        else [
+            finding(
+                "export.source.bag-info",
+                f"{name}/bag-info.txt",
+                "not the source bag's labels and values with APTrust's own, as planned",
+            )
         ],
     )
-    if isinstance(extra, spec.Profile):
-        verdict.rule(f"{extra.identifier}: accepts a tar", _serialization_problems(extra))
-        # Judged unpacked, the bag would break its Serialization rule: that was judged above.
-        unpacked = replace(extra, serialization=spec.Serialization.OPTIONAL)
-        # Profile rules read names, sizes and bag-info, never checksums: a fast pass will do.
-        by_profile = validate_bag(bag, mode=Mode.FAST, profile=unpacked)
-        verdict.rule(
-            f"{extra.identifier}: the bag meets this profile",
-            [
-                f"{f.path or 'bag'}: {f.code}: {f.message}"
-                for f in by_profile.findings
-                if f.severity is Severity.ERROR and f.code.startswith("profile")
-            ],
-        )
-
-
-def _serialization_problems(profile: spec.Profile) -> list[str]:
-    if profile.serialization is spec.Serialization.FORBIDDEN:
-        return [f"{profile.identifier}: forbids serialized bags; this is a tar"]
-    if profile.accept_serialization and not _TAR_TYPES & set(profile.accept_serialization):
-        accepted = ", ".join(profile.accept_serialization)
-        return [f"{profile.identifier}: accepts {accepted}, not {SERIALIZATION}"]
-    return []
-
-
-def judge_dart(profile: DartProfile, bag: Path, verdict: Verdict) -> None:
-    """Judge an unpacked bag (that was a tar) by a DART-format profile, rule by rule."""
-    who = profile.title
-    unpacked = read_bag(bag)
-    tags = {
-        name: _tag_elements(unpacked, name, verdict)
-        for name in sorted({t.tag_file for t in profile.tags})
-    }
-    version = _first(tags.get(BAGIT_TXT), "BagIt-Version")
-    verdict.rule(
-        f"{who}: BagIt-Version {version} is one it accepts",
+    # Read quietly: the profile's judgement has told any malformed line already.
+    elements, _ = read_labelled(written, _APTRUST_INFO)
+    aptrust_info = tuple((e.label, e.value) for e in elements)
+    check.rule(
+        "export.source.record",
         []
-        if version in profile.accept_bagit_versions
-        else [f"{who}: BagIt-Version {version} is not one of {profile.accept_bagit_versions}"],
+        if aptrust_info == chosen.aptrust_info
+        else [
+            finding(
+                "export.source.record",
+                f"{name}/{_APTRUST_INFO}",
+                "not the title, description, access and storage option the source bag gives",
+            )
+        ],
     )
-    wrong_form = (
-        ["forbids serialized bags; this is a tar"] if profile.serialization == "forbidden" else []
-    )
-    if profile.accept_serialization and not _TAR_TYPES & set(profile.accept_serialization):
-        wrong_form.append(f"accepts {', '.join(profile.accept_serialization)}, not a tar")
-    verdict.rule(
-        f"{who}: a tar ({SERIALIZATION}), no fetch.txt",
-        [f"{who}: {p}" for p in wrong_form]
-        + ([f"{who}: forbids fetch.txt"] if unpacked.has_fetch and not profile.allow_fetch else []),
-    )
-    for tag, required, allowed in (
-        (False, profile.manifests_required, profile.manifests_allowed),
-        (True, profile.tag_manifests_required, profile.tag_manifests_allowed),
-    ):
-        kind = "tag manifests" if tag else "manifests"
-        present = [m.algorithm for m in unpacked.manifests if m.tag is tag]
-        have = {algorithms.normalise(n) for n in present}
-        problems = [
-            f"{who}: requires {n} {kind}" for n in required if algorithms.normalise(n) not in have
-        ]
-        if not _anything_goes(allowed):
-            permitted = {algorithms.normalise(n) for n in allowed}
-            problems += [
-                f"{who}: does not allow {n} {kind}"
-                for n in present
-                if algorithms.normalise(n) not in permitted
-            ]
-        verdict.rule(f"{who}: {kind} {', '.join(present)}, as it requires and allows", problems)
-    loose = [p for p in sorted(unpacked.inventory.tags) if not _is_bagit_file(p)]
-    if not _anything_goes(profile.tag_files_allowed):
-        verdict.rule(
-            f"{who}: tag files {', '.join(loose)} are ones it allows",
+    if _first(chosen.bag_info, "Source-Organization") is None:
+        check.rule(
+            "export.aptrust.source-organization",
             [
-                f"{who}: does not allow the tag file {p}"
-                for p in loose
-                if not any(fnmatch.fnmatchcase(p, pattern) for pattern in profile.tag_files_allowed)
+                finding(
+                    "export.aptrust.source-organization",
+                    f"{name}/bag-info.txt",
+                    "no Source-Organization (the source bag has none); APTrust only recommends "
+                    "it, and sets the depositing institution's on restore",
+                )
             ],
         )
-    for name, elements in tags.items():
-        definitions = [t for t in profile.tags if t.tag_file == name]
-        problems = [p for d in definitions for p in _tag_problems(d, elements or [])]
-        present = [d.name for d in definitions if _values(elements or [], d.name)]
-        verdict.rule(
-            f"{who}: {name} {', '.join(present)} as its tag rules say",
-            [f"{who}: {p}" for p in problems],
-        )
-
-
-def _first(elements: Sequence[tuple[str, str]] | None, label: str) -> str | None:
-    return next(iter(_values(elements or [], label)), None)
-
-
-def _values(elements: Sequence[tuple[str, str]], label: str) -> list[str]:
-    return [value for name, value in elements if name.lower() == label.lower()]
-
-
-def _tag_problems(definition: TagDefinition, elements: Sequence[tuple[str, str]]) -> list[str]:
-    where = f"{definition.tag_file} {definition.name}"
-    values = _values(elements, definition.name)
-    problems = [f"requires {where}; there is none"] if definition.required and not values else []
-    for value in values:
-        if not value and not definition.empty_ok:
-            problems.append(f"{where} must not be empty")
-        elif definition.values and value not in definition.values:
-            problems.append(f"{where} {value!r} is not one of {', '.join(definition.values)}")
-    return problems
-
-
-def _is_bagit_file(path: str) -> bool:
-    return path in _BAGIT_FILES or bool(manifest.NAME.match(path))
-
-
-def _tag_elements(bag: Bag, name: str, verdict: Verdict) -> list[tuple[str, str]] | None:
-    """A tag file's ``Label: value`` elements, read by the bag reader in the bag's declared
-    encoding; None when it is not in the bag."""
-    if name == BAGIT_TXT:
-        return [
-            ("BagIt-Version", bag.declaration.version_text),
-            ("Tag-File-Character-Encoding", bag.declaration.encoding),
-        ]
-    if name not in bag.inventory.tags:
-        return None
-    if name == bag.bag_info_file:
-        elements, problems = list(bag.bag_info), [p for p in bag.problems if p.path == name]
     else:
-        elements, problems = read_labelled(bag, name)
-    verdict.broken += [f"{name}: {p.message}" for p in problems]
-    return [(e.label, e.value) for e in elements]
+        check.rule("export.aptrust.source-organization")
 
 
-def _judge_contents(bag: Path, source: SourceBag, chosen: Plan, verdict: Verdict) -> None:
-    """The payload and metadata are the source's, and aptrust-info says what was planned."""
-    theirs = {item.path: item.digests for item in source.payload}
-    ours = {item.path: item.digests for item in read_source(bag).payload}
-    problems = [
-        f"{p}: in the source bag, not in the package" for p in sorted(theirs.keys() - ours.keys())
-    ]
-    problems += [
-        f"{p}: in the package, not in the source bag" for p in sorted(ours.keys() - theirs.keys())
-    ]
-    for path in sorted(theirs.keys() & ours.keys()):
-        problems += _differences(bag, path, theirs[path], ours[path])
-    count = len(theirs)
-    verdict.rule(
-        f"payload: the source bag's {count} {_plural(count, 'file')}, byte for byte", problems
-    )
-    if source.metadata:
-        verdict.rule(
-            f"{', '.join(sorted(source.metadata))}: the source bag's, byte for byte, as tag files",
-            [
-                f"{name}: not the source bag's file"
-                for name, original in sorted(source.metadata.items())
-                if not (bag / name).is_file() or (bag / name).read_bytes() != original.read_bytes()
-            ],
-        )
-    # Read quietly: judge_dart has told any malformed line already.
-    written = tuple(_tag_elements(read_bag(bag), _APTRUST_INFO, Verdict()) or ())
-    shown = ", ".join(f"{k} {v!r}" for k, v in chosen.aptrust_info if k != "Description")
-    verdict.rule(
-        f"{_APTRUST_INFO}: {shown}"
-        + (", a Description" if _first(chosen.aptrust_info, "Description") else "")
-        + ", from the source bag",
-        []
-        if written == chosen.aptrust_info
-        else [f"{_APTRUST_INFO} says {list(written)}, not {list(chosen.aptrust_info)}"],
-    )
-    organisation = _first(chosen.bag_info, "Source-Organization")
-    verdict.held.append(
-        f"bag-info.txt: Source-Organization {organisation!r}, the source bag's"
-        if organisation
-        else "bag-info.txt: no Source-Organization (the source bag has none; APTrust only "
-        "recommends it, and sets it to the depositing institution on restore)"
-    )
-
-
-def _differences(
-    bag: Path, path: str, theirs: Mapping[str, str], ours: Mapping[str, str]
-) -> list[str]:
-    common = sorted(theirs.keys() & ours.keys())
-    if not common:  # the source's manifests use other algorithms: digest the copy in one
-        common = [n for n in sorted(theirs) if algorithms.is_supported(n)][:1]
-        if not common:
-            return [f"{path}: the source's digests use no algorithm archiver computes"]
-        ours = hashing.digest_file(bag / path, common).digests
-    return [
-        f"{path}: {name} {ours[name]}, the source bag's is {theirs[name]}"
-        for name in common
-        if ours[name] != theirs[name].lower()
-    ]
+def _first(elements: Sequence[tuple[str, str]], label: str) -> str | None:
+    return next((value for name, value in elements if name.lower() == label.lower()), None)
 
 
 # -- the exporter --------------------------------------------------------------------------
@@ -804,7 +515,7 @@ class AptrustExporter:
     def write(self, source: SourceBag, target: Path, options: Options) -> None:
         write(source, target, options)
 
-    def check(self, target: Path, source: SourceBag, options: Options) -> list[str]:
+    def check(self, target: Path, source: SourceBag, options: Options) -> PackageCheck:
         return check(target, source, options)
 
 

@@ -64,18 +64,25 @@ from typing import Literal
 
 import bagit  # LoC bagit-python: what Archivematica's bag.is_valid runs
 
-from archiver.bagit import algorithms, baginfo, hashing, paths
+from archiver.bagit import algorithms, baginfo, hashing, manifest, paths
+from archiver.bagit.reader import BAG_INFO_TXT
 from archiver.bagit.writer import PayloadPart, write_bag
-from archiver.check.profile import load_profile
+from archiver.codes import Severity
 from archiver.errors import BagWriteError, SourceError
 from archiver.export.base import (
     Exporter,
     ExportRefusedError,
     Options,
-    PackageCheckError,
+    PackageCheck,
     Written,
+    metadata_findings,
+    packed_profile_findings,
+    payload_findings,
+    unwritable,
+    within,
 )
 from archiver.export.source import SourceBag
+from archiver.findings import Finding, finding
 from archiver.record import DC_ELEMENTS, Record
 from archiver.validation import inspect_bag
 from archiver.version import AGENT
@@ -100,6 +107,7 @@ _REPLACED = frozenset(
 )
 _XML_NAME = re.compile(r"[^\W\d][\w.-]*")  # an XML name without ':' (a letter or '_' first)
 _COLUMN = re.compile(r"(dc|dcterms)\.[A-Za-z]+")
+_ZIP_TYPES = ("application/zip",)  # the package's media type, for a profile's Serialization
 _UNTARRED = (".gz", ".tgz")  # suffixes extract_zipped_transfer.py hands to tar
 _ZIP_FIRST, _ZIP_LAST = datetime(1980, 1, 1), datetime(2107, 12, 31, 23, 59, 58)  # DOS dates
 _CHUNK = 1 << 20
@@ -142,7 +150,7 @@ class ArchivematicaExporter:
             )
         return Written()
 
-    def check(self, target: Path, source: SourceBag, options: Options) -> list[str]:
+    def check(self, target: Path, source: SourceBag, options: Options) -> PackageCheck:
         return _PackageCheck(target, source, options).run()
 
 
@@ -158,12 +166,15 @@ def folder_name(bag_id: str) -> str:
 
 
 def bag_info(source: SourceBag, options: Options) -> list[tuple[str, str]]:
-    """The new bag-info: date and software of this bag, then the source's descriptive labels
-    in their order (Payload-Oxum is added by the writer)."""
+    """The new bag-info: date and software of this bag, the profile it is to meet (a bag
+    that complies with a BagIt profile names it), then the source's descriptive labels in
+    their order (Payload-Oxum is added by the writer)."""
     items = [
         ("Bagging-Date", options.clock.now().date().isoformat()),
         ("Bag-Software-Agent", AGENT),
     ]
+    if options.profile is not None:
+        items.append(("BagIt-Profile-Identifier", options.profile.identifier))
     kept = kept_labels(source)
     if not any(label.lower() == "external-identifier" for label, _ in kept):
         items.append(("External-Identifier", source.bag_id))
@@ -171,12 +182,9 @@ def bag_info(source: SourceBag, options: Options) -> list[tuple[str, str]]:
 
 
 def kept_labels(source: SourceBag) -> list[tuple[str, str]]:
-    """The source's labels that travel, values unfolded onto one line."""
-    return [
-        (label, " ".join(value.split("\n")))
-        for label, value in source.bag_info
-        if label.lower() not in _REPLACED
-    ]
+    """The source's labels that travel, in their order, values as the reader read them (a
+    folded value keeps its line breaks: the writer folds it again)."""
+    return [(label, value) for label, value in source.bag_info if label.lower() not in _REPLACED]
 
 
 def metadata_csv(record: Record, files: Sequence[str]) -> bytes:
@@ -205,8 +213,13 @@ def _parts(source: SourceBag) -> Iterator[PayloadPart]:
     for item, rel in zip(source.payload, files, strict=True):
         yield PayloadPart(rel, source=source.root / item.path)
     yield PayloadPart(METADATA_CSV, content=metadata_csv(source.record, files))
-    for name, path in sorted(source.metadata.items()):
-        yield PayloadPart(f"{SUBMISSION_DOCUMENTATION}/{PurePosixPath(name).name}", source=path)
+    for name in source.metadata:
+        yield PayloadPart(_documentation_path(name), content=source.metadata_file(name))
+
+
+def _documentation_path(name: str) -> str:
+    """Where a metadata file of the source ("metadata/mets.xml") lands in the new bag."""
+    return f"{SUBMISSION_DOCUMENTATION}/{PurePosixPath(name).name}"
 
 
 def _refuse_what_archivematica_cannot_take(source: SourceBag, target: Path) -> None:
@@ -223,13 +236,13 @@ def _refuse_what_archivematica_cannot_take(source: SourceBag, target: Path) -> N
             )
         elif not paths.is_utf8(item.name):
             problems.append(f"{item.path!r}: the name is not UTF-8; a zip member's must be")
-    for label, value in kept_labels(source):
-        if not _XML_NAME.fullmatch(label):
-            problems.append(
-                f"bag-info label {label!r}: Archivematica writes labels as XML element names"
-            )
-        elif problem := baginfo.value_problem(value):
-            problems.append(f"bag-info {label}: {problem}")
+    kept = kept_labels(source)
+    problems += [
+        f"bag-info label {label!r}: Archivematica writes labels as XML element names"
+        for label, _ in kept
+        if not _XML_NAME.fullmatch(label)
+    ]
+    problems += unwritable(item for item in kept if _XML_NAME.fullmatch(item[0]))
     if problems:
         raise ExportRefusedError(
             f"{source.root} cannot go to Archivematica as it is: {'; '.join(problems)}"
@@ -271,202 +284,279 @@ def _files(folder: Path) -> Iterator[str]:
 
 
 class _PackageCheck:
-    """Open the zip, unpack it safely, and hold the bag to Archivematica's rules."""
+    """Open the zip, unpack it safely, and hold the bag to Archivematica's rules. Finding
+    paths are zip member names (the bag's folder, then its path in the bag)."""
 
     def __init__(self, target: Path, source: SourceBag, options: Options) -> None:
         self.target = target
         self.source = source
         self.options = options
-        self.held: list[str] = []
-        self.broken: list[str] = []
+        self.check = PackageCheck()
+        self.top = ""  # the zip's one folder, the bag
 
-    def run(self) -> list[str]:
+    def run(self) -> PackageCheck:
         with tempfile.TemporaryDirectory(prefix=".check-", dir=self.target.parent) as scratch:
             bag = self._unpack(Path(scratch))
             if bag is not None:
                 self._bag(bag)
-        if self.broken:
-            raise PackageCheckError(
-                f"{self.target} breaks Archivematica's rules: {'; '.join(self.broken)}"
-            )
-        return self.held
+        return self.check.verdict(self.target.name)
 
-    def _rule(self, ok: bool, held: str, broken: str) -> bool:
-        (self.held if ok else self.broken).append(held if ok else broken)
-        return ok
+    def _at(self, rel: str = "") -> str:
+        return f"{self.top}/{rel}" if rel else self.top
 
     # The zip: one folder, safe names, sound members.
     def _unpack(self, scratch: Path) -> Path | None:
         try:
             with zipfile.ZipFile(self.target) as archive:
                 members = archive.infolist()
-                if not self._names(members):
+                problems = _member_problems(members)
+                if problems:
+                    self.check.rule("export.archivematica.zip", problems)
                     return None
                 for info in members:
                     _extract(archive, info, scratch)
         except (zipfile.BadZipFile, zipfile.LargeZipFile, OSError) as exc:
-            self.broken.append(f"not a readable zip ({exc})")
-            return None
-        top = members[0].filename.split("/", 1)[0]
-        self.held.append(
-            f"zip: {len(members)} members, all under the one folder {top}/ (the bag), "
-            "safe names, CRC-32 of every member holds"
-        )
-        return scratch / top
-
-    def _names(self, members: Sequence[zipfile.ZipInfo]) -> bool:
-        names = [info.filename for info in members]
-        unsafe = [name for name in names if _unsafe_member(name)]
-        links = [i.filename for i in members if stat.S_ISLNK(i.external_attr >> 16)]
-        tops = sorted({name.split("/", 1)[0] for name in names})
-        loose = [name for name in names if "/" not in name]  # files beside the folder
-        twice = sorted(name for name, count in Counter(names).items() if count > 1)
-        ok = len(tops) == 1 and not (unsafe or links or loose or twice)
-        if not ok:
-            self.broken.append(
-                "the zip must hold exactly one top-level folder with safe, distinct member "
-                f"names and no links (top level: {tops}; unsafe: {unsafe}; links: {links}; "
-                f"repeated: {twice})"
+            self.check.rule(
+                "export.archivematica.zip",
+                [finding("export.archivematica.zip", "", f"not a readable zip: {exc}")],
             )
-        return ok
+            return None
+        self.check.rule("export.archivematica.zip")
+        self.top = members[0].filename.split("/", 1)[0]
+        return scratch / self.top
 
     # The bag inside.
     def _bag(self, bag: Path) -> None:
-        given = self.options.profile
-        profile = load_profile(given) if given else None
-        inspection = inspect_bag(bag, profile=profile)
-        errors = [f for f in inspection.report.findings if f.severity == "error"]
-        judged = "BagIt 1.0" + (f" and profile {given.name}" if given else "")
-        self._rule(
-            not errors,
-            f"archiver's validator: a valid {judged} bag, every digest verified",
-            "archiver's validator finds the bag invalid: "
-            + "; ".join(f"{f.code} {f.path}: {f.message}" for f in errors),
-        )
-        self._reference(bag)
+        inspection = inspect_bag(bag)
+        judged = within(self.top, inspection.report.findings)
         manifests = inspection.payload_manifests
-        self._rule(
-            all(name in manifests for name in ALGORITHMS),
-            f"manifests and tag manifests in {' and '.join(ALGORITHMS)}",
-            f"payload manifests must include {' and '.join(ALGORITHMS)}, found {sorted(manifests)}",
+        missing = [name for name in ALGORITHMS if name not in manifests]
+        self.check.rule(
+            "export.archivematica.bag",
+            [
+                *(f for f in judged if f.severity is not Severity.INFO),
+                *self._reference(bag),
+                *(
+                    finding(
+                        "export.archivematica.bag",
+                        self._at(manifest.payload_manifest_name(name)),
+                        "no such payload manifest; this export writes one, for bagit-python "
+                        "to verify",
+                        algorithm=name,
+                    )
+                    for name in missing
+                ),
+            ],
         )
+        if self.options.profile is not None:
+            self.check.rule(
+                "export.profile",
+                packed_profile_findings(self.options.profile, bag, self.top, _ZIP_TYPES),
+            )
         self._payload(bag, set(inspection.inventory.payload), manifests)
-        self._bag_info({e.label: e.value for e in inspection.bag_info})
+        self._bag_info(inspection.bag_info)
         self._csv(bag)
         self._submission_documentation(bag)
 
-    def _reference(self, bag: Path) -> None:
+    def _reference(self, bag: Path) -> list[Finding]:
         try:
             bagit.Bag(str(bag)).validate()
         except bagit.BagError as exc:
-            self.broken.append(f"LoC bagit-python (Archivematica's validator) rejects it: {exc}")
-        else:
-            self.held.append("LoC bagit-python (what Archivematica verifies bags with): valid")
+            return [
+                finding(
+                    "export.archivematica.bag",
+                    self.top,
+                    f"LoC bagit-python rejects it: {exc}",
+                )
+            ]
+        return []
 
     def _payload(self, bag: Path, files: set[str], manifests: dict[str, dict[str, str]]) -> None:
         wanted = {_object_path(p.name): p for p in self.source.payload}
-        extra = sorted(
+        ours = {
             path
-            for path in files - set(wanted)
+            for path in files
             if path != METADATA_CSV and not path.startswith(f"{SUBMISSION_DOCUMENTATION}/")
-        )
-        differ = sorted(
-            path
-            for path, item in wanted.items()
-            if path not in files
-            or not _same_file(bag / path, item.size, item.digests, manifests, path)
-        )
-        self._rule(
-            not extra and not differ,
-            f"payload: the source's {_count(len(wanted))} under {OBJECTS}/, byte for byte "
-            "(sizes and digests as the source's manifests give them), nothing else",
-            f"payload must be the source's files under {OBJECTS}/ and nothing else "
-            f"(missing or different: {differ}; unexpected: {extra})",
+        }
+        self.check.rule(
+            "export.source.files", payload_findings(bag, self.top, wanted, ours, manifests)
         )
 
-    def _bag_info(self, found: dict[str, str]) -> None:
+    def _bag_info(self, elements: Sequence[baginfo.Element]) -> None:
+        where = self._at(BAG_INFO_TXT)
+        found = [(e.label, e.value) for e in elements]
         date = self.options.clock.now().date().isoformat()
-        lost = [label for label, value in kept_labels(self.source) if found.get(label) != value]
-        self._rule(
-            found.get("Bagging-Date") == date and "Payload-Oxum" in found and not lost,
-            f"bag-info: Bagging-Date {date}, Payload-Oxum, and the source's "
-            f"{len(kept_labels(self.source))} descriptive labels kept",
-            f"bag-info must carry Bagging-Date {date}, a Payload-Oxum and the source's "
-            f"descriptive labels (Bagging-Date: {found.get('Bagging-Date')}; lost: {lost})",
-        )
-        names = [label for label in found if not _XML_NAME.fullmatch(label)]
-        self._rule(
-            not names,
-            "bag-info labels are XML names (Archivematica writes them into its METS)",
-            f"bag-info labels must be XML names: {names}",
+        problems = []
+        dates = [value for label, value in found if label == "Bagging-Date"]
+        if dates != [date]:
+            problems.append(
+                finding(
+                    "export.source.bag-info",
+                    where,
+                    "Bagging-Date is not the export's date",
+                    label="Bagging-Date",
+                    expected=date,
+                    found=" | ".join(dates),
+                )
+            )
+        if not any(label == "Payload-Oxum" for label, _ in found):
+            problems.append(
+                finding("export.source.bag-info", where, "no Payload-Oxum", label="Payload-Oxum")
+            )
+        kept = kept_labels(self.source)
+        if [item for item in found if item in kept] != kept:
+            problems.append(
+                finding(
+                    "export.source.bag-info",
+                    where,
+                    "the source bag's labels and values are not all there, in their order",
+                    expected=len(kept),
+                    found=len([item for item in found if item in kept]),
+                )
+            )
+        self.check.rule("export.source.bag-info", problems)
+        self.check.rule(
+            "export.archivematica.bag-info-label",
+            [
+                finding(
+                    "export.archivematica.bag-info-label",
+                    where,
+                    f"{element.label!r} is not an XML name",
+                    label=element.label,
+                    line=element.line,
+                )
+                for element in elements
+                if not _XML_NAME.fullmatch(element.label)
+            ],
         )
 
     def _csv(self, bag: Path) -> None:
-        path = bag / METADATA_CSV
+        where = self._at(METADATA_CSV)
+        rule = "export.archivematica.metadata-csv"
         try:
-            raw = path.read_bytes()
+            raw = (bag / METADATA_CSV).read_bytes()
         except OSError:
-            self.broken.append(f"{METADATA_CSV} is missing")
+            self.check.rule(rule, [finding(rule, where, "missing")])
             return
         try:
             text = raw.decode("utf-8")
         except UnicodeDecodeError as exc:
-            self.broken.append(f"{METADATA_CSV} must be UTF-8 ({exc.reason})")
+            self.check.rule(rule, [finding(rule, where, "not UTF-8", offset=exc.start)])
             return
         try:
             rows = list(csv.reader(io.StringIO(text, newline="")))
         except csv.Error as exc:
-            self.broken.append(f"{METADATA_CSV} is not CSV ({exc})")
+            self.check.rule(rule, [finding(rule, where, f"not CSV: {exc}")])
             return
         header = rows[0] if rows else []
-        self._rule(
-            not text.startswith("\ufeff")
-            and header[:1] == ["filename"]
-            and all(_COLUMN.fullmatch(h) for h in header[1:])
-            and all(h.split(".", 1)[1] in DC_ELEMENTS for h in header[1:] if h.startswith("dc.")),
-            f"{METADATA_CSV}: UTF-8, header 'filename' then {len(header) - 1} dc.* columns",
-            f"{METADATA_CSV} must be UTF-8 without BOM, its header 'filename' then dc.<element> "
-            f"or dcterms.<term> columns (header: {header})",
-        )
+        problems = []
+        if text.startswith("\ufeff"):
+            problems.append(finding(rule, where, "begins with a byte order mark"))
+        if header[:1] != ["filename"]:
+            problems.append(
+                finding(
+                    rule,
+                    where,
+                    "the first column is not 'filename'",
+                    line=1,
+                    found=header[0] if header else None,
+                    expected="filename",
+                )
+            )
+        problems += [
+            finding(
+                rule,
+                where,
+                f"{name!r} is not a dc.<element> or dcterms.<term> column",
+                line=1,
+                found=name,
+            )
+            for name in header[1:]
+            if not _COLUMN.fullmatch(name)
+            or (name.startswith("dc.") and name.split(".", 1)[1] not in DC_ELEMENTS)
+        ]
         names = [row[0] for row in rows[1:] if row]
         files = sorted(_object_path(p.name) for p in self.source.payload)
-        missing_files = [n for n in names if n != TRANSFER_ROW and not (bag / n).is_file()]
-        self._rule(
-            sorted(n for n in names if n != TRANSFER_ROW) == files
-            and names.count(TRANSFER_ROW) == 1
-            and not missing_files,
-            f"{METADATA_CSV}: a row '{TRANSFER_ROW}' and one row per payload file "
-            f"({_count(len(files))}), named by their paths in the bag (data/...), each present",
-            f"{METADATA_CSV} must have one row '{TRANSFER_ROW}' and one per payload file, named "
-            f"by its path in the bag (rows: {names}; payload: {files}; "
-            f"not in the bag: {missing_files})",
-        )
-        wrong = [
-            row[0]
-            for row in rows[1:]
-            if row and _row_record(header, row) != _dc(self.source.record)
+        if names.count(TRANSFER_ROW) != 1:
+            problems.append(
+                finding(
+                    rule,
+                    where,
+                    f"not exactly one row '{TRANSFER_ROW}', the transfer",
+                    count=names.count(TRANSFER_ROW),
+                )
+            )
+        rows_by_name = {row[0]: number for number, row in enumerate(rows, start=1) if row}
+        problems += [
+            finding(rule, where, "a row names no payload file", line=rows_by_name[name], entry=name)
+            for name in names
+            if name != TRANSFER_ROW and (name not in files or not (bag / name).is_file())
         ]
-        self._rule(
-            not wrong and len({len(row) for row in rows}) == 1,
-            f"{METADATA_CSV}: every row carries the record's Dublin Core, every value kept",
-            f"{METADATA_CSV} rows must carry the record's Dublin Core (rows that differ: {wrong})",
+        problems += [
+            finding(rule, where, "no row for a payload file", entry=path)
+            for path in files
+            if path not in names
+        ]
+        if len({len(row) for row in rows}) > 1:
+            problems.append(finding(rule, where, "its rows have different numbers of columns"))
+        self.check.rule(rule, problems)
+        self.check.rule(
+            "export.source.record",
+            [
+                finding(
+                    "export.source.record",
+                    where,
+                    "the row does not carry the record's Dublin Core",
+                    line=number,
+                    entry=row[0],
+                )
+                for number, row in enumerate(rows[1:], start=2)
+                if row and _row_record(header, row) != _dc(self.source.record)
+            ],
         )
 
     def _submission_documentation(self, bag: Path) -> None:
-        folder = bag / SUBMISSION_DOCUMENTATION
-        differ = []
-        for name, path in sorted(self.source.metadata.items()):
-            copy = folder / PurePosixPath(name).name
-            if not copy.is_file() or copy.read_bytes() != path.read_bytes():
-                differ.append(name)
-        names = sorted(PurePosixPath(name).name for name in self.source.metadata)
-        self._rule(
-            not differ,
-            f"{SUBMISSION_DOCUMENTATION}/: the source's {', '.join(names) or 'no metadata files'}"
-            ", byte for byte",
-            f"{SUBMISSION_DOCUMENTATION}/ must hold the source's metadata files byte for byte "
-            f"(missing or different: {differ})",
+        copies = {_documentation_path(name): name for name in self.source.metadata}
+        self.check.rule(
+            "export.source.files", metadata_findings(bag, self.top, self.source, copies)
         )
+
+
+def _member_problems(members: Sequence[zipfile.ZipInfo]) -> list[Finding]:
+    """The zip holds exactly one top-level folder, with safe, distinct names and no links."""
+    rule = "export.archivematica.zip"
+    names = [info.filename for info in members]
+    problems = [
+        finding(rule, name, "an unsafe member name (absolute, '..', a drive or a backslash)")
+        for name in names
+        if _unsafe_member(name)
+    ]
+    problems += [
+        finding(rule, info.filename, "a symbolic link")
+        for info in members
+        if stat.S_ISLNK(info.external_attr >> 16)
+    ]
+    problems += [
+        finding(rule, name, "beside the bag's folder, at the top of the zip")
+        for name in names
+        if "/" not in name
+    ]
+    problems += [
+        finding(rule, name, "appears more than once", count=count)
+        for name, count in sorted(Counter(names).items())
+        if count > 1
+    ]
+    tops = sorted({name.split("/", 1)[0] for name in names})
+    if len(tops) != 1:
+        problems.append(
+            finding(
+                rule,
+                "",
+                f"{len(tops)} top-level entries, not the one folder of the bag",
+                found=" | ".join(tops),
+            )
+        )
+    return problems
 
 
 def _extract(archive: zipfile.ZipFile, info: zipfile.ZipInfo, scratch: Path) -> None:
@@ -490,30 +580,6 @@ def _unsafe_member(name: str) -> bool:
         or re.match(r"^[A-Za-z]:", name) is not None
         or any(part in {"", ".", ".."} for part in parts)
     )
-
-
-def _same_file(
-    path: Path,
-    size: int,
-    digests: dict[str, str],
-    manifests: dict[str, dict[str, str]],
-    rel: str,
-) -> bool:
-    """Whether the unpacked file is the source's: its size, and its digests in every
-    algorithm the source's manifests give (from the new manifests, verified by the validator,
-    or digested here when the new bag has no such manifest)."""
-    if path.stat().st_size != size or not digests:
-        return False
-    unknown = [name for name in digests if name not in manifests]
-    computed = hashing.digest_file(path, unknown).digests if unknown else {}
-    return all(
-        (manifests[name].get(rel) if name in manifests else computed.get(name)) == want.lower()
-        for name, want in digests.items()
-    )
-
-
-def _count(count: int) -> str:
-    return f"{count} file" if count == 1 else f"{count} files"
 
 
 def _dc(record: Record) -> dict[str, list[str]]:

@@ -87,7 +87,7 @@ from __future__ import annotations
 import os
 import re
 import stat
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
@@ -97,8 +97,9 @@ from lxml import etree
 from archiver import layout
 from archiver.bagit import algorithms, hashing, paths
 from archiver.errors import BagWriteError
-from archiver.export.base import ExportRefusedError, Options, PackageCheckError
+from archiver.export.base import ExportRefusedError, Options, PackageCheck
 from archiver.export.source import SourceBag
+from archiver.findings import Finding, finding
 from archiver.record import Record
 from archiver.version import AGENT
 from archiver.xml import parsing
@@ -371,7 +372,7 @@ def _shorten(value: str, limit: int = 40) -> str:
     return repr(value if len(value) <= limit else value[:limit] + "...")
 
 
-# -- the item's files (pure, given the bag's tag manifests) ----------------------------------
+# -- the item's files (the bag's manifests, its metadata files read through the reader) -----
 
 # Top-level names DSpace's importer reads itself; a payload entry never takes one.
 _SAF_NAMES = frozenset(
@@ -394,12 +395,15 @@ class Entry:
 
     name: str  # path inside the item folder, as contents lists it
     bag_path: str
-    source: Path
+    source: Path | None  # a payload file, copied by path (digested as it is copied)
     bundle: str
     primary: bool
     description: str | None
     size: int | None  # from the inventory (payload files); None for tag files
     digests: Mapping[str, str]  # algorithm -> hex, from the bag's (tag) manifests
+    # a metadata file: its bytes, read through the bag reader (and checked against the tag
+    # manifests when the bag has them)
+    content: bytes | None = None
 
     def contents_line(self) -> str:
         options = [f"bundle:{self.bundle}"]
@@ -458,7 +462,7 @@ def plan_item(source: SourceBag) -> Plan:
             )
         )
     tag_digests = source.tag_digests
-    for bag_path, path in source.metadata.items():
+    for bag_path in source.metadata:
         name = _free(bag_path.rsplit("/", 1)[-1], taken)
         taken.add(name.casefold())
         what = _METADATA_DESCRIPTIONS.get(bag_path, "its metadata")
@@ -466,14 +470,15 @@ def plan_item(source: SourceBag) -> Plan:
             Entry(
                 name=name,
                 bag_path=bag_path,
-                source=path,
+                source=None,
                 bundle=METADATA,
                 primary=False,
                 description=f"{bag_path} of the source bag: {what}",
                 size=None,
                 # BagIt makes tag manifests optional: without one the copy is compared
-                # with the source file itself (see _expected).
+                # with the bytes read from the bag (see _expected).
                 digests=_supported(tag_digests.get(bag_path, {}), bag_path, required=False),
+                content=source.metadata_file(bag_path),
             )
         )
     values = crosswalk(source.record)
@@ -555,12 +560,12 @@ class DSpaceSAF:
     def write(self, source: SourceBag, target: Path, options: Options) -> None:
         if options.profile is not None:
             raise ExportRefusedError(
-                f"--profile {options.profile}: a DSpace Simple Archive Format package is not "
-                "a bag, so no BagIt profile applies to it (validate the bag with --profile)"
+                "a BagIt profile does not apply to a DSpace Simple Archive Format package: "
+                "it is not a bag (judge the source bag by the profile instead)"
             )
         plan = plan_item(source)  # refuses before anything is written
         item = target / ITEM
-        mismatches: list[str] = []
+        mismatches: list[Finding] = []
         try:
             item.mkdir(parents=True)
             for entry in plan.entries:
@@ -574,77 +579,150 @@ class DSpaceSAF:
             raise BagWriteError(f"cannot write the DSpace package: {exc}") from exc
         except OSError as exc:
             raise BagWriteError(f"cannot write the DSpace package in {target}: {exc}") from exc
-        if mismatches:
-            raise PackageCheckError("; ".join(mismatches))
+        copied = PackageCheck()
+        copied.rule("export.source.files", mismatches)
+        copied.verdict(target.name)
 
-    def check(self, target: Path, source: SourceBag, options: Options) -> list[str]:  # noqa: ARG002
+    def check(self, target: Path, source: SourceBag, options: Options) -> PackageCheck:  # noqa: ARG002
         return check_package(target, plan_item(source))
 
 
 EXPORTER = DSpaceSAF()
 
 
-def _copy(entry: Entry, destination: Path) -> list[str]:
+def _copy(entry: Entry, destination: Path) -> list[Finding]:
     """Copy one file, digesting it on the way; what differs from the bag's manifests."""
+    where = f"{ITEM}/{entry.name}"
+    if entry.content is not None:  # read and checked already
+        destination.write_bytes(entry.content)
+        return []
+    assert entry.source is not None  # a payload file
     try:
         found = hashing.copy_file(entry.source, destination, sorted(entry.digests) or [_CHECKED])
     except hashing.WriteFailedError:
         raise
     except OSError as exc:  # the source vanished or changed since it was validated
-        return [f"{entry.bag_path} could not be copied: {exc.strerror or exc}"]
+        return [
+            finding(
+                "export.source.files",
+                where,
+                f"could not be copied from the bag: {exc.strerror or exc}",
+                source=entry.bag_path,
+            )
+        ]
     problems = [
-        f"{entry.bag_path}: its copy's {name} is {found.digests[name]}, the bag's manifest "
-        f"says {want}"
+        finding(
+            "export.source.files",
+            where,
+            f"its copy's {name} differs from the bag's manifest",
+            source=entry.bag_path,
+            algorithm=name,
+            expected=want,
+            found=found.digests[name],
+        )
         for name, want in sorted(entry.digests.items())
         if found.digests[name] != want
     ]
     if entry.size is not None and found.size != entry.size:
-        problems.append(f"{entry.bag_path}: copied {found.size} bytes, the bag holds {entry.size}")
+        problems.append(_size_differs(where, entry, found.size))
     return problems
+
+
+def _size_differs(where: str, entry: Entry, size: int) -> Finding:
+    return finding(
+        "export.source.files",
+        where,
+        f"{size} bytes; the bag's file has {entry.size}",
+        source=entry.bag_path,
+        expected=entry.size,
+        found=size,
+    )
 
 
 # -- checking a written package --------------------------------------------------------------
 
 
-def check_package(target: Path, plan: Plan) -> list[str]:
-    """The SAF rules, checked on disk: what held as lines; PackageCheckError naming every
-    rule broken."""
-    problems: list[str] = []
-    held: list[str] = []
+def check_package(target: Path, plan: Plan) -> PackageCheck:
+    """The SAF rules, checked on disk (paths relative to ``target``, the archive folder):
+    the codes that held; PackageCheckError carrying every finding when one is broken."""
+    check = PackageCheck()
     item = target / ITEM
-    extra = sorted(set(_listdir(target, problems)) - {ITEM})
-    if extra:
-        problems.append(f"the archive folder holds more than {ITEM}: {', '.join(extra)}")
+    names, unreadable = _listdir(target)
+    check.rule(
+        "export.dspace.archive-folder",
+        [
+            *unreadable,
+            *(
+                finding(
+                    "export.dspace.archive-folder",
+                    name,
+                    f"the archive folder holds more than the item folder {ITEM}",
+                )
+                for name in names
+                if name != ITEM
+            ),
+            *(
+                []
+                if item.is_dir() and not item.is_symlink()
+                else [finding("export.dspace.archive-folder", ITEM, "no item folder")]
+            ),
+        ],
+    )
     if not item.is_dir() or item.is_symlink():
-        raise PackageCheckError(f"{target} has no item folder {ITEM}")
-    held.append(f"one item folder, {ITEM}; no handle or collections file (chosen at import)")
-    for name in ("handle", "collections", "relationships"):
-        if os.path.lexists(item / name):
-            problems.append(f"{ITEM}/{name} is present; this export never writes one")
-    held.extend(_check_metadata_files(item, plan, problems))
-    listed = _check_contents(item, plan, problems)
+        return check.verdict(target.name)
+    files, links = _item_files(item)
+    check.rule(
+        "export.dspace.item-files",
+        [
+            *(
+                finding(
+                    "export.dspace.item-files",
+                    f"{ITEM}/{name}",
+                    "DSpace reads this file; this export never writes one",
+                )
+                for name in sorted(_saf_files(item) - {DUBLIN_CORE, CONTENTS, DCTERMS_FILE})
+            ),
+            *(
+                finding(
+                    "export.dspace.item-files",
+                    f"{ITEM}/{name}",
+                    "DSpace reads this file; this export never writes one (DSpace mints the "
+                    "handle, the collection is chosen at import)",
+                )
+                for name in ("handle", "collections", "relationships")
+                if os.path.lexists(item / name)
+            ),
+            *(
+                finding("export.dspace.item-files", f"{ITEM}/{rel}", "a symbolic link")
+                for rel in links
+            ),
+        ],
+    )
+    _check_metadata_files(item, plan, check)
+    listed = _check_contents(item, plan, check)
     if listed is not None:
-        held.append(
-            f"contents: {len(listed)} lines, each naming a file in {ITEM}, one bundle each; "
-            f"exactly one primary:true ({next(e.name for e in plan.entries if e.primary)})"
+        check.rule(
+            "export.dspace.unlisted-file",
+            [
+                finding(
+                    "export.dspace.unlisted-file",
+                    f"{ITEM}/{rel}",
+                    "contents does not list this file, so DSpace would not import it",
+                )
+                for rel in sorted(set(files) - set(listed) - _saf_files(item))
+            ],
         )
-        unlisted = sorted(set(_item_files(item, problems)) - set(listed) - _saf_files(item))
-        if unlisted:
-            problems.append(f"files in {ITEM} that contents does not list: {', '.join(unlisted)}")
-        else:
-            held.append(f"every file in {ITEM} but the SAF metadata files is listed in contents")
-    held.extend(_check_digests(item, plan, problems))
-    if problems:
-        raise PackageCheckError("the DSpace package breaks its rules: " + "; ".join(problems))
-    return held
+    check.rule("export.source.files", _check_digests(item, plan))
+    return check.verdict(target.name)
 
 
-def _listdir(folder: Path, problems: list[str]) -> list[str]:
+def _listdir(folder: Path) -> tuple[list[str], list[Finding]]:
     try:
-        return sorted(os.listdir(folder))
+        return sorted(os.listdir(folder)), []
     except OSError as exc:
-        problems.append(f"cannot list {folder}: {exc.strerror}")
-        return []
+        return [], [
+            finding("export.dspace.archive-folder", "", f"cannot be listed: {exc.strerror}")
+        ]
 
 
 def _saf_files(item: Path) -> set[str]:
@@ -655,44 +733,68 @@ def _saf_files(item: Path) -> set[str]:
     }
 
 
-def _check_metadata_files(item: Path, plan: Plan, problems: list[str]) -> list[str]:
-    held = []
+def _check_metadata_files(item: Path, plan: Plan, check: PackageCheck) -> None:
+    """dublin_core.xml and metadata_dcterms.xml: DSpace's format, its registries, and the
+    bag's record as crosswalked."""
     expected = {DUBLIN_CORE: ("dc", plan.dublin_core), DCTERMS_FILE: ("dcterms", plan.dcterms)}
-    others = sorted(_saf_files(item) - {DUBLIN_CORE, CONTENTS, DCTERMS_FILE})
-    if others:
-        problems.append(f"metadata files this export never writes: {', '.join(others)}")
+    form: list[Finding] = []
+    registry: list[Finding] = []
+    record: list[Finding] = []
     for name, (schema, want) in expected.items():
+        where = f"{ITEM}/{name}"
         try:
             data = (item / name).read_bytes()
         except OSError as exc:
-            problems.append(f"{name}: cannot be read ({exc.strerror})")
+            form.append(
+                finding("export.dspace.metadata-file", where, f"cannot be read: {exc.strerror}")
+            )
             continue
-        found = _metadata_problems(name, data, schema)
-        problems.extend(found)
-        if found:
-            continue
-        if data != want:
-            problems.append(f"{name} is not what the bag's record crosswalks to")
-            continue
-        count = data.count(b"<dcvalue ")
-        held.append(
-            f"{name}: well-formed, schema {schema}, {count} dcvalue elements, every field in "
-            f"DSpace's default {schema} registry, as the bag's record crosswalks to"
-        )
-    return held
+        found_form, found_registry = _metadata_problems(where, data, schema)
+        form += found_form
+        registry += found_registry
+        if not (found_form or found_registry) and data != want:
+            record.append(
+                finding(
+                    "export.source.record",
+                    where,
+                    "not what the bag's record crosswalks to",
+                    schema=schema,
+                )
+            )
+    check.rule("export.dspace.metadata-file", form)
+    check.rule("export.dspace.registry", registry)
+    check.rule("export.source.record", record)
 
 
-def _metadata_problems(name: str, data: bytes, schema: str) -> list[str]:
-    """The SAF metadata file rules DSpace's importer relies on."""
+def _metadata_problems(where: str, data: bytes, schema: str) -> tuple[list[Finding], list[Finding]]:
+    """The SAF metadata file rules DSpace's importer relies on: (the file's form, fields
+    outside DSpace's default registry)."""
     try:
         root = parsing.parse_bytes(data).getroot()
     except etree.XMLSyntaxError as exc:
-        return [f"{name} is not well-formed XML: {exc}"]
+        return [finding("export.dspace.metadata-file", where, f"not well-formed XML: {exc}")], []
     if root.tag != "dublin_core":
-        return [f"{name}: the root element is {root.tag!r}, not 'dublin_core'"]
+        return [
+            finding(
+                "export.dspace.metadata-file",
+                where,
+                "the root element is not dublin_core",
+                found=str(root.tag),
+                expected="dublin_core",
+            )
+        ], []
     if root.get("schema") != schema:
-        return [f"{name}: the schema attribute is {root.get('schema')!r}, not {schema!r}"]
-    problems = []
+        return [
+            finding(
+                "export.dspace.metadata-file",
+                where,
+                "the schema attribute names another schema",
+                found=root.get("schema"),
+                expected=schema,
+            )
+        ], []
+    form: list[Finding] = []
+    unknown: list[Finding] = []
     registry = REGISTRIES[schema]
     for child in root:
         if not isinstance(child.tag, str):
@@ -701,54 +803,160 @@ def _metadata_problems(name: str, data: bytes, schema: str) -> list[str]:
         qualifier = child.get("qualifier")
         unqualified = qualifier in (None, "", "none")
         label = ".".join(p for p in (schema, element, None if unqualified else qualifier) if p)
+        line = child.sourceline
         if child.tag != "dcvalue":
-            problems.append(f"{name}: <{child.tag}> is not a dcvalue element")
+            form.append(
+                finding(
+                    "export.dspace.metadata-file",
+                    where,
+                    f"<{child.tag}> is not a dcvalue element",
+                    line=line,
+                )
+            )
         elif not element:
-            problems.append(f"{name}: a dcvalue has no element attribute")
+            form.append(
+                finding(
+                    "export.dspace.metadata-file",
+                    where,
+                    "a dcvalue has no element attribute",
+                    line=line,
+                )
+            )
         elif (element, None if unqualified else qualifier) not in registry:
-            problems.append(f"{name}: {label} is not in DSpace's default {schema} registry")
+            unknown.append(
+                finding(
+                    "export.dspace.registry",
+                    where,
+                    f"{label} is not in DSpace's default {schema} registry",
+                    line=line,
+                    field=label,
+                )
+            )
         elif len(child) or not (child.text or "").strip():
-            problems.append(f"{name}: {label} must hold text only, and some")
-    return problems
+            form.append(
+                finding(
+                    "export.dspace.metadata-file",
+                    where,
+                    f"{label} must hold text only, and some",
+                    line=line,
+                    field=label,
+                )
+            )
+    return form, unknown
 
 
-def _check_contents(item: Path, plan: Plan, problems: list[str]) -> list[str] | None:
+def _check_contents(item: Path, plan: Plan, check: PackageCheck) -> list[str] | None:
     """Every line's syntax and file; None when contents cannot be read at all."""
+    where = f"{ITEM}/{CONTENTS}"
     try:
         raw = (item / CONTENTS).read_bytes()
         body = raw.decode("utf-8")
     except OSError as exc:
-        problems.append(f"contents: cannot be read ({exc.strerror})")
+        check.rule(
+            "export.dspace.contents",
+            [finding("export.dspace.contents", where, f"cannot be read: {exc.strerror}")],
+        )
         return None
-    except UnicodeDecodeError:
-        problems.append("contents is not UTF-8")
+    except UnicodeDecodeError as exc:
+        check.rule(
+            "export.dspace.contents",
+            [finding("export.dspace.contents", where, "not UTF-8", offset=exc.start)],
+        )
         return None
+    syntax: list[Finding] = []
+    named: list[Finding] = []
     if "\r" in body or (body and not body.endswith("\n")):
-        problems.append("contents must be LF-terminated lines without CR")
+        syntax.append(
+            finding("export.dspace.contents", where, "must be LF-terminated lines without CR")
+        )
     names: list[str] = []
-    primaries = 0
+    primaries: list[int] = []
     for number, line in enumerate(body.splitlines(), start=1):
         name, *options = line.split("\t")
-        where = f"contents line {number} ({name!r})"
         bundles = [o for o in options if o.startswith("bundle:")]
         unknown = [o for o in options if not o.startswith(("bundle:", "description:"))]
         unknown = [o for o in unknown if o != "primary:true"]
-        primaries += options.count("primary:true")
+        if "primary:true" in options:
+            primaries.append(number)
         if len(bundles) != 1 or bundles[0] == "bundle:":
-            problems.append(f"{where} must name exactly one bundle")
+            syntax.append(
+                finding(
+                    "export.dspace.contents",
+                    where,
+                    "a line must name exactly one bundle",
+                    line=number,
+                    entry=name,
+                )
+            )
         if unknown:
-            problems.append(f"{where} has options DSpace does not know: {', '.join(unknown)}")
+            syntax.append(
+                finding(
+                    "export.dspace.contents",
+                    where,
+                    f"options DSpace does not know: {', '.join(unknown)}",
+                    line=number,
+                    entry=name,
+                )
+            )
         if _java_trim(line).startswith("-r "):
-            problems.append(f"{where} would be read as a registration (-r)")
+            syntax.append(
+                finding(
+                    "export.dspace.contents",
+                    where,
+                    "the line would be read as a registration (-r)",
+                    line=number,
+                    entry=name,
+                )
+            )
         if not _inside(name) or not _regular_file(item / name):
-            problems.append(f"{where} does not name a regular file in {ITEM}")
-        if name in names:
-            problems.append(f"{where} lists the file a second time")
+            named.append(
+                finding(
+                    "export.dspace.contents-file",
+                    where,
+                    "names no regular file in the item folder",
+                    line=number,
+                    entry=name,
+                )
+            )
+        elif name in names:
+            named.append(
+                finding(
+                    "export.dspace.contents-file",
+                    where,
+                    "lists a file a second time",
+                    line=number,
+                    entry=name,
+                )
+            )
         names.append(name)
-    if primaries != 1:
-        problems.append(f"contents marks {primaries} files primary:true, not exactly one")
-    if raw != plan.contents:
-        problems.append("contents does not list what the bag holds, as this export lists it")
+    check.rule("export.dspace.contents", syntax)
+    check.rule("export.dspace.contents-file", named)
+    check.rule(
+        "export.dspace.primary",
+        []
+        if len(primaries) == 1
+        else [
+            finding(
+                "export.dspace.primary",
+                where,
+                f"{len(primaries)} lines are marked primary:true, not exactly one",
+                count=len(primaries),
+                line=primaries[1] if len(primaries) > 1 else None,
+            )
+        ],
+    )
+    check.rule(
+        "export.source.files",
+        []
+        if raw == plan.contents
+        else [
+            finding(
+                "export.source.files",
+                where,
+                "does not list the bag's files as this export lists them",
+            )
+        ],
+    )
     return names
 
 
@@ -764,17 +972,19 @@ def _regular_file(path: Path) -> bool:
         return False
 
 
-def _item_files(item: Path, problems: list[str]) -> Iterator[str]:
-    """Every file under the item folder by its /-separated relative path; links flagged."""
-    for folder, dirs, files in os.walk(item):
+def _item_files(item: Path) -> tuple[list[str], list[str]]:
+    """Every file under the item folder by its /-separated relative path, and every link."""
+    files: list[str] = []
+    links: list[str] = []
+    for folder, dirs, names in os.walk(item):
         relative = Path(folder).relative_to(item)
-        for name in sorted(dirs + files):
-            path = Path(folder) / name
+        for name in sorted(dirs + names):
             rel = (relative / name).as_posix()
-            if path.is_symlink():
-                problems.append(f"{ITEM}/{rel} is a symbolic link")
-            elif name in files:
-                yield rel
+            if (Path(folder) / name).is_symlink():
+                links.append(rel)
+            elif name in names:
+                files.append(rel)
+    return files, links
 
 
 _CHECKED = "sha256"  # the algorithm check() re-reads each file with, when the bag has it
@@ -785,34 +995,42 @@ def _expected(entry: Entry) -> tuple[str, str, str]:
     for name in (_CHECKED, *sorted(entry.digests)):
         if name in entry.digests:
             return name, entry.digests[name], "the bag's manifest"
-    source = hashing.digest_file(entry.source, [_CHECKED])
-    return _CHECKED, source.digests[_CHECKED], "its source file (no tag manifest lists it)"
+    # Only a metadata file can lack a digest: compare with its bytes as read from the bag.
+    found = algorithms.new(_CHECKED)
+    found.update(entry.content or b"")
+    return _CHECKED, found.hexdigest(), "its source file (no tag manifest lists it)"
 
 
-def _check_digests(item: Path, plan: Plan, problems: list[str]) -> list[str]:
-    counts = {ORIGINAL: 0, METADATA: 0}
-    used: set[str] = set()
+def _check_digests(item: Path, plan: Plan) -> list[Finding]:
+    """Every file of the item against the bag's: size and digest."""
+    problems: list[Finding] = []
     for entry in plan.entries:
-        path = item / entry.name
+        where = f"{ITEM}/{entry.name}"
         try:
             name, want, authority = _expected(entry)
-            found = hashing.digest_file(path, [name])
+            found = hashing.digest_file(item / entry.name, [name])
         except OSError as exc:
-            problems.append(f"{ITEM}/{entry.name} cannot be read: {exc.strerror or exc}")
-            continue
-        used.add(name)
-        if entry.size is not None and found.size != entry.size:
             problems.append(
-                f"{ITEM}/{entry.name} holds {found.size} bytes, {entry.bag_path} {entry.size}"
+                finding(
+                    "export.source.files",
+                    where,
+                    f"cannot be read: {exc.strerror or exc}",
+                    source=entry.bag_path,
+                )
             )
+            continue
+        if entry.size is not None and found.size != entry.size:
+            problems.append(_size_differs(where, entry, found.size))
         elif found.digests[name] != want:
             problems.append(
-                f"{ITEM}/{entry.name}: {name} {found.digests[name]}, {authority} says {want} "
-                f"for {entry.bag_path}"
+                finding(
+                    "export.source.files",
+                    where,
+                    f"its {name} differs from what {authority} says",
+                    source=entry.bag_path,
+                    algorithm=name,
+                    expected=want,
+                    found=found.digests[name],
+                )
             )
-        else:
-            counts[entry.bundle] += 1
-    return [
-        f"{counts[ORIGINAL]} payload and {counts[METADATA]} metadata files match the bag's "
-        f"{' and '.join(sorted(used))} manifests in size and digest"
-    ]
+    return problems

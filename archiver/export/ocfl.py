@@ -54,22 +54,24 @@ import contextlib
 import fcntl
 import logging
 import os
+import re
 import shutil
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 from urllib.parse import quote
 
-from archiver.bagit import hashing, manifest, paths
+from archiver.bagit import hashing, paths
 from archiver.bagit.reader import Bag
 from archiver.check.bag import Mode
-from archiver.check.profile import load_profile
+from archiver.check.profile import Profile
 from archiver.clock import w3cdtf
 from archiver.codes import Severity
 from archiver.errors import ArchiverError, BagWriteError, SourceError
-from archiver.export.base import ExportRefusedError, Options, PackageCheckError, Written
+from archiver.export.base import ExportRefusedError, Options, PackageCheck, Written
 from archiver.export.source import SourceBag
+from archiver.findings import Finding, finding
 from archiver.staging import Staging, exchange, fsync_directory, sync_filesystem
 from archiver.validation import inspect_bag
 from archiver.version import AGENT, NAME
@@ -121,8 +123,8 @@ def object_id(bag_id: str) -> str:
 class OcflExporter:
     name: str = "ocfl"
     creates: Literal["root"] = "root"
-    # The profile judgement of the last write, by (root, object id), for check() to report.
-    _outcomes: dict[tuple[str, str], list[str]] = field(default_factory=dict, repr=False)
+    # What write() judged before writing (the profile), by (root, object id), for check().
+    _judged: dict[tuple[str, str], PackageCheck] = field(default_factory=dict, repr=False)
 
     def write(self, source: SourceBag, target: Path, options: Options) -> Written:
         """Add the bag to the storage root ``target`` as a new object or a new version."""
@@ -144,7 +146,7 @@ class OcflExporter:
                     outcome = _into_root(root, target, identifier, source.root, files, metadata)
         except _OCFL_ERRORS as exc:
             raise BagWriteError(f"cannot write the OCFL object into {target}: {exc}") from exc
-        self._outcomes[(os.fspath(target), identifier)] = judged
+        self._judged[(os.fspath(target), identifier)] = judged
         found = open_root(target)
         path = target / found.object_path(identifier) if found is not None else target
         return Written(path, (outcome,))
@@ -154,21 +156,19 @@ class OcflExporter:
         target: Path,
         source: SourceBag,
         options: Options,  # noqa: ARG002 - the Exporter protocol's; write() used its profile
-    ) -> list[str]:
-        """ocfl-py validates the root and the object; the head version must be the bag."""
+    ) -> PackageCheck:
+        """ocfl-py validates the root and the object; the head version must be the bag.
+        Finding paths are relative to the storage root."""
         identifier = object_id(source.bag_id)
-        lines = self._outcomes.pop((os.fspath(target), identifier), [])
+        check = self._judged.pop((os.fspath(target), identifier), PackageCheck())
         try:
-            found, problems = _check(target, identifier, source)
+            _check(target, identifier, source, check)
         except _OCFL_ERRORS as exc:
-            raise PackageCheckError(
-                f"ocfl-py cannot read the storage root {target}: {exc}"
-            ) from exc
-        if problems:
-            raise PackageCheckError(
-                f"the OCFL storage root {target} breaks OCFL rules: " + "; ".join(problems)
+            check.rule(
+                "export.ocfl.storage-root",
+                [finding("export.ocfl.storage-root", "", f"ocfl-py cannot read it: {exc}")],
             )
-        return lines + found
+        return check.verdict(f"the OCFL storage root {target}")
 
 
 EXPORTER = OcflExporter()
@@ -195,31 +195,30 @@ def bag_files(bag: Bag) -> list[str]:
     return files
 
 
-def meets_profile(bag: Path, given: Path | None) -> list[str]:
-    """The head version will be the bag byte for byte: a --profile is judged on the bag, before
-    anything is written (PackageCheckError, exit 1, when it is not met)."""
-    if given is None:
-        return []
-    report = inspect_bag(bag, mode=Mode.FAST, profile=load_profile(given)).report
-    errors = [f for f in report.findings if f.severity is Severity.ERROR]
-    if errors:
-        raise PackageCheckError(
-            f"the bag breaks the profile {given.name}, so no OCFL version was written from it: "
-            + "; ".join(f"{f.code} {f.path}: {f.message}" for f in errors)
-        )
-    return [f"the head version (the bag itself) meets the BagIt profile {given.name}"]
+def meets_profile(bag: Path, profile: Profile | None) -> PackageCheck:
+    """The head version will be the bag byte for byte: a profile is judged on the bag, before
+    anything is written (PackageCheckError carrying its findings when it is not met)."""
+    check = PackageCheck()
+    if profile is None:
+        return check
+    report = inspect_bag(bag, mode=Mode.FAST, profile=profile).report
+    check.rule("export.profile", [item for item in report.findings if "profile" in item.params])
+    return check.verdict(f"{bag.name} (no OCFL version was written from it)")
 
 
 def bag_digests(source: SourceBag, files: Sequence[str]) -> dict[str, str]:
     """Each file's sha512 as the bag knows it: the payload's from manifest-sha512.txt when
-    the bag has one, every other file's from its bytes."""
+    the bag has one, every other file's from its bytes, read through the bag reader."""
     declared = {p.path: p.digests[DIGEST].lower() for p in source.payload if DIGEST in p.digests}
     digests = {}
     for path in files:
         if path in declared:
             digests[path] = declared[path]
-        else:
-            digests[path] = hashing.digest_file(source.root / path, [DIGEST]).digests[DIGEST]
+            continue
+        found = hashing.digest_bag_file(source.bag.files, path, [DIGEST])
+        if isinstance(found, str):
+            raise SourceError(f"{source.root / path}: cannot read: {found}")
+        digests[path] = found[DIGEST]
     return digests
 
 
@@ -295,7 +294,7 @@ def _new_root(out: Path, identifier: str, bag: Path, files: Sequence[str], metad
         objdir = built / relative
         objdir.parent.mkdir(parents=True)
         _write_first_version(objdir, identifier, SPEC_VERSION, bag, files, metadata)
-        _validate_staged(objdir)
+        _validate_staged(objdir, relative)
         emptied = out.is_dir()
         if emptied:
             os.rmdir(out)  # fails, refusing, if the folder has filled since it was looked at
@@ -317,7 +316,7 @@ def _into_root(
         with Staging(out) as staging:
             staged = staging.path / "object"
             _write_first_version(staged, identifier, root.spec_version, bag, files, metadata)
-            _validate_staged(staged)
+            _validate_staged(staged, relative)
             made = _make_parents(objdir.parent, out)
             try:
                 staging.commit_inner("object", objdir)
@@ -423,7 +422,7 @@ def _next_version(
         writer.write_inventory_and_sidecar(version.inventory, head)
         writer.write_inventory_and_sidecar(version.inventory)
         if whole:
-            _validate_staged(staged)
+            _validate_staged(staged, relative)
         sync_filesystem(staging.path)
         try:
             swapped = whole and exchange(staged, objdir)
@@ -504,97 +503,154 @@ def _writer(objdir: Path, identifier: str, spec: str) -> Any:
     )
 
 
-def _validate_staged(objdir: Path) -> None:
-    """ocfl-py's structural validation of what was built, before it is moved into place."""
+def _validate_staged(objdir: Path, relative: str) -> None:
+    """ocfl-py's structural validation of what was built, before it is moved into place
+    (at ``relative`` in the root)."""
     validator = Validator(check_digests=False, log_warnings=False)
     if not validator.validate_object(os.fspath(objdir)) or validator.log.num_errors:
-        raise PackageCheckError(
-            "the OCFL object built breaks OCFL rules, so it was not moved into place: "
-            + "; ".join(_errors(validator.log))
-        )
+        check = PackageCheck()
+        check.rule("export.ocfl.object", _ocfl_findings(validator.log.messages, relative))
+        check.verdict("the OCFL object built (not moved into place)")
 
 
 # -- Checking ---------------------------------------------------------------------------------
+
+# ocfl-py's messages: "[E092] description (see https://ocfl.io/1.1/spec/#E092)"
+_OCFL_MESSAGE = re.compile(r"^\[([EW]\d{3}[a-z]?)\] (.*?)(?: \(see (\S+)\))?$", re.DOTALL)
 
 
 def _errors(log: Any) -> list[str]:
     return [str(m) for m in log.messages if str(m).startswith("[E")]
 
 
-def _warnings(log: Any) -> list[str]:
-    return [str(m) for m in log.messages if str(m).startswith("[W")]
+def _ocfl_findings(messages: Iterable[object], path: str, *, root: bool = False) -> list[Finding]:
+    """ocfl-py's messages as findings: its code (E0nn, W0nn) and the specification's
+    anchor as params; errors of the root or of an object, warnings of an object."""
+    found = []
+    for message in messages:
+        text = str(message)
+        match = _OCFL_MESSAGE.match(text)
+        ocfl_code, description, spec = match.groups() if match else ("", text, None)
+        if ocfl_code.startswith("W"):
+            code = "export.ocfl.object-warning"
+        else:
+            code = "export.ocfl.storage-root" if root else "export.ocfl.object"
+        found.append(finding(code, path, description, ocfl_code=ocfl_code or None, spec=spec))
+    return found
 
 
-def _check(target: Path, identifier: str, source: SourceBag) -> tuple[list[str], list[str]]:
-    """(what held, what is broken) for the root at ``target`` and the bag's object in it."""
-    lines: list[str] = []
-    problems: list[str] = []
+def _check(target: Path, identifier: str, source: SourceBag, check: PackageCheck) -> None:
+    """The root at ``target`` and the bag's object in it, judged into ``check``."""
     root = ocfl.StorageRoot(root=os.fspath(target))
     # Every object's structure and inventories; content digests are checked below for the
     # bag's object only, not re-read for every object in the root on every export.
     valid = root.validate(validate_objects=True, check_digests=False, log_warnings=True)
-    problems += _errors(root.log)
-    bad = root.num_objects - root.good_objects
-    if not valid or root.layout is None:
-        problems.append("ocfl-py does not accept it as a storage root")
-        return lines, problems
-    if bad:
-        details = [text for _, text in root.errors if "[E" in text]
-        problems.append(f"objects: {root.num_objects}, invalid: {bad}: " + " ".join(details))
-    else:
-        lines.append(
-            f"ocfl-py validates the OCFL {root.spec_version} storage root ({root.layout.NAME}): "
-            f"objects: {root.num_objects}, all valid"
-        )
+    held = check.rule(
+        "export.ocfl.storage-root",
+        [
+            *_ocfl_findings(_errors(root.log), "", root=True),
+            *(
+                []
+                if valid and root.layout is not None
+                else [
+                    finding("export.ocfl.storage-root", "", "ocfl-py does not accept it as a root")
+                ]
+            ),
+        ],
+    )
+    if not held:
+        return
     relative = root.object_path(identifier)
+    # Other objects' errors: the root is not valid with them in it (warnings are theirs).
+    others = [
+        item
+        for dirpath, messages in root.errors
+        if dirpath != relative
+        for item in _ocfl_findings(_prefixed(messages, dirpath), dirpath)
+        if item.severity is Severity.ERROR
+    ]
     objdir = target / relative
     validator = Validator(check_digests=True, log_warnings=True)
-    if not validator.validate_object(os.fspath(objdir)) or validator.log.num_errors:
-        problems.append(
-            f"the object {identifier} at {relative}: " + "; ".join(_errors(validator.log))
-        )
-        return lines, problems
+    validator.validate_object(os.fspath(objdir))
+    ours = _ocfl_findings(validator.log.messages, relative)
+    check.rule("export.ocfl.object", [*others, *ours])
+    if any(item.severity is Severity.ERROR for item in ours):
+        return
     inventory = ocfl.Object(path=os.fspath(objdir)).parse_inventory()
-    warned = _warnings(validator.log)
-    lines.append(
-        f"ocfl-py validates the object {identifier} ({relative}), every content file's "
-        f"{inventory.digest_algorithm} included: versions v1-{inventory.head}, no errors"
-        + (f"; warnings: {'; '.join(warned)}" if warned else ", no warnings")
-    )
-    problems += _head_is_the_bag(inventory, identifier, source, lines)
-    return lines, problems
+    if check.rule("export.ocfl.inventory", _inventory_problems(inventory, identifier, relative)):
+        check.rule("export.source.files", _head_is_the_bag(inventory, source, relative))
 
 
-def _head_is_the_bag(
-    inventory: Any, identifier: str, source: SourceBag, lines: list[str]
-) -> list[str]:
-    """The head version's state against the bag's files and sha512 digests."""
+def _prefixed(messages: str, dirpath: str) -> list[str]:
+    """ocfl-py's messages on one object, without the "[[dirpath]]" it puts before each."""
+    prefix = f"[[{dirpath}]]"
+    return [line.removeprefix(prefix) for line in messages.splitlines() if line]
+
+
+def _inventory_problems(inventory: Any, identifier: str, relative: str) -> list[Finding]:
     problems = []
     if inventory.id != identifier:
-        problems.append(f"the object's id is {inventory.id}, not {identifier}")
+        problems.append(
+            finding(
+                "export.ocfl.inventory",
+                relative,
+                "the object here holds another id",
+                expected=identifier,
+                found=inventory.id,
+            )
+        )
     if inventory.digest_algorithm != DIGEST:
-        problems.append(f"the object addresses content by {inventory.digest_algorithm}")
-        return problems
+        problems.append(
+            finding(
+                "export.ocfl.inventory",
+                relative,
+                f"the object addresses its content by another digest than {DIGEST}",
+                expected=DIGEST,
+                found=inventory.digest_algorithm,
+            )
+        )
+    return problems
+
+
+def _head_is_the_bag(inventory: Any, source: SourceBag, relative: str) -> list[Finding]:
+    """The head version's state against the bag's files and sha512 digests."""
     head = inventory.head
     held: Mapping[str, str] = {
         path: digest for digest, paths in inventory.version(head).state.items() for path in paths
     }
     files = bag_files(source.bag)
     expected = bag_digests(source, files)
-    missing = sorted(expected.keys() - held.keys())
-    extra = sorted(held.keys() - expected.keys())
-    differ = sorted(p for p in expected.keys() & held.keys() if expected[p] != held[p])
-    if missing:
-        problems.append(f"{head} lacks the bag's {', '.join(missing)}")
-    if extra:
-        problems.append(f"{head} holds {', '.join(extra)}, which the bag does not")
-    if differ:
-        problems.append(f"{head} holds other bytes than the bag for {', '.join(differ)}")
-    if not problems:
-        lines.append(
-            f"the head version {head} is the bag: its {len(files)} files, each with the "
-            f"bag's {DIGEST} (payload: {manifest.payload_manifest_name(DIGEST)} where the bag "
-            "has one; "
-            "tag files: their bytes)"
+    problems = [
+        finding(
+            "export.source.files",
+            relative,
+            "the head version lacks a file of the bag",
+            version=head,
+            file=path,
         )
+        for path in sorted(expected.keys() - held.keys())
+    ]
+    problems += [
+        finding(
+            "export.source.files",
+            relative,
+            "the head version holds a file the bag does not",
+            version=head,
+            file=path,
+        )
+        for path in sorted(held.keys() - expected.keys())
+    ]
+    problems += [
+        finding(
+            "export.source.files",
+            relative,
+            f"the head version holds other bytes than the bag's file ({DIGEST})",
+            version=head,
+            file=path,
+            expected=expected[path],
+            found=held[path],
+        )
+        for path in sorted(expected.keys() & held.keys())
+        if expected[path] != held[path]
+    ]
     return problems

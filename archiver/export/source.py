@@ -2,7 +2,9 @@
 
 Everything here comes from the one bag reader's model and the validator's inspection of
 it (``validation.inspect_bag``): nothing is read from the bag again but the Dublin Core
-record, which is parsed from metadata/dc.xml through the reader's file access.
+record, parsed from metadata/dc.xml, and the metadata files an exporter copies as they are
+(``metadata_file``), both through the reader's file access. Payload files are copied by
+path (``root / path``), digested as they are copied.
 """
 
 from __future__ import annotations
@@ -13,8 +15,10 @@ from pathlib import Path, PurePosixPath
 from lxml import etree
 
 from archiver import layout
+from archiver.bagit import algorithms
 from archiver.bagit.reader import Bag
 from archiver.check.bag import Inspection, Mode, check_bag
+from archiver.errors import SourceError
 from archiver.record import DC_ELEMENTS, Record, record_from_bag_info
 from archiver.xml import parsing
 from archiver.xml.namespaces import DC
@@ -41,8 +45,8 @@ class SourceBag:
     bag_id: str
     record: Record  # Dublin Core: metadata/dc.xml, else what bag-info says
     payload: tuple[PayloadFile, ...]
-    # our metadata files the bag holds: "metadata/dc.xml" -> its file, in layout order
-    metadata: dict[str, Path] = field(default_factory=dict)
+    # our metadata files the bag holds ("metadata/dc.xml"...), in layout order
+    metadata: tuple[str, ...] = ()
     # tag file -> algorithm -> digest, from the tag manifests (supported algorithms)
     tag_digests: dict[str, dict[str, str]] = field(default_factory=dict)
 
@@ -65,6 +69,24 @@ class SourceBag:
         """A (small) file of the bag, whole, through the reader's file access."""
         with self.bag.open(path) as handle:
             return handle.read()
+
+    def metadata_file(self, path: str) -> bytes:
+        """One of the bag's metadata files, read through the reader and checked against the
+        bag's tag manifests; SourceError when it cannot be read or has changed since the bag
+        was validated."""
+        try:
+            data = self.read(path)
+        except OSError as exc:
+            raise SourceError(f"{self.root / path}: cannot read: {exc.strerror or exc}") from exc
+        for algorithm, want in sorted(self.tag_digests.get(path, {}).items()):
+            found = algorithms.new(algorithm)
+            found.update(data)
+            if found.hexdigest() != want.lower():
+                raise SourceError(
+                    f"{self.root / path}: {algorithm} is {found.hexdigest()}, its bag said "
+                    f"{want}; it changed since it was validated"
+                )
+        return data
 
     @property
     def primary(self) -> PayloadFile | None:
@@ -90,7 +112,7 @@ def read_source(root: Path, inspection: Inspection | None = None) -> SourceBag:
         PayloadFile(path, size, digests.get(path, {}))
         for path, size in sorted(bag.inventory.payload.items())
     )
-    metadata = {name: root / name for name in layout.METADATA_FILES if name in bag.inventory.tags}
+    metadata = tuple(name for name in layout.METADATA_FILES if name in bag.inventory.tags)
     bag_id = bag.value("External-Identifier") or root.name
     # No title when neither says one: a target that needs a title refuses such a bag.
     record = (_dc_record(bag) if layout.DC_XML in metadata else None) or record_from_bag_info(
