@@ -405,12 +405,8 @@ def _serve(args: argparse.Namespace) -> int:
 
 def _export(args: argparse.Namespace) -> int:
     from archiver.clock import Clock
-    from archiver.export.base import (
-        ExportResult,
-        InvalidSourceError,
-        PackageCheckError,
-        export_bag,
-    )
+    from archiver.errors import InvalidBagError, PackageCheckError
+    from archiver.export.base import ExportResult, export_bag
 
     try:
         result = export_bag(
@@ -420,7 +416,7 @@ def _export(args: argparse.Namespace) -> int:
             profile=args.profile,
             clock=Clock.from_environment(),
         )
-    except InvalidSourceError as exc:
+    except InvalidBagError as exc:
         return _refused(exc, exc.report, as_json=args.json)
     except PackageCheckError as exc:
         # Nothing moved into place: the findings say why, then the one-line error.

@@ -2,6 +2,7 @@
 
     ArchiverError                 root; the CLI turns any of them into exit code 2
     ├── UsageError                an argument the command cannot accept (e.g. a bad --id)
+    │   └── ExportRefusedError    the export target cannot represent this bag
     ├── SourceError               a source file or folder that cannot be bagged
     ├── MetadataError             a metadata record that is not JSON or breaks the schema;
     │                             carries every problem found, each naming its field
@@ -10,6 +11,7 @@
     ├── BagExistsError            the target bag folder is already there
     ├── BagWriteError             the file system refused to write the bag
     ├── InvalidBagError           a bag to export or ingest failed validation (its report)
+    ├── PackageCheckError         an export package breaks its target's rules (findings)
     ├── SchemaError               a vendored schema is missing or does not compile
     └── CollectionError           a collection cannot do what was asked (not a folder, no
         │                         such bag, never audited, another audit running)
@@ -23,12 +25,12 @@ they enter, with ``raise ... from exc``.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from archiver.findings import BagReport
+    from archiver.findings import BagReport, Finding
 
 
 class ArchiverError(Exception):
@@ -37,6 +39,11 @@ class ArchiverError(Exception):
 
 class UsageError(ArchiverError):
     """An argument the command cannot accept."""
+
+
+class ExportRefusedError(UsageError):
+    """The export target cannot represent this bag (APTrust without a title, a name DSpace's
+    contents file cannot list): nothing is written."""
 
 
 class SourceError(ArchiverError):
@@ -100,6 +107,28 @@ class InvalidBagError(ArchiverError):
         noun = "error" if errors == 1 else "errors"
         super().__init__(f"{report.path} is not a valid bag ({errors} {noun}); nothing {job}")
         self.report = report
+
+
+class PackageCheckError(ArchiverError):
+    """An export package breaks its target's rules, so it is not moved into place. Carries
+    what the check found (``findings``: every broken rule an error), the codes of the rules
+    that held (``checks``) and of those broken (``broken_rules``)."""
+
+    def __init__(
+        self,
+        package: str,
+        findings: Sequence[Finding],
+        checks: Sequence[str],
+        broken_rules: Iterable[str],
+    ) -> None:
+        self.findings = list(findings)
+        self.checks = list(checks)
+        self.broken_rules = sorted(broken_rules)
+        count = sum(1 for item in self.findings if item.severity == "error")
+        super().__init__(
+            f"{package} breaks {', '.join(self.broken_rules)} ({count} error "
+            f"{'finding' if count == 1 else 'findings'})"
+        )
 
 
 class SchemaError(ArchiverError):

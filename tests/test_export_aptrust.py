@@ -17,8 +17,9 @@ import pytest
 
 from archiver.check.profile import Serialization, load_profile
 from archiver.clock import Clock
+from archiver.errors import PackageCheckError
 from archiver.export import aptrust
-from archiver.export.base import Options, PackageCheck, PackageCheckError
+from archiver.export.base import Options, PackageCheck
 from archiver.export.source import read_source
 from archiver.validation import validate_bag
 from tests.conftest import BAGS_EPOCH, REPO, CliRunner, listing, write_tree

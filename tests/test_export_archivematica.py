@@ -18,9 +18,10 @@ import pytest
 
 from archiver import resources
 from archiver.clock import Clock
+from archiver.errors import PackageCheckError
 from archiver.export import archivematica
 from archiver.export.archivematica import EXPORTER
-from archiver.export.base import Options, PackageCheckError
+from archiver.export.base import Options
 from archiver.export.source import read_source
 from archiver.validation import validate_bag
 from tests.conftest import BAGS_EPOCH, REPO, CliRunner, listing, make_source_tree

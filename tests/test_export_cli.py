@@ -10,7 +10,7 @@ import pytest
 
 from archiver import resources
 from archiver.codes import CATALOGUE
-from archiver.errors import SourceError
+from archiver.errors import ExportRefusedError, SourceError
 from archiver.export.base import TARGETS
 from archiver.export.source import read_source
 from tests.conftest import BAGS_EPOCH, REPO, CliRunner, listing
@@ -130,5 +130,5 @@ def test_export_bag_is_public_and_takes_plain_strings(tmp_path: Path) -> None:
         SAMPLE_BAG, to="aptrust", out=tmp_path / "example.edu.giant.tar", profile=str(profile)
     )
     assert "export.profile" in tarred.checks
-    with pytest.raises(export.ExportRefusedError, match="does not apply to a DSpace"):
+    with pytest.raises(ExportRefusedError, match="does not apply to a DSpace"):
         export.export_bag(SAMPLE_BAG, to="dspace-saf", out=tmp_path / "saf2", profile=profile)

@@ -10,7 +10,8 @@ from pathlib import Path
 import pytest
 
 from archiver.clock import Clock
-from archiver.export.base import ExportRefusedError, Options, PackageCheckError
+from archiver.errors import ExportRefusedError, PackageCheckError
+from archiver.export.base import Options
 from archiver.export.dspace import (
     DC_REGISTRY,
     DCTERMS_REGISTRY,

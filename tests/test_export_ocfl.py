@@ -13,7 +13,8 @@ import ocfl
 import pytest
 
 from archiver.clock import Clock
-from archiver.export.base import Options, PackageCheckError
+from archiver.errors import PackageCheckError
+from archiver.export.base import Options
 from archiver.export.ocfl import EXPORTER, LAYOUT, object_id
 from archiver.export.source import read_source
 from tests.conftest import BAGS_EPOCH, REPO, CliRunner, Run, listing, snapshot, write_tree

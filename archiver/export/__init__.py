@@ -11,25 +11,11 @@ package atomically, then checks the package it wrote against the target's own ru
     export_bag(bag, to=TARGET, out=DEST, profile=None, clock=None) -> ExportResult
 
 ExportResult.checks are the codes of the rules that held, ExportResult.findings what else
-was found (codes from archiver.codes). It raises InvalidSourceError (the bag's report),
-ExportRefusedError (what the target cannot take) or PackageCheckError (a rule broken: its
-findings; the package is not moved into place).
+was found (codes from archiver.codes). It raises (from archiver.errors) InvalidBagError
+(the bag's report), ExportRefusedError (what the target cannot take) or PackageCheckError
+(a rule broken: its findings; the package is not moved into place).
 """
 
-from archiver.export.base import (
-    TARGETS,
-    ExportRefusedError,
-    ExportResult,
-    InvalidSourceError,
-    PackageCheckError,
-    export_bag,
-)
+from archiver.export.base import TARGETS, ExportResult, export_bag
 
-__all__ = [
-    "TARGETS",
-    "ExportRefusedError",
-    "ExportResult",
-    "InvalidSourceError",
-    "PackageCheckError",
-    "export_bag",
-]
+__all__ = ["TARGETS", "ExportResult", "export_bag"]

@@ -65,9 +65,8 @@ from archiver.check.profile import (
     vendored_profile,
 )
 from archiver.codes import Severity
-from archiver.errors import BagWriteError, SchemaError, SourceError
+from archiver.errors import BagWriteError, ExportRefusedError, SchemaError, SourceError
 from archiver.export.base import (
-    ExportRefusedError,
     Options,
     PackageCheck,
     metadata_findings,

@@ -68,10 +68,9 @@ from archiver.bagit import algorithms, baginfo, hashing, manifest, paths
 from archiver.bagit.reader import BAG_INFO_TXT
 from archiver.bagit.writer import PayloadPart, write_bag
 from archiver.codes import Severity
-from archiver.errors import BagWriteError, SourceError
+from archiver.errors import BagWriteError, ExportRefusedError, SourceError
 from archiver.export.base import (
     Exporter,
-    ExportRefusedError,
     Options,
     PackageCheck,
     Written,

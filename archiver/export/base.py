@@ -25,9 +25,9 @@ from archiver.check.bag import Mode
 from archiver.check.profile import Profile, Serialization, check_serialized, load_profile
 from archiver.clock import Clock
 from archiver.codes import Severity
-from archiver.errors import ArchiverError, UsageError
+from archiver.errors import InvalidBagError, PackageCheckError, UsageError
 from archiver.export.source import PayloadFile, SourceBag, read_source
-from archiver.findings import BagReport, Finding, finding
+from archiver.findings import Finding, finding
 from archiver.staging import Staging, check_target
 
 # target name -> module that defines EXPORTER
@@ -37,19 +37,6 @@ TARGETS = {
     "ocfl": "archiver.export.ocfl",
     "aptrust": "archiver.export.aptrust",
 }
-
-
-class InvalidSourceError(ArchiverError):
-    """The source bag failed validation: no package is made from it."""
-
-    def __init__(self, report: BagReport) -> None:
-        errors = sum(1 for f in report.findings if f.severity == "error")
-        super().__init__(f"{report.path} is not a valid bag ({errors} errors); nothing exported")
-        self.report = report
-
-
-class ExportRefusedError(UsageError):
-    """The target cannot represent this bag (APTrust without a title, say)."""
 
 
 @dataclass
@@ -88,22 +75,8 @@ class PackageCheck:
     def verdict(self, package: str) -> PackageCheck:
         """This check, or PackageCheckError when a rule is broken."""
         if self.broken:
-            raise PackageCheckError(package, self)
+            raise PackageCheckError(package, self.findings, self.checks, self.broken_rules)
         return self
-
-
-class PackageCheckError(ArchiverError):
-    """The package written breaks the target's rules: it is not moved into place. Carries
-    what the check found (``findings``, every broken rule an error) and what held."""
-
-    def __init__(self, package: str, check: PackageCheck) -> None:
-        self.findings = list(check.findings)
-        self.checks = check.checks
-        count = len(check.broken)
-        super().__init__(
-            f"{package} breaks {', '.join(sorted(check.broken_rules))} ({count} error "
-            f"{'finding' if count == 1 else 'findings'})"
-        )
 
 
 def within(package: str, found: Iterable[Finding]) -> list[Finding]:
@@ -311,7 +284,7 @@ def export_bag(
     profile file (BagIt Profiles 1.4 or DART's format) the package must meet as well;
     ``clock``: what dates the package (default: SOURCE_DATE_EPOCH, else the system clock).
 
-    Raises InvalidSourceError (the bag's report), ExportRefusedError (what the target cannot
+    Raises InvalidBagError (the bag's report), ExportRefusedError (what the target cannot
     take), PackageCheckError (the findings on the package written, not moved into place)."""
     from archiver.validation import inspect_bag
 
@@ -324,7 +297,7 @@ def export_bag(
         check_target(out, replace=False)
     inspection = inspect_bag(bag)
     if not inspection.report.valid:
-        raise InvalidSourceError(inspection.report)
+        raise InvalidBagError(inspection.report, "exported")
     source = read_source(bag, inspection)
     if chosen.creates == "root":
         # An OCFL root is written into in place, one object folder renamed in at a time:

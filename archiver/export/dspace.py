@@ -96,8 +96,8 @@ from lxml import etree
 
 from archiver import layout
 from archiver.bagit import algorithms, hashing, paths
-from archiver.errors import BagWriteError
-from archiver.export.base import ExportRefusedError, Options, PackageCheck
+from archiver.errors import BagWriteError, ExportRefusedError
+from archiver.export.base import Options, PackageCheck
 from archiver.export.source import SourceBag
 from archiver.findings import Finding, finding
 from archiver.record import Record

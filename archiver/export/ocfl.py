@@ -68,8 +68,8 @@ from archiver.check.bag import Mode
 from archiver.check.profile import Profile
 from archiver.clock import w3cdtf
 from archiver.codes import Severity
-from archiver.errors import ArchiverError, BagWriteError, SourceError
-from archiver.export.base import ExportRefusedError, Options, PackageCheck, Written
+from archiver.errors import ArchiverError, BagWriteError, ExportRefusedError, SourceError
+from archiver.export.base import Options, PackageCheck, Written
 from archiver.export.source import SourceBag
 from archiver.findings import Finding, finding
 from archiver.staging import Staging, exchange, fsync_directory, sync_filesystem
