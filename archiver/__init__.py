@@ -1,16 +1,15 @@
 """archiver: preserve texts in BagIt 1.0 bags with Dublin Core, METS and PREMIS, and prove
 their integrity.
 
-The public API:
+Every job is one call (docs/api.md):
 
-    make_bag(sources, out_dir, record=..., bag_id=..., force=..., clock=...) -> BagResult
-    load_record(path) -> Record
-    validate_bag(path, mode=...) -> BagReport;  validate_bags(paths) -> Report
-    Collection(path, ledger=...): bag_ids(), audit(...) -> AuditReport, history(...),
-        premis_events(bag_id), withdraw(bag_id, reason=...), catalog(), refresh_catalog()
-    export_bag(bag, to=TARGET, out=DEST, profile=..., clock=...) -> ExportResult
-    Clock, Record, Report, BagReport, Finding, Mode, BagStatus,
-    ArchiverError (and its subclasses)
+    make_bag(sources, out_dir, record=..., bag_id=...) -> BagResult
+    validate_bag(bag, mode=..., profile=...) -> BagReport;  validate_bags(bags) -> Report
+    Collection(path): audit(...) -> AuditReport, withdraw(bag_id, reason=...), history(...)
+    export_bag(bag, to=TARGET, out=DEST, profile=...) -> ExportResult
+    ingest_bag(foreign, into=collection) -> BagResult
+    oai_app(collection, base_url=...) -> a WSGI application
+    load_record(path) -> Record;  Clock;  ArchiverError and its subclasses
 """
 
 from importlib import import_module
@@ -28,7 +27,11 @@ if TYPE_CHECKING:
         BagWriteError,
         ClockError,
         CollectionError,
+        DigestMismatchError,
+        ExportRefusedError,
+        InvalidBagError,
         MetadataError,
+        PackageCheckError,
         Problem,
         SchemaError,
         SourceError,
@@ -37,6 +40,8 @@ if TYPE_CHECKING:
     )
     from archiver.export import ExportResult, export_bag
     from archiver.findings import BagReport, Finding, Report
+    from archiver.ingest import ingest_bag
+    from archiver.oai.app import oai_app
     from archiver.packing import BagResult, make_bag
     from archiver.record import Record, load_record
     from archiver.validation import validate_bag, validate_bags
@@ -53,7 +58,11 @@ _LOCATIONS = {
     "BagWriteError": "archiver.errors",
     "ClockError": "archiver.errors",
     "CollectionError": "archiver.errors",
+    "DigestMismatchError": "archiver.errors",
+    "ExportRefusedError": "archiver.errors",
+    "InvalidBagError": "archiver.errors",
     "MetadataError": "archiver.errors",
+    "PackageCheckError": "archiver.errors",
     "Problem": "archiver.errors",
     "SchemaError": "archiver.errors",
     "SourceError": "archiver.errors",
@@ -64,6 +73,8 @@ _LOCATIONS = {
     "BagReport": "archiver.findings",
     "Finding": "archiver.findings",
     "Report": "archiver.findings",
+    "ingest_bag": "archiver.ingest",
+    "oai_app": "archiver.oai.app",
     "BagResult": "archiver.packing",
     "make_bag": "archiver.packing",
     "Record": "archiver.record",
@@ -91,10 +102,14 @@ __all__ = [
     "ClockError",
     "Collection",
     "CollectionError",
+    "DigestMismatchError",
+    "ExportRefusedError",
     "ExportResult",
     "Finding",
+    "InvalidBagError",
     "MetadataError",
     "Mode",
+    "PackageCheckError",
     "Problem",
     "Record",
     "Report",
@@ -104,8 +119,10 @@ __all__ = [
     "UsageError",
     "__version__",
     "export_bag",
+    "ingest_bag",
     "load_record",
     "make_bag",
+    "oai_app",
     "validate_bag",
     "validate_bags",
 ]
