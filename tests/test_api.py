@@ -12,6 +12,7 @@ import pytest
 
 import archiver
 from archiver import errors
+from archiver.oai.app import OAIApp
 from tests.conftest import REPO, SAMPLE_TEXT
 from tests.foreign import make_latin1_bag
 
@@ -50,7 +51,8 @@ def test_the_api_example_of_the_docs_runs_with_str_paths(workplace: Path) -> Non
     assert "profile.tag.required" in {f.code for f in report.findings}  # no aptrust-info.txt
     assert isinstance(run, archiver.AuditReport) and run.intact
     assert isinstance(col, archiver.Collection)
-    assert callable(app)
+    assert isinstance(app, OAIApp)
+    app.close()
     assert col.bag_ids() == ["foreign-bag"]  # "essay" was withdrawn, the foreign bag came in
     assert any((workplace / "ocfl-root").iterdir())
 
@@ -62,6 +64,9 @@ def test_every_python_example_in_the_docs_and_readme_runs(workplace: Path) -> No
         for number, block in enumerate(_code_blocks(document), start=1):
             exec(compile(block, f"{document.name} example {number}", "exec"), namespace)
             ran += 1
+        for value in namespace.values():
+            if isinstance(value, OAIApp):
+                value.close()
         shutil.rmtree(workplace / "bags", ignore_errors=True)
         shutil.rmtree(workplace / "ocfl-root", ignore_errors=True)
     assert ran >= 2  # the README's tour and the API reference at least
