@@ -101,3 +101,11 @@ def test_defaults_the_help_states_for_the_library_are_the_librarys() -> None:
     assert f"(default: {DEFAULT_IDENTIFIER})" in help_of("serve", "--repository-identifier")
     assert f"COLLECTION/{RECORDS_DIR}/{LEDGER_FILE}" in help_of("audit", "--ledger")
     assert f"DIR/{SAMPLE_ID}" in help_of("demo", "--out")
+
+
+def test_export_offers_exactly_the_exporters_targets() -> None:
+    # cli.py spells the targets out (importing the exporters would slow every command's start)
+    from archiver.export.base import TARGETS
+
+    action = next(a for a in _arguments(COMMANDS["export"]) if "--to" in a.option_strings)
+    assert list(action.choices or ()) == list(TARGETS)
