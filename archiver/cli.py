@@ -40,6 +40,16 @@ def _positive(text: str) -> int:
     return value
 
 
+# Help texts more than one command shares: the same words wherever the option means the same.
+_HASH_PROCESSES = "hash on N worker processes (default: all cores)"
+_COLLECTION = "a folder of bags"
+_LEDGER = "the fixity ledger (default: COLLECTION/.archiver/ledger.sqlite)"
+_RECORD = "a JSON record: Dublin Core and bag-info values"
+_JSON_SUMMARY = "print a JSON summary instead of the bag's path"
+_PROFILE_FORMATS = "BagIt Profiles 1.4, or APTrust DART's profile format"
+_EXPORT_TARGETS = ["dspace-saf", "archivematica", "ocfl", "aptrust"]
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(
         prog="archiver", description="Preserve texts in BagIt 1.0 bags and prove their integrity."
@@ -50,126 +60,220 @@ def build_parser() -> argparse.ArgumentParser:
     bag = commands.add_parser(
         "bag", help="wrap source files in a BagIt bag with DC, METS and PREMIS"
     )
-    bag.add_argument("sources", nargs="+", type=Path, metavar="SOURCE", help="file or folder")
+    bag.add_argument(
+        "sources",
+        nargs="+",
+        type=Path,
+        metavar="SOURCE",
+        help="a file, or a folder whose files are bagged with their paths in it",
+    )
     bag.add_argument(
         "--out", required=True, type=Path, metavar="DIR", help="the bag is written to DIR/ID"
     )
     bag.add_argument(
-        "--metadata", type=Path, metavar="RECORD.json", help="Dublin Core and bag-info record"
+        "--metadata",
+        type=Path,
+        metavar="RECORD.json",
+        help=f"{_RECORD} (default: title, type and format taken from the files)",
     )
     bag.add_argument(
-        "--id", dest="bag_id", metavar="ID", help="bag identifier (letters, digits, . _ -)"
+        "--id",
+        dest="bag_id",
+        metavar="ID",
+        help="the bag's identifier: 1 to 128 letters, digits, '.', '_' or '-', starting with a "
+        "letter or digit (default: derived from the title and the payload)",
     )
     bag.add_argument("--force", action="store_true", help="replace an existing DIR/ID atomically")
-    bag.add_argument("--json", action="store_true", help="print a JSON summary")
-    bag.add_argument(
-        "--processes", type=_positive, metavar="N", help="hashing threads (default: all cores)"
-    )
+    bag.add_argument("--json", action="store_true", help=_JSON_SUMMARY)
+    bag.add_argument("--processes", type=_positive, metavar="N", help=_HASH_PROCESSES)
 
     dem = commands.add_parser("demo", help="bag and validate the bundled sample text")
-    dem.add_argument("--out", type=Path, default=Path("demo-bags"), metavar="DIR")
+    dem.add_argument(
+        "--out",
+        type=Path,
+        default=Path("demo-bags"),
+        metavar="DIR",
+        help="the bag is written to DIR/a-giant-step-for-peace (default: %(default)s)",
+    )
     dem.add_argument("--force", action="store_true", help="replace an existing demo bag")
-    dem.add_argument("--json", action="store_true", help="print a JSON summary")
+    dem.add_argument(
+        "--json", action="store_true", help="print the bag's JSON summary and its validation"
+    )
 
     val = commands.add_parser("validate", help="check bags against RFC 8493 and their metadata")
-    val.add_argument("bags", nargs="+", type=Path, metavar="BAG")
+    val.add_argument("bags", nargs="+", type=Path, metavar="BAG", help="a bag folder, anyone's")
     val.add_argument("--json", action="store_true", help="print the report as JSON")
     depth = val.add_mutually_exclusive_group()
-    depth.add_argument("--fast", action="store_true", help="structure and Payload-Oxum only")
-    depth.add_argument("--completeness-only", action="store_true", help="skip checksums")
-    val.add_argument(
-        "--processes", type=_positive, metavar="N", help="hashing threads (default: all cores)"
+    depth.add_argument(
+        "--fast",
+        action="store_true",
+        help="structure and Payload-Oxum only: no checksums, no metadata",
     )
+    depth.add_argument("--completeness-only", action="store_true", help="everything but checksums")
+    val.add_argument("--processes", type=_positive, metavar="N", help=_HASH_PROCESSES)
     val.add_argument(
         "--reference",
         action="store_true",
-        help="also run LoC bagit-python and report any disagreement as a finding",
+        help="also run LoC bagit-python; a disagreement is a warning (reference.disagrees)",
     )
     val.add_argument(
         "--profile",
         type=Path,
         metavar="FILE",
-        help="also check every bag against this BagIt profile (BagIt Profiles 1.4 JSON, or "
-        "APTrust DART's profile format)",
+        help=f"also judge every bag by this BagIt profile ({_PROFILE_FORMATS})",
     )
     aud = commands.add_parser(
         "audit",
         help="verify every bag of a collection and record it in the fixity ledger "
         "(also: audit history, audit premis)",
     )
-    aud.add_argument("collection", type=Path, metavar="COLLECTION", help="a folder of bags")
+    aud.add_argument("collection", type=Path, metavar="COLLECTION", help=_COLLECTION)
+    aud.add_argument("--ledger", type=Path, metavar="FILE", help=_LEDGER)
     aud.add_argument(
-        "--ledger", type=Path, metavar="FILE", help="default: COLLECTION/.archiver/ledger.sqlite"
+        "--older-than",
+        type=_days,
+        metavar="DAYS",
+        help="only bags not verified intact in the last DAYS days",
     )
     aud.add_argument(
-        "--older-than", type=_days, metavar="DAYS", help="only bags not verified for DAYS days"
+        "--workers", type=_positive, metavar="N", help="hash on N threads (default: all cores)"
     )
     aud.add_argument(
-        "--workers", type=_positive, metavar="N", help="hashing threads (default: all cores)"
+        "--scheduler",
+        metavar="ADDRESS",
+        help="hash on the Dask cluster of this scheduler instead: tcp://HOST:PORT",
     )
-    aud.add_argument("--scheduler", metavar="ADDRESS", help="a Dask scheduler: tcp://HOST:PORT")
     aud.add_argument("--json", action="store_true", help="print the run report as JSON")
-    aud.add_argument("--report", type=Path, metavar="FILE.html", help="also write an HTML report")
+    aud.add_argument(
+        "--report", type=Path, metavar="FILE.html", help="also write the run report as HTML"
+    )
 
     hist = commands.add_parser("audit-history", help="(or 'audit history') what the ledger holds")
-    hist.add_argument("collection", type=Path, metavar="COLLECTION")
-    hist.add_argument("bag_id", nargs="?", metavar="BAG_ID")
-    hist.add_argument("--ledger", type=Path, metavar="FILE")
-    hist.add_argument("--json", action="store_true")
+    hist.add_argument("collection", type=Path, metavar="COLLECTION", help=_COLLECTION)
+    hist.add_argument(
+        "bag_id", nargs="?", metavar="BAG_ID", help="this bag's checks (default: every run)"
+    )
+    hist.add_argument("--ledger", type=Path, metavar="FILE", help=_LEDGER)
+    hist.add_argument("--json", action="store_true", help="print the history as JSON")
 
     prem = commands.add_parser(
         "audit-premis", help="(or 'audit premis') a bag's fixity checks as PREMIS 3 events"
     )
-    prem.add_argument("collection", type=Path, metavar="COLLECTION")
-    prem.add_argument("bag_id", metavar="BAG_ID")
-    prem.add_argument("--ledger", type=Path, metavar="FILE")
+    prem.add_argument("collection", type=Path, metavar="COLLECTION", help=_COLLECTION)
+    prem.add_argument("bag_id", metavar="BAG_ID", help="the bag whose checks are printed")
+    prem.add_argument("--ledger", type=Path, metavar="FILE", help=_LEDGER)
 
     srv = commands.add_parser("serve", help="serve the collection's metadata over OAI-PMH 2.0")
-    srv.add_argument("collection", type=Path, metavar="COLLECTION")
-    srv.add_argument("--host", default="127.0.0.1")
-    srv.add_argument("--port", type=_port, default=8080, help="0: any free port")
-    srv.add_argument("--base-url", metavar="URL", help="default: http://HOST:PORT/oai")
-    srv.add_argument("--repository-name", metavar="NAME")
-    srv.add_argument("--admin-email", action="append", metavar="ADDR", help="repeatable")
+    srv.add_argument("collection", type=Path, metavar="COLLECTION", help=_COLLECTION)
     srv.add_argument(
-        "--repository-identifier", metavar="DOMAIN", help="for oai:DOMAIN:ID identifiers"
+        "--host", default="127.0.0.1", help="the address to listen on (default: %(default)s)"
     )
-    srv.add_argument("--page-size", type=_positive, default=100, metavar="N")
+    srv.add_argument(
+        "--port",
+        type=_port,
+        default=8080,
+        help="the TCP port to listen on, 0 for any free one (default: %(default)s)",
+    )
+    srv.add_argument(
+        "--base-url",
+        metavar="URL",
+        help="the base URL harvesters are given (default: http://HOST:PORT/oai)",
+    )
+    srv.add_argument(
+        "--repository-name",
+        metavar="NAME",
+        help="Identify's repositoryName (default: 'archiver collection' and the folder's name)",
+    )
+    srv.add_argument(
+        "--admin-email",
+        action="append",
+        metavar="ADDR",
+        help="Identify's adminEmail, repeatable (default: oai-admin@DOMAIN)",
+    )
+    srv.add_argument(
+        "--repository-identifier",
+        metavar="DOMAIN",
+        help="the domain of oai:DOMAIN:BAG_ID identifiers (default: archiver.local)",
+    )
+    srv.add_argument(
+        "--page-size",
+        type=_positive,
+        default=100,
+        metavar="N",
+        help="records or headers per response before a resumption token (default: %(default)s)",
+    )
     srv.add_argument(
         "--refresh",
         type=_seconds,
         default=30.0,
         metavar="SECONDS",
-        help="how often the catalog catches up with the collection",
+        help="how often the catalog catches up with the collection (default: %(default)s)",
     )
 
     wd = commands.add_parser(
         "withdraw", help="move a bag out of the collection, leaving a tombstone for harvesters"
     )
-    wd.add_argument("collection", type=Path, metavar="COLLECTION")
-    wd.add_argument("bag_id", metavar="BAG_ID")
-    wd.add_argument("--reason", required=True, metavar="TEXT", help="why it is withdrawn")
+    wd.add_argument("collection", type=Path, metavar="COLLECTION", help=_COLLECTION)
+    wd.add_argument("bag_id", metavar="BAG_ID", help="the bag to withdraw")
+    wd.add_argument(
+        "--reason",
+        required=True,
+        metavar="TEXT",
+        help="why it is withdrawn (kept in its tombstone)",
+    )
 
     exp = commands.add_parser("export", help="make the package a repository ingests from a bag")
-    exp.add_argument("bag", type=Path, metavar="BAG")
+    exp.add_argument("bag", type=Path, metavar="BAG", help="the bag to export (it must be valid)")
     exp.add_argument(
-        "--to", required=True, choices=["dspace-saf", "archivematica", "ocfl", "aptrust"]
+        "--to",
+        required=True,
+        choices=_EXPORT_TARGETS,
+        metavar="TARGET",
+        help=f"the package to make: {', '.join(_EXPORT_TARGETS[:-1])} or {_EXPORT_TARGETS[-1]}",
     )
-    exp.add_argument("--out", required=True, type=Path, metavar="DEST")
+    exp.add_argument(
+        "--out",
+        required=True,
+        type=Path,
+        metavar="DEST",
+        help="the new package, which must not exist; for ocfl, a storage root, new or existing",
+    )
     exp.add_argument(
         "--profile",
         type=Path,
         metavar="FILE",
-        help="a BagIt profile the package must meet too (BagIt Profiles 1.4 or DART's format)",
+        help=f"a BagIt profile the package must meet too ({_PROFILE_FORMATS}; not for dspace-saf)",
     )
     exp.add_argument("--json", action="store_true", help="print the result as JSON")
 
     ing = commands.add_parser("ingest", help="bring a bag made elsewhere into a collection")
-    ing.add_argument("foreign", type=Path, metavar="FOREIGN_BAG")
-    ing.add_argument("--out", required=True, type=Path, metavar="COLLECTION")
-    ing.add_argument("--metadata", type=Path, metavar="RECORD.json")
-    ing.add_argument("--id", dest="bag_id", metavar="ID")
-    ing.add_argument("--json", action="store_true", help="print a JSON summary")
+    ing.add_argument(
+        "foreign",
+        type=Path,
+        metavar="FOREIGN_BAG",
+        help="a valid bag made elsewhere (BagIt 0.93 to 1.0); only read",
+    )
+    ing.add_argument(
+        "--out",
+        required=True,
+        type=Path,
+        metavar="COLLECTION",
+        help="the bag is written to COLLECTION/ID",
+    )
+    ing.add_argument(
+        "--metadata",
+        type=Path,
+        metavar="RECORD.json",
+        help=f"{_RECORD} (default: the foreign bag's dc.xml, else its bag-info)",
+    )
+    ing.add_argument(
+        "--id",
+        dest="bag_id",
+        metavar="ID",
+        help="the new bag's identifier (default: the foreign External-Identifier or folder "
+        "name, when valid as one; else derived as for bag)",
+    )
+    ing.add_argument("--json", action="store_true", help=_JSON_SUMMARY)
     return parser
 
 
