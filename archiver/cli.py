@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import signal
 import sys
 import time
@@ -340,13 +341,29 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         return _run(args)
     except ArchiverError as exc:
-        print(f"archiver: error: {one_line(str(exc))}", file=sys.stderr)
+        print(f"archiver: error: {one_line(str(exc))}{_hint(args, exc)}", file=sys.stderr)
         return EXIT_CANNOT_RUN
     except KeyboardInterrupt:
         print("archiver: interrupted; nothing was left half-written", file=sys.stderr)
         return EXIT_INTERRUPTED
+    except BrokenPipeError:
+        # The reader went away (| head): the output is not wanted, and that is no error.
+        # Point stdout at /dev/null so the interpreter's final flush does not complain.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return EXIT_OK
     finally:
         signal.signal(signal.SIGTERM, previous)
+
+
+def _hint(args: argparse.Namespace, exc: ArchiverError) -> str:
+    """What the command line can add to a library error: the option that would help."""
+    from archiver.errors import BagExistsError
+
+    if isinstance(exc, BagExistsError) and args.command in ("bag", "demo"):
+        return " (use --force to replace it)"
+    if "invalid bag identifier" in str(exc) and args.command in ("bag", "ingest"):
+        return " (--id)"
+    return ""
 
 
 def _run(args: argparse.Namespace) -> int:

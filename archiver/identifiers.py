@@ -22,7 +22,7 @@ def check_bag_id(value: str) -> str:
     """Return ``value`` if it is a usable bag identifier, else raise UsageError."""
     if not _VALID.match(value):
         raise UsageError(
-            f"invalid --id {value!r}: use 1 to 128 letters, digits, '.', '_' or '-', "
+            f"invalid bag identifier {value!r}: use 1 to 128 letters, digits, '.', '_' or '-', "
             "starting with a letter or digit"
         )
     return value

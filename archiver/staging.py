@@ -101,7 +101,7 @@ def remove_stale_partials(parent: Path) -> list[Path]:
 def check_target(target: Path, *, replace: bool) -> None:
     """Refuse early when ``target`` exists and may not be replaced."""
     if not replace and (target.exists() or target.is_symlink()):
-        raise BagExistsError(f"{target} already exists (use --force to replace it)")
+        raise BagExistsError(f"{target} already exists")
 
 
 class Staging:

@@ -393,7 +393,7 @@ def test_a_bad_date_in_a_list_names_its_index(
 )
 def test_an_invalid_id_is_refused(cli: CliRunner, out: Out, text_file: Path, bag_id: str) -> None:
     run = cli("bag", text_file, "--out", out.path, f"--id={bag_id}")
-    assert_refused(run, "invalid --id")
+    assert_refused(run, "invalid bag identifier", "(--id)")
     assert repr(bag_id) in run.err
     out.assert_untouched()
 
@@ -519,3 +519,30 @@ def test_the_sample_text_bags_cleanly_next_to_the_refusals(
     run = cli("bag", sample_copy, "--out", target, "--id", "sample")
     assert run.code == 0, run.err
     assert (target / "sample" / "data" / sample_copy.name).read_bytes() == SAMPLE_TEXT.read_bytes()
+
+
+def test_a_reader_that_goes_away_is_no_error(tmp_path: Path) -> None:
+    """`archiver validate --json ... | head -1` ends quietly: no BrokenPipeError traceback."""
+    import subprocess
+    import sys
+
+    bag = tmp_path / "bags"
+    assert (
+        subprocess.run(
+            [sys.executable, "-m", "archiver", "demo", "--out", bag], capture_output=True
+        ).returncode
+        == 0
+    )
+    for index in range(2000):
+        (bag / "a-giant-step-for-peace" / "data" / f"extra{index}.txt").write_text("x")
+    with subprocess.Popen(
+        [sys.executable, "-m", "archiver", "validate", "--json", bag / "a-giant-step-for-peace"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    ) as pipe:
+        assert pipe.stdout is not None and pipe.stderr is not None
+        pipe.stdout.readline()
+        pipe.stdout.close()  # what `head -1` does after its line
+        err = pipe.stderr.read().decode()
+        assert pipe.wait() == 0
+    assert "Traceback" not in err and "BrokenPipe" not in err
