@@ -16,7 +16,7 @@ from pathlib import Path
 
 from archiver.bagit import paths
 from archiver.errors import SourceError
-from archiver.xml.escape import xml_problem
+from archiver.xml.characters import xml_problem
 
 
 @dataclass(frozen=True)

@@ -102,7 +102,8 @@ from archiver.export.source import SourceBag
 from archiver.record import Record
 from archiver.version import AGENT
 from archiver.xml import parsing
-from archiver.xml.escape import attr, text, xml_problem
+from archiver.xml.characters import xml_problem
+from archiver.xml.escape import attr, text
 
 ITEM = "item_000"
 DUBLIN_CORE = "dublin_core.xml"

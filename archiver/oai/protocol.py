@@ -26,7 +26,8 @@ from archiver.oai import tokens
 from archiver.oai.catalog import Catalog, Item
 from archiver.record import record_from_bag_info
 from archiver.xml import dc, parsing
-from archiver.xml.escape import attr, text, xml_problem
+from archiver.xml.characters import xml_problem, xml_safe
+from archiver.xml.escape import attr, text
 
 OAI = "http://www.openarchives.org/OAI/2.0/"
 OAI_XSD = "http://www.openarchives.org/OAI/2.0/OAI-PMH.xsd"
@@ -524,16 +525,7 @@ class Provider:
 
 def _errors(errors: Sequence[OAIError]) -> str:
     # Messages quote what the harvester sent: whatever XML cannot hold is replaced.
-    return "".join(
-        f'<error code="{e.code}">{text(_XML_ILLEGAL.sub(_REPLACEMENT, e.message))}</error>\n'
-        for e in errors
-    )
-
-
-_REPLACEMENT = "\ufffd"
-
-
-_XML_ILLEGAL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff\ud800-\udfff]")
+    return "".join(f'<error code="{e.code}">{text(xml_safe(e.message))}</error>\n' for e in errors)
 
 
 def _verb_and_arguments(pairs: Sequence[tuple[str, str]]) -> tuple[str, dict[str, str]]:

@@ -51,12 +51,3 @@ def attr(value: str) -> str:
         return value
     _check(value)
     return value.translate(_ATTR)
-
-
-def xml_problem(value: str) -> str | None:
-    """Why ``value`` cannot be written into XML 1.0, or None."""
-    try:
-        _check(value)
-    except ValueError as exc:
-        return str(exc)
-    return None
