@@ -585,4 +585,4 @@ def _dc_from_bag_info(bag: Path, bag_id: str) -> str | None:
     known = record.values("identifier")
     if bag_id not in known:
         record = record.with_values("identifier", [bag_id, *known])
-    return dc.oai_dc(record)
+    return etree.tostring(dc.oai_dc(record), encoding="unicode") + "\n"
