@@ -21,9 +21,9 @@ from urllib.parse import unquote
 
 from lxml import etree
 
-from archiver import forked, layout
+from archiver import layout
 from archiver.bagit import reader
-from archiver.findings import BagReport, Finding, finding, finding_from_json
+from archiver.findings import BagReport, Finding, finding
 from archiver.xml import parsing
 from archiver.xml.namespaces import METS, OAI_DC, PREMIS, XLINK, XSI, q
 
@@ -60,23 +60,10 @@ class _Scan:
 def check_metadata(
     root: Path, inventory: reader.Inventory, manifests: Manifests, report: BagReport
 ) -> None:
-    """Add metadata findings to ``report``. ``manifests``: algorithm -> payload path -> digest.
-
-    A big PREMIS document is checked in a forked child while this process checks METS.
-    """
-    premis = root / layout.PREMIS_XML
-    big = layout.PREMIS_XML in inventory.tags and premis.stat().st_size > _TREE_LIMIT
-    pending = forked.beside(
-        lambda: [
-            f.to_json() for f in _check_document(root, layout.PREMIS_XML, inventory, manifests)
-        ],
-        worth_it=big,
-    )
-    for name in (layout.DC_XML, layout.METS_XML):
+    """Add metadata findings to ``report``. ``manifests``: algorithm -> payload path -> digest."""
+    for name in (layout.DC_XML, layout.METS_XML, layout.PREMIS_XML):
         for item in _check_document(root, name, inventory, manifests):
             report.add(item)
-    for data in pending():
-        report.add(finding_from_json(data))
 
 
 def _check_document(
