@@ -14,7 +14,7 @@ from archiver.bagit import baginfo, manifest, paths
 from archiver.clock import Clock, w3cdtf
 from archiver.errors import ClockError
 from archiver.text import TextAnalyser
-from archiver.xml import characters, escape
+from archiver.xml import characters
 from tests.conftest import BAGS_EPOCH, CliRunner
 
 
@@ -178,21 +178,6 @@ def test_bytes_that_are_not_utf8_text_are_not_claimed_as_text(data: bytes, probl
 )
 def test_pronom_identification(name: str, head: bytes, is_text: bool, puid: str | None) -> None:
     assert formats.identify(name, head, is_text).puid == puid
-
-
-def test_xml_escaping_round_trips_through_a_parser() -> None:
-    from lxml import etree
-
-    value = 'a & b < c > d "e" \t tab \n line \r return'
-    document = f'<r a="{escape.attr(value)}">{escape.text(value)}</r>'
-    root = etree.fromstring(document.encode())
-    assert root.get("a") == value
-    assert root.text == value
-
-
-def test_characters_xml_cannot_hold_are_refused() -> None:
-    with pytest.raises(ValueError, match="U\\+0001"):
-        escape.text("a\x01b")
 
 
 @pytest.mark.parametrize(
