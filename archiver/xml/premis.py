@@ -43,11 +43,6 @@ def _tag(local: str) -> str:
     return q(PREMIS, local)
 
 
-_LINKING_OBJECT = _tag("linkingObjectIdentifier")
-_LINKING_OBJECT_TYPE = _tag("linkingObjectIdentifierType")
-_LINKING_OBJECT_VALUE = _tag("linkingObjectIdentifierValue")
-
-
 def _vocabulary(vocabulary: str, code: str) -> dict[str, str]:
     """The LoC vocabulary term's URI; it names the authority too, so nothing else is repeated."""
     return {"valueURI": f"{LOC}{vocabulary}/{code}"}
@@ -245,8 +240,8 @@ def write_event(stream: Stream, ev: Event, *, standalone: bool = True) -> None:
             )
         for object_id, object_role in ev.objects:
             link: list[Leaf] = [
-                (_LINKING_OBJECT_TYPE, object_id.type, None),
-                (_LINKING_OBJECT_VALUE, object_id.value, None),
+                (_tag("linkingObjectIdentifierType"), object_id.type, None),
+                (_tag("linkingObjectIdentifierValue"), object_id.value, None),
             ]
             if object_role:
                 link.append(
@@ -256,7 +251,7 @@ def write_event(stream: Stream, ev: Event, *, standalone: bool = True) -> None:
                         _vocabulary("eventRelatedObjectRole", object_role),
                     )
                 )
-            stream.leaves(_LINKING_OBJECT, None, link)
+            stream.leaves(_tag("linkingObjectIdentifier"), None, link)
 
 
 def write_agent(stream: Stream, ag: Agent, *, standalone: bool = True) -> None:
