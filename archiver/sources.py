@@ -17,7 +17,7 @@ from pathlib import Path
 from archiver.bagit import paths
 from archiver.bagit.files import BagFile
 from archiver.errors import SourceError
-from archiver.xml.escape import xml_problem
+from archiver.xml.characters import xml_problem
 
 
 @dataclass(frozen=True)

@@ -18,6 +18,7 @@ WRITERS = {
     "archiver.xml.dc",
     "archiver.xml.mets",
     "archiver.xml.premis",
+    "archiver.xml.writing",
     "archiver.demo",
 }
 

@@ -15,7 +15,7 @@ from archiver.bagit import baginfo, manifest, paths, tagfile
 from archiver.clock import Clock, from_w3cdtf, w3cdtf
 from archiver.errors import ClockError
 from archiver.text import TextAnalyser
-from archiver.xml import escape
+from archiver.xml import characters
 from tests.conftest import BAGS_EPOCH, CliRunner
 
 
@@ -196,20 +196,27 @@ def test_pronom_identification(name: str, head: bytes, is_text: bool, puid: str 
     assert formats.identify(name, head, is_text).puid == puid
 
 
-def test_xml_escaping_round_trips_through_a_parser() -> None:
+@pytest.mark.parametrize(
+    "character", ["\x00", "\x08", "\x0b", "\x0c", "\x1f", "\ud800", "\ufffe", "\uffff"]
+)
+def test_a_character_xml_cannot_hold_is_named_replaced_and_refused_by_lxml(character: str) -> None:
     from lxml import etree
 
-    value = 'a & b < c > d "e" \t tab \n line \r return'
-    document = f'<r a="{escape.attr(value)}">{escape.text(value)}</r>'
-    root = etree.fromstring(document.encode())
-    assert root.get("a") == value
-    assert root.text == value
+    value = f"a{character}b"
+    assert characters.xml_problem(value) == (
+        f"U+{ord(character):04X} cannot appear in an XML 1.0 document"
+    )
+    assert characters.xml_safe(value) == "a\ufffdb"
+    # the check and lxml agree: nothing illegal is written
+    with pytest.raises(ValueError, match=r"XML compatible|surrogates not allowed"):
+        etree.Element("e").text = value
 
 
-def test_characters_xml_cannot_hold_are_refused() -> None:
-    with pytest.raises(ValueError, match="U\\+0001"):
-        escape.text("a\x01b")
-    assert escape.xml_problem("fine") is None
+@pytest.mark.parametrize("character", ["\t", "\n", "\r", "\x7f", "\ue000", "\U0001f600"])
+def test_a_character_xml_can_hold_passes(character: str) -> None:
+    value = f"a{character}b"
+    assert characters.xml_problem(value) is None
+    assert characters.xml_safe(value) == value
 
 
 def test_the_clock_honours_source_date_epoch() -> None:

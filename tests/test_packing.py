@@ -450,3 +450,31 @@ def test_the_process_pool_path_gives_the_same_bag_as_one_worker(tmp_path: Path) 
     assert snapshot(one.path) == snapshot(two.path)
     assert len(manifest(two.path / "manifest-sha256.txt")) == 151
     shutil.rmtree(tmp_path / "one")
+
+
+def test_mets_and_premis_are_what_their_builders_write_and_the_tag_manifests_digest_them(
+    tmp_path: Path,
+) -> None:
+    """Streamed through the tag writer (digested on the way), each document is the bytes its
+    builder gives on its own, and the tag manifest holds the digest of those very bytes."""
+    from io import BytesIO
+
+    from archiver import packing
+    from archiver.clock import Clock
+    from archiver.xml import mets, premis
+
+    files: dict[str, bytes | str] = {f"t/{i:04d}.txt": f"text {i} ☕\n" for i in range(300)}
+    files.update({f"b/{i:04d}.bin": b"\xff\x00" * (i + 1) for i in range(300)})  # not text
+    source = make_source_tree(tmp_path / "src", files)
+    clock = Clock.from_epoch(BAGS_EPOCH)
+    result = packing.make_bag([source], tmp_path / "out", bag_id="p", clock=clock)
+    alone = {"premis.xml": BytesIO(), "mets.xml": BytesIO()}
+    premis.write(alone["premis.xml"], result.provenance)
+    software = packing.software_agent()
+    mets.write(alone["mets.xml"], "p", result.record, result.provenance, software, clock.now())
+    tags = manifest(result.path / "tagmanifest-sha512.txt")
+    for name, output in alone.items():
+        written = (result.path / "metadata" / name).read_bytes()
+        assert written == output.getvalue(), name
+        assert tags[f"metadata/{name}"] == hashlib.sha512(written).hexdigest()
+    assert schema_valid(result.path)

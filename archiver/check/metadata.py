@@ -20,10 +20,10 @@ from urllib.parse import unquote
 
 from lxml import etree
 
-from archiver import forked, layout
+from archiver import layout
 from archiver.bagit.reader import Bag, Inventory
 from archiver.check.bag import Inspection
-from archiver.findings import BagReport, Finding, finding, finding_from_json
+from archiver.findings import BagReport, Finding, finding
 from archiver.xml import parsing
 from archiver.xml.namespaces import METS, OAI_DC, PREMIS, XLINK, XSI, q
 
@@ -58,21 +58,11 @@ class _Scan:
 
 
 def check_metadata(inspection: Inspection) -> None:
-    """Add metadata findings to the inspection's report, comparing with its payload manifests.
-
-    A big PREMIS document is checked in a forked child while this process checks METS.
-    """
+    """Add metadata findings to the inspection's report, comparing with its payload manifests."""
     bag, manifests, report = inspection.bag, inspection.payload_manifests, inspection.report
-    big = bag.inventory.tags.get(layout.PREMIS_XML, 0) > _TREE_LIMIT
-    pending = forked.beside(
-        lambda: [f.to_json() for f in _check_document(bag, layout.PREMIS_XML, manifests)],
-        worth_it=big,
-    )
-    for name in (layout.DC_XML, layout.METS_XML):
+    for name in (layout.DC_XML, layout.METS_XML, layout.PREMIS_XML):
         for item in _check_document(bag, name, manifests):
             report.add(item)
-    for data in pending():
-        report.add(finding_from_json(data))
 
 
 def _check_document(bag: Bag, name: str, manifests: Manifests) -> list[Finding]:

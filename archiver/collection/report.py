@@ -305,4 +305,4 @@ def premis_events(ledger: Ledger, bag_id: str) -> str:
     provenance = Provenance(
         Representation(bag, bag_id, ()), (), tuple(events), tuple(agents.values())
     )
-    return "".join(premis.document(provenance))
+    return premis.document(provenance).decode("utf-8")

@@ -102,8 +102,8 @@ from archiver.export.source import SourceBag
 from archiver.findings import Finding, finding
 from archiver.record import Record
 from archiver.version import AGENT
-from archiver.xml import parsing
-from archiver.xml.escape import attr, text, xml_problem
+from archiver.xml import parsing, writing
+from archiver.xml.characters import xml_problem
 
 ITEM = "item_000"
 DUBLIN_CORE = "dublin_core.xml"
@@ -341,31 +341,21 @@ def provenance(source: SourceBag, algorithm_names: Sequence[str]) -> str:
     )
 
 
-_SURROGATE = re.compile("[\ud800-\udfff]")
-_DECLARATION = '<?xml version="1.0" encoding="UTF-8"?>\n'
-
-
 def metadata_document(schema: Schema, values: Sequence[DCValue]) -> bytes:
     """dublin_core.xml / metadata_SCHEMA.xml; ExportRefusedError for a value XML 1.0
     cannot carry (most C0 controls, U+FFFE/U+FFFF, lone surrogates)."""
-    lines = [_DECLARATION, f'<dublin_core schema="{schema}">\n']
+    root = etree.Element("dublin_core", schema=schema)
     for value in values:
-        problem = xml_problem(value.value) or (
-            "a lone surrogate cannot appear in an XML document"
-            if _SURROGATE.search(value.value)
-            else None
-        )
+        problem = xml_problem(value.value)
         if problem:
             raise ExportRefusedError(
                 f"DSpace cannot be given {value.field} {_shorten(value.value)}: {problem}"
             )
-        qualifier = value.qualifier or "none"
-        lines.append(
-            f'  <dcvalue element="{attr(value.element)}" qualifier="{attr(qualifier)}">'
-            f"{text(value.value)}</dcvalue>\n"
+        element = etree.SubElement(
+            root, "dcvalue", element=value.element, qualifier=value.qualifier or "none"
         )
-    lines.append("</dublin_core>\n")
-    return "".join(lines).encode("utf-8")
+        element.text = value.value
+    return writing.serialise(root)
 
 
 def _shorten(value: str, limit: int = 40) -> str:

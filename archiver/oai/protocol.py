@@ -17,17 +17,18 @@ import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime, timedelta
+from urllib.parse import quote
 
 from lxml import etree
 
 from archiver import layout
 from archiver.bagit.reader import Bag, read_bag
-from archiver.clock import w3cdtf as stamp
+from archiver.clock import w3cdtf
 from archiver.collection.catalog import Catalog, Item
 from archiver.oai import tokens
 from archiver.record import record_from_bag_info
-from archiver.xml import dc, parsing
-from archiver.xml.escape import attr, text, xml_problem
+from archiver.xml import dc, parsing, writing
+from archiver.xml.characters import xml_problem, xml_safe
 
 OAI = "http://www.openarchives.org/OAI/2.0/"
 OAI_XSD = "http://www.openarchives.org/OAI/2.0/OAI-PMH.xsd"
@@ -163,6 +164,22 @@ _PREFIX = re.compile(r"[A-Za-z0-9\-_.!~*'()]+")
 _SETSPEC = re.compile(r"[A-Za-z0-9\-_.!~*'()]+(:[A-Za-z0-9\-_.!~*'()]+)*")
 
 
+def _sub(
+    parent: etree._Element,
+    local: str,
+    text: str | None = None,
+    attrib: dict[str, str] | None = None,
+) -> etree._Element:
+    """A child element in the OAI-PMH namespace."""
+    element = etree.SubElement(parent, f"{{{OAI}}}{local}", attrib)
+    element.text = text
+    return element
+
+
+def _element(local: str, attrib: dict[str, str] | None = None) -> etree._Element:
+    return etree.Element(f"{{{OAI}}}{local}", attrib)
+
+
 class Provider:
     """One repository: its configuration, its catalog, the bags behind it."""
 
@@ -190,28 +207,30 @@ class Provider:
             return self._envelope(now, echo, _errors(found))
         except OAIError as error:
             return self._envelope(now, echo, _errors([error]))
-        return self._envelope(now, echo, body)
+        return self._envelope(now, echo, [body])
 
-    def _envelope(self, now: datetime, echo: dict[str, str], body: str) -> bytes:
-        attributes = "".join(f' {name}="{attr(value)}"' for name, value in sorted(echo.items()))
-        sheet = (
-            f'<?xml-stylesheet type="text/xsl" href="{attr(self.config.stylesheet)}"?>\n'
-            if self.config.stylesheet
-            else ""
+    def _envelope(
+        self, now: datetime, echo: dict[str, str], body: Sequence[etree._Element]
+    ) -> bytes:
+        root = etree.Element(
+            f"{{{OAI}}}OAI-PMH",
+            {f"{{{XSI}}}schemaLocation": f"{OAI} {OAI_XSD}"},
+            nsmap={None: OAI, "xsi": XSI},
         )
-        return (
-            '<?xml version="1.0" encoding="UTF-8"?>\n'
-            f"{sheet}"
-            f'<OAI-PMH xmlns="{OAI}" xmlns:xsi="{XSI}" xsi:schemaLocation="{OAI} {OAI_XSD}">\n'
-            f"<responseDate>{stamp(now)}</responseDate>\n"
-            f"<request{attributes}>{text(self.config.base_url)}</request>\n"
-            f"{body}"
-            "</OAI-PMH>\n"
-        ).encode()
+        _sub(root, "responseDate", w3cdtf(now))
+        _sub(root, "request", self.config.base_url, dict(sorted(echo.items())))
+        root.extend(body)
+        if self.config.stylesheet:
+            # A pseudo-attribute value: percent-encoding keeps quotes and markup out of it.
+            href = quote(self.config.stylesheet, safe="/:@!$'()*+,;=~%?#")
+            root.addprevious(
+                etree.ProcessingInstruction("xml-stylesheet", f'type="text/xsl" href="{href}"')
+            )
+        return writing.serialise(root)
 
     def _dispatch(
         self, verb: str, arguments: dict[str, str], echo: dict[str, str], now: datetime
-    ) -> str:
+    ) -> etree._Element:
         required, optional, exclusive = VERBS[verb]
         problems: list[OAIError] = []
         for name in sorted(arguments):
@@ -246,30 +265,32 @@ class Provider:
 
     # -- the verbs -----------------------------------------------------------------------
 
-    def _identify(self, _arguments: dict[str, str], _echo: dict[str, str], now: datetime) -> str:
-        earliest = self.catalog.earliest() or stamp(now)
-        sample = f"{self.prefix}{self._sample_id()}"
-        emails = "".join(f"<adminEmail>{text(e)}</adminEmail>\n" for e in self.config.admin_emails)
-        return (
-            "<Identify>\n"
-            f"<repositoryName>{text(self.config.repository_name)}</repositoryName>\n"
-            f"<baseURL>{text(self.config.base_url)}</baseURL>\n"
-            "<protocolVersion>2.0</protocolVersion>\n"
-            f"{emails}"
-            f"<earliestDatestamp>{earliest}</earliestDatestamp>\n"
-            "<deletedRecord>persistent</deletedRecord>\n"
-            f"<granularity>{GRANULARITY}</granularity>\n"
-            "<description>\n"
-            f'<oai-identifier xmlns="{OAI_ID}" xmlns:xsi="{XSI}" '
-            f'xsi:schemaLocation="{OAI_ID} {OAI_ID_XSD}">\n'
-            "<scheme>oai</scheme>\n"
-            f"<repositoryIdentifier>{text(self.config.repository_identifier)}</repositoryIdentifier>\n"
-            "<delimiter>:</delimiter>\n"
-            f"<sampleIdentifier>{text(sample)}</sampleIdentifier>\n"
-            "</oai-identifier>\n"
-            "</description>\n"
-            "</Identify>\n"
+    def _identify(
+        self, _arguments: dict[str, str], _echo: dict[str, str], now: datetime
+    ) -> etree._Element:
+        identify = _element("Identify")
+        _sub(identify, "repositoryName", self.config.repository_name)
+        _sub(identify, "baseURL", self.config.base_url)
+        _sub(identify, "protocolVersion", "2.0")
+        for email in self.config.admin_emails:
+            _sub(identify, "adminEmail", email)
+        _sub(identify, "earliestDatestamp", self.catalog.earliest() or w3cdtf(now))
+        _sub(identify, "deletedRecord", "persistent")
+        _sub(identify, "granularity", GRANULARITY)
+        description = etree.SubElement(
+            _sub(identify, "description"),
+            f"{{{OAI_ID}}}oai-identifier",
+            {f"{{{XSI}}}schemaLocation": f"{OAI_ID} {OAI_ID_XSD}"},
+            nsmap={None: OAI_ID, "xsi": XSI},
         )
+        for local, value in (
+            ("scheme", "oai"),
+            ("repositoryIdentifier", self.config.repository_identifier),
+            ("delimiter", ":"),
+            ("sampleIdentifier", f"{self.prefix}{self._sample_id()}"),
+        ):
+            etree.SubElement(description, f"{{{OAI_ID}}}{local}").text = value
+        return identify
 
     def _sample_id(self) -> str:
         rows = self.catalog.page(start="", end="~", spec=None, after=None, limit=1, prefix="oai_dc")
@@ -277,7 +298,7 @@ class Provider:
 
     def _list_metadata_formats(
         self, arguments: dict[str, str], echo: dict[str, str], _now: datetime
-    ) -> str:
+    ) -> etree._Element:
         names: Iterable[str] = FORMATS
         if "identifier" in arguments:
             item = self._item(arguments["identifier"], echo)
@@ -286,18 +307,17 @@ class Provider:
                 raise NoMetadataFormatsError(
                     f"no format is available for {arguments['identifier']}"
                 )
-        return (
-            "<ListMetadataFormats>\n"
-            + "".join(
-                "<metadataFormat>"
-                f"<metadataPrefix>{f.prefix}</metadataPrefix><schema>{f.schema}</schema>"
-                f"<metadataNamespace>{f.namespace}</metadataNamespace></metadataFormat>\n"
-                for f in (FORMATS[name] for name in names)
-            )
-            + "</ListMetadataFormats>\n"
-        )
+        listed = _element("ListMetadataFormats")
+        for name in names:
+            entry = _sub(listed, "metadataFormat")
+            _sub(entry, "metadataPrefix", FORMATS[name].prefix)
+            _sub(entry, "schema", FORMATS[name].schema)
+            _sub(entry, "metadataNamespace", FORMATS[name].namespace)
+        return listed
 
-    def _list_sets(self, arguments: dict[str, str], echo: dict[str, str], now: datetime) -> str:
+    def _list_sets(
+        self, arguments: dict[str, str], echo: dict[str, str], now: datetime
+    ) -> etree._Element:
         if "resumptionToken" in arguments:
             position = self._position(arguments["resumptionToken"], "ListSets", now)
             echo["resumptionToken"] = arguments["resumptionToken"]
@@ -310,16 +330,18 @@ class Provider:
             raise NoSetHierarchyError("this repository has no sets")
         more = len(found) > self.config.page_size
         found = found[: self.config.page_size]
-        body = "".join(
-            f"<set><setSpec>{text(spec)}</setSpec><setName>{text(name)}</setName></set>\n"
-            for spec, name in found
-        )
+        listed = _element("ListSets")
+        for spec, name in found:
+            entry = _sub(listed, "set")
+            _sub(entry, "setSpec", spec)
+            _sub(entry, "setName", name)
         last = ("", found[-1][0]) if found else ("", "")
-        return (
-            f"<ListSets>\n{body}{self._token(position, len(found), more, last, now)}</ListSets>\n"
-        )
+        listed.extend(self._token(position, len(found), more, last, now))
+        return listed
 
-    def _get_record(self, arguments: dict[str, str], echo: dict[str, str], _now: datetime) -> str:
+    def _get_record(
+        self, arguments: dict[str, str], echo: dict[str, str], _now: datetime
+    ) -> etree._Element:
         prefix = arguments["metadataPrefix"]
         echo["metadataPrefix"] = prefix
         item = self._item(arguments["identifier"], echo)
@@ -330,21 +352,25 @@ class Provider:
         record = self._record(item, FORMATS[prefix])
         if record is None:
             raise CannotDisseminateFormatError(f"the {prefix} record of this item cannot be read")
-        return f"<GetRecord>\n{record}</GetRecord>\n"
+        answer = _element("GetRecord")
+        answer.append(record)
+        return answer
 
     def _list_identifiers(
         self, arguments: dict[str, str], echo: dict[str, str], now: datetime
-    ) -> str:
+    ) -> etree._Element:
         return self._list("ListIdentifiers", arguments, echo, now)
 
-    def _list_records(self, arguments: dict[str, str], echo: dict[str, str], now: datetime) -> str:
+    def _list_records(
+        self, arguments: dict[str, str], echo: dict[str, str], now: datetime
+    ) -> etree._Element:
         return self._list("ListRecords", arguments, echo, now)
 
     # -- lists ---------------------------------------------------------------------------
 
     def _list(
         self, verb: str, arguments: dict[str, str], echo: dict[str, str], now: datetime
-    ) -> str:
+    ) -> etree._Element:
         if "resumptionToken" in arguments:
             position = self._position(arguments["resumptionToken"], verb, now)
             echo["resumptionToken"] = arguments["resumptionToken"]
@@ -369,23 +395,27 @@ class Provider:
             raise BadResumptionTokenError(
                 "the list changed since this token was issued; start again"
             )
-        if verb == "ListIdentifiers":
-            entries = "".join(self._header(item) for item in items)
-        else:
-            entries = "".join(self._record(item, FORMATS[position.prefix]) or "" for item in items)
+        listed = _element(verb)
+        for item in items:
+            if verb == "ListIdentifiers":
+                listed.append(self._header(item))
+            else:
+                record = self._record(item, FORMATS[position.prefix])
+                if record is not None:
+                    listed.append(record)
         last = (items[-1].datestamp, items[-1].id)
-        token = self._token(position, len(items), more, last, now)
-        return f"<{verb}>\n{entries}{token}</{verb}>\n"
+        listed.extend(self._token(position, len(items), more, last, now))
+        return listed
 
     def _first_position(
         self, verb: str, arguments: dict[str, str], echo: dict[str, str], now: datetime
     ) -> tokens.Position:
-        start, end = "0000-01-01T00:00:00Z", stamp(now)  # until, when not given, is frozen now
+        start, end = "0000-01-01T00:00:00Z", w3cdtf(now)  # until, when not given, is frozen now
         granularity = None
         problems: list[OAIError] = []
         for name in ("from", "until"):
             if name in arguments:
-                parsed = _datestamp(arguments[name], name == "until")
+                parsed = _datew3cdtf(arguments[name], name == "until")
                 if parsed is None:
                     problems.append(
                         BadArgumentError(f"{name}={arguments[name]!r} is not a UTC date")
@@ -445,17 +475,17 @@ class Provider:
         more: bool,
         last: tuple[str, str],
         now: datetime,
-    ) -> str:
+    ) -> list[etree._Element]:
         """A page's resumptionToken: none for a one-page list, empty on the last page.
 
         Each token lives ``token_lifetime`` from when it is issued.
         """
         if not more and position.cursor == 0:
-            return ""
+            return []
         size = max(position.size, position.cursor + sent)
-        common = f'completeListSize="{size}" cursor="{position.cursor}"'
+        common = {"completeListSize": str(size), "cursor": str(position.cursor)}
         if not more:
-            return f"<resumptionToken {common}/>\n"
+            return [_element("resumptionToken", common)]
         expires = now + timedelta(seconds=self.config.token_lifetime)
         following = replace(
             position,
@@ -465,11 +495,9 @@ class Provider:
             size=size,
             expires=int(expires.timestamp()),
         )
-        value = tokens.issue(following, self.catalog.secret())
-        return (
-            f'<resumptionToken expirationDate="{stamp(expires)}" {common}>{value}'
-            "</resumptionToken>\n"
-        )
+        token = _element("resumptionToken", {"expirationDate": w3cdtf(expires), **common})
+        token.text = tokens.issue(following, self.catalog.secret())
+        return [token]
 
     # -- items and records -------------------------------------------------------------
 
@@ -483,56 +511,58 @@ class Provider:
             raise IdDoesNotExistError(f"{identifier} is not an item of this repository")
         return item
 
-    def _header(self, item: Item) -> str:
-        status = ' status="deleted"' if item.deleted else ""
-        spec = f"<setSpec>{text(item.setspec)}</setSpec>" if item.setspec else ""
-        return (
-            f"<header{status}><identifier>{text(self.prefix + item.id)}</identifier>"
-            f"<datestamp>{item.datestamp}</datestamp>{spec}</header>\n"
-        )
+    def _header(self, item: Item) -> etree._Element:
+        header = _element("header", {"status": "deleted"} if item.deleted else None)
+        _sub(header, "identifier", self.prefix + item.id)
+        _sub(header, "datestamp", item.datestamp)
+        if item.setspec:
+            _sub(header, "setSpec", item.setspec)
+        return header
 
-    def _record(self, item: Item, fmt: Format) -> str | None:
+    def _record(self, item: Item, fmt: Format) -> etree._Element | None:
         """A <record>: header only when deleted; None when the metadata cannot be read."""
+        record = _element("record")
+        record.append(self._header(item))
         if item.deleted:
-            return f"<record>{self._header(item)}</record>\n"
+            return record
         metadata = self._metadata(item, fmt)
         if metadata is None:
             return None
-        return f"<record>{self._header(item)}<metadata>\n{metadata}</metadata>\n</record>\n"
+        _sub(record, "metadata").append(metadata)
+        return record
 
-    def _metadata(self, item: Item, fmt: Format) -> str | None:
+    def _metadata(self, item: Item, fmt: Format) -> etree._Element | None:
         try:
             bag = read_bag(self.collection / item.id, manifests=False, fetch_txt=False)
         except OSError:
             return None
-        fallback = _dc_from_bag_info(bag, item.id) if fmt.prefix == "oai_dc" else None
+
+        def fallback() -> etree._Element | None:
+            return _dc_from_bag_info(bag, item.id) if fmt.prefix == "oai_dc" else None
+
         if fmt.source not in bag.inventory.tags:
-            return fallback
+            return fallback()
         try:
             with bag.open(fmt.source) as handle:
                 tree = parsing.parse_file(handle)
         except (OSError, etree.XMLSyntaxError):
-            return fallback
+            return fallback()
         if tree.docinfo.doctype:  # entity tricks: never served
-            return fallback
+            return fallback()
         root = tree.getroot()
         if etree.QName(root).namespace != fmt.namespace:
             return None
-        return etree.tostring(root, encoding="unicode") + "\n"
+        return root
 
 
-def _errors(errors: Sequence[OAIError]) -> str:
-    # Messages quote what the harvester sent: whatever XML cannot hold is replaced.
-    return "".join(
-        f'<error code="{e.code}">{text(_XML_ILLEGAL.sub(_REPLACEMENT, e.message))}</error>\n'
-        for e in errors
-    )
-
-
-_REPLACEMENT = "\ufffd"
-
-
-_XML_ILLEGAL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff\ud800-\udfff]")
+def _errors(errors: Sequence[OAIError]) -> list[etree._Element]:
+    found = []
+    for e in errors:
+        error = _element("error", {"code": e.code})
+        # Messages quote what the harvester sent: whatever XML cannot hold is replaced.
+        error.text = xml_safe(e.message)
+        found.append(error)
+    return found
 
 
 def _verb_and_arguments(pairs: Sequence[tuple[str, str]]) -> tuple[str, dict[str, str]]:
@@ -557,7 +587,7 @@ def _verb_and_arguments(pairs: Sequence[tuple[str, str]]) -> tuple[str, dict[str
     return verbs[0], arguments
 
 
-def _datestamp(value: str, until: bool) -> tuple[str, str] | None:
+def _datew3cdtf(value: str, until: bool) -> tuple[str, str] | None:
     """A from/until value as an inclusive full datestamp and its granularity, or None."""
     day = _DAY.fullmatch(value)
     if day:
@@ -577,7 +607,7 @@ def _datestamp(value: str, until: bool) -> tuple[str, str] | None:
     return None
 
 
-def _dc_from_bag_info(bag: Bag, bag_id: str) -> str | None:
+def _dc_from_bag_info(bag: Bag, bag_id: str) -> etree._Element:
     """oai_dc for a bag without metadata/dc.xml (a foreign bag): what bag-info says, as the
     bag reader decodes it (declared encoding, continuation lines folded)."""
     items = [(label, value) for label, value in bag.items() if not xml_problem(value)]

@@ -2,34 +2,33 @@
 
 from __future__ import annotations
 
+from lxml import etree
+
 from archiver.record import Record
-from archiver.xml.escape import text
-from archiver.xml.namespaces import DC, OAI_DC, OAI_DC_XSD, XSI
-
-DECLARATION = '<?xml version="1.0" encoding="UTF-8"?>\n'
+from archiver.xml import writing
+from archiver.xml.namespaces import DC, OAI_DC, OAI_DC_XSD, XSI, q
 
 
-def oai_dc(record: Record, indent: str = "", *, standalone: bool = True) -> str:
+def oai_dc(record: Record, *, standalone: bool = True) -> etree._Element:
     """``<oai_dc:dc>`` with one ``dc:*`` element per value, in DCMES order.
 
-    ``standalone`` declares the namespaces and the schema location on the element itself;
-    embedded in METS the enclosing document declares them.
+    ``standalone`` also gives the schema location (a document or an OAI-PMH record of its
+    own); embedded in METS, the enclosing document gives it.
     """
     if standalone:
-        opening = (
-            f'{indent}<oai_dc:dc xmlns:oai_dc="{OAI_DC}" xmlns:dc="{DC}" xmlns:xsi="{XSI}" '
-            f'xsi:schemaLocation="{OAI_DC} {OAI_DC_XSD}">\n'
+        root = etree.Element(
+            q(OAI_DC, "dc"),
+            {q(XSI, "schemaLocation"): f"{OAI_DC} {OAI_DC_XSD}"},
+            nsmap={"oai_dc": OAI_DC, "dc": DC, "xsi": XSI},
         )
     else:
-        opening = f"{indent}<oai_dc:dc>\n"
-    lines = [opening]
+        root = etree.Element(q(OAI_DC, "dc"), nsmap={"oai_dc": OAI_DC, "dc": DC})
     for element, values in record.dc:
         for value in values:
-            lines.append(f"{indent}  <dc:{element}>{text(value)}</dc:{element}>\n")
-    lines.append(f"{indent}</oai_dc:dc>\n")
-    return "".join(lines)
+            etree.SubElement(root, q(DC, element)).text = value
+    return root
 
 
-def document(record: Record) -> str:
+def document(record: Record) -> bytes:
     """metadata/dc.xml."""
-    return DECLARATION + oai_dc(record)
+    return writing.serialise(oai_dc(record))

@@ -1,4 +1,5 @@
-"""METS 1.12.1: the document that ties a bag's files and metadata together (pure, no I/O).
+"""METS 1.12.1: the document that ties a bag's files and metadata together (pure: no I/O
+but the stream it is given).
 
     mets OBJID=<bag id>
       metsHdr CREATEDATE, agent (the creating software)
@@ -8,22 +9,23 @@
       fileSec  fileGrp USE="original": SIZE, MIMETYPE, CHECKSUM (SHA-256), FLocat
       structMap TYPE="physical": the data/ folder tree
 
-Streamed as text like premis.py, for the same reason: size in the number of files.
+Streamed (writing.Stream) like premis.xml: its size grows with the number of files.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Sequence
+from contextlib import AbstractContextManager
 from datetime import datetime
+from functools import cache
+from itertools import groupby
 from urllib.parse import quote
 
 from archiver.clock import w3cdtf
-from archiver.provenance import Agent, Provenance
+from archiver.provenance import Agent, FileObject, Provenance
 from archiver.record import Record
-from archiver.xml import dc, premis
-from archiver.xml.escape import attr, text
+from archiver.xml import dc, premis, writing
 from archiver.xml.namespaces import (
-    DC,
     METS,
     METS_XSD,
     OAI_DC,
@@ -32,12 +34,22 @@ from archiver.xml.namespaces import (
     PREMIS_XSD,
     XLINK,
     XSI,
+    q,
 )
+from archiver.xml.writing import Output, Stream
 
 CHECKSUM_ALGORITHM = "sha256"
 CHECKSUM_TYPE = "SHA-256"
-DECLARATION = '<?xml version="1.0" encoding="UTF-8"?>\n'
-_XML_DATA = "        "  # indentation of what sits inside mets:xmlData
+# The Dublin Core record and the PREMIS objects declare their own namespaces (they are written
+# whole); the events and agents are streamed, so the root declares PREMIS for them. Every
+# namespace in scope costs a little for each element xmlfile writes.
+NSMAP = {"mets": METS, "xlink": XLINK, "xsi": XSI, "premis": PREMIS}
+_SCHEMA_LOCATIONS = f"{METS} {METS_XSD} {PREMIS} {PREMIS_XSD} {OAI_DC} {OAI_DC_XSD}"
+
+
+@cache
+def _tag(local: str) -> str:
+    return q(METS, local)
 
 
 def id_prefix(bag_id: str) -> str:
@@ -55,113 +67,112 @@ def href(path: str) -> str:
     return quote(path, safe="/!$&'()*+,;=:@~")
 
 
-def _wrapped(section: str, md_id: str, mdtype: str, content: str) -> str:
-    return (
-        f'    <mets:{section} ID="{md_id}">\n'
-        f'      <mets:mdWrap MDTYPE="{mdtype}">\n'
-        f"        <mets:xmlData>\n"
-        f"{content}"
-        f"        </mets:xmlData>\n"
-        f"      </mets:mdWrap>\n"
-        f"    </mets:{section}>\n"
+def _wrapped(
+    stream: Stream, section: str, md_id: str, mdtype: str, label: str | None = None
+) -> AbstractContextManager[None]:
+    """``mets:<section>/mdWrap/xmlData``: what is written inside goes into xmlData."""
+    wrap = {"MDTYPE": mdtype, **({"LABEL": label} if label else {})}
+    return stream.elements(
+        (_tag(section), {"ID": md_id}), (_tag("mdWrap"), wrap), (_tag("xmlData"), None)
     )
 
 
-def document(
-    bag_id: str, record: Record, provenance: Provenance, software: Agent, now: datetime
-) -> Iterator[str]:
-    """metadata/mets.xml in pieces."""
+def write(
+    output: Output,
+    bag_id: str,
+    record: Record,
+    provenance: Provenance,
+    software: Agent,
+    now: datetime,
+) -> None:
+    """metadata/mets.xml."""
     ids = id_prefix(bag_id)
+    attrib = {q(XSI, "schemaLocation"): _SCHEMA_LOCATIONS, "OBJID": bag_id}
     titles = record.values("title")
-    label = f' LABEL="{attr(titles[0])}"' if titles else ""
-    locations = f"{METS} {METS_XSD} {PREMIS} {PREMIS_XSD} {OAI_DC} {OAI_DC_XSD}"
-    yield DECLARATION
-    yield (
-        f'<mets:mets xmlns:mets="{METS}" xmlns:xlink="{XLINK}" xmlns:xsi="{XSI}" '
-        f'xmlns:premis="{PREMIS}" xmlns:oai_dc="{OAI_DC}" xmlns:dc="{DC}" '
-        f'xsi:schemaLocation="{locations}" OBJID="{attr(bag_id)}"{label}>\n'
-        f'  <mets:metsHdr CREATEDATE="{w3cdtf(now)}" RECORDSTATUS="Complete">\n'
-        f'    <mets:agent ROLE="CREATOR" TYPE="OTHER" OTHERTYPE="SOFTWARE">\n'
-        f"      <mets:name>{text(f'{software.name} {software.version}')}</mets:name>\n"
-        f"    </mets:agent>\n"
-        f"  </mets:metsHdr>\n"
-        f'  <mets:dmdSec ID="{ids}dmdSec_1">\n'
-        f'    <mets:mdWrap MDTYPE="DC" LABEL="Dublin Core">\n'
-        f"      <mets:xmlData>\n"
-        f"{dc.oai_dc(record, '        ', standalone=False)}"
-        f"      </mets:xmlData>\n"
-        f"    </mets:mdWrap>\n"
-        f"  </mets:dmdSec>\n"
-    )
-    rep = provenance.representation
-    yield f'  <mets:amdSec ID="{ids}amdSec_bag">\n'
-    yield _wrapped(
-        "techMD", f"{ids}techMD_bag", "PREMIS:OBJECT", premis.representation_object(rep, _XML_DATA)
-    )
-    for index, ev in enumerate(provenance.events, start=1):
-        yield _wrapped(
-            "digiprovMD",
-            f"{ids}digiprovMD_event_{index}",
-            "PREMIS:EVENT",
-            premis.event(ev, _XML_DATA),
-        )
-    for index, ag in enumerate(provenance.agents, start=1):
-        yield _wrapped(
-            "digiprovMD",
-            f"{ids}digiprovMD_agent_{index}",
-            "PREMIS:AGENT",
-            premis.agent(ag, _XML_DATA),
-        )
-    yield "  </mets:amdSec>\n"
-    for number, obj in enumerate(provenance.files, start=1):
-        yield f'  <mets:amdSec ID="{ids}amdSec_{number}">\n'
-        yield _wrapped(
-            "techMD", f"{ids}techMD_{number}", "PREMIS:OBJECT", premis.file_object(obj, _XML_DATA)
-        )
-        yield "  </mets:amdSec>\n"
-    yield '  <mets:fileSec>\n    <mets:fileGrp USE="original">\n'
-    for number, obj in enumerate(provenance.files, start=1):
-        yield (
-            f'      <mets:file ID="{ids}file_{number}" MIMETYPE="{attr(obj.format.mimetype)}" '
-            f'SIZE="{obj.size}" CHECKSUM="{obj.digests[CHECKSUM_ALGORITHM]}" '
-            f'CHECKSUMTYPE="{CHECKSUM_TYPE}" ADMID="{ids}amdSec_{number}">\n'
-            f'        <mets:FLocat LOCTYPE="OTHER" OTHERLOCTYPE="SYSTEM" xlink:type="simple" '
-            f'xlink:href="{attr(href(obj.path))}"/>\n'
-            f"      </mets:file>\n"
-        )
-    yield "    </mets:fileGrp>\n  </mets:fileSec>\n"
-    yield '  <mets:structMap TYPE="physical" LABEL="BagIt bag">\n'
-    yield (
-        f'    <mets:div TYPE="Directory" LABEL="{attr(bag_id)}" DMDID="{ids}dmdSec_1" '
-        f'ADMID="{ids}amdSec_bag">\n'
-    )
-    yield from _tree([obj.path for obj in provenance.files], ids)
-    yield "    </mets:div>\n  </mets:structMap>\n</mets:mets>\n"
-
-
-def _tree(paths: list[str], ids: str) -> Iterator[str]:
-    """Nested Directory divs down to one Item div per file, following the (sorted) bag paths."""
-    open_folders: list[str] = []
-    for number, path in enumerate(paths, start=1):
-        *folders, name = path.split("/")
-        common = 0
-        while (
-            common < min(len(folders), len(open_folders))
-            and folders[common] == open_folders[common]
+    if titles:
+        attrib["LABEL"] = titles[0]
+    creator = {"ROLE": "CREATOR", "TYPE": "OTHER", "OTHERTYPE": "SOFTWARE"}
+    with writing.stream(output) as stream, stream.element(_tag("mets"), attrib, NSMAP):
+        with (
+            stream.element(
+                _tag("metsHdr"), {"CREATEDATE": w3cdtf(now), "RECORDSTATUS": "Complete"}
+            ),
+            stream.element(_tag("agent"), creator),
         ):
-            common += 1
-        while len(open_folders) > common:
-            open_folders.pop()
-            yield f"{'  ' * (len(open_folders) + 3)}</mets:div>\n"
-        for folder in folders[common:]:
-            yield f'{"  " * (len(open_folders) + 3)}<mets:div TYPE="Directory" LABEL="{attr(folder)}">\n'
-            open_folders.append(folder)
-        pad = "  " * (len(open_folders) + 3)
-        yield (
-            f'{pad}<mets:div TYPE="Item" LABEL="{attr(name)}">\n'
-            f'{pad}  <mets:fptr FILEID="{ids}file_{number}"/>\n'
-            f"{pad}</mets:div>\n"
-        )
-    while open_folders:
-        open_folders.pop()
-        yield f"{'  ' * (len(open_folders) + 3)}</mets:div>\n"
+            stream.leaf(_tag("name"), f"{software.name} {software.version}")
+        with _wrapped(stream, "dmdSec", f"{ids}dmdSec_1", "DC", label="Dublin Core"):
+            stream.write(dc.oai_dc(record, standalone=False))
+        with stream.element(_tag("amdSec"), {"ID": f"{ids}amdSec_bag"}):
+            with _wrapped(stream, "techMD", f"{ids}techMD_bag", "PREMIS:OBJECT"):
+                stream.write(premis.representation_object(provenance.representation))
+            for index, ev in enumerate(provenance.events, start=1):
+                with _wrapped(
+                    stream, "digiprovMD", f"{ids}digiprovMD_event_{index}", "PREMIS:EVENT"
+                ):
+                    premis.write_event(stream, ev)
+            for index, ag in enumerate(provenance.agents, start=1):
+                with _wrapped(
+                    stream, "digiprovMD", f"{ids}digiprovMD_agent_{index}", "PREMIS:AGENT"
+                ):
+                    premis.write_agent(stream, ag)
+        objects = premis.FileObjects(standalone=True)
+        for number, obj in enumerate(provenance.files, start=1):
+            with (
+                stream.element(_tag("amdSec"), {"ID": f"{ids}amdSec_{number}"}),
+                _wrapped(stream, "techMD", f"{ids}techMD_{number}", "PREMIS:OBJECT"),
+            ):
+                objects.write(stream, obj)
+        with stream.element(_tag("fileSec")), stream.element(_tag("fileGrp"), {"USE": "original"}):
+            for number, obj in enumerate(provenance.files, start=1):
+                _write_file(stream, ids, number, obj)
+        root_div = {
+            "TYPE": "Directory",
+            "LABEL": bag_id,
+            "DMDID": f"{ids}dmdSec_1",
+            "ADMID": f"{ids}amdSec_bag",
+        }
+        with (
+            stream.element(_tag("structMap"), {"TYPE": "physical", "LABEL": "BagIt bag"}),
+            stream.element(_tag("div"), root_div),
+        ):
+            paths = [
+                (tuple(obj.path.split("/")), number)
+                for number, obj in enumerate(provenance.files, start=1)
+            ]
+            _write_folder(stream, ids, paths)
+
+
+def _write_file(stream: Stream, ids: str, number: int, obj: FileObject) -> None:
+    """A fileSec entry: what the file is and where it lives."""
+    attrib = {
+        "ID": f"{ids}file_{number}",
+        "MIMETYPE": obj.format.mimetype,
+        "SIZE": str(obj.size),
+        "CHECKSUM": obj.digests[CHECKSUM_ALGORITHM],
+        "CHECKSUMTYPE": CHECKSUM_TYPE,
+        "ADMID": f"{ids}amdSec_{number}",
+    }
+    location = {
+        "LOCTYPE": "OTHER",
+        "OTHERLOCTYPE": "SYSTEM",
+        q(XLINK, "type"): "simple",
+        q(XLINK, "href"): href(obj.path),
+    }
+    stream.leaves(_tag("file"), attrib, [(_tag("FLocat"), "", location)])
+
+
+def _write_folder(stream: Stream, ids: str, files: Sequence[tuple[tuple[str, ...], int]]) -> None:
+    """Nested Directory divs down to one Item div per file, following the (sorted) bag paths.
+
+    ``files``: (the path's parts below this folder, file number), in bag order.
+    """
+    for folder, entries in groupby(
+        files, key=lambda entry: entry[0][0] if len(entry[0]) > 1 else None
+    ):
+        if folder is None:
+            for (name,), number in entries:
+                pointer = (_tag("fptr"), "", {"FILEID": f"{ids}file_{number}"})
+                stream.leaves(_tag("div"), {"TYPE": "Item", "LABEL": name}, [pointer])
+        else:
+            with stream.element(_tag("div"), {"TYPE": "Directory", "LABEL": folder}):
+                _write_folder(stream, ids, [(parts[1:], number) for parts, number in entries])

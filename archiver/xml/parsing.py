@@ -135,13 +135,16 @@ def _schema_parser(folder: Path) -> etree.XMLParser:
     return schema_parser
 
 
+_XS = "http://www.w3.org/2001/XMLSchema"
+
+
 def _driver(imports: tuple[tuple[str, str], ...], folder: Path) -> bytes:
-    lines = ['<xs:schema xmlns:xs="http://www.w3.org/2001/XMLSchema">']
+    """A schema that only imports each namespace from its vendored file, in order."""
+    root = etree.Element(f"{{{_XS}}}schema", nsmap={"xs": _XS})
     for namespace, name in imports:
         location = (folder / name).as_uri()
-        lines.append(f'  <xs:import namespace="{namespace}" schemaLocation="{location}"/>')
-    lines.append("</xs:schema>")
-    return "\n".join(lines).encode()
+        etree.SubElement(root, f"{{{_XS}}}import", namespace=namespace, schemaLocation=location)
+    return etree.tostring(root)
 
 
 @cache
@@ -195,14 +198,3 @@ def schema_errors(
         except etree.XMLSchemaValidateError as exc:
             return [(None, f"cannot be validated: {exc}")]
         return [(error.line, error.message) for error in schema.error_log]
-
-
-_DECLARATION = b'<?xml version="1.0" encoding="UTF-8"?>\n'
-
-
-def serialise(root: etree._Element) -> bytes:
-    """UTF-8 bytes with an XML declaration, indented two spaces, ending with a newline."""
-    etree.indent(root, space="  ")
-    return _DECLARATION + etree.tostring(
-        root, encoding="UTF-8", pretty_print=True, xml_declaration=False
-    )

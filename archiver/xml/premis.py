@@ -1,14 +1,17 @@
-"""PREMIS 3.0 from a Provenance, streamed as text (pure, no I/O).
+"""PREMIS 3.0 from a Provenance, built with lxml (pure: no I/O but the stream it is given).
 
-The same functions serve metadata/premis.xml (a ``premis:premis`` document) and the METS
-amdSec (standalone objects, events and agents carrying ``version="3.0"``). Text is built
-from templates, not trees: a bag of 10,000 files has 10,000 objects, and building them as
-lxml trees costs seconds. Tests check every shape against the XSD.
+The same builders serve metadata/premis.xml (a ``premis:premis`` document, ``write``) and
+the METS amdSec, where objects, events and agents stand alone and carry ``version="3.0"``
+(``standalone``). Objects are lxml subtrees; events and agents are streamed, since one
+event links to up to every file of a bag. Tests check every shape against the XSD.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from functools import cache
+from io import BytesIO
+
+from lxml import etree
 
 from archiver.clock import w3cdtf
 from archiver.provenance import (
@@ -25,215 +28,260 @@ from archiver.provenance import (
     Provenance,
     Representation,
 )
-from archiver.xml.escape import attr, text
-from archiver.xml.namespaces import PREMIS, PREMIS_XSD, XSI
+from archiver.xml import writing
+from archiver.xml.namespaces import PREMIS, PREMIS_XSD, XSI, q
+from archiver.xml.writing import Leaf, Output, Stream
 
 VERSION = "3.0"
 # How a file object says where it lives: its path relative to the bag's base directory.
 CONTENT_LOCATION_TYPE = "BagIt bag path"
-DECLARATION = '<?xml version="1.0" encoding="UTF-8"?>\n'
+NSMAP = {"premis": PREMIS, "xsi": XSI}
 
 
-def _vocabulary(vocabulary: str, code: str) -> str:
+@cache
+def _tag(local: str) -> str:
+    return q(PREMIS, local)
+
+
+def _vocabulary(vocabulary: str, code: str) -> dict[str, str]:
     """The LoC vocabulary term's URI; it names the authority too, so nothing else is repeated."""
-    return f' valueURI="{LOC}{vocabulary}/{code}"'
+    return {"valueURI": f"{LOC}{vocabulary}/{code}"}
 
 
-def _identifier(i: str, kind: str, identifier: Identifier) -> str:
+def _version(standalone: bool) -> dict[str, str]:
+    return {"version": VERSION} if standalone else {}
+
+
+def _sub(
+    parent: etree._Element,
+    local: str,
+    text: str | None = None,
+    attrib: dict[str, str] | None = None,
+) -> etree._Element:
+    element = etree.SubElement(parent, _tag(local), attrib)
+    element.text = text
+    return element
+
+
+def _object(kind: str, standalone: bool) -> etree._Element:
+    attrib = {q(XSI, "type"): f"premis:{kind}", **_version(standalone)}
+    return etree.Element(_tag("object"), attrib, nsmap=NSMAP)
+
+
+def _identifier(
+    parent: etree._Element, kind: str, identifier: Identifier
+) -> tuple[etree._Element, etree._Element]:
+    """``<kind>Identifier`` with its type and value; the two leaves."""
+    holder = _sub(parent, f"{kind}Identifier")
     return (
-        f"{i}<premis:{kind}Identifier>\n"
-        f"{i}  <premis:{kind}IdentifierType>{text(identifier.type)}</premis:{kind}IdentifierType>\n"
-        f"{i}  <premis:{kind}IdentifierValue>{text(identifier.value)}</premis:{kind}IdentifierValue>\n"
-        f"{i}</premis:{kind}Identifier>\n"
+        _sub(holder, f"{kind}IdentifierType", identifier.type),
+        _sub(holder, f"{kind}IdentifierValue", identifier.value),
     )
 
 
-def _relationship(i: str, subtype_code: str, subtype: str, related: Identifier) -> str:
-    return (
-        f"{i}<premis:relationship>\n"
-        f"{i}  <premis:relationshipType{_vocabulary('relationshipType', 'str')}>structural"
-        f"</premis:relationshipType>\n"
-        f"{i}  <premis:relationshipSubType{_vocabulary('relationshipSubType', subtype_code)}>"
-        f"{subtype}</premis:relationshipSubType>\n"
-        f"{i}  <premis:relatedObjectIdentifier>\n"
-        f"{i}    <premis:relatedObjectIdentifierType>{text(related.type)}"
-        f"</premis:relatedObjectIdentifierType>\n"
-        f"{i}    <premis:relatedObjectIdentifierValue>{text(related.value)}"
-        f"</premis:relatedObjectIdentifierValue>\n"
-        f"{i}  </premis:relatedObjectIdentifier>\n"
-        f"{i}</premis:relationship>\n"
-    )
-
-
-def _opening(i: str, name: str, xsi_type: str | None, standalone: bool, namespaces: bool) -> str:
-    extra = f' xmlns:premis="{PREMIS}" xmlns:xsi="{XSI}"' if namespaces else ""
-    if xsi_type:
-        extra += f' xsi:type="premis:{xsi_type}"'
-    if standalone:
-        extra += f' version="{VERSION}"'
-    return f"{i}<premis:{name}{extra}>\n"
-
-
-def file_object(
-    obj: FileObject, i: str = "", *, standalone: bool = True, namespaces: bool = False
-) -> str:
-    """``premis:object xsi:type="premis:file"``: identity, fixity, size, format, text properties."""
-    j, k, m = i + "  ", i + "    ", i + "      "
-    parts = [
-        _opening(i, "object", "file", standalone, namespaces),
-        _identifier(j, "object", obj.identifier),
-    ]
-    if obj.text is not None:
-        for kind, value in obj.text.significant_properties():
-            parts.append(
-                f"{j}<premis:significantProperties>\n"
-                f"{k}<premis:significantPropertiesType>{kind}</premis:significantPropertiesType>\n"
-                f"{k}<premis:significantPropertiesValue>{text(value)}</premis:significantPropertiesValue>\n"
-                f"{j}</premis:significantProperties>\n"
-            )
-    parts.append(
-        f"{j}<premis:objectCharacteristics>\n{k}<premis:compositionLevel>0</premis:compositionLevel>\n"
-    )
-    for algorithm, digest in obj.digests.items():
-        parts.append(
-            f"{k}<premis:fixity>\n"
-            f"{m}<premis:messageDigestAlgorithm{_vocabulary('cryptographicHashFunctions', algorithm)}>"
-            f"{HASH_FUNCTIONS.get(algorithm, algorithm)}</premis:messageDigestAlgorithm>\n"
-            f"{m}<premis:messageDigest>{digest}</premis:messageDigest>\n"
-            f"{k}</premis:fixity>\n"
-        )
-    fmt = obj.format
-    version = (
-        f"{m}  <premis:formatVersion>{text(fmt.version)}</premis:formatVersion>\n"
-        if fmt.version
-        else ""
-    )
-    registry = (
-        f"{m}<premis:formatRegistry>\n"
-        f"{m}  <premis:formatRegistryName>PRONOM</premis:formatRegistryName>\n"
-        f"{m}  <premis:formatRegistryKey>{text(fmt.puid)}</premis:formatRegistryKey>\n"
-        f"{m}  <premis:formatRegistryRole>specification</premis:formatRegistryRole>\n"
-        f"{m}</premis:formatRegistry>\n"
-        if fmt.puid
-        else ""
-    )
-    parts.append(
-        f"{k}<premis:size>{obj.size}</premis:size>\n"
-        f"{k}<premis:format>\n"
-        f"{m}<premis:formatDesignation>\n"
-        f"{m}  <premis:formatName>{text(fmt.name)}</premis:formatName>\n"
-        f"{version}"
-        f"{m}</premis:formatDesignation>\n"
-        f"{registry}"
-        f"{k}</premis:format>\n"
-        f"{j}</premis:objectCharacteristics>\n"
-        f"{j}<premis:originalName>{text(obj.original_name)}</premis:originalName>\n"
-        f"{j}<premis:storage>\n"
-        f"{k}<premis:contentLocation>\n"
-        f"{m}<premis:contentLocationType>{CONTENT_LOCATION_TYPE}</premis:contentLocationType>\n"
-        f"{m}<premis:contentLocationValue>{text(obj.path)}</premis:contentLocationValue>\n"
-        f"{k}</premis:contentLocation>\n"
-        f"{j}</premis:storage>\n"
-    )
-    parts.append(_relationship(j, "isi", "is included in", obj.representation))
-    parts.append(f"{i}</premis:object>\n")
-    return "".join(parts)
-
-
-def representation_object(
-    rep: Representation, i: str = "", *, standalone: bool = True, namespaces: bool = False
-) -> str:
+def representation_object(rep: Representation, *, standalone: bool = True) -> etree._Element:
     """``premis:object xsi:type="premis:representation"``: the bag's content as a whole.
 
     Its files say they are included in it; it does not list them back (that list would
     repeat every file once more).
     """
-    j = i + "  "
-    return "".join(
+    element = _object("representation", standalone)
+    _identifier(element, "object", rep.identifier)
+    _sub(element, "originalName", rep.name)
+    return element
+
+
+class _FileForm:
+    """``premis:object xsi:type="premis:file"`` for the files of one shape, made from one file.
+
+    What the shape fixes (text or not, the digest algorithms, the format, the
+    representation) is built in; what differs from file to file sits in leaves that
+    ``fill`` rewrites for another file of the shape.
+    """
+
+    def __init__(self, obj: FileObject, standalone: bool, level: int) -> None:
+        self.element = element = _object("file", standalone)
+        self._identifier = _identifier(element, "object", obj.identifier)
+        self._properties: list[etree._Element] = []
+        if obj.text is not None:
+            for kind, value in obj.text.significant_properties():
+                properties = _sub(element, "significantProperties")
+                _sub(properties, "significantPropertiesType", kind)
+                self._properties.append(_sub(properties, "significantPropertiesValue", value))
+        characteristics = _sub(element, "objectCharacteristics")
+        _sub(characteristics, "compositionLevel", "0")
+        self._digests: list[tuple[str, etree._Element]] = []
+        for algorithm, digest in obj.digests.items():
+            fixity = _sub(characteristics, "fixity")
+            _sub(
+                fixity,
+                "messageDigestAlgorithm",
+                HASH_FUNCTIONS.get(algorithm, algorithm),
+                _vocabulary("cryptographicHashFunctions", algorithm),
+            )
+            self._digests.append((algorithm, _sub(fixity, "messageDigest", digest)))
+        self._size = _sub(characteristics, "size", str(obj.size))
+        fmt = obj.format
+        described = _sub(characteristics, "format")
+        designation = _sub(described, "formatDesignation")
+        _sub(designation, "formatName", fmt.name)
+        if fmt.version:
+            _sub(designation, "formatVersion", fmt.version)
+        if fmt.puid:
+            registry = _sub(described, "formatRegistry")
+            _sub(registry, "formatRegistryName", "PRONOM")
+            _sub(registry, "formatRegistryKey", fmt.puid)
+            _sub(registry, "formatRegistryRole", "specification")
+        self._original_name = _sub(element, "originalName", obj.original_name)
+        location = _sub(_sub(element, "storage"), "contentLocation")
+        _sub(location, "contentLocationType", CONTENT_LOCATION_TYPE)
+        self._path = _sub(location, "contentLocationValue", obj.path)
+        relationship = _sub(element, "relationship")
+        _sub(relationship, "relationshipType", "structural", _vocabulary("relationshipType", "str"))
+        _sub(
+            relationship,
+            "relationshipSubType",
+            "is included in",
+            _vocabulary("relationshipSubType", "isi"),
+        )
+        _identifier(relationship, "relatedObject", obj.representation)
+        etree.indent(element, space=writing.INDENT, level=level)
+
+    @staticmethod
+    def shape(obj: FileObject) -> tuple[object, ...]:
+        """What a form fixes: files of equal shape share one."""
+        return (obj.text is not None, tuple(obj.digests), obj.format, obj.representation)
+
+    def fill(self, obj: FileObject) -> etree._Element:
+        """The form, now describing ``obj`` (a file of its shape)."""
+        self._identifier[0].text = obj.identifier.type
+        self._identifier[1].text = obj.identifier.value
+        if obj.text is not None:
+            for leaf, (_, value) in zip(
+                self._properties, obj.text.significant_properties(), strict=True
+            ):
+                leaf.text = value
+        for algorithm, leaf in self._digests:
+            leaf.text = obj.digests[algorithm]
+        self._size.text = str(obj.size)
+        self._original_name.text = obj.original_name
+        self._path.text = obj.path
+        return self.element
+
+
+class FileObjects:
+    """Writes ``premis:object xsi:type="premis:file"`` for file after file, cheaply.
+
+    Building some thirty elements for every file costs more than writing them, and the
+    files of a bag come in few shapes (text or not, a format): each shape's element is
+    built once, indented for where it is written, and refilled for every file of that shape.
+    """
+
+    def __init__(self, *, standalone: bool) -> None:
+        self._standalone = standalone
+        self._forms: dict[tuple[object, ...], _FileForm] = {}
+
+    def write(self, stream: Stream, obj: FileObject) -> None:
+        """``obj``'s object, where ``stream`` stands."""
+        key = (stream.depth, *_FileForm.shape(obj))
+        form = self._forms.get(key)
+        if form is None:
+            form = self._forms[key] = _FileForm(obj, self._standalone, stream.depth)
+        else:
+            form.fill(obj)
+        stream.write(form.element, indented=True)
+
+
+def _write_identifier(stream: Stream, kind: str, identifier: Identifier) -> None:
+    stream.leaves(
+        _tag(f"{kind}Identifier"),
+        None,
         [
-            _opening(i, "object", "representation", standalone, namespaces),
-            _identifier(j, "object", rep.identifier),
-            f"{j}<premis:originalName>{text(rep.name)}</premis:originalName>\n",
-            f"{i}</premis:object>\n",
-        ]
+            (_tag(f"{kind}IdentifierType"), identifier.type, None),
+            (_tag(f"{kind}IdentifierValue"), identifier.value, None),
+        ],
     )
 
 
-def event(ev: Event, i: str = "", *, standalone: bool = True, namespaces: bool = False) -> str:
-    j, k = i + "  ", i + "    "
-    parts = [
-        _opening(i, "event", None, standalone, namespaces),
-        _identifier(j, "event", ev.identifier),
-        f"{j}<premis:eventType{_vocabulary('eventType', ev.type_code)}>"
-        f"{EVENT_TYPES[ev.type_code]}</premis:eventType>\n",
-        f"{j}<premis:eventDateTime>{w3cdtf(ev.when)}</premis:eventDateTime>\n",
-        f"{j}<premis:eventDetailInformation>\n"
-        f"{k}<premis:eventDetail>{text(ev.detail)}</premis:eventDetail>\n"
-        f"{j}</premis:eventDetailInformation>\n",
-        f"{j}<premis:eventOutcomeInformation>\n{k}<premis:eventOutcome>{text(ev.outcome)}</premis:eventOutcome>\n",
-    ]
-    if ev.outcome_detail:
-        parts.append(
-            f"{k}<premis:eventOutcomeDetail>\n"
-            f"{k}  <premis:eventOutcomeDetailNote>{text(ev.outcome_detail)}</premis:eventOutcomeDetailNote>\n"
-            f"{k}</premis:eventOutcomeDetail>\n"
+def write_event(stream: Stream, ev: Event, *, standalone: bool = True) -> None:
+    """``premis:event``: what happened, when, how it went, by whom, to which objects."""
+    with stream.element(_tag("event"), _version(standalone)):
+        _write_identifier(stream, "event", ev.identifier)
+        stream.leaf(
+            _tag("eventType"),
+            EVENT_TYPES[ev.type_code],
+            _vocabulary("eventType", ev.type_code),
         )
-    parts.append(f"{j}</premis:eventOutcomeInformation>\n")
-    for agent_id, role in ev.agents:
-        parts.append(
-            f"{j}<premis:linkingAgentIdentifier>\n"
-            f"{k}<premis:linkingAgentIdentifierType>{text(agent_id.type)}</premis:linkingAgentIdentifierType>\n"
-            f"{k}<premis:linkingAgentIdentifierValue>{text(agent_id.value)}</premis:linkingAgentIdentifierValue>\n"
-            f"{k}<premis:linkingAgentRole{_vocabulary('eventRelatedAgentRole', role)}>"
-            f"{AGENT_ROLES[role]}</premis:linkingAgentRole>\n"
-            f"{j}</premis:linkingAgentIdentifier>\n"
+        stream.leaf(_tag("eventDateTime"), w3cdtf(ev.when))
+        stream.leaves(
+            _tag("eventDetailInformation"), None, [(_tag("eventDetail"), ev.detail, None)]
         )
-    for object_id, object_role in ev.objects:
-        role_element = (
-            f"{k}<premis:linkingObjectRole{_vocabulary('eventRelatedObjectRole', object_role)}>"
-            f"{OBJECT_ROLES[object_role]}</premis:linkingObjectRole>\n"
-            if object_role
-            else ""
-        )
-        parts.append(
-            f"{j}<premis:linkingObjectIdentifier>\n"
-            f"{k}<premis:linkingObjectIdentifierType>{text(object_id.type)}</premis:linkingObjectIdentifierType>\n"
-            f"{k}<premis:linkingObjectIdentifierValue>{text(object_id.value)}</premis:linkingObjectIdentifierValue>\n"
-            f"{role_element}"
-            f"{j}</premis:linkingObjectIdentifier>\n"
-        )
-    parts.append(f"{i}</premis:event>\n")
-    return "".join(parts)
+        with stream.element(_tag("eventOutcomeInformation")):
+            stream.leaf(_tag("eventOutcome"), ev.outcome)
+            if ev.outcome_detail:
+                stream.leaves(
+                    _tag("eventOutcomeDetail"),
+                    None,
+                    [(_tag("eventOutcomeDetailNote"), ev.outcome_detail, None)],
+                )
+        for agent_id, role in ev.agents:
+            stream.leaves(
+                _tag("linkingAgentIdentifier"),
+                None,
+                [
+                    (_tag("linkingAgentIdentifierType"), agent_id.type, None),
+                    (_tag("linkingAgentIdentifierValue"), agent_id.value, None),
+                    (
+                        _tag("linkingAgentRole"),
+                        AGENT_ROLES[role],
+                        _vocabulary("eventRelatedAgentRole", role),
+                    ),
+                ],
+            )
+        for object_id, object_role in ev.objects:
+            link: list[Leaf] = [
+                (_tag("linkingObjectIdentifierType"), object_id.type, None),
+                (_tag("linkingObjectIdentifierValue"), object_id.value, None),
+            ]
+            if object_role:
+                link.append(
+                    (
+                        _tag("linkingObjectRole"),
+                        OBJECT_ROLES[object_role],
+                        _vocabulary("eventRelatedObjectRole", object_role),
+                    )
+                )
+            stream.leaves(_tag("linkingObjectIdentifier"), None, link)
 
 
-def agent(ag: Agent, i: str = "", *, standalone: bool = True, namespaces: bool = False) -> str:
-    j = i + "  "
-    version = (
-        f"{j}<premis:agentVersion>{text(ag.version)}</premis:agentVersion>\n" if ag.version else ""
-    )
-    return (
-        f"{_opening(i, 'agent', None, standalone, namespaces)}"
-        f"{_identifier(j, 'agent', ag.identifier)}"
-        f"{j}<premis:agentName>{text(ag.name)}</premis:agentName>\n"
-        f"{j}<premis:agentType{_vocabulary('agentType', ag.type_code)}>"
-        f"{AGENT_TYPES[ag.type_code]}</premis:agentType>\n"
-        f"{version}"
-        f"{i}</premis:agent>\n"
-    )
+def write_agent(stream: Stream, ag: Agent, *, standalone: bool = True) -> None:
+    """``premis:agent``: who or what acted (archiver itself, an organisation)."""
+    with stream.element(_tag("agent"), _version(standalone)):
+        _write_identifier(stream, "agent", ag.identifier)
+        stream.leaf(_tag("agentName"), ag.name)
+        stream.leaf(
+            _tag("agentType"), AGENT_TYPES[ag.type_code], _vocabulary("agentType", ag.type_code)
+        )
+        if ag.version:
+            stream.leaf(_tag("agentVersion"), ag.version)
 
 
-def document(provenance: Provenance) -> Iterator[str]:
-    """metadata/premis.xml in pieces: the representation, every file, event and agent."""
-    yield DECLARATION
-    yield (
-        f'<premis:premis xmlns:premis="{PREMIS}" xmlns:xsi="{XSI}" version="{VERSION}" '
-        f'xsi:schemaLocation="{attr(PREMIS)} {attr(PREMIS_XSD)}">\n'
-    )
-    yield representation_object(provenance.representation, "  ", standalone=False)
-    for obj in provenance.files:
-        yield file_object(obj, "  ", standalone=False)
-    for ev in provenance.events:
-        yield event(ev, "  ", standalone=False)
-    for ag in provenance.agents:
-        yield agent(ag, "  ", standalone=False)
-    yield "</premis:premis>\n"
+def write(output: Output, provenance: Provenance) -> None:
+    """metadata/premis.xml: the representation, every file, event and agent."""
+    attrib = {"version": VERSION, q(XSI, "schemaLocation"): f"{PREMIS} {PREMIS_XSD}"}
+    with writing.stream(output) as stream, stream.element(_tag("premis"), attrib, NSMAP):
+        stream.write(representation_object(provenance.representation, standalone=False))
+        objects = FileObjects(standalone=False)
+        for obj in provenance.files:
+            objects.write(stream, obj)
+        for ev in provenance.events:
+            write_event(stream, ev, standalone=False)
+        for ag in provenance.agents:
+            write_agent(stream, ag, standalone=False)
+
+
+def document(provenance: Provenance) -> bytes:
+    """A whole premis.xml in memory (small provenance: an audit's fixity events)."""
+    output = BytesIO()
+    write(output, provenance)
+    return output.getvalue()
