@@ -9,6 +9,8 @@ from concurrent.futures import Executor
 from pathlib import Path
 
 from archiver import layout
+from archiver.bagit import hashing
+from archiver.bagit.reader import Bag, read_bag
 from archiver.check.bag import Inspection, Mode, check_bag
 from archiver.check.profile import (
     Profile,
@@ -69,15 +71,23 @@ def inspect_bag(
     mode = Mode(mode)
     if profile is not None and not isinstance(profile, Profile):
         profile = load_profile(Path(profile))
-    inspection = check_bag(root, mode=mode, workers=workers, executor=executor)
-    declared = declared_profiles(inspection.bag_info)
-    if mode is not Mode.FAST and (
-        any(name in inspection.inventory.tags for name in layout.METADATA_FILES)
+    read = read_bag(root, fetch_txt=mode is not Mode.FAST)
+    declared = declared_profiles(read.bag_info)
+    with_metadata = mode is not Mode.FAST and (
+        any(name in read.inventory.tags for name in layout.METADATA_FILES)
         or layout.PROFILE_IDENTIFIER in declared
-    ):
-        from archiver.check import metadata  # lxml is loaded only for bags with metadata
+    )
+    owned = None if executor is not None else _pool(read, mode, workers, with_metadata)
+    pool = executor or owned
+    try:
+        inspection = check_bag(read, mode=mode, workers=workers, executor=pool)
+        if with_metadata:
+            from archiver.check import metadata  # lxml is loaded only for bags with metadata
 
-        metadata.check_metadata(inspection)
+            metadata.check_metadata(inspection, pool)
+    finally:
+        if owned is not None:
+            owned.shutdown(wait=True, cancel_futures=True)
     if profile is None:  # then ours, when the bag names it
         profile = next(filter(None, map(shipped_profile, declared)), None)
     # Profile rules judge names, sizes and bag-info, never checksums: they run in every
@@ -89,6 +99,21 @@ def inspect_bag(
 
         second_opinion(root, inspection.report, mode)
     return inspection
+
+
+def _pool(bag: Bag, mode: Mode, workers: int | None, with_metadata: bool) -> Executor | None:
+    """One pool of worker processes for the whole validation (checksums of many small files,
+    a big PREMIS document checked beside METS), when there is enough work to pay for it."""
+    count = workers or hashing.default_workers()
+    if count <= 1:
+        return None
+    small = sum(1 for size in bag.inventory.payload.values() if size < hashing.SPLIT_THRESHOLD)
+    many = mode is Mode.FULL and small >= hashing.POOL_MINIMUM
+    # (check.metadata.BESIDE_MINIMUM: not imported here, it would load lxml for every bag)
+    big = with_metadata and bag.inventory.tags.get(layout.PREMIS_XML, 0) >= 8 << 20
+    if not (many or big):
+        return None
+    return hashing.process_pool(count, ["archiver.check.bag"])
 
 
 def validate_bags(

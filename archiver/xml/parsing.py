@@ -11,7 +11,7 @@ brings the DC elements) before anything that imports simple DC.
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from functools import cache
 from pathlib import Path
 from typing import Any, BinaryIO, Literal
@@ -87,18 +87,24 @@ Event = Literal["start", "end"]
 
 
 def iterparse(
-    handle: BinaryIO, events: tuple[Event, ...], *, schema: etree.XMLSchema | None = None
+    handle: BinaryIO,
+    events: tuple[Event, ...],
+    *,
+    schema: etree.XMLSchema | None = None,
+    tag: Sequence[str] | None = None,
 ) -> Iterator[tuple[str, Any]]:
     """Stream (event, element) pairs with the same protections as ``parser()``.
 
     With ``schema``, libxml2 validates while parsing -- but then it no longer reports a
     truncated or malformed document as such (it may say nothing at all). Check
-    well-formedness with a plain pass first.
+    well-formedness with a plain pass first. ``tag``: only these elements' events surface
+    (the rest of the document is still parsed, and checked, by libxml2).
     """
     return iter(
         etree.iterparse(
             handle,
             events=events,
+            tag=tag,
             schema=schema,
             resolve_entities=False,
             no_network=True,
