@@ -20,6 +20,7 @@ PREMIS file object, odd file names, ingested bags) against the vendored XSDs.
 
 from __future__ import annotations
 
+import functools
 import os
 from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import Executor
@@ -29,7 +30,7 @@ from pathlib import Path
 from typing import Any
 
 from archiver import formats, identifiers, layout
-from archiver.bagit import algorithms
+from archiver.bagit import algorithms, hashing
 from archiver.bagit.files import BagFile
 from archiver.bagit.writer import BagWriter, Consumer, PayloadPart
 from archiver.clock import Clock, w3cdtf
@@ -214,24 +215,52 @@ def pack(
         if origin is not None:
             provenance = origin.amend(provenance, software, now)
         writer.write_tag_file(layout.DC_XML, dc.document(full_record))
-        writer.write_tag_file(
-            layout.METS_XML,
-            lambda output: mets.write(output, bag_id, full_record, provenance, software, now),
-        )
-        writer.write_tag_file(layout.PREMIS_XML, lambda output: premis.write(output, provenance))
-        for path, source in origin.tag_files if origin is not None else ():
-            writer.copy_tag_file(path, source)
-        bag_info = [
-            ("Bagging-Date", now.date().isoformat()),
-            ("Payload-Oxum", writer.oxum),
-            ("External-Identifier", bag_id),
-            ("Bag-Software-Agent", AGENT),
-            ("BagIt-Profile-Identifier", layout.PROFILE_IDENTIFIER),
-            *full_record.bag_info,
-        ]
-        writer.finish(bag_info, moment=now)
+        beside = _beside(len(provenance.files), workers, executor)
+        try:
+            # PREMIS is built on a second core (a worker, or the caller's executor) while
+            # this process builds METS: for a big bag each takes a good part of a second.
+            writer.write_tag_file(
+                layout.PREMIS_XML,
+                functools.partial(premis.write, provenance=provenance),
+                executor=beside,
+            )
+            writer.write_tag_file(
+                layout.METS_XML,
+                lambda output: mets.write(output, bag_id, full_record, provenance, software, now),
+            )
+            for path, source in origin.tag_files if origin is not None else ():
+                writer.copy_tag_file(path, source)
+            bag_info = [
+                ("Bagging-Date", now.date().isoformat()),
+                ("Payload-Oxum", writer.oxum),
+                ("External-Identifier", bag_id),
+                ("Bag-Software-Agent", AGENT),
+                ("BagIt-Profile-Identifier", layout.PROFILE_IDENTIFIER),
+                *full_record.bag_info,
+            ]
+            writer.finish(bag_info, moment=now)
+        finally:
+            if beside is not None and beside is not executor:
+                beside.shutdown(wait=True, cancel_futures=True)
         writer.commit(target, replace=force)
     return BagResult(target, bag_id, now.date().isoformat(), writer.oxum, full_record, provenance)
+
+
+# From this many files on, PREMIS is written on a second core: below, a worker costs more
+# than it saves.
+_BESIDE_MINIMUM = 256
+
+
+def _beside(files: int, workers: int | None, executor: Executor | None) -> Executor | None:
+    """Where PREMIS is written beside METS: the caller's executor, a worker of the fork
+    server, or (small bags, one core) nowhere but here."""
+    if files < _BESIDE_MINIMUM:
+        return None
+    if executor is not None:
+        return executor
+    if (workers or hashing.default_workers()) <= 1:
+        return None
+    return hashing.process_pool(1, ["archiver.xml.premis"])
 
 
 class _Head:

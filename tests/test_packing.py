@@ -478,3 +478,26 @@ def test_mets_and_premis_are_what_their_builders_write_and_the_tag_manifests_dig
         assert written == output.getvalue(), name
         assert tags[f"metadata/{name}"] == hashlib.sha512(written).hexdigest()
     assert schema_valid(result.path)
+
+
+def test_premis_written_on_a_worker_is_what_this_process_writes(tmp_path: Path) -> None:
+    """From 256 files on, PREMIS is written on a second core while METS is written here:
+    the bag is byte for byte the one a single process makes, and a caller's executor is
+    used instead of a worker when one is given."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from archiver import packing
+    from archiver.clock import Clock
+    from tests.conftest import snapshot
+
+    files: dict[str, bytes | str] = {f"t/{i:04d}.txt": f"text {i}\n" for i in range(300)}
+    source = make_source_tree(tmp_path / "src", files)
+    clock = Clock.from_epoch(BAGS_EPOCH)
+    here = packing.make_bag([source], tmp_path / "here", bag_id="p", clock=clock, workers=1)
+    beside = packing.make_bag([source], tmp_path / "beside", bag_id="p", clock=clock, workers=2)
+    with ThreadPoolExecutor(2) as executor:
+        threads = packing.make_bag(
+            [source], tmp_path / "threads", bag_id="p", clock=clock, executor=executor
+        )
+    assert snapshot(beside.path) == snapshot(here.path) == snapshot(threads.path)
+    assert schema_valid(beside.path)

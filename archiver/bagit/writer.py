@@ -21,7 +21,7 @@ import contextlib
 import functools
 import os
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
-from concurrent.futures import Executor
+from concurrent.futures import Executor, Future
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -88,6 +88,7 @@ class BagWriter:
         self._payload: dict[str, dict[str, str]] = {}
         self._payload_bytes = 0
         self._tags: dict[str, dict[str, str]] = {}
+        self._pending: dict[str, Future[dict[str, str]]] = {}
         self._finished = False
         for name in {*self.algorithms, *self.tag_algorithms}:
             if not algorithms.is_supported(name):
@@ -156,27 +157,23 @@ class BagWriter:
 
     # -- tag files -----------------------------------------------------------------------
 
-    def write_tag_file(self, path: str, content: Content) -> None:
-        """Write a tag file: bytes, text pieces (UTF-8), or a function writing to a stream."""
+    def write_tag_file(
+        self, path: str, content: Content, *, executor: Executor | None = None
+    ) -> None:
+        """Write a tag file: bytes, text pieces (UTF-8), or a function writing to a stream.
+
+        With ``executor``, the file is written there while the caller goes on (``content``
+        must then be picklable for a process pool: a module-level function, or a partial of
+        one); ``finish`` waits for it.
+        """
         self._check_tag_path(path)
-        target = self.root / path
-        target.parent.mkdir(parents=True, exist_ok=True)
-        hashes = {name: algorithms.new(name) for name in self.tag_algorithms}
-        try:
-            with open(target, "xb") as raw:
-                stream = _DigestingStream(raw, list(hashes.values()))
-                if isinstance(content, bytes):
-                    stream.write(content)
-                elif callable(content):
-                    content(cast(BinaryIO, stream))
-                else:
-                    stream.write_text(content)
-                stream.flush()
-        except OSError as exc:
-            raise BagWriteError(f"cannot write {path}: {exc.strerror or exc}") from exc
-        except ValueError as exc:  # a character XML 1.0 cannot hold: refused, never written
-            raise BagWriteError(f"cannot write {path}: {exc}") from exc
-        self._tags[path] = {name: h.hexdigest() for name, h in hashes.items()}
+        (self.root / path).parent.mkdir(parents=True, exist_ok=True)
+        if executor is None:
+            self._tags[path] = _write_tag(self.root, path, content, self.tag_algorithms)
+        else:
+            self._pending[path] = executor.submit(
+                _write_tag, self.root, path, content, self.tag_algorithms
+            )
 
     def copy_tag_file(self, path: str, source: Path | BagFile) -> None:
         """Copy a tag file byte for byte (a foreign bag's, kept), digesting it on the way."""
@@ -191,6 +188,7 @@ class BagWriter:
             self._finished
             or path.startswith(f"{PAYLOAD_DIR}/")
             or path in self._tags
+            or path in self._pending
             or path in (BAGIT_TXT, BAG_INFO_TXT)
             or manifest.NAME.match(path)
         ):
@@ -203,6 +201,9 @@ class BagWriter:
     ) -> None:
         """Write bagit.txt, bag-info.txt (Payload-Oxum appended unless given), the
         manifests and the tag manifests. ``moment`` dates every tag file and folder."""
+        for path, pending in sorted(self._pending.items()):
+            self._tags[path] = pending.result()  # what writing it raised is raised here
+        self._pending.clear()
         items = list(bag_info)
         if not any(label.lower() == "payload-oxum" for label, _ in items):
             items.append(("Payload-Oxum", self.oxum))
@@ -327,6 +328,26 @@ def _copy(
         raise SourceError(f"{source}: changed while it was being copied") from exc
     except OSError as exc:
         raise SourceError(f"{source}: cannot read: {exc.strerror or exc}") from exc
+
+
+def _write_tag(root: Path, path: str, content: Content, names: Sequence[str]) -> dict[str, str]:
+    """Write one tag file, digesting it on the way (in this process or a worker's)."""
+    hashes = {name: algorithms.new(name) for name in names}
+    try:
+        with open(root / path, "xb") as raw:
+            stream = _DigestingStream(raw, list(hashes.values()))
+            if isinstance(content, bytes):
+                stream.write(content)
+            elif callable(content):
+                content(cast(BinaryIO, stream))
+            else:
+                stream.write_text(content)
+            stream.flush()
+    except OSError as exc:
+        raise BagWriteError(f"cannot write {path}: {exc.strerror or exc}") from exc
+    except ValueError as exc:  # a character XML 1.0 cannot hold: refused, never written
+        raise BagWriteError(f"cannot write {path}: {exc}") from exc
+    return {name: h.hexdigest() for name, h in hashes.items()}
 
 
 def _digests(data: bytes, names: Iterable[str]) -> dict[str, str]:
