@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ast
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -237,3 +238,65 @@ def test_only_the_collection_store_opens_sqlite_databases() -> None:
 
 def test_timestamps_are_written_and_read_only_by_the_clock() -> None:
     assert _modules_containing("strftime(", "strptime(", "%H:%M:%S") == {"clock.py"}
+
+
+# -- one profile engine; no fork; library messages without command-line options ------------
+
+
+def _string_literals(tree: ast.Module) -> list[tuple[int, str]]:
+    """(line, value) of the string constants that are not docstrings."""
+    docstrings = {
+        id(node.body[0].value)
+        for node in ast.walk(tree)
+        if isinstance(node, ast.Module | ast.ClassDef | ast.FunctionDef | ast.AsyncFunctionDef)
+        and node.body
+        and isinstance(node.body[0], ast.Expr)
+        and isinstance(node.body[0].value, ast.Constant)
+    }
+    return [
+        (node.lineno, node.value)
+        for node in ast.walk(tree)
+        if isinstance(node, ast.Constant) and isinstance(node.value, str)
+        if id(node) not in docstrings
+    ]
+
+
+def test_one_profile_engine_reads_every_profile_format() -> None:
+    """Only check/profile.py knows what a profile document holds (BagIt Profiles 1.4 keys,
+    DART's keys) or defines a profile model; codes.py only names the rules."""
+    keys = {"Accept-BagIt-Version", "BagIt-Profile-Info", "acceptBagItVersion", "bagItProfileInfo"}
+    knowing = set()
+    models = set()
+    for path, tree in _modules().items():
+        name = path.relative_to(PACKAGE).as_posix()
+        if any(value in keys for _, value in _string_literals(tree)):
+            knowing.add(name)
+        for node in ast.walk(tree):
+            if isinstance(node, ast.ClassDef) and "Profile" in node.name:
+                models.add(name)
+    assert knowing == {"check/profile.py"}
+    assert models == {"check/profile.py"}
+
+
+def test_library_code_never_forks_the_calling_process() -> None:
+    offenders = []
+    for path, tree in _modules().items():
+        for node in ast.walk(tree):
+            if isinstance(node, ast.Attribute) and node.attr in {"fork", "forkpty"}:
+                offenders.append(f"{path.name}:{node.lineno}: os.{node.attr}")
+        for line, value in _string_literals(tree):
+            if value == "fork":  # multiprocessing.get_context("fork")
+                offenders.append(f"{path.name}:{line}: the fork start method")
+    assert offenders == []
+
+
+def test_library_messages_never_name_a_command_line_option() -> None:
+    """Only the CLI speaks of --options: a library caller has none."""
+    offenders = [
+        f"{path.relative_to(PACKAGE)}:{line}: {value[:60]!r}"
+        for path, tree in _modules().items()
+        if path.name != "cli.py"
+        for line, value in _string_literals(tree)
+        if re.search(r"(?<![\w-])--[a-z]", value)
+    ]
+    assert offenders == []

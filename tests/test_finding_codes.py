@@ -14,6 +14,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import re
 import subprocess
 import sys
 import unicodedata
@@ -976,6 +977,16 @@ def test_each_code_is_produced_by_its_corruption(
         assert_found(findings, expect, bag)
     assert code == case.exit_code, summary(findings)
     assert report["valid"] is (code == 0)
+    for item in findings:  # where a finding is, is in its fields, never again in its message
+        assert_message_does_not_repeat_its_fields(item)
+
+
+def assert_message_does_not_repeat_its_fields(item: Json) -> None:
+    message, path, line = item["message"], item["path"], item["params"].get("line")
+    if "/" in path or "." in path:  # a file's name, not a word such as "data"
+        assert re.search(rf"(?<![\w-]){re.escape(path)}", message) is None, item
+    if line is not None:
+        assert f"line {line}" not in message, item
 
 
 def test_every_bag_and_metadata_code_has_a_case() -> None:

@@ -304,7 +304,7 @@ class _Reading:
         data = self.read_whole(BAGIT_TXT)
         if data is None:
             if BAGIT_TXT not in self.inventory.symlinks:
-                self.add("bag.declaration.missing", BAGIT_TXT, "the bag has no bagit.txt")
+                self.add("bag.declaration.missing", BAGIT_TXT, "missing")
             return
         bom = tagfile.bom_of(data)
         if bom:
@@ -330,7 +330,7 @@ class _Reading:
             self.add(
                 "bag.declaration.malformed",
                 BAGIT_TXT,
-                "line 1 must read 'BagIt-Version: M.N'",
+                "must read 'BagIt-Version: M.N'",
                 line=1,
             )
             return
@@ -356,7 +356,7 @@ class _Reading:
             self.add(
                 "bag.declaration.malformed",
                 BAGIT_TXT,
-                "line 2 must read 'Tag-File-Character-Encoding: ENCODING'",
+                "must read 'Tag-File-Character-Encoding: ENCODING'",
                 line=2,
             )
             self.declaration = Declaration(version)

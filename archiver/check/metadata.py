@@ -13,6 +13,7 @@ validating parser does not report truncated documents).
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Mapping
 from concurrent.futures import Executor, Future
 from dataclasses import dataclass, field, replace
@@ -125,7 +126,7 @@ def _check_document(bag: Bag, name: str, manifests: Manifests) -> list[Finding]:
     _check_schema(bag, name, report)
     if missing_code:
         for path in sorted(set(inventory.payload) - scan.described):
-            report.add(finding(missing_code, path, f"{path} has no {what}"))
+            report.add(finding(missing_code, path, f"has no {what}"))
     return report.findings
 
 
@@ -179,12 +180,26 @@ def _scan(
         scan.report.add(finding("metadata.xml.malformed", name, f"cannot read: {exc}"))
         return False
     except etree.XMLSyntaxError as exc:
-        scan.report.add(finding("metadata.xml.malformed", name, exc.msg, line=exc.lineno))
+        message, column = _without_position(exc.msg)
+        scan.report.add(
+            finding("metadata.xml.malformed", name, message, line=exc.lineno, column=column)
+        )
         return False
     except StopIteration:  # no element at all
         scan.report.add(finding("metadata.xml.malformed", name, "no root element"))
         return False
     return True
+
+
+_POSITION = re.compile(r", line \d+, column (\d+)$")
+
+
+def _without_position(message: str) -> tuple[str, int | None]:
+    """libxml2's message without the position it appends (the line is a field already)."""
+    found = _POSITION.search(message)
+    if found is None:
+        return message, None
+    return message[: found.start()], int(found.group(1))
 
 
 def _root_is_right(tree: etree._ElementTree, name: str, report: BagReport) -> bool:
