@@ -171,9 +171,7 @@ def _sub(
     attrib: dict[str, str] | None = None,
 ) -> etree._Element:
     """A child element in the OAI-PMH namespace."""
-    element = etree.SubElement(parent, f"{{{OAI}}}{local}", attrib)
-    element.text = text
-    return element
+    return writing.sub(parent, f"{{{OAI}}}{local}", text, attrib)
 
 
 def _element(local: str, attrib: dict[str, str] | None = None) -> etree._Element:

@@ -58,9 +58,7 @@ def _sub(
     text: str | None = None,
     attrib: dict[str, str] | None = None,
 ) -> etree._Element:
-    element = etree.SubElement(parent, _tag(local), attrib)
-    element.text = text
-    return element
+    return writing.sub(parent, _tag(local), text, attrib)
 
 
 def _object(kind: str, standalone: bool) -> etree._Element:

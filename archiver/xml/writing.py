@@ -37,6 +37,15 @@ class Output(Protocol):
     def write(self, data: bytes, /) -> int: ...
 
 
+def sub(
+    parent: etree._Element, tag: str, text: str | None = None, attrib: dict[str, str] | None = None
+) -> etree._Element:
+    """A child element ``tag`` (qualified: ``{namespace}local``) holding ``text``."""
+    element = etree.SubElement(parent, tag, attrib)
+    element.text = text
+    return element
+
+
 def serialise(root: etree._Element) -> bytes:
     """A whole document from its root element (and the processing instructions before it)."""
     etree.indent(root, space=INDENT)
