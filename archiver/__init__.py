@@ -37,6 +37,7 @@ if TYPE_CHECKING:
         SourceError,
         StoreError,
         UsageError,
+        WorkerError,
     )
     from archiver.export import ExportResult, export_bag
     from archiver.findings import BagReport, Finding, Report
@@ -68,6 +69,7 @@ _LOCATIONS = {
     "SourceError": "archiver.errors",
     "StoreError": "archiver.errors",
     "UsageError": "archiver.errors",
+    "WorkerError": "archiver.errors",
     "ExportResult": "archiver.export",
     "export_bag": "archiver.export",
     "BagReport": "archiver.findings",
@@ -117,6 +119,7 @@ __all__ = [
     "SourceError",
     "StoreError",
     "UsageError",
+    "WorkerError",
     "__version__",
     "export_bag",
     "ingest_bag",

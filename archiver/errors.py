@@ -13,6 +13,7 @@
     ├── InvalidBagError           a bag to export or ingest failed validation (its report)
     ├── PackageCheckError         an export package breaks its target's rules (findings)
     ├── SchemaError               a vendored schema is missing or does not compile
+    ├── WorkerError               a worker process died (killed, out of memory)
     └── CollectionError           a collection cannot do what was asked (not a folder, no
         │                         such bag, never audited, another audit running)
         └── StoreError            one of its SQLite databases cannot be opened or used, is
@@ -133,6 +134,11 @@ class PackageCheckError(ArchiverError):
 
 class SchemaError(ArchiverError):
     """A vendored schema is missing or does not compile."""
+
+
+class WorkerError(ArchiverError):
+    """A worker process died in the middle of its work (killed, out of memory): the job
+    stops, and leaves what it had not finished as a failed job leaves it."""
 
 
 class CollectionError(ArchiverError):

@@ -21,6 +21,7 @@ import shutil
 from pathlib import Path
 from types import TracebackType
 
+from archiver import faults
 from archiver.errors import BagExistsError, BagWriteError
 
 _AT_FDCWD = -100
@@ -136,10 +137,12 @@ class Staging:
         check_target(target, replace=replace)
         try:
             sync_filesystem(self.path)
+            faults.point("staging.before-rename")
             if replace and (target.exists() or target.is_symlink()):
                 self._exchange(target)
             else:
                 self._rename_new(target)
+            faults.point("staging.after-rename")
             fsync_directory(target.parent)
         except OSError as exc:
             raise BagWriteError(f"cannot move the bag into {target}: {exc}") from exc

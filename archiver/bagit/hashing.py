@@ -26,12 +26,20 @@ import threading
 import time
 from collections import deque
 from collections.abc import Callable, Iterator, Sequence
-from concurrent.futures import Executor, Future, ProcessPoolExecutor, ThreadPoolExecutor
+from concurrent.futures import (
+    BrokenExecutor,
+    Executor,
+    Future,
+    ProcessPoolExecutor,
+    ThreadPoolExecutor,
+)
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, BinaryIO, TypeVar, cast
 
+from archiver import faults
 from archiver.bagit import algorithms
 from archiver.bagit.files import BagFile
+from archiver.errors import WorkerError
 
 if TYPE_CHECKING:
     from archiver.bagit.files import BagFiles
@@ -441,7 +449,15 @@ def run_each(
     def finished(block: bool) -> Iterator[tuple[int, R]]:
         while pending and (block or pending[0][1].done()):
             indices, future = pending.popleft()
-            yield from zip(indices, future.result(), strict=True)
+            try:
+                done = future.result()
+            except BrokenExecutor as exc:
+                raise WorkerError(
+                    "a worker process died while it was working (killed, or out of memory)"
+                ) from exc
+            for pair in zip(indices, done, strict=True):
+                faults.point("hashing.result")
+                yield pair
             top_up()
 
     try:

@@ -27,6 +27,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any, BinaryIO, cast
 
+from archiver import faults
 from archiver.bagit import algorithms, baginfo, hashing, manifest
 from archiver.bagit.files import BagFile
 from archiver.bagit.reader import BAG_INFO_TXT, BAGIT_TXT, PAYLOAD_DIR
@@ -294,6 +295,7 @@ def _write_part(
     helper: Executor | None,
 ) -> WrittenFile:
     """One payload file: copied (or written) once, digested, probed. Runs in a worker."""
+    faults.point("writer.worker-copy")  # in the worker: what the caller sees when one dies
     consumers, result = probe(part) if probe is not None else ((), lambda: None)
     target = root / part.path
     if part.source is not None:
