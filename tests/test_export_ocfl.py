@@ -224,6 +224,30 @@ def test_a_changed_bag_under_the_same_id_becomes_v2_storing_only_what_changed(
     assert validated(root) == (1, 1)
 
 
+def test_without_hard_links_a_new_version_copies_the_earlier_ones_and_swaps_in_whole(
+    tmp_path: Path, cli: CliRunner, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    root = tmp_path / "root"
+    first = make_bag(cli, tmp_path / "one", "story", {"a.txt": "same\n", "b.txt": "first\n"})
+    second = make_bag(cli, tmp_path / "two", "story", {"a.txt": "same\n", "b.txt": "second\n"})
+    assert export(cli, first, root).code == 0
+    objdir = object_dir(root, "story")
+    a_inode = (objdir / "v1" / "content" / "data" / "a.txt").stat().st_ino
+
+    def no_link(*_: object, **__: object) -> None:
+        raise PermissionError(1, "Operation not permitted")  # as on FAT or some FUSE mounts
+
+    monkeypatch.setattr(os, "link", no_link)
+    run = export(cli, second, root)
+    assert run.code == 0, run.err
+    assert validated(root) == (1, 1)
+    assert inventory(root, "story")["head"] == "v2"
+    assert (objdir / "v1" / "content" / "data" / "a.txt").stat().st_ino != a_inode  # a copy
+    assert extracted(root, "story", "v1", tmp_path) == snapshot(first)
+    assert extracted(root, "story", "v2", tmp_path) == snapshot(second)
+    assert hidden(root) == []
+
+
 def test_a_bag_remade_with_new_dates_only_stores_its_tag_files(
     tmp_path: Path, cli: CliRunner
 ) -> None:
