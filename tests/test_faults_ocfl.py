@@ -230,3 +230,25 @@ def test_a_run_killed_while_finishing_an_interrupted_swap_is_finished_by_the_nex
     assert run.code == 0, run.err
     assert valid_root(root) == {object_id(STORY): "v3"}
     assert leftovers(tmp_path) == []
+
+
+def test_what_earlier_versions_left_in_a_root_is_cleaned_by_the_next_export(
+    tmp_path: Path, cli: CliRunner, made: dict[str, Path]
+) -> None:
+    """They staged in the root itself and made an object's parent folders before moving the
+    object in: a kill left a hidden folder (E072) or empty folders (E073), and every later
+    export into the root failed its check."""
+    root = copied(made, "root-with-sample", tmp_path)
+    write_tree(root / f"{PARTIAL_PREFIX}0123456789ab" / "object" / "v1" / "content", {"x": "x"})
+    (root / f"{PARTIAL_PREFIX}ba9876543210").mkdir()
+    (root / "0ab" / "cde" / "f01").mkdir(parents=True)
+    sample_tuple = next(p for p in root.iterdir() if p.is_dir() and len(p.name) == 3)
+    (sample_tuple / "fff").mkdir()
+    storage = ocfl.StorageRoot(root=os.fspath(root))
+    assert not storage.validate()
+
+    run = export(cli, made["one"], root)
+    assert run.code == 0, run.err
+    assert valid_root(root) == {object_id(SAMPLE_ID): "v1", object_id(STORY): "v1"}
+    assert leftovers(tmp_path) == []
+    assert not (root / "0ab").exists() and not (sample_tuple / "fff").exists()

@@ -54,7 +54,9 @@ time (a lock on the root folder).
 A crash leaves at most a hidden .archiver-partial-* folder in extensions/ (or beside --out,
 before a new root was moved in). The next export into the root, holding its lock, first
 finishes or undoes what it finds: the new object moved in where a crash fell between the two
-renames, every staging folder of a dead writer removed.
+renames, every staging folder of a dead writer removed; also what earlier versions of this
+exporter left (they staged in the root itself, and made an object's parent folders before
+moving it in): hidden folders in the root and empty folders of its storage hierarchy (E073).
 The named points of archiver.faults mark each step (ocfl.*); tests/test_faults_ocfl.py kills
 an export at each.
 """
@@ -372,6 +374,10 @@ def _recover(out: Path, area: Path) -> None:
             if partial.name.startswith(PARTIAL_PREFIX) and not partial.is_symlink():
                 _finish_swap(partial, out)
         remove_stale_partials(area)
+    # Earlier versions of this exporter staged in the root itself and made an object's parent
+    # folders before moving it in: a crash there left a hidden folder (E072) or empty ones (E073).
+    remove_stale_partials(out)
+    _remove_empty_folders(out)
 
 
 def _finish_swap(partial: Path, out: Path) -> None:
@@ -397,6 +403,32 @@ def _finish_swap(partial: Path, out: Path) -> None:
             faults.point("ocfl.recovered")
     finally:
         os.close(fd)
+
+
+def _remove_empty_folders(out: Path) -> None:
+    """Remove empty folders from the root's storage hierarchy (E073), walking it as ocfl-py
+    does: not into extensions/, not into a folder holding files (an object)."""
+    pending = [out]
+    while pending:
+        folder = pending.pop()
+        with os.scandir(folder) as found:
+            entries = list(found)
+        if folder != out and not entries:
+            while folder != out:
+                try:
+                    folder.rmdir()  # and its parents, as they empty
+                except OSError:
+                    break
+                folder = folder.parent
+            continue
+        if folder != out and any(not entry.is_dir(follow_symlinks=False) for entry in entries):
+            continue
+        pending += [
+            Path(entry.path)
+            for entry in entries
+            if entry.is_dir(follow_symlinks=False)
+            and not (folder == out and entry.name == STAGING_AREA)
+        ]
 
 
 def _stage_at(partial: Path, top: Path, objdir: Path, out: Path) -> Path:
