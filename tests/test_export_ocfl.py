@@ -15,7 +15,7 @@ import pytest
 from archiver.clock import Clock
 from archiver.errors import PackageCheckError
 from archiver.export.base import Options
-from archiver.export.ocfl import EXPORTER, LAYOUT, object_id
+from archiver.export.ocfl import EXPORTER, LAYOUT, _new_root, object_id
 from archiver.export.source import read_source
 from tests.conftest import BAGS_EPOCH, REPO, CliRunner, Run, listing, snapshot, write_tree
 from tests.corrupt import flip_byte
@@ -246,6 +246,18 @@ def test_without_hard_links_a_new_version_copies_the_earlier_ones_and_swaps_in_w
     assert extracted(root, "story", "v1", tmp_path) == snapshot(first)
     assert extracted(root, "story", "v2", tmp_path) == snapshot(second)
     assert hidden(root) == []
+
+
+def test_a_root_made_meanwhile_by_another_writer_is_written_into_not_replaced(
+    tmp_path: Path, cli: CliRunner
+) -> None:
+    root = tmp_path / "root"
+    assert export(cli, SAMPLE_BAG, root).code == 0
+    before = snapshot(root)
+    # What a second writer finds when the first moved its new root in after it looked.
+    assert _new_root(root) is False
+    assert snapshot(root) == before
+    assert hidden(tmp_path) == []
 
 
 def test_a_bag_remade_with_new_dates_only_stores_its_tag_files(

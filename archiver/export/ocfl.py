@@ -64,6 +64,7 @@ an export at each.
 from __future__ import annotations
 
 import contextlib
+import errno
 import fcntl
 import logging
 import os
@@ -323,7 +324,12 @@ def _new_root(out: Path) -> bool:
         built.rmdir()
         emptied = out.is_dir()
         if emptied:
-            os.rmdir(out)  # fails, refusing, if the folder has filled since it was looked at
+            try:
+                os.rmdir(out)
+            except OSError as exc:
+                if exc.errno in (errno.ENOTEMPTY, errno.EEXIST):
+                    return False  # filled meanwhile (another writer's root?): judged afresh
+                raise
         faults.point("ocfl.root-before-rename")
         try:
             staging.commit(out)
