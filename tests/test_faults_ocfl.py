@@ -76,14 +76,10 @@ def valid_root(root: Path) -> dict[str, str]:
     return heads
 
 
-def leftovers(*folders: Path) -> list[str]:
-    """Hidden entries an export may have left anywhere under these folders."""
-    return [
-        os.fspath(path)
-        for folder in folders
-        for path in folder.rglob(".*")
-        if path.name.startswith(PARTIAL_PREFIX) or path.name.startswith(".archiver")
-    ]
+def leftovers(folder: Path) -> list[str]:
+    """Hidden folders of archiver's (.archiver-partial-*, .archiver-replaced-*) anywhere under
+    ``folder``: the root, beside it, in its extensions/."""
+    return sorted(os.fspath(path) for path in folder.rglob(".archiver-*"))
 
 
 # point -> the objects (id -> head) in the root right after the kill; None: no root yet.
