@@ -15,7 +15,7 @@ import pytest
 from archiver.clock import Clock
 from archiver.errors import PackageCheckError
 from archiver.export.base import Options
-from archiver.export.ocfl import EXPORTER, LAYOUT, object_id
+from archiver.export.ocfl import EXPORTER, LAYOUT, _new_root, object_id
 from archiver.export.source import read_source
 from tests.conftest import BAGS_EPOCH, REPO, CliRunner, Run, listing, snapshot, write_tree
 from tests.corrupt import flip_byte
@@ -222,6 +222,42 @@ def test_a_changed_bag_under_the_same_id_becomes_v2_storing_only_what_changed(
     assert not (objdir / "v3" / "content").exists()
     assert extracted(root, "story", "v3", tmp_path) == snapshot(first)
     assert validated(root) == (1, 1)
+
+
+def test_without_hard_links_a_new_version_copies_the_earlier_ones_and_swaps_in_whole(
+    tmp_path: Path, cli: CliRunner, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    root = tmp_path / "root"
+    first = make_bag(cli, tmp_path / "one", "story", {"a.txt": "same\n", "b.txt": "first\n"})
+    second = make_bag(cli, tmp_path / "two", "story", {"a.txt": "same\n", "b.txt": "second\n"})
+    assert export(cli, first, root).code == 0
+    objdir = object_dir(root, "story")
+    a_inode = (objdir / "v1" / "content" / "data" / "a.txt").stat().st_ino
+
+    def no_link(*_: object, **__: object) -> None:
+        raise PermissionError(1, "Operation not permitted")  # as on FAT or some FUSE mounts
+
+    monkeypatch.setattr(os, "link", no_link)
+    run = export(cli, second, root)
+    assert run.code == 0, run.err
+    assert validated(root) == (1, 1)
+    assert inventory(root, "story")["head"] == "v2"
+    assert (objdir / "v1" / "content" / "data" / "a.txt").stat().st_ino != a_inode  # a copy
+    assert extracted(root, "story", "v1", tmp_path) == snapshot(first)
+    assert extracted(root, "story", "v2", tmp_path) == snapshot(second)
+    assert hidden(root) == []
+
+
+def test_a_root_made_meanwhile_by_another_writer_is_written_into_not_replaced(
+    tmp_path: Path, cli: CliRunner
+) -> None:
+    root = tmp_path / "root"
+    assert export(cli, SAMPLE_BAG, root).code == 0
+    before = snapshot(root)
+    # What a second writer finds when the first moved its new root in after it looked.
+    assert _new_root(root) is False
+    assert snapshot(root) == before
+    assert hidden(tmp_path) == []
 
 
 def test_a_bag_remade_with_new_dates_only_stores_its_tag_files(

@@ -30,27 +30,41 @@ message "Exported by archiver X from bag ID", user archiver. Exporting a bag who
 exists compares the bag with the head version: the same files with the same sha512 -> no new
 version; otherwise vN+1, storing only content the object does not hold yet (forward delta).
 
-Atomicity. All writes into one root are serialised by a lock on the root folder.
-  new root      built whole in a hidden staging folder beside it, then renamed into place
-  new object    built in a hidden staging folder in the root, renamed to its layout path
-  new version   the object is rebuilt in a staging folder in the root, earlier versions as
-                hard links (no byte copied), the new version and both inventories written,
-                validated, then swapped with the live object by one renameat2(RENAME_EXCHANGE):
-                a reader or a crash sees the old object or the new, never a mix. ocfl-py's own
-                order (version folder, then root inventory, then sidecar) is not enough: an
-                object whose root holds a version its inventory does not list is invalid
-                (E046b), as is one whose sidecar does not match its inventory (E060).
-                Where the file system has no hard links or no RENAME_EXCHANGE (some network
-                file systems) that order is used all the same; a crash inside it leaves vN
-                complete, and copying vN/inventory.json and its sidecar to the object root
-                repairs the object.
-A crash leaves at most a hidden .archiver-partial-* folder in the root (ocfl-py reports it
-when validating the root); the next export into the root removes it.
+Atomicity: the root is valid (ocfl-py) at every instant, a crash included. Every change is
+built whole, then moved in by one rename; the root's objects are written to by one export at a
+time (a lock on the root folder).
+  new root      an empty root (declaration, layout) built in a hidden staging folder beside
+                --out, which is renamed to --out; the object is then added as to any root
+  new object    built in a staging folder inside the root's extensions/ folder, on the root's
+                file system and where ocfl-py does not look (it lists extensions/ and warns,
+                W901, of a name no extension is registered under; it walks every other folder
+                of the root, reporting what is not an object, E072 and E073); then renamed to
+                its layout path, with the parent folders the root lacks, in one rename
+  new version   the object is rebuilt in such a staging folder, earlier versions as hard links
+                (no byte copied; copies where the file system has none), the new version and
+                both inventories written, validated, then swapped with the live object by one
+                renameat2(RENAME_EXCHANGE): a reader or a crash sees the old object or the new,
+                never a mix. ocfl-py's own order (version folder, then root inventory, then
+                sidecar) is not enough: an object whose root holds a version its inventory
+                does not list is invalid (E046b), as is one whose sidecar does not match its
+                inventory (E060). Where the file system cannot exchange (some network file
+                systems), two renames: the live object (with the parent folders that hold only
+                it) aside into the staging folder, then the new one in; between them the root
+                lacks the object, and stays valid.
+A crash leaves at most a hidden .archiver-partial-* folder in extensions/ (or beside --out,
+before a new root was moved in). The next export into the root, holding its lock, first
+finishes or undoes what it finds: the new object moved in where a crash fell between the two
+renames, every staging folder of a dead writer removed; also what earlier versions of this
+exporter left (they staged in the root itself, and made an object's parent folders before
+moving it in): hidden folders in the root and empty folders of its storage hierarchy (E073).
+The named points of archiver.faults mark each step (ocfl.*); tests/test_faults_ocfl.py kills
+an export at each.
 """
 
 from __future__ import annotations
 
 import contextlib
+import errno
 import fcntl
 import logging
 import os
@@ -58,21 +72,29 @@ import re
 import shutil
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 from typing import Any, Literal
 from urllib.parse import quote
 
+from archiver import faults
 from archiver.bagit import hashing, paths
 from archiver.bagit.reader import Bag
 from archiver.check.bag import Mode
 from archiver.check.profile import Profile
 from archiver.clock import w3cdtf
 from archiver.codes import Severity
-from archiver.errors import ArchiverError, BagWriteError, ExportRefusedError, SourceError
+from archiver.errors import BagExistsError, BagWriteError, ExportRefusedError, SourceError
 from archiver.export.base import Options, PackageCheck, Written
 from archiver.export.source import SourceBag
 from archiver.findings import Finding, finding
-from archiver.staging import Staging, exchange, fsync_directory, sync_filesystem
+from archiver.staging import (
+    PARTIAL_PREFIX,
+    Staging,
+    exchange,
+    fsync_directory,
+    remove_stale_partials,
+    sync_filesystem,
+)
 from archiver.validation import inspect_bag
 from archiver.version import AGENT, NAME
 
@@ -138,12 +160,14 @@ class OcflExporter:
             address=USER_ADDRESS,
         )
         try:
+            new_root = open_root(target) is None and _new_root(target)
             root = open_root(target)
             if root is None:
-                outcome = _new_root(target, identifier, source.root, files, metadata)
-            else:
-                with _locked(target):
-                    outcome = _into_root(root, target, identifier, source.root, files, metadata)
+                raise ExportRefusedError(f"{target} changed while a storage root was made there")
+            with _writing(target) as area:
+                outcome = _into_root(
+                    root, target, area, identifier, source.root, files, metadata, new_root=new_root
+                )
         except _OCFL_ERRORS as exc:
             raise BagWriteError(f"cannot write the OCFL object into {target}: {exc}") from exc
         self._judged[(os.fspath(target), identifier)] = judged
@@ -285,64 +309,174 @@ def _locked(folder: Path) -> Iterator[None]:
         os.close(fd)
 
 
-def _new_root(out: Path, identifier: str, bag: Path, files: Sequence[str], metadata: Any) -> str:
+def _new_root(out: Path) -> bool:
+    """Make an empty storage root at ``out`` in one step: built in a hidden folder beside it,
+    which is then renamed to ``out`` (nothing is left beside it). False when another writer
+    made a root there meanwhile: objects are added to that one."""
     with Staging(out.parent) as staging:
-        built = staging.path / "root"
-        root = ocfl.StorageRoot(root=os.fspath(built), layout_name=LAYOUT)
-        root.initialize(spec_version=SPEC_VERSION)
-        relative = root.object_path(identifier)
-        objdir = built / relative
-        objdir.parent.mkdir(parents=True)
-        _write_first_version(objdir, identifier, SPEC_VERSION, bag, files, metadata)
-        _validate_staged(objdir, relative)
+        faults.point("ocfl.root-staged")
+        built = staging.path / "root"  # ocfl-py makes the root's folder itself
+        ocfl.StorageRoot(root=os.fspath(built), layout_name=LAYOUT).initialize(
+            spec_version=SPEC_VERSION
+        )
+        for name in sorted(os.listdir(built)):
+            os.rename(built / name, staging.path / name)
+        built.rmdir()
         emptied = out.is_dir()
         if emptied:
-            os.rmdir(out)  # fails, refusing, if the folder has filled since it was looked at
+            try:
+                os.rmdir(out)
+            except OSError as exc:
+                if exc.errno in (errno.ENOTEMPTY, errno.EEXIST):
+                    return False  # filled meanwhile (another writer's root?): judged afresh
+                raise
+        faults.point("ocfl.root-before-rename")
         try:
-            staging.commit_inner("root", out)
-        except ArchiverError:
+            staging.commit(out)
+        except BagExistsError:
+            return False
+        except BagWriteError as exc:
             if emptied:
-                out.mkdir(exist_ok=True)
-            raise
-    return f"new OCFL {SPEC_VERSION} storage root ({LAYOUT}); object {identifier} at {relative}: v1"
+                with contextlib.suppress(OSError):
+                    out.mkdir()
+            raise BagWriteError(
+                f"cannot move the new storage root into {out}: {exc.__cause__ or exc}"
+            ) from exc
+        faults.point("ocfl.root-after-rename")
+    return True
+
+
+# Writers build in staging folders (staging.Staging) in the root's extensions folder: on the
+# root's file system, so a rename moves their work into place, and where ocfl-py does not
+# look (it only lists that folder, warning W901 at most of a name no extension is registered
+# under), so the root stays valid while they build and after a crash.
+STAGING_AREA = "extensions"
+# In a staging folder:
+NEW = "new"  # what is moved into the root: the object, or the folders down to it
+TARGET = "target"  # where NEW goes, relative to the root; written before anything moves
+OLD = "old"  # the live object set aside, where the file system cannot swap in one step
+
+
+@contextlib.contextmanager
+def _writing(out: Path) -> Iterator[Path]:
+    """Hold the root's lock, with what killed writers left in the root finished or removed
+    first; yields the folder to stage in, and leaves no staging folder behind."""
+    area = out / STAGING_AREA
+    if area.is_symlink() or (area.exists() and not area.is_dir()):
+        raise ExportRefusedError(f"{area} is not a folder of the storage root")
+    with _locked(out):
+        _recover(out, area)
+        try:
+            yield area
+        finally:
+            with contextlib.suppress(OSError):
+                area.rmdir()  # when staging made it: an empty one means nothing to OCFL
+
+
+def _recover(out: Path, area: Path) -> None:
+    """Finish or undo what writers killed in this root left (its lock is held)."""
+    if area.is_dir():
+        for partial in sorted(area.iterdir()):
+            if partial.name.startswith(PARTIAL_PREFIX) and not partial.is_symlink():
+                _finish_swap(partial, out)
+        remove_stale_partials(area)
+    # Earlier versions of this exporter staged in the root itself and made an object's parent
+    # folders before moving it in: a crash there left a hidden folder (E072) or empty ones (E073).
+    remove_stale_partials(out)
+    _remove_empty_folders(out)
+
+
+def _finish_swap(partial: Path, out: Path) -> None:
+    """A writer killed between setting the live object aside and moving the new one in left
+    the root without the object (valid, as the folders holding it alone went too) and the
+    staging folder holding both: the new one was whole and validated, so move it in."""
+    new, old = partial / NEW, partial / OLD
+    if not (new.is_dir() and old.is_dir()):
+        return
+    fd = os.open(partial, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            return  # its writer lives
+        relative = PurePosixPath((partial / TARGET).read_text(encoding="utf-8"))
+        if relative.is_absolute() or ".." in relative.parts or not relative.parts:
+            return  # not ours: removed with the partial folder, nothing moved out of it
+        place = out / relative
+        if not place.exists() and not place.is_symlink():
+            os.rename(new, place)
+            fsync_directory(place.parent)
+            faults.point("ocfl.recovered")
+    finally:
+        os.close(fd)
+
+
+def _remove_empty_folders(out: Path) -> None:
+    """Remove empty folders from the root's storage hierarchy (E073), walking it as ocfl-py
+    does: not into extensions/, not into a folder holding files (an object)."""
+    pending = [out]
+    while pending:
+        folder = pending.pop()
+        with os.scandir(folder) as found:
+            entries = list(found)
+        if folder != out and not entries:
+            while folder != out:
+                try:
+                    folder.rmdir()  # and its parents, as they empty
+                except OSError:
+                    break
+                folder = folder.parent
+            continue
+        if folder != out and any(not entry.is_dir(follow_symlinks=False) for entry in entries):
+            continue
+        pending += [
+            Path(entry.path)
+            for entry in entries
+            if entry.is_dir(follow_symlinks=False)
+            and not (folder == out and entry.name == STAGING_AREA)
+        ]
+
+
+def _stage_at(partial: Path, top: Path, objdir: Path, out: Path) -> Path:
+    """Where in the staging folder to build the object ``objdir``: under NEW, which stands
+    for ``top`` (the object folder, or the highest of its parents the root lacks, or holds
+    only for it)."""
+    (partial / TARGET).write_text(top.relative_to(out).as_posix(), encoding="utf-8")
+    staged = partial / NEW / objdir.relative_to(top)
+    staged.parent.mkdir(parents=True, exist_ok=True)
+    return staged
 
 
 def _into_root(
-    root: Any, out: Path, identifier: str, bag: Path, files: Sequence[str], metadata: Any
+    root: Any,
+    out: Path,
+    area: Path,
+    identifier: str,
+    bag: Path,
+    files: Sequence[str],
+    metadata: Any,
+    *,
+    new_root: bool,
 ) -> str:
     relative = root.object_path(identifier)
     objdir = out / relative
-    if not objdir.exists() and not objdir.is_symlink():
-        with Staging(out) as staging:
-            staged = staging.path / "object"
-            _write_first_version(staged, identifier, root.spec_version, bag, files, metadata)
-            _validate_staged(staged, relative)
-            made = _make_parents(objdir.parent, out)
-            try:
-                staging.commit_inner("object", objdir)
-            except BaseException:
-                _remove_empty(made)
-                raise
-        return f"new object {identifier} at {relative}: v1"
-    return _next_version(out, objdir, relative, identifier, bag, files, metadata)
-
-
-def _make_parents(folder: Path, root: Path) -> list[Path]:
-    """Create ``folder`` and its parents below ``root``; return those made, deepest first."""
-    missing = []
-    while folder != root and not folder.exists():
-        missing.append(folder)
-        folder = folder.parent
-    for path in reversed(missing):
-        path.mkdir()
-    return missing
-
-
-def _remove_empty(folders: Sequence[Path]) -> None:
-    """Undo _make_parents: an empty folder in a storage root is an error (E073)."""
-    for path in folders:
-        with contextlib.suppress(OSError):
-            path.rmdir()
+    if objdir.exists() or objdir.is_symlink():
+        return _next_version(out, area, objdir, relative, identifier, bag, files, metadata)
+    top = objdir  # one rename brings the object and the parent folders it needs
+    while top.parent != out and not top.parent.exists():
+        top = top.parent
+    with Staging(area) as staging:
+        faults.point("ocfl.object-staged")
+        staged = _stage_at(staging.path, top, objdir, out)
+        _write_first_version(staged, identifier, root.spec_version, bag, files, metadata)
+        _validate_staged(staged, relative)
+        faults.point("ocfl.object-before-rename")
+        staging.commit_inner(NEW, top)
+        faults.point("ocfl.object-after-rename")
+    where = f"object {identifier} at {relative}: v1"
+    if new_root:
+        return f"new OCFL {root.spec_version} storage root ({LAYOUT}); {where}"
+    return f"new {where}"
 
 
 # -- Versions ---------------------------------------------------------------------------------
@@ -371,6 +505,7 @@ def _write_first_version(
 
 def _next_version(
     out: Path,
+    area: Path,
     objdir: Path,
     relative: str,
     identifier: str,
@@ -414,28 +549,46 @@ def _next_version(
             f"{previous}; no new version written"
         )
     head = version.inventory.head
-    with Staging(out) as staging:
-        staged = staging.path / "object"
-        whole = _link_tree(objdir, staged, skip={INVENTORY, SIDECAR})
+    top = objdir  # what is set aside where the object cannot be swapped in one step
+    while top.parent != out and len(os.listdir(top.parent)) == 1:
+        top = top.parent
+    with Staging(area) as staging:
+        staged = _stage_at(staging.path, top, objdir, out)
+        _copy_versions(objdir, staged)
+        faults.point("ocfl.version-linked")
         _store(version, bag, staged)
         writer = _writer(staged, identifier, version.inventory.spec_version)
         writer.write_inventory_and_sidecar(version.inventory, head)
         writer.write_inventory_and_sidecar(version.inventory)
-        if whole:
-            _validate_staged(staged, relative)
+        _validate_staged(staged, relative)
         sync_filesystem(staging.path)
-        try:
-            swapped = whole and exchange(staged, objdir)
-        except OSError as exc:
-            raise BagWriteError(f"cannot swap in the new version of {objdir}: {exc}") from exc
-        if swapped:  # the old object now sits in the staging folder, removed on exit
-            fsync_directory(objdir.parent)
-        else:
-            staging.commit_inner(f"object/{head}", objdir / head)
-            for name in (INVENTORY, SIDECAR):
-                os.replace(staged / name, objdir / name)
-            fsync_directory(objdir)
+        faults.point("ocfl.version-before-swap")
+        _swap(staging.path, objdir, top)
+        faults.point("ocfl.version-after-swap")
     return f"object {identifier} at {relative}: {head} written ({_summary(changes, version)})"
+
+
+def _swap(partial: Path, objdir: Path, top: Path) -> None:
+    """Put the object staged in ``partial`` in place of the live one ``objdir``: one
+    renameat2(RENAME_EXCHANGE), the old object left in the staging folder. Where the file
+    system cannot, two renames: ``top`` (the object, or the parent folders that hold only
+    it) aside into the staging folder, then the new one in. Between them the root lacks the
+    object but stays valid, and the next writer finishes the move (_finish_swap)."""
+    staged = partial / NEW / objdir.relative_to(top)
+    try:
+        if exchange(staged, objdir):
+            fsync_directory(objdir.parent)
+            return
+        os.rename(top, partial / OLD)
+        faults.point("ocfl.version-aside")
+        try:
+            os.rename(partial / NEW, top)
+        except OSError:
+            os.rename(partial / OLD, top)
+            raise
+        fsync_directory(top.parent)
+    except OSError as exc:
+        raise BagWriteError(f"cannot swap in the new version of {objdir}: {exc}") from exc
 
 
 def _summary(changes: Sequence[tuple[str, str, str]], version: Any) -> str:
@@ -449,18 +602,20 @@ def _summary(changes: Sequence[tuple[str, str, str]], version: Any) -> str:
     )
 
 
-def _link_tree(source: Path, target: Path, skip: set[str]) -> bool:
-    """Rebuild the object ``source`` at ``target`` from hard links, less ``skip`` at its top.
-
-    False when the file system cannot link: ``target`` is then an empty folder.
-    """
+def _copy_versions(source: Path, target: Path) -> None:
+    """Rebuild the object ``source`` at ``target``, less its inventory and sidecar: from hard
+    links (no byte copied), or copies where the file system has no hard links."""
     try:
-        _link_folder(source, target, skip)
+        _link_folder(source, target, {INVENTORY, SIDECAR})
     except OSError:
         shutil.rmtree(target, ignore_errors=True)
-        target.mkdir()
-        return False
-    return True
+        top = os.fspath(source)
+        shutil.copytree(
+            source,
+            target,
+            symlinks=True,
+            ignore=lambda folder, _: [INVENTORY, SIDECAR] if folder == top else [],
+        )
 
 
 def _link_folder(source: Path, target: Path, skip: set[str]) -> None:
@@ -485,6 +640,7 @@ def _store(version: Any, bag: Path, objdir: Path) -> None:
     for source, content in sorted(version.files_to_copy.items()):
         target = objdir / content
         target.parent.mkdir(parents=True, exist_ok=True)
+        faults.point("ocfl.copy")
         try:
             found = hashing.copy_file(bag / source, target, [DIGEST]).digests[DIGEST]
         except hashing.SourceChangedError as exc:
