@@ -199,7 +199,7 @@ def run_audit(
     ids = bags.bag_ids(root)
     lock = _Lock(ledger_path)
     try:
-        ledger = Ledger(ledger_path)
+        ledger = Ledger(ledger_path, create=True)
         try:
             return _Run(root, ids, ledger, clock, progress).execute(
                 older_than, workers or hashing.default_workers(), scheduler, executor

@@ -5,8 +5,11 @@ expected and found digests, the outcome, how long it took and which software did
 Results are written as they arrive, one short transaction each, so a run killed at any
 moment (kill -9) loses nothing it had recorded, and the next run resumes it.
 
-Opened through the collection's store (schema versions, WAL, transactions); a file of its
-own, never replaced, so that indexing the catalog never blocks an audit's writes.
+Opened through the collection's store (schema versions, WAL, transactions) as an
+irreplaceable database: made whole by the first audit, checked page by page whenever it is
+opened, and never replaced — an empty, truncated or damaged ledger is an error naming the
+file, not a reason to begin a new history. A file of its own, so that indexing the catalog
+never blocks an audit's writes.
 Only the coordinator of an audit writes here (workers, local or Dask, only hash).
 """
 
@@ -67,6 +70,7 @@ SCHEMA = Schema(
             "CREATE INDEX bag_checks_by_bag ON bag_checks(bag_id, finished_at)",
         ),
     ),
+    irreplaceable=True,
 )
 SCHEMA_VERSION = SCHEMA.version
 
@@ -140,11 +144,12 @@ class Run:
 
 
 class Ledger:
-    """One open ledger database."""
+    """One open ledger database; ``create`` makes it when there is none (only the audit
+    does, holding its lock)."""
 
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: Path, *, create: bool = False) -> None:
         self.path = path
-        self.store = Store(path, SCHEMA)
+        self.store = Store(path, SCHEMA, create=create)
 
     def close(self) -> None:
         self.store.close()
