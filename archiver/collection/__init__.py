@@ -129,8 +129,8 @@ class Collection:
 
         Where the hashing runs: on ``workers`` threads of this process (default: as many
         as the cores it may use; 1 hashes in the calling thread); on the caller's
-        ``executor`` (a thread pool, or a process pool started with "forkserver" or
-        "spawn": a forked worker would inherit the ledger's lock), which is left running;
+        ``executor`` (a thread pool or a process pool; no worker ever holds the audit's
+        lock, not even a forked one: it is a record lock), which is left running;
         or on the Dask cluster whose scheduler address is ``scheduler``
         (``archiver[distributed]``; its workers must see the collection at the same path).
         Nothing is forked. ``progress(bags done, bags to check, bytes hashed)`` is called

@@ -16,9 +16,11 @@ a Dask worker, and the ledger's lock never lives on in a child of a killed coord
 
 from __future__ import annotations
 
+import errno
 import fcntl
 import os
 import socket
+import threading
 import time
 from collections import deque
 from collections.abc import Callable, Iterator, Sequence
@@ -26,7 +28,7 @@ from concurrent.futures import Executor, Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any, ClassVar, Protocol
 
 from archiver.bagit import hashing
 from archiver.bagit.files import FolderFiles
@@ -163,24 +165,55 @@ class _BagWork:
 
 
 class _Lock:
-    """Only one audit of a collection at a time (an flock beside the ledger)."""
+    """Only one audit of a ledger at a time: a POSIX record lock on a file beside it.
+
+    Not flock(2): a record lock belongs to the process, so the kernel drops it when the
+    process ends however it ends (kill -9 included), and a child forked while it is held
+    does not inherit it. Whatever the caller forks (a fork-context process pool, a server's
+    workers), no other process ever holds the audit's lock. Because record locks do not
+    keep two threads of one process apart, this process also notes the locks it holds; and
+    since closing any descriptor of the file would drop the lock, the file is opened only
+    by the thread that takes it.
+    """
+
+    _held: ClassVar[set[tuple[int, int]]] = set()
+    _guard: ClassVar[threading.Lock] = threading.Lock()
 
     def __init__(self, ledger_path: Path) -> None:
         path = ledger_path.with_name(ledger_path.name + ".lock")
-        try:
-            path.parent.mkdir(parents=True, exist_ok=True)
-            # O_CLOEXEC: no program this process starts inherits the lock.
-            self.fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o644)
-        except OSError as exc:
-            raise CollectionError(f"cannot open the audit lock {path}: {exc.strerror}") from exc
-        try:
-            fcntl.flock(self.fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError as exc:
-            os.close(self.fd)
-            raise CollectionError(f"another audit is running on this ledger ({path})") from exc
+        busy = CollectionError(f"another audit is running on this ledger ({path})")
+        with self._guard:
+            if _identity(path) in self._held:
+                raise busy
+            try:
+                path.parent.mkdir(parents=True, exist_ok=True)
+                # O_CLOEXEC: no program this process starts is handed the descriptor.
+                fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o644)
+            except OSError as exc:
+                raise CollectionError(f"cannot open the audit lock {path}: {exc.strerror}") from exc
+            try:
+                fcntl.lockf(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except OSError as exc:
+                os.close(fd)
+                if exc.errno in (errno.EACCES, errno.EAGAIN):
+                    raise busy from exc
+                raise CollectionError(f"cannot lock {path}: {exc.strerror}") from exc
+            stat = os.fstat(fd)
+            self.fd, self.identity = fd, (stat.st_dev, stat.st_ino)
+            self._held.add(self.identity)
 
     def release(self) -> None:
-        os.close(self.fd)
+        with self._guard:
+            os.close(self.fd)  # the record lock goes with it
+            self._held.discard(self.identity)
+
+
+def _identity(path: Path) -> tuple[int, int] | None:
+    try:
+        stat = os.stat(path)
+    except OSError:
+        return None
+    return stat.st_dev, stat.st_ino
 
 
 def run_audit(
