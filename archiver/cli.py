@@ -460,10 +460,11 @@ def _audit(args: argparse.Namespace) -> int:
                 for item in sorted(bag.findings, key=lambda f: f.sort_key()):
                     print(f"  {item.severity}: [{item.code}] {one_line(item.describe())}")
         summary = report.to_json()
+        withdrawn = f", {summary['withdrawn']} withdrawn" if summary["withdrawn"] else ""
         print(
             f"run {report.run}{' (resumed)' if report.resumed else ''}: {summary['checked']} bags "
             f"checked, {summary['skipped']} skipped, {summary['damaged']} damaged or missing, "
-            f"{summary['new']} new; {summary['files']} files, {summary['bytes']} bytes"
+            f"{summary['new']} new{withdrawn}; {summary['files']} files, {summary['bytes']} bytes"
         )
     return EXIT_OK if report.intact else EXIT_FINDINGS
 

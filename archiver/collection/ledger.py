@@ -69,6 +69,13 @@ SCHEMA = Schema(
     )""",
             "CREATE INDEX bag_checks_by_bag ON bag_checks(bag_id, finished_at)",
         ),
+        # 2: which run first saw a bag (a resumed run still calls it new), when one last saw
+        # it, and which run told of its withdrawal (told once, never as missing).
+        statements(
+            "ALTER TABLE bags ADD COLUMN first_run INTEGER REFERENCES runs(id)",
+            "ALTER TABLE bags ADD COLUMN last_seen TEXT",
+            "ALTER TABLE bags ADD COLUMN withdrawn_run INTEGER REFERENCES runs(id)",
+        ),
     ),
     irreplaceable=True,
 )
@@ -80,8 +87,9 @@ class BagStatus(StrEnum):
 
     INTACT = "intact"
     NEW = "new"  # seen for the first time by this ledger, and intact
-    DAMAGED = "damaged"
-    MISSING = "missing"  # known to the ledger, gone from the collection
+    DAMAGED = "damaged"  # a file changed or gone, or the folder is no longer a bag
+    MISSING = "missing"  # known to the ledger, gone from the collection, not withdrawn
+    WITHDRAWN = "withdrawn"  # known to the ledger, then withdrawn (told once)
     UNFINISHED = "unfinished"  # begun by a run that was interrupted (NULL in bag_checks)
 
     @property
@@ -89,8 +97,20 @@ class BagStatus(StrEnum):
         """Whether the bag was found intact: a successful fixity check."""
         return self in _VERIFIED
 
+    @property
+    def failed(self) -> bool:
+        """Whether the bag was found damaged or missing: what makes an audit fail."""
+        return self in _FAILED
+
+    @property
+    def gone(self) -> bool:
+        """Whether the bag had left the collection: no fixity check was made."""
+        return self in _GONE
+
 
 _VERIFIED = frozenset({BagStatus.INTACT, BagStatus.NEW})
+_FAILED = frozenset({BagStatus.DAMAGED, BagStatus.MISSING})
+_GONE = frozenset({BagStatus.MISSING, BagStatus.WITHDRAWN})
 
 
 class Outcome(StrEnum):
@@ -129,6 +149,17 @@ class BagCheck:
     bytes: int | None
     seconds: float | None
     findings: tuple[dict[str, Any], ...]
+
+
+@dataclass(frozen=True)
+class KnownBag:
+    """What the ledger knows of a bag (a row of bags)."""
+
+    id: str
+    first_run: int | None  # None: first seen before the ledger noted runs (schema 1)
+    last_seen: str | None
+    missing_since: str | None
+    withdrawn_run: int | None
 
 
 @dataclass(frozen=True)
@@ -183,35 +214,60 @@ class Ledger:
 
     # -- bags --------------------------------------------------------------------------
 
-    def known_bags(self) -> dict[str, str | None]:
-        """Every bag the ledger has seen -> when it went missing (None while present)."""
+    def known_bags(self) -> dict[str, KnownBag]:
+        """Every bag the ledger has seen, by id."""
         return {
-            row["id"]: row["missing_since"]
-            for row in self.store.rows("SELECT id, missing_since FROM bags")
+            row["id"]: KnownBag(
+                row["id"],
+                row["first_run"],
+                row["last_seen"],
+                row["missing_since"],
+                row["withdrawn_run"],
+            )
+            for row in self.store.rows("SELECT * FROM bags")
         }
 
-    def saw_bag(self, bag_id: str, when: str) -> None:
+    def saw_bags(self, bag_ids: Iterable[str], run_id: int, when: str) -> None:
+        """The bags present when run ``run_id`` began: new ones noted, returned ones no
+        longer missing or withdrawn."""
         with self.store.transaction() as db:
-            db.execute(
-                "INSERT INTO bags (id, first_seen) VALUES (?, ?) "
-                "ON CONFLICT(id) DO UPDATE SET missing_since = NULL",
-                (bag_id, when),
+            db.executemany(
+                "INSERT INTO bags (id, first_seen, first_run, last_seen) VALUES (?, ?, ?, ?) "
+                "ON CONFLICT(id) DO UPDATE SET last_seen = excluded.last_seen, "
+                "missing_since = NULL, withdrawn_run = NULL",
+                [(bag_id, when, run_id, when) for bag_id in bag_ids],
             )
 
-    def lost_bag(self, run_id: int, bag_id: str, when: str, findings: list[dict[str, Any]]) -> None:
+    def gone_bag(
+        self,
+        run_id: int,
+        bag_id: str,
+        *,
+        when: str,
+        status: BagStatus,
+        findings: list[dict[str, Any]],
+    ) -> None:
+        """Run ``run_id``'s verdict on a bag no longer in the collection (missing, or
+        withdrawn), replacing whatever the run had recorded of it before it left."""
+        assert status.gone, status
         with self.store.transaction() as db:
-            db.execute("UPDATE bags SET missing_since = ? WHERE id = ?", (when, bag_id))
+            if status is BagStatus.MISSING:
+                db.execute(
+                    "UPDATE bags SET missing_since = COALESCE(missing_since, ?) WHERE id = ?",
+                    (when, bag_id),
+                )
+            else:
+                db.execute(
+                    "UPDATE bags SET withdrawn_run = ?, missing_since = NULL WHERE id = ?",
+                    (run_id, bag_id),
+                )
             db.execute(
-                "INSERT OR IGNORE INTO bag_checks (run_id, bag_id, started_at, finished_at, "
-                "status, files, bytes, seconds, findings) VALUES (?, ?, ?, ?, ?, 0, 0, 0, ?)",
-                (
-                    run_id,
-                    bag_id,
-                    when,
-                    when,
-                    BagStatus.MISSING,
-                    json.dumps(findings, sort_keys=True),
-                ),
+                "INSERT INTO bag_checks (run_id, bag_id, started_at, finished_at, status, files, "
+                "bytes, seconds, findings) VALUES (?, ?, ?, ?, ?, 0, 0, 0, ?) "
+                "ON CONFLICT(run_id, bag_id) DO UPDATE SET finished_at = excluded.finished_at, "
+                "status = excluded.status, files = 0, bytes = 0, seconds = 0, "
+                "findings = excluded.findings",
+                (run_id, bag_id, when, when, status, json.dumps(findings, sort_keys=True)),
             )
 
     def last_success(self) -> dict[str, str]:

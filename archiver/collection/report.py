@@ -67,12 +67,13 @@ class AuditReport:
 
     @property
     def checked(self) -> int:
-        return len(self.bags) - self.count(BagStatus.MISSING)
+        """Bags whose fixity was checked (not those found gone)."""
+        return sum(1 for bag in self.bags if not bag.status.gone)
 
     @property
     def damaged(self) -> int:
         """Bags found damaged or missing."""
-        return sum(1 for bag in self.bags if not bag.status.verified)
+        return sum(1 for bag in self.bags if bag.status.failed)
 
     @property
     def intact(self) -> bool:
@@ -90,6 +91,7 @@ class AuditReport:
             "skipped": self.skipped,
             "damaged": self.damaged,
             "missing": self.count(BagStatus.MISSING),
+            "withdrawn": self.count(BagStatus.WITHDRAWN),
             "new": self.count(BagStatus.NEW),
             "files": sum(bag.files for bag in self.bags),
             "bytes": sum(bag.bytes for bag in self.bags),
@@ -101,7 +103,7 @@ class AuditReport:
 # -- HTML -------------------------------------------------------------------------------------
 
 _GOOD = ", ".join(f".{status}" for status in BagStatus if status.verified)
-_BAD = ", ".join(f".{status}" for status in BagStatus if not status.verified)
+_BAD = ", ".join(f".{status}" for status in BagStatus if status.failed)
 _CSS = f"""
 body {{ font: 15px/1.45 system-ui, sans-serif; margin: 2rem auto; max-width: 70rem; color: #222; }}
 h1 {{ font-size: 1.5rem; }} h2 {{ font-size: 1.2rem; margin-top: 2rem; }}
@@ -121,8 +123,9 @@ def _e(value: object) -> str:
 def render_html(report: AuditReport) -> str:
     """A self-contained page (no scripts, no external files) a manager can open anywhere."""
     summary = report.to_json()
-    bad = [bag for bag in report.bags if not bag.status.verified]
+    bad = [bag for bag in report.bags if bag.status.failed]
     good = [bag for bag in report.bags if bag.status.verified]
+    withdrawn = [bag for bag in report.bags if bag.status is BagStatus.WITHDRAWN]
     verdict = (
         "Everything checked is intact."
         if report.intact
@@ -144,6 +147,7 @@ def render_html(report: AuditReport) -> str:
                 ("Bags skipped (checked recently)", "skipped"),
                 ("Bags damaged or missing", "damaged"),
                 ("Bags new to the ledger", "new"),
+                ("Bags withdrawn since the last run", "withdrawn"),
                 ("Files checked", "files"),
                 ("Bytes checked", "bytes"),
                 ("Ledger", "ledger"),
@@ -157,6 +161,14 @@ def render_html(report: AuditReport) -> str:
         parts.append("<h2>Damaged and missing bags</h2>")
         for bag in bad:
             parts.extend(_bag_section(bag))
+    if withdrawn:
+        parts.append("<h2>Bags withdrawn since the last run</h2><table>")
+        parts.extend(
+            f"<tr><td>{_e(bag.id)}</td><td>{_e(item.message)}</td></tr>"
+            for bag in withdrawn
+            for item in bag.findings
+        )
+        parts.append("</table>")
     parts.append("<h2>Bags found intact</h2>")
     if good:
         parts.append("<table><tr><th>bag</th><th>status</th><th>files</th><th>bytes</th></tr>")
@@ -265,8 +277,13 @@ _FIX_NAMESPACE = uuid.UUID("a3f4c1d2-8b7e-4f60-9c1d-2e3f4a5b6c7d")
 
 
 def premis_events(ledger: Ledger, bag_id: str) -> str:
-    """The bag's finished fixity checks as a PREMIS 3 document: eventType ``fix`` each."""
-    checks = [check for check in ledger.bag_checks(bag_id) if check.finished_at]
+    """The bag's finished fixity checks as a PREMIS 3 document: eventType ``fix`` each.
+    A run that found the bag withdrawn made no fixity check of it: no event."""
+    checks = [
+        check
+        for check in ledger.bag_checks(bag_id)
+        if check.finished_at and check.status is not BagStatus.WITHDRAWN
+    ]
     if not checks:
         raise CollectionError(f"the ledger has no finished check of a bag called {bag_id!r}")
     runs = {run.id: run for run in ledger.runs()}
