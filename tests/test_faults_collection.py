@@ -4,14 +4,23 @@ named points leave no process, no lock and no half-made record, and the next run
 
 from __future__ import annotations
 
+import fcntl
+import json
 import os
+import shutil
+import sqlite3
 import subprocess
 import sys
+from contextlib import closing
 from pathlib import Path
+from typing import Any
+
+import pytest
 
 from archiver.clock import Clock
 from archiver.packing import make_bag
 from tests.conftest import BAGS_EPOCH, make_source_tree
+from tests.corrupt import flip_byte
 from tests.faults import kill_at
 
 ENV = {**os.environ, "SOURCE_DATE_EPOCH": str(BAGS_EPOCH)}
@@ -54,3 +63,54 @@ def test_the_first_audit_killed_before_its_ledger_is_in_place_leaves_no_ledger_t
     again = archiver("audit", collection)
     assert again.returncode == 0, again.stderr
     assert sorted(os.listdir(records)) == ["ledger.sqlite", "ledger.sqlite.lock"]  # no litter
+
+
+# -- audit -----------------------------------------------------------------------------------
+
+
+def lock_is_free(lock: Path) -> bool:
+    """Whether another process could take the audit's lock now (asked from this process)."""
+    fd = os.open(lock, os.O_RDWR)
+    try:
+        fcntl.lockf(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except OSError:
+        return False
+    finally:
+        os.close(fd)  # and with it the lock this probe took
+    return True
+
+
+def verdicts(report: dict[str, Any]) -> dict[str, tuple[str, int, int, list[str]]]:
+    return {
+        bag["id"]: (bag["status"], bag["files"], bag["bytes"], [f["code"] for f in bag["findings"]])
+        for bag in report["bags"]
+    }
+
+
+@pytest.mark.parametrize(
+    "point",
+    [
+        "auditing.batch-hashed:3",  # mid-run: digests in hand, not yet recorded
+        "auditing.bag-recorded:2",  # mid-run: two bags recorded
+        "store.ledger.before-commit:9",  # mid-ledger write: a transaction not yet committed
+    ],
+)
+def test_an_audit_killed_mid_run_holds_no_lock_and_the_next_one_resumes_it_to_the_same_verdicts(
+    tmp_path: Path, point: str
+) -> None:
+    collection = small_collection(tmp_path, bags=4, files=70)  # two hashing batches a bag
+    flip_byte(collection / "b2" / "data" / "f033.txt")
+    twin = tmp_path / "twin"
+    shutil.copytree(collection, twin)
+    kill_at(point, "audit", collection, "--workers", "2", tmp=tmp_path)
+    records = collection / ".archiver"
+    assert lock_is_free(records / "ledger.sqlite.lock")
+    with closing(sqlite3.connect(records / "ledger.sqlite")) as db:
+        assert db.execute("PRAGMA integrity_check").fetchall() == [("ok",)]
+    resumed = archiver("audit", collection, "--workers", "2", "--json")
+    assert resumed.returncode == 1, resumed.stderr  # b2 is damaged, and only b2
+    report = json.loads(resumed.stdout)
+    assert report["resumed"] and report["run"] == 1
+    alone = archiver("audit", twin, "--workers", "2", "--json")
+    assert verdicts(report) == verdicts(json.loads(alone.stdout))
+    assert lock_is_free(records / "ledger.sqlite.lock")

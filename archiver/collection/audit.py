@@ -30,6 +30,7 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any, ClassVar, Protocol
 
+from archiver import faults
 from archiver.bagit import hashing
 from archiver.bagit.files import FolderFiles
 from archiver.check.bag import Inspection, Mode, check_bag, checksum_mismatch, unreadable
@@ -451,6 +452,7 @@ class _Run:
     ) -> Iterator[BagOutcome]:
         work, batch, pending = item
         outcomes = pending.result()
+        faults.point("auditing.batch-hashed")  # digests in hand, not yet in the ledger
         checks: list[FileCheck] = []
         for (_, rel, names), (result, seconds) in zip(batch, outcomes, strict=True):
             expected = _expected(work.inspection, rel)
@@ -519,6 +521,7 @@ class _Run:
             seconds=seconds,
             findings=[f.to_json() for f in findings],
         )
+        faults.point("auditing.bag-recorded")
         return BagOutcome(work.id, status, files, size, seconds, findings)
 
 
