@@ -98,8 +98,10 @@ class Collection:
         """Take a bag out of the collection without deleting it; returns where it now lives.
 
         The bag moves (one rename) to ``.archiver/withdrawn/ID.TIME/bag/``, beside a
-        tombstone holding its id, the time, ``reason`` and its bag-info; the catalog is
-        then refreshed, so the OAI-PMH provider reports the record deleted from that time.
+        tombstone holding its id, the time, ``reason`` and its bag-info, written before;
+        the rename is the withdrawal (a tombstone without its bag counts for nothing). The
+        catalog is then refreshed, so the OAI-PMH provider reports the record deleted from
+        that time.
         Raises UsageError for an empty reason, CollectionError for a bag not in the
         collection.
         """
