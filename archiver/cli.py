@@ -485,7 +485,7 @@ def _audit_view(args: argparse.Namespace) -> int:
     if args.json:
         _print_json(data)
     else:
-        print(history_text(data))
+        print("\n".join(map(one_line, history_text(data).splitlines())))
     return EXIT_OK
 
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 import os
 import random
 import resource
+import shutil
 import signal
 import sqlite3
 import subprocess
@@ -15,13 +16,16 @@ from contextlib import closing
 from pathlib import Path
 
 import pytest
+from lxml import etree
 
 from archiver.clock import Clock
 from archiver.collection import Collection
 from archiver.packing import make_bag
+from archiver.xml import parsing
 from tests.conftest import BAGS_EPOCH, CliRunner, make_source_tree
 
 PAGE = 4096
+PREMIS = "http://www.loc.gov/premis/v3"
 VIEWS = (("audit",), ("audit", "history"), ("audit", "premis"))
 
 
@@ -178,3 +182,49 @@ def test_a_ledger_that_cannot_grow_mid_audit_stays_intact_and_the_next_audit_com
         assert db.execute("SELECT count(*) FROM runs").fetchone()[0] == runs_before + 1
         statuses = db.execute("SELECT status FROM bag_checks WHERE run_id = 2").fetchall()
     assert sorted(statuses) == [("intact",)] * 12
+
+
+# -- names that XML, or UTF-8 text, cannot hold ---------------------------------------------
+
+
+def test_premis_html_and_history_name_a_file_or_bag_holding_u0001_escaped_never_refused(
+    tmp_path: Path, cli: CliRunner
+) -> None:
+    collection = collection_with_history(tmp_path, bags=1)
+    (collection / "b0" / "data" / "ctl\x01name.txt").write_bytes(b"unlisted\n")
+    shutil.copytree(collection / "b0", collection / "b\x01c")  # a bag whose name holds it too
+    report = tmp_path / "report.html"
+    assert cli("audit", collection, "--report", report).code == 1
+    assert "data/ctl\\x01name.txt" in report.read_text(encoding="utf-8")
+    for bag_id in ("b0", "b\x01c"):
+        run = cli("audit", "premis", collection, bag_id)
+        assert (run.code, run.err) == (0, "")
+        root = etree.fromstring(run.out.encode(), etree.XMLParser(resolve_entities=False))
+        parsing.preservation_schema().assertValid(root)
+        notes = [n.text or "" for n in root.iter(f"{{{PREMIS}}}eventOutcomeDetailNote")]
+        assert any("data/ctl\\x01name.txt" in note for note in notes), notes
+    identifiers = root.iter(f"{{{PREMIS}}}objectIdentifierValue")
+    assert [i.text for i in identifiers] == ["b\\x01c"]
+    history = cli("audit", "history", collection, "b0")
+    assert history.code == 0 and "unlisted: data/ctl\\x01name.txt (sha256)" in history.out
+    assert "\x01" not in history.out
+
+
+def test_a_file_name_that_is_not_utf8_is_checked_recorded_byte_for_byte_and_resumed(
+    tmp_path: Path, cli: CliRunner
+) -> None:
+    collection = collection_with_history(tmp_path, bags=2)
+    odd = os.fsencode(collection / "b1" / "data") + b"/bad\xffname.txt"
+    with open(odd, "wb") as handle:
+        handle.write(b"unlisted\n")
+    for _ in range(2):  # the first audit of it, then the next one over the same ledger
+        run = cli("audit", collection)
+        assert run.code == 1, run.err
+        assert "data/bad\\xffname.txt" in run.out and "Traceback" not in run.err
+    with closing(sqlite3.connect(ledger_of(collection))) as db:
+        paths = db.execute(
+            "SELECT DISTINCT path FROM file_checks WHERE outcome = 'unlisted'"
+        ).fetchall()
+    assert paths == [(b"data/bad\xffname.txt",)]  # the name's very bytes
+    premis = cli("audit", "premis", collection, "b1")
+    assert premis.code == 0 and "data/bad\\xffname.txt" in premis.out

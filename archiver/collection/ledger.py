@@ -16,12 +16,14 @@ Only the coordinator of an audit writes here (workers, local or Dask, only hash)
 from __future__ import annotations
 
 import json
+import os
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from enum import StrEnum
 from pathlib import Path
 from typing import Any
 
+from archiver.bagit import paths
 from archiver.collection.store import Row, Schema, Store, statements
 
 LEDGER_FILE = "ledger.sqlite"
@@ -217,8 +219,8 @@ class Ledger:
     def known_bags(self) -> dict[str, KnownBag]:
         """Every bag the ledger has seen, by id."""
         return {
-            row["id"]: KnownBag(
-                row["id"],
+            _named(row["id"]): KnownBag(
+                _named(row["id"]),
                 row["first_run"],
                 row["last_seen"],
                 row["missing_since"],
@@ -235,7 +237,7 @@ class Ledger:
                 "INSERT INTO bags (id, first_seen, first_run, last_seen) VALUES (?, ?, ?, ?) "
                 "ON CONFLICT(id) DO UPDATE SET last_seen = excluded.last_seen, "
                 "missing_since = NULL, withdrawn_run = NULL",
-                [(bag_id, when, run_id, when) for bag_id in bag_ids],
+                [(_name(bag_id), when, run_id, when) for bag_id in bag_ids],
             )
 
     def gone_bag(
@@ -254,12 +256,12 @@ class Ledger:
             if status is BagStatus.MISSING:
                 db.execute(
                     "UPDATE bags SET missing_since = COALESCE(missing_since, ?) WHERE id = ?",
-                    (when, bag_id),
+                    (when, _name(bag_id)),
                 )
             else:
                 db.execute(
                     "UPDATE bags SET withdrawn_run = ?, missing_since = NULL WHERE id = ?",
-                    (run_id, bag_id),
+                    (run_id, _name(bag_id)),
                 )
             db.execute(
                 "INSERT INTO bag_checks (run_id, bag_id, started_at, finished_at, status, files, "
@@ -267,7 +269,7 @@ class Ledger:
                 "ON CONFLICT(run_id, bag_id) DO UPDATE SET finished_at = excluded.finished_at, "
                 "status = excluded.status, files = 0, bytes = 0, seconds = 0, "
                 "findings = excluded.findings",
-                (run_id, bag_id, when, when, status, json.dumps(findings, sort_keys=True)),
+                (run_id, _name(bag_id), when, when, status, json.dumps(findings, sort_keys=True)),
             )
 
     def last_success(self) -> dict[str, str]:
@@ -278,13 +280,13 @@ class Ledger:
             f"WHERE status IN ({marks}) GROUP BY bag_id",
             sorted(_VERIFIED),
         )
-        return {row["bag_id"]: row["at"] for row in rows}
+        return {_named(row["bag_id"]): row["at"] for row in rows}
 
     def start_bag(self, run_id: int, bag_id: str, when: str) -> None:
         with self.store.transaction() as db:
             db.execute(
                 "INSERT OR IGNORE INTO bag_checks (run_id, bag_id, started_at) VALUES (?, ?, ?)",
-                (run_id, bag_id, when),
+                (run_id, _name(bag_id), when),
             )
 
     def finish_bag(
@@ -311,7 +313,7 @@ class Ledger:
                     seconds,
                     json.dumps(findings, sort_keys=True),
                     run_id,
-                    bag_id,
+                    _name(bag_id),
                 ),
             )
 
@@ -321,7 +323,7 @@ class Ledger:
             rows = self.store.rows("SELECT * FROM bag_checks ORDER BY run_id, bag_id")
         else:
             rows = self.store.rows(
-                "SELECT * FROM bag_checks WHERE bag_id = ? ORDER BY run_id", (bag_id,)
+                "SELECT * FROM bag_checks WHERE bag_id = ? ORDER BY run_id", (_name(bag_id),)
             )
         return [_bag_check(row) for row in rows]
 
@@ -346,8 +348,8 @@ class Ledger:
                 [
                     (
                         run_id,
-                        c.bag_id,
-                        c.path,
+                        _name(c.bag_id),
+                        _name(c.path),
                         c.algorithm,
                         c.expected,
                         c.found,
@@ -363,12 +365,12 @@ class Ledger:
     def file_checks(self, run_id: int, bag_id: str) -> list[FileCheck]:
         rows = self.store.rows(
             "SELECT * FROM file_checks WHERE run_id = ? AND bag_id = ? ORDER BY path, algorithm",
-            (run_id, bag_id),
+            (run_id, _name(bag_id)),
         )
         return [
             FileCheck(
-                r["bag_id"],
-                r["path"],
+                _named(r["bag_id"]),
+                _named(r["path"]),
                 r["algorithm"],
                 r["expected"],
                 r["found"],
@@ -393,7 +395,7 @@ def _run(row: Row) -> Run:
 def _bag_check(row: Row) -> BagCheck:
     return BagCheck(
         row["run_id"],
-        row["bag_id"],
+        _named(row["bag_id"]),
         row["started_at"],
         row["finished_at"],
         BagStatus(row["status"]) if row["status"] else BagStatus.UNFINISHED,
@@ -402,3 +404,20 @@ def _bag_check(row: Row) -> BagCheck:
         row["seconds"],
         tuple(json.loads(row["findings"] or "[]")),
     )
+
+
+def _name(value: str) -> str | bytes:
+    """A bag id or file path as the ledger stores it: as text, or, for a name that is not
+    UTF-8 (bytes the file system gave as surrogate escapes), as those very bytes: SQLite
+    text must be UTF-8, and the ledger must name the file it checked exactly."""
+    if paths.is_utf8(value):
+        return value
+    try:
+        return os.fsencode(value)
+    except UnicodeEncodeError:  # a lone surrogate no file system gave: kept as it came
+        return value.encode("utf-8", "surrogatepass")
+
+
+def _named(value: str | bytes) -> str:
+    """A name back from the ledger, as the file system gives it."""
+    return os.fsdecode(value) if isinstance(value, bytes) else value

@@ -17,6 +17,7 @@ from archiver.errors import CollectionError
 from archiver.findings import Finding
 from archiver.provenance import Agent, Event, Identifier, Provenance, Representation
 from archiver.xml import premis
+from archiver.xml.characters import xml_escaped
 
 # -- the report of a run ----------------------------------------------------------------------
 
@@ -117,7 +118,8 @@ code {{ font-size: .9em; }}
 
 
 def _e(value: object) -> str:
-    return html.escape(str(value), quote=True)
+    # A file name may hold control characters or bytes that are not UTF-8: shown escaped.
+    return html.escape(xml_escaped(str(value)), quote=True)
 
 
 def render_html(report: AuditReport) -> str:
@@ -287,7 +289,9 @@ def premis_events(ledger: Ledger, bag_id: str) -> str:
     if not checks:
         raise CollectionError(f"the ledger has no finished check of a bag called {bag_id!r}")
     runs = {run.id: run for run in ledger.runs()}
-    bag = Identifier("local", bag_id)
+    # Names XML cannot hold (a control character, bytes that are not UTF-8) are written
+    # escaped: the bag's fixity evidence is never withheld for the name of one of its files.
+    bag = Identifier("local", xml_escaped(bag_id))
     agents: dict[str, Agent] = {}
     events = []
     for check in checks:
@@ -314,12 +318,12 @@ def premis_events(ledger: Ledger, bag_id: str) -> str:
                 f"fixity check by archiver audit run {check.run_id}: every file's digests "
                 "recomputed and compared with the bag's manifests and tag manifests",
                 outcome,
-                note,
+                xml_escaped(note),
                 ((agent.identifier, "exe"),),
                 ((bag, "sou"),),
             )
         )
     provenance = Provenance(
-        Representation(bag, bag_id, ()), (), tuple(events), tuple(agents.values())
+        Representation(bag, xml_escaped(bag_id), ()), (), tuple(events), tuple(agents.values())
     )
     return premis.document(provenance).decode("utf-8")
