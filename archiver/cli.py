@@ -363,7 +363,15 @@ def _hint(args: argparse.Namespace, exc: ArchiverError) -> str:
         return " (use --force to replace it)"
     if "invalid bag identifier" in str(exc) and args.command in ("bag", "ingest"):
         return " (--id)"
+    if args.command == "audit" and args.ledger is None and _read_only(exc.__cause__):
+        return " (a read-only collection is audited with its ledger elsewhere: --ledger FILE)"
     return ""
+
+
+def _read_only(cause: BaseException | None) -> bool:
+    import errno
+
+    return isinstance(cause, OSError) and cause.errno in (errno.EROFS, errno.EACCES, errno.EPERM)
 
 
 def _run(args: argparse.Namespace) -> int:

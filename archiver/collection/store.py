@@ -12,6 +12,9 @@ Every database under ``.archiver/`` (the ledger, the catalog) is a ``Store`` ove
    ``synchronous=NORMAL``: a commit survives the process being killed; only a power cut can
    lose the last commits, and it never corrupts the database.
 
+A database opened only to be read (``create=False``) where nothing may be written (read-only
+media) is opened read-only, and is not migrated.
+
 A database that can be rebuilt (the catalog) may be created where it is, from an empty file.
 An *irreplaceable* one (the ledger: its history exists nowhere else) is built whole under a
 scratch name and renamed into place, so a file at its name is always one we finished; on
@@ -105,12 +108,27 @@ class Store:
             self._create_whole()
         elif schema.irreplaceable:
             self._refuse_empty_file()
+        self._uri: str | None = None  # set when the database is opened read-only
+        try:
+            self._open()
+        except StoreError as exc:
+            if create or not _cannot_write_there(exc.__cause__):
+                raise
+            # Nothing may be written where it is (read-only media, no permission): a
+            # database that is only to be read is opened read-only; with no WAL beside
+            # it, as immutable, since SQLite could not make its shared-memory file there.
+            immutable = "" if os.path.lexists(f"{path}-wal") else "&immutable=1"
+            self._uri = f"{path.absolute().as_uri()}?mode=ro{immutable}"
+            self._open()
+
+    def _open(self) -> None:
         try:
             db = self.connection()
-            if schema.irreplaceable:
+            if self.schema.irreplaceable:
                 self._check_pages(db)
             self._migrate(db)
-            db.execute("PRAGMA journal_mode=WAL")
+            if self._uri is None:
+                db.execute("PRAGMA journal_mode=WAL")
         except sqlite3.Error as exc:
             self.close()
             raise self._cannot_open(self._why(exc)) from exc
@@ -183,7 +201,8 @@ class Store:
             # check_same_thread is off only so that close() can close every thread's
             # connection; each thread still uses its own.
             db = sqlite3.connect(
-                self.path,
+                self._uri or self.path,
+                uri=self._uri is not None,
                 isolation_level=None,
                 timeout=BUSY_TIMEOUT_SECONDS,
                 check_same_thread=False,
@@ -226,6 +245,11 @@ class Store:
             )
         if version == self.schema.version:
             return
+        if self._uri is not None:
+            raise self._cannot_open(
+                f"it has {self.schema.kind} schema {version}, and it cannot be brought up to "
+                f"schema {self.schema.version} where it is: nothing may be written there"
+            )
         try:
             _set_up(db, self.schema, version)
         except sqlite3.Error as exc:
@@ -296,6 +320,11 @@ def _roll_back(db: sqlite3.Connection) -> None:
     if db.in_transaction:
         with contextlib.suppress(sqlite3.Error):
             db.execute("ROLLBACK")
+
+
+def _cannot_write_there(cause: BaseException | None) -> bool:
+    name = str(getattr(cause, "sqlite_errorname", ""))
+    return name.startswith(("SQLITE_CANTOPEN", "SQLITE_READONLY"))
 
 
 def _with_side_files(path: Path) -> list[Path]:
