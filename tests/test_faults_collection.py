@@ -114,3 +114,38 @@ def test_an_audit_killed_mid_run_holds_no_lock_and_the_next_one_resumes_it_to_th
     alone = archiver("audit", twin, "--workers", "2", "--json")
     assert verdicts(report) == verdicts(json.loads(alone.stdout))
     assert lock_is_free(records / "ledger.sqlite.lock")
+
+
+# -- ingest ----------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "point",
+    [
+        "hashing.result:120",  # mid-copy: the foreign bag validated, its payload half copied
+        "staging.before-rename",
+        "staging.after-rename",
+    ],
+)
+def test_an_ingest_killed_anywhere_leaves_a_valid_collection_and_the_next_ingest_completes(
+    tmp_path: Path, point: str
+) -> None:
+    collection = small_collection(tmp_path, bags=1)
+    foreign = small_collection(tmp_path / "elsewhere", bags=1, files=80) / "b0"
+    kill_at(point, "ingest", foreign, "--out", collection, "--id", "new", tmp=tmp_path)
+    committed = point == "staging.after-rename"
+    bags = sorted(name for name in os.listdir(collection) if not name.startswith("."))
+    assert bags == (["b0", "new"] if committed else ["b0"])  # nothing half-made under a name
+    audited = archiver("audit", collection, "--json")
+    assert audited.returncode == 0, audited.stdout  # every bag in it whole and valid
+    again = archiver(
+        "ingest", foreign, "--out", collection, "--id", "again" if committed else "new"
+    )
+    assert again.returncode == 0, again.stderr
+    assert not [n for n in os.listdir(collection) if n.startswith(".archiver-partial-")]
+    final = json.loads(archiver("audit", collection, "--json").stdout)
+    assert {bag["id"]: bag["status"] for bag in final["bags"]} == {
+        "b0": "intact",
+        "new": "intact" if committed else "new",
+        **({"again": "new"} if committed else {}),
+    }
