@@ -138,8 +138,13 @@ class Collection:
         Nothing is forked. ``progress(bags done, bags to check, bytes hashed)`` is called
         after each bag.
 
+        A bag the ledger knows that has gone without being withdrawn is ``missing`` on
+        every run until it comes back; a withdrawn one is ``withdrawn`` once, then left
+        out; a folder that lost its bagit.txt is ``damaged`` (audit.bag.no-longer-a-bag).
+
         Raises CollectionError when another audit holds the ledger, StoreError when the
-        ledger is not archiver's or is newer than this software.
+        ledger is not archiver's, is newer than this software, or is empty or damaged
+        (it is never replaced).
         """
         if workers is not None and workers < 1:
             raise UsageError(f"an audit needs at least 1 worker, not {workers}")

@@ -298,7 +298,7 @@ class _Run:
         # New to the ledger in this run: still new when the run is resumed.
         self.new = {b for b in self.ids if self.known[b].first_run == run.id}
         # Bags the ledger knows whose folder is still here without bagit.txt.
-        self.former = {b for b in self.known if b not in self.ids and _is_folder(self.root / b)}
+        self.former = {b for b in self.known if b not in self.ids and bags.is_folder(self.root / b)}
         checkable = {*self.ids, *self.former}
         done = set()
         for check in self.ledger.run_checks(run.id):  # finished before the run was interrupted
@@ -481,7 +481,7 @@ class _Run:
 
     def _judge(self, work: _BagWork) -> BagOutcome:
         """The bag's verdict from its structure and every recorded file check."""
-        if not _is_folder(work.root):  # it left while it was being checked
+        if not bags.is_folder(work.root):  # it left while it was being checked
             gone = self._gone(work.id, now=True)
             assert gone is not None  # a bag that left now is always told of
             return gone
@@ -523,11 +523,6 @@ class _Run:
         )
         faults.point("auditing.bag-recorded")
         return BagOutcome(work.id, status, files, size, seconds, findings)
-
-
-def _is_folder(path: Path) -> bool:
-    """A folder, not a link to one."""
-    return path.is_dir() and not path.is_symlink()
 
 
 def _kind(check: BagCheck) -> str:

@@ -108,11 +108,7 @@ def tombstones(collection: Path) -> list[Tombstone]:
 
 def _is_withdrawal(entry: Path) -> bool:
     bag = entry / BAG_DIR
-    return not entry.name.startswith(".") and _is_folder(entry) and _is_folder(bag)
-
-
-def _is_folder(path: Path) -> bool:
-    return path.is_dir() and not path.is_symlink()
+    return not entry.name.startswith(".") and bags.is_folder(entry) and bags.is_folder(bag)
 
 
 def withdraw(collection: Path, bag_id: str, *, reason: str, now: datetime) -> Path:
@@ -184,7 +180,8 @@ class _Home:
                 handle.write(text)
                 handle.flush()
                 os.fsync(handle.fileno())
-            fsync_directory(self.path)
+            for folder in (self.path, self.path.parent):  # the file, and the folder it is in
+                fsync_directory(folder)
         except OSError as exc:
             raise CollectionError(f"cannot write {target}: {exc.strerror}") from exc
 
@@ -212,7 +209,7 @@ def _clear_abandoned(area: Path) -> None:
     with contextlib.suppress(OSError), os.scandir(area) as entries:
         candidates = [Path(e.path) for e in entries if not e.name.startswith(".")]
     for folder in candidates:
-        if not _is_folder(folder) or os.path.lexists(folder / BAG_DIR):
+        if not bags.is_folder(folder) or os.path.lexists(folder / BAG_DIR):
             continue
         try:
             fd = os.open(folder, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
