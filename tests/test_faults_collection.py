@@ -8,18 +8,21 @@ import fcntl
 import json
 import os
 import shutil
+import signal
 import sqlite3
 import subprocess
 import sys
+import threading
 from contextlib import closing
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+from archiver import faults
 from archiver.clock import Clock
 from archiver.packing import make_bag
-from tests.conftest import BAGS_EPOCH, make_source_tree
+from tests.conftest import BAGS_EPOCH, CliRunner, make_source_tree
 from tests.corrupt import flip_byte
 from tests.faults import kill_at
 
@@ -149,3 +152,25 @@ def test_an_ingest_killed_anywhere_leaves_a_valid_collection_and_the_next_ingest
         "new": "intact" if committed else "new",
         **({"again": "new"} if committed else {}),
     }
+
+
+def test_sigterm_mid_audit_is_exit_130_releases_the_lock_and_the_next_audit_resumes(
+    tmp_path: Path, cli: CliRunner, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    collection = small_collection(tmp_path, bags=3, files=70)
+    point_of = faults.point
+
+    def terminate_at(name: str) -> None:
+        if name == "auditing.bag-recorded":
+            os.kill(os.getpid(), signal.SIGTERM)  # handled by the CLI as it would be
+        point_of(name)
+
+    monkeypatch.setattr(faults, "point", terminate_at)
+    stopped = cli("audit", collection, "--workers", "2")
+    assert stopped.code == 130 and stopped.err.count("\n") == 1
+    assert not [t for t in threading.enumerate() if t.name.startswith("archiver-audit")]
+    monkeypatch.setattr(faults, "point", point_of)
+    resumed = cli("audit", collection, "--json")  # in this process: refused if still held
+    assert resumed.code == 0
+    report = json.loads(resumed.out)
+    assert report["resumed"] and report["new"] == 3
