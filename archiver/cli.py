@@ -363,7 +363,15 @@ def _hint(args: argparse.Namespace, exc: ArchiverError) -> str:
         return " (use --force to replace it)"
     if "invalid bag identifier" in str(exc) and args.command in ("bag", "ingest"):
         return " (--id)"
+    if args.command == "audit" and args.ledger is None and _read_only(exc.__cause__):
+        return " (a read-only collection is audited with its ledger elsewhere: --ledger FILE)"
     return ""
+
+
+def _read_only(cause: BaseException | None) -> bool:
+    import errno
+
+    return isinstance(cause, OSError) and cause.errno in (errno.EROFS, errno.EACCES, errno.EPERM)
 
 
 def _run(args: argparse.Namespace) -> int:
@@ -460,10 +468,11 @@ def _audit(args: argparse.Namespace) -> int:
                 for item in sorted(bag.findings, key=lambda f: f.sort_key()):
                     print(f"  {item.severity}: [{item.code}] {one_line(item.describe())}")
         summary = report.to_json()
+        withdrawn = f", {summary['withdrawn']} withdrawn" if summary["withdrawn"] else ""
         print(
             f"run {report.run}{' (resumed)' if report.resumed else ''}: {summary['checked']} bags "
             f"checked, {summary['skipped']} skipped, {summary['damaged']} damaged or missing, "
-            f"{summary['new']} new; {summary['files']} files, {summary['bytes']} bytes"
+            f"{summary['new']} new{withdrawn}; {summary['files']} files, {summary['bytes']} bytes"
         )
     return EXIT_OK if report.intact else EXIT_FINDINGS
 
@@ -484,7 +493,7 @@ def _audit_view(args: argparse.Namespace) -> int:
     if args.json:
         _print_json(data)
     else:
-        print(history_text(data))
+        print("\n".join(map(one_line, history_text(data).splitlines())))
     return EXIT_OK
 
 

@@ -328,9 +328,22 @@ _CODES = [
         "audit.bag.missing",
         E,
         "archiver audit",
-        "a bag the ledger knows has disappeared from the collection",
+        "a bag the ledger knows has disappeared from the collection without being withdrawn "
+        "(reported on every run until it comes back)",
+    ),
+    Code(
+        "audit.bag.no-longer-a-bag",
+        E,
+        "archiver audit",
+        "a bag the ledger knows has lost its bagit.txt: its folder is no longer a bag",
     ),
     Code("audit.bag.new", N, "archiver audit", "a bag the ledger had not seen before"),
+    Code(
+        "audit.bag.withdrawn",
+        N,
+        "archiver audit",
+        "a bag the ledger knows was withdrawn (told once; it is no longer audited)",
+    ),
     # the reference implementation, as a second opinion (validate --reference)
     Code(
         "reference.disagrees",

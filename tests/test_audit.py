@@ -3,7 +3,6 @@ and what they say (JSON, text, HTML, history, PREMIS events)."""
 
 from __future__ import annotations
 
-import fcntl
 import hashlib
 import json
 import os
@@ -30,6 +29,7 @@ from archiver import resources
 from archiver.clock import Clock, w3cdtf
 from archiver.collection import Collection
 from archiver.collection.ledger import SCHEMA_VERSION
+from archiver.errors import CollectionError
 from archiver.packing import make_bag
 from archiver.version import AGENT, VERSION
 from archiver.xml import parsing
@@ -948,6 +948,15 @@ def test_bad_options_are_exit_2(tmp_path: Path, cli: CliRunner, args: list[str])
     assert not (collection / ".archiver").exists()
 
 
+_HOLD_LOCK = (
+    "import fcntl, os, sys\n"
+    "fd = os.open(sys.argv[1], os.O_RDWR | os.O_CREAT, 0o644)\n"
+    "fcntl.lockf(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)\n"
+    "print('locked', flush=True)\n"
+    "sys.stdin.read()\n"
+)
+
+
 def test_a_second_audit_while_the_ledger_is_locked_is_exit_2(
     tmp_path: Path, cli: CliRunner
 ) -> None:
@@ -955,18 +964,42 @@ def test_a_second_audit_while_the_ledger_is_locked_is_exit_2(
     ledger = default_ledger(collection)
     ledger.parent.mkdir()
     lock = ledger.with_name(ledger.name + ".lock")
-    fd = os.open(lock, os.O_RDWR | os.O_CREAT, 0o644)
+    holder = subprocess.Popen(  # another process holds the lock, as another audit would
+        [sys.executable, "-c", _HOLD_LOCK, lock],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
     try:
-        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        assert holder.stdout is not None and holder.stdout.readline() == "locked\n"
         run = cli("audit", collection)
         assert run.code == 2
         assert run.out == ""
         assert "another audit is running" in run.err
         assert not ledger.exists()
     finally:
-        os.close(fd)
+        holder.communicate("")
     code, report = audit(cli, collection)
     assert (code, report["run"]) == (0, 1)
+
+
+def test_two_audits_of_one_ledger_in_one_process_are_kept_apart(
+    tmp_path: Path, cli: CliRunner
+) -> None:
+    collection = make_collection(cli, tmp_path, ("alpha", "bravo"))
+    clock = Clock.from_epoch(BAGS_EPOCH)
+    refused: list[str] = []
+
+    def second(_done: int, _total: int, _hashed: int) -> None:
+        if refused:
+            return
+        with pytest.raises(CollectionError, match="another audit is running") as caught:
+            Collection(collection).audit(workers=1, clock=clock)
+        refused.append(str(caught.value))
+
+    assert Collection(collection).audit(workers=1, clock=clock, progress=second).intact
+    assert len(refused) == 1
+    assert Collection(collection).audit(workers=1, clock=clock).intact  # released at the end
 
 
 def test_a_scheduler_that_cannot_be_reached_is_exit_2_within_40_seconds(

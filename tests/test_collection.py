@@ -8,6 +8,8 @@ import json
 import multiprocessing
 import os
 import sqlite3
+import subprocess
+import sys
 import threading
 from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
 from contextlib import closing
@@ -416,15 +418,34 @@ def test_a_callers_forkserver_pool_hashes_and_its_workers_never_hold_the_lock(
     assert [b.to_json()["files"] for b in report.bags] == [b.to_json()["files"] for b in twin.bags]
 
 
-def test_a_forked_pool_would_hold_the_lock_which_is_why_the_audit_never_forks(
+def test_a_callers_forked_pool_never_holds_the_lock_and_another_audit_runs_beside_it(
     tmp_path: Path,
 ) -> None:
-    """The watch above can see a leak: a caller's fork-context pool, whose workers start
-    while the audit holds the lock, holds it too."""
+    """A fork-context pool whose workers start while the audit holds its lock inherits the
+    lock file's descriptor (the watch sees it), yet not the lock: a record lock is never
+    inherited, so once the audit ends another one runs while those workers still live."""
     folder = _many_files(tmp_path)
     with ProcessPoolExecutor(max_workers=2, mp_context=multiprocessing.get_context("fork")) as pool:
         _, watch = _audit_watched(folder, executor=pool)
-    assert any(holders - {os.getpid()} for holders in watch.holders)
+        assert any(holders - {os.getpid()} for holders in watch.holders)  # the fd, inherited
+        assert watch.workers and all(psutil_alive(pid) for pid in watch.workers)
+        env = {**os.environ, "SOURCE_DATE_EPOCH": "1709251200"}
+        again = subprocess.run(
+            [sys.executable, "-m", "archiver", "audit", folder, "--workers", "1"],
+            env=env,
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+        assert again.returncode == 0, again.stderr
+
+
+def psutil_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    return True
 
 
 def test_an_audit_on_a_callers_thread_pool_gives_the_verdicts_of_one_worker(

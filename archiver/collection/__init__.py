@@ -98,8 +98,10 @@ class Collection:
         """Take a bag out of the collection without deleting it; returns where it now lives.
 
         The bag moves (one rename) to ``.archiver/withdrawn/ID.TIME/bag/``, beside a
-        tombstone holding its id, the time, ``reason`` and its bag-info; the catalog is
-        then refreshed, so the OAI-PMH provider reports the record deleted from that time.
+        tombstone holding its id, the time, ``reason`` and its bag-info, written before;
+        the rename is the withdrawal (a tombstone without its bag counts for nothing). The
+        catalog is then refreshed, so the OAI-PMH provider reports the record deleted from
+        that time.
         Raises UsageError for an empty reason, CollectionError for a bag not in the
         collection.
         """
@@ -129,15 +131,20 @@ class Collection:
 
         Where the hashing runs: on ``workers`` threads of this process (default: as many
         as the cores it may use; 1 hashes in the calling thread); on the caller's
-        ``executor`` (a thread pool, or a process pool started with "forkserver" or
-        "spawn": a forked worker would inherit the ledger's lock), which is left running;
+        ``executor`` (a thread pool or a process pool; no worker ever holds the audit's
+        lock, not even a forked one: it is a record lock), which is left running;
         or on the Dask cluster whose scheduler address is ``scheduler``
         (``archiver[distributed]``; its workers must see the collection at the same path).
         Nothing is forked. ``progress(bags done, bags to check, bytes hashed)`` is called
         after each bag.
 
+        A bag the ledger knows that has gone without being withdrawn is ``missing`` on
+        every run until it comes back; a withdrawn one is ``withdrawn`` once, then left
+        out; a folder that lost its bagit.txt is ``damaged`` (audit.bag.no-longer-a-bag).
+
         Raises CollectionError when another audit holds the ledger, StoreError when the
-        ledger is not archiver's or is newer than this software.
+        ledger is not archiver's, is newer than this software, or is empty or damaged
+        (it is never replaced).
         """
         if workers is not None and workers < 1:
             raise UsageError(f"an audit needs at least 1 worker, not {workers}")

@@ -16,9 +16,11 @@ a Dask worker, and the ledger's lock never lives on in a child of a killed coord
 
 from __future__ import annotations
 
+import errno
 import fcntl
 import os
 import socket
+import threading
 import time
 from collections import deque
 from collections.abc import Callable, Iterator, Sequence
@@ -26,16 +28,18 @@ from concurrent.futures import Executor, Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any, ClassVar, Protocol
 
+from archiver import faults
 from archiver.bagit import hashing
 from archiver.bagit.files import FolderFiles
 from archiver.check.bag import Inspection, Mode, check_bag, checksum_mismatch, unreadable
 from archiver.clock import Clock, w3cdtf
 from archiver.codes import Severity
-from archiver.collection import bags
+from archiver.collection import bags, withdrawal
 from archiver.collection.ledger import BagCheck, BagStatus, FileCheck, Ledger, Outcome
 from archiver.collection.report import AuditReport, BagOutcome
+from archiver.collection.withdrawal import Tombstone
 from archiver.errors import CollectionError, UsageError
 from archiver.findings import Finding, finding, finding_from_json
 from archiver.version import AGENT
@@ -163,24 +167,55 @@ class _BagWork:
 
 
 class _Lock:
-    """Only one audit of a collection at a time (an flock beside the ledger)."""
+    """Only one audit of a ledger at a time: a POSIX record lock on a file beside it.
+
+    Not flock(2): a record lock belongs to the process, so the kernel drops it when the
+    process ends however it ends (kill -9 included), and a child forked while it is held
+    does not inherit it. Whatever the caller forks (a fork-context process pool, a server's
+    workers), no other process ever holds the audit's lock. Because record locks do not
+    keep two threads of one process apart, this process also notes the locks it holds; and
+    since closing any descriptor of the file would drop the lock, the file is opened only
+    by the thread that takes it.
+    """
+
+    _held: ClassVar[set[tuple[int, int]]] = set()
+    _guard: ClassVar[threading.Lock] = threading.Lock()
 
     def __init__(self, ledger_path: Path) -> None:
         path = ledger_path.with_name(ledger_path.name + ".lock")
-        try:
-            path.parent.mkdir(parents=True, exist_ok=True)
-            # O_CLOEXEC: no program this process starts inherits the lock.
-            self.fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o644)
-        except OSError as exc:
-            raise CollectionError(f"cannot open the audit lock {path}: {exc.strerror}") from exc
-        try:
-            fcntl.flock(self.fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError as exc:
-            os.close(self.fd)
-            raise CollectionError(f"another audit is running on this ledger ({path})") from exc
+        busy = CollectionError(f"another audit is running on this ledger ({path})")
+        with self._guard:
+            if _identity(path) in self._held:
+                raise busy
+            try:
+                path.parent.mkdir(parents=True, exist_ok=True)
+                # O_CLOEXEC: no program this process starts is handed the descriptor.
+                fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o644)
+            except OSError as exc:
+                raise CollectionError(f"cannot open the audit lock {path}: {exc.strerror}") from exc
+            try:
+                fcntl.lockf(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except OSError as exc:
+                os.close(fd)
+                if exc.errno in (errno.EACCES, errno.EAGAIN):
+                    raise busy from exc
+                raise CollectionError(f"cannot lock {path}: {exc.strerror}") from exc
+            stat = os.fstat(fd)
+            self.fd, self.identity = fd, (stat.st_dev, stat.st_ino)
+            self._held.add(self.identity)
 
     def release(self) -> None:
-        os.close(self.fd)
+        with self._guard:
+            os.close(self.fd)  # the record lock goes with it
+            self._held.discard(self.identity)
+
+
+def _identity(path: Path) -> tuple[int, int] | None:
+    try:
+        stat = os.stat(path)
+    except OSError:
+        return None
+    return stat.st_dev, stat.st_ino
 
 
 def run_audit(
@@ -199,7 +234,7 @@ def run_audit(
     ids = bags.bag_ids(root)
     lock = _Lock(ledger_path)
     try:
-        ledger = Ledger(ledger_path)
+        ledger = Ledger(ledger_path, create=True)
         try:
             return _Run(root, ids, ledger, clock, progress).execute(
                 older_than, workers or hashing.default_workers(), scheduler, executor
@@ -225,6 +260,7 @@ class _Run:
         self.clock = clock
         self.progress = progress
         self.hashed = 0
+        self.stones: dict[str, Tombstone] | None = None
 
     def now(self) -> str:
         return w3cdtf(self.clock.now())
@@ -257,41 +293,90 @@ class _Run:
         report = AuditReport(
             str(self.root), str(self.ledger.path), run.id, previous is not None, run.started_at
         )
-        known = self.ledger.known_bags()
-        self.first_seen_now = {b for b in self.ids if b not in known}
-        for bag_id in self.ids:
-            self.ledger.saw_bag(bag_id, run.started_at)
+        self.ledger.saw_bags(self.ids, run.id, run.started_at)
+        self.known = self.ledger.known_bags()
+        # New to the ledger in this run: still new when the run is resumed.
+        self.new = {b for b in self.ids if self.known[b].first_run == run.id}
+        # Bags the ledger knows whose folder is still here without bagit.txt.
+        self.former = {b for b in self.known if b not in self.ids and bags.is_folder(self.root / b)}
+        checkable = {*self.ids, *self.former}
         done = set()
         for check in self.ledger.run_checks(run.id):  # finished before the run was interrupted
-            if check.finished_at is not None:
+            if check.finished_at is not None and _kind(check) == self._kind_now(check.bag_id):
                 done.add(check.bag_id)
                 report.bags.append(_outcome(check))
-        for bag_id, missing_since in sorted(known.items()):
-            if bag_id not in self.ids and missing_since is None and bag_id not in done:
-                self._lost(report, bag_id)
-        due = self._due([b for b in self.ids if b not in done], older_than)
-        report.skipped = len(self.ids) - sum(1 for b in self.ids if b in done) - len(due)
-        for outcome in self._pipeline(due, engine, workers):
+        # Every other bag the ledger knows has left: missing (on every run until it comes
+        # back) or withdrawn (told once). Decided afresh when a run is resumed, so a bag
+        # checked before the interruption that has gone since is not reported intact.
+        for bag_id in sorted(set(self.known) - checkable):
+            gone = self._gone(bag_id)
+            if gone is not None:
+                report.bags.append(gone)
+        candidates = sorted(checkable - done)
+        due = self._due(candidates, older_than)
+        report.skipped = len(candidates) - len(due)
+        for number, outcome in enumerate(self._pipeline(due, engine, workers), 1):
             report.bags.append(outcome)
             if self.progress:
-                self.progress(len(report.bags), len(due) + len(done), self.hashed)
+                self.progress(len(done) + number, len(done) + len(due), self.hashed)
         report.finished = self.now()
         report.hashed = self.hashed
         self.ledger.finish_run(run.id, report.finished)
         report.bags.sort(key=lambda bag: bag.id)
         return report
 
-    def _lost(self, report: AuditReport, bag_id: str) -> None:
-        lost = finding("audit.bag.missing", "", f"{bag_id} has disappeared from the collection")
-        self.ledger.lost_bag(self.run_id, bag_id, self.now(), [lost.to_json()])
-        report.bags.append(BagOutcome(bag_id, BagStatus.MISSING, findings=[lost]))
+    def _kind_now(self, bag_id: str) -> str:
+        return "bag" if bag_id in self.ids else "former" if bag_id in self.former else "gone"
+
+    def _gone(self, bag_id: str, *, now: bool = False) -> BagOutcome | None:
+        """The verdict on a bag the ledger knows that has left the collection, recorded;
+        None for a withdrawal an earlier run has told of already, unless it left ``now``
+        (while this run checked it)."""
+        known = self.known[bag_id]
+        stone = self._withdrawal(bag_id, again=now)
+        if stone is None:
+            status = BagStatus.MISSING
+            found = finding(
+                "audit.bag.missing",
+                "",
+                f"{bag_id} has disappeared from the collection without being withdrawn",
+                since=known.missing_since or self.now(),
+            )
+        elif not now and known.withdrawn_run not in (None, self.run_id):
+            return None
+        else:
+            status = BagStatus.WITHDRAWN
+            found = finding(
+                "audit.bag.withdrawn",
+                "",
+                f"{bag_id} was withdrawn from the collection: {stone.reason}",
+                withdrawn_at=stone.withdrawn_at,
+            )
+        self.ledger.gone_bag(
+            self.run_id, bag_id, when=self.now(), status=status, findings=[found.to_json()]
+        )
+        return BagOutcome(bag_id, status, findings=[found])
+
+    def _withdrawal(self, bag_id: str, *, again: bool) -> Tombstone | None:
+        """The withdrawal that took the bag away: a tombstone no older than the last time
+        the ledger saw it here (an older one is of a bag of that name withdrawn before).
+        The tombstones are read once a run, and ``again`` when a bag left during it."""
+        if again or self.stones is None:
+            # Oldest first: the last of an id is its latest withdrawal.
+            self.stones = {t.id: t for t in withdrawal.tombstones(self.root)}
+        stone = self.stones.get(bag_id)
+        seen = self.known[bag_id].last_seen or ""
+        return stone if stone is not None and stone.withdrawn_at >= seen else None
 
     def _due(self, candidates: list[str], older_than: timedelta | None) -> list[str]:
-        """Bags to check: never-checked first, then the longest unchecked; all, or the stale."""
+        """Bags to check: never-checked first, then the longest unchecked; all, or the stale.
+        A folder that is no longer a bag is always due: it is reported until it is mended."""
         last = self.ledger.last_success()
         if older_than is not None:
             limit = w3cdtf(self.clock.now() - older_than)
-            candidates = [b for b in candidates if b not in last or last[b] < limit]
+            candidates = [
+                b for b in candidates if b in self.former or b not in last or last[b] < limit
+            ]
         return sorted(candidates, key=lambda b: (b in last, last.get(b, ""), b))
 
     # -- the pipeline: prepare bags, hash in batches, record, judge -------------------------
@@ -367,6 +452,7 @@ class _Run:
     ) -> Iterator[BagOutcome]:
         work, batch, pending = item
         outcomes = pending.result()
+        faults.point("auditing.batch-hashed")  # digests in hand, not yet in the ledger
         checks: list[FileCheck] = []
         for (_, rel, names), (result, seconds) in zip(batch, outcomes, strict=True):
             expected = _expected(work.inspection, rel)
@@ -395,19 +481,31 @@ class _Run:
 
     def _judge(self, work: _BagWork) -> BagOutcome:
         """The bag's verdict from its structure and every recorded file check."""
+        if not bags.is_folder(work.root):  # it left while it was being checked
+            gone = self._gone(work.id, now=True)
+            assert gone is not None  # a bag that left now is always told of
+            return gone
         findings = list(work.inspection.report.findings)
         for check in self.ledger.file_checks(self.run_id, work.id):
             found = _check_finding(check, work.inspection)
             if found is not None:
                 findings.append(found)
-        if work.id in self.first_seen_now:
+        if work.id in self.former:
+            findings.append(
+                finding(
+                    "audit.bag.no-longer-a-bag",
+                    "",
+                    f"{work.id} is no longer a bag: its folder is here, without bagit.txt",
+                )
+            )
+        if work.id in self.new:
             findings.append(finding("audit.bag.new", "", f"{work.id} is new to the ledger"))
         damaged = any(f.severity is Severity.ERROR for f in findings)
         status = (
             BagStatus.DAMAGED
             if damaged
             else BagStatus.NEW
-            if work.id in self.first_seen_now
+            if work.id in self.new
             else BagStatus.INTACT
         )
         seconds = time.perf_counter() - work.started
@@ -423,7 +521,16 @@ class _Run:
             seconds=seconds,
             findings=[f.to_json() for f in findings],
         )
+        faults.point("auditing.bag-recorded")
         return BagOutcome(work.id, status, files, size, seconds, findings)
+
+
+def _kind(check: BagCheck) -> str:
+    """What a recorded check was made of: a bag, a folder no longer a bag, or neither."""
+    if check.status.gone:
+        return "gone"
+    codes = {f.get("code") for f in check.findings}
+    return "former" if "audit.bag.no-longer-a-bag" in codes else "bag"
 
 
 def _algorithms(inspection: Inspection) -> Callable[[str], tuple[str, ...]]:

@@ -33,3 +33,8 @@ def bag_ids(collection: Path) -> list[str]:
     except OSError as exc:
         raise CollectionError(f"{collection}: cannot list the collection: {exc.strerror}") from exc
     return sorted(found)
+
+
+def is_folder(path: Path) -> bool:
+    """A folder, not a link to one (nothing in a collection is reached through a link)."""
+    return path.is_dir() and not path.is_symlink()

@@ -5,20 +5,25 @@ expected and found digests, the outcome, how long it took and which software did
 Results are written as they arrive, one short transaction each, so a run killed at any
 moment (kill -9) loses nothing it had recorded, and the next run resumes it.
 
-Opened through the collection's store (schema versions, WAL, transactions); a file of its
-own, never replaced, so that indexing the catalog never blocks an audit's writes.
+Opened through the collection's store (schema versions, WAL, transactions) as an
+irreplaceable database: made whole by the first audit, checked page by page whenever it is
+opened, and never replaced — an empty, truncated or damaged ledger is an error naming the
+file, not a reason to begin a new history. A file of its own, so that indexing the catalog
+never blocks an audit's writes.
 Only the coordinator of an audit writes here (workers, local or Dask, only hash).
 """
 
 from __future__ import annotations
 
 import json
+import os
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from enum import StrEnum
 from pathlib import Path
 from typing import Any
 
+from archiver.bagit import paths
 from archiver.collection.store import Row, Schema, Store, statements
 
 LEDGER_FILE = "ledger.sqlite"
@@ -66,7 +71,15 @@ SCHEMA = Schema(
     )""",
             "CREATE INDEX bag_checks_by_bag ON bag_checks(bag_id, finished_at)",
         ),
+        # 2: which run first saw a bag (a resumed run still calls it new), when one last saw
+        # it, and which run told of its withdrawal (told once, never as missing).
+        statements(
+            "ALTER TABLE bags ADD COLUMN first_run INTEGER REFERENCES runs(id)",
+            "ALTER TABLE bags ADD COLUMN last_seen TEXT",
+            "ALTER TABLE bags ADD COLUMN withdrawn_run INTEGER REFERENCES runs(id)",
+        ),
     ),
+    irreplaceable=True,
 )
 SCHEMA_VERSION = SCHEMA.version
 
@@ -76,8 +89,9 @@ class BagStatus(StrEnum):
 
     INTACT = "intact"
     NEW = "new"  # seen for the first time by this ledger, and intact
-    DAMAGED = "damaged"
-    MISSING = "missing"  # known to the ledger, gone from the collection
+    DAMAGED = "damaged"  # a file changed or gone, or the folder is no longer a bag
+    MISSING = "missing"  # known to the ledger, gone from the collection, not withdrawn
+    WITHDRAWN = "withdrawn"  # known to the ledger, then withdrawn (told once)
     UNFINISHED = "unfinished"  # begun by a run that was interrupted (NULL in bag_checks)
 
     @property
@@ -85,8 +99,20 @@ class BagStatus(StrEnum):
         """Whether the bag was found intact: a successful fixity check."""
         return self in _VERIFIED
 
+    @property
+    def failed(self) -> bool:
+        """Whether the bag was found damaged or missing: what makes an audit fail."""
+        return self in _FAILED
+
+    @property
+    def gone(self) -> bool:
+        """Whether the bag had left the collection: no fixity check was made."""
+        return self in _GONE
+
 
 _VERIFIED = frozenset({BagStatus.INTACT, BagStatus.NEW})
+_FAILED = frozenset({BagStatus.DAMAGED, BagStatus.MISSING})
+_GONE = frozenset({BagStatus.MISSING, BagStatus.WITHDRAWN})
 
 
 class Outcome(StrEnum):
@@ -128,6 +154,17 @@ class BagCheck:
 
 
 @dataclass(frozen=True)
+class KnownBag:
+    """What the ledger knows of a bag (a row of bags)."""
+
+    id: str
+    first_run: int | None  # None: first seen before the ledger noted runs (schema 1)
+    last_seen: str | None
+    missing_since: str | None
+    withdrawn_run: int | None
+
+
+@dataclass(frozen=True)
 class Run:
     """One audit run (a row of runs)."""
 
@@ -140,11 +177,12 @@ class Run:
 
 
 class Ledger:
-    """One open ledger database."""
+    """One open ledger database; ``create`` makes it when there is none (only the audit
+    does, holding its lock)."""
 
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: Path, *, create: bool = False) -> None:
         self.path = path
-        self.store = Store(path, SCHEMA)
+        self.store = Store(path, SCHEMA, create=create)
 
     def close(self) -> None:
         self.store.close()
@@ -178,35 +216,60 @@ class Ledger:
 
     # -- bags --------------------------------------------------------------------------
 
-    def known_bags(self) -> dict[str, str | None]:
-        """Every bag the ledger has seen -> when it went missing (None while present)."""
+    def known_bags(self) -> dict[str, KnownBag]:
+        """Every bag the ledger has seen, by id."""
         return {
-            row["id"]: row["missing_since"]
-            for row in self.store.rows("SELECT id, missing_since FROM bags")
+            _named(row["id"]): KnownBag(
+                _named(row["id"]),
+                row["first_run"],
+                row["last_seen"],
+                row["missing_since"],
+                row["withdrawn_run"],
+            )
+            for row in self.store.rows("SELECT * FROM bags")
         }
 
-    def saw_bag(self, bag_id: str, when: str) -> None:
+    def saw_bags(self, bag_ids: Iterable[str], run_id: int, when: str) -> None:
+        """The bags present when run ``run_id`` began: new ones noted, returned ones no
+        longer missing or withdrawn."""
         with self.store.transaction() as db:
-            db.execute(
-                "INSERT INTO bags (id, first_seen) VALUES (?, ?) "
-                "ON CONFLICT(id) DO UPDATE SET missing_since = NULL",
-                (bag_id, when),
+            db.executemany(
+                "INSERT INTO bags (id, first_seen, first_run, last_seen) VALUES (?, ?, ?, ?) "
+                "ON CONFLICT(id) DO UPDATE SET last_seen = excluded.last_seen, "
+                "missing_since = NULL, withdrawn_run = NULL",
+                [(_name(bag_id), when, run_id, when) for bag_id in bag_ids],
             )
 
-    def lost_bag(self, run_id: int, bag_id: str, when: str, findings: list[dict[str, Any]]) -> None:
+    def gone_bag(
+        self,
+        run_id: int,
+        bag_id: str,
+        *,
+        when: str,
+        status: BagStatus,
+        findings: list[dict[str, Any]],
+    ) -> None:
+        """Run ``run_id``'s verdict on a bag no longer in the collection (missing, or
+        withdrawn), replacing whatever the run had recorded of it before it left."""
+        assert status.gone, status
         with self.store.transaction() as db:
-            db.execute("UPDATE bags SET missing_since = ? WHERE id = ?", (when, bag_id))
+            if status is BagStatus.MISSING:
+                db.execute(
+                    "UPDATE bags SET missing_since = COALESCE(missing_since, ?) WHERE id = ?",
+                    (when, _name(bag_id)),
+                )
+            else:
+                db.execute(
+                    "UPDATE bags SET withdrawn_run = ?, missing_since = NULL WHERE id = ?",
+                    (run_id, _name(bag_id)),
+                )
             db.execute(
-                "INSERT OR IGNORE INTO bag_checks (run_id, bag_id, started_at, finished_at, "
-                "status, files, bytes, seconds, findings) VALUES (?, ?, ?, ?, ?, 0, 0, 0, ?)",
-                (
-                    run_id,
-                    bag_id,
-                    when,
-                    when,
-                    BagStatus.MISSING,
-                    json.dumps(findings, sort_keys=True),
-                ),
+                "INSERT INTO bag_checks (run_id, bag_id, started_at, finished_at, status, files, "
+                "bytes, seconds, findings) VALUES (?, ?, ?, ?, ?, 0, 0, 0, ?) "
+                "ON CONFLICT(run_id, bag_id) DO UPDATE SET finished_at = excluded.finished_at, "
+                "status = excluded.status, files = 0, bytes = 0, seconds = 0, "
+                "findings = excluded.findings",
+                (run_id, _name(bag_id), when, when, status, json.dumps(findings, sort_keys=True)),
             )
 
     def last_success(self) -> dict[str, str]:
@@ -217,13 +280,13 @@ class Ledger:
             f"WHERE status IN ({marks}) GROUP BY bag_id",
             sorted(_VERIFIED),
         )
-        return {row["bag_id"]: row["at"] for row in rows}
+        return {_named(row["bag_id"]): row["at"] for row in rows}
 
     def start_bag(self, run_id: int, bag_id: str, when: str) -> None:
         with self.store.transaction() as db:
             db.execute(
                 "INSERT OR IGNORE INTO bag_checks (run_id, bag_id, started_at) VALUES (?, ?, ?)",
-                (run_id, bag_id, when),
+                (run_id, _name(bag_id), when),
             )
 
     def finish_bag(
@@ -250,7 +313,7 @@ class Ledger:
                     seconds,
                     json.dumps(findings, sort_keys=True),
                     run_id,
-                    bag_id,
+                    _name(bag_id),
                 ),
             )
 
@@ -260,7 +323,7 @@ class Ledger:
             rows = self.store.rows("SELECT * FROM bag_checks ORDER BY run_id, bag_id")
         else:
             rows = self.store.rows(
-                "SELECT * FROM bag_checks WHERE bag_id = ? ORDER BY run_id", (bag_id,)
+                "SELECT * FROM bag_checks WHERE bag_id = ? ORDER BY run_id", (_name(bag_id),)
             )
         return [_bag_check(row) for row in rows]
 
@@ -285,8 +348,8 @@ class Ledger:
                 [
                     (
                         run_id,
-                        c.bag_id,
-                        c.path,
+                        _name(c.bag_id),
+                        _name(c.path),
                         c.algorithm,
                         c.expected,
                         c.found,
@@ -302,12 +365,12 @@ class Ledger:
     def file_checks(self, run_id: int, bag_id: str) -> list[FileCheck]:
         rows = self.store.rows(
             "SELECT * FROM file_checks WHERE run_id = ? AND bag_id = ? ORDER BY path, algorithm",
-            (run_id, bag_id),
+            (run_id, _name(bag_id)),
         )
         return [
             FileCheck(
-                r["bag_id"],
-                r["path"],
+                _named(r["bag_id"]),
+                _named(r["path"]),
                 r["algorithm"],
                 r["expected"],
                 r["found"],
@@ -332,7 +395,7 @@ def _run(row: Row) -> Run:
 def _bag_check(row: Row) -> BagCheck:
     return BagCheck(
         row["run_id"],
-        row["bag_id"],
+        _named(row["bag_id"]),
         row["started_at"],
         row["finished_at"],
         BagStatus(row["status"]) if row["status"] else BagStatus.UNFINISHED,
@@ -341,3 +404,20 @@ def _bag_check(row: Row) -> BagCheck:
         row["seconds"],
         tuple(json.loads(row["findings"] or "[]")),
     )
+
+
+def _name(value: str) -> str | bytes:
+    """A bag id or file path as the ledger stores it: as text, or, for a name that is not
+    UTF-8 (bytes the file system gave as surrogate escapes), as those very bytes: SQLite
+    text must be UTF-8, and the ledger must name the file it checked exactly."""
+    if paths.is_utf8(value):
+        return value
+    try:
+        return os.fsencode(value)
+    except UnicodeEncodeError:  # a lone surrogate no file system gave: kept as it came
+        return value.encode("utf-8", "surrogatepass")
+
+
+def _named(value: str | bytes) -> str:
+    """A name back from the ledger, as the file system gives it."""
+    return os.fsdecode(value) if isinstance(value, bytes) else value

@@ -17,6 +17,7 @@ from archiver.errors import CollectionError
 from archiver.findings import Finding
 from archiver.provenance import Agent, Event, Identifier, Provenance, Representation
 from archiver.xml import premis
+from archiver.xml.characters import xml_escaped
 
 # -- the report of a run ----------------------------------------------------------------------
 
@@ -67,12 +68,13 @@ class AuditReport:
 
     @property
     def checked(self) -> int:
-        return len(self.bags) - self.count(BagStatus.MISSING)
+        """Bags whose fixity was checked (not those found gone)."""
+        return sum(1 for bag in self.bags if not bag.status.gone)
 
     @property
     def damaged(self) -> int:
         """Bags found damaged or missing."""
-        return sum(1 for bag in self.bags if not bag.status.verified)
+        return sum(1 for bag in self.bags if bag.status.failed)
 
     @property
     def intact(self) -> bool:
@@ -90,6 +92,7 @@ class AuditReport:
             "skipped": self.skipped,
             "damaged": self.damaged,
             "missing": self.count(BagStatus.MISSING),
+            "withdrawn": self.count(BagStatus.WITHDRAWN),
             "new": self.count(BagStatus.NEW),
             "files": sum(bag.files for bag in self.bags),
             "bytes": sum(bag.bytes for bag in self.bags),
@@ -101,7 +104,7 @@ class AuditReport:
 # -- HTML -------------------------------------------------------------------------------------
 
 _GOOD = ", ".join(f".{status}" for status in BagStatus if status.verified)
-_BAD = ", ".join(f".{status}" for status in BagStatus if not status.verified)
+_BAD = ", ".join(f".{status}" for status in BagStatus if status.failed)
 _CSS = f"""
 body {{ font: 15px/1.45 system-ui, sans-serif; margin: 2rem auto; max-width: 70rem; color: #222; }}
 h1 {{ font-size: 1.5rem; }} h2 {{ font-size: 1.2rem; margin-top: 2rem; }}
@@ -115,14 +118,16 @@ code {{ font-size: .9em; }}
 
 
 def _e(value: object) -> str:
-    return html.escape(str(value), quote=True)
+    # A file name may hold control characters or bytes that are not UTF-8: shown escaped.
+    return html.escape(xml_escaped(str(value)), quote=True)
 
 
 def render_html(report: AuditReport) -> str:
     """A self-contained page (no scripts, no external files) a manager can open anywhere."""
     summary = report.to_json()
-    bad = [bag for bag in report.bags if not bag.status.verified]
+    bad = [bag for bag in report.bags if bag.status.failed]
     good = [bag for bag in report.bags if bag.status.verified]
+    withdrawn = [bag for bag in report.bags if bag.status is BagStatus.WITHDRAWN]
     verdict = (
         "Everything checked is intact."
         if report.intact
@@ -144,6 +149,7 @@ def render_html(report: AuditReport) -> str:
                 ("Bags skipped (checked recently)", "skipped"),
                 ("Bags damaged or missing", "damaged"),
                 ("Bags new to the ledger", "new"),
+                ("Bags withdrawn since the last run", "withdrawn"),
                 ("Files checked", "files"),
                 ("Bytes checked", "bytes"),
                 ("Ledger", "ledger"),
@@ -157,6 +163,14 @@ def render_html(report: AuditReport) -> str:
         parts.append("<h2>Damaged and missing bags</h2>")
         for bag in bad:
             parts.extend(_bag_section(bag))
+    if withdrawn:
+        parts.append("<h2>Bags withdrawn since the last run</h2><table>")
+        parts.extend(
+            f"<tr><td>{_e(bag.id)}</td><td>{_e(item.message)}</td></tr>"
+            for bag in withdrawn
+            for item in bag.findings
+        )
+        parts.append("</table>")
     parts.append("<h2>Bags found intact</h2>")
     if good:
         parts.append("<table><tr><th>bag</th><th>status</th><th>files</th><th>bytes</th></tr>")
@@ -265,12 +279,19 @@ _FIX_NAMESPACE = uuid.UUID("a3f4c1d2-8b7e-4f60-9c1d-2e3f4a5b6c7d")
 
 
 def premis_events(ledger: Ledger, bag_id: str) -> str:
-    """The bag's finished fixity checks as a PREMIS 3 document: eventType ``fix`` each."""
-    checks = [check for check in ledger.bag_checks(bag_id) if check.finished_at]
+    """The bag's finished fixity checks as a PREMIS 3 document: eventType ``fix`` each.
+    A run that found the bag withdrawn made no fixity check of it: no event."""
+    checks = [
+        check
+        for check in ledger.bag_checks(bag_id)
+        if check.finished_at and check.status is not BagStatus.WITHDRAWN
+    ]
     if not checks:
         raise CollectionError(f"the ledger has no finished check of a bag called {bag_id!r}")
     runs = {run.id: run for run in ledger.runs()}
-    bag = Identifier("local", bag_id)
+    # Names XML cannot hold (a control character, bytes that are not UTF-8) are written
+    # escaped: the bag's fixity evidence is never withheld for the name of one of its files.
+    bag = Identifier("local", xml_escaped(bag_id))
     agents: dict[str, Agent] = {}
     events = []
     for check in checks:
@@ -297,12 +318,12 @@ def premis_events(ledger: Ledger, bag_id: str) -> str:
                 f"fixity check by archiver audit run {check.run_id}: every file's digests "
                 "recomputed and compared with the bag's manifests and tag manifests",
                 outcome,
-                note,
+                xml_escaped(note),
                 ((agent.identifier, "exe"),),
                 ((bag, "sou"),),
             )
         )
     provenance = Provenance(
-        Representation(bag, bag_id, ()), (), tuple(events), tuple(agents.values())
+        Representation(bag, xml_escaped(bag_id), ()), (), tuple(events), tuple(agents.values())
     )
     return premis.document(provenance).decode("utf-8")

@@ -3,14 +3,24 @@
 Every database under ``.archiver/`` (the ledger, the catalog) is a ``Store`` over its own
 ``Schema``. Opening one:
 
-1. asks whose database it is before changing anything in it: an empty file is ours to set
-   up; a database with tables but no ``user_version`` belongs to someone else, and one whose
-   ``user_version`` is above what this software knows was written by a newer archiver —
-   both are refused (StoreError) and left exactly as they were;
+1. asks whose database it is before changing anything in it: a database with tables but no
+   ``user_version`` belongs to someone else, and one whose ``user_version`` is above what
+   this software knows was written by a newer archiver — both are refused (StoreError) and
+   left exactly as they were;
 2. brings an older schema up to date, one migration per version, in one transaction;
 3. switches to WAL (readers never wait for a writer, a writer never waits for readers) with
    ``synchronous=NORMAL``: a commit survives the process being killed; only a power cut can
    lose the last commits, and it never corrupts the database.
+
+A database opened only to be read (``create=False``) where nothing may be written (read-only
+media) is opened read-only, and is not migrated.
+
+A database that can be rebuilt (the catalog) may be created where it is, from an empty file.
+An *irreplaceable* one (the ledger: its history exists nowhere else) is built whole under a
+scratch name and renamed into place, so a file at its name is always one we finished; on
+every opening it is checked page by page (``PRAGMA quick_check``, a fraction of a second per
+million checks) before anything is read from or written to it; and one that is empty,
+truncated, damaged or not a database is refused, naming the file, and never replaced.
 
 Each thread gets its own connection (a threaded server shares one Store). Transactions are
 ``BEGIN IMMEDIATE``: a writer takes the write lock at once, so two writers queue rather than
@@ -19,6 +29,8 @@ deadlock. Every ``sqlite3.Error`` is translated into StoreError here, where it e
 
 from __future__ import annotations
 
+import contextlib
+import os
 import sqlite3
 import threading
 from collections.abc import Callable, Iterator, Sequence
@@ -27,7 +39,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from archiver import faults
 from archiver.errors import StoreError
+from archiver.staging import fsync_directory
 
 Migration = Callable[[sqlite3.Connection], None]
 Parameters = Sequence[object]
@@ -35,6 +49,8 @@ Row = sqlite3.Row
 
 # How long a connection waits for another's write lock before giving up.
 BUSY_TIMEOUT_SECONDS = 30.0
+# SQLite's result codes (and their extended forms) for a file that is not a sound database.
+_DAMAGE = ("SQLITE_CORRUPT", "SQLITE_NOTADB")
 
 
 def statements(*sql: str) -> Migration:
@@ -57,6 +73,9 @@ class Schema:
 
     kind: str
     migrations: tuple[Migration, ...]
+    # Its contents exist nowhere else (the ledger's history): created whole, checked on
+    # every opening, never created over an existing file (see the module docstring).
+    irreplaceable: bool = False
 
     @property
     def version(self) -> int:
@@ -66,28 +85,109 @@ class Schema:
 class Store:
     """One open database of the collection; safe to share between threads."""
 
-    def __init__(self, path: Path, schema: Schema) -> None:
+    def __init__(self, path: Path, schema: Schema, *, create: bool = True) -> None:
+        """Open the database at ``path``; ``create`` makes it when there is no file there.
+
+        An irreplaceable schema's database is made whole (``create``), and only by one
+        process at a time: its caller holds a lock that says so (the audit's).
+        """
         self.path = path
         self.schema = schema
         self._local = threading.local()
         self._opened: list[sqlite3.Connection] = []
         self._opened_lock = threading.Lock()
+        if create:
+            try:
+                path.parent.mkdir(parents=True, exist_ok=True)
+            except OSError as exc:
+                raise self._cannot_open(f"cannot create its folder: {exc.strerror}") from exc
+        exists = os.path.lexists(path)
+        if schema.irreplaceable and not exists:
+            if not create:
+                raise self._cannot_open("there is no such file")
+            self._create_whole()
+        elif schema.irreplaceable:
+            self._refuse_empty_file()
+        self._uri: str | None = None  # set when the database is opened read-only
         try:
-            path.parent.mkdir(parents=True, exist_ok=True)
-        except OSError as exc:
-            raise StoreError(
-                f"{path}: cannot open the {schema.kind}: cannot create its folder: {exc.strerror}"
-            ) from exc
+            self._open()
+        except StoreError as exc:
+            if create or not _cannot_write_there(exc.__cause__):
+                raise
+            # Nothing may be written where it is (read-only media, no permission): a
+            # database that is only to be read is opened read-only; with no WAL beside
+            # it, as immutable, since SQLite could not make its shared-memory file there.
+            immutable = "" if os.path.lexists(f"{path}-wal") else "&immutable=1"
+            self._uri = f"{path.absolute().as_uri()}?mode=ro{immutable}"
+            self._open()
+
+    def _open(self) -> None:
         try:
             db = self.connection()
+            if self.schema.irreplaceable:
+                self._check_pages(db)
             self._migrate(db)
-            db.execute("PRAGMA journal_mode=WAL")
+            if self._uri is None:
+                db.execute("PRAGMA journal_mode=WAL")
         except sqlite3.Error as exc:
             self.close()
-            raise StoreError(f"{path}: cannot open the {schema.kind}: {exc}") from exc
+            raise self._cannot_open(self._why(exc)) from exc
         except StoreError:
             self.close()
             raise
+
+    def _cannot_open(self, why: str) -> StoreError:
+        return StoreError(f"{self.path}: cannot open the {self.schema.kind}: {why}")
+
+    def _why(self, exc: sqlite3.Error) -> str:
+        """SQLite's message; for a damaged file, what that means for the file."""
+        name = str(getattr(exc, "sqlite_errorname", ""))
+        if name.startswith(_DAMAGE):
+            return f"it is damaged ({exc}); it is left as it is: restore it from a backup"
+        return str(exc)
+
+    # -- an irreplaceable database: made whole, checked whole ------------------------------
+
+    def _create_whole(self) -> None:
+        """Build the database under a scratch name beside ``path``, then rename it there."""
+        scratch = self.path.with_name(f".{self.path.name}.new")
+        try:
+            for leftover in _with_side_files(scratch):  # of a creation that was killed
+                leftover.unlink(missing_ok=True)
+            db = sqlite3.connect(scratch, isolation_level=None)
+            try:
+                _set_up(db, self.schema, 0)
+                db.execute("PRAGMA journal_mode=WAL")
+            finally:
+                db.close()  # the last connection: the WAL is checkpointed and removed
+            with open(scratch, "rb+") as made:
+                os.fsync(made.fileno())
+            faults.point("store.create-before-rename")
+            os.rename(scratch, self.path)
+            fsync_directory(self.path.parent)
+        except sqlite3.Error as exc:
+            raise self._cannot_open(f"cannot create it: {exc}") from exc
+        except OSError as exc:
+            raise self._cannot_open(f"cannot create it: {exc.strerror}") from exc
+
+    def _refuse_empty_file(self) -> None:
+        try:
+            size = self.path.stat().st_size
+        except OSError as exc:
+            raise self._cannot_open(exc.strerror or str(exc)) from exc
+        if size == 0:
+            raise self._cannot_open(
+                f"the file is empty, and an archiver {self.schema.kind} never is; it is left "
+                f"as it is: restore it from a backup, or move it away to begin a new one"
+            )
+
+    def _check_pages(self, db: sqlite3.Connection) -> None:
+        found = db.execute("PRAGMA quick_check(1)").fetchone()
+        if found is None or found[0] != "ok":
+            detail = str(found[0] if found else "no answer").strip().splitlines()[-1]
+            raise self._cannot_open(
+                f"it is damaged ({detail}); it is left as it is: restore it from a backup"
+            )
 
     # -- connections ---------------------------------------------------------------------
 
@@ -101,7 +201,8 @@ class Store:
             # check_same_thread is off only so that close() can close every thread's
             # connection; each thread still uses its own.
             db = sqlite3.connect(
-                self.path,
+                self._uri or self.path,
+                uri=self._uri is not None,
                 isolation_level=None,
                 timeout=BUSY_TIMEOUT_SECONDS,
                 check_same_thread=False,
@@ -110,7 +211,7 @@ class Store:
             db.execute("PRAGMA synchronous=NORMAL")
             db.execute("PRAGMA foreign_keys=ON")
         except sqlite3.Error as exc:
-            raise StoreError(f"{self.path}: cannot open the {self.schema.kind}: {exc}") from exc
+            raise self._cannot_open(self._why(exc)) from exc
         with self._opened_lock:
             self._opened.append(db)
         self._local.db = db
@@ -137,13 +238,22 @@ class Store:
             raise StoreError(
                 f"{self.path} is a SQLite database, but not an archiver {self.schema.kind}"
             )
+        if version == 0 and self.schema.irreplaceable:
+            # Ours are made whole: an empty database here is not one we made.
+            raise self._cannot_open(
+                f"it holds no {self.schema.kind} (an empty database); it is left as it is"
+            )
         if version == self.schema.version:
             return
-        with self.transaction() as tx:
-            for migrate in self.schema.migrations[version:]:
-                migrate(tx)
-            # PRAGMA takes no parameters; the value is our own integer.
-            tx.execute(f"PRAGMA user_version = {self.schema.version:d}")
+        if self._uri is not None:
+            raise self._cannot_open(
+                f"it has {self.schema.kind} schema {version}, and it cannot be brought up to "
+                f"schema {self.schema.version} where it is: nothing may be written there"
+            )
+        try:
+            _set_up(db, self.schema, version)
+        except sqlite3.Error as exc:
+            raise self._failed(exc) from exc
 
     # -- reading and writing ---------------------------------------------------------------
 
@@ -158,11 +268,10 @@ class Store:
             raise self._failed(exc) from exc
         try:
             yield db
+            faults.point(f"store.{self.schema.kind}.before-commit")
             db.execute("COMMIT")
         except BaseException as exc:
-            # SQLite may have rolled back already (a full disk, an I/O error).
-            if db.in_transaction:
-                db.execute("ROLLBACK")
+            _roll_back(db)
             if isinstance(exc, sqlite3.Error):
                 raise self._failed(exc) from exc
             raise
@@ -188,4 +297,35 @@ class Store:
         return None if found is None else found[0]
 
     def _failed(self, exc: sqlite3.Error) -> StoreError:
-        return StoreError(f"{self.path}: the {self.schema.kind} failed: {exc}")
+        return StoreError(f"{self.path}: the {self.schema.kind} failed: {self._why(exc)}")
+
+
+def _set_up(db: sqlite3.Connection, schema: Schema, version: int) -> None:
+    """Bring ``db`` from ``version`` to the schema's, in one transaction."""
+    db.execute("BEGIN IMMEDIATE")
+    try:
+        for migrate in schema.migrations[version:]:
+            migrate(db)
+        # PRAGMA takes no parameters; the value is our own integer.
+        db.execute(f"PRAGMA user_version = {schema.version:d}")
+        db.execute("COMMIT")
+    except BaseException:
+        _roll_back(db)
+        raise
+
+
+def _roll_back(db: sqlite3.Connection) -> None:
+    # SQLite may have rolled back already (a full disk, an I/O error), and a rollback that
+    # fails leaves nothing to do: the error that led here is the one to report.
+    if db.in_transaction:
+        with contextlib.suppress(sqlite3.Error):
+            db.execute("ROLLBACK")
+
+
+def _cannot_write_there(cause: BaseException | None) -> bool:
+    name = str(getattr(cause, "sqlite_errorname", ""))
+    return name.startswith(("SQLITE_CANTOPEN", "SQLITE_READONLY"))
+
+
+def _with_side_files(path: Path) -> list[Path]:
+    return [path, *(path.with_name(path.name + side) for side in ("-journal", "-wal", "-shm"))]

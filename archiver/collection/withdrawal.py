@@ -3,10 +3,20 @@ when and why, so that harvesters are told the record is gone (OAI-PMH deleted re
 
     COLLECTION/.archiver/withdrawn/ID.TIME/bag/            the bag, moved here whole
     COLLECTION/.archiver/withdrawn/ID.TIME/tombstone.json  id, time, reason, its bag-info
+
+A withdrawal is one step, a rename: the tombstone is written first into its folder (held
+with a lock while it is made), then the bag is renamed in beside it. A withdrawal is a
+folder holding both; one without its bag is not one, by anyone's reckoning (the listing,
+the catalog, the audit). So before the rename the bag is in the collection and there is no
+withdrawal; after it, the bag is withdrawn with its tombstone; there is no instant between.
+A withdrawal stopped before its rename (Ctrl-C, SIGTERM, an error) removes its folder; one
+killed there (kill -9) leaves it, unlocked, and the next withdrawal clears it away.
 """
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import json
 import os
 from collections.abc import Mapping
@@ -15,13 +25,16 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+from archiver import faults
 from archiver.bagit.reader import read_bag
 from archiver.clock import from_w3cdtf, w3cdtf
 from archiver.collection import bags
 from archiver.errors import CollectionError, UsageError
+from archiver.staging import fsync_directory
 
 WITHDRAWN_DIR = "withdrawn"
 TOMBSTONE = "tombstone.json"
+BAG_DIR = "bag"
 
 
 @dataclass(frozen=True)
@@ -75,13 +88,14 @@ def withdrawn_dir(collection: Path) -> Path:
 
 
 def tombstones(collection: Path) -> list[Tombstone]:
-    """Every withdrawal recorded in the collection, oldest first."""
+    """Every withdrawal made in the collection, oldest first: folders holding a tombstone
+    and the bag it is for (a tombstone alone is a withdrawal that never happened)."""
     folder = withdrawn_dir(collection)
     found = []
     if folder.is_dir():
         for entry in sorted(folder.iterdir()):
             stone = entry / TOMBSTONE
-            if not entry.is_dir() or entry.is_symlink() or not stone.is_file():
+            if not _is_withdrawal(entry) or not stone.is_file():
                 continue
             try:
                 read = Tombstone.from_json(json.loads(stone.read_text(encoding="utf-8")))
@@ -92,37 +106,128 @@ def tombstones(collection: Path) -> list[Tombstone]:
     return sorted(found, key=lambda t: (t.withdrawn_at, t.id))
 
 
+def _is_withdrawal(entry: Path) -> bool:
+    bag = entry / BAG_DIR
+    return not entry.name.startswith(".") and bags.is_folder(entry) and bags.is_folder(bag)
+
+
 def withdraw(collection: Path, bag_id: str, *, reason: str, now: datetime) -> Path:
     """Move a bag out of the collection into its withdrawn area, never deleting it, and leave
     a tombstone (id, time, reason, bag-info) beside it. Returns where the bag now lives.
 
-    The move is one rename on the same file system: the bag is in the collection or in the
-    withdrawn area, never half in each.
+    One rename on the same file system does it: the bag is in the collection with no
+    tombstone, or withdrawn with its tombstone, never half in each (module docstring).
     """
     if not reason.strip():
         raise UsageError("a withdrawal needs a reason")
     if bag_id not in bags.bag_ids(collection):
         raise CollectionError(f"{collection / bag_id}: no such bag in the collection")
     when = w3cdtf(now)
-    home = withdrawn_dir(collection) / f"{bag_id}.{when.replace(':', '').replace('-', '')}"
-    stone = Tombstone(bag_id, when, reason.strip(), _bag_info(collection / bag_id))
+    area = withdrawn_dir(collection)
+    home = area / f"{bag_id}.{when.replace(':', '').replace('-', '')}"
+    source = collection / bag_id
+    stone = Tombstone(bag_id, when, reason.strip(), _bag_info(source))
     try:
-        home.mkdir(parents=True)
-    except FileExistsError as exc:
-        raise CollectionError(f"{home} already exists") from exc
+        area.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
-        raise CollectionError(f"cannot create {home}: {exc.strerror}") from exc
-    try:
-        (home / TOMBSTONE).write_text(
-            json.dumps(stone.to_json(), indent=2, sort_keys=True) + "\n", encoding="utf-8"
-        )
-        os.rename(collection / bag_id, home / "bag")
-    except OSError as exc:
-        # No tombstone without its bag: a bag still in the collection is not withdrawn.
-        (home / TOMBSTONE).unlink(missing_ok=True)
-        home.rmdir()
-        raise CollectionError(f"cannot withdraw {collection / bag_id}: {exc.strerror}") from exc
-    return home / "bag"
+        raise CollectionError(f"cannot create {area}: {exc.strerror}") from exc
+    _clear_abandoned(area)
+    with _Home(home) as made:
+        made.write(TOMBSTONE, json.dumps(stone.to_json(), indent=2, sort_keys=True) + "\n")
+        faults.point("withdraw.before-rename")
+        try:
+            os.rename(source, home / BAG_DIR)  # the withdrawal, in one step
+        except OSError as exc:
+            raise CollectionError(f"cannot withdraw {source}: {exc.strerror}") from exc
+        faults.point("withdraw.after-rename")
+        for folder in (collection, home):
+            with contextlib.suppress(OSError):  # withdrawn already: only durability is left
+                fsync_directory(folder)
+    return home / BAG_DIR
+
+
+class _Home:
+    """A withdrawal's folder while it is made: created new, locked (flock, released when
+    this process ends however it ends), and removed on the way out unless the bag is in it.
+    Only the files it wrote are removed, and the folder only when that leaves it empty: a
+    bag is never deleted."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self.written: list[Path] = []
+        self.fd: int | None = None
+
+    def __enter__(self) -> _Home:
+        try:
+            self.path.mkdir()
+            self.fd = os.open(self.path, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
+            fcntl.flock(self.fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            faults.point("withdraw.folder-made")
+        except FileExistsError as exc:  # not ours: left alone
+            raise CollectionError(f"{self.path} already exists") from exc
+        except BaseException as exc:  # an error, or Ctrl-C or SIGTERM at any instant here
+            self.__exit__()
+            if isinstance(exc, OSError):
+                raise CollectionError(f"cannot create {self.path}: {exc.strerror}") from exc
+            raise
+        return self
+
+    def write(self, name: str, text: str) -> None:
+        target = self.path / name
+        self.written.append(target)
+        try:
+            with open(target, "x", encoding="utf-8") as handle:
+                handle.write(text)
+                handle.flush()
+                os.fsync(handle.fileno())
+            for folder in (self.path, self.path.parent):  # the file, and the folder it is in
+                fsync_directory(folder)
+        except OSError as exc:
+            raise CollectionError(f"cannot write {target}: {exc.strerror}") from exc
+
+    def __exit__(self, *_: object) -> None:
+        # Whatever stopped us (an error, Ctrl-C, SIGTERM), the disk says whether the rename
+        # happened: a withdrawal that is done stays done.
+        if not os.path.lexists(self.path / BAG_DIR):
+            self._undo()
+        if self.fd is not None:
+            os.close(self.fd)
+            self.fd = None
+
+    def _undo(self) -> None:
+        for path in self.written:
+            with contextlib.suppress(OSError):
+                path.unlink()
+        with contextlib.suppress(OSError):
+            self.path.rmdir()
+
+
+def _clear_abandoned(area: Path) -> None:
+    """Remove the folders of withdrawals killed before their rename: no bag in them, and
+    no live withdrawal holding their lock. Only their tombstone goes, then the empty folder."""
+    candidates: list[Path] = []
+    with contextlib.suppress(OSError), os.scandir(area) as entries:
+        candidates = [Path(e.path) for e in entries if not e.name.startswith(".")]
+    for folder in candidates:
+        if not bags.is_folder(folder) or os.path.lexists(folder / BAG_DIR):
+            continue
+        try:
+            fd = os.open(folder, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
+        except OSError:
+            continue
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            os.close(fd)
+            continue  # a withdrawal is being made in it
+        try:
+            if not os.path.lexists(folder / BAG_DIR):
+                with contextlib.suppress(OSError):
+                    (folder / TOMBSTONE).unlink()
+                with contextlib.suppress(OSError):
+                    folder.rmdir()
+        finally:
+            os.close(fd)
 
 
 def _bag_info(bag: Path) -> tuple[tuple[str, str], ...]:
