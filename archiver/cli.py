@@ -642,8 +642,10 @@ def _print_json(document: dict[str, Any]) -> None:
 
 
 def print_report(report: Report, out: TextIO, err: TextIO) -> None:
-    """Every finding grouped per bag; warnings and info on ``err``; a verdict line per bag."""
+    """Every finding grouped per bag; warnings and info on ``err``; a verdict line per bag
+    (counting the findings a summary stands for)."""
     from archiver.codes import Severity
+    from archiver.findings import counted
 
     for bag in report.bags:
         ordered = sorted(bag.findings, key=lambda f: f.sort_key())
@@ -653,7 +655,7 @@ def print_report(report: Report, out: TextIO, err: TextIO) -> None:
                 f"{bag.path}: {item.severity}: [{item.code}] {one_line(item.describe())}",
                 file=stream,
             )
-        errors = sum(1 for f in bag.findings if f.severity is Severity.ERROR)
-        warnings = sum(1 for f in bag.findings if f.severity is Severity.WARNING)
+        errors = sum(counted(f) for f in bag.findings if f.severity is Severity.ERROR)
+        warnings = sum(counted(f) for f in bag.findings if f.severity is Severity.WARNING)
         verdict = "valid" if bag.valid else "INVALID"
         print(f"{bag.path}: {verdict} ({errors} errors, {warnings} warnings)", file=out)
