@@ -316,15 +316,16 @@ def _normalise(argv: Sequence[str]) -> list[str]:
     return args
 
 
-_CONTROL = {code: f"\\x{code:02x}" for code in [*range(0x20), 0x7F]}
+_CONTROL = {code: f"\\x{code:02x}" for code in [*range(0x20), 0x7F, 0x85]}
 _CONTROL.update({ord("\n"): "\\n", ord("\r"): "\\r", ord("\t"): "\\t"})
+_CONTROL.update({0x2028: "\\u2028", 0x2029: "\\u2029"})  # line and paragraph separators
 
 
 def one_line(message: str) -> str:
     """A message made safe for one terminal line, whatever file names it quotes.
 
-    Control characters are escaped; bytes of a name that is not UTF-8 (surrogate escapes
-    from the file system) are shown as \\xNN.
+    Control characters and Unicode line breaks are escaped; bytes of a name that is not
+    UTF-8 (surrogate escapes from the file system) are shown as \\xNN.
     """
     raw = message.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
     return raw.translate(_CONTROL)

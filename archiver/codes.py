@@ -161,6 +161,14 @@ _CODES = [
     Code("bag.tag.unreadable", E, "RFC 8493 §3", "a tag file could not be read"),
     Code("bag.tagfile.bom", E, "RFC 8493 §2.3", "a UTF-8 tag file begins with a byte order mark"),
     Code(
+        "bag.tagfile.unicode-line-break",
+        W,
+        "RFC 8493 §2.3 and §6 (interoperability): LoC bagit-python",
+        "a tag file line holds U+0085, U+2028, U+2029 or a control character that LoC "
+        "bagit-python (and other readers splitting lines as Python does) takes for a line "
+        "break, so they read that name or value differently",
+    ),
+    Code(
         "bag.tagfile.undecodable", E, "RFC 8493 §2.3", "a tag file is not in the declared encoding"
     ),
     # bag-info.txt

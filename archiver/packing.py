@@ -45,7 +45,7 @@ from archiver.provenance import (
     event_identifier,
 )
 from archiver.record import Record, RecordLike, as_record
-from archiver.sources import PayloadFile, plan_payload
+from archiver.sources import PayloadFile, check_plan, plan_payload
 from archiver.staging import check_target
 from archiver.text import TextAnalyser, TextVerdict
 from archiver.version import AGENT, NAME, VERSION
@@ -184,6 +184,7 @@ def pack(
     """Bag a planned payload into ``out_dir/<id>`` (the work behind make_bag and ingest)."""
     clock = clock or Clock.from_environment()
     record = record or Record()
+    check_plan(plan)
     if bag_id is not None:
         identifiers.check_bag_id(bag_id)
         check_target(out_dir / bag_id, replace=force)

@@ -188,6 +188,12 @@ def _bag_info(data: Mapping[str, Any], problems: list[Problem]) -> list[tuple[st
     for label, value in data.items():
         field = f"bag-info.{label}"
         values = _as_list(value)
+        problem = baginfo.label_problem(label) or next(
+            filter(None, map(baginfo.value_problem, values)), None
+        )
+        if problem:  # what the schema cannot say: characters other readers break lines at
+            problems.append(Problem(field, problem))
+            continue
         if label.lower() in generated:
             problems.append(Problem(field, "is written by archiver and cannot be set"))
             continue

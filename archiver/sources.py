@@ -48,7 +48,7 @@ def _plan_one(source: Path, out_dir: Path | None) -> list[PayloadFile]:
     if stat.S_ISREG(info.st_mode):
         _check_readable(absolute, source)
         name = _utf8_name(source.name, source)
-        return [PayloadFile(absolute, f"data/{name}", name, info.st_size)]
+        return [_payload_file(absolute, name, info.st_size, source)]
     if not stat.S_ISDIR(info.st_mode):
         raise SourceError(f"{source}: not a regular file or folder")
     if out_dir is not None:
@@ -85,9 +85,25 @@ def _walk(folder: Path, top: Path, shown: Path, found: list[PayloadFile]) -> Non
             # the staging folder is removed): one system call less per file.
             name = "/".join(_utf8_name(part, display) for part in relative.parts)
             size = entry.stat(follow_symlinks=False).st_size
-            found.append(PayloadFile(path, f"data/{name}", name, size))
+            found.append(_payload_file(path, name, size, display))
         else:
             raise SourceError(f"{display}: not a regular file (device, socket or pipe)")
+
+
+def _payload_file(source: Path, name: str, size: int, shown: Path) -> PayloadFile:
+    path = f"data/{name}"
+    problem = paths.write_problem(path)
+    if problem:
+        raise SourceError(f"{shown}: its name {problem}")
+    return PayloadFile(source, path, name, size)
+
+
+def check_plan(plan: Sequence[PayloadFile]) -> None:
+    """Refuse a plan made elsewhere (a foreign bag's payload) that would make a bad bag."""
+    for item in plan:
+        problem = paths.write_problem(item.path)
+        if problem:
+            raise SourceError(f"{item.path}: {problem}")
 
 
 def _check_readable(path: Path, shown: Path) -> None:

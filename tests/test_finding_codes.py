@@ -670,6 +670,25 @@ CASES = [
         on("bag-info.txt", corrupt.append_bytes, b"\x00"),
         "bag-info.txt",
     ),
+    case(
+        "bag.tagfile.unicode-line-break:u2028-in-a-name",
+        foreign(files={**PAYLOAD, "data/a\u2028b.txt": b"split by bagit-python\n"}),
+        as_built,
+        "manifest-sha256.txt",
+        lambda bag: {
+            **line_of("manifest-sha256.txt", "\u2028".encode())(bag),
+            "character": "U+2028",
+        },
+    ),
+    case(
+        "bag.tagfile.unicode-line-break:u0085-in-bag-info",
+        foreign(
+            bag_info=[("Bagging-Date", "2026-11-27"), ("Source-Organization", "Else\x85where")]
+        ),
+        as_built,
+        "bag-info.txt",
+        {"line": 2, "character": "U+0085"},
+    ),
     # -- bag-info.txt (the foreign bag's: Bagging-Date, Source-Organization, Payload-Oxum)
     case(
         "bag.bag-info.line-malformed:space-before-colon",

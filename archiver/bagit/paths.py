@@ -10,6 +10,8 @@ from __future__ import annotations
 import re
 import unicodedata
 
+from archiver.bagit import tagfile
+
 _DECODE = re.compile(r"%(0[AaDd]|25)")
 _DECODE_LINE_BREAKS = re.compile(r"%(0[AaDd])")
 _RAW_PERCENT = re.compile(r"%(?!0[AaDd]|25)")
@@ -59,6 +61,12 @@ def unsafe_reason(path: str) -> str | None:
         if part == "..":
             return "contains a '..' segment"
     return None
+
+
+def write_problem(path: str) -> str | None:
+    """Why a payload path must not be written into a bag, or None: every reader must read
+    its manifest line back as this one path."""
+    return tagfile.line_break_problem(path)
 
 
 def collision_key(path: str) -> str:

@@ -223,6 +223,18 @@ class _Reading:
     def add(self, code: str, path: str, message: str, **params: str | int | None) -> None:
         self.summariser.add(finding(code, path, message, **params))
 
+    def check_line_breaks(self, rel: str, number: int, line: str) -> None:
+        character = tagfile.other_line_break(line)
+        if character:
+            self.add(
+                "bag.tagfile.unicode-line-break",
+                rel,
+                f"holds {character}, where LoC bagit-python and other readers that split "
+                "lines as Python does see a line break",
+                line=number,
+                character=character,
+            )
+
     # -- inventory -----------------------------------------------------------------------
 
     def take_inventory(self) -> None:
@@ -301,7 +313,10 @@ class _Reading:
                 encoding=self.declaration.encoding,
             )
             return None
-        return tagfile.split_lines(text.lstrip("\ufeff")).lines
+        lines = tagfile.split_lines(text.lstrip("\ufeff")).lines
+        for number, line in enumerate(lines, start=1):
+            self.check_line_breaks(rel, number, line)
+        return lines
 
     # -- bagit.txt -----------------------------------------------------------------------
 
@@ -451,6 +466,7 @@ class _Reading:
                         )
                         continue
                     text = line.lstrip("\ufeff") if number == 1 else line
+                    self.check_line_breaks(rel, number, text)
                     yield number, text
             except tagfile.UndecodableLineError as exc:
                 self.add(

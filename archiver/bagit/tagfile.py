@@ -66,6 +66,28 @@ def python_codec(encoding: str) -> str | None:
 _NOT_CHARSETS = frozenset({"punycode", "idna"})
 
 
+# Where Python's str.splitlines ends a line besides CR and LF -- and so LoC bagit-python,
+# which reads tag files through codecs.open. RFC 8493 ends lines at CR, LF or CRLF only
+# (§2.3): a name or value holding one of these reads differently there.
+OTHER_LINE_BREAKS = "\x0b\x0c\x1c\x1d\x1e\x85\u2028\u2029"
+_OTHER_LINE_BREAK = re.compile(f"[{OTHER_LINE_BREAKS}]")
+
+
+def other_line_break(text: str) -> str | None:
+    """The first character of ``text`` that other readers take for a line break, as
+    ``U+XXXX``; None when there is none."""
+    found = _OTHER_LINE_BREAK.search(text)
+    return f"U+{ord(found.group()):04X}" if found else None
+
+
+def line_break_problem(text: str) -> str | None:
+    """Why ``text`` cannot go into a tag file line that every reader reads back the same."""
+    character = other_line_break(text)
+    if character:
+        return f"holds {character}, which LoC bagit-python and other readers take for a line break"
+    return None
+
+
 class UndecodableLineError(ValueError):
     """A line that is not in the declared encoding."""
 
