@@ -44,12 +44,13 @@ from archiver.provenance import (
     Representation,
     event_identifier,
 )
-from archiver.record import Record, RecordLike, as_record
+from archiver.record import Record, RecordLike, as_record, check_record
 from archiver.sources import PayloadFile, check_plan, plan_payload
 from archiver.staging import check_target
 from archiver.text import TextAnalyser, TextVerdict
 from archiver.version import AGENT, NAME, VERSION
 from archiver.xml import dc, mets, premis
+from archiver.xml.characters import xml_safe
 
 _TITLE_MAX = 200
 PathLike = str | os.PathLike[str]
@@ -184,6 +185,7 @@ def pack(
     """Bag a planned payload into ``out_dir/<id>`` (the work behind make_bag and ingest)."""
     clock = clock or Clock.from_environment()
     record = record or Record()
+    check_record(record)
     check_plan(plan)
     if bag_id is not None:
         identifiers.check_bag_id(bag_id)
@@ -291,8 +293,8 @@ def _probe(part: PayloadPart) -> tuple[list[Consumer], Callable[[], tuple[Format
 def _derived_title(copied: Sequence[CopiedFile]) -> str:
     """The first non-empty line of the first text file; else the first file's name."""
     for item in copied:
-        if item.text.first_line:
-            return _shorten(item.text.first_line)
+        if item.text.first_line:  # text may hold controls XML 1.0 cannot: U+FFFD for them
+            return _shorten(xml_safe(item.text.first_line))
     return copied[0].item.original_name
 
 

@@ -3,7 +3,9 @@
 Nothing here writes; the user's files are only looked at (stat and directory listings).
 Everything that would make a bad payload is refused before a byte is copied: missing or
 unreadable sources, empty folders, links and special files inside folders, names that are
-not UTF-8, and names that collide exactly, by case or by Unicode normalisation.
+not UTF-8 or that a validator would refuse or read differently, files nested too deep for
+METS, paths too long for the file system once staged, and names that collide exactly, by
+case or by Unicode normalisation.
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from archiver import layout
 from archiver.bagit import paths
 from archiver.bagit.files import BagFile
 from archiver.errors import SourceError
@@ -63,47 +66,68 @@ def _plan_one(source: Path, out_dir: Path | None) -> list[PayloadFile]:
 
 
 def _walk(folder: Path, top: Path, shown: Path, found: list[PayloadFile]) -> None:
-    try:
-        entries = sorted(os.scandir(folder), key=lambda e: e.name)
-    except OSError as exc:
-        raise SourceError(
-            f"{shown / folder.relative_to(top)}: cannot list: {exc.strerror}"
-        ) from exc
-    for entry in entries:
-        path = Path(entry.path)
-        relative = path.relative_to(top)
-        display = shown / relative
-        if entry.is_symlink():
+    """Every file under ``folder``, in name order as a recursive walk would go, without
+    recursion: a source may nest folders deeper than Python's recursion limit."""
+    stack = [folder]
+    while stack:
+        current = stack.pop()
+        try:
+            entries = sorted(os.scandir(current), key=lambda e: e.name)
+        except OSError as exc:
             raise SourceError(
-                f"{display}: symbolic link inside a source folder; archiver does not follow "
-                "links (name its target as a source instead)"
-            )
-        if entry.is_dir(follow_symlinks=False):
-            _walk(path, top, shown, found)
-        elif entry.is_file(follow_symlinks=False):
-            # Readability is found out when the file is copied (a clear SourceError, and
-            # the staging folder is removed): one system call less per file.
-            name = "/".join(_utf8_name(part, display) for part in relative.parts)
-            size = entry.stat(follow_symlinks=False).st_size
-            found.append(_payload_file(path, name, size, display))
-        else:
-            raise SourceError(f"{display}: not a regular file (device, socket or pipe)")
+                f"{shown / current.relative_to(top)}: cannot list: {exc.strerror}"
+            ) from exc
+        below: list[Path] = []
+        for entry in entries:
+            path = Path(entry.path)
+            relative = path.relative_to(top)
+            display = shown / relative
+            if entry.is_symlink():
+                raise SourceError(
+                    f"{display}: symbolic link inside a source folder; archiver does not "
+                    "follow links (name its target as a source instead)"
+                )
+            if entry.is_dir(follow_symlinks=False):
+                below.append(path)
+            elif entry.is_file(follow_symlinks=False):
+                # Readability is found out when the file is copied (a clear SourceError, and
+                # the staging folder is removed): one system call less per file.
+                name = "/".join(_utf8_name(part, display) for part in relative.parts)
+                size = entry.stat(follow_symlinks=False).st_size
+                found.append(_payload_file(path, name, size, display))
+            else:
+                raise SourceError(f"{display}: not a regular file (device, socket or pipe)")
+        stack.extend(reversed(below))
 
 
 def _payload_file(source: Path, name: str, size: int, shown: Path) -> PayloadFile:
     path = f"data/{name}"
-    problem = paths.write_problem(path)
+    problem = _path_problem(path)
     if problem:
-        raise SourceError(f"{shown}: its name {problem}")
+        raise SourceError(f"{shown}: {problem}")
     return PayloadFile(source, path, name, size)
 
 
 def check_plan(plan: Sequence[PayloadFile]) -> None:
     """Refuse a plan made elsewhere (a foreign bag's payload) that would make a bad bag."""
     for item in plan:
-        problem = paths.write_problem(item.path)
+        problem = _path_problem(item.path)
         if problem:
             raise SourceError(f"{item.path}: {problem}")
+
+
+def _path_problem(path: str) -> str | None:
+    """Why a payload file cannot have this bag path, or None."""
+    problem = paths.write_problem(path)
+    if problem:
+        return f"its name {problem}"
+    depth = path.count("/") - 1
+    if depth > layout.MAX_FOLDER_DEPTH:
+        return (
+            f"{depth} folders deep; a bag's files may be {layout.MAX_FOLDER_DEPTH} deep at most "
+            "(METS nests an element per folder, and XML parsers stop at 256 levels)"
+        )
+    return None
 
 
 def _check_readable(path: Path, shown: Path) -> None:

@@ -12,12 +12,19 @@ one line naming the file or field, exit 2, and nothing in the output folder.
 from __future__ import annotations
 
 import json
+import os
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
 
-from archiver.errors import SourceError
+from archiver import layout
+from archiver.bagit.reader import MAX_TAG_FILE
+from archiver.errors import MetadataError, SourceError
 from archiver.ingest import ingest_bag
+from archiver.packing import make_bag
+from archiver.record import MAX_VALUE, Record
+from archiver.validation import validate_bag
 from tests.conftest import CliRunner, Run, listing, make_source_tree
 from tests.test_finding_codes import PAYLOAD, write_foreign_bag
 
@@ -78,3 +85,133 @@ def test_ingest_refuses_a_foreign_name_holding_a_unicode_line_break(tmp_path: Pa
     with pytest.raises(SourceError, match="U\\+2028"):
         ingest_bag(foreign, out, bag_id="b")
     assert listing(out) == []
+
+
+# -- item 13: what archiver's own validator would reject -------------------------------------
+
+
+def test_a_description_of_ten_million_characters_is_refused(tmp_path: Path, cli: CliRunner) -> None:
+    source = make_source_tree(tmp_path / "src", {"a.txt": "a\n"})
+    out = tmp_path / "out"
+    record = record_file(tmp_path, {"title": "t", "description": ["short", "x" * 10_000_000]})
+    run = cli("bag", source, "--out", out, "--id", "b", "--metadata", record)
+    assert_refused(run, out, "description[1]: is 10000000 characters long", f"{MAX_VALUE}")
+
+
+def test_values_at_the_limit_make_a_bag_every_validator_accepts(tmp_path: Path) -> None:
+    # The worst cases: a title is also an attribute (METS LABEL), where '"' is written as
+    # six bytes; a description of four-byte characters.
+    source = make_source_tree(tmp_path / "src", {"a.txt": "a\n"})
+    record = {"title": '"' * MAX_VALUE, "description": "\U0001f600" * MAX_VALUE}
+    made = make_bag(source, tmp_path / "out", record=record, bag_id="b", workers=1)
+    report = validate_bag(made.path, reference=True)
+    assert report.valid and report.findings == [], report.to_json()
+
+
+def test_bag_info_values_past_what_a_reader_reads_whole_are_refused(tmp_path: Path) -> None:
+    source = make_source_tree(tmp_path / "src", {"a.txt": "a\n"})
+    labels = tuple((f"Note-{n}", "x" * MAX_VALUE) for n in range(MAX_TAG_FILE // MAX_VALUE + 1))
+    with pytest.raises(MetadataError, match=r"bag-info: \d+ bytes of labels and values"):
+        make_bag(source, tmp_path / "out", record=Record(bag_info=labels), bag_id="b")
+    assert listing(tmp_path / "out") == []
+
+
+def test_a_record_built_in_code_is_checked_like_a_record_file(tmp_path: Path) -> None:
+    source = make_source_tree(tmp_path / "src", {"a.txt": "a\n"})
+    record = Record(
+        dc=(("title", ("bell\x07",)), ("subject", ("fine", "y" * (MAX_VALUE + 1)))),
+        bag_info=(("Contact-Name", " padded"),),
+    )
+    with pytest.raises(MetadataError) as raised:
+        make_bag(source, tmp_path / "out", record=record, bag_id="b")
+    assert [problem.field for problem in raised.value.problems] == [
+        "title",
+        "bag-info.Contact-Name",
+        "subject[1]",
+    ]
+    assert listing(tmp_path / "out") == []
+
+
+@pytest.mark.parametrize("name", ["..\\..\\evil.txt", "a\\..", "..\\b.txt", "a\\..\\b.txt"])
+def test_a_file_name_a_validator_reads_as_leaving_the_bag_is_refused(
+    tmp_path: Path, cli: CliRunner, name: str
+) -> None:
+    source = make_source_tree(tmp_path / "src", {"a.txt": "a\n", name: "evil\n"})
+    out = tmp_path / "out"
+    run = cli("bag", source, "--out", out, "--id", "b")
+    assert_refused(run, out, "contains a '..' segment", "folder separator")
+
+
+def test_a_backslash_that_makes_no_dot_dot_segment_is_bagged(tmp_path: Path) -> None:
+    source = make_source_tree(tmp_path / "src", {"a\\b.txt": "a\n", "..c.txt": "c\n"})
+    made = make_bag(source, tmp_path / "out", bag_id="b", workers=1)
+    report = validate_bag(made.path)
+    assert report.valid
+    assert {f.code for f in report.findings} == {"bag.name.windows"}
+
+
+def test_a_text_whose_first_line_holds_a_control_character_gets_a_usable_title(
+    tmp_path: Path,
+) -> None:
+    source = make_source_tree(tmp_path / "src", {"a.txt": "Bell\x07 rings\nbody\n"})
+    made = make_bag(source, tmp_path / "out", bag_id="b", workers=1)
+    assert made.record.values("title") == ("Bell\ufffd rings",)
+    assert validate_bag(made.path).valid
+
+
+@pytest.fixture
+def nest(tmp_path: Path) -> Iterator[Callable[[int], Path]]:
+    """A source folder with one file ``depth`` folders down; removed without recursion after
+    the test (shutil.rmtree, and so pytest's cleanup, recurse once per level)."""
+    made: list[tuple[Path, int]] = []
+
+    def make(depth: int) -> Path:
+        root = tmp_path / f"src{len(made)}"
+        made.append((root, depth))
+        return _nest(root, depth)
+
+    yield make
+    for root, depth in made:
+        for level in range(depth, -1, -1):
+            folder = root.joinpath(*["d"] * level)
+            for entry in os.scandir(folder):
+                if not entry.is_dir(follow_symlinks=False):
+                    os.unlink(entry.path)
+            os.rmdir(folder)
+
+
+def _nest(root: Path, depth: int) -> Path:
+    """A file ``depth`` folders below ``root``, made without a path as long as all of them."""
+    folder = root
+    root.mkdir()
+    descriptor = os.open(root, os.O_RDONLY)
+    try:
+        for _ in range(depth):
+            os.mkdir("d", dir_fd=descriptor)
+            inner = os.open("d", os.O_RDONLY, dir_fd=descriptor)
+            os.close(descriptor)
+            descriptor = inner
+        file = os.open("f.txt", os.O_WRONLY | os.O_CREAT, 0o644, dir_fd=descriptor)
+        os.write(file, b"deep\n")
+        os.close(file)
+    finally:
+        os.close(descriptor)
+    return folder
+
+
+def test_files_as_deep_as_allowed_make_a_valid_bag(
+    tmp_path: Path, nest: Callable[[int], Path]
+) -> None:
+    source = nest(layout.MAX_FOLDER_DEPTH)
+    made = make_bag(source, tmp_path / "out", bag_id="b", workers=1)
+    assert validate_bag(made.path).valid
+
+
+@pytest.mark.parametrize("depth", [layout.MAX_FOLDER_DEPTH + 1, 1200])
+def test_a_source_nested_deeper_is_refused_in_one_line(
+    tmp_path: Path, cli: CliRunner, nest: Callable[[int], Path], depth: int
+) -> None:
+    source = nest(depth)
+    out = tmp_path / "out"
+    run = cli("bag", source, "--out", out, "--id", "b")
+    assert_refused(run, out, f"{depth} folders deep", str(layout.MAX_FOLDER_DEPTH))

@@ -28,7 +28,7 @@ from pathlib import Path
 from typing import Any, BinaryIO, cast
 
 from archiver import faults
-from archiver.bagit import algorithms, baginfo, hashing, manifest
+from archiver.bagit import algorithms, baginfo, hashing, manifest, paths
 from archiver.bagit.files import BagFile
 from archiver.bagit.reader import BAG_INFO_TXT, BAGIT_TXT, PAYLOAD_DIR
 from archiver.errors import BagWriteError, DigestMismatchError, SourceError
@@ -130,7 +130,11 @@ class BagWriter:
         promised; SourceError when a source cannot be read or changes while it is read.
         """
         for part in parts:
-            if not part.path.startswith(f"{PAYLOAD_DIR}/") or part.path in self._payload:
+            if (
+                not part.path.startswith(f"{PAYLOAD_DIR}/")
+                or part.path in self._payload
+                or paths.unsafe_reason(part.path)
+            ):
                 raise ValueError(f"{part.path!r} is not a new payload path")
         for folder in sorted({str(Path(part.path).parent) for part in parts}):
             (self.root / folder).mkdir(parents=True, exist_ok=True)
