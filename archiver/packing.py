@@ -157,7 +157,7 @@ def make_bag(
         identifiers.check_bag_id(bag_id)
         check_target(out / bag_id, replace=force)
     chosen = as_record(record) if record is not None else None
-    plan = plan_payload([Path(source) for source in sources], out)
+    plan = plan_payload([Path(source) for source in sources], out, bag_id)
     return pack(
         plan,
         out,
@@ -197,7 +197,11 @@ def pack(
         for item in plan
     ]
     with BagWriter.staged(
-        out_dir, algorithms.WRITTEN, workers=workers, executor=executor
+        out_dir,
+        algorithms.WRITTEN,
+        target=out_dir / bag_id if bag_id is not None else None,
+        workers=workers,
+        executor=executor,
     ) as writer:
         written = writer.write_payload(parts, probe=_probe)
         copied = [

@@ -9,7 +9,6 @@ schema, dates, reserved labels -- is reported at once, each with its field.
 from __future__ import annotations
 
 import difflib
-import json
 import os
 import re
 from collections.abc import Iterable, Mapping, Sequence
@@ -20,7 +19,7 @@ from typing import TYPE_CHECKING, Any, Union
 if TYPE_CHECKING:
     import jsonschema
 
-from archiver import resources
+from archiver import jsontext, resources
 from archiver.bagit import baginfo
 from archiver.bagit.reader import MAX_TAG_FILE
 from archiver.dates import DateParseError, parse_w3cdtf
@@ -110,12 +109,10 @@ def load_record(path: str | os.PathLike[str]) -> Record:
     except OSError as exc:
         raise MetadataError(source, [Problem("(file)", f"cannot read: {exc.strerror}")]) from exc
     try:
-        data = json.loads(text, object_pairs_hook=_JSONObject)
-    except json.JSONDecodeError as exc:
-        raise MetadataError(
-            source,
-            [Problem("(file)", f"not JSON: {exc.msg} at line {exc.lineno} column {exc.colno}")],
-        ) from exc
+        data = jsontext.loads(text, object_pairs_hook=_JSONObject)
+    except jsontext.JSONTextError as exc:
+        where = f" at line {exc.line} column {exc.column}" if exc.line is not None else ""
+        raise MetadataError(source, [Problem("(file)", f"not JSON: {exc.reason}{where}")]) from exc
     return record_from_data(data, source, _duplicate_keys(data))
 
 

@@ -16,7 +16,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from archiver import layout
+from archiver import identifiers, layout, staging
 from archiver.bagit import paths
 from archiver.bagit.files import BagFile
 from archiver.errors import SourceError
@@ -31,16 +31,43 @@ class PayloadFile:
     size: int
 
 
-def plan_payload(sources: Sequence[Path], out_dir: Path | None = None) -> list[PayloadFile]:
-    """The payload for ``sources`` (files and folders), in manifest order."""
+def plan_payload(
+    sources: Sequence[Path], out_dir: Path | None = None, bag_id: str | None = None
+) -> list[PayloadFile]:
+    """The payload for ``sources`` (files and folders), in manifest order. With ``out_dir``
+    (and ``bag_id``, when it is known), a file whose path there would be too long for the
+    file system is refused too."""
+    room = _room(out_dir, bag_id) if out_dir is not None else None
     files: list[PayloadFile] = []
     for source in sources:
-        files.extend(_plan_one(source, out_dir))
+        files.extend(_plan_one(source, out_dir, room))
     _refuse_collisions(files)
     return sorted(files, key=lambda f: paths.sort_key(f.path))
 
 
-def _plan_one(source: Path, out_dir: Path | None) -> list[PayloadFile]:
+@dataclass(frozen=True)
+class _Room:
+    """How long a bag path may be in UTF-8 bytes under ``out_dir``: a path given to the
+    system must stay under PATH_MAX, staged (DIR/.archiver-partial-XXXX/data/...) and
+    committed (DIR/ID/data/...)."""
+
+    out_dir: Path
+    path_max: int
+    bytes: int
+
+
+def _room(out_dir: Path, bag_id: str | None) -> _Room:
+    folder = max(staging.NAME_LENGTH, len(bag_id) if bag_id else identifiers.DERIVED_MAX_LENGTH)
+    existing = next((p for p in [out_dir, *out_dir.parents] if p.is_dir()), Path("."))
+    try:
+        path_max = os.pathconf(existing, "PC_PATH_MAX")
+    except (OSError, ValueError):
+        path_max = 4096
+    # PATH_MAX counts the final NUL byte; two separators join DIR, the folder and the path.
+    return _Room(out_dir, path_max, path_max - 1 - len(os.fsencode(out_dir)) - 2 - folder)
+
+
+def _plan_one(source: Path, out_dir: Path | None, room: _Room | None) -> list[PayloadFile]:
     try:
         info = source.stat()  # a source named on the command line may be a link: follow it
     except FileNotFoundError as exc:
@@ -51,7 +78,7 @@ def _plan_one(source: Path, out_dir: Path | None) -> list[PayloadFile]:
     if stat.S_ISREG(info.st_mode):
         _check_readable(absolute, source)
         name = _utf8_name(source.name, source)
-        return [_payload_file(absolute, name, info.st_size, source)]
+        return [_payload_file(absolute, name, info.st_size, source, room)]
     if not stat.S_ISDIR(info.st_mode):
         raise SourceError(f"{source}: not a regular file or folder")
     if out_dir is not None:
@@ -59,13 +86,15 @@ def _plan_one(source: Path, out_dir: Path | None) -> list[PayloadFile]:
         if out == absolute or absolute in out.parents:
             raise SourceError(f"{source}: the output folder {out_dir} is inside this source")
     found: list[PayloadFile] = []
-    _walk(absolute, absolute, source, found)
+    _walk(absolute, absolute, source, found, room)
     if not found:
         raise SourceError(f"{source}: empty folder, nothing to bag")
     return found
 
 
-def _walk(folder: Path, top: Path, shown: Path, found: list[PayloadFile]) -> None:
+def _walk(
+    folder: Path, top: Path, shown: Path, found: list[PayloadFile], room: _Room | None
+) -> None:
     """Every file under ``folder``, in name order as a recursive walk would go, without
     recursion: a source may nest folders deeper than Python's recursion limit."""
     stack = [folder]
@@ -94,17 +123,26 @@ def _walk(folder: Path, top: Path, shown: Path, found: list[PayloadFile]) -> Non
                 # the staging folder is removed): one system call less per file.
                 name = "/".join(_utf8_name(part, display) for part in relative.parts)
                 size = entry.stat(follow_symlinks=False).st_size
-                found.append(_payload_file(path, name, size, display))
+                found.append(_payload_file(path, name, size, display, room))
             else:
                 raise SourceError(f"{display}: not a regular file (device, socket or pipe)")
         stack.extend(reversed(below))
 
 
-def _payload_file(source: Path, name: str, size: int, shown: Path) -> PayloadFile:
+def _payload_file(
+    source: Path, name: str, size: int, shown: Path, room: _Room | None
+) -> PayloadFile:
     path = f"data/{name}"
     problem = _path_problem(path)
     if problem:
         raise SourceError(f"{shown}: {problem}")
+    length = len(path.encode())
+    if room is not None and length > room.bytes:
+        raise SourceError(
+            f"{shown}: its bag path is {length} bytes long; under {room.out_dir} it would pass "
+            f"the {room.path_max} bytes a path may have here (bag it into a folder with a "
+            "shorter path)"
+        )
     return PayloadFile(source, path, name, size)
 
 

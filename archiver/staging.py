@@ -132,6 +132,12 @@ def remove_stale_partials(parent: Path) -> list[Path]:
     return removed
 
 
+def os_reason(exc: OSError) -> str:
+    """What an OSError says went wrong, without the path it carries: inside a staging
+    folder, that path is one the user never named."""
+    return exc.strerror or type(exc).__name__
+
+
 def check_target(target: Path, *, replace: bool) -> None:
     """Refuse early when ``target`` exists and may not be replaced."""
     if not replace and (target.exists() or target.is_symlink()):
@@ -160,7 +166,7 @@ class Staging:
             self._make_locked()
         except OSError as exc:
             self._cleanup()
-            raise BagWriteError(f"cannot write into {self.parent}: {exc.strerror}") from exc
+            raise BagWriteError(f"cannot write into {self.parent}: {os_reason(exc)}") from exc
         return self
 
     def _make_locked(self) -> None:
@@ -197,7 +203,7 @@ class Staging:
             faults.point("staging.after-rename")
             fsync_directory(target.parent)
         except OSError as exc:
-            raise BagWriteError(f"cannot move the bag into {target}: {exc.strerror}") from exc
+            raise BagWriteError(f"cannot move the bag into {target}: {os_reason(exc)}") from exc
 
     def commit_inner(self, name: str, target: Path) -> None:
         """Flush the staged folder and move its entry ``name`` (a file or a folder built
@@ -215,7 +221,7 @@ class Staging:
         except FileExistsError as exc:
             raise BagExistsError(f"{target} appeared while it was being built") from exc
         except OSError as exc:
-            raise BagWriteError(f"cannot move the package into {target}: {exc.strerror}") from exc
+            raise BagWriteError(f"cannot move the package into {target}: {os_reason(exc)}") from exc
 
     def _rename_new(self, target: Path) -> None:
         try:

@@ -11,22 +11,26 @@ one line naming the file or field, exit 2, and nothing in the output folder.
 
 from __future__ import annotations
 
+import errno
 import json
 import os
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from archiver import layout
+from archiver.bagit import writer
 from archiver.bagit.reader import MAX_TAG_FILE
 from archiver.errors import MetadataError, SourceError
 from archiver.ingest import ingest_bag
 from archiver.packing import make_bag
 from archiver.record import MAX_VALUE, Record
+from archiver.staging import PARTIAL_PREFIX
 from archiver.validation import validate_bag
 from tests.conftest import CliRunner, Run, listing, make_source_tree
-from tests.test_finding_codes import PAYLOAD, write_foreign_bag
+from tests.test_finding_codes import PAYLOAD, archiver_bag, write_foreign_bag
 
 LINE_BREAKS = ["\x85", "\u2028", "\u2029"]
 
@@ -215,3 +219,132 @@ def test_a_source_nested_deeper_is_refused_in_one_line(
     out = tmp_path / "out"
     run = cli("bag", source, "--out", out, "--id", "b")
     assert_refused(run, out, f"{depth} folders deep", str(layout.MAX_FOLDER_DEPTH))
+
+
+# -- item 16: one line, not a traceback; item 17: the user's paths, never the staging ones ----
+
+_ERRNOS = {errno.ENOSPC: "No space left on device", errno.EDQUOT: "Disk quota exceeded"}
+
+
+def _fail_creating(
+    monkeypatch: pytest.MonkeyPatch, code: int, wanted: Callable[[str, str], bool]
+) -> list[str]:
+    """Make creating a file or folder in a staging folder fail with ``code`` (no inode left,
+    quota reached) when ``wanted(kind, path)``; returns what failed."""
+    failed: list[str] = []
+    real_mkdir, real_open = os.mkdir, os.open
+
+    def refuse(kind: str, path: str | bytes | os.PathLike[str]) -> None:
+        text = os.fsdecode(path)
+        if PARTIAL_PREFIX in text and wanted(kind, text):
+            failed.append(text)
+            raise OSError(code, os.strerror(code), text)
+
+    def mkdir(path: Any, *args: Any, **kwargs: Any) -> None:
+        refuse("folder", path)
+        real_mkdir(path, *args, **kwargs)
+
+    def open_(path: Any, flags: int, *args: Any, **kwargs: Any) -> int:
+        if flags & os.O_CREAT:
+            refuse("file", path)
+        return real_open(path, flags, *args, **kwargs)
+
+    def builtin_open(path: Any, mode: str = "r", *args: Any, **kwargs: Any) -> Any:
+        if "x" in mode or "w" in mode:
+            refuse("file", path)
+        return open(path, mode, *args, **kwargs)
+
+    monkeypatch.setattr(os, "mkdir", mkdir)
+    monkeypatch.setattr(os, "open", open_)
+    monkeypatch.setattr(writer, "open", builtin_open, raising=False)
+    return failed
+
+
+@pytest.mark.parametrize("code", sorted(_ERRNOS), ids=lambda c: errno.errorcode[c])
+@pytest.mark.parametrize(
+    ("kind", "part", "named"),
+    [
+        ("folder", "/data/sub", "data/sub/"),
+        ("file", "/data/sub/b.txt", "data/sub/b.txt"),
+        ("folder", "/metadata", "metadata/"),
+        ("file", "/metadata/premis.xml", "metadata/premis.xml"),
+        ("file", "/bag-info.txt", "bag-info.txt"),
+        ("folder", PARTIAL_PREFIX, "into"),  # the staging folder itself
+    ],
+)
+def test_no_inode_or_quota_left_is_one_line_naming_the_bag_path_and_target(
+    tmp_path: Path,
+    cli: CliRunner,
+    monkeypatch: pytest.MonkeyPatch,
+    code: int,
+    kind: str,
+    part: str,
+    named: str,
+) -> None:
+    source = make_source_tree(tmp_path / "src", {"a.txt": "a\n", "sub/b.txt": "b\n"})
+    out = tmp_path / "out"
+    out.mkdir()
+    failed = _fail_creating(
+        monkeypatch,
+        code,
+        lambda k, path: k == kind and (path.endswith(part) or part == PARTIAL_PREFIX),
+    )
+    run = cli("bag", source, "--out", out, "--id", "b", "--processes", "1")
+    assert failed, "the failure was never injected"
+    err = assert_refused(run, out, named, _ERRNOS[code], str(out))
+    assert PARTIAL_PREFIX not in err
+    if part != PARTIAL_PREFIX:
+        assert f"{named} into {out / 'b'}: " in err
+
+
+def test_an_export_that_runs_out_of_space_names_the_package_not_its_staging_folder(
+    tmp_path: Path, cli: CliRunner, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    bag = archiver_bag(tmp_path, cli)
+    out = tmp_path / "exports"
+    out.mkdir()
+    failed = _fail_creating(
+        monkeypatch, errno.ENOSPC, lambda kind, path: path.endswith("/sub/b.txt")
+    )
+    run = cli("export", bag, "--to", "archivematica", "--out", out / "b.zip")
+    assert failed
+    err = assert_refused(run, out, "sub/b.txt into the bag for", str(out / "b.zip"), "No space")
+    assert PARTIAL_PREFIX not in err
+
+
+def test_a_path_too_long_once_staged_is_refused_before_anything_is_written(
+    tmp_path: Path, cli: CliRunner
+) -> None:
+    # 19 folders of 200 bytes: the source path fits in PATH_MAX (4,096), the same path under
+    # an output folder of 150 bytes and a staging or bag folder does not.
+    deep = "/".join(["d" * 200] * 19) + "/" + "f" * 100 + ".txt"
+    source = tmp_path / "src"
+    (source / deep).parent.mkdir(parents=True)
+    (source / deep).write_text("far down\n")
+    out = tmp_path / ("o" * 150)
+    run = cli("bag", source, "--out", out, "--id", "b")
+    assert_refused(run, out, f"bytes long; under {out} it would pass the 4096 bytes")
+
+
+@pytest.mark.parametrize(
+    ("text", "reason"),
+    [
+        ('{"title": ' + "[" * 10_000 + "]" * 10_000 + "}", "nested too deeply"),
+        ('{"title": "t", "bag-info": {"Bag-Size": ' + "9" * 5000 + "}}", "more than 4300 digits"),
+    ],
+    ids=["nested-10000-levels", "a-5000-digit-number"],
+)
+def test_json_python_cannot_read_is_one_line_for_a_record_and_a_profile(
+    tmp_path: Path, cli: CliRunner, text: str, reason: str
+) -> None:
+    source = make_source_tree(tmp_path / "src", {"a.txt": "a\n"})
+    record = tmp_path / "record.json"
+    record.write_text(text, encoding="utf-8")
+    out = tmp_path / "out"
+    run = cli("bag", source, "--out", out, "--id", "b", "--metadata", record)
+    assert_refused(run, out, str(record), "(file): not JSON", reason)
+    bag = archiver_bag(tmp_path, cli)
+    profile = tmp_path / "profile.json"
+    profile.write_text(text.replace('"title"', '"BagIt-Profile-Info"'), encoding="utf-8")
+    run = cli("validate", bag, "--profile", profile)
+    assert_refused(run, tmp_path / "nothing", str(profile), "not JSON", reason)
