@@ -253,6 +253,7 @@ class Staging:
     def _cleanup(self) -> None:
         # Removed while still locked: no peer's cleanup works on it at the same time.
         if self.path.exists() and not self.path.is_symlink():
+            faults.point("staging.before-cleanup")  # what it holds: a failed build, an old bag
             shutil.rmtree(self.path, ignore_errors=True)
         if self._lock_fd is not None:
             with contextlib.suppress(OSError):
