@@ -16,7 +16,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from archiver.codes import CATALOGUE, Severity
+from archiver.codes import CATALOGUE, LISTED, Severity
 
 Param = str | int | None
 
@@ -72,7 +72,6 @@ def finding(code: str, path: str, message: str, **params: Param) -> Finding:
     return Finding(code, CATALOGUE[code].severity, path, message, params)
 
 
-LISTED = 100  # findings of one code about one file listed before the rest are only counted
 MORE = "more"  # the param of the finding that counts those not listed
 
 

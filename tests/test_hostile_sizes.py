@@ -20,7 +20,8 @@ import pytest
 
 from archiver.bagit import reader, tagfile
 from archiver.cli import main
-from archiver.findings import LISTED, MORE, BagReport, Summariser, counted, finding
+from archiver.codes import LISTED
+from archiver.findings import MORE, BagReport, Summariser, counted, finding
 from archiver.validation import validate_bag
 from tests.test_finding_codes import ZEROS_256, write_foreign_bag
 

@@ -28,7 +28,8 @@ from hypothesis import strategies as st
 from archiver import resources
 from archiver.bagit import baginfo, fetch, manifest
 from archiver.cli import main
-from archiver.findings import LISTED, BagReport, Report
+from archiver.codes import LISTED
+from archiver.findings import BagReport, Report
 from archiver.validation import validate_bag
 from tests import corrupt
 from tests.conftest import CliRunner, iter_findings, make_source_tree
