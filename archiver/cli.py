@@ -316,15 +316,16 @@ def _normalise(argv: Sequence[str]) -> list[str]:
     return args
 
 
-_CONTROL = {code: f"\\x{code:02x}" for code in [*range(0x20), 0x7F]}
+_CONTROL = {code: f"\\x{code:02x}" for code in [*range(0x20), 0x7F, 0x85]}
 _CONTROL.update({ord("\n"): "\\n", ord("\r"): "\\r", ord("\t"): "\\t"})
+_CONTROL.update({0x2028: "\\u2028", 0x2029: "\\u2029"})  # line and paragraph separators
 
 
 def one_line(message: str) -> str:
     """A message made safe for one terminal line, whatever file names it quotes.
 
-    Control characters are escaped; bytes of a name that is not UTF-8 (surrogate escapes
-    from the file system) are shown as \\xNN.
+    Control characters and Unicode line breaks are escaped; bytes of a name that is not
+    UTF-8 (surrogate escapes from the file system) are shown as \\xNN.
     """
     raw = message.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
     return raw.translate(_CONTROL)
@@ -651,8 +652,10 @@ def _print_json(document: dict[str, Any]) -> None:
 
 
 def print_report(report: Report, out: TextIO, err: TextIO) -> None:
-    """Every finding grouped per bag; warnings and info on ``err``; a verdict line per bag."""
+    """Every finding grouped per bag; warnings and info on ``err``; a verdict line per bag
+    (counting the findings a summary stands for)."""
     from archiver.codes import Severity
+    from archiver.findings import counted
 
     for bag in report.bags:
         ordered = sorted(bag.findings, key=lambda f: f.sort_key())
@@ -662,7 +665,7 @@ def print_report(report: Report, out: TextIO, err: TextIO) -> None:
                 f"{bag.path}: {item.severity}: [{item.code}] {one_line(item.describe())}",
                 file=stream,
             )
-        errors = sum(1 for f in bag.findings if f.severity is Severity.ERROR)
-        warnings = sum(1 for f in bag.findings if f.severity is Severity.WARNING)
+        errors = sum(counted(f) for f in bag.findings if f.severity is Severity.ERROR)
+        warnings = sum(counted(f) for f in bag.findings if f.severity is Severity.WARNING)
         verdict = "valid" if bag.valid else "INVALID"
         print(f"{bag.path}: {verdict} ({errors} errors, {warnings} warnings)", file=out)

@@ -26,6 +26,9 @@ class Code:
 
 
 E, W, N = Severity.ERROR, Severity.WARNING, Severity.INFO  # N: notice (info)
+# Findings of one code about one file a report lists before it only counts the rest
+# (findings.Summariser): a tag file of a million bad lines is told in a hundred and one.
+LISTED = 100
 
 _CODES = [
     # RFC 8493 -- structure and bag declaration
@@ -160,6 +163,14 @@ _CODES = [
     ),
     Code("bag.tag.unreadable", E, "RFC 8493 §3", "a tag file could not be read"),
     Code("bag.tagfile.bom", E, "RFC 8493 §2.3", "a UTF-8 tag file begins with a byte order mark"),
+    Code(
+        "bag.tagfile.unicode-line-break",
+        W,
+        "RFC 8493 §2.3 and §6 (interoperability): LoC bagit-python",
+        "a tag file line holds U+0085, U+2028, U+2029 or a control character that LoC "
+        "bagit-python (and other readers splitting lines as Python does) takes for a line "
+        "break, so they read that name or value differently",
+    ),
     Code(
         "bag.tagfile.undecodable", E, "RFC 8493 §2.3", "a tag file is not in the declared encoding"
     ),
@@ -707,6 +718,9 @@ are fields), the `rule` it enforces, and structured `params` (`line`, `algorithm
 Severity follows the rule: **error** = a MUST is broken (the bag is invalid, the package
 is refused), **warning** = a SHOULD is broken or a risk is worth knowing, **info** = worth
 telling. The codes are stable: scripts may rely on them.
+
+A report lists at most {listed} findings of one code about one file (a manifest, fetch.txt,
+a tag file); one more finding of that code, at that file, counts the rest in `params.more`.
 """
 
 
@@ -722,7 +736,7 @@ def markdown_table(codes: list[Code] | None = None) -> str:
 
 def findings_document() -> str:
     """docs/findings.md: the whole catalogue, one table per family of codes."""
-    parts = [_INTRO]
+    parts = [_INTRO.format(listed=LISTED)]
     for family, title in _FAMILIES.items():
         codes = [c for c in CATALOGUE.values() if c.code.split(".", 1)[0] == family]
         if codes:

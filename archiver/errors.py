@@ -104,7 +104,9 @@ class InvalidBagError(ArchiverError):
     report says why. Nothing is made from it."""
 
     def __init__(self, report: BagReport, job: str) -> None:
-        errors = sum(1 for f in report.findings if f.severity == "error")
+        from archiver.findings import counted
+
+        errors = sum(counted(f) for f in report.findings if f.severity == "error")
         noun = "error" if errors == 1 else "errors"
         super().__init__(f"{report.path} is not a valid bag ({errors} {noun}); nothing {job}")
         self.report = report

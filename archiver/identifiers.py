@@ -16,6 +16,7 @@ from archiver.errors import UsageError
 
 _VALID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$")
 _SLUG_MAX = 60
+DERIVED_MAX_LENGTH = _SLUG_MAX + 9  # a slug, "-", eight hex digits
 
 
 def check_bag_id(value: str) -> str:

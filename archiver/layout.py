@@ -23,3 +23,8 @@ PROFILE_FILE = "archiver-bagit-profile.json"
 PROFILE_IDENTIFIER = (
     "https://archiver-preservation.github.io/profiles/archiver-bagit-profile-1.0.json"
 )
+
+# Folders a payload file may sit in below data/: METS nests a structMap div per folder, and
+# XML parsers refuse documents nested deeper than 256 elements (libxml2 without huge_tree).
+# 250 would still parse; the rest is room for METS to change.
+MAX_FOLDER_DEPTH = 200

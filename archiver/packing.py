@@ -44,12 +44,13 @@ from archiver.provenance import (
     Representation,
     event_identifier,
 )
-from archiver.record import Record, RecordLike, as_record
-from archiver.sources import PayloadFile, plan_payload
+from archiver.record import Record, RecordLike, as_record, check_record
+from archiver.sources import PayloadFile, check_plan, plan_payload
 from archiver.staging import check_target
 from archiver.text import TextAnalyser, TextVerdict
 from archiver.version import AGENT, NAME, VERSION
 from archiver.xml import dc, mets, premis
+from archiver.xml.characters import xml_safe
 
 _TITLE_MAX = 200
 PathLike = str | os.PathLike[str]
@@ -156,7 +157,7 @@ def make_bag(
         identifiers.check_bag_id(bag_id)
         check_target(out / bag_id, replace=force)
     chosen = as_record(record) if record is not None else None
-    plan = plan_payload([Path(source) for source in sources], out)
+    plan = plan_payload([Path(source) for source in sources], out, bag_id)
     return pack(
         plan,
         out,
@@ -184,6 +185,8 @@ def pack(
     """Bag a planned payload into ``out_dir/<id>`` (the work behind make_bag and ingest)."""
     clock = clock or Clock.from_environment()
     record = record or Record()
+    check_record(record)
+    check_plan(plan)
     if bag_id is not None:
         identifiers.check_bag_id(bag_id)
         check_target(out_dir / bag_id, replace=force)
@@ -194,7 +197,11 @@ def pack(
         for item in plan
     ]
     with BagWriter.staged(
-        out_dir, algorithms.WRITTEN, workers=workers, executor=executor
+        out_dir,
+        algorithms.WRITTEN,
+        target=out_dir / bag_id if bag_id is not None else None,
+        workers=workers,
+        executor=executor,
     ) as writer:
         written = writer.write_payload(parts, probe=_probe)
         copied = [
@@ -290,8 +297,8 @@ def _probe(part: PayloadPart) -> tuple[list[Consumer], Callable[[], tuple[Format
 def _derived_title(copied: Sequence[CopiedFile]) -> str:
     """The first non-empty line of the first text file; else the first file's name."""
     for item in copied:
-        if item.text.first_line:
-            return _shorten(item.text.first_line)
+        if item.text.first_line:  # text may hold controls XML 1.0 cannot: U+FFFD for them
+            return _shorten(xml_safe(item.text.first_line))
     return copied[0].item.original_name
 
 

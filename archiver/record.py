@@ -9,7 +9,6 @@ schema, dates, reserved labels -- is reported at once, each with its field.
 from __future__ import annotations
 
 import difflib
-import json
 import os
 import re
 from collections.abc import Iterable, Mapping, Sequence
@@ -20,10 +19,12 @@ from typing import TYPE_CHECKING, Any, Union
 if TYPE_CHECKING:
     import jsonschema
 
-from archiver import resources
+from archiver import jsontext, resources
 from archiver.bagit import baginfo
+from archiver.bagit.reader import MAX_TAG_FILE
 from archiver.dates import DateParseError, parse_w3cdtf
 from archiver.errors import MetadataError, Problem
+from archiver.xml.characters import xml_problem
 
 DC_ELEMENTS = (
     "title",
@@ -44,6 +45,14 @@ DC_ELEMENTS = (
 )
 SCHEMA = "metadata-record.schema.json"
 _BAG_COUNT = re.compile(r"^\d+ of (?:\d+|\?)$")
+# Every value is written into XML, as a text node or an attribute (METS LABEL). XML parsers
+# refuse more than 10,000,000 bytes in one, as written with its escapes (libxml2 without
+# huge_tree, and so archiver's own validator); a million characters stay well under that
+# however they are encoded and escaped.
+MAX_VALUE = 1_000_000
+# bag-info.txt is read whole, up to MAX_TAG_FILE bytes; what archiver writes there itself
+# (dates, Payload-Oxum, identifiers, its name) fits in this room.
+_GENERATED_ROOM = 4096
 
 
 @dataclass(frozen=True)
@@ -100,12 +109,10 @@ def load_record(path: str | os.PathLike[str]) -> Record:
     except OSError as exc:
         raise MetadataError(source, [Problem("(file)", f"cannot read: {exc.strerror}")]) from exc
     try:
-        data = json.loads(text, object_pairs_hook=_JSONObject)
-    except json.JSONDecodeError as exc:
-        raise MetadataError(
-            source,
-            [Problem("(file)", f"not JSON: {exc.msg} at line {exc.lineno} column {exc.colno}")],
-        ) from exc
+        data = jsontext.loads(text, object_pairs_hook=_JSONObject)
+    except jsontext.JSONTextError as exc:
+        where = f" at line {exc.line} column {exc.column}" if exc.line is not None else ""
+        raise MetadataError(source, [Problem("(file)", f"not JSON: {exc.reason}{where}")]) from exc
     return record_from_data(data, source, _duplicate_keys(data))
 
 
@@ -162,9 +169,56 @@ def record_from_data(data: Any, source: str, problems: Iterable[Problem] = ()) -
             if f"bag-info.{label}" not in bad_fields and isinstance(value, (str, list))
         }
         bag_info = _bag_info(well_formed, found)
+    found.extend(_size_problems(dc, bag_info))
     if found:
         raise MetadataError(source, found)
     return Record(tuple(dc), tuple(bag_info))
+
+
+def check_record(record: Record, source: str = "record") -> None:
+    """Refuse (MetadataError, every problem) a Record that no bag can hold: one built in
+    code skips the schema, so what it guards is checked here."""
+    problems: list[Problem] = []
+    for element, values in record.dc:
+        for index, value in enumerate(values):
+            problem = xml_problem(value)
+            if problem:
+                problems.append(Problem(_indexed(element, index, values), problem))
+    for label, value in record.bag_info:
+        problem = baginfo.label_problem(label) or baginfo.value_problem(value)
+        if problem:
+            problems.append(Problem(f"bag-info.{label}", problem))
+    problems.extend(_size_problems(record.dc, record.bag_info))
+    if problems:
+        raise MetadataError(source, problems)
+
+
+def _indexed(element: str, index: int, values: Sequence[str]) -> str:
+    return element if len(values) == 1 else f"{element}[{index}]"
+
+
+def _size_problems(
+    dc: Iterable[tuple[str, Sequence[str]]], bag_info: Sequence[tuple[str, str]]
+) -> list[Problem]:
+    """Values too long for an XML parser, and a bag-info.txt too big for a reader."""
+    problems = [
+        Problem(field, f"is {len(value)} characters long; a value may have {MAX_VALUE} at most")
+        for field, value in [
+            *((_indexed(e, i, vs), v) for e, vs in dc for i, v in enumerate(vs)),
+            *((f"bag-info.{label}", value) for label, value in bag_info),
+        ]
+        if len(value) > MAX_VALUE
+    ]
+    size = sum(len(f"{label}: {value}\n".encode()) for label, value in bag_info)
+    if size > MAX_TAG_FILE - _GENERATED_ROOM:
+        problems.append(
+            Problem(
+                "bag-info",
+                f"{size} bytes of labels and values; bag-info.txt may hold "
+                f"{MAX_TAG_FILE - _GENERATED_ROOM} with archiver's own (readers read it whole)",
+            )
+        )
+    return problems
 
 
 def _as_list(value: str | list[str]) -> list[str]:
@@ -174,7 +228,7 @@ def _as_list(value: str | list[str]) -> list[str]:
 def _normalise_dates(values: list[str], problems: list[Problem]) -> list[str]:
     normalised = []
     for index, value in enumerate(values):
-        field = "date" if len(values) == 1 else f"date[{index}]"
+        field = _indexed("date", index, values)
         try:
             normalised.append(parse_w3cdtf(value))
         except DateParseError as exc:
@@ -188,6 +242,12 @@ def _bag_info(data: Mapping[str, Any], problems: list[Problem]) -> list[tuple[st
     for label, value in data.items():
         field = f"bag-info.{label}"
         values = _as_list(value)
+        problem = baginfo.label_problem(label) or next(
+            filter(None, map(baginfo.value_problem, values)), None
+        )
+        if problem:  # what the schema cannot say: characters other readers break lines at
+            problems.append(Problem(field, problem))
+            continue
         if label.lower() in generated:
             problems.append(Problem(field, "is written by archiver and cannot be set"))
             continue

@@ -7,6 +7,14 @@ new target, RENAME_EXCHANGE to swap out an old one. A crash leaves at most a hid
 the same folder removes any partial folder whose lock is free (its builder is dead).
 The final name is given only at commit, so a bag whose name depends on its content (a
 derived identifier) is built the same way.
+
+A partial folder is visible for a moment before its builder holds its lock, and a peer's
+cleanup may take it for a dead builder's and remove it in that moment. Both sides therefore
+lock first and then check that the name still leads to the folder they locked (the usual
+lock-file protocol): a builder whose folder was taken makes another, and a cleanup never
+removes a folder it did not lock, nor one a peer already removed.
+
+Messages name the user's folders (the parent, the target), never the hidden partial one.
 """
 
 from __future__ import annotations
@@ -72,31 +80,62 @@ def fsync_directory(path: Path) -> None:
 
 
 PARTIAL_PREFIX = ".archiver-partial-"
+NAME_LENGTH = len(PARTIAL_PREFIX) + 12  # a partial folder's name: the prefix, 12 hex digits
+_OPEN_FOLDER = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC
+_ATTEMPTS = 100  # partial folders made before giving up, each taken by a peer's cleanup
+
+
+def _lock_if_still_there(fd: int, path: Path) -> bool:
+    """Take ``fd``'s lock without waiting; True when it was free and ``path`` still names the
+    folder ``fd`` is open on (a folder removed, or replaced, after it was opened is not)."""
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        return False
+    held, there = os.fstat(fd), _lstat(path)
+    return there is not None and (there.st_dev, there.st_ino) == (held.st_dev, held.st_ino)
+
+
+def _lstat(path: Path) -> os.stat_result | None:
+    try:
+        return os.lstat(path)
+    except FileNotFoundError:
+        return None
 
 
 def remove_stale_partials(parent: Path) -> list[Path]:
-    """Remove partial folders left in ``parent`` by builders that died; return what was removed."""
+    """Remove partial folders left in ``parent`` by builders that died; return what was removed.
+
+    Best effort: a folder that cannot be removed is left for a later run to try again.
+    """
     removed: list[Path] = []
-    if not parent.is_dir():
+    try:
+        candidates = [entry.name for entry in os.scandir(parent)]
+    except OSError:
         return removed
-    for candidate in parent.iterdir():
-        if not candidate.name.startswith(PARTIAL_PREFIX) or candidate.is_symlink():
+    for name in candidates:
+        if not name.startswith(PARTIAL_PREFIX):
             continue
+        candidate = parent / name
         try:
-            fd = os.open(candidate, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
+            fd = os.open(candidate, _OPEN_FOLDER)
         except OSError:
-            continue
+            continue  # gone already, a link, or not a folder
         try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            os.close(fd)
-            continue  # a live builder holds it
-        try:
-            shutil.rmtree(candidate)
-            removed.append(candidate)
+            if not _lock_if_still_there(fd, candidate):
+                continue  # a live builder holds it, or a peer removed it meanwhile
+            shutil.rmtree(candidate, ignore_errors=True)
+            if _lstat(candidate) is None:
+                removed.append(candidate)
         finally:
             os.close(fd)
     return removed
+
+
+def os_reason(exc: OSError) -> str:
+    """What an OSError says went wrong, without the path it carries: inside a staging
+    folder, that path is one the user never named."""
+    return exc.strerror or type(exc).__name__
 
 
 def check_target(target: Path, *, replace: bool) -> None:
@@ -124,18 +163,37 @@ class Staging:
         try:
             self.parent.mkdir(parents=True, exist_ok=True)
             remove_stale_partials(self.parent)
-            self.path.mkdir()
-            self._lock_fd = os.open(self.path, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
-            fcntl.flock(self._lock_fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            self._make_locked()
         except OSError as exc:
             self._cleanup()
-            raise BagWriteError(f"cannot create {self.path}: {exc.strerror}") from exc
+            raise BagWriteError(f"cannot write into {self.parent}: {os_reason(exc)}") from exc
         return self
+
+    def _make_locked(self) -> None:
+        """Make the partial folder and take its lock, as one step for a peer's cleanup."""
+        for _ in range(_ATTEMPTS):
+            self.path = self.parent / f"{PARTIAL_PREFIX}{secrets.token_hex(6)}"
+            try:
+                self.path.mkdir()
+            except FileExistsError:
+                continue
+            try:
+                fd = os.open(self.path, _OPEN_FOLDER)
+            except FileNotFoundError:
+                continue  # a peer's cleanup removed it before it was locked
+            if _lock_if_still_there(fd, self.path):
+                self._lock_fd = fd
+                return
+            os.close(fd)  # a peer's cleanup holds it and removes it
+        raise BagWriteError(
+            f"cannot write into {self.parent}: every folder made there was removed at once"
+        )
 
     def commit(self, target: Path, *, replace: bool = False) -> None:
         """Flush the staged folder to disk and move it to ``target`` (same parent)."""
         check_target(target, replace=replace)
         try:
+            faults.point("staging.before-sync")
             sync_filesystem(self.path)
             faults.point("staging.before-rename")
             if replace and (target.exists() or target.is_symlink()):
@@ -145,7 +203,7 @@ class Staging:
             faults.point("staging.after-rename")
             fsync_directory(target.parent)
         except OSError as exc:
-            raise BagWriteError(f"cannot move the bag into {target}: {exc}") from exc
+            raise BagWriteError(f"cannot move the bag into {target}: {os_reason(exc)}") from exc
 
     def commit_inner(self, name: str, target: Path) -> None:
         """Flush the staged folder and move its entry ``name`` (a file or a folder built
@@ -163,7 +221,7 @@ class Staging:
         except FileExistsError as exc:
             raise BagExistsError(f"{target} appeared while it was being built") from exc
         except OSError as exc:
-            raise BagWriteError(f"cannot move the package into {target}: {exc}") from exc
+            raise BagWriteError(f"cannot move the package into {target}: {os_reason(exc)}") from exc
 
     def _rename_new(self, target: Path) -> None:
         try:
@@ -193,12 +251,14 @@ class Staging:
         self.path = aside
 
     def _cleanup(self) -> None:
+        # Removed while still locked: no peer's cleanup works on it at the same time.
+        if self.path.exists() and not self.path.is_symlink():
+            faults.point("staging.before-cleanup")  # what it holds: a failed build, an old bag
+            shutil.rmtree(self.path, ignore_errors=True)
         if self._lock_fd is not None:
             with contextlib.suppress(OSError):
                 os.close(self._lock_fd)
             self._lock_fd = None
-        if self.path.exists() and not self.path.is_symlink():
-            shutil.rmtree(self.path, ignore_errors=True)
 
     def __exit__(
         self,

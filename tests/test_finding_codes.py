@@ -27,6 +27,7 @@ import pytest
 
 from archiver import resources
 from archiver.bagit import reader
+from archiver.bagit.tagfile import MAX_LINE
 from archiver.codes import CATALOGUE
 from tests import corrupt
 from tests.conftest import CliRunner, iter_findings, make_source_tree, watch_opens
@@ -364,6 +365,13 @@ CASES = [
         {"line": 1},
     ),
     case(
+        "bag.declaration.version-unknown:5000-digits",
+        ARCHIVER,
+        on("bagit.txt", corrupt.replace_in, b"Version: 1.0", b"Version: " + b"1" * 5000 + b".0"),
+        "bagit.txt",
+        {"line": 1},
+    ),
+    case(
         "bag.declaration.encoding-unknown",
         ARCHIVER,
         on("bagit.txt", corrupt.replace_in, b"UTF-8", b"X-KLINGON"),
@@ -452,6 +460,17 @@ CASES = [
         on("manifest-sha256.txt", corrupt.replace_in, b"a.txt\n", b"a.txt\n\n"),
         "manifest-sha256.txt",
         {"line": 2},
+    ),
+    case(
+        "bag.manifest.line-malformed:longer-than-archiver-reads",
+        FOREIGN,
+        on(
+            "manifest-sha256.txt",
+            corrupt.append_bytes,
+            ZEROS_256.encode() + b"  data/" + b"x" * MAX_LINE + b"\n",
+        ),
+        "manifest-sha256.txt",
+        {"line": 3, "length": 64 + len(b"  data/") + MAX_LINE},
     ),
     case(
         "bag.manifest.checksum-malformed",
@@ -651,6 +670,25 @@ CASES = [
         on("bag-info.txt", corrupt.append_bytes, b"\x00"),
         "bag-info.txt",
     ),
+    case(
+        "bag.tagfile.unicode-line-break:u2028-in-a-name",
+        foreign(files={**PAYLOAD, "data/a\u2028b.txt": b"split by bagit-python\n"}),
+        as_built,
+        "manifest-sha256.txt",
+        lambda bag: {
+            **line_of("manifest-sha256.txt", "\u2028".encode())(bag),
+            "character": "U+2028",
+        },
+    ),
+    case(
+        "bag.tagfile.unicode-line-break:u0085-in-bag-info",
+        foreign(
+            bag_info=[("Bagging-Date", "2026-11-27"), ("Source-Organization", "Else\x85where")]
+        ),
+        as_built,
+        "bag-info.txt",
+        {"line": 2, "character": "U+0085"},
+    ),
     # -- bag-info.txt (the foreign bag's: Bagging-Date, Source-Organization, Payload-Oxum)
     case(
         "bag.bag-info.line-malformed:space-before-colon",
@@ -707,6 +745,18 @@ CASES = [
         on("bag-info.txt", corrupt.replace_in, OXUM.encode(), b"Payload-Oxum: 697.3"),
         "bag-info.txt",
         {"expected": "697.3", "found": "696.2"},
+    ),
+    case(
+        "bag.bag-info.oxum-mismatch:5000-digits",
+        FOREIGN,
+        on(
+            "bag-info.txt",
+            corrupt.replace_in,
+            OXUM.encode(),
+            b"Payload-Oxum: 0" + b"9" * 5000 + b".2",
+        ),
+        "bag-info.txt",
+        {"expected": "0" + "9" * 5000 + ".2", "found": "696.2"},
     ),
     case(
         "bag.bag-info.repeated",
@@ -778,6 +828,28 @@ CASES = [
         on("fetch.txt", corrupt.append_bytes, b"https://example.org/x many data/x.txt\n"),
         "fetch.txt",
         {"line": 2},
+    ),
+    case(
+        "bag.fetch.line-malformed:length-of-5000-digits",
+        FETCHED,
+        on(
+            "fetch.txt",
+            corrupt.append_bytes,
+            b"https://example.org/x " + b"9" * 5000 + b" data/x\n",
+        ),
+        "fetch.txt",
+        {"line": 2},
+    ),
+    case(
+        "bag.fetch.line-malformed:longer-than-archiver-reads",
+        FETCHED,
+        on(
+            "fetch.txt",
+            corrupt.append_bytes,
+            b"https://example.org/" + b"x" * MAX_LINE + b" 1 data/x\n",
+        ),
+        "fetch.txt",
+        {"line": 2, "length": len(b"https://example.org/ 1 data/x") + MAX_LINE},
     ),
     case(
         "bag.fetch.url-not-absolute",

@@ -2,18 +2,22 @@
 
 from __future__ import annotations
 
+import fcntl
 import os
+import shutil
 import signal
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
 import pytest
 
 from archiver.errors import BagExistsError
+from archiver.packing import make_bag
 from archiver.staging import PARTIAL_PREFIX, Staging, remove_stale_partials
-from tests.conftest import BAGS_EPOCH, CliRunner, listing, snapshot
+from tests.conftest import BAGS_EPOCH, CliRunner, listing, make_source_tree, snapshot
 
 BIG = 768 << 20
 
@@ -117,3 +121,102 @@ def test_force_swaps_the_new_bag_in_and_the_old_one_out(
     assert new["data/a-giant-step-for-peace.txt"].endswith(b"A postscript.")
     assert os.listdir(tmp_path / "out") == ["b"]
     assert cli("validate", tmp_path / "out" / "b").code == 0
+
+
+# -- item 2 of issue 10: concurrent builds in one folder -----------------------------------
+
+
+def _only_partial(parent: Path) -> Path:
+    (found,) = [parent / name for name in os.listdir(parent) if name.startswith(PARTIAL_PREFIX)]
+    return found
+
+
+def test_a_peers_cleanup_between_making_and_locking_a_folder_does_not_break_the_build(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    real = fcntl.flock
+    peer_ran: list[list[Path]] = []
+
+    def flock(fd: int, operation: int) -> None:
+        if not peer_ran:  # the builder's first lock: a peer cleans up just before it
+            peer_ran.append([])
+            peer_ran[0].extend(remove_stale_partials(tmp_path))
+        real(fd, operation)
+
+    monkeypatch.setattr(fcntl, "flock", flock)
+    with Staging(tmp_path) as staging:
+        assert peer_ran and len(peer_ran[0]) == 1  # the peer did remove the first folder
+        assert staging.path.is_dir()
+        (staging.path / "file").write_text("kept")
+        assert remove_stale_partials(tmp_path) == []  # locked now: a peer leaves it alone
+        assert (staging.path / "file").read_text() == "kept"
+    assert os.listdir(tmp_path) == []
+
+
+def test_a_folder_a_peers_cleanup_has_locked_is_left_to_it_and_another_made(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    real = fcntl.flock
+    peer_ran: list[Path] = []
+
+    def flock(fd: int, operation: int) -> None:
+        if peer_ran:
+            real(fd, operation)
+            return
+        # The peer's cleanup has just locked the new folder; it removes it after our try.
+        victim = _only_partial(tmp_path)
+        peer = os.open(victim, os.O_RDONLY | os.O_DIRECTORY)
+        real(peer, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        peer_ran.append(victim)
+        try:
+            real(fd, operation)
+        finally:
+            shutil.rmtree(victim)
+            os.close(peer)
+
+    monkeypatch.setattr(fcntl, "flock", flock)
+    with Staging(tmp_path) as staging:
+        assert peer_ran and staging.path != peer_ran[0]
+        assert staging.path.is_dir()
+    assert os.listdir(tmp_path) == []
+
+
+def test_many_concurrent_bag_runs_into_one_folder_all_succeed(tmp_path: Path) -> None:
+    source = make_source_tree(tmp_path / "src", {"a.txt": "text\n"})
+    out = tmp_path / "out"
+    errors: list[BaseException] = []
+
+    def bag_some(first: int) -> None:
+        for number in range(first, first + 12):
+            try:
+                make_bag(source, out, bag_id=f"b{number:03d}", workers=1)
+            except BaseException as exc:  # every failure is a finding here
+                errors.append(exc)
+
+    threads = [threading.Thread(target=bag_some, args=(first,)) for first in range(0, 96, 12)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert errors == []
+    assert sorted(os.listdir(out)) == [f"b{number:03d}" for number in range(96)]
+
+
+def test_staging_folders_made_and_removed_by_many_threads_never_fail(tmp_path: Path) -> None:
+    errors: list[BaseException] = []
+
+    def build() -> None:
+        for _ in range(100):
+            try:
+                with Staging(tmp_path) as staging:
+                    (staging.path / "file").write_text("x")
+            except BaseException as exc:  # every failure is a finding here
+                errors.append(exc)
+
+    threads = [threading.Thread(target=build) for _ in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert errors == []
+    assert os.listdir(tmp_path) == []

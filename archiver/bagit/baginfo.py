@@ -6,6 +6,8 @@ import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
+from archiver.bagit import tagfile
+
 # Labels the writer owns; a user may not set them (case-insensitive, like all reserved names).
 GENERATED = (
     "Bagging-Date",
@@ -26,7 +28,7 @@ def label_problem(label: str) -> str | None:
     """Why ``label`` cannot be a bag-info label, or None."""
     if not LABEL.match(label):
         return "a label must not contain ':' or line breaks, nor start or end with whitespace"
-    return None
+    return tagfile.line_break_problem(label)
 
 
 def value_problem(value: str) -> str | None:
@@ -44,7 +46,7 @@ def value_problem(value: str) -> str | None:
         return "a value must not be empty"
     if any(line != line.strip(" \t") for line in lines):
         return "no line of a value may start or end with whitespace"
-    return None
+    return tagfile.line_break_problem(value)
 
 
 def format_bag_info(items: Sequence[tuple[str, str]]) -> bytes:

@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
 from archiver.bagit import paths
 
 _LINE = re.compile(r"^(\S+)[ \t]+(\S+)[ \t]+(.+)$")
+_DIGITS = re.compile(r"^[0-9]+$")
+_LENGTH_DIGITS = 20  # 10**20 bytes is 100 exabytes
 
 
 @dataclass(frozen=True)
@@ -39,24 +41,39 @@ def is_absolute_uri(url: str) -> bool:
 def parse_fetch(
     lines: Iterable[str], *, version_1_0: bool = True
 ) -> tuple[list[Entry], list[BadLine]]:
-    """Parse fetch.txt lines; paths follow the manifests' encoding rules (see manifest.py)."""
+    """Parse fetch.txt lines; keep every problem rather than stopping at the first."""
     entries: list[Entry] = []
     bad: list[BadLine] = []
-    for number, text in enumerate(lines, start=1):
+    for item in scan_fetch(enumerate(lines, start=1), version_1_0=version_1_0):
+        if isinstance(item, BadLine):
+            bad.append(item)
+        else:
+            entries.append(item)
+    return entries, bad
+
+
+def scan_fetch(
+    lines: Iterable[tuple[int, str]], *, version_1_0: bool = True
+) -> Iterator[Entry | BadLine]:
+    """Each numbered fetch.txt line as an Entry or a BadLine, as it comes; paths follow the
+    manifests' encoding rules (see manifest.py)."""
+    for number, text in lines:
         if not text.strip():
-            bad.append(BadLine(number, text, "blank line"))
+            yield BadLine(number, text, "blank line")
             continue
         match = _LINE.match(text)
         if not match:
-            bad.append(BadLine(number, text, "not 'url length filepath'"))
+            yield BadLine(number, text, "not 'url length filepath'")
             continue
         url, length, raw = match.groups()
-        if length != "-" and not length.isdigit():
-            bad.append(BadLine(number, text, f"length {length!r} is neither a number nor '-'"))
+        if length != "-" and not _DIGITS.match(length):
+            yield BadLine(number, text, f"length {length!r} is neither a number nor '-'")
+            continue
+        if len(length) > _LENGTH_DIGITS:
+            yield BadLine(number, text, f"a length of {len(length)} digits; no file is that large")
             continue
         if version_1_0 and paths.raw_percent(raw):
-            bad.append(BadLine(number, text, "'%' not percent-encoded as %25"))
+            yield BadLine(number, text, "'%' not percent-encoded as %25")
             continue
         size = None if length == "-" else int(length)
-        entries.append(Entry(number, url, size, paths.decode(raw, percent=version_1_0), raw))
-    return entries, bad
+        yield Entry(number, url, size, paths.decode(raw, percent=version_1_0), raw)

@@ -233,6 +233,7 @@ class _Writer:
 
     def __call__(self, chunk: memoryview) -> None:
         _write_all(self.fd, chunk)
+        faults.point("hashing.chunk-written")  # a copy killed half-way
 
     def close(self) -> None:
         """Nothing is pending: every chunk was written when it was given."""
@@ -328,7 +329,10 @@ def copy_file(
                 or after.st_mtime_ns != before.st_mtime_ns
             ):
                 raise SourceChangedError(f"{source} changed while it was being read")
-            os.utime(dst, ns=(before.st_mtime_ns, before.st_mtime_ns))
+            try:
+                os.utime(dst, ns=(before.st_mtime_ns, before.st_mtime_ns))
+            except OSError as exc:
+                raise WriteFailedError(exc.errno, exc.strerror) from exc
         finally:
             os.close(dst)
     finally:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 
 from archiver.bagit import paths
@@ -50,34 +50,46 @@ class BadLine:
 def parse_manifest(
     lines: Iterable[str], *, version_1_0: bool = True
 ) -> tuple[list[Entry], list[BadLine]]:
-    """Parse manifest lines; keep every problem rather than stopping at the first.
+    """Parse manifest lines; keep every problem rather than stopping at the first."""
+    entries: list[Entry] = []
+    bad: list[BadLine] = []
+    for item in scan_manifest(enumerate(lines, start=1), version_1_0=version_1_0):
+        if isinstance(item, BadLine):
+            bad.append(item)
+        else:
+            entries.append(item)
+    return entries, bad
+
+
+def scan_manifest(
+    lines: Iterable[tuple[int, str]], *, version_1_0: bool = True
+) -> Iterator[Entry | BadLine]:
+    """Each numbered manifest line as an Entry or a BadLine, as it comes: a reader keeps
+    what it wants of them, so memory need not grow with the number of bad lines.
 
     BagIt 1.0 percent-encodes '%' (§2.1.3): a bare '%' is a malformed line there, and %25
     decodes. Earlier versions encoded only CR and LF.
     """
-    entries: list[Entry] = []
-    bad: list[BadLine] = []
-    for number, text in enumerate(lines, start=1):
+    for number, text in lines:
         if not text.strip():
-            bad.append(BadLine(number, text, "blank line"))
+            yield BadLine(number, text, "blank line")
             continue
         match = _LINE.match(text)
         if not match:
-            bad.append(BadLine(number, text, "no whitespace between checksum and path"))
+            yield BadLine(number, text, "no whitespace between checksum and path")
             continue
         digest, raw = match.group(1), match.group(2)
         if not _HEX.match(digest):
-            bad.append(BadLine(number, text, "checksum is not hexadecimal"))
+            yield BadLine(number, text, "checksum is not hexadecimal")
             continue
         starred = raw.startswith("*")
         if starred:  # md5sum's binary-mode marker (§6.1.3)
             raw = raw[1:]
         if not raw:
-            bad.append(BadLine(number, text, "no file path"))
+            yield BadLine(number, text, "no file path")
             continue
         if version_1_0 and paths.raw_percent(raw):
-            bad.append(BadLine(number, text, "'%' not percent-encoded as %25"))
+            yield BadLine(number, text, "'%' not percent-encoded as %25")
             continue
         path = paths.decode(raw, percent=version_1_0)
-        entries.append(Entry(number, digest.lower(), path, raw, starred))
-    return entries, bad
+        yield Entry(number, digest.lower(), path, raw, starred)

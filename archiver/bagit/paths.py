@@ -10,6 +10,8 @@ from __future__ import annotations
 import re
 import unicodedata
 
+from archiver.bagit import tagfile
+
 _DECODE = re.compile(r"%(0[AaDd]|25)")
 _DECODE_LINE_BREAKS = re.compile(r"%(0[AaDd])")
 _RAW_PERCENT = re.compile(r"%(?!0[AaDd]|25)")
@@ -20,7 +22,7 @@ WINDOWS_RESERVED = frozenset(
     + [f"COM{i}" for i in range(1, 10)]
     + [f"LPT{i}" for i in range(1, 10)]
 )
-WINDOWS_FORBIDDEN = frozenset('<>:"|?*')
+WINDOWS_FORBIDDEN = frozenset('<>:"|?*\\')  # and '\\', which separates folders there
 
 
 def encode(path: str) -> str:
@@ -59,6 +61,18 @@ def unsafe_reason(path: str) -> str | None:
         if part == "..":
             return "contains a '..' segment"
     return None
+
+
+def write_problem(path: str) -> str | None:
+    """Why a payload path must not be written into a bag, or None: every reader must take
+    it for a safe path (§5.1; '\\' separates folders too, as on Windows), and read its
+    manifest line back as this one path."""
+    reason = unsafe_reason(path)
+    if reason:
+        return (
+            f"{reason} (validators read '\\' as a folder separator too)" if "\\" in path else reason
+        )
+    return tagfile.line_break_problem(path)
 
 
 def collision_key(path: str) -> str:

@@ -35,7 +35,7 @@ from typing import Any, BinaryIO, cast
 from archiver.bagit import algorithms, baginfo, fetch, manifest, paths, tagfile
 from archiver.bagit.files import BagFiles, Entry, Kind, as_files
 from archiver.codes import Severity
-from archiver.findings import Finding, finding
+from archiver.findings import Finding, Summariser, finding
 
 BAGIT_TXT = "bagit.txt"
 BAG_INFO_TXT = "bag-info.txt"
@@ -47,8 +47,11 @@ MAX_TAG_FILE = 64 << 20  # tag files read whole; refuse absurd ones
 CONFLICTING = "conflicting"
 
 _KNOWN_VERSIONS = {(0, 93), (0, 94), (0, 95), (0, 96), (0, 97), (1, 0)}
-_VERSION_STRICT = re.compile(r"^BagIt-Version: (\d+)\.(\d+)$")
-_VERSION_LENIENT = re.compile(r"^BagIt-Version\s*:\s*(\d+)\.(\d+)\s*$")
+_VERSION_STRICT = re.compile(r"^BagIt-Version: ([0-9]+)\.([0-9]+)$")
+_VERSION_LENIENT = re.compile(r"^BagIt-Version\s*:\s*([0-9]+)\.([0-9]+)\s*$")
+# A version number with more digits than this is unknown whatever it is (and Python will
+# not even convert a number of more than 4,300 digits).
+_VERSION_DIGITS = 6
 _ENCODING_STRICT = re.compile(r"^Tag-File-Character-Encoding: (\S+)$")
 _ENCODING_LENIENT = re.compile(r"^Tag-File-Character-Encoding\s*:\s*(\S+)\s*$")
 
@@ -197,6 +200,7 @@ class _Reading:
     def __init__(self, files: BagFiles) -> None:
         self.files = files
         self.problems: list[Finding] = []
+        self.summariser = Summariser(self.problems)  # a million bad lines: a hundred told
         self.inventory = Inventory()
         self.declaration = Declaration()
         self.bag_info: list[Element] = []
@@ -217,7 +221,19 @@ class _Reading:
         )
 
     def add(self, code: str, path: str, message: str, **params: str | int | None) -> None:
-        self.problems.append(finding(code, path, message, **params))
+        self.summariser.add(finding(code, path, message, **params))
+
+    def check_line_breaks(self, rel: str, number: int, line: str) -> None:
+        character = tagfile.other_line_break(line)
+        if character:
+            self.add(
+                "bag.tagfile.unicode-line-break",
+                rel,
+                f"holds {character}, where LoC bagit-python and other readers that split "
+                "lines as Python does see a line break",
+                line=number,
+                character=character,
+            )
 
     # -- inventory -----------------------------------------------------------------------
 
@@ -274,7 +290,8 @@ class _Reading:
             return None
         try:
             with self.files.open(rel) as handle:
-                data = handle.read(MAX_TAG_FILE + 1)
+                # read(n) sets n bytes aside at once: ask for what the file holds, not the cap
+                data = handle.read(size + 1)
         except OSError as exc:
             self.add("bag.tag.unreadable", rel, f"cannot read: {exc.strerror or exc}")
             return None
@@ -296,7 +313,10 @@ class _Reading:
                 encoding=self.declaration.encoding,
             )
             return None
-        return tagfile.split_lines(text.lstrip("\ufeff")).lines
+        lines = tagfile.split_lines(text.lstrip("\ufeff")).lines
+        for number, line in enumerate(lines, start=1):
+            self.check_line_breaks(rel, number, line)
+        return lines
 
     # -- bagit.txt -----------------------------------------------------------------------
 
@@ -334,7 +354,7 @@ class _Reading:
                 line=1,
             )
             return
-        version = (int(lenient.group(1)), int(lenient.group(2)))
+        version = (_version_number(lenient.group(1)), _version_number(lenient.group(2)))
         if version not in _KNOWN_VERSIONS:
             self.add(
                 "bag.declaration.version-unknown",
@@ -406,10 +426,10 @@ class _Reading:
 
     # -- streamed tag files --------------------------------------------------------------
 
-    def stream(self, rel: str) -> Iterator[str]:
-        """A tag file's lines (any of CR, LF, CRLF), decoded as declared, read as a stream.
-
-        A decoding error ends the lines with a finding naming the line it happened on.
+    def stream(self, rel: str, malformed: str) -> Iterator[tuple[int, str]]:
+        """A tag file's numbered lines (any of CR, LF, CRLF), decoded as declared, read as a
+        stream in one pass. A line too long to be real is told (as ``malformed``) and left
+        out; a decoding error ends the lines with a finding naming the line it happened on.
         """
         try:
             handle = self.files.open(rel)
@@ -426,13 +446,28 @@ class _Reading:
             if codec == "utf-8" and buffered.peek(3)[:3] == codecs.BOM_UTF8:
                 self.add("bag.tagfile.bom", rel, "begins with a UTF-8 byte order mark")
                 buffered.read(3)
+            lines: Iterator[str | tagfile.LongLine]
             if tagfile.ascii_compatible(codec):
                 lines = tagfile.decoded_lines(tagfile.byte_lines(buffered), codec)
+                unit = "bytes"
             else:  # UTF-16 and the like: line breaks are not single bytes
                 lines = tagfile.stream_lines(buffered, codec)
+                unit = "characters"
             try:
                 for number, line in enumerate(lines, start=1):
-                    yield line.lstrip("\ufeff") if number == 1 else line
+                    if isinstance(line, tagfile.LongLine):
+                        self.add(
+                            malformed,
+                            rel,
+                            f"a line of {line.length} {unit}, over the {tagfile.MAX_LINE} "
+                            "archiver reads; not read",
+                            line=number,
+                            length=line.length,
+                        )
+                        continue
+                    text = line.lstrip("\ufeff") if number == 1 else line
+                    self.check_line_breaks(rel, number, text)
+                    yield number, text
             except tagfile.UndecodableLineError as exc:
                 self.add(
                     "bag.tagfile.undecodable",
@@ -471,13 +506,14 @@ class _Reading:
 
     def manifest_entries(self, rel: str, algorithm: str | None, tag: bool) -> dict[str, str]:
         strict = self.declaration.strict
-        entries, bad = manifest.parse_manifest(self.stream(rel), version_1_0=strict)
-        for line in bad:
-            self.add("bag.manifest.line-malformed", rel, line.reason, line=line.line)
+        malformed = "bag.manifest.line-malformed"
         expected_length = algorithms.digest_length(algorithm) if algorithm else None
         duplicate = Severity.ERROR if strict else Severity.WARNING
         found: dict[str, str] = {}
-        for entry in entries:
+        for entry in manifest.scan_manifest(self.stream(rel, malformed), version_1_0=strict):
+            if isinstance(entry, manifest.BadLine):
+                self.add(malformed, rel, entry.reason, line=entry.line)
+                continue
             if entry.starred:
                 self.add(
                     "bag.manifest.md5sum-style",
@@ -524,7 +560,7 @@ class _Reading:
                 )
                 continue
             if path in found:
-                self.problems.append(
+                self.summariser.add(
                     Finding(
                         "bag.manifest.duplicate-entry",
                         duplicate,
@@ -545,10 +581,12 @@ class _Reading:
         rel = FETCH_TXT
         if rel not in self.inventory.tags:
             return
-        entries, bad = fetch.parse_fetch(self.stream(rel), version_1_0=self.declaration.strict)
-        for line in bad:
-            self.add("bag.fetch.line-malformed", rel, line.reason, line=line.line)
-        for entry in entries:
+        malformed = "bag.fetch.line-malformed"
+        lines = self.stream(rel, malformed)
+        for entry in fetch.scan_fetch(lines, version_1_0=self.declaration.strict):
+            if isinstance(entry, fetch.BadLine):
+                self.add(malformed, rel, entry.reason, line=entry.line)
+                continue
             if not fetch.is_absolute_uri(entry.url):
                 self.add(
                     "bag.fetch.url-not-absolute",
@@ -577,6 +615,10 @@ class _Reading:
                 )
                 continue
             self.fetch.append(FetchEntry(entry.line, entry.url, entry.length, entry.path))
+
+
+def _version_number(digits: str) -> int:
+    return int(digits) if len(digits) <= _VERSION_DIGITS else 10**_VERSION_DIGITS
 
 
 def digests_by_path(manifests: Iterable[Manifest]) -> dict[str, dict[str, str]]:

@@ -3,11 +3,10 @@
 from __future__ import annotations
 
 import codecs
-import io
 import re
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
-from typing import BinaryIO
+from typing import AnyStr, BinaryIO
 
 _LINE_END = re.compile(r"\r\n|\r|\n")
 _BOMS = (
@@ -67,6 +66,28 @@ def python_codec(encoding: str) -> str | None:
 _NOT_CHARSETS = frozenset({"punycode", "idna"})
 
 
+# Where Python's str.splitlines ends a line besides CR and LF -- and so LoC bagit-python,
+# which reads tag files through codecs.open. RFC 8493 ends lines at CR, LF or CRLF only
+# (§2.3): a name or value holding one of these reads differently there.
+OTHER_LINE_BREAKS = "\x0b\x0c\x1c\x1d\x1e\x85\u2028\u2029"
+_OTHER_LINE_BREAK = re.compile(f"[{OTHER_LINE_BREAKS}]")
+
+
+def other_line_break(text: str) -> str | None:
+    """The first character of ``text`` that other readers take for a line break, as
+    ``U+XXXX``; None when there is none."""
+    found = _OTHER_LINE_BREAK.search(text)
+    return f"U+{ord(found.group()):04X}" if found else None
+
+
+def line_break_problem(text: str) -> str | None:
+    """Why ``text`` cannot go into a tag file line that every reader reads back the same."""
+    character = other_line_break(text)
+    if character:
+        return f"holds {character}, which LoC bagit-python and other readers take for a line break"
+    return None
+
+
 class UndecodableLineError(ValueError):
     """A line that is not in the declared encoding."""
 
@@ -85,28 +106,69 @@ def ascii_compatible(codec: str) -> bool:
 
 
 _BYTE_LINE_END = re.compile(rb"\r\n|\r|\n")
+# A streamed tag file's line longer than this (bytes; characters in a UTF-16 or UTF-32 file)
+# is reported, not kept: a manifest or fetch.txt line is a checksum or URL and a path, and a
+# path is at most a few kilobytes on any file system.
+MAX_LINE = 1 << 20
 
 
-def byte_lines(handle: BinaryIO, chunk: int = 1 << 16) -> Iterator[bytes]:
-    """Lines of a stream split on CR, LF or CRLF, as bytes, whatever their length."""
-    pending = b""
-    while data := handle.read(chunk):
-        pending += data
-        # A CR at the very end may be the first half of a CRLF: keep it for the next chunk.
-        held = b"\r" if pending.endswith(b"\r") else b""
-        parts = _BYTE_LINE_END.split(pending[: len(pending) - len(held)])
-        pending = parts.pop() + held
-        yield from parts
-    if pending:
-        parts = _BYTE_LINE_END.split(pending)
-        if parts[-1] == b"":
-            parts.pop()
-        yield from parts
+@dataclass(frozen=True)
+class LongLine:
+    """A line longer than the limit: only its length was kept."""
+
+    length: int
 
 
-def decoded_lines(lines: Iterable[bytes], codec: str) -> Iterator[str]:
+def byte_lines(
+    handle: BinaryIO, chunk: int = 1 << 16, limit: int = MAX_LINE
+) -> Iterator[bytes | LongLine]:
+    """Lines of a stream split on CR, LF or CRLF, as bytes; a line over ``limit`` bytes
+    as a LongLine. Each byte is scanned once, and memory stays within ``limit`` plus a
+    chunk, however long a line is."""
+    return _split(iter(lambda: handle.read(chunk), b""), _BYTE_LINE_END, b"\r", b"\n", limit)
+
+
+def _split(
+    chunks: Iterable[AnyStr],
+    line_end: re.Pattern[AnyStr],
+    cr: AnyStr,
+    lf: AnyStr,
+    limit: int,
+) -> Iterator[AnyStr | LongLine]:
+    """Lines across chunks: each chunk is split once, and the unfinished line's pieces are
+    gathered (never re-scanned) until a line end completes it."""
+    empty = cr[:0]
+    pending: list[AnyStr] = []  # the unfinished line's pieces, while it is within the limit
+    size = 0  # the unfinished line's length, kept or not
+    after_cr = False  # the last chunk ended with CR: an LF starting this one is its CRLF
+    for data in chunks:
+        if not data:
+            continue  # a decoder waiting for the rest of a character
+        if after_cr and data[:1] == lf:
+            data = data[1:]
+        after_cr = data[-1:] == cr
+        ended: list[AnyStr] = line_end.split(data)  # no groups in the pattern: no None
+        rest = ended.pop()
+        for piece in ended:
+            size += len(piece)
+            pending.append(piece)
+            yield LongLine(size) if size > limit else empty.join(pending)
+            pending, size = [], 0
+        size += len(rest)
+        if size <= limit:
+            pending.append(rest)
+        else:
+            pending = []
+    if size:
+        yield LongLine(size) if size > limit else empty.join(pending)
+
+
+def decoded_lines(lines: Iterable[bytes | LongLine], codec: str) -> Iterator[str | LongLine]:
     """Each byte line decoded on its own: an error names its line, earlier lines stand."""
     for number, raw in enumerate(lines, start=1):
+        if isinstance(raw, LongLine):
+            yield raw
+            continue
         try:
             yield raw.decode(codec)
         except UnicodeDecodeError as exc:
@@ -115,17 +177,27 @@ def decoded_lines(lines: Iterable[bytes], codec: str) -> Iterator[str]:
             raise UndecodableLineError(number, str(exc)) from exc
 
 
-def stream_lines(handle: BinaryIO, codec: str) -> Iterator[str]:
-    """Lines of a stream in an encoding whose line breaks are not single bytes."""
-    text = io.TextIOWrapper(handle, encoding=codec, errors="strict", newline=None)
+_TEXT_LINE_END = re.compile(r"\r\n|\r|\n")
+
+
+def stream_lines(
+    handle: BinaryIO, codec: str, chunk: int = 1 << 16, limit: int = MAX_LINE
+) -> Iterator[str | LongLine]:
+    """Lines of a stream in an encoding whose line breaks are not single bytes (UTF-16...),
+    decoded chunk by chunk and split as ``byte_lines`` splits bytes."""
+    decoder = codecs.getincrementaldecoder(codec)("strict")
     count = 0
+
+    def texts() -> Iterator[str]:
+        while data := handle.read(chunk):
+            yield decoder.decode(data)
+        yield decoder.decode(b"", final=True)
+
     try:
-        for line in text:
+        for line in _split(texts(), _TEXT_LINE_END, "\r", "\n", limit):
             count += 1
-            yield line.rstrip("\n")
+            yield line
     except UnicodeDecodeError as exc:
         raise UndecodableLineError(count + 1, exc.reason) from exc
     except UnicodeError as exc:
         raise UndecodableLineError(count + 1, str(exc)) from exc
-    finally:
-        text.detach()

@@ -13,6 +13,9 @@ is written here, BagIt 1.0 with UTF-8 tag files.
 A bag is written into a folder the caller names (an exporter's own staging folder) or
 staged beside its target by ``BagWriter.staged``. Nothing here reads a bag back: that is
 the reader's job, and the validator's.
+
+Errors name the file by its bag path and the bag by what the caller calls it (``shown``:
+the target the user named), never by the hidden staging folder it is built in.
 """
 
 from __future__ import annotations
@@ -28,11 +31,11 @@ from pathlib import Path
 from typing import Any, BinaryIO, cast
 
 from archiver import faults
-from archiver.bagit import algorithms, baginfo, hashing, manifest
+from archiver.bagit import algorithms, baginfo, hashing, manifest, paths
 from archiver.bagit.files import BagFile
 from archiver.bagit.reader import BAG_INFO_TXT, BAGIT_TXT, PAYLOAD_DIR
 from archiver.errors import BagWriteError, DigestMismatchError, SourceError
-from archiver.staging import Staging
+from archiver.staging import Staging, os_reason
 
 DECLARATION = b"BagIt-Version: 1.0\nTag-File-Character-Encoding: UTF-8\n"
 _BATCH = 1 << 20  # bytes gathered before a write when a document comes in small pieces
@@ -79,8 +82,10 @@ class BagWriter:
         workers: int | None = None,
         executor: Executor | None = None,
         staging: Staging | None = None,
+        shown: str | None = None,
     ) -> None:
         self.root = Path(root)
+        self.shown = shown or str(self.root)  # the bag, as errors name it
         self.algorithms = tuple(algorithms_)
         self.tag_algorithms = tuple(tag_algorithms if tag_algorithms is not None else algorithms_)
         self.workers = workers or hashing.default_workers()
@@ -97,7 +102,7 @@ class BagWriter:
         try:
             self.root.mkdir(parents=True, exist_ok=staging is not None)
         except OSError as exc:
-            raise BagWriteError(f"cannot create {self.root}: {exc.strerror or exc}") from exc
+            raise BagWriteError(f"cannot create {self.shown}: {os_reason(exc)}") from exc
 
     @classmethod
     @contextlib.contextmanager
@@ -105,13 +110,17 @@ class BagWriter:
         cls,
         parent: str | os.PathLike[str],
         algorithms_: Sequence[str] = algorithms.WRITTEN,
+        *,
+        target: str | os.PathLike[str] | None = None,
         **options: Any,
     ) -> Iterator[BagWriter]:
         """A writer building its bag in a hidden staging folder in ``parent``; call
         ``commit(target)`` to move the finished bag into place. Leaving the block without a
-        commit (an error, Ctrl-C) removes everything written."""
+        commit (an error, Ctrl-C) removes everything written. ``target``, when known
+        already, is how errors name the bag."""
+        shown = str(target) if target is not None else f"a new bag in {parent}"
         with Staging(Path(parent)) as staging:
-            yield cls(staging.path, algorithms_, staging=staging, **options)
+            yield cls(staging.path, algorithms_, staging=staging, shown=shown, **options)
 
     # -- payload -------------------------------------------------------------------------
 
@@ -130,13 +139,16 @@ class BagWriter:
         promised; SourceError when a source cannot be read or changes while it is read.
         """
         for part in parts:
-            if not part.path.startswith(f"{PAYLOAD_DIR}/") or part.path in self._payload:
+            if (
+                not part.path.startswith(f"{PAYLOAD_DIR}/")
+                or part.path in self._payload
+                or paths.unsafe_reason(part.path)
+            ):
                 raise ValueError(f"{part.path!r} is not a new payload path")
-        for folder in sorted({str(Path(part.path).parent) for part in parts}):
-            (self.root / folder).mkdir(parents=True, exist_ok=True)
+        self._make_folders(str(Path(part.path).parent) for part in parts)
         names = _names(self.algorithms, parts)
         written = hashing.run_all(
-            functools.partial(_write_part, self.root, names, probe),
+            functools.partial(_write_part, self.root, self.shown, names, probe),
             parts,
             [part.size for part in parts],
             self.workers,
@@ -168,21 +180,39 @@ class BagWriter:
         one); ``finish`` waits for it.
         """
         self._check_tag_path(path)
-        (self.root / path).parent.mkdir(parents=True, exist_ok=True)
+        self._make_folders([str(Path(path).parent)])
         if executor is None:
-            self._tags[path] = _write_tag(self.root, path, content, self.tag_algorithms)
+            self._tags[path] = _write_tag(self.root, self.shown, path, content, self.tag_algorithms)
         else:
             self._pending[path] = executor.submit(
-                _write_tag, self.root, path, content, self.tag_algorithms
+                _write_tag, self.root, self.shown, path, content, self.tag_algorithms
             )
 
     def copy_tag_file(self, path: str, source: Path | BagFile) -> None:
         """Copy a tag file byte for byte (a foreign bag's, kept), digesting it on the way."""
         self._check_tag_path(path)
-        target = self.root / path
-        target.parent.mkdir(parents=True, exist_ok=True)
-        found = _copy(source, target, self.tag_algorithms, (), None, path)
+        self._make_folders([str(Path(path).parent)])
+        found = _copy(source, self.root, self.shown, path, self.tag_algorithms, (), None)
         self._tags[path] = found.digests
+
+    def _make_folders(self, folders: Iterable[str]) -> None:
+        """Every folder the given bag paths' files go in, parents first, one at a time (no
+        recursion however deep)."""
+        wanted = {
+            "/".join(parts[:n])
+            for f in folders
+            for parts in [f.split("/")]
+            for n in range(1, len(parts) + 1)
+        }
+        for folder in sorted(wanted - {"."}, key=lambda f: (f.count("/"), f)):
+            try:
+                os.mkdir(self.root / folder)
+            except FileExistsError:
+                continue
+            except OSError as exc:
+                raise BagWriteError(
+                    f"cannot write {folder}/ into {self.shown}: {os_reason(exc)}"
+                ) from exc
 
     def _check_tag_path(self, path: str) -> None:
         if (
@@ -224,7 +254,12 @@ class BagWriter:
             self._write_bytes(manifest.tag_manifest_name(name), manifest.format_manifest(entries))
         self._finished = True
         if moment is not None:
-            _settle_times(self.root, moment)
+            try:
+                _settle_times(self.root, moment)
+            except OSError as exc:
+                raise BagWriteError(
+                    f"cannot date the files of {self.shown}: {os_reason(exc)}"
+                ) from exc
 
     def commit(self, target: str | os.PathLike[str], *, replace: bool = False) -> Path:
         """Move a finished, staged bag to ``target`` (in the staging parent) whole."""
@@ -242,7 +277,7 @@ class BagWriter:
             with open(self.root / path, "xb") as handle:
                 handle.write(data)
         except OSError as exc:
-            raise BagWriteError(f"cannot write {path}: {exc.strerror or exc}") from exc
+            raise BagWriteError(f"cannot write {path} into {self.shown}: {os_reason(exc)}") from exc
 
 
 def write_bag(
@@ -255,13 +290,15 @@ def write_bag(
     tag_algorithms: Sequence[str] | None = None,
     expected: Mapping[str, Mapping[str, str]] | None = None,
     moment: datetime | None = None,
+    shown: str | None = None,
 ) -> dict[str, dict[str, str]]:
     """A plain bag at ``root`` in one call; payload path -> digests in ``algorithms_``.
 
     ``expected`` (path -> algorithm -> digest) adds to each part's own expectations.
-    Payload-Oxum is added to ``bag_info`` (after the given labels).
+    Payload-Oxum is added to ``bag_info`` (after the given labels). ``shown``: how errors
+    name the bag (``root`` itself by default; not a staging folder the user never named).
     """
-    writer = BagWriter(root, algorithms_, tag_algorithms=tag_algorithms)
+    writer = BagWriter(root, algorithms_, tag_algorithms=tag_algorithms, shown=shown)
     parts = [
         PayloadPart(
             part.path,
@@ -289,6 +326,7 @@ def _names(bag_algorithms: Sequence[str], parts: Sequence[PayloadPart]) -> tuple
 
 def _write_part(
     root: Path,
+    shown: str,
     names: Sequence[str],
     probe: Probe | None,
     part: PayloadPart,
@@ -297,16 +335,15 @@ def _write_part(
     """One payload file: copied (or written) once, digested, probed. Runs in a worker."""
     faults.point("writer.worker-copy")  # in the worker: what the caller sees when one dies
     consumers, result = probe(part) if probe is not None else ((), lambda: None)
-    target = root / part.path
     if part.source is not None:
-        found = _copy(part.source, target, names, consumers, helper, part.path)
+        found = _copy(part.source, root, shown, part.path, names, consumers, helper)
     else:
         data = part.content or b""
         try:
-            with open(target, "xb") as handle:
+            with open(root / part.path, "xb") as handle:
                 handle.write(data)
         except OSError as exc:
-            raise BagWriteError(f"cannot write {part.path}: {exc.strerror or exc}") from exc
+            raise BagWriteError(f"cannot write {part.path} into {shown}: {os_reason(exc)}") from exc
         view = memoryview(data)
         for consumer in consumers:
             consumer(view)
@@ -316,23 +353,27 @@ def _write_part(
 
 def _copy(
     source: Path | BagFile,
-    target: Path,
+    root: Path,
+    shown: str,
+    path: str,
     names: Sequence[str],
     consumers: Sequence[Consumer],
     helper: Executor | None,
-    shown: str,
 ) -> hashing.Digested:
+    """Copy ``source`` to the bag path ``path`` of the bag at ``root`` (``shown`` in errors)."""
     try:
-        return hashing.copy_file(source, target, names, consumers, helper=helper)
+        return hashing.copy_file(source, root / path, names, consumers, helper=helper)
     except hashing.WriteFailedError as exc:
-        raise BagWriteError(f"cannot write {shown}: {exc.strerror}") from exc
+        raise BagWriteError(f"cannot write {path} into {shown}: {os_reason(exc)}") from exc
     except hashing.SourceChangedError as exc:
         raise SourceError(f"{source}: changed while it was being copied") from exc
     except OSError as exc:
         raise SourceError(f"{source}: cannot read: {exc.strerror or exc}") from exc
 
 
-def _write_tag(root: Path, path: str, content: Content, names: Sequence[str]) -> dict[str, str]:
+def _write_tag(
+    root: Path, shown: str, path: str, content: Content, names: Sequence[str]
+) -> dict[str, str]:
     """Write one tag file, digesting it on the way (in this process or a worker's)."""
     hashes = {name: algorithms.new(name) for name in names}
     try:
@@ -346,9 +387,9 @@ def _write_tag(root: Path, path: str, content: Content, names: Sequence[str]) ->
                 stream.write_text(content)
             stream.flush()
     except OSError as exc:
-        raise BagWriteError(f"cannot write {path}: {exc.strerror or exc}") from exc
+        raise BagWriteError(f"cannot write {path} into {shown}: {os_reason(exc)}") from exc
     except ValueError as exc:  # a character XML 1.0 cannot hold: refused, never written
-        raise BagWriteError(f"cannot write {path}: {exc}") from exc
+        raise BagWriteError(f"cannot write {path} into {shown}: {exc}") from exc
     return {name: h.hexdigest() for name, h in hashes.items()}
 
 

@@ -35,7 +35,7 @@ from archiver.bagit.reader import (
 )
 from archiver.findings import BagReport, Finding, finding
 
-_OXUM = re.compile(r"^(\d+)\.(\d+)$")
+_OXUM = re.compile(r"^([0-9]+)\.([0-9]+)$")
 
 
 class Mode(StrEnum):
@@ -93,8 +93,17 @@ class _Judging:
     # manifest path -> inventory path, for paths matched only after NFC normalisation or case
     aliases: dict[str, str] = field(default_factory=dict)
 
-    def add(self, code: str, path: str, message: str, **params: str | int | None) -> None:
-        self.report.add(finding(code, path, message, **params))
+    def add(
+        self,
+        code: str,
+        path: str,
+        message: str,
+        about: str | None = None,
+        **params: str | int | None,
+    ) -> None:
+        """Report a finding; ``about``: the tag file it comes from, when its path is an entry
+        of that file (past LISTED of a code about one file, the rest are counted)."""
+        self.report.add(finding(code, path, message, **params), about)
 
 
 def check_bag(
@@ -237,6 +246,7 @@ def _resolve(judging: _Judging, path: str, resolver: _Resolver, listed_in: str) 
             code,
             found,
             f"{listed_in} lists it as {path!r}",
+            about=listed_in,
             manifest=listed_in,
             entry=path,
         )
@@ -273,6 +283,7 @@ def _check_payload_manifests(judging: _Judging) -> None:
                         "bag.payload.file-missing",
                         path,
                         f"listed in {parsed.name} but not in the bag",
+                        about=parsed.name,
                         manifest=parsed.name,
                     )
                 continue
@@ -284,11 +295,12 @@ def _check_payload_manifests(judging: _Judging) -> None:
                     "bag.manifest.file-unlisted",
                     path,
                     f"not listed in {parsed.name}",
+                    about=parsed.name,
                     manifest=parsed.name,
                 )
     if bag.payload_manifests() and not strict:  # before 1.0: in at least one
         for path in sorted(set(present) - listed_anywhere):
-            judging.add("bag.manifest.file-unlisted", path, "not listed in any manifest")
+            judging.add("bag.manifest.file-unlisted", path, "not listed in any manifest", about="")
 
 
 def _check_tag_manifests(judging: _Judging) -> None:
@@ -321,6 +333,7 @@ def _check_tag_manifests(judging: _Judging) -> None:
                     "bag.tag.file-missing",
                     path,
                     f"listed in {parsed.name} but not in the bag",
+                    about=parsed.name,
                     manifest=parsed.name,
                 )
         if not bag.declaration.strict:
@@ -339,6 +352,7 @@ def _check_tag_manifests(judging: _Judging) -> None:
                 "bag.tagmanifest.tag-file-unlisted",
                 path,
                 f"not listed in {parsed.name}",
+                about=parsed.name,
                 manifest=parsed.name,
             )
 
@@ -356,6 +370,7 @@ def _check_fetch(judging: _Judging) -> None:
                     "bag.fetch.not-in-manifest",
                     entry.path,
                     f"in {FETCH_TXT} but not in {parsed.name}",
+                    about=FETCH_TXT,
                     manifest=parsed.name,
                     line=entry.line,
                 )
@@ -365,6 +380,7 @@ def _check_fetch(judging: _Judging) -> None:
                 "bag.fetch.unfetched",
                 entry.path,
                 f"not fetched yet from {entry.url}",
+                about=FETCH_TXT,
                 url=entry.url,
             )
         elif entry.length is not None and size != entry.length:
@@ -372,6 +388,7 @@ def _check_fetch(judging: _Judging) -> None:
                 "bag.fetch.length-mismatch",
                 entry.path,
                 f"{size} bytes; {FETCH_TXT} says {entry.length}",
+                about=FETCH_TXT,
                 expected=entry.length,
                 found=size,
             )
@@ -417,10 +434,11 @@ def _check_oxum(judging: _Judging, rel: str, element: Element) -> None:
             line=element.line,
         )
         return
-    octets, streams = int(match.group(1)), int(match.group(2))
     payload = judging.bag.inventory.payload
     found_octets, found_streams = sum(payload.values()), len(payload)
-    if (octets, streams) != (found_octets, found_streams):
+    # Compared as digits: a number of thousands of digits is no int Python will make.
+    octets, streams = (digits.lstrip("0") or "0" for digits in match.groups())
+    if (octets, streams) != (str(found_octets), str(found_streams)):
         judging.add(
             "bag.bag-info.oxum-mismatch",
             rel,

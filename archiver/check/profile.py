@@ -19,7 +19,6 @@ checks produced, and every broken rule is a finding, not only the first.
 from __future__ import annotations
 
 import functools
-import json
 import os
 import re
 from collections import defaultdict
@@ -29,7 +28,7 @@ from enum import StrEnum
 from pathlib import Path
 from typing import Any
 
-from archiver import layout, resources
+from archiver import jsontext, layout, resources
 from archiver.bagit import algorithms, baginfo, manifest
 from archiver.bagit.reader import (
     BAG_INFO_TXT,
@@ -192,13 +191,12 @@ def _read_json(path: Path) -> object:
     except OSError as exc:
         raise UsageError(f"{path}: cannot read the profile: {exc.strerror or exc}") from exc
     try:
-        document: object = json.loads(data.decode("utf-8-sig"))  # RFC 8259 §8.1: UTF-8
+        document: object = jsontext.loads(data.decode("utf-8-sig"))  # RFC 8259 §8.1: UTF-8
     except UnicodeDecodeError as exc:
         raise UsageError(f"{path}: not JSON: not UTF-8 (byte offset {exc.start})") from exc
-    except json.JSONDecodeError as exc:
-        raise UsageError(
-            f"{path}: not JSON: {exc.msg} (line {exc.lineno}, column {exc.colno})"
-        ) from exc
+    except jsontext.JSONTextError as exc:
+        where = f" (line {exc.line}, column {exc.column})" if exc.line is not None else ""
+        raise UsageError(f"{path}: not JSON: {exc.reason}{where}") from exc
     return document
 
 

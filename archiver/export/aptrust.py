@@ -77,6 +77,7 @@ from archiver.export.base import (
 )
 from archiver.export.source import SourceBag
 from archiver.findings import Finding, finding
+from archiver.staging import os_reason
 from archiver.validation import inspect_bag
 from archiver.version import AGENT
 
@@ -290,17 +291,20 @@ def write(source: SourceBag, target: Path, options: Options) -> None:
                 tag_files=tag_files,
                 tag_algorithms=chosen.tag_algorithms,
                 expected={item.path: item.digests for item in source.payload},
+                shown=f"the APTrust bag for {options.shown(target)}",
             )
         except ValueError as exc:  # a payload file differs from its manifests
             raise SourceError(f"{source.root}: {exc}; it changed since it was validated") from exc
         except hashing.SourceChangedError as exc:
             raise SourceError(f"{source.root}: {exc.filename or exc}: changed while read") from exc
         except OSError as exc:
-            raise BagWriteError(f"cannot write the APTrust bag: {exc}") from exc
+            raise BagWriteError(
+                f"cannot write the APTrust bag for {options.shown(target)}: {os_reason(exc)}"
+            ) from exc
         try:
             write_tar(bag, chosen.name, target, int(chosen.moment.timestamp()))
         except OSError as exc:
-            raise BagWriteError(f"cannot write {target.name}: {exc}") from exc
+            raise BagWriteError(f"cannot write {options.shown(target)}: {os_reason(exc)}") from exc
     finally:
         shutil.rmtree(work, ignore_errors=True)
 

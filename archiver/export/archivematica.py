@@ -83,6 +83,7 @@ from archiver.export.base import (
 from archiver.export.source import SourceBag
 from archiver.findings import Finding, finding
 from archiver.record import DC_ELEMENTS, Record
+from archiver.staging import os_reason
 from archiver.validation import inspect_bag
 from archiver.version import AGENT
 
@@ -127,17 +128,20 @@ class ArchivematicaExporter:
                 algorithms_=ALGORITHMS,
                 bag_info=bag_info(source, options),
                 expected={_object_path(p.name): p.digests for p in source.payload},
+                shown=f"the bag for {options.shown(target)}",
             )
         except ValueError as exc:  # a payload file differs from its manifests: changed since
             raise SourceError(f"{source.root}: {exc}") from exc
         except hashing.SourceChangedError as exc:
             raise SourceError(str(exc)) from exc
         except OSError as exc:
-            raise BagWriteError(f"cannot write the bag for {target}: {exc}") from exc
+            raise BagWriteError(
+                f"cannot write the bag for {options.shown(target)}: {os_reason(exc)}"
+            ) from exc
         try:
             zip_folder(build, top, target, zip_time(options))
         except OSError as exc:
-            raise BagWriteError(f"cannot write {target}: {exc}") from exc
+            raise BagWriteError(f"cannot write {options.shown(target)}: {os_reason(exc)}") from exc
         finally:
             shutil.rmtree(build, ignore_errors=True)
         if target.suffix.lower() != ".zip":

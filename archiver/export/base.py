@@ -214,6 +214,13 @@ def packed_profile_findings(
 class Options:
     clock: Clock
     profile: Profile | None = None  # a BagIt profile the package must also satisfy
+    # The package as the user named it: errors name it so, never the staging folder it is
+    # built in (an exporter's ``target``).
+    destination: Path | None = None
+
+    def shown(self, target: Path) -> Path:
+        """How errors name the package built at ``target``."""
+        return self.destination or target
 
 
 @dataclass(frozen=True)
@@ -291,7 +298,9 @@ def export_bag(
     chosen = exporter(to)
     bag, out = Path(bag), Path(out)
     options = Options(
-        clock or Clock.from_environment(), load_profile(profile) if profile is not None else None
+        clock or Clock.from_environment(),
+        load_profile(profile) if profile is not None else None,
+        destination=out,
     )
     if chosen.creates != "root":
         check_target(out, replace=False)

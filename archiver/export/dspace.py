@@ -101,6 +101,7 @@ from archiver.export.base import Options, PackageCheck
 from archiver.export.source import SourceBag
 from archiver.findings import Finding, finding
 from archiver.record import Record
+from archiver.staging import os_reason
 from archiver.version import AGENT
 from archiver.xml import parsing, writing
 from archiver.xml.characters import xml_problem
@@ -565,10 +566,10 @@ class DSpaceSAF:
             (item / DUBLIN_CORE).write_bytes(plan.dublin_core)
             (item / DCTERMS_FILE).write_bytes(plan.dcterms)
             (item / CONTENTS).write_bytes(plan.contents)
-        except hashing.WriteFailedError as exc:
-            raise BagWriteError(f"cannot write the DSpace package: {exc}") from exc
-        except OSError as exc:
-            raise BagWriteError(f"cannot write the DSpace package in {target}: {exc}") from exc
+        except OSError as exc:  # writing the package, or reading a payload file
+            raise BagWriteError(
+                f"cannot write the DSpace package {options.shown(target)}: {os_reason(exc)}"
+            ) from exc
         copied = PackageCheck()
         copied.rule("export.source.files", mismatches)
         copied.verdict(target.name)
