@@ -587,3 +587,22 @@ def test_oai_app_names_every_problem_of_its_configuration(tmp_path: Path) -> Non
     for part in ("base URL", "repository identifier", "'nobody'", "at least one record"):
         assert part in message
     assert "--" not in message  # a library message never names a command-line option
+
+
+def test_serving_on_a_port_in_use_is_one_line_and_exit_2(tmp_path: Path) -> None:
+    import socket
+
+    collection = make_collection(tmp_path)
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        env = {k: v for k, v in os.environ.items() if k != "SOURCE_DATE_EPOCH"}
+        done = subprocess.run(
+            [sys.executable, "-m", "archiver", "serve", str(collection), "--port", str(port)],
+            env=env, capture_output=True, text=True, timeout=60, check=False,
+        )  # fmt: skip
+    assert done.returncode == 2, done.stderr
+    assert "Traceback" not in done.stderr
+    assert done.stderr.count("\n") == 1, done.stderr
+    assert f"127.0.0.1:{port}" in done.stderr and "in use" in done.stderr

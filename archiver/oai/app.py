@@ -230,30 +230,38 @@ def serve(
     """Run the production server (waitress) until interrupted.
 
     ``configure`` gets the address really bound (port 0 picks a free one) and returns the
-    repository's configuration, whose base URL usually names that address.
+    repository's configuration, whose base URL usually names that address. UsageError when
+    the address cannot be listened on (in use, an unknown host): found before the catalog
+    is read, which can take long.
     """
     from waitress.server import create_server
 
-    catalog.refresh(clock.now())
     app = OAIApp(None, clock)
-    server = create_server(
-        app,
-        host=host,
-        port=port,
-        threads=threads,
-        ident="archiver",
-        clear_untrusted_proxy_headers=True,
-    )
-    bound_host = str(getattr(server, "effective_host", host))
-    bound_port = int(getattr(server, "effective_port", port))
-    config = configure(bound_host, bound_port)
-    app.provider = Provider(catalog, config)
-    refresher = Refresher(catalog, clock, refresh_seconds)
-    refresher.start()
-    if announce is not None:
-        announce(config)
     try:
-        server.run()
+        server = create_server(
+            app,
+            host=host,
+            port=port,
+            threads=threads,
+            ident="archiver",
+            clear_untrusted_proxy_headers=True,
+        )
+    except (OSError, ValueError) as exc:
+        reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
+        raise UsageError(f"cannot listen on {host}:{port}: {reason}") from exc
+    try:
+        catalog.refresh(clock.now())
+        bound_host = str(getattr(server, "effective_host", host))
+        bound_port = int(getattr(server, "effective_port", port))
+        config = configure(bound_host, bound_port)
+        app.provider = Provider(catalog, config)
+        refresher = Refresher(catalog, clock, refresh_seconds)
+        refresher.start()
+        if announce is not None:
+            announce(config)
+        try:
+            server.run()
+        finally:
+            refresher.stopped.set()
     finally:
-        refresher.stopped.set()
         server.close()
