@@ -34,6 +34,7 @@ from sickle.oaiexceptions import (
     NoRecordsMatch,
 )
 
+from archiver.oai.app import OAIApp
 from archiver.xml import parsing
 from tests.oai_helpers import (
     ADMIN,
@@ -606,3 +607,96 @@ def test_serving_on_a_port_in_use_is_one_line_and_exit_2(tmp_path: Path) -> None
     assert "Traceback" not in done.stderr
     assert done.stderr.count("\n") == 1, done.stderr
     assert f"127.0.0.1:{port}" in done.stderr and "in use" in done.stderr
+
+
+def _chunked_post_until_refused(url: str, limit: int) -> tuple[int, bytes]:
+    """POST /oai with a chunked body of up to ``limit`` bytes, sent 64 KiB at a time until
+    the server answers or closes: (bytes of body sent, what the server answered)."""
+    import select
+    import socket
+
+    parts = urlsplit(url)
+    chunk = b"x" * (64 << 10)
+    framed = f"{len(chunk):x}\r\n".encode() + chunk + b"\r\n"
+    sent = 0
+    with socket.create_connection((parts.hostname, parts.port), timeout=30) as conn:
+        conn.sendall(
+            f"POST {parts.path} HTTP/1.1\r\nHost: {parts.netloc}\r\n"
+            "Content-Type: application/x-www-form-urlencoded\r\n"
+            "Transfer-Encoding: chunked\r\n\r\n10\r\nverb=Identify&x=\r\n".encode()
+        )
+        try:
+            while sent < limit and not select.select([conn], [], [], 0)[0]:
+                conn.sendall(framed)
+                sent += len(chunk)
+            if sent >= limit:
+                conn.sendall(b"0\r\n\r\n")
+        except (BrokenPipeError, ConnectionResetError):
+            pass
+        answer = b""
+        try:
+            while len(answer) < 4096 and (data := conn.recv(4096)):
+                answer += data
+        except ConnectionResetError:
+            pass
+    return sent, answer
+
+
+def test_a_chunked_post_body_is_refused_after_tens_of_kilobytes_not_spooled_whole(
+    served: Served,
+) -> None:
+    limit = 64 << 20
+    sent, answer = _chunked_post_until_refused(served.url, limit)
+    assert answer.startswith(b"HTTP/1.1 413"), answer[:200]
+    # The server stopped reading long before the end: what was sent beyond its limit sat in
+    # the kernel's socket buffers, a few megabytes at most.
+    assert sent < limit // 2
+
+
+class _Endless:
+    """A request body that never ends, counting what is read of it."""
+
+    def __init__(self) -> None:
+        self.read_bytes = 0
+
+    def read(self, size: int = -1) -> bytes:
+        assert size >= 0, "the whole of an endless body was asked for"
+        self.read_bytes += size
+        return b"v" * size
+
+
+def _wsgi_post(app: OAIApp, environ_extra: dict[str, object]) -> tuple[str, bytes]:
+    from wsgiref.util import setup_testing_defaults
+
+    environ: dict[str, object] = {
+        "PATH_INFO": "/oai",
+        "REQUEST_METHOD": "POST",
+        "CONTENT_TYPE": "application/x-www-form-urlencoded",
+        **environ_extra,
+    }
+    setup_testing_defaults(environ)
+    status: list[str] = []
+    body = b"".join(app(environ, lambda code, _headers: status.append(code)))
+    return status[0], body
+
+
+def test_the_app_reads_at_most_64_kib_of_a_body_without_a_length(tmp_path: Path) -> None:
+    import io
+
+    from archiver.oai.app import MAX_BODY, oai_app
+
+    collection = make_collection(tmp_path)
+    app = oai_app(collection, base_url="http://repo.example.org/oai", refresh_seconds=None)
+    try:
+        endless = _Endless()
+        status, _ = _wsgi_post(app, {"wsgi.input": endless, "wsgi.input_terminated": True})
+        assert status.startswith("413")
+        assert endless.read_bytes <= MAX_BODY + 1
+        # A chunked body the server ends for us is read, not taken to be empty.
+        small = io.BytesIO(b"verb=Identify")
+        status, body = _wsgi_post(app, {"wsgi.input": small, "wsgi.input_terminated": True})
+        assert status == "200 OK" and error_codes(validate(body)) == []
+        status, _ = _wsgi_post(app, {"wsgi.input": io.BytesIO(b""), "CONTENT_LENGTH": "12x"})
+        assert status.startswith("413")
+    finally:
+        app.close()

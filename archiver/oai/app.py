@@ -26,7 +26,11 @@ from archiver.errors import UsageError
 from archiver.oai.protocol import Config, Provider
 
 StartResponse = Callable[[str, list[tuple[str, str]]], Any]
-_MAX_BODY = 64 << 10
+# The longest request we read: OAI-PMH arguments (an identifier, a token) fit in a few KB.
+MAX_BODY = 64 << 10
+# What chunked transfer encoding adds around a body (chunk sizes, line breaks): waitress
+# counts it against its limit.
+_CHUNK_FRAMING = 4 << 10
 _log = logging.getLogger("archiver.oai")
 
 
@@ -122,19 +126,19 @@ class OAIApp:
                     "415 Unsupported Media Type",
                     "POST needs application/x-www-form-urlencoded\n",
                 )
-            length = int(environ.get("CONTENT_LENGTH") or 0)
-            if length > _MAX_BODY:
+            body = _body(environ)
+            if body is None:
                 return _plain(start_response, "413 Content Too Large", "request too large\n")
-            query = environ["wsgi.input"].read(length).decode("utf-8", "replace")
+            query = body.decode("utf-8", "replace")
         else:
             start_response(
                 "405 Method Not Allowed", [("Allow", "GET, POST"), ("Content-Length", "0")]
             )
             return [b""]
-        if len(query) > _MAX_BODY:
+        if len(query) > MAX_BODY:
             query = "verb=" + "x" * 16  # too long to be a real request: answered as badVerb
         pairs = parse_qsl(
-            query[:_MAX_BODY], keep_blank_values=True, encoding="utf-8", errors="replace"
+            query[:MAX_BODY], keep_blank_values=True, encoding="utf-8", errors="replace"
         )
         if self.provider is None:
             return _plain(
@@ -146,6 +150,28 @@ class OAIApp:
             [("Content-Type", "text/xml; charset=utf-8"), ("Content-Length", str(len(body)))],
         )
         return [body] if method != "HEAD" else [b""]
+
+
+def _body(environ: dict[str, Any]) -> bytes | None:
+    """A POST body of at most MAX_BODY bytes, or None when it is longer (or its declared
+    length is not a number): never more than MAX_BODY + 1 bytes are read.
+
+    Without a Content-Length (a chunked body, under a server that does not count it for
+    us), the body is read only when the server says its input ends with the body
+    (``wsgi.input_terminated``); otherwise, as PEP 3333 asks, it is taken to be empty.
+    """
+    stream = environ["wsgi.input"]
+    declared = str(environ.get("CONTENT_LENGTH") or "").strip()
+    if declared:
+        length = int(declared) if declared.isdigit() else -1
+        if not 0 <= length <= MAX_BODY:
+            return None
+        data = stream.read(length)
+    elif environ.get("wsgi.input_terminated"):
+        data = stream.read(MAX_BODY + 1)
+    else:
+        return b""
+    return bytes(data) if len(data) <= MAX_BODY else None
 
 
 def _plain(
@@ -245,6 +271,9 @@ def serve(
             threads=threads,
             ident="archiver",
             clear_untrusted_proxy_headers=True,
+            # Bodies over the limit are refused as they arrive, never spooled to disk first
+            # (the app refuses them too, under any server).
+            max_request_body_size=MAX_BODY + _CHUNK_FRAMING,
         )
     except (OSError, ValueError) as exc:
         reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
