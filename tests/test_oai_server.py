@@ -9,6 +9,7 @@ import json
 import os
 import re
 import shutil
+import socket
 import subprocess
 import sys
 import threading
@@ -700,3 +701,67 @@ def test_the_app_reads_at_most_64_kib_of_a_body_without_a_length(tmp_path: Path)
         assert status.startswith("413")
     finally:
         app.close()
+
+
+# -- idle connections -----------------------------------------------------------------------
+
+
+def _is_open(conn: socket.socket) -> bool:
+    """Whether the server still holds this connection (nothing to read, not closed)."""
+    conn.setblocking(False)
+    try:
+        return conn.recv(1, socket.MSG_PEEK) != b""
+    except BlockingIOError:
+        return True
+    except ConnectionResetError:
+        return False
+
+
+def test_an_idle_connection_is_closed_after_the_configured_timeout(tmp_path: Path) -> None:
+    collection = make_collection(tmp_path)
+    with running_server(collection, options=["--idle-timeout", "1"]) as server:
+        parts = urlsplit(server.url)
+        with socket.create_connection((parts.hostname, parts.port), timeout=60) as idle:
+            started = time.monotonic()
+            assert idle.recv(1) == b""  # blocks until the server closes it
+            # One second of idleness, found by a check made every second: a generous bound.
+            assert time.monotonic() - started < 30
+        with socket.create_connection((parts.hostname, parts.port), timeout=60) as busy:
+            busy.sendall(f"GET {parts.path}?verb=Identify HTTP/1.1\r\nHost: x\r\n\r\n".encode())
+            assert busy.recv(12).startswith(b"HTTP/1.1 200")
+
+
+def test_a_request_is_answered_while_500_idle_connections_are_held(tmp_path: Path) -> None:
+    collection = make_collection(tmp_path)
+    with running_server(collection, options=["--idle-timeout", "600"]) as server:
+        parts = urlsplit(server.url)
+        address = (parts.hostname, parts.port)
+        idle = [socket.create_connection(address, timeout=30) for _ in range(500)]
+        try:
+            response = oai_get(server.url, "verb=Identify")  # 30 s client timeout
+            assert response.status == 200 and error_codes(validate(response.body)) == []
+            # They were held, not dropped to make room: every one is still open.
+            assert all(_is_open(conn) for conn in idle)
+        finally:
+            for conn in idle:
+                conn.close()
+
+
+def test_the_command_line_defaults_for_connections_are_the_servers() -> None:
+    from archiver.cli import build_parser
+    from archiver.oai.app import CONNECTION_LIMIT, IDLE_TIMEOUT
+
+    args = build_parser().parse_args(["serve", "bags"])
+    assert (args.idle_timeout, args.max_connections) == (IDLE_TIMEOUT, CONNECTION_LIMIT)
+
+
+def test_the_connection_limit_stays_below_the_open_file_limit(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    import resource
+
+    from archiver.oai import app
+
+    monkeypatch.setattr(resource, "getrlimit", lambda _which: (1024, 1024))
+    assert app._connections_allowed(500) == 500
+    assert app._connections_allowed(1000) == 1024 - app._OTHER_FILES

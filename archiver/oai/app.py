@@ -242,6 +242,34 @@ def oai_app(
     return app
 
 
+# A connection with no request in progress is closed after this many seconds: unbounded,
+# a hundred idle sockets locked every harvester out (waitress's default limit is 100
+# connections, its default timeout two minutes).
+IDLE_TIMEOUT = 15
+# Open connections at once; past it, new ones wait in the listen backlog until one closes.
+CONNECTION_LIMIT = 1000
+# Descriptors kept for what is not a connection: the catalog, bags being read, the log.
+_OTHER_FILES = 64
+
+
+def _connections_allowed(wanted: int) -> int:
+    """``wanted``, or fewer if this process may not open that many files: past its limit,
+    waitress could accept nothing and would spin on the listening socket."""
+    import resource
+
+    soft, _hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if soft == resource.RLIM_INFINITY or wanted + _OTHER_FILES <= soft:
+        return wanted
+    allowed = max(1, soft - _OTHER_FILES)
+    _log.warning(
+        "at most %d connections at once, not %d: this process may open only %d files",
+        allowed,
+        wanted,
+        soft,
+    )
+    return allowed
+
+
 def serve(
     catalog: Catalog,
     configure: Callable[[str, int], Config],
@@ -251,6 +279,8 @@ def serve(
     clock: Clock,
     refresh_seconds: float = 30.0,
     threads: int = 8,
+    idle_timeout: int = IDLE_TIMEOUT,
+    connection_limit: int = CONNECTION_LIMIT,
     announce: Callable[[Config], None] | None = None,
 ) -> None:
     """Run the production server (waitress) until interrupted.
@@ -259,6 +289,10 @@ def serve(
     repository's configuration, whose base URL usually names that address. UsageError when
     the address cannot be listened on (in use, an unknown host): found before the catalog
     is read, which can take long.
+
+    A connection with no request in progress is closed once idle for ``idle_timeout``
+    seconds; at most ``connection_limit`` are open at once (fewer if the process may not
+    open that many files), the others wait in the listen backlog.
     """
     from waitress.server import create_server
 
@@ -271,6 +305,12 @@ def serve(
             threads=threads,
             ident="archiver",
             clear_untrusted_proxy_headers=True,
+            # Idle connections are bounded in time, looked for every second; poll(), as
+            # select() cannot watch a descriptor numbered 1024 or more.
+            channel_timeout=idle_timeout,
+            cleanup_interval=1,
+            connection_limit=_connections_allowed(connection_limit),
+            asyncore_use_poll=True,
             # Bodies over the limit are refused as they arrive, never spooled to disk first
             # (the app refuses them too, under any server).
             max_request_body_size=MAX_BODY + _CHUNK_FRAMING,
