@@ -484,7 +484,11 @@ def own_server(tmp_path: Path) -> Iterator[Served]:
 
 
 def _status_of(url: str, identifier: str) -> tuple[str | None, str]:
+    """The record's header status and datestamp; ("unreadable", "") when its bag is gone
+    but the catalog has not noticed yet (its record cannot be read: never made up)."""
     root = _ok(oai_get(url, f"verb=GetRecord&identifier={identifier}&metadataPrefix=oai_dc"))
+    if error_codes(root) == ["cannotDisseminateFormat"]:
+        return "unreadable", ""
     header = root.find("o:GetRecord/o:record/o:header", NS)
     assert header is not None
     return header.get("status"), str(header.findtext("o:datestamp", namespaces=NS))

@@ -16,6 +16,7 @@ import os
 import re
 import secrets
 import sqlite3
+import stat
 import threading
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -116,50 +117,52 @@ class Catalog:
         Bags that vanished without a tombstone are deleted records from ``now`` on
         (deletedRecord=persistent): a harvester is never left holding a record we no
         longer have without being told.
+
+        The bags are read first, with the catalog unlocked: reading one can take long (a
+        slow disk, a big document), and a writer meanwhile (``withdraw`` in another
+        process) must not wait on it. Then one short transaction writes what changed, each
+        row only if no one changed it since it was read; a row changed meanwhile is left
+        as the other writer made it, and looked at again by the next refresh.
         """
         with self._refreshing:
             present = bags.bag_ids(self.collection)
             stones = {stone.id: stone for stone in tombstones(self.collection)}
             known = {
-                row["id"]: row
+                row["id"]: _Seen(bool(row["deleted"]), row["fingerprint"])
                 for row in self.store.rows("SELECT id, deleted, fingerprint FROM records")
             }
+            changes = self._changes(present, stones, known, w3cdtf(now))
+            if not changes:
+                return 0
             # One transaction for the whole pass: a commit per bag would be an fsync per bag.
             with self.store.transaction() as db:
-                return self._catch_up(db, present, stones, known, w3cdtf(now))
+                return sum(change.apply(db, known.get(change.id)) for change in changes)
 
-    def _catch_up(
-        self,
-        db: sqlite3.Connection,
-        present: list[str],
-        stones: dict[str, Tombstone],
-        known: dict[str, Row],
-        now: str,
-    ) -> int:
-        changed = 0
+    def _changes(
+        self, present: list[str], stones: dict[str, Tombstone], known: dict[str, _Seen], now: str
+    ) -> list[_Change]:
+        changes: list[_Change] = []
         here = set(present)
         for bag_id in present:
             fingerprint, datestamp = self._fingerprint(bag_id)
-            row = known.get(bag_id)
-            if row is not None and not row["deleted"] and row["fingerprint"] == fingerprint:
+            seen = known.get(bag_id)
+            if seen is not None and not seen.deleted and seen.fingerprint == fingerprint:
                 continue
-            if row is not None and row["fingerprint"].split("|", 1)[0] != CROSSWALK_VERSION:
+            if seen is not None and seen.fingerprint.split("|", 1)[0] != CROSSWALK_VERSION:
                 # Served differently now (§2.7.1): the record changed even if the bag did not.
                 datestamp = max(datestamp, now)
-            self._index_bag(db, bag_id, fingerprint, datestamp)
-            changed += 1
-        for bag_id, row in known.items():
-            if bag_id in here or row["deleted"]:
+            indexed = self._index_bag(bag_id, fingerprint, datestamp)
+            if indexed is not None:
+                changes.append(indexed)
+        for bag_id, seen in known.items():
+            if bag_id in here or seen.deleted:
                 continue
             stone = stones.get(bag_id)
-            when = stone.withdrawn_at if stone else now
-            self._delete(db, bag_id, when)
-            changed += 1
+            changes.append(_Deleted(bag_id, stone.withdrawn_at if stone else now))
         for bag_id, stone in stones.items():  # a rebuilt catalog learns its deletions
             if bag_id not in here and bag_id not in known:
-                self._tombstone(db, bag_id, stone)
-                changed += 1
-        return changed
+                changes.append(_Tombstoned(bag_id, stone))
+        return changes
 
     def _fingerprint(self, bag_id: str) -> tuple[str, str]:
         """(what the bag's records are made from, as stat signatures; the newest mtime)."""
@@ -176,13 +179,22 @@ class Catalog:
             newest = max(newest, info.st_mtime)
         return "|".join(parts), w3cdtf(datetime.fromtimestamp(newest, UTC))
 
-    def _index_bag(
-        self, db: sqlite3.Connection, bag_id: str, fingerprint: str, datestamp: str
-    ) -> None:
+    def read(self, bag_id: str) -> Bag | None:
+        """The bag ``bag_id`` of this collection, as the reader reads it (no manifests, no
+        fetch.txt); None when there is no such folder, or it is a link (it may lead out
+        of the collection), or it cannot be listed."""
+        root = self.collection / bag_id
         try:
-            bag = read_bag(self.collection / bag_id, manifests=False, fetch_txt=False)
-        except OSError:  # vanished since it was listed: the next refresh deletes it
-            return
+            if not stat.S_ISDIR(os.lstat(root).st_mode):
+                return None
+            return read_bag(root, manifests=False, fetch_txt=False)
+        except OSError:
+            return None
+
+    def _index_bag(self, bag_id: str, fingerprint: str, datestamp: str) -> _Indexed | None:
+        bag = self.read(bag_id)
+        if bag is None:  # vanished since it was listed: the next refresh deletes it
+            return None
         group = bag.value("Bag-Group-Identifier") or ""
         setspec, ancestors = set_path(group) if group else ("", [])
         formats = ["oai_dc"]
@@ -190,35 +202,7 @@ class Catalog:
             formats.append("mets")
         if _root_namespace(bag, layout.PREMIS_XML) == PREMIS:
             formats.append("premis")
-        db.execute("DELETE FROM record_sets WHERE id = ?", (bag_id,))
-        db.execute(
-            "INSERT INTO records (id, datestamp, deleted, setspec, formats, fingerprint) "
-            "VALUES (?, ?, 0, ?, ?, ?) ON CONFLICT(id) DO UPDATE SET "
-            "datestamp = excluded.datestamp, deleted = 0, setspec = excluded.setspec, "
-            "formats = excluded.formats, fingerprint = excluded.fingerprint",
-            (bag_id, datestamp, setspec or None, " ".join(formats), fingerprint),
-        )
-        _place_in_sets(db, bag_id, datestamp, ancestors)
-
-    def _delete(self, db: sqlite3.Connection, bag_id: str, when: str) -> None:
-        # A deleted item offers only its header (in oai_dc), as a rebuilt catalog's does.
-        db.execute(
-            "UPDATE records SET deleted = 1, datestamp = ?, fingerprint = '', "
-            "formats = 'oai_dc' WHERE id = ?",
-            (when, bag_id),
-        )
-        db.execute("UPDATE record_sets SET datestamp = ? WHERE id = ?", (when, bag_id))
-
-    def _tombstone(self, db: sqlite3.Connection, bag_id: str, stone: Tombstone) -> None:
-        when = stone.withdrawn_at
-        group = stone.value("Bag-Group-Identifier") or ""
-        setspec, ancestors = set_path(group) if group else ("", [])
-        db.execute(
-            "INSERT INTO records (id, datestamp, deleted, setspec, formats, fingerprint) "
-            "VALUES (?, ?, 1, ?, 'oai_dc', '')",
-            (bag_id, when, setspec or None),
-        )
-        _place_in_sets(db, bag_id, when, ancestors)
+        return _Indexed(bag_id, datestamp, setspec or None, ancestors, formats, fingerprint)
 
     # -- what the protocol asks -------------------------------------------------------
 
@@ -288,6 +272,92 @@ class Catalog:
             [*args, f"% {prefix} %"],
         )
         return int(count)
+
+
+@dataclass(frozen=True)
+class _Seen:
+    """A row as a refresh found it before reading the bags."""
+
+    deleted: bool
+    fingerprint: str
+
+
+class _Change:
+    """One item's row to write, once the bags have been read."""
+
+    id: str
+
+    def apply(self, db: sqlite3.Connection, seen: _Seen | None) -> int:
+        """Write the row if it is still as ``seen`` (None: no row); 1 if written, else 0."""
+        row = db.execute("SELECT deleted, fingerprint FROM records WHERE id = ?", (self.id,))
+        found = row.fetchone()
+        now = None if found is None else _Seen(bool(found[0]), found[1])
+        if now != seen:
+            return 0
+        self.write(db)
+        return 1
+
+    def write(self, db: sqlite3.Connection) -> None:
+        raise NotImplementedError
+
+
+@dataclass(frozen=True)
+class _Indexed(_Change):
+    """A live bag, as read."""
+
+    id: str
+    datestamp: str
+    setspec: str | None
+    ancestors: list[tuple[str, str]]
+    formats: list[str]
+    fingerprint: str
+
+    def write(self, db: sqlite3.Connection) -> None:
+        db.execute("DELETE FROM record_sets WHERE id = ?", (self.id,))
+        db.execute(
+            "INSERT INTO records (id, datestamp, deleted, setspec, formats, fingerprint) "
+            "VALUES (?, ?, 0, ?, ?, ?) ON CONFLICT(id) DO UPDATE SET "
+            "datestamp = excluded.datestamp, deleted = 0, setspec = excluded.setspec, "
+            "formats = excluded.formats, fingerprint = excluded.fingerprint",
+            (self.id, self.datestamp, self.setspec, " ".join(self.formats), self.fingerprint),
+        )
+        _place_in_sets(db, self.id, self.datestamp, self.ancestors)
+
+
+@dataclass(frozen=True)
+class _Deleted(_Change):
+    """A bag no longer in the collection (withdrawn, or gone)."""
+
+    id: str
+    when: str
+
+    def write(self, db: sqlite3.Connection) -> None:
+        # A deleted item offers only its header (in oai_dc), as a rebuilt catalog's does.
+        db.execute(
+            "UPDATE records SET deleted = 1, datestamp = ?, fingerprint = '', "
+            "formats = 'oai_dc' WHERE id = ?",
+            (self.when, self.id),
+        )
+        db.execute("UPDATE record_sets SET datestamp = ? WHERE id = ?", (self.when, self.id))
+
+
+@dataclass(frozen=True)
+class _Tombstoned(_Change):
+    """A withdrawn bag a rebuilt catalog did not know."""
+
+    id: str
+    stone: Tombstone
+
+    def write(self, db: sqlite3.Connection) -> None:
+        when = self.stone.withdrawn_at
+        group = self.stone.value("Bag-Group-Identifier") or ""
+        setspec, ancestors = set_path(group) if group else ("", [])
+        db.execute(
+            "INSERT INTO records (id, datestamp, deleted, setspec, formats, fingerprint) "
+            "VALUES (?, ?, 1, ?, 'oai_dc', '')",
+            (self.id, when, setspec or None),
+        )
+        _place_in_sets(db, self.id, when, ancestors)
 
 
 def _place_in_sets(

@@ -22,7 +22,7 @@ from urllib.parse import quote
 from lxml import etree
 
 from archiver import layout
-from archiver.bagit.reader import Bag, read_bag
+from archiver.bagit.reader import Bag
 from archiver.clock import w3cdtf
 from archiver.collection.catalog import Catalog, Item
 from archiver.oai import tokens
@@ -530,9 +530,8 @@ class Provider:
         return record
 
     def _metadata(self, item: Item, fmt: Format) -> etree._Element | None:
-        try:
-            bag = read_bag(self.collection / item.id, manifests=False, fetch_txt=False)
-        except OSError:
+        bag = self.catalog.read(item.id)
+        if bag is None:
             return None
 
         def fallback() -> etree._Element | None:
