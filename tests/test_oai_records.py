@@ -3,7 +3,10 @@ that are valid, with xs:IDs no other bag's record shares."""
 
 from __future__ import annotations
 
+import logging
+import os
 import re
+import shutil
 from collections import Counter
 from pathlib import Path
 
@@ -12,8 +15,18 @@ from hypothesis import assume, example, given
 from hypothesis import strategies as st
 from lxml import etree
 
+from archiver.collection.catalog import Item
 from archiver.xml import mets
-from tests.oai_helpers import NS, BagSpec, Repo, make_collection, moment
+from tests.oai_helpers import (
+    NS,
+    PREFIX,
+    BagSpec,
+    Repo,
+    error_codes,
+    header_ids,
+    make_collection,
+    moment,
+)
 
 NOW = moment("2024-03-01T00:00:00Z")
 # Bag identifiers that once wrote the same METS IDs ("7x" and "b7x": b7x_file_1), and ones
@@ -30,6 +43,12 @@ CLASHING = (
 @pytest.fixture(scope="module")
 def clashing(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return make_collection(tmp_path_factory.mktemp("clashing"), CLASHING)
+
+
+def _item(repo: Repo, bag_id: str) -> Item:
+    found = repo.catalog.item(bag_id)
+    assert found is not None
+    return found
 
 
 def _ids(root: etree._Element) -> list[str]:
@@ -80,3 +99,83 @@ def test_two_bags_never_write_the_same_mets_id(first: str, second: str) -> None:
     assert all(mets.LOCAL_ID.fullmatch(local) for local in _LOCALS)
     ids = {mets.id_prefix(first) + local for local in _LOCALS}
     assert ids.isdisjoint(mets.id_prefix(second) + local for local in _LOCALS)
+
+
+# -- documents that are not what their format says --------------------------------------------
+
+
+def _edit(path: Path, old: bytes, new: bytes) -> None:
+    """Replace ``old`` in a file by ``new``, keeping its modification time (its datestamp)."""
+    info = path.stat()
+    data = path.read_bytes()
+    assert old in data
+    path.write_bytes(data.replace(old, new))
+    os.utime(path, ns=(info.st_atime_ns, info.st_mtime_ns))
+
+
+def test_a_schema_invalid_dc_xml_is_served_as_dublin_core_from_bag_info_and_logged(
+    clashing: Path, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    collection = Path(shutil.copytree(clashing, tmp_path / "c", symlinks=True))
+    dc_xml = collection / "a" / "metadata" / "dc.xml"
+    # Well-formed, but dc:titel is no Dublin Core element.
+    _edit(dc_xml, b"dc:title>", b"dc:titel>")
+    with caplog.at_level(logging.WARNING, logger="archiver.catalog"):
+        repo = Repo(collection, NOW)
+    try:
+        root = repo.ask(f"verb=GetRecord&identifier={PREFIX}a&metadataPrefix=oai_dc")
+        assert b"titel" not in repo.raw("verb=ListRecords&metadataPrefix=oai_dc")
+    finally:
+        repo.close()
+    assert root.findtext(".//dc:identifier", namespaces=NS) == "a"  # from bag-info
+    [logged] = [r.getMessage() for r in caplog.records]
+    assert logged.startswith("bag a: [metadata.xml.schema-invalid] metadata/dc.xml line ")
+    assert logged.endswith("; its oai_dc record is made from its bag-info")
+
+
+@pytest.mark.parametrize(
+    ("name", "change"),
+    [
+        ("mets.xml", (b"<mets:name>", b"<mets:nom>")),  # not well-formed any more
+        ("mets.xml", (b"mets:name>", b"mets:nom>")),  # well-formed, not METS
+        ("premis.xml", (b"premis:eventType", b"premis:eventKind")),
+        ("mets.xml", (b'<?xml version="1.0" encoding="UTF-8"?>', b"<!DOCTYPE x>")),
+    ],
+)
+def test_a_mets_or_premis_document_that_is_not_valid_is_not_offered(
+    clashing: Path, tmp_path: Path, name: str, change: tuple[bytes, bytes]
+) -> None:
+    collection = Path(shutil.copytree(clashing, tmp_path / "c", symlinks=True))
+    path = collection / "a" / "metadata" / name
+    _edit(path, *change)
+    prefix = name.removesuffix(".xml")
+    repo = Repo(collection, NOW, page_size=len(CLASHING))
+    try:
+        assert prefix not in _item(repo, "a").formats
+        root = repo.ask(f"verb=GetRecord&identifier={PREFIX}a&metadataPrefix={prefix}")
+        assert error_codes(root) == ["cannotDisseminateFormat"]
+        listed = repo.ask(f"verb=ListRecords&metadataPrefix={prefix}")
+        assert PREFIX + "a" not in header_ids(listed)
+    finally:
+        repo.close()
+
+
+def test_a_document_changed_since_it_was_checked_is_checked_again_before_it_is_served(
+    clashing: Path, tmp_path: Path
+) -> None:
+    collection = Path(shutil.copytree(clashing, tmp_path / "c", symlinks=True))
+    repo = Repo(collection, NOW)
+    try:
+        for name in ("dc.xml", "mets.xml"):
+            path = collection / "a" / "metadata" / name
+            path.write_bytes(path.read_bytes().replace(b"</mets:name>", b"</mets:nom>").replace(
+                b"dc:title>", b"dc:titel>"
+            ))  # fmt: skip
+        # Before the catalog's next refresh:
+        dc = repo.ask(f"verb=GetRecord&identifier={PREFIX}a&metadataPrefix=oai_dc")
+        assert dc.findtext(".//dc:identifier", namespaces=NS) == "a"  # from bag-info
+        assert error_codes(
+            repo.ask(f"verb=GetRecord&identifier={PREFIX}a&metadataPrefix=mets")
+        ) == ["cannotDisseminateFormat"]
+    finally:
+        repo.close()

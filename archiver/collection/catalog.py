@@ -1,10 +1,12 @@
 """The OAI-PMH catalog: an index of a collection's bags in SQLite, for fast, stable paging.
 
 One row per item (a bag, or the tombstone of a withdrawn or vanished one): its datestamp,
-its set, whether it is deleted, which formats it offers, and a fingerprint of the files its
-records come from. The bags stay the source of truth: records are read from them when a
-harvester asks, and the catalog can be rebuilt from the collection at any time (datestamps
-come from the files' modification times, deletions from the tombstones).
+its set, whether it is deleted, which formats it offers, a fingerprint of the files its
+records come from, and which of its metadata documents were found fit to serve (valid,
+``archiver.oai.records.check``) as which file. The bags stay the source of truth: records
+are read from them when a harvester asks, and the catalog can be rebuilt from the
+collection at any time (datestamps come from the files' modification times, deletions from
+the tombstones).
 
 ``refresh`` brings the catalog up to date incrementally: a bag whose fingerprint has not
 changed is not read again.
@@ -12,17 +14,17 @@ changed is not read again.
 
 from __future__ import annotations
 
+import logging
 import os
 import re
 import secrets
 import sqlite3
 import stat
 import threading
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-
-from lxml import etree
 
 from archiver import layout
 from archiver.bagit.reader import BAG_INFO_TXT, BAGIT_TXT, Bag, read_bag
@@ -30,16 +32,19 @@ from archiver.clock import w3cdtf
 from archiver.collection import bags
 from archiver.collection.store import Row, Schema, Store, statements
 from archiver.collection.withdrawal import Tombstone, tombstones
-from archiver.xml import parsing
-from archiver.xml.namespaces import METS, PREMIS
+from archiver.findings import finding
+from archiver.oai import records
 
 CATALOG_FILE = "catalog.sqlite"
 # Bumped when what we serve for an unchanged bag changes (a new format, another crosswalk):
 # every datestamp then moves, so harvesters fetch the records again (OAI-PMH §2.7.1).
-CROSSWALK_VERSION = "1"
+# 2: documents served only when schema-valid (dc.xml otherwise from bag-info); METS IDs
+# made unique across bags.
+CROSSWALK_VERSION = "2"
 # The files a bag's records and header are made from.
 _SOURCES = (BAGIT_TXT, BAG_INFO_TXT, layout.DC_XML, layout.METS_XML, layout.PREMIS_XML)
 _UNRESERVED = re.compile(r"[^A-Za-z0-9\-_.!~*'()]+")
+_log = logging.getLogger("archiver.catalog")
 
 
 def _create(db: sqlite3.Connection) -> None:
@@ -67,7 +72,14 @@ def _create(db: sqlite3.Connection) -> None:
     db.execute("INSERT INTO meta VALUES ('secret', ?)", (secrets.token_hex(32),))
 
 
-SCHEMA = Schema("catalog", (_create,))
+SCHEMA = Schema(
+    "catalog",
+    (
+        _create,
+        # The documents found fit to serve: "NAME=SIGNATURE ..." (records.signature).
+        statements("ALTER TABLE records ADD COLUMN checked TEXT NOT NULL DEFAULT ''"),
+    ),
+)
 
 
 @dataclass(frozen=True)
@@ -77,6 +89,8 @@ class Item:
     deleted: bool
     setspec: str | None
     formats: tuple[str, ...]
+    # bag file -> the signature it had when found fit to serve
+    checked: Mapping[str, str] = field(default_factory=dict)
 
 
 def set_path(group: str) -> tuple[str, list[tuple[str, str]]]:
@@ -197,12 +211,35 @@ class Catalog:
             return None
         group = bag.value("Bag-Group-Identifier") or ""
         setspec, ancestors = set_path(group) if group else ("", [])
-        formats = ["oai_dc"]
-        if _root_namespace(bag, layout.METS_XML) == METS:
-            formats.append("mets")
-        if _root_namespace(bag, layout.PREMIS_XML) == PREMIS:
-            formats.append("premis")
-        return _Indexed(bag_id, datestamp, setspec or None, ancestors, formats, fingerprint)
+        checked = {}
+        for fmt in records.FORMATS.values():
+            if fmt.source not in bag.inventory.tags:
+                continue
+            try:
+                with bag.open(fmt.source) as handle:
+                    signature = records.signature(handle)
+                    problem = records.check(handle, fmt)
+            except OSError as exc:
+                problem = finding(
+                    "metadata.xml.malformed", fmt.source, f"cannot read: {exc.strerror or exc}"
+                )
+            if problem is None:
+                checked[fmt.source] = signature
+                continue
+            instead = (
+                "its oai_dc record is made from its bag-info"
+                if fmt.prefix == "oai_dc"
+                else f"it offers no {fmt.prefix} record"
+            )
+            _log.warning("bag %s: [%s] %s; %s", bag_id, problem.code, problem.describe(), instead)
+        formats = [
+            prefix
+            for prefix, fmt in records.FORMATS.items()
+            if prefix == "oai_dc" or fmt.source in checked
+        ]
+        return _Indexed(
+            bag_id, datestamp, setspec or None, ancestors, formats, fingerprint, checked
+        )
 
     # -- what the protocol asks -------------------------------------------------------
 
@@ -311,15 +348,25 @@ class _Indexed(_Change):
     ancestors: list[tuple[str, str]]
     formats: list[str]
     fingerprint: str
+    checked: dict[str, str]
 
     def write(self, db: sqlite3.Connection) -> None:
+        checked = " ".join(f"{name}={signature}" for name, signature in self.checked.items())
         db.execute("DELETE FROM record_sets WHERE id = ?", (self.id,))
         db.execute(
-            "INSERT INTO records (id, datestamp, deleted, setspec, formats, fingerprint) "
-            "VALUES (?, ?, 0, ?, ?, ?) ON CONFLICT(id) DO UPDATE SET "
+            "INSERT INTO records (id, datestamp, deleted, setspec, formats, fingerprint, "
+            "checked) VALUES (?, ?, 0, ?, ?, ?, ?) ON CONFLICT(id) DO UPDATE SET "
             "datestamp = excluded.datestamp, deleted = 0, setspec = excluded.setspec, "
-            "formats = excluded.formats, fingerprint = excluded.fingerprint",
-            (self.id, self.datestamp, self.setspec, " ".join(self.formats), self.fingerprint),
+            "formats = excluded.formats, fingerprint = excluded.fingerprint, "
+            "checked = excluded.checked",
+            (
+                self.id,
+                self.datestamp,
+                self.setspec,
+                " ".join(self.formats),
+                self.fingerprint,
+                checked,
+            ),
         )
         _place_in_sets(db, self.id, self.datestamp, self.ancestors)
 
@@ -335,7 +382,7 @@ class _Deleted(_Change):
         # A deleted item offers only its header (in oai_dc), as a rebuilt catalog's does.
         db.execute(
             "UPDATE records SET deleted = 1, datestamp = ?, fingerprint = '', "
-            "formats = 'oai_dc' WHERE id = ?",
+            "formats = 'oai_dc', checked = '' WHERE id = ?",
             (self.when, self.id),
         )
         db.execute("UPDATE record_sets SET datestamp = ? WHERE id = ?", (self.when, self.id))
@@ -376,17 +423,5 @@ def _item(row: Row) -> Item:
         bool(row["deleted"]),
         row["setspec"],
         tuple(row["formats"].split()),
+        dict(entry.split("=", 1) for entry in row["checked"].split()),
     )
-
-
-def _root_namespace(bag: Bag, name: str) -> str | None:
-    """The namespace of a document's root element, read from its first bytes only."""
-    if name not in bag.inventory.tags:
-        return None
-    try:
-        with bag.open(name) as handle:
-            for _, element in parsing.iterparse(handle, ("start",)):
-                return etree.QName(element).namespace
-    except (OSError, etree.XMLSyntaxError):
-        return None
-    return None
