@@ -210,6 +210,21 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="SECONDS",
         help="how often the catalog catches up with the collection (default: %(default)s)",
     )
+    srv.add_argument(
+        "--idle-timeout",
+        type=_positive,
+        default=15,
+        metavar="SECONDS",
+        help="close a connection idle this long, with no request in progress "
+        "(default: %(default)s)",
+    )
+    srv.add_argument(
+        "--max-connections",
+        type=_positive,
+        default=1000,
+        metavar="N",
+        help="connections open at once; more wait until one closes (default: %(default)s)",
+    )
 
     wd = commands.add_parser(
         "withdraw", help="move a bag out of the collection, leaving a tombstone for harvesters"
@@ -522,6 +537,7 @@ def _serve(args: argparse.Namespace) -> int:
             f"archiver: serving {args.collection} at {config.base_url}", file=sys.stderr, flush=True
         )
 
+    _open_files_allowed(args.max_connections)
     serve(
         collection.catalog(),
         configure,
@@ -529,9 +545,23 @@ def _serve(args: argparse.Namespace) -> int:
         port=args.port,
         clock=Clock.from_environment(),
         refresh_seconds=args.refresh,
+        idle_timeout=args.idle_timeout,
+        connection_limit=args.max_connections,
         announce=announce,
     )
     return EXIT_OK
+
+
+def _open_files_allowed(connections: int) -> None:
+    """Let this process open a descriptor per connection, as far as its hard limit allows
+    (a server's process, the command's own: a library call would not change it)."""
+    import resource
+
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    wanted = connections + 256
+    if soft != resource.RLIM_INFINITY and soft < wanted:
+        ceiling = wanted if hard == resource.RLIM_INFINITY else min(wanted, hard)
+        resource.setrlimit(resource.RLIMIT_NOFILE, (max(soft, ceiling), hard))
 
 
 def _export(args: argparse.Namespace) -> int:

@@ -405,9 +405,15 @@ class Server:
 
 @contextmanager
 def running_server(
-    collection: Path, *, page_size: int = 2, refresh: float = 1.0, timeout: float = 30.0
+    collection: Path,
+    *,
+    page_size: int = 2,
+    refresh: float = 1.0,
+    timeout: float = 30.0,
+    options: Sequence[str] = (),
 ) -> Iterator[Server]:
-    """``archiver serve COLLECTION --port 0 ...`` in a subprocess, stopped at the end."""
+    """``archiver serve COLLECTION --port 0 ... OPTIONS`` in a subprocess, stopped at the
+    end."""
     env = {k: v for k, v in os.environ.items() if k != "SOURCE_DATE_EPOCH"}
     command = [
         sys.executable,
@@ -425,6 +431,7 @@ def running_server(
         str(page_size),
         "--refresh",
         str(refresh),
+        *options,
     ]
     process = subprocess.Popen(
         command,

@@ -9,6 +9,7 @@ import json
 import os
 import re
 import shutil
+import socket
 import subprocess
 import sys
 import threading
@@ -34,6 +35,7 @@ from sickle.oaiexceptions import (
     NoRecordsMatch,
 )
 
+from archiver.oai.app import OAIApp
 from archiver.xml import parsing
 from tests.oai_helpers import (
     ADMIN,
@@ -482,7 +484,11 @@ def own_server(tmp_path: Path) -> Iterator[Served]:
 
 
 def _status_of(url: str, identifier: str) -> tuple[str | None, str]:
+    """The record's header status and datestamp; ("unreadable", "") when its bag is gone
+    but the catalog has not noticed yet (its record cannot be read: never made up)."""
     root = _ok(oai_get(url, f"verb=GetRecord&identifier={identifier}&metadataPrefix=oai_dc"))
+    if error_codes(root) == ["cannotDisseminateFormat"]:
+        return "unreadable", ""
     header = root.find("o:GetRecord/o:record/o:header", NS)
     assert header is not None
     return header.get("status"), str(header.findtext("o:datestamp", namespaces=NS))
@@ -587,3 +593,179 @@ def test_oai_app_names_every_problem_of_its_configuration(tmp_path: Path) -> Non
     for part in ("base URL", "repository identifier", "'nobody'", "at least one record"):
         assert part in message
     assert "--" not in message  # a library message never names a command-line option
+
+
+def test_serving_on_a_port_in_use_is_one_line_and_exit_2(tmp_path: Path) -> None:
+    import socket
+
+    collection = make_collection(tmp_path)
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        env = {k: v for k, v in os.environ.items() if k != "SOURCE_DATE_EPOCH"}
+        done = subprocess.run(
+            [sys.executable, "-m", "archiver", "serve", str(collection), "--port", str(port)],
+            env=env, capture_output=True, text=True, timeout=60, check=False,
+        )  # fmt: skip
+    assert done.returncode == 2, done.stderr
+    assert "Traceback" not in done.stderr
+    assert done.stderr.count("\n") == 1, done.stderr
+    assert f"127.0.0.1:{port}" in done.stderr and "in use" in done.stderr
+
+
+def _chunked_post_until_refused(url: str, limit: int) -> tuple[int, bytes]:
+    """POST /oai with a chunked body of up to ``limit`` bytes, sent 64 KiB at a time until
+    the server answers or closes: (bytes of body sent, what the server answered)."""
+    import select
+    import socket
+
+    parts = urlsplit(url)
+    chunk = b"x" * (64 << 10)
+    framed = f"{len(chunk):x}\r\n".encode() + chunk + b"\r\n"
+    sent = 0
+    with socket.create_connection((parts.hostname, parts.port), timeout=30) as conn:
+        conn.sendall(
+            f"POST {parts.path} HTTP/1.1\r\nHost: {parts.netloc}\r\n"
+            "Content-Type: application/x-www-form-urlencoded\r\n"
+            "Transfer-Encoding: chunked\r\n\r\n10\r\nverb=Identify&x=\r\n".encode()
+        )
+        try:
+            while sent < limit and not select.select([conn], [], [], 0)[0]:
+                conn.sendall(framed)
+                sent += len(chunk)
+            if sent >= limit:
+                conn.sendall(b"0\r\n\r\n")
+        except (BrokenPipeError, ConnectionResetError):
+            pass
+        answer = b""
+        try:
+            while len(answer) < 4096 and (data := conn.recv(4096)):
+                answer += data
+        except ConnectionResetError:
+            pass
+    return sent, answer
+
+
+def test_a_chunked_post_body_is_refused_after_tens_of_kilobytes_not_spooled_whole(
+    served: Served,
+) -> None:
+    limit = 64 << 20
+    sent, answer = _chunked_post_until_refused(served.url, limit)
+    assert answer.startswith(b"HTTP/1.1 413"), answer[:200]
+    # The server stopped reading long before the end: what was sent beyond its limit sat in
+    # the kernel's socket buffers, a few megabytes at most.
+    assert sent < limit // 2
+
+
+class _Endless:
+    """A request body that never ends, counting what is read of it."""
+
+    def __init__(self) -> None:
+        self.read_bytes = 0
+
+    def read(self, size: int = -1) -> bytes:
+        assert size >= 0, "the whole of an endless body was asked for"
+        self.read_bytes += size
+        return b"v" * size
+
+
+def _wsgi_post(app: OAIApp, environ_extra: dict[str, object]) -> tuple[str, bytes]:
+    from wsgiref.util import setup_testing_defaults
+
+    environ: dict[str, object] = {
+        "PATH_INFO": "/oai",
+        "REQUEST_METHOD": "POST",
+        "CONTENT_TYPE": "application/x-www-form-urlencoded",
+        **environ_extra,
+    }
+    setup_testing_defaults(environ)
+    status: list[str] = []
+    body = b"".join(app(environ, lambda code, _headers: status.append(code)))
+    return status[0], body
+
+
+def test_the_app_reads_at_most_64_kib_of_a_body_without_a_length(tmp_path: Path) -> None:
+    import io
+
+    from archiver.oai.app import MAX_BODY, oai_app
+
+    collection = make_collection(tmp_path)
+    app = oai_app(collection, base_url="http://repo.example.org/oai", refresh_seconds=None)
+    try:
+        endless = _Endless()
+        status, _ = _wsgi_post(app, {"wsgi.input": endless, "wsgi.input_terminated": True})
+        assert status.startswith("413")
+        assert endless.read_bytes <= MAX_BODY + 1
+        # A chunked body the server ends for us is read, not taken to be empty.
+        small = io.BytesIO(b"verb=Identify")
+        status, body = _wsgi_post(app, {"wsgi.input": small, "wsgi.input_terminated": True})
+        assert status == "200 OK" and error_codes(validate(body)) == []
+        status, _ = _wsgi_post(app, {"wsgi.input": io.BytesIO(b""), "CONTENT_LENGTH": "12x"})
+        assert status.startswith("413")
+    finally:
+        app.close()
+
+
+# -- idle connections -----------------------------------------------------------------------
+
+
+def _is_open(conn: socket.socket) -> bool:
+    """Whether the server still holds this connection (nothing to read, not closed)."""
+    conn.setblocking(False)
+    try:
+        return conn.recv(1, socket.MSG_PEEK) != b""
+    except BlockingIOError:
+        return True
+    except ConnectionResetError:
+        return False
+
+
+def test_an_idle_connection_is_closed_after_the_configured_timeout(tmp_path: Path) -> None:
+    collection = make_collection(tmp_path)
+    with running_server(collection, options=["--idle-timeout", "1"]) as server:
+        parts = urlsplit(server.url)
+        with socket.create_connection((parts.hostname, parts.port), timeout=60) as idle:
+            started = time.monotonic()
+            assert idle.recv(1) == b""  # blocks until the server closes it
+            # One second of idleness, found by a check made every second: a generous bound.
+            assert time.monotonic() - started < 30
+        with socket.create_connection((parts.hostname, parts.port), timeout=60) as busy:
+            busy.sendall(f"GET {parts.path}?verb=Identify HTTP/1.1\r\nHost: x\r\n\r\n".encode())
+            assert busy.recv(12).startswith(b"HTTP/1.1 200")
+
+
+def test_a_request_is_answered_while_500_idle_connections_are_held(tmp_path: Path) -> None:
+    collection = make_collection(tmp_path)
+    with running_server(collection, options=["--idle-timeout", "600"]) as server:
+        parts = urlsplit(server.url)
+        address = (parts.hostname, parts.port)
+        idle = [socket.create_connection(address, timeout=30) for _ in range(500)]
+        try:
+            response = oai_get(server.url, "verb=Identify")  # 30 s client timeout
+            assert response.status == 200 and error_codes(validate(response.body)) == []
+            # They were held, not dropped to make room: every one is still open.
+            assert all(_is_open(conn) for conn in idle)
+        finally:
+            for conn in idle:
+                conn.close()
+
+
+def test_the_command_line_defaults_for_connections_are_the_servers() -> None:
+    from archiver.cli import build_parser
+    from archiver.oai.app import CONNECTION_LIMIT, IDLE_TIMEOUT
+
+    args = build_parser().parse_args(["serve", "bags"])
+    assert (args.idle_timeout, args.max_connections) == (IDLE_TIMEOUT, CONNECTION_LIMIT)
+
+
+def test_the_connection_limit_stays_below_the_open_file_limit(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    import resource
+
+    from archiver.oai import app
+
+    monkeypatch.setattr(resource, "getrlimit", lambda _which: (1024, 1024))
+    assert app._connections_allowed(500) == 500
+    assert app._connections_allowed(1000) == 1024 - app._OTHER_FILES

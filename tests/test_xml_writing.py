@@ -109,3 +109,28 @@ def test_every_file_object_shape_is_valid_premis() -> None:
     assert parsing.schema_errors(parsing.preservation_schema(), tree) == []
     paths = tree.xpath("//premis:contentLocationValue/text()", namespaces=NS)
     assert paths == [obj.path for obj in FILES]
+
+
+def test_a_verbatim_element_holds_exactly_what_is_written_in_it() -> None:
+    output = BytesIO()
+    stylesheet = etree.ProcessingInstruction("xml-stylesheet", 'href="s.xsl"')
+    with writing.stream(output, [stylesheet]) as stream, stream.element("root"):
+        with stream.element("mixed", verbatim=True):
+            stream.text("text ")
+            stream.write(etree.fromstring("<b>bold <i>and</i></b>"))
+            stream.text(" tail")
+        stream.leaf("after", "x")
+    data = output.getvalue()
+    assert data.startswith(writing.DECLARATION + b'<?xml-stylesheet href="s.xsl"?>\n<root>')
+    assert b"<mixed>text <b>bold <i>and</i></b> tail</mixed>\n  <after>x</after>" in data
+
+
+def test_well_formedness_is_checked_without_a_tree_and_a_pi_before_the_root_is_no_bother() -> None:
+    document = b'<?xml version="1.0"?>\n<?pi x?>\n<a><b/></a>\n'
+    assert parsing.syntax_error(BytesIO(document)) is None
+    error = parsing.syntax_error(BytesIO(document[:-6]))
+    assert error is not None and error.lineno == 3
+    assert parsing.syntax_error(BytesIO(b"")) is not None
+    schema = parsing.preservation_schema()
+    found = parsing.streamed_schema_error(schema, BytesIO(document))
+    assert found is not None and "No matching global declaration" in found[1]

@@ -1,10 +1,12 @@
 """The OAI-PMH catalog: an index of a collection's bags in SQLite, for fast, stable paging.
 
 One row per item (a bag, or the tombstone of a withdrawn or vanished one): its datestamp,
-its set, whether it is deleted, which formats it offers, and a fingerprint of the files its
-records come from. The bags stay the source of truth: records are read from them when a
-harvester asks, and the catalog can be rebuilt from the collection at any time (datestamps
-come from the files' modification times, deletions from the tombstones).
+its set, whether it is deleted, which formats it offers, a fingerprint of the files its
+records come from, and which of its metadata documents were found fit to serve (valid,
+``archiver.oai.records.check``) as which file. The bags stay the source of truth: records
+are read from them when a harvester asks, and the catalog can be rebuilt from the
+collection at any time (datestamps come from the files' modification times, deletions from
+the tombstones).
 
 ``refresh`` brings the catalog up to date incrementally: a bag whose fingerprint has not
 changed is not read again.
@@ -12,16 +14,17 @@ changed is not read again.
 
 from __future__ import annotations
 
+import logging
 import os
 import re
 import secrets
 import sqlite3
+import stat
 import threading
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-
-from lxml import etree
 
 from archiver import layout
 from archiver.bagit.reader import BAG_INFO_TXT, BAGIT_TXT, Bag, read_bag
@@ -29,16 +32,19 @@ from archiver.clock import w3cdtf
 from archiver.collection import bags
 from archiver.collection.store import Row, Schema, Store, statements
 from archiver.collection.withdrawal import Tombstone, tombstones
-from archiver.xml import parsing
-from archiver.xml.namespaces import METS, PREMIS
+from archiver.findings import finding
+from archiver.oai import records
 
 CATALOG_FILE = "catalog.sqlite"
 # Bumped when what we serve for an unchanged bag changes (a new format, another crosswalk):
 # every datestamp then moves, so harvesters fetch the records again (OAI-PMH §2.7.1).
-CROSSWALK_VERSION = "1"
+# 2: documents served only when schema-valid (dc.xml otherwise from bag-info); METS IDs
+# made unique across bags.
+CROSSWALK_VERSION = "2"
 # The files a bag's records and header are made from.
 _SOURCES = (BAGIT_TXT, BAG_INFO_TXT, layout.DC_XML, layout.METS_XML, layout.PREMIS_XML)
 _UNRESERVED = re.compile(r"[^A-Za-z0-9\-_.!~*'()]+")
+_log = logging.getLogger("archiver.catalog")
 
 
 def _create(db: sqlite3.Connection) -> None:
@@ -66,7 +72,14 @@ def _create(db: sqlite3.Connection) -> None:
     db.execute("INSERT INTO meta VALUES ('secret', ?)", (secrets.token_hex(32),))
 
 
-SCHEMA = Schema("catalog", (_create,))
+SCHEMA = Schema(
+    "catalog",
+    (
+        _create,
+        # The documents found fit to serve: "NAME=SIGNATURE ..." (records.signature).
+        statements("ALTER TABLE records ADD COLUMN checked TEXT NOT NULL DEFAULT ''"),
+    ),
+)
 
 
 @dataclass(frozen=True)
@@ -76,6 +89,8 @@ class Item:
     deleted: bool
     setspec: str | None
     formats: tuple[str, ...]
+    # bag file -> the signature it had when found fit to serve
+    checked: Mapping[str, str] = field(default_factory=dict)
 
 
 def set_path(group: str) -> tuple[str, list[tuple[str, str]]]:
@@ -116,50 +131,52 @@ class Catalog:
         Bags that vanished without a tombstone are deleted records from ``now`` on
         (deletedRecord=persistent): a harvester is never left holding a record we no
         longer have without being told.
+
+        The bags are read first, with the catalog unlocked: reading one can take long (a
+        slow disk, a big document), and a writer meanwhile (``withdraw`` in another
+        process) must not wait on it. Then one short transaction writes what changed, each
+        row only if no one changed it since it was read; a row changed meanwhile is left
+        as the other writer made it, and looked at again by the next refresh.
         """
         with self._refreshing:
             present = bags.bag_ids(self.collection)
             stones = {stone.id: stone for stone in tombstones(self.collection)}
             known = {
-                row["id"]: row
+                row["id"]: _Seen(bool(row["deleted"]), row["fingerprint"])
                 for row in self.store.rows("SELECT id, deleted, fingerprint FROM records")
             }
+            changes = self._changes(present, stones, known, w3cdtf(now))
+            if not changes:
+                return 0
             # One transaction for the whole pass: a commit per bag would be an fsync per bag.
             with self.store.transaction() as db:
-                return self._catch_up(db, present, stones, known, w3cdtf(now))
+                return sum(change.apply(db, known.get(change.id)) for change in changes)
 
-    def _catch_up(
-        self,
-        db: sqlite3.Connection,
-        present: list[str],
-        stones: dict[str, Tombstone],
-        known: dict[str, Row],
-        now: str,
-    ) -> int:
-        changed = 0
+    def _changes(
+        self, present: list[str], stones: dict[str, Tombstone], known: dict[str, _Seen], now: str
+    ) -> list[_Change]:
+        changes: list[_Change] = []
         here = set(present)
         for bag_id in present:
             fingerprint, datestamp = self._fingerprint(bag_id)
-            row = known.get(bag_id)
-            if row is not None and not row["deleted"] and row["fingerprint"] == fingerprint:
+            seen = known.get(bag_id)
+            if seen is not None and not seen.deleted and seen.fingerprint == fingerprint:
                 continue
-            if row is not None and row["fingerprint"].split("|", 1)[0] != CROSSWALK_VERSION:
+            if seen is not None and seen.fingerprint.split("|", 1)[0] != CROSSWALK_VERSION:
                 # Served differently now (§2.7.1): the record changed even if the bag did not.
                 datestamp = max(datestamp, now)
-            self._index_bag(db, bag_id, fingerprint, datestamp)
-            changed += 1
-        for bag_id, row in known.items():
-            if bag_id in here or row["deleted"]:
+            indexed = self._index_bag(bag_id, fingerprint, datestamp)
+            if indexed is not None:
+                changes.append(indexed)
+        for bag_id, seen in known.items():
+            if bag_id in here or seen.deleted:
                 continue
             stone = stones.get(bag_id)
-            when = stone.withdrawn_at if stone else now
-            self._delete(db, bag_id, when)
-            changed += 1
+            changes.append(_Deleted(bag_id, stone.withdrawn_at if stone else now))
         for bag_id, stone in stones.items():  # a rebuilt catalog learns its deletions
             if bag_id not in here and bag_id not in known:
-                self._tombstone(db, bag_id, stone)
-                changed += 1
-        return changed
+                changes.append(_Tombstoned(bag_id, stone))
+        return changes
 
     def _fingerprint(self, bag_id: str) -> tuple[str, str]:
         """(what the bag's records are made from, as stat signatures; the newest mtime)."""
@@ -176,49 +193,53 @@ class Catalog:
             newest = max(newest, info.st_mtime)
         return "|".join(parts), w3cdtf(datetime.fromtimestamp(newest, UTC))
 
-    def _index_bag(
-        self, db: sqlite3.Connection, bag_id: str, fingerprint: str, datestamp: str
-    ) -> None:
+    def read(self, bag_id: str) -> Bag | None:
+        """The bag ``bag_id`` of this collection, as the reader reads it (no manifests, no
+        fetch.txt); None when there is no such folder, or it is a link (it may lead out
+        of the collection), or it cannot be listed."""
+        root = self.collection / bag_id
         try:
-            bag = read_bag(self.collection / bag_id, manifests=False, fetch_txt=False)
-        except OSError:  # vanished since it was listed: the next refresh deletes it
-            return
+            if not stat.S_ISDIR(os.lstat(root).st_mode):
+                return None
+            return read_bag(root, manifests=False, fetch_txt=False)
+        except OSError:
+            return None
+
+    def _index_bag(self, bag_id: str, fingerprint: str, datestamp: str) -> _Indexed | None:
+        bag = self.read(bag_id)
+        if bag is None:  # vanished since it was listed: the next refresh deletes it
+            return None
         group = bag.value("Bag-Group-Identifier") or ""
         setspec, ancestors = set_path(group) if group else ("", [])
-        formats = ["oai_dc"]
-        if _root_namespace(bag, layout.METS_XML) == METS:
-            formats.append("mets")
-        if _root_namespace(bag, layout.PREMIS_XML) == PREMIS:
-            formats.append("premis")
-        db.execute("DELETE FROM record_sets WHERE id = ?", (bag_id,))
-        db.execute(
-            "INSERT INTO records (id, datestamp, deleted, setspec, formats, fingerprint) "
-            "VALUES (?, ?, 0, ?, ?, ?) ON CONFLICT(id) DO UPDATE SET "
-            "datestamp = excluded.datestamp, deleted = 0, setspec = excluded.setspec, "
-            "formats = excluded.formats, fingerprint = excluded.fingerprint",
-            (bag_id, datestamp, setspec or None, " ".join(formats), fingerprint),
+        checked = {}
+        for fmt in records.FORMATS.values():
+            if fmt.source not in bag.inventory.tags:
+                continue
+            try:
+                with bag.open(fmt.source) as handle:
+                    signature = records.signature(handle)
+                    problem = records.check(handle, fmt)
+            except OSError as exc:
+                problem = finding(
+                    "metadata.xml.malformed", fmt.source, f"cannot read: {exc.strerror or exc}"
+                )
+            if problem is None:
+                checked[fmt.source] = signature
+                continue
+            instead = (
+                "its oai_dc record is made from its bag-info"
+                if fmt.prefix == "oai_dc"
+                else f"it offers no {fmt.prefix} record"
+            )
+            _log.warning("bag %s: [%s] %s; %s", bag_id, problem.code, problem.describe(), instead)
+        formats = [
+            prefix
+            for prefix, fmt in records.FORMATS.items()
+            if prefix == "oai_dc" or fmt.source in checked
+        ]
+        return _Indexed(
+            bag_id, datestamp, setspec or None, ancestors, formats, fingerprint, checked
         )
-        _place_in_sets(db, bag_id, datestamp, ancestors)
-
-    def _delete(self, db: sqlite3.Connection, bag_id: str, when: str) -> None:
-        # A deleted item offers only its header (in oai_dc), as a rebuilt catalog's does.
-        db.execute(
-            "UPDATE records SET deleted = 1, datestamp = ?, fingerprint = '', "
-            "formats = 'oai_dc' WHERE id = ?",
-            (when, bag_id),
-        )
-        db.execute("UPDATE record_sets SET datestamp = ? WHERE id = ?", (when, bag_id))
-
-    def _tombstone(self, db: sqlite3.Connection, bag_id: str, stone: Tombstone) -> None:
-        when = stone.withdrawn_at
-        group = stone.value("Bag-Group-Identifier") or ""
-        setspec, ancestors = set_path(group) if group else ("", [])
-        db.execute(
-            "INSERT INTO records (id, datestamp, deleted, setspec, formats, fingerprint) "
-            "VALUES (?, ?, 1, ?, 'oai_dc', '')",
-            (bag_id, when, setspec or None),
-        )
-        _place_in_sets(db, bag_id, when, ancestors)
 
     # -- what the protocol asks -------------------------------------------------------
 
@@ -290,6 +311,102 @@ class Catalog:
         return int(count)
 
 
+@dataclass(frozen=True)
+class _Seen:
+    """A row as a refresh found it before reading the bags."""
+
+    deleted: bool
+    fingerprint: str
+
+
+class _Change:
+    """One item's row to write, once the bags have been read."""
+
+    id: str
+
+    def apply(self, db: sqlite3.Connection, seen: _Seen | None) -> int:
+        """Write the row if it is still as ``seen`` (None: no row); 1 if written, else 0."""
+        row = db.execute("SELECT deleted, fingerprint FROM records WHERE id = ?", (self.id,))
+        found = row.fetchone()
+        now = None if found is None else _Seen(bool(found[0]), found[1])
+        if now != seen:
+            return 0
+        self.write(db)
+        return 1
+
+    def write(self, db: sqlite3.Connection) -> None:
+        raise NotImplementedError
+
+
+@dataclass(frozen=True)
+class _Indexed(_Change):
+    """A live bag, as read."""
+
+    id: str
+    datestamp: str
+    setspec: str | None
+    ancestors: list[tuple[str, str]]
+    formats: list[str]
+    fingerprint: str
+    checked: dict[str, str]
+
+    def write(self, db: sqlite3.Connection) -> None:
+        checked = " ".join(f"{name}={signature}" for name, signature in self.checked.items())
+        db.execute("DELETE FROM record_sets WHERE id = ?", (self.id,))
+        db.execute(
+            "INSERT INTO records (id, datestamp, deleted, setspec, formats, fingerprint, "
+            "checked) VALUES (?, ?, 0, ?, ?, ?, ?) ON CONFLICT(id) DO UPDATE SET "
+            "datestamp = excluded.datestamp, deleted = 0, setspec = excluded.setspec, "
+            "formats = excluded.formats, fingerprint = excluded.fingerprint, "
+            "checked = excluded.checked",
+            (
+                self.id,
+                self.datestamp,
+                self.setspec,
+                " ".join(self.formats),
+                self.fingerprint,
+                checked,
+            ),
+        )
+        _place_in_sets(db, self.id, self.datestamp, self.ancestors)
+
+
+@dataclass(frozen=True)
+class _Deleted(_Change):
+    """A bag no longer in the collection (withdrawn, or gone)."""
+
+    id: str
+    when: str
+
+    def write(self, db: sqlite3.Connection) -> None:
+        # A deleted item offers only its header (in oai_dc), as a rebuilt catalog's does.
+        db.execute(
+            "UPDATE records SET deleted = 1, datestamp = ?, fingerprint = '', "
+            "formats = 'oai_dc', checked = '' WHERE id = ?",
+            (self.when, self.id),
+        )
+        db.execute("UPDATE record_sets SET datestamp = ? WHERE id = ?", (self.when, self.id))
+
+
+@dataclass(frozen=True)
+class _Tombstoned(_Change):
+    """A withdrawn bag a rebuilt catalog did not know."""
+
+    id: str
+    stone: Tombstone
+
+    def write(self, db: sqlite3.Connection) -> None:
+        when = self.stone.withdrawn_at
+        group = self.stone.value("Bag-Group-Identifier") or ""
+        setspec, ancestors = set_path(group) if group else ("", [])
+        db.execute(
+            "INSERT INTO records (id, datestamp, deleted, setspec, formats, fingerprint) "
+            "VALUES (?, ?, 1, ?, 'oai_dc', '')",
+            (self.id, when, setspec or None),
+        )
+        _place_in_sets(db, self.id, when, ancestors)
+
+
 def _place_in_sets(
     db: sqlite3.Connection, bag_id: str, datestamp: str, ancestors: list[tuple[str, str]]
 ) -> None:
@@ -306,17 +423,5 @@ def _item(row: Row) -> Item:
         bool(row["deleted"]),
         row["setspec"],
         tuple(row["formats"].split()),
+        dict(entry.split("=", 1) for entry in row["checked"].split()),
     )
-
-
-def _root_namespace(bag: Bag, name: str) -> str | None:
-    """The namespace of a document's root element, read from its first bytes only."""
-    if name not in bag.inventory.tags:
-        return None
-    try:
-        with bag.open(name) as handle:
-            for _, element in parsing.iterparse(handle, ("start",)):
-                return etree.QName(element).namespace
-    except (OSError, etree.XMLSyntaxError):
-        return None
-    return None

@@ -26,7 +26,11 @@ from archiver.errors import UsageError
 from archiver.oai.protocol import Config, Provider
 
 StartResponse = Callable[[str, list[tuple[str, str]]], Any]
-_MAX_BODY = 64 << 10
+# The longest request we read: OAI-PMH arguments (an identifier, a token) fit in a few KB.
+MAX_BODY = 64 << 10
+# What chunked transfer encoding adds around a body (chunk sizes, line breaks): waitress
+# counts it against its limit.
+_CHUNK_FRAMING = 4 << 10
 _log = logging.getLogger("archiver.oai")
 
 
@@ -122,19 +126,19 @@ class OAIApp:
                     "415 Unsupported Media Type",
                     "POST needs application/x-www-form-urlencoded\n",
                 )
-            length = int(environ.get("CONTENT_LENGTH") or 0)
-            if length > _MAX_BODY:
+            body = _body(environ)
+            if body is None:
                 return _plain(start_response, "413 Content Too Large", "request too large\n")
-            query = environ["wsgi.input"].read(length).decode("utf-8", "replace")
+            query = body.decode("utf-8", "replace")
         else:
             start_response(
                 "405 Method Not Allowed", [("Allow", "GET, POST"), ("Content-Length", "0")]
             )
             return [b""]
-        if len(query) > _MAX_BODY:
+        if len(query) > MAX_BODY:
             query = "verb=" + "x" * 16  # too long to be a real request: answered as badVerb
         pairs = parse_qsl(
-            query[:_MAX_BODY], keep_blank_values=True, encoding="utf-8", errors="replace"
+            query[:MAX_BODY], keep_blank_values=True, encoding="utf-8", errors="replace"
         )
         if self.provider is None:
             return _plain(
@@ -146,6 +150,28 @@ class OAIApp:
             [("Content-Type", "text/xml; charset=utf-8"), ("Content-Length", str(len(body)))],
         )
         return [body] if method != "HEAD" else [b""]
+
+
+def _body(environ: dict[str, Any]) -> bytes | None:
+    """A POST body of at most MAX_BODY bytes, or None when it is longer (or its declared
+    length is not a number): never more than MAX_BODY + 1 bytes are read.
+
+    Without a Content-Length (a chunked body, under a server that does not count it for
+    us), the body is read only when the server says its input ends with the body
+    (``wsgi.input_terminated``); otherwise, as PEP 3333 asks, it is taken to be empty.
+    """
+    stream = environ["wsgi.input"]
+    declared = str(environ.get("CONTENT_LENGTH") or "").strip()
+    if declared:
+        length = int(declared) if declared.isdigit() else -1
+        if not 0 <= length <= MAX_BODY:
+            return None
+        data = stream.read(length)
+    elif environ.get("wsgi.input_terminated"):
+        data = stream.read(MAX_BODY + 1)
+    else:
+        return b""
+    return bytes(data) if len(data) <= MAX_BODY else None
 
 
 def _plain(
@@ -216,6 +242,34 @@ def oai_app(
     return app
 
 
+# A connection with no request in progress is closed after this many seconds: unbounded,
+# a hundred idle sockets locked every harvester out (waitress's default limit is 100
+# connections, its default timeout two minutes).
+IDLE_TIMEOUT = 15
+# Open connections at once; past it, new ones wait in the listen backlog until one closes.
+CONNECTION_LIMIT = 1000
+# Descriptors kept for what is not a connection: the catalog, bags being read, the log.
+_OTHER_FILES = 64
+
+
+def _connections_allowed(wanted: int) -> int:
+    """``wanted``, or fewer if this process may not open that many files: past its limit,
+    waitress could accept nothing and would spin on the listening socket."""
+    import resource
+
+    soft, _hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if soft == resource.RLIM_INFINITY or wanted + _OTHER_FILES <= soft:
+        return wanted
+    allowed = max(1, soft - _OTHER_FILES)
+    _log.warning(
+        "at most %d connections at once, not %d: this process may open only %d files",
+        allowed,
+        wanted,
+        soft,
+    )
+    return allowed
+
+
 def serve(
     catalog: Catalog,
     configure: Callable[[str, int], Config],
@@ -225,35 +279,58 @@ def serve(
     clock: Clock,
     refresh_seconds: float = 30.0,
     threads: int = 8,
+    idle_timeout: int = IDLE_TIMEOUT,
+    connection_limit: int = CONNECTION_LIMIT,
     announce: Callable[[Config], None] | None = None,
 ) -> None:
     """Run the production server (waitress) until interrupted.
 
     ``configure`` gets the address really bound (port 0 picks a free one) and returns the
-    repository's configuration, whose base URL usually names that address.
+    repository's configuration, whose base URL usually names that address. UsageError when
+    the address cannot be listened on (in use, an unknown host): found before the catalog
+    is read, which can take long.
+
+    A connection with no request in progress is closed once idle for ``idle_timeout``
+    seconds; at most ``connection_limit`` are open at once (fewer if the process may not
+    open that many files), the others wait in the listen backlog.
     """
     from waitress.server import create_server
 
-    catalog.refresh(clock.now())
     app = OAIApp(None, clock)
-    server = create_server(
-        app,
-        host=host,
-        port=port,
-        threads=threads,
-        ident="archiver",
-        clear_untrusted_proxy_headers=True,
-    )
-    bound_host = str(getattr(server, "effective_host", host))
-    bound_port = int(getattr(server, "effective_port", port))
-    config = configure(bound_host, bound_port)
-    app.provider = Provider(catalog, config)
-    refresher = Refresher(catalog, clock, refresh_seconds)
-    refresher.start()
-    if announce is not None:
-        announce(config)
     try:
-        server.run()
+        server = create_server(
+            app,
+            host=host,
+            port=port,
+            threads=threads,
+            ident="archiver",
+            clear_untrusted_proxy_headers=True,
+            # Idle connections are bounded in time, looked for every second; poll(), as
+            # select() cannot watch a descriptor numbered 1024 or more.
+            channel_timeout=idle_timeout,
+            cleanup_interval=1,
+            connection_limit=_connections_allowed(connection_limit),
+            asyncore_use_poll=True,
+            # Bodies over the limit are refused as they arrive, never spooled to disk first
+            # (the app refuses them too, under any server).
+            max_request_body_size=MAX_BODY + _CHUNK_FRAMING,
+        )
+    except (OSError, ValueError) as exc:
+        reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
+        raise UsageError(f"cannot listen on {host}:{port}: {reason}") from exc
+    try:
+        catalog.refresh(clock.now())
+        bound_host = str(getattr(server, "effective_host", host))
+        bound_port = int(getattr(server, "effective_port", port))
+        config = configure(bound_host, bound_port)
+        app.provider = Provider(catalog, config)
+        refresher = Refresher(catalog, clock, refresh_seconds)
+        refresher.start()
+        if announce is not None:
+            announce(config)
+        try:
+            server.run()
+        finally:
+            refresher.stopped.set()
     finally:
-        refresher.stopped.set()
         server.close()

@@ -21,11 +21,11 @@ from urllib.parse import quote
 
 from lxml import etree
 
-from archiver import layout
-from archiver.bagit.reader import Bag, read_bag
+from archiver.bagit.reader import Bag
 from archiver.clock import w3cdtf
 from archiver.collection.catalog import Catalog, Item
-from archiver.oai import tokens
+from archiver.oai import records, tokens
+from archiver.oai.records import FORMATS, Format
 from archiver.record import record_from_bag_info
 from archiver.xml import dc, parsing, writing
 from archiver.xml.characters import xml_problem, xml_safe
@@ -36,36 +36,6 @@ OAI_ID = "http://www.openarchives.org/OAI/2.0/oai-identifier"
 OAI_ID_XSD = "http://www.openarchives.org/OAI/2.0/oai-identifier.xsd"
 XSI = "http://www.w3.org/2001/XMLSchema-instance"
 GRANULARITY = "YYYY-MM-DDThh:mm:ssZ"
-
-
-@dataclass(frozen=True)
-class Format:
-    prefix: str
-    schema: str
-    namespace: str
-    source: str  # the bag file the record is made from
-
-
-FORMATS = {
-    "oai_dc": Format(
-        "oai_dc",
-        "http://www.openarchives.org/OAI/2.0/oai_dc.xsd",
-        "http://www.openarchives.org/OAI/2.0/oai_dc/",
-        layout.DC_XML,
-    ),
-    "mets": Format(
-        "mets",
-        "http://www.loc.gov/standards/mets/mets.xsd",
-        "http://www.loc.gov/METS/",
-        layout.METS_XML,
-    ),
-    "premis": Format(
-        "premis",
-        "http://www.loc.gov/standards/premis/v3/premis.xsd",
-        "http://www.loc.gov/premis/v3",
-        layout.PREMIS_XML,
-    ),
-}
 
 
 @dataclass(frozen=True)
@@ -530,9 +500,13 @@ class Provider:
         return record
 
     def _metadata(self, item: Item, fmt: Format) -> etree._Element | None:
-        try:
-            bag = read_bag(self.collection / item.id, manifests=False, fetch_txt=False)
-        except OSError:
+        """A live item's metadata; None when it cannot be read.
+
+        A document is served when it is the file the catalog found fit to serve, or, if it
+        changed since, when it is found fit now; Dublin Core otherwise comes from bag-info.
+        """
+        bag = self.catalog.read(item.id)
+        if bag is None:
             return None
 
         def fallback() -> etree._Element | None:
@@ -542,15 +516,14 @@ class Provider:
             return fallback()
         try:
             with bag.open(fmt.source) as handle:
+                checked = item.checked.get(fmt.source)
+                if records.signature(handle) != checked and records.check(handle, fmt):
+                    return fallback()
+                handle.seek(0)
                 tree = parsing.parse_file(handle)
         except (OSError, etree.XMLSyntaxError):
             return fallback()
-        if tree.docinfo.doctype:  # entity tricks: never served
-            return fallback()
-        root = tree.getroot()
-        if etree.QName(root).namespace != fmt.namespace:
-            return None
-        return root
+        return tree.getroot()
 
 
 def _errors(errors: Sequence[OAIError]) -> list[etree._Element]:

@@ -14,6 +14,7 @@ Streamed (writing.Stream) like premis.xml: its size grows with the number of fil
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from contextlib import AbstractContextManager
 from datetime import datetime
@@ -53,13 +54,23 @@ def _tag(local: str) -> str:
 
 
 def id_prefix(bag_id: str) -> str:
-    """What every xs:ID of a bag's METS starts with: the bag identifier, as an NCName.
+    """What every xs:ID of a bag's METS starts with: '_', the bag identifier, '_'.
 
     IDs must be unique in a document, and one OAI-PMH ListRecords response carries the METS
-    of many bags: plain "file_1" would collide. A bag identifier is letters, digits, '.',
-    '_' and '-', all NCName characters; only a leading digit needs a letter before it.
+    of many bags, so no two bags may share one. A bag identifier (letters, digits, '.',
+    '_', '-') never starts with '_', and what follows the prefix is one of the forms
+    LOCAL_ID matches, none of which ends with another after a '_': two bags' IDs never
+    meet. (A 'b' before a leading digit did not do that: "7x" and "b7x" both wrote
+    "b7x_file_1".)
     """
-    return f"{'b' if bag_id[:1].isdigit() else ''}{bag_id}_"
+    return f"_{bag_id}_"
+
+
+# What follows the prefix in each ID this module writes.
+LOCAL_ID = re.compile(
+    r"dmdSec_1|amdSec_bag|techMD_bag|digiprovMD_(event|agent)_[0-9]+"
+    r"|(amdSec|techMD|file)_[0-9]+"
+)
 
 
 def href(path: str) -> str:

@@ -14,7 +14,7 @@ import threading
 from collections.abc import Iterator, Sequence
 from functools import cache
 from pathlib import Path
-from typing import Any, BinaryIO, Literal
+from typing import Any, BinaryIO, Literal, cast
 
 from lxml import etree
 
@@ -72,6 +72,34 @@ def parser(*, remove_blank_text: bool = False) -> etree.XMLParser:
     )
 
 
+class _Nothing:
+    """A parser target that keeps nothing: the document is only checked. It has no start,
+    end or data method on purpose: lxml then calls no Python code for each element."""
+
+    def close(self) -> None:
+        return None
+
+
+def syntax_error(handle: BinaryIO, chunk: int = 1 << 16) -> etree.XMLSyntaxError | None:
+    """Why the document is not well-formed XML (None when it is), found without building a
+    tree: memory stays flat, and libxml2 does the whole pass in C."""
+    checker = etree.XMLParser(  # parser()'s protections, building nothing
+        target=cast(Any, _Nothing()),  # the stubs' target protocol wants every method
+        resolve_entities=False,
+        no_network=True,
+        huge_tree=False,
+        load_dtd=False,
+        dtd_validation=False,
+    )
+    try:
+        while data := handle.read(chunk):
+            checker.feed(data)
+        checker.close()
+    except etree.XMLSyntaxError as exc:
+        return exc
+    return None
+
+
 def parse_bytes(data: bytes) -> etree._ElementTree:
     """Parse a document; lxml's XMLSyntaxError propagates for the caller to translate."""
     root = etree.fromstring(data, parser())
@@ -92,13 +120,15 @@ def iterparse(
     *,
     schema: etree.XMLSchema | None = None,
     tag: Sequence[str] | None = None,
+    content_only: bool = False,
 ) -> Iterator[tuple[str, Any]]:
     """Stream (event, element) pairs with the same protections as ``parser()``.
 
     With ``schema``, libxml2 validates while parsing -- but then it no longer reports a
     truncated or malformed document as such (it may say nothing at all). Check
     well-formedness with a plain pass first. ``tag``: only these elements' events surface
-    (the rest of the document is still parsed, and checked, by libxml2).
+    (the rest of the document is still parsed, and checked, by libxml2). ``content_only``:
+    comments and processing instructions are left out of the tree.
     """
     return iter(
         etree.iterparse(
@@ -110,6 +140,8 @@ def iterparse(
             no_network=True,
             huge_tree=False,
             load_dtd=False,
+            remove_comments=content_only,
+            remove_pis=content_only,
         )
     )
 
@@ -125,8 +157,9 @@ def streamed_schema_error(
         try:
             for _, element in iterparse(handle, ("end",), schema=schema):
                 element.clear()
-                while element.getprevious() is not None:
-                    del element.getparent()[0]
+                parent = element.getparent()  # None for the root (which may follow a PI)
+                while parent is not None and element.getprevious() is not None:
+                    del parent[0]
         except etree.XMLSyntaxError as exc:
             found = [e for e in exc.error_log if e.domain_name == "SCHEMASV"]
             if found:

@@ -66,15 +66,22 @@ class Stream:
         self._writer = writer
         self._depth = 0
         self._breaks = [_line(depth) for depth in range(16)]
+        self._verbatim = 0  # how many elements open around here are written verbatim
 
     def element(
         self,
         tag: str,
         attrib: Mapping[str, str] | None = None,
-        nsmap: Mapping[str, str] | None = None,
+        nsmap: Mapping[str, str] | Mapping[str | None, str] | None = None,
+        *,
+        verbatim: bool = False,
     ) -> _Open:
-        """Open ``tag``; what is written inside the ``with`` goes into it, one level deeper."""
-        return _Open(self, [self._writer.element(tag, attrib, nsmap)])
+        """Open ``tag``; what is written inside the ``with`` goes into it, one level deeper.
+
+        ``verbatim``: nothing is added inside it -- no line break, no indentation; what is
+        written there is all it holds (text between elements matters in mixed content).
+        """
+        return _Open(self, [self._writer.element(tag, attrib, nsmap)], verbatim)
 
     def elements(self, *chain: tuple[str, Mapping[str, str] | None]) -> _Open:
         """Open (tag, attributes) each inside the one before: ``element`` nested, in one."""
@@ -102,11 +109,20 @@ class Stream:
             writer.write(outer)
 
     def write(self, element: etree._Element, *, indented: bool = False) -> None:
-        """A complete subtree, indented to this depth (unless it already is: ``indented``)."""
-        if not indented:
+        """A complete subtree, indented to this depth (unless it already is: ``indented``,
+        or it goes in a verbatim element)."""
+        if not indented and not self._verbatim:
             etree.indent(element, space=INDENT, level=self._depth)
         self._start_line()
         self._writer.write(element, with_tail=False)
+
+    def text(self, text: str) -> None:
+        """Character data where the stream is (escaped as lxml does)."""
+        self._writer.write(text)
+
+    def flush(self) -> None:
+        """Hand what is written so far to the output (lxml buffers it otherwise)."""
+        self._writer.flush()
 
     @property
     def depth(self) -> int:
@@ -120,24 +136,28 @@ class Stream:
 
     def _start_line(self) -> None:
         """Before a start tag (the root's follows the declaration's line break)."""
-        if self._depth:
+        if self._depth and not self._verbatim:
             self._writer.write(self._break(self._depth))
 
     def _end_line(self) -> None:
         """Before the end tag of an element that holds elements."""
-        self._writer.write(self._break(self._depth))
+        if not self._verbatim:
+            self._writer.write(self._break(self._depth))
 
 
 class _Open:
     """``with stream.element(...)``: each start tag on a line of its own, what follows one
-    level deeper, each end tag back on a line of its own. A class, not a generator: a METS
-    document opens hundreds of thousands of these."""
+    level deeper, each end tag back on a line of its own (none of that inside a verbatim
+    element). A class, not a generator: a METS document opens hundreds of thousands."""
 
-    __slots__ = ("_stream", "_tags")
+    __slots__ = ("_stream", "_tags", "_verbatim")
 
-    def __init__(self, stream: Stream, tags: list[AbstractContextManager[None]]) -> None:
+    def __init__(
+        self, stream: Stream, tags: list[AbstractContextManager[None]], verbatim: bool = False
+    ) -> None:
         self._stream = stream
         self._tags = tags
+        self._verbatim = verbatim
 
     def __enter__(self) -> None:
         stream = self._stream
@@ -145,6 +165,7 @@ class _Open:
             stream._start_line()
             tag.__enter__()
             stream._depth += 1
+        stream._verbatim += self._verbatim
 
     def __exit__(
         self,
@@ -157,12 +178,18 @@ class _Open:
             stream._depth -= 1
             stream._end_line()
             tag.__exit__(kind, error, traceback)
+        stream._verbatim -= self._verbatim
 
 
 @contextmanager
-def stream(output: Output) -> Iterator[Stream]:
-    """Write one document to ``output``; open its root element inside the ``with``."""
+def stream(output: Output, prolog: Iterable[etree._ProcessingInstruction] = ()) -> Iterator[Stream]:
+    """Write one document to ``output``; open its root element inside the ``with``.
+
+    ``prolog``: processing instructions before the root (a stylesheet), a line each.
+    """
     output.write(DECLARATION)
+    for instruction in prolog:
+        output.write(etree.tostring(instruction, encoding="UTF-8") + b"\n")
     with etree.xmlfile(output, encoding="UTF-8") as writer:
         yield Stream(writer)
     output.write(b"\n")
