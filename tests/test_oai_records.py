@@ -7,6 +7,8 @@ import logging
 import os
 import re
 import shutil
+import subprocess
+import sys
 from collections import Counter
 from pathlib import Path
 
@@ -177,5 +179,123 @@ def test_a_document_changed_since_it_was_checked_is_checked_again_before_it_is_s
         assert error_codes(
             repo.ask(f"verb=GetRecord&identifier={PREFIX}a&metadataPrefix=mets")
         ) == ["cannotDisseminateFormat"]
+    finally:
+        repo.close()
+
+
+# -- bags written before the IDs were unique, and documents from elsewhere --------------------
+
+
+def _old_ids(path: Path, bag_id: str) -> None:
+    """Give a bag's METS the IDs archiver wrote before ('b' before a leading digit)."""
+    old = f"{'b' if bag_id[:1].isdigit() else ''}{bag_id}_"
+    _edit(path, mets.id_prefix(bag_id).encode(), old.encode())
+
+
+def test_bags_written_with_the_old_clashing_ids_are_served_with_ids_no_other_bag_has(
+    clashing: Path, tmp_path: Path
+) -> None:
+    collection = Path(shutil.copytree(clashing, tmp_path / "c", symlinks=True))
+    for bag_id in ("7x", "b7x"):
+        _old_ids(collection / bag_id / "metadata" / "mets.xml", bag_id)
+    on_disk = {
+        bag_id: _ids(etree.parse(str(collection / bag_id / "metadata" / "mets.xml")).getroot())
+        for bag_id in ("7x", "b7x")
+    }
+    assert set(on_disk["7x"]) == set(on_disk["b7x"])  # b7x_file_1 in both: they clash
+    repo = Repo(collection, NOW, page_size=len(CLASHING))
+    try:
+        # Schema-valid: every ID once, every IDREF (FILEID, ADMID, DMDID) pointing at one.
+        root = repo.ask("verb=ListRecords&metadataPrefix=mets")
+        single = repo.ask(f"verb=GetRecord&identifier={PREFIX}7x&metadataPrefix=mets")
+    finally:
+        repo.close()
+    ids = _ids(root)
+    assert [i for i, n in Counter(ids).items() if n > 1] == []
+    assert "_7x\u00b7b7x_file_1" in ids and "_b7x\u00b7b7x_file_1" in ids
+    assert mets.id_prefix("a") + "file_1" in ids  # IDs archiver writes now are kept
+    assert set(_ids(single)) == {f"_7x\u00b7{i}" for i in on_disk["7x"]}
+    refs = single.xpath("//mets:fptr/@FILEID", namespaces=NS)
+    assert refs and all(str(r).startswith("_7x\u00b7b7x_") for r in refs)
+
+
+def test_a_record_is_copied_from_its_file_as_it_is(clashing: Path) -> None:
+    """Served METS is the bag's own, element for element (only IDs would change)."""
+    repo = Repo(clashing, NOW)
+    try:
+        root = repo.ask(f"verb=GetRecord&identifier={PREFIX}a&metadataPrefix=mets")
+    finally:
+        repo.close()
+    [served] = root.findall(".//o:metadata/mets:mets", NS)
+    original = etree.parse(str(clashing / "a" / "metadata" / "mets.xml")).getroot()
+    assert etree.tostring(served, method="c14n", exclusive=True) == etree.tostring(
+        original, method="c14n", exclusive=True
+    )
+
+
+# -- big records: streamed ---------------------------------------------------------------------
+
+_SERVE_BIG = """
+import resource, sys
+from pathlib import Path
+from tests.oai_helpers import PREFIX, Repo, moment
+
+repo = Repo(Path(sys.argv[1]), moment("2024-03-01T00:00:00Z"))
+def serve(prefix, bag_id):
+    query = [("verb", "GetRecord"), ("metadataPrefix", prefix), ("identifier", PREFIX + bag_id)]
+    return sum(len(piece) for piece in repo.provider.stream(query, repo.now))
+serve("mets", "7x")  # everything loaded and warmed up, on a small record
+before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+sent = serve("mets", "a")
+after = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+print(sent, (after - before) * 1024)
+"""
+
+
+def _big_mets(template: Path, tmp_path: Path, count: int) -> tuple[Path, Path]:
+    """A copy of the collection where bag a's METS holds ``count`` long descriptions."""
+    collection = Path(shutil.copytree(template, tmp_path / "c", symlinks=True))
+    path = collection / "a" / "metadata" / "mets.xml"
+    words = "A description long enough to make this record big, and then some more. " * 2
+    many = f"<dc:description>{words}</dc:description>\n" * count
+    _edit(path, b"</oai_dc:dc>", many.encode() + b"</oai_dc:dc>")
+    return collection, path
+
+
+def test_a_big_record_is_served_in_flat_memory(clashing: Path, tmp_path: Path) -> None:
+    """A 40 MB METS (200,000 elements): the response grows memory by far less than the
+    record's size (parsed whole, as it was, it took ten times its size)."""
+    collection, path = _big_mets(clashing, tmp_path, 200_000)
+    size = path.stat().st_size
+    assert size > 30_000_000
+    result = subprocess.run(
+        [sys.executable, "-c", _SERVE_BIG, str(collection)],
+        capture_output=True,
+        text=True,
+        check=True,
+        cwd=Path(__file__).resolve().parent.parent,
+        timeout=300,
+    )
+    sent, grown = (int(n) for n in result.stdout.split())
+    assert sent > size  # the whole record went out
+    assert grown < size / 4, f"memory grew by {grown} bytes for a record of {size}"
+
+
+def test_a_record_that_breaks_once_its_response_has_begun_ends_the_response(
+    clashing: Path, tmp_path: Path
+) -> None:
+    """Nothing wrong is sent: the file is cut while it is being copied (it was checked
+    before), so the response stops there, with an error a server logs (app._Streamed)."""
+    collection, path = _big_mets(clashing, tmp_path, 20_000)
+    repo = Repo(collection, NOW)
+    query = [("verb", "GetRecord"), ("metadataPrefix", "mets"), ("identifier", f"{PREFIX}a")]
+    try:
+        pieces = repo.provider.stream(query, NOW)
+        first = next(pieces)  # the response has begun, the record is being copied
+        assert first.startswith(b"<?xml") and b"</OAI-PMH>" not in first
+        with path.open("r+b") as handle:
+            handle.truncate(path.stat().st_size // 2)
+        with pytest.raises(etree.XMLSyntaxError):
+            list(pieces)
     finally:
         repo.close()

@@ -134,3 +134,64 @@ def test_well_formedness_is_checked_without_a_tree_and_a_pi_before_the_root_is_n
     schema = parsing.preservation_schema()
     found = parsing.streamed_schema_error(schema, BytesIO(document))
     assert found is not None and "No matching global declaration" in found[1]
+
+
+# -- a parsed document copied into a stream (what the OAI provider serves) ---------------------
+
+DOCUMENT = (
+    '<?xml version="1.0" encoding="ISO-8859-1"?>\n<!-- a comment -->\n<?pi before?>\n'
+    '<m:mets xmlns:m="urn:m" xmlns:xsi="urn:xsi" xsi:a="1">\n'
+    '  <m:x ID="a">t\u00e9xt &amp; &lt;<b>bold</b> tail<!-- gone --></m:x>\n'
+    '  <plain xml:lang="en"><inner/></plain><?pi inside?>\n'
+    '  <d xmlns="urn:d"><e k="v"/>\r\n</d>\n'
+    "</m:mets>\n<!-- after -->\n"
+).encode("iso-8859-1")
+
+
+OAI_DEFAULT: dict[str | None, str] = {None: "urn:oai"}
+
+
+def _copied(document: bytes, **options: object) -> bytes:
+    output = BytesIO()
+    events = parsing.iterparse(BytesIO(document), ("start", "end"), content_only=True)
+    with (
+        writing.stream(output) as stream,
+        stream.element("{urn:oai}root", nsmap=OAI_DEFAULT),
+        stream.element("{urn:oai}metadata"),
+    ):
+        for _ in stream.copy(events, default="urn:oai", **options):  # type: ignore[arg-type]
+            pass
+    return output.getvalue()
+
+
+def test_a_copied_document_keeps_its_names_text_and_whitespace_but_not_comments_or_pis() -> None:
+    data = _copied(DOCUMENT)
+    root = parsing.parse_bytes(data).getroot()
+    [copied] = root[0]
+    original = etree.fromstring(DOCUMENT, etree.XMLParser(remove_comments=True, remove_pis=True))
+    # The same elements in the same namespaces, the same attributes, the same characters:
+    assert _canonical(copied) == _canonical(original)
+    assert b"comment" not in data and b"<?pi" not in data
+    # An element in no namespace is put back in none, not into the response's default one:
+    assert root.find("{urn:oai}metadata/{urn:m}mets/plain") is not None
+    # xml:lang stays in the xml namespace (lxml would bind that namespace to "ns0").
+    assert b'xml:lang="en"' in data and b"ns0" not in data
+    assert 't\u00e9xt &amp; &lt;<b xmlns="">bold</b> tail</m:x>'.encode() in data  # UTF-8
+
+
+def _canonical(element: etree._Element) -> bytes:
+    return etree.tostring(element, method="c14n", exclusive=True)
+
+
+def test_a_copy_rewrites_the_attributes_it_is_told_to_and_drops_what_it_wrote() -> None:
+    seen: list[etree._Element] = []
+
+    def upper_ids(element: etree._Element) -> dict[str, str]:
+        seen.append(element)
+        return {k: v.upper() if k == "ID" else v for k, v in element.attrib.items()}
+
+    data = _copied(DOCUMENT, attributes=upper_ids)
+    assert b'ID="A"' in data and b'ID="a"' not in data
+    # Each element was dropped once written: the parsed tree holds nothing at the end.
+    root = seen[0]
+    assert len(root) <= 1 and all(len(child) == 0 and not child.text for child in root)

@@ -14,7 +14,7 @@ import logging
 import os
 import re
 import threading
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Generator, Iterable, Iterator, Sequence
 from importlib import resources as package_files
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit
@@ -97,7 +97,7 @@ class OAIApp:
             _log.exception("OAI-PMH request failed")
             return _plain(start_response, "500 Internal Server Error", "internal error\n")
 
-    def _route(self, environ: dict[str, Any], start_response: StartResponse) -> list[bytes]:
+    def _route(self, environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
         path = environ.get("PATH_INFO", "") or "/"
         method = environ.get("REQUEST_METHOD", "GET")
         if path == "/oai.xsl" and method in ("GET", "HEAD"):
@@ -144,12 +144,41 @@ class OAIApp:
             return _plain(
                 start_response, "503 Service Unavailable", "starting\n", [("Retry-After", "1")]
             )
-        body = self.provider.respond(pairs, self.clock.now())
-        start_response(
-            "200 OK",
-            [("Content-Type", "text/xml; charset=utf-8"), ("Content-Length", str(len(body)))],
-        )
-        return [body] if method != "HEAD" else [b""]
+        pieces = self.provider.stream(pairs, self.clock.now())
+        first = next(pieces)  # the request is settled: a failure here is still a 500
+        if method == "HEAD":
+            pieces.close()
+            start_response("200 OK", [("Content-Type", "text/xml; charset=utf-8")])
+            return [b""]
+        start_response("200 OK", [("Content-Type", "text/xml; charset=utf-8")])
+        return _Streamed(first, pieces)
+
+
+class _Streamed:
+    """A response body handed on as it is written (records are read as they are sent).
+
+    The server closes it when the response ends or the client goes: the bags' files open
+    for it are closed then. A record that fails to read once the response has begun (its
+    file changed since it was checked) ends the response there, logged: the client sees a
+    broken response, never a wrong one.
+    """
+
+    def __init__(self, first: bytes, rest: Generator[bytes, None, None]) -> None:
+        self._first: bytes | None = first
+        self._rest = rest
+
+    def __iter__(self) -> Iterator[bytes]:
+        if self._first is not None:
+            first, self._first = self._first, None
+            yield first
+        try:
+            yield from self._rest
+        except Exception:
+            _log.exception("OAI-PMH response ended early")
+            raise
+
+    def close(self) -> None:
+        self._rest.close()
 
 
 def _body(environ: dict[str, Any]) -> bytes | None:

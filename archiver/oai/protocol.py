@@ -14,9 +14,11 @@ description in Identify.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, replace
+from collections.abc import Callable, Generator, Iterable, Iterator, Sequence
+from contextlib import ExitStack, contextmanager, nullcontext, suppress
+from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime, timedelta
+from typing import BinaryIO
 from urllib.parse import quote
 
 from lxml import etree
@@ -27,7 +29,7 @@ from archiver.collection.catalog import Catalog, Item
 from archiver.oai import records, tokens
 from archiver.oai.records import FORMATS, Format
 from archiver.record import record_from_bag_info
-from archiver.xml import dc, parsing, writing
+from archiver.xml import dc, writing
 from archiver.xml.characters import xml_problem, xml_safe
 
 OAI = "http://www.openarchives.org/OAI/2.0/"
@@ -161,44 +163,118 @@ class Provider:
 
     def respond(self, pairs: Sequence[tuple[str, str]], now: datetime) -> bytes:
         """The response to one request's (name, value) pairs, in the order given."""
+        return b"".join(self.stream(pairs, now))
+
+    def stream(
+        self, pairs: Sequence[tuple[str, str]], now: datetime
+    ) -> Generator[bytes, None, None]:
+        """The response to one request, a piece at a time: records are read from their
+        files as they are written, so memory stays flat whatever their size.
+
+        Everything that decides what the response says (its errors; for GetRecord, whether
+        the record can be served) is settled before the first piece, which therefore
+        never fails on the request. A record's file that fails to read once the response
+        has begun (it changed since it was checked) raises: the response can only end there.
+        """
+        with ExitStack() as opened:
+            echo, body = self._answer(pairs, now, opened)
+            yield from self._write(now, echo, body)
+
+    def _answer(
+        self, pairs: Sequence[tuple[str, str]], now: datetime, opened: ExitStack
+    ) -> tuple[dict[str, str], _Body]:
+        """What the response says: the arguments it echoes, and its body (or errors)."""
         echo: dict[str, str] = {}
         try:
             verb, arguments = _verb_and_arguments(pairs)
             echo = {"verb": verb}
             body = self._dispatch(verb, arguments, echo, now)
+            if isinstance(body, _Records) and body.verb == "GetRecord":
+                [item] = body.items
+                if not item.deleted:
+                    source = opened.enter_context(self._source(item, body.format))
+                    if source is None:
+                        raise CannotDisseminateFormatError(
+                            f"the {body.format.prefix} record of this item cannot be read"
+                        )
+                    body.ready[item.id] = source
         except (BadVerbError, BadArgumentError) as error:
-            return self._envelope(now, {}, _errors([error]))
+            return {}, _errors([error])
         except ExceptionGroup as group:  # several errors found at once: §3.6 reports them all
             found = [e for e in group.exceptions if isinstance(e, OAIError)]
             if any(isinstance(e, (BadVerbError, BadArgumentError)) for e in found):
                 echo = {}
-            return self._envelope(now, echo, _errors(found))
+            return echo, _errors(found)
         except OAIError as error:
-            return self._envelope(now, echo, _errors([error]))
-        return self._envelope(now, echo, [body])
+            return echo, _errors([error])
+        return echo, body
+
+    def _write(self, now: datetime, echo: dict[str, str], body: _Body) -> Iterator[bytes]:
+        if not isinstance(body, _Records):
+            yield self._envelope(now, echo, body if isinstance(body, list) else [body])
+            return
+        output = _Pieces()
+        with (
+            writing.stream(output, self._prolog()) as stream,
+            stream.element(_tag("OAI-PMH"), _SCHEMA_LOCATION, {None: OAI, "xsi": XSI}),
+        ):
+            stream.leaf(_tag("responseDate"), w3cdtf(now))
+            stream.leaf(_tag("request"), self.config.base_url, dict(sorted(echo.items())))
+            with stream.element(_tag(body.verb)):
+                for item in body.items:
+                    for _ in self._write_record(stream, item, body):
+                        if output.size >= _PIECE:
+                            yield output.take()
+                for token in body.trailer:
+                    attrib = {str(name): str(value) for name, value in token.attrib.items()}
+                    stream.leaf(_tag("resumptionToken"), token.text or "", attrib)
+        yield output.take()
 
     def _envelope(
         self, now: datetime, echo: dict[str, str], body: Sequence[etree._Element]
     ) -> bytes:
-        root = etree.Element(
-            f"{{{OAI}}}OAI-PMH",
-            {f"{{{XSI}}}schemaLocation": f"{OAI} {OAI_XSD}"},
-            nsmap={None: OAI, "xsi": XSI},
-        )
+        """A response without records, whole."""
+        root = etree.Element(_tag("OAI-PMH"), _SCHEMA_LOCATION, nsmap={None: OAI, "xsi": XSI})
         _sub(root, "responseDate", w3cdtf(now))
         _sub(root, "request", self.config.base_url, dict(sorted(echo.items())))
         root.extend(body)
-        if self.config.stylesheet:
-            # A pseudo-attribute value: percent-encoding keeps quotes and markup out of it.
-            href = quote(self.config.stylesheet, safe="/:@!$'()*+,;=~%?#")
-            root.addprevious(
-                etree.ProcessingInstruction("xml-stylesheet", f'type="text/xsl" href="{href}"')
-            )
+        for instruction in self._prolog():
+            root.addprevious(instruction)
         return writing.serialise(root)
+
+    def _prolog(self) -> list[etree._ProcessingInstruction]:
+        """What comes before the root: the stylesheet's processing instruction."""
+        if not self.config.stylesheet:
+            return []
+        # A pseudo-attribute value: percent-encoding keeps quotes and markup out of it.
+        href = quote(self.config.stylesheet, safe="/:@!$'()*+,;=~%?#")
+        return [etree.ProcessingInstruction("xml-stylesheet", f'type="text/xsl" href="{href}"')]
+
+    def _write_record(self, stream: writing.Stream, item: Item, body: _Records) -> Iterator[None]:
+        """A <record>: its header only when deleted; nothing when its metadata cannot be
+        read. Pauses while a document is copied, and once written, what it wrote flushed."""
+        if item.deleted:
+            with stream.element(_tag("record")):
+                self._write_header(stream, item)
+            yield
+            return
+        ready = body.ready.get(item.id)
+        with nullcontext(ready) if ready is not None else self._source(item, body.format) as source:
+            if source is None:
+                return
+            with stream.element(_tag("record")):
+                self._write_header(stream, item)
+                with stream.element(_tag("metadata")):
+                    if isinstance(source, etree._Element):
+                        stream.write(source)
+                    else:
+                        yield from records.copy(source, item.id, stream, OAI)
+            stream.flush()
+            yield
 
     def _dispatch(
         self, verb: str, arguments: dict[str, str], echo: dict[str, str], now: datetime
-    ) -> etree._Element:
+    ) -> etree._Element | _Records:
         required, optional, exclusive = VERBS[verb]
         problems: list[OAIError] = []
         for name in sorted(arguments):
@@ -221,7 +297,7 @@ class Provider:
                 problems.append(BadArgumentError("set is not a setSpec (a:b, URI-safe)"))
         if problems:
             raise ExceptionGroup("OAI-PMH errors", problems)
-        handlers = {
+        handlers: dict[str, _Handler] = {
             "Identify": self._identify,
             "ListMetadataFormats": self._list_metadata_formats,
             "ListSets": self._list_sets,
@@ -309,7 +385,7 @@ class Provider:
 
     def _get_record(
         self, arguments: dict[str, str], echo: dict[str, str], _now: datetime
-    ) -> etree._Element:
+    ) -> _Records:
         prefix = arguments["metadataPrefix"]
         echo["metadataPrefix"] = prefix
         item = self._item(arguments["identifier"], echo)
@@ -317,28 +393,29 @@ class Provider:
             raise CannotDisseminateFormatError(f"{prefix!r} is not a format of this repository")
         if not item.deleted and prefix not in item.formats:
             raise CannotDisseminateFormatError(f"{prefix!r} is not available for this item")
-        record = self._record(item, FORMATS[prefix])
-        if record is None:
-            raise CannotDisseminateFormatError(f"the {prefix} record of this item cannot be read")
-        answer = _element("GetRecord")
-        answer.append(record)
-        return answer
+        return _Records("GetRecord", FORMATS[prefix], [item])
 
     def _list_identifiers(
         self, arguments: dict[str, str], echo: dict[str, str], now: datetime
     ) -> etree._Element:
-        return self._list("ListIdentifiers", arguments, echo, now)
+        _prefix, items, token = self._list("ListIdentifiers", arguments, echo, now)
+        listed = _element("ListIdentifiers")
+        listed.extend(self._header(item) for item in items)
+        listed.extend(token)
+        return listed
 
     def _list_records(
         self, arguments: dict[str, str], echo: dict[str, str], now: datetime
-    ) -> etree._Element:
-        return self._list("ListRecords", arguments, echo, now)
+    ) -> _Records:
+        prefix, items, token = self._list("ListRecords", arguments, echo, now)
+        return _Records("ListRecords", FORMATS[prefix], items, token)
 
     # -- lists ---------------------------------------------------------------------------
 
     def _list(
         self, verb: str, arguments: dict[str, str], echo: dict[str, str], now: datetime
-    ) -> etree._Element:
+    ) -> tuple[str, list[Item], list[etree._Element]]:
+        """A page of a list: its metadataPrefix, its items, its resumptionToken."""
         if "resumptionToken" in arguments:
             position = self._position(arguments["resumptionToken"], verb, now)
             echo["resumptionToken"] = arguments["resumptionToken"]
@@ -363,17 +440,8 @@ class Provider:
             raise BadResumptionTokenError(
                 "the list changed since this token was issued; start again"
             )
-        listed = _element(verb)
-        for item in items:
-            if verb == "ListIdentifiers":
-                listed.append(self._header(item))
-            else:
-                record = self._record(item, FORMATS[position.prefix])
-                if record is not None:
-                    listed.append(record)
         last = (items[-1].datestamp, items[-1].id)
-        listed.extend(self._token(position, len(items), more, last, now))
-        return listed
+        return position.prefix, items, self._token(position, len(items), more, last, now)
 
     def _first_position(
         self, verb: str, arguments: dict[str, str], echo: dict[str, str], now: datetime
@@ -479,6 +547,14 @@ class Provider:
             raise IdDoesNotExistError(f"{identifier} is not an item of this repository")
         return item
 
+    def _write_header(self, stream: writing.Stream, item: Item) -> None:
+        """``_header``, into a stream."""
+        with stream.element(_tag("header"), {"status": "deleted"} if item.deleted else None):
+            stream.leaf(_tag("identifier"), self.prefix + item.id)
+            stream.leaf(_tag("datestamp"), item.datestamp)
+            if item.setspec:
+                stream.leaf(_tag("setSpec"), item.setspec)
+
     def _header(self, item: Item) -> etree._Element:
         header = _element("header", {"status": "deleted"} if item.deleted else None)
         _sub(header, "identifier", self.prefix + item.id)
@@ -487,43 +563,81 @@ class Provider:
             _sub(header, "setSpec", item.setspec)
         return header
 
-    def _record(self, item: Item, fmt: Format) -> etree._Element | None:
-        """A <record>: header only when deleted; None when the metadata cannot be read."""
-        record = _element("record")
-        record.append(self._header(item))
-        if item.deleted:
-            return record
-        metadata = self._metadata(item, fmt)
-        if metadata is None:
-            return None
-        _sub(record, "metadata").append(metadata)
-        return record
-
-    def _metadata(self, item: Item, fmt: Format) -> etree._Element | None:
-        """A live item's metadata; None when it cannot be read.
-
-        A document is served when it is the file the catalog found fit to serve, or, if it
-        changed since, when it is found fit now; Dublin Core otherwise comes from bag-info.
-        """
+    @contextmanager
+    def _source(self, item: Item, fmt: Format) -> Iterator[_Source]:
+        """A live item's metadata while the record is written: its document, open, when it
+        is the file the catalog found fit to serve or is found fit now (it changed since);
+        else Dublin Core from bag-info (oai_dc) or None (it cannot be served)."""
         bag = self.catalog.read(item.id)
         if bag is None:
-            return None
+            yield None
+            return
+        handle = None
+        if fmt.source in bag.inventory.tags:
+            with suppress(OSError):
+                handle = bag.open(fmt.source)
+        if handle is None:
+            yield _fallback(bag, item, fmt)
+            return
+        with handle:
+            try:
+                fit = (
+                    records.signature(handle) == item.checked.get(fmt.source)
+                    or records.check(handle, fmt) is None
+                )
+            except OSError:
+                fit = False
+            yield handle if fit else _fallback(bag, item, fmt)
 
-        def fallback() -> etree._Element | None:
-            return _dc_from_bag_info(bag, item.id) if fmt.prefix == "oai_dc" else None
 
-        if fmt.source not in bag.inventory.tags:
-            return fallback()
-        try:
-            with bag.open(fmt.source) as handle:
-                checked = item.checked.get(fmt.source)
-                if records.signature(handle) != checked and records.check(handle, fmt):
-                    return fallback()
-                handle.seek(0)
-                tree = parsing.parse_file(handle)
-        except (OSError, etree.XMLSyntaxError):
-            return fallback()
-        return tree.getroot()
+# A record's metadata: a checked document, open; an element made for it; None: not served.
+_Source = BinaryIO | etree._Element | None
+_PIECE = 1 << 16  # what a streamed response gathers before handing it on
+
+
+@dataclass
+class _Records:
+    """A body of records (GetRecord, ListRecords), written as their files are read."""
+
+    verb: str
+    format: Format
+    items: list[Item]
+    trailer: list[etree._Element] = field(default_factory=list)  # the resumptionToken
+    ready: dict[str, _Source] = field(default_factory=dict)  # opened before the response
+
+
+_Body = etree._Element | _Records | list[etree._Element]
+_Handler = Callable[[dict[str, str], dict[str, str], datetime], "etree._Element | _Records"]
+
+
+class _Pieces:
+    """Where a streamed response is written: bytes gathered until taken."""
+
+    def __init__(self) -> None:
+        self._pieces: list[bytes] = []
+        self.size = 0
+
+    def write(self, data: bytes, /) -> int:
+        self._pieces.append(data)
+        self.size += len(data)
+        return len(data)
+
+    def take(self) -> bytes:
+        taken = b"".join(self._pieces)
+        self._pieces.clear()
+        self.size = 0
+        return taken
+
+
+_SCHEMA_LOCATION = {f"{{{XSI}}}schemaLocation": f"{OAI} {OAI_XSD}"}
+
+
+def _tag(local: str) -> str:
+    return f"{{{OAI}}}{local}"
+
+
+def _fallback(bag: Bag, item: Item, fmt: Format) -> etree._Element | None:
+    return _dc_from_bag_info(bag, item.id) if fmt.prefix == "oai_dc" else None
 
 
 def _errors(errors: Sequence[OAIError]) -> list[etree._Element]:

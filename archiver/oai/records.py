@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import io
 import os
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from typing import BinaryIO
 
@@ -19,8 +20,8 @@ from lxml import etree
 
 from archiver import layout
 from archiver.findings import Finding, finding
-from archiver.xml import parsing
-from archiver.xml.namespaces import METS, OAI_DC, PREMIS, q
+from archiver.xml import mets, parsing, writing
+from archiver.xml.namespaces import METS, MODS, OAI_DC, PREMIS, q
 
 
 @dataclass(frozen=True)
@@ -114,3 +115,72 @@ def _root_problem(handle: BinaryIO, fmt: Format) -> Finding | None:
     except etree.XMLSyntaxError as exc:
         return finding("metadata.xml.malformed", name, exc.msg, line=exc.lineno)
     return finding("metadata.xml.malformed", name, "no root element")
+
+
+# -- serving: a document copied into a response as it is read ------------------------------
+
+# The attributes that hold xs:IDs or refer to them (IDREF, IDREFS), by element namespace.
+_ID_ATTRIBUTES = {
+    METS: frozenset({"ID", "ADMID", "DMDID", "FILEID", "STRUCTID", "TRANSFORMBEHAVIOR"}),
+    PREMIS: frozenset(
+        {
+            "xmlID",
+            "LinkAgentXmlID",
+            "LinkEventXmlID",
+            "LinkObjectXmlID",
+            "LinkPermissionStatementXmlID",
+            "RelEventXmlID",
+            "RelObjectXmlID",
+        }
+    ),
+    MODS: frozenset({"ID"}),
+}
+# Joins a bag's prefix to an ID it did not write as archiver writes them now: a NameChar no
+# bag identifier holds (they are ASCII), so what follows it is the ID as it was.
+_OTHER = "\u00b7"
+
+
+def served_id(bag_id: str, value: str) -> str:
+    """An xs:ID (or a reference to one) of a bag's document as a response carries it.
+
+    One ListRecords response holds the documents of many bags, so no two may share an ID.
+    IDs archiver writes (mets.id_prefix) are unique across bags and kept; any other -- a
+    bag written before that rule ('b7x_file_1' for bags '7x' and 'b7x' alike), a document
+    from elsewhere -- becomes '_', the bag identifier, a middle dot, the ID: unique too,
+    as a bag identifier is ASCII.
+    """
+    prefix = mets.id_prefix(bag_id)
+    if value.startswith(prefix) and mets.LOCAL_ID.fullmatch(value, len(prefix)):
+        return value
+    return f"_{bag_id}{_OTHER}{value}"
+
+
+def _served_ids(bag_id: str) -> writing.Rewrite:
+    def attributes(element: etree._Element) -> Mapping[str, str] | etree._Attrib:
+        attrib = element.attrib
+        names = _ID_ATTRIBUTES.get(etree.QName(element).namespace or "")
+        if not names or not attrib:
+            return attrib
+        return {
+            name: (" ".join(served_id(bag_id, v) for v in value.split()))
+            if name in names
+            else value
+            for name, value in attrib.items()
+        }
+
+    return attributes
+
+
+def copy(handle: BinaryIO, bag_id: str, stream: writing.Stream, default: str) -> Iterator[None]:
+    """Write the document open in ``handle`` (checked: ``check``) into ``stream``, its
+    root element and what it holds as they are but for its xs:IDs (``served_id``), read
+    and written a piece at a time.
+
+    ``default``: the default namespace where the stream is. A read error, or a document
+    that changed since it was checked, raises (OSError, XMLSyntaxError) with part of it
+    written: a response cannot be taken back, the caller can only end it there. Pauses as
+    ``Stream.copy`` does.
+    """
+    handle.seek(0)
+    events = parsing.iterparse(handle, ("start", "end"), content_only=True)
+    return stream.copy(events, default=default, attributes=_served_ids(bag_id))

@@ -5,6 +5,7 @@ from __future__ import annotations
 METS = "http://www.loc.gov/METS/"
 PREMIS = "http://www.loc.gov/premis/v3"
 OAI_DC = "http://www.openarchives.org/OAI/2.0/oai_dc/"
+MODS = "http://www.loc.gov/mods/v3"
 DC = "http://purl.org/dc/elements/1.1/"
 XLINK = "http://www.w3.org/1999/xlink"
 XSI = "http://www.w3.org/2001/XMLSchema-instance"

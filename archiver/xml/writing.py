@@ -15,7 +15,7 @@ namespaces it uses again; what the stream opens itself does not.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import AbstractContextManager, contextmanager
 from types import TracebackType
 from typing import TYPE_CHECKING, Protocol
@@ -29,6 +29,11 @@ DECLARATION = b'<?xml version="1.0" encoding="UTF-8"?>\n'
 INDENT = "  "
 # (tag, text, attributes) of an element that holds only text, or nothing: Stream.leaves
 Leaf = tuple[str, str, Mapping[str, str] | None]
+# What Stream.copy writes for an element's attributes.
+Rewrite = Callable[[etree._Element], Mapping[str, str] | etree._Attrib]
+XML = "http://www.w3.org/XML/1998/namespace"  # the xml: prefix's, declared by no document
+_XML_NAMESPACE = f"{{{XML}}}"
+_COPIED = 1000  # elements Stream.copy writes between pauses
 
 
 class Output(Protocol):
@@ -116,6 +121,68 @@ class Stream:
         self._start_line()
         self._writer.write(element, with_tail=False)
 
+    def copy(
+        self,
+        events: Iterable[tuple[str, etree._Element]],
+        *,
+        default: str = "",
+        attributes: Rewrite | None = None,
+    ) -> Iterator[None]:
+        """Write a parsed document's root element here as it was: its elements, attributes,
+        text and whitespace (comments and processing instructions are left out).
+
+        ``events``: its ("start", element) and ("end", element) pairs from an iterparse,
+        written as they come and dropped once written, so memory stays flat whatever the
+        size. ``default``: the namespace unprefixed names have where the stream is (an
+        element in no namespace there gets ``xmlns=""``). ``attributes``: what to write
+        for an element's attributes, in place of its own.
+
+        A generator: it pauses after each ``_COPIED`` elements, what it wrote handed to the
+        output (``flush``), so the caller can send that on before the rest is read.
+        """
+        writer = self._writer
+        self._start_line()
+        tags: list[AbstractContextManager[None]] = []
+        defaults = [default]
+        pending: etree._Element | None = None  # its text (after a start) or tail is next
+        started = False
+        count = 0
+        try:
+            for event, element in events:
+                if pending is not None:
+                    text = pending.text if started else pending.tail
+                    if text:
+                        writer.write(text)
+                    if not started:
+                        _drop(pending)
+                if event == "start":
+                    nsmap = _declared(element, defaults[-1])
+                    defaults.append(nsmap.get(None, defaults[-1]) if nsmap else defaults[-1])
+                    attrib = element.attrib if attributes is None else attributes(element)
+                    if any(name.startswith(_XML_NAMESPACE) for name in attrib):
+                        nsmap = {**(nsmap or {}), "xml": XML}  # else lxml binds it to ns0
+                    tag = writer.element(element.tag, attrib, nsmap)
+                    tag.__enter__()
+                    tags.append(tag)
+                    started = True
+                    count += 1
+                    if count % _COPIED == 0:
+                        writer.flush()
+                        yield
+                else:
+                    tags.pop().__exit__(None, None, None)
+                    defaults.pop()
+                    started = False
+                pending = element
+            if pending is not None:
+                _drop(pending)
+        except BaseException as error:
+            # The elements left open are closed in the writer (so the stream's own stay in
+            # step), never handed on: a response that ends here stays visibly broken.
+            for tag in reversed(tags):
+                tag.__exit__(type(error), error, error.__traceback__)
+            raise
+
     def text(self, text: str) -> None:
         """Character data where the stream is (escaped as lxml does)."""
         self._writer.write(text)
@@ -143,6 +210,28 @@ class Stream:
         """Before the end tag of an element that holds elements."""
         if not self._verbatim:
             self._writer.write(self._break(self._depth))
+
+
+def _declared(element: etree._Element, default: str) -> dict[str | None, str] | None:
+    """The namespaces ``element`` declares (all it has in scope, for a root), and
+    ``xmlns=""`` for an element in no namespace where ``default`` is a namespace."""
+    parent = element.getparent()
+    inherited = parent.nsmap if parent is not None else {}
+    declared: dict[str | None, str] = {
+        prefix: uri for prefix, uri in element.nsmap.items() if inherited.get(prefix) != uri
+    }
+    if not str(element.tag).startswith("{") and declared.get(None, default):
+        declared[None] = ""
+    return declared or None
+
+
+def _drop(element: etree._Element) -> None:
+    """Forget a written element and the siblings written before it (not its tail)."""
+    element.clear(keep_tail=True)
+    parent = element.getparent()
+    if parent is not None:
+        while element.getprevious() is not None:
+            del parent[0]
 
 
 class _Open:
