@@ -28,7 +28,7 @@ import codecs
 import io
 import os
 import re
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any, BinaryIO, cast
 
@@ -619,17 +619,6 @@ class _Reading:
 
 def _version_number(digits: str) -> int:
     return int(digits) if len(digits) <= _VERSION_DIGITS else 10**_VERSION_DIGITS
-
-
-def digests_by_path(manifests: Iterable[Manifest]) -> dict[str, dict[str, str]]:
-    """path -> algorithm -> digest, from the given (supported) manifests."""
-    found: dict[str, dict[str, str]] = {}
-    for item in sorted(manifests, key=lambda m: m.algorithm):
-        if not item.supported:
-            continue
-        for path, digest in item.entries.items():
-            found.setdefault(path, {})[item.algorithm] = digest
-    return found
 
 
 __all__ = [
