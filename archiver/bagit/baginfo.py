@@ -7,6 +7,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
 from archiver.bagit import tagfile
+from archiver.bagit.tagfile import BadLine
 
 # Labels the writer owns; a user may not set them (case-insensitive, like all reserved names).
 GENERATED = (
@@ -74,13 +75,6 @@ class Element:
     line: int
     label: str
     value: str
-
-
-@dataclass(frozen=True)
-class BadLine:
-    line: int
-    text: str
-    reason: str
 
 
 def parse_bag_info(lines: Iterable[str], *, strict: bool) -> tuple[list[Element], list[BadLine]]:

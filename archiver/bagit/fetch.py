@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from urllib.parse import urlsplit
 
 from archiver.bagit import paths
+from archiver.bagit.tagfile import BadLine, partition
 
 _LINE = re.compile(r"^(\S+)[ \t]+(\S+)[ \t]+(.+)$")
 _DIGITS = re.compile(r"^[0-9]+$")
@@ -23,13 +24,6 @@ class Entry:
     raw_path: str
 
 
-@dataclass(frozen=True)
-class BadLine:
-    line: int
-    text: str
-    reason: str
-
-
 def is_absolute_uri(url: str) -> bool:
     """RFC 3986 absolute-URI: a scheme, then a hierarchical part or path."""
     parts = urlsplit(url)
@@ -42,14 +36,7 @@ def parse_fetch(
     lines: Iterable[str], *, version_1_0: bool = True
 ) -> tuple[list[Entry], list[BadLine]]:
     """Parse fetch.txt lines; keep every problem rather than stopping at the first."""
-    entries: list[Entry] = []
-    bad: list[BadLine] = []
-    for item in scan_fetch(enumerate(lines, start=1), version_1_0=version_1_0):
-        if isinstance(item, BadLine):
-            bad.append(item)
-        else:
-            entries.append(item)
-    return entries, bad
+    return partition(scan_fetch(enumerate(lines, start=1), version_1_0=version_1_0))
 
 
 def scan_fetch(

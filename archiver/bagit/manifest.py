@@ -7,6 +7,7 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 
 from archiver.bagit import paths
+from archiver.bagit.tagfile import BadLine, partition
 
 NAME = re.compile(r"^(tag)?manifest-(.+)\.txt$")
 _LINE = re.compile(r"^([^ \t]+)[ \t]+(.*)$")
@@ -38,27 +39,11 @@ class Entry:
     starred: bool
 
 
-@dataclass(frozen=True)
-class BadLine:
-    """A manifest line that is not ``checksum whitespace filepath``."""
-
-    line: int
-    text: str
-    reason: str
-
-
 def parse_manifest(
     lines: Iterable[str], *, version_1_0: bool = True
 ) -> tuple[list[Entry], list[BadLine]]:
     """Parse manifest lines; keep every problem rather than stopping at the first."""
-    entries: list[Entry] = []
-    bad: list[BadLine] = []
-    for item in scan_manifest(enumerate(lines, start=1), version_1_0=version_1_0):
-        if isinstance(item, BadLine):
-            bad.append(item)
-        else:
-            entries.append(item)
-    return entries, bad
+    return partition(scan_manifest(enumerate(lines, start=1), version_1_0=version_1_0))
 
 
 def scan_manifest(

@@ -511,7 +511,7 @@ class _Reading:
         duplicate = Severity.ERROR if strict else Severity.WARNING
         found: dict[str, str] = {}
         for entry in manifest.scan_manifest(self.stream(rel, malformed), version_1_0=strict):
-            if isinstance(entry, manifest.BadLine):
+            if isinstance(entry, tagfile.BadLine):
                 self.add(malformed, rel, entry.reason, line=entry.line)
                 continue
             if entry.starred:
@@ -584,7 +584,7 @@ class _Reading:
         malformed = "bag.fetch.line-malformed"
         lines = self.stream(rel, malformed)
         for entry in fetch.scan_fetch(lines, version_1_0=self.declaration.strict):
-            if isinstance(entry, fetch.BadLine):
+            if isinstance(entry, tagfile.BadLine):
                 self.add(malformed, rel, entry.reason, line=entry.line)
                 continue
             if not fetch.is_absolute_uri(entry.url):

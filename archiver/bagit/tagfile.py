@@ -6,7 +6,7 @@ import codecs
 import re
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
-from typing import AnyStr, BinaryIO
+from typing import AnyStr, BinaryIO, TypeVar
 
 _LINE_END = re.compile(r"\r\n|\r|\n")
 _BOMS = (
@@ -16,6 +16,30 @@ _BOMS = (
     (codecs.BOM_UTF16_LE, "utf-16"),
     (codecs.BOM_UTF16_BE, "utf-16"),
 )
+
+
+@dataclass(frozen=True)
+class BadLine:
+    """A tag file line that is not what its file's lines must be, and why."""
+
+    line: int
+    text: str
+    reason: str
+
+
+T = TypeVar("T")
+
+
+def partition(scanned: Iterable[T | BadLine]) -> tuple[list[T], list[BadLine]]:
+    """A scan's good entries and its bad lines, each kept in order."""
+    good: list[T] = []
+    bad: list[BadLine] = []
+    for item in scanned:
+        if isinstance(item, BadLine):
+            bad.append(item)
+        else:
+            good.append(item)
+    return good, bad
 
 
 @dataclass(frozen=True)
