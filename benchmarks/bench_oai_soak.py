@@ -14,6 +14,8 @@ What it measures
       that none should be closed: every one is checked to be still open at the end, and
       those the server closed on the way are counted. (Run with ``--idle-timeout 15`` to
       soak the server's idle-connection sweep instead: they are then closed and reopened.)
+    - One client alone first, for 5 s, looping over the mix below: what a request costs
+      while the idle connections are held and nothing else asks.
     - ``--clients`` threads, each with its own keep-alive connection (``http.client``, a
       ``--client-timeout`` of 5 s on connecting and on every read, as http.client
       applies it: the "max ms" column shows whether a request took longer in all), loop for
@@ -32,10 +34,13 @@ How to read the numbers
     list), one per verb where a verb has several kinds, and one for all. Latency is in
     milliseconds; "≤ 1 s" is the share answered within a second. The target: no timeout,
     no connection error, no status but 200, no response invalid against the schema and
-    no OAI-PMH error (every request asked is a valid one), while every idle connection
-    was held. The script exits 1 when any of these fails. With 200 clients looping
-    without pause on a 2-core machine (clients and server share the cores), latency is
-    queueing: about clients / throughput.
+    no OAI-PMH error (every request asked is a valid one), in the window or in the lone
+    client's run, while every idle connection was held. The script exits 1 when any of
+    these fails. The lone client's latency is the cost of a request; with 200 clients
+    looping without pause on a 2-core machine (clients and server share the cores, the
+    server's work holds one interpreter lock), latency is queueing: about clients /
+    throughput, so the 5 s timeout is met while the server answers some 50 requests a
+    second or more.
 
 Usage: python benchmarks/bench_oai_soak.py [--bags N] [--page-size N] [--idle N]
 [--clients N] [--seconds S] [--pages N] [--idle-timeout S] [--client-timeout S]
@@ -69,6 +74,7 @@ from common import SEED, BenchError, machine_lines, positive, progress, table
 
 HERE = Path(__file__).resolve().parent
 PREFIXES = ("oai_dc", "mets", "premis")
+ALONE_SECONDS = 5  # one client on its own first: what a request costs with the idle held
 EPOCH = 1_700_000_000  # the first bag's datestamp; one minute between bags
 # Descriptors this script needs beyond its sockets: response files, the log, Python.
 SPARE_FILES = 256
@@ -221,7 +227,7 @@ class Harvester:
             self.outcomes.append(Outcome(kind, 0, seconds, 0, error, -1, ""))
             return None
         seconds = time.perf_counter() - started
-        number = self.shared.save(body)
+        number = self.shared.bodies.save(body)
         digest = hashlib.sha256(body).hexdigest()
         self.outcomes.append(Outcome(kind, response.status, seconds, len(body), "", number, digest))
         return body if response.status == 200 else None
@@ -268,19 +274,35 @@ class Harvester:
             self.conn.close()
 
 
+class Bodies:
+    """Response bodies, each in a file of its own, numbered as they come."""
+
+    def __init__(self, folder: Path) -> None:
+        self.folder = folder
+        self._numbers = iter(range(sys.maxsize))
+        self._lock = threading.Lock()
+
+    def save(self, body: bytes) -> int:
+        with self._lock:
+            number = next(self._numbers)
+        (self.folder / f"{number:07d}.xml").write_bytes(body)
+        return number
+
+    def read(self, number: int) -> bytes:
+        return (self.folder / f"{number:07d}.xml").read_bytes()
+
+
 class Shared:
     """What every harvester reads: the window, the catalogue of ids and sets, the body store."""
 
     def __init__(
-        self, ids: Sequence[str], sets: Sequence[str], pages: int, seconds: float, bodies: Path
+        self, ids: Sequence[str], sets: Sequence[str], pages: int, seconds: float, bodies: Bodies
     ) -> None:
         self.ids, self.sets, self.pages = list(ids), list(sets), pages
         self.seconds = seconds
         self.deadline = float("inf")
         self.start = threading.Event()
         self.bodies = bodies
-        self._numbers = iter(range(sys.maxsize))
-        self._lock = threading.Lock()
 
     def open_window(self) -> None:
         self.deadline = time.perf_counter() + self.seconds
@@ -291,12 +313,6 @@ class Shared:
 
     def identifier(self, bag_id: str) -> str:
         return f"oai:{REPOSITORY}:{bag_id}"
-
-    def save(self, body: bytes) -> int:
-        with self._lock:
-            number = next(self._numbers)
-        (self.bodies / f"{number:07d}.xml").write_bytes(body)
-        return number
 
 
 # -- after the window ------------------------------------------------------------------
@@ -326,12 +342,12 @@ def judge(body: bytes) -> Verdict:
     return Verdict(bool(problems), codes, first)
 
 
-def validate_all(outcomes: Sequence[Outcome], bodies: Path) -> dict[str, Verdict]:
+def validate_all(outcomes: Sequence[Outcome], bodies: Bodies) -> dict[str, Verdict]:
     """A verdict per distinct body of a 200 response, by digest."""
     verdicts: dict[str, Verdict] = {}
     for outcome in outcomes:
         if outcome.status == 200 and outcome.digest not in verdicts:
-            verdicts[outcome.digest] = judge((bodies / f"{outcome.body:07d}.xml").read_bytes())
+            verdicts[outcome.digest] = judge(bodies.read(outcome.body))
             if len(verdicts) % 500 == 0:
                 progress(f"validated {len(verdicts)} distinct bodies ...")
     return verdicts
@@ -410,8 +426,8 @@ def soak(args: argparse.Namespace, limit: int) -> int:
     ids = build_collection(args.work, args.bags)
     built = time.perf_counter() - started
     sets = sorted({g.split(":")[0] for n in range(args.bags) if (g := group_of(n))})
-    bodies = args.work / "bodies"
-    bodies.mkdir()
+    (args.work / "bodies").mkdir()
+    bodies = Bodies(args.work / "bodies")
     options = [
         "--idle-timeout",
         str(args.idle_timeout),
@@ -427,6 +443,11 @@ def soak(args: argparse.Namespace, limit: int) -> int:
         holder = IdleHolder((parts.hostname or "", parts.port or 80), args.idle)
         try:
             holder.start()
+            progress(f"one client alone for {ALONE_SECONDS} s ...")
+            alone = Shared(ids, sets, args.pages, ALONE_SECONDS, bodies)
+            first = Harvester(-1, url, args.client_timeout, alone)
+            alone.open_window()
+            first.run()
             harvesters = [
                 Harvester(n, url, args.client_timeout, shared) for n in range(args.clients)
             ]
@@ -447,25 +468,38 @@ def soak(args: argparse.Namespace, limit: int) -> int:
     outcomes = [o for h in harvesters for o in h.outcomes]
     progress(f"{len(outcomes):,} responses; validating them against the schema ...")
     validated = time.perf_counter()
-    verdicts = validate_all(outcomes, bodies)
+    verdicts = validate_all([*first.outcomes, *outcomes], bodies)
     validated = time.perf_counter() - validated
     return report(
-        args, outcomes, verdicts, holder, still_open, log, limit, built, window, validated
+        args,
+        Run(first.outcomes, outcomes, window, built, validated),
+        verdicts,
+        holder,
+        still_open,
+        log,
+        limit,
     )
+
+
+@dataclass(frozen=True)
+class Run:
+    alone: Sequence[Outcome]  # one client, before the others start
+    outcomes: Sequence[Outcome]  # the clients of the timed window
+    window: float
+    built: float
+    validated: float
 
 
 def report(
     args: argparse.Namespace,
-    outcomes: Sequence[Outcome],
+    run: Run,
     verdicts: dict[str, Verdict],
     holder: IdleHolder,
     still_open: int,
     log: Sequence[str],
     limit: int,
-    built: float,
-    window: float,
-    validated: float,
 ) -> int:
+    outcomes, window, built, validated = run.outcomes, run.window, run.built, run.validated
     kinds = sorted({o.kind for o in outcomes})
     verbs = sorted({k.split()[0] for k in kinds})
     rows = []
@@ -477,8 +511,9 @@ def report(
             group = [o for o in outcomes if o.kind.split()[0] == verb]
             rows.append(row(f"{verb} (all)", group, verdicts))
     rows.append(row("**all**", outcomes, verdicts))
-    total = rows[-1]
-    timeouts, broken, non_200, invalid, oai_errors = (int(total[i]) for i in range(7, 12))
+    alone = row("one client alone, before", run.alone, verdicts)
+    failures = [sum(int(line[i]) for line in (rows[-1], alone)) for i in range(7, 12)]
+    timeouts, broken, non_200, invalid, oai_errors = failures
     held = still_open == args.idle and holder.reopened == 0
     met = not (timeouts or broken or non_200 or invalid or oai_errors) and still_open == args.idle
 
@@ -522,6 +557,11 @@ def report(
         "OAI errors",
     ]
     print(table(headers, rows))
+    print(
+        f"\nWith the {args.idle} idle connections held and no other client, "
+        f"{ALONE_SECONDS} s before the window:\n"
+    )
+    print(table(headers, [alone]))
     problems = Counter(v.problem for v in verdicts.values() if v.problem)
     codes = Counter(code for v in verdicts.values() for code in v.oai_errors)
     for text, count in [*problems.most_common(5), *codes.most_common(5)]:
@@ -530,7 +570,8 @@ def report(
         # One count per kind of line: "Task queue depth is 3" and "... is 7" are one kind.
         said_kinds = Counter(re.sub(r"\d+", "N", line.strip()) for line in log)
         said = "; ".join(f"{count} x {text!r}" for text, count in said_kinds.most_common(3))
-        print(f"\n- The server wrote {len(log):,} lines on stderr: {said}")
+        lines = "line" if len(log) == 1 else "lines"
+        print(f"\n- The server wrote {len(log):,} {lines} on stderr: {said}")
     verdict = "met" if met else "**not met**"
     print(
         f"\nTarget (no timeout, connection error, non-200, invalid body or OAI error; every "
