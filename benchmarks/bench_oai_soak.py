@@ -39,8 +39,9 @@ How to read the numbers
     these fails. The lone client's latency is the cost of a request; with 200 clients
     looping without pause on a 2-core machine (clients and server share the cores, the
     server's work holds one interpreter lock), latency is queueing: about clients /
-    throughput, so the 5 s timeout is met while the server answers some 50 requests a
-    second or more.
+    throughput. Measured on the project's VM: 90-125 requests a second gave a p99 of
+    2-3.5 s; at 72 a second (another job taking a core) p99 reached 4.9 s and 16 requests
+    timed out.
 
 Usage: python benchmarks/bench_oai_soak.py [--bags N] [--page-size N] [--idle N]
 [--clients N] [--seconds S] [--pages N] [--idle-timeout S] [--client-timeout S]
