@@ -28,7 +28,7 @@ import sys
 import threading
 import time
 import urllib.request
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from urllib.parse import quote
@@ -37,6 +37,7 @@ from common import machine_lines, positive, progress
 
 HERE = Path(__file__).resolve().parent
 TARGET_DEEP = 1.5
+REPOSITORY = "bench.example.org"  # the oai-identifier domain the server is given
 _DC = (
     '<?xml version="1.0" encoding="UTF-8"?>\n'
     '<oai_dc:dc xmlns:oai_dc="http://www.openarchives.org/OAI/2.0/oai_dc/" '
@@ -69,7 +70,15 @@ def write_collection(root: Path, count: int) -> None:
 
 
 @contextmanager
-def server(collection: Path, page_size: int) -> Iterator[str]:
+def server(
+    collection: Path,
+    page_size: int,
+    options: Sequence[str] = (),
+    log: list[str] | None = None,
+) -> Iterator[str]:
+    """``archiver serve`` on a free loopback port, with ``options``: its URL; stopped at the
+    end. What it writes on stderr after announcing itself is read as it comes (a pipe nobody
+    reads would stall a chatty server) and kept in ``log``."""
     command = [
         sys.executable,
         "-m",
@@ -79,21 +88,29 @@ def server(collection: Path, page_size: int) -> Iterator[str]:
         "--port",
         "0",
         "--repository-identifier",
-        "bench.example.org",
+        REPOSITORY,
         "--page-size",
         str(page_size),
+        *options,
     ]
     process = subprocess.Popen(command, stderr=subprocess.PIPE, text=True)
+    kept = log if log is not None else []
+    assert process.stderr is not None
+    stderr = process.stderr
+    reader = threading.Thread(target=lambda: kept.extend(stderr), daemon=True)
     try:
-        assert process.stderr is not None
-        line = process.stderr.readline()
+        line = stderr.readline()
         match = re.search(r"(http://\S+)", line)
         if not match:
             raise SystemExit(f"the server did not start: {line!r}")
+        reader.start()
         yield match.group(1)
     finally:
         process.terminate()
-        process.communicate(timeout=30)
+        process.wait(timeout=30)
+        if reader.is_alive():
+            reader.join(timeout=30)
+        stderr.close()
 
 
 def fetch(url: str) -> tuple[float, bytes]:

@@ -6,6 +6,7 @@ errors included, is HTTP 200 text/xml and valid against OAI-PMH.xsd with what it
 from __future__ import annotations
 
 import json
+import logging
 import os
 import re
 import shutil
@@ -18,6 +19,7 @@ from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
+from typing import cast
 from urllib.parse import quote, urljoin, urlsplit
 
 import pytest
@@ -34,6 +36,7 @@ from sickle.oaiexceptions import (
     IdDoesNotExist,
     NoRecordsMatch,
 )
+from waitress.task import Task, ThreadedTaskDispatcher
 
 from archiver.oai.app import OAIApp
 from archiver.xml import parsing
@@ -769,3 +772,79 @@ def test_the_connection_limit_stays_below_the_open_file_limit(
     monkeypatch.setattr(resource, "getrlimit", lambda _which: (1024, 1024))
     assert app._connections_allowed(500) == 500
     assert app._connections_allowed(1000) == 1024 - app._OTHER_FILES
+
+
+# -- the server's log ------------------------------------------------------------------------
+
+
+def _queue_warnings(caplog: pytest.LogCaptureFixture) -> list[str]:
+    return [r.getMessage() for r in caplog.records if r.name == "waitress.queue"]
+
+
+def _queue(dispatcher: ThreadedTaskDispatcher, count: int) -> None:
+    """Queue ``count`` stand-in tasks; the dispatcher has no thread to take them."""
+    for _ in range(count):
+        dispatcher.add_task(cast(Task, object()))
+
+
+def test_waitress_queue_warnings_pass_once_a_minute_counting_those_held_back(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    from archiver.oai.app import QueueWarnings
+
+    now = [100.0]
+    quieter = QueueWarnings(60, now=lambda: now[0])
+    queue_log = logging.getLogger("waitress.queue")
+    queue_log.addFilter(quieter)
+    try:
+        dispatcher = ThreadedTaskDispatcher()  # no threads: every task queued is warned of
+        with caplog.at_level(logging.WARNING, logger="waitress.queue"):
+            _queue(dispatcher, 50)
+            now[0] += 59
+            _queue(dispatcher, 1)
+            now[0] += 2
+            _queue(dispatcher, 1)
+    finally:
+        queue_log.removeFilter(quieter)
+    assert _queue_warnings(caplog) == [
+        "Task queue depth is 1",
+        "Task queue depth is 52 (and 50 such warnings since the last, deepest 52)",
+    ]
+
+
+def test_serve_lets_through_one_queue_warning_of_a_burst(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A burst of requests queueing for a thread is one line in the log, not one a request
+    (3,000 lines in the 30 s of benchmarks/bench_oai_soak.py)."""
+    import waitress.server
+
+    from archiver.clock import Clock
+    from archiver.collection import Collection
+    from archiver.oai.app import configuration, serve
+
+    class Burst:
+        """Stands in for waitress's server: running it queues 100 requests, then returns."""
+
+        effective_host, effective_port = "127.0.0.1", 8080
+
+        def run(self) -> None:
+            _queue(ThreadedTaskDispatcher(), 100)
+
+        def close(self) -> None:
+            pass
+
+    monkeypatch.setattr(waitress.server, "create_server", lambda *_a, **_k: Burst())
+    collection = Collection(make_collection(tmp_path))
+    with caplog.at_level(logging.WARNING, logger="waitress.queue"):
+        serve(
+            collection.catalog(),
+            lambda host, port: configuration(collection, base_url=f"http://{host}:{port}/oai"),
+            host="127.0.0.1",
+            port=0,
+            clock=Clock(),
+            refresh_seconds=3600,
+        )
+    collection.close()
+    assert _queue_warnings(caplog) == ["Task queue depth is 1"]
+    assert logging.getLogger("waitress.queue").filters == []  # removed when serving ends
