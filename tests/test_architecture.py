@@ -290,6 +290,19 @@ def test_library_code_never_forks_the_calling_process() -> None:
     assert offenders == []
 
 
+def test_no_cached_property_serialises_threads() -> None:
+    """functools.cached_property in Python 3.11 takes one lock for all instances of a
+    class: the OAI server's threads queued on FolderFiles'."""
+    offenders = [
+        f"{path.name}:{node.lineno}"
+        for path, tree in _modules().items()
+        for node in ast.walk(tree)
+        if (isinstance(node, ast.Attribute) and node.attr == "cached_property")
+        or (isinstance(node, ast.Name) and node.id == "cached_property")
+    ]
+    assert offenders == []
+
+
 def test_library_messages_never_name_a_command_line_option() -> None:
     """Only the CLI speaks of --options: a library caller has none."""
     offenders = [

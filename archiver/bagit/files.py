@@ -16,7 +16,6 @@ not a RecursionError.
 from __future__ import annotations
 
 import contextlib
-import functools
 import os
 import stat
 from collections.abc import Iterator
@@ -70,6 +69,7 @@ class FolderFiles:
 
     def __init__(self, root: str | os.PathLike[str]) -> None:
         self.root = Path(root)
+        self._resolved: Path | None = None
 
     def __repr__(self) -> str:
         return f"FolderFiles({str(self.root)!r})"
@@ -138,9 +138,14 @@ class FolderFiles:
             raise
         return fd
 
-    @functools.cached_property
+    @property
     def _real(self) -> Path:
-        return Path(os.path.realpath(self.root))
+        """The root with its links resolved, found once. (Not functools.cached_property:
+        in Python 3.11 it takes one lock for every instance of the class, and the OAI
+        server's threads, each reading bags, queued on it.)"""
+        if self._resolved is None:
+            self._resolved = Path(os.path.realpath(self.root))
+        return self._resolved
 
     @staticmethod
     def _where(fd: int) -> Path | None:
