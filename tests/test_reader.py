@@ -169,3 +169,18 @@ def test_an_unreadable_folder_is_reported_and_the_rest_still_read(tmp_path: Path
     assert bag.inventory.unreadable
     assert "bag.payload.unreadable" in [p.code for p in bag.problems]
     assert set(LATIN1_PAYLOAD) <= set(bag.inventory.payload)
+
+
+def test_a_catalog_reads_a_bag_without_listing_its_payload(tmp_path: Path) -> None:
+    """payload=False: data/ is seen, what it holds is never listed (a catalog serving a
+    record of a bag of a million files lists none of them)."""
+    root = make_latin1_bag(tmp_path / "bag")
+    for number in range(50):
+        (root / "data" / f"extra-{number}").mkdir()
+    listed = [entry.path for entry in FolderFiles(root).walk(payload=False)]
+    assert "data" in listed and not [p for p in listed if p.startswith("data/")]
+    bag = read_bag(root, manifests=False, fetch_txt=False, payload=False)
+    whole = read_bag(root)
+    assert bag.inventory.payload == {} and bag.inventory.has_payload_dir
+    assert bag.inventory.tags == whole.inventory.tags
+    assert bag.items() == whole.items()

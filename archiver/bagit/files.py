@@ -47,8 +47,11 @@ class BagFiles(Protocol):
     def location(self) -> str:
         """How to name the bag to a person (its path)."""
 
-    def walk(self) -> Iterator[Entry]:
-        """Every entry under the base directory, in stored order; no link followed."""
+    def walk(self, *, payload: bool = True) -> Iterator[Entry]:
+        """Every entry under the base directory, in stored order; no link followed.
+
+        ``payload=False``: ``data/`` itself, not what it holds (a catalog reads tag files
+        only, and a bag may hold a million payload files)."""
 
     def stat(self, path: str) -> Entry | None:
         """One entry, or None when nothing is there (a link is reported, not followed)."""
@@ -81,7 +84,7 @@ class FolderFiles:
     def location(self) -> str:
         return str(self.root)
 
-    def walk(self) -> Iterator[Entry]:
+    def walk(self, *, payload: bool = True) -> Iterator[Entry]:
         # A stack of folders still to list, each listed in name order: the same order as a
         # recursive walk, without recursion.
         stack: list[str] = [""]
@@ -99,7 +102,7 @@ class FolderFiles:
                 rel = f"{prefix}{item.name}"
                 found = _entry(rel, item)
                 yield found
-                if found.kind is Kind.DIRECTORY:
+                if found.kind is Kind.DIRECTORY and (payload or rel != "data"):  # data/: payload
                     below.append(f"{rel}/")
             stack.extend(reversed(below))
 

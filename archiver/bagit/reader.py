@@ -165,16 +165,21 @@ class Bag:
 
 
 def read_bag(
-    bag: str | os.PathLike[str] | BagFiles, *, manifests: bool = True, fetch_txt: bool = True
+    bag: str | os.PathLike[str] | BagFiles,
+    *,
+    manifests: bool = True,
+    fetch_txt: bool = True,
+    payload: bool = True,
 ) -> Bag:
     """Read the bag at ``bag`` (a folder, or any BagFiles). Never raises for what the bag
     holds; OSError only when ``bag`` itself cannot be listed at all.
 
     ``manifests=False`` (bag-info and declaration only, for a catalog) and
-    ``fetch_txt=False`` skip reading those files.
+    ``fetch_txt=False`` skip reading those files; ``payload=False`` does not list what
+    ``data/`` holds (the inventory's payload is then empty).
     """
     reading = _Reading(as_files(bag))
-    reading.take_inventory()
+    reading.take_inventory(with_payload=payload)
     reading.read_declaration()
     reading.read_bag_info()
     if manifests:
@@ -237,7 +242,7 @@ class _Reading:
 
     # -- inventory -----------------------------------------------------------------------
 
-    def take_inventory(self) -> None:
+    def take_inventory(self, *, with_payload: bool = True) -> None:
         payload: dict[str, int] = {}
         tags: dict[str, int] = {}
         directories: set[str] = set()
@@ -245,7 +250,7 @@ class _Reading:
         specials: list[str] = []
         unreadable: list[str] = []
         has_payload_dir = False
-        for entry in self.files.walk():
+        for entry in self.files.walk(payload=with_payload):
             rel = entry.path
             if rel == PAYLOAD_DIR and entry.kind in (Kind.DIRECTORY, Kind.SYMLINK):
                 has_payload_dir = True

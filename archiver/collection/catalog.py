@@ -195,13 +195,14 @@ class Catalog:
 
     def read(self, bag_id: str) -> Bag | None:
         """The bag ``bag_id`` of this collection, as the reader reads it (no manifests, no
-        fetch.txt); None when there is no such folder, or it is a link (it may lead out
+        fetch.txt, no payload listing: a record costs the same for a bag of a million files);
+        None when there is no such folder, or it is a link (it may lead out
         of the collection), or it cannot be listed."""
         root = self.collection / bag_id
         try:
             if not stat.S_ISDIR(os.lstat(root).st_mode):
                 return None
-            return read_bag(root, manifests=False, fetch_txt=False)
+            return read_bag(root, manifests=False, fetch_txt=False, payload=False)
         except OSError:
             return None
 
