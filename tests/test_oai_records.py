@@ -18,6 +18,7 @@ from hypothesis import strategies as st
 from lxml import etree
 
 from archiver.collection.catalog import Item
+from archiver.oai import records
 from archiver.xml import mets
 from tests.oai_helpers import (
     NS,
@@ -252,20 +253,28 @@ print(sent, (after - before) * 1024)
 """
 
 
-def _big_mets(template: Path, tmp_path: Path, count: int) -> tuple[Path, Path]:
-    """A copy of the collection where bag a's METS holds ``count`` long descriptions."""
+def _big_mets(
+    template: Path, tmp_path: Path, count: int, verbatim: bool = True
+) -> tuple[Path, Path]:
+    """A copy of the collection where bag a's METS holds ``count`` long descriptions; not
+    ``verbatim``: with a comment after its root, so it is copied an element at a time."""
     collection = Path(shutil.copytree(template, tmp_path / "c", symlinks=True))
     path = collection / "a" / "metadata" / "mets.xml"
     words = "A description long enough to make this record big, and then some more. " * 2
     many = f"<dc:description>{words}</dc:description>\n" * count
     _edit(path, b"</oai_dc:dc>", many.encode() + b"</oai_dc:dc>")
+    if not verbatim:
+        _edit(path, b"</mets:mets>", b"</mets:mets>\n<!-- after the root -->")
     return collection, path
 
 
-def test_a_big_record_is_served_in_flat_memory(clashing: Path, tmp_path: Path) -> None:
-    """A 40 MB METS (200,000 elements): the response grows memory by far less than the
+@pytest.mark.parametrize("verbatim", [True, False], ids=["byte-for-byte", "element-wise"])
+def test_a_big_record_is_served_in_flat_memory(
+    clashing: Path, tmp_path: Path, verbatim: bool
+) -> None:
+    """A 35 MB METS (200,000 elements): the response grows memory by far less than the
     record's size (parsed whole, as it was, it took ten times its size)."""
-    collection, path = _big_mets(clashing, tmp_path, 200_000)
+    collection, path = _big_mets(clashing, tmp_path, 200_000, verbatim)
     size = path.stat().st_size
     assert size > 30_000_000
     result = subprocess.run(
@@ -281,12 +290,13 @@ def test_a_big_record_is_served_in_flat_memory(clashing: Path, tmp_path: Path) -
     assert grown < size / 4, f"memory grew by {grown} bytes for a record of {size}"
 
 
+@pytest.mark.parametrize("verbatim", [True, False], ids=["byte-for-byte", "element-wise"])
 def test_a_record_that_breaks_once_its_response_has_begun_ends_the_response(
-    clashing: Path, tmp_path: Path
+    clashing: Path, tmp_path: Path, verbatim: bool
 ) -> None:
     """Nothing wrong is sent: the file is cut while it is being copied (it was checked
     before), so the response stops there, with an error a server logs (app._Streamed)."""
-    collection, path = _big_mets(clashing, tmp_path, 20_000)
+    collection, path = _big_mets(clashing, tmp_path, 20_000, verbatim)
     repo = Repo(collection, NOW)
     query = [("verb", "GetRecord"), ("metadataPrefix", "mets"), ("identifier", f"{PREFIX}a")]
     try:
@@ -295,7 +305,61 @@ def test_a_record_that_breaks_once_its_response_has_begun_ends_the_response(
         assert first.startswith(b"<?xml") and b"</OAI-PMH>" not in first
         with path.open("r+b") as handle:
             handle.truncate(path.stat().st_size // 2)
-        with pytest.raises(etree.XMLSyntaxError):
+        with pytest.raises(OSError if verbatim else etree.XMLSyntaxError):
             list(pieces)
     finally:
         repo.close()
+
+
+def _span(repo: Repo, bag_id: str, name: str) -> tuple[int, int] | None:
+    return records.read_checked(_item(repo, bag_id).checked[f"metadata/{name}"])[1]
+
+
+def test_archivers_own_documents_go_out_byte_for_byte(clashing: Path) -> None:
+    repo = Repo(clashing, NOW)
+    try:
+        root = repo.raw(f"verb=GetRecord&identifier={PREFIX}a_file&metadataPrefix=mets")
+        spans = {name: _span(repo, "a_file", name) for name in ("dc.xml", "mets.xml", "premis.xml")}
+    finally:
+        repo.close()
+    assert all(spans.values()), spans
+    data = (clashing / "a_file" / "metadata" / "mets.xml").read_bytes()
+    start, end = spans["mets.xml"]  # type: ignore[misc]
+    assert data[start:end].startswith(b"<mets:mets ") and data[start:end].endswith(b"</mets:mets>")
+    assert data[start:end] in root
+
+
+@pytest.mark.parametrize(
+    ("name", "change"),
+    [
+        ("mets.xml", (b"</mets:mets>", b"</mets:mets><!-- after -->")),
+        ("mets.xml", (b"<mets:mets ", b"<!-- before --><mets:mets ")),
+        ("mets.xml", (b'encoding="UTF-8"', b'encoding="ISO-8859-1"')),
+        ("mets.xml", (b"<mets:xmlData>", b'<mets:xmlData><note xmlns="urn:x">n</note>')),
+        ("mets.xml", (b"<mets:xmlData>", b"<mets:xmlData><note>in no namespace</note>")),
+        ("mets.xml", (b'ID="_a_file_1"', b'ID="a_file_1"')),  # an ID served otherwise
+        ("premis.xml", (b"<premis:premis ", b"<?pi x?><premis:premis ")),
+    ],
+)
+def test_a_document_that_cannot_go_out_as_it_is_is_copied_element_by_element(
+    clashing: Path, tmp_path: Path, name: str, change: tuple[bytes, bytes]
+) -> None:
+    collection = Path(shutil.copytree(clashing, tmp_path / "c", symlinks=True))
+    path = collection / "a" / "metadata" / name
+    _edit(path, *change)
+    prefix = name.removesuffix(".xml")
+    repo = Repo(collection, NOW)
+    try:
+        assert prefix in _item(repo, "a").formats  # still valid, still served
+        assert _span(repo, "a", name) is None
+        root = repo.ask(f"verb=GetRecord&identifier={PREFIX}a&metadataPrefix={prefix}")
+    finally:
+        repo.close()
+    [served] = root.findall(f".//o:metadata/{prefix}:{prefix}", NS)
+    original = etree.parse(str(path)).getroot()
+    for element in [original, *original.iterdescendants()]:
+        for attribute in set(element.attrib) & {"ID", "ADMID", "DMDID", "FILEID"}:
+            element.set(attribute, records.served_id("a", str(element.get(attribute))))
+    assert etree.tostring(served, method="c14n", exclusive=True) == etree.tostring(
+        original, method="c14n", exclusive=True
+    )

@@ -76,7 +76,7 @@ SCHEMA = Schema(
     "catalog",
     (
         _create,
-        # The documents found fit to serve: "NAME=SIGNATURE ..." (records.signature).
+        # The documents found fit to serve: "NAME=SIGNATURE[@START-END] ..." (records.checked).
         statements("ALTER TABLE records ADD COLUMN checked TEXT NOT NULL DEFAULT ''"),
     ),
 )
@@ -220,12 +220,13 @@ class Catalog:
                 with bag.open(fmt.source) as handle:
                     signature = records.signature(handle)
                     problem = records.check(handle, fmt)
+                    span = records.verbatim(handle, bag_id) if problem is None else None
             except OSError as exc:
                 problem = finding(
                     "metadata.xml.malformed", fmt.source, f"cannot read: {exc.strerror or exc}"
                 )
             if problem is None:
-                checked[fmt.source] = signature
+                checked[fmt.source] = records.checked(signature, span)
                 continue
             instead = (
                 "its oai_dc record is made from its bag-info"

@@ -18,7 +18,6 @@ from collections.abc import Callable, Generator, Iterable, Iterator, Sequence
 from contextlib import ExitStack, contextmanager, nullcontext, suppress
 from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime, timedelta
-from typing import BinaryIO
 from urllib.parse import quote
 
 from lxml import etree
@@ -580,18 +579,18 @@ class Provider:
             yield _fallback(bag, item, fmt)
             return
         with handle:
+            signature, span = records.read_checked(item.checked.get(fmt.source))
             try:
-                fit = (
-                    records.signature(handle) == item.checked.get(fmt.source)
-                    or records.check(handle, fmt) is None
-                )
+                fit = bool(signature) and records.signature(handle) == signature
+                if not fit and records.check(handle, fmt) is None:
+                    fit, span = True, records.verbatim(handle, item.id)
             except OSError:
                 fit = False
-            yield handle if fit else _fallback(bag, item, fmt)
+            yield records.Document(handle, span) if fit else _fallback(bag, item, fmt)
 
 
 # A record's metadata: a checked document, open; an element made for it; None: not served.
-_Source = BinaryIO | etree._Element | None
+_Source = records.Document | etree._Element | None
 _PIECE = 1 << 16  # what a streamed response gathers before handing it on
 
 

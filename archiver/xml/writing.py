@@ -67,8 +67,9 @@ def _line(depth: int) -> str:
 class Stream:
     """A document being written: where it is (the depth), and how to add to it there."""
 
-    def __init__(self, writer: _IncrementalFileWriter) -> None:
+    def __init__(self, writer: _IncrementalFileWriter, output: Output) -> None:
         self._writer = writer
+        self._output = output
         self._depth = 0
         self._breaks = [_line(depth) for depth in range(16)]
         self._verbatim = 0  # how many elements open around here are written verbatim
@@ -183,6 +184,19 @@ class Stream:
                 tag.__exit__(type(error), error, error.__traceback__)
             raise
 
+    def raw(self, pieces: Iterable[bytes]) -> Iterator[None]:
+        """Bytes that are already XML -- an element, its namespaces declared on it -- written
+        here as they are, on a line of their own, pausing after each piece.
+
+        The caller vouches for them: UTF-8, well-formed, every name in its namespace
+        wherever it is put (nothing in no namespace when a default one is in scope here).
+        """
+        self._start_line()  # also ends a start tag lxml keeps open until something follows
+        self._writer.flush()
+        for piece in pieces:
+            self._output.write(piece)
+            yield
+
     def text(self, text: str) -> None:
         """Character data where the stream is (escaped as lxml does)."""
         self._writer.write(text)
@@ -280,5 +294,5 @@ def stream(output: Output, prolog: Iterable[etree._ProcessingInstruction] = ()) 
     for instruction in prolog:
         output.write(etree.tostring(instruction, encoding="UTF-8") + b"\n")
     with etree.xmlfile(output, encoding="UTF-8") as writer:
-        yield Stream(writer)
+        yield Stream(writer, output)
     output.write(b"\n")
