@@ -29,6 +29,7 @@ from tests.oai_helpers import (
     header_ids,
     make_collection,
     moment,
+    validate,
 )
 
 NOW = moment("2024-03-01T00:00:00Z")
@@ -363,3 +364,36 @@ def test_a_document_that_cannot_go_out_as_it_is_is_copied_element_by_element(
     assert etree.tostring(served, method="c14n", exclusive=True) == etree.tostring(
         original, method="c14n", exclusive=True
     )
+
+
+def test_a_whole_response_has_its_length_and_a_big_one_is_handed_on_in_pieces(
+    clashing: Path, tmp_path: Path
+) -> None:
+    from wsgiref.util import setup_testing_defaults
+
+    from archiver.oai.app import oai_app
+
+    collection, path = _big_mets(clashing, tmp_path, 20_000)
+    app = oai_app(collection, base_url="http://repo.example.org/oai", refresh_seconds=None)
+
+    def get(query: str) -> tuple[dict[str, str], list[bytes]]:
+        environ: dict[str, object] = {"PATH_INFO": "/oai", "QUERY_STRING": query}
+        setup_testing_defaults(environ)
+        headers: dict[str, str] = {}
+        body = app(environ, lambda _status, given: headers.update(given))
+        try:
+            return headers, list(body)
+        finally:
+            getattr(body, "close", lambda: None)()
+
+    try:
+        small, [body] = get(
+            "verb=GetRecord&identifier=oai:archiver.local:a_file&metadataPrefix=mets"
+        )
+        assert small["Content-Length"] == str(len(body))
+        big, pieces = get("verb=GetRecord&identifier=oai:archiver.local:a&metadataPrefix=mets")
+    finally:
+        app.close()
+    assert "Content-Length" not in big and len(pieces) > 10
+    assert max(len(piece) for piece in pieces) < path.stat().st_size / 10
+    validate(b"".join(pieces))

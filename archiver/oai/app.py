@@ -16,6 +16,7 @@ import re
 import threading
 import time
 from collections.abc import Callable, Generator, Iterable, Iterator, Sequence
+from contextlib import suppress
 from importlib import resources as package_files
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit
@@ -146,13 +147,19 @@ class OAIApp:
                 start_response, "503 Service Unavailable", "starting\n", [("Retry-After", "1")]
             )
         pieces = self.provider.stream(pairs, self.clock.now())
-        first = next(pieces)  # the request is settled: a failure here is still a 500
+        # The request is settled with the first piece: a failure up to here is still a 500.
+        # Most responses are whole in it, and go out with their length, as before.
+        begun = [next(pieces)]
+        with suppress(StopIteration):
+            begun.append(next(pieces))
+        headers = [("Content-Type", "text/xml; charset=utf-8")]
+        if len(begun) == 1:
+            headers.append(("Content-Length", str(len(begun[0]))))
+        start_response("200 OK", headers)
         if method == "HEAD":
             pieces.close()
-            start_response("200 OK", [("Content-Type", "text/xml; charset=utf-8")])
             return [b""]
-        start_response("200 OK", [("Content-Type", "text/xml; charset=utf-8")])
-        return _Streamed(first, pieces)
+        return [begun[0]] if len(begun) == 1 else _Streamed(begun, pieces)
 
 
 class _Streamed:
@@ -164,14 +171,13 @@ class _Streamed:
     broken response, never a wrong one.
     """
 
-    def __init__(self, first: bytes, rest: Generator[bytes, None, None]) -> None:
-        self._first: bytes | None = first
+    def __init__(self, begun: list[bytes], rest: Generator[bytes, None, None]) -> None:
+        self._begun = begun
         self._rest = rest
 
     def __iter__(self) -> Iterator[bytes]:
-        if self._first is not None:
-            first, self._first = self._first, None
-            yield first
+        while self._begun:
+            yield self._begun.pop(0)
         try:
             yield from self._rest
         except Exception:
