@@ -70,9 +70,11 @@ _FLAGS = os.O_RDONLY | os.O_CLOEXEC | os.O_NOFOLLOW
 class FolderFiles:
     """A bag that is a directory on this machine."""
 
-    def __init__(self, root: str | os.PathLike[str]) -> None:
+    def __init__(self, root: str | os.PathLike[str], *, resolved: Path | None = None) -> None:
+        """``resolved``: the root with its links resolved, when the caller knows it (a
+        collection resolves its own path once, not once per bag it opens)."""
         self.root = Path(root)
-        self._resolved: Path | None = None
+        self._resolved = resolved
 
     def __repr__(self) -> str:
         return f"FolderFiles({str(self.root)!r})"

@@ -27,6 +27,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from archiver import layout
+from archiver.bagit.files import FolderFiles
 from archiver.bagit.reader import BAG_INFO_TXT, BAGIT_TXT, Bag, read_bag
 from archiver.clock import w3cdtf
 from archiver.collection import bags
@@ -112,6 +113,7 @@ class Catalog:
 
     def __init__(self, collection_dir: Path, path: Path) -> None:
         self.collection = collection_dir
+        self._resolved = Path(os.path.realpath(collection_dir))
         self.path = path
         self.store = Store(self.path, SCHEMA)
         self._refreshing = threading.Lock()
@@ -193,16 +195,26 @@ class Catalog:
             newest = max(newest, info.st_mtime)
         return "|".join(parts), w3cdtf(datetime.fromtimestamp(newest, UTC))
 
-    def read(self, bag_id: str) -> Bag | None:
-        """The bag ``bag_id`` of this collection, as the reader reads it (no manifests, no
-        fetch.txt, no payload listing: a record costs the same for a bag of a million files);
-        None when there is no such folder, or it is a link (it may lead out
-        of the collection), or it cannot be listed."""
+    def files(self, bag_id: str) -> FolderFiles | None:
+        """The files of bag ``bag_id`` of this collection, for the hardened reader; None
+        when there is no such folder, or it is a link (it may lead out of the collection)."""
         root = self.collection / bag_id
         try:
             if not stat.S_ISDIR(os.lstat(root).st_mode):
                 return None
-            return read_bag(root, manifests=False, fetch_txt=False, payload=False)
+        except OSError:
+            return None
+        return FolderFiles(root, resolved=self._resolved / bag_id)  # not a link: checked
+
+    def read(self, bag_id: str) -> Bag | None:
+        """The bag ``bag_id`` of this collection, as the reader reads it (no manifests, no
+        fetch.txt, no payload listing: a record costs the same for a bag of a million files);
+        None when there is no such folder, or it is a link, or it cannot be listed."""
+        files = self.files(bag_id)
+        if files is None:
+            return None
+        try:
+            return read_bag(files, manifests=False, fetch_txt=False, payload=False)
         except OSError:
             return None
 

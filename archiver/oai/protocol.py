@@ -15,13 +15,14 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Generator, Iterable, Iterator, Sequence
-from contextlib import ExitStack, contextmanager, nullcontext, suppress
+from contextlib import ExitStack, contextmanager, nullcontext
 from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime, timedelta
 from urllib.parse import quote
 
 from lxml import etree
 
+from archiver.bagit.files import Kind
 from archiver.bagit.reader import Bag
 from archiver.clock import w3cdtf
 from archiver.collection.catalog import Catalog, Item
@@ -566,17 +567,22 @@ class Provider:
     def _source(self, item: Item, fmt: Format) -> Iterator[_Source]:
         """A live item's metadata while the record is written: its document, open, when it
         is the file the catalog found fit to serve or is found fit now (it changed since);
-        else Dublin Core from bag-info (oai_dc) or None (it cannot be served)."""
-        bag = self.catalog.read(item.id)
-        if bag is None:
+        else Dublin Core from bag-info (oai_dc) or None (it cannot be served).
+
+        The document is opened straight away, through the hardened reader's file access;
+        the bag itself is read only for Dublin Core from bag-info.
+        """
+        files = self.catalog.files(item.id)
+        if files is None:
             yield None
             return
-        handle = None
-        if fmt.source in bag.inventory.tags:
-            with suppress(OSError):
-                handle = bag.open(fmt.source)
-        if handle is None:
-            yield _fallback(bag, item, fmt)
+        entry = files.stat(fmt.source)  # a device, a FIFO or a link is not even opened
+        try:
+            if entry is None or entry.kind is not Kind.FILE:
+                raise FileNotFoundError(fmt.source)
+            handle = files.open(fmt.source)
+        except OSError:
+            yield self._fallback(item, fmt)
             return
         with handle:
             signature, span = records.read_checked(item.checked.get(fmt.source))
@@ -586,7 +592,15 @@ class Provider:
                     fit, span = True, records.verbatim(handle, item.id)
             except OSError:
                 fit = False
-            yield records.Document(handle, span) if fit else _fallback(bag, item, fmt)
+            yield records.Document(handle, span) if fit else self._fallback(item, fmt)
+
+    def _fallback(self, item: Item, fmt: Format) -> etree._Element | None:
+        """oai_dc from what bag-info says, for a bag without a dc.xml fit to serve; None for
+        other formats."""
+        if fmt.prefix != "oai_dc":
+            return None
+        bag = self.catalog.read(item.id)
+        return None if bag is None else _dc_from_bag_info(bag, item.id)
 
 
 # A record's metadata: a checked document, open; an element made for it; None: not served.
@@ -633,10 +647,6 @@ _SCHEMA_LOCATION = {f"{{{XSI}}}schemaLocation": f"{OAI} {OAI_XSD}"}
 
 def _tag(local: str) -> str:
     return f"{{{OAI}}}{local}"
-
-
-def _fallback(bag: Bag, item: Item, fmt: Format) -> etree._Element | None:
-    return _dc_from_bag_info(bag, item.id) if fmt.prefix == "oai_dc" else None
 
 
 def _errors(errors: Sequence[OAIError]) -> list[etree._Element]:
