@@ -108,6 +108,16 @@ def test_two_bags_never_write_the_same_mets_id(first: str, second: str) -> None:
 # -- documents that are not what their format says --------------------------------------------
 
 
+def _edited(
+    template: Path, tmp_path: Path, name: str, change: tuple[bytes, bytes]
+) -> tuple[Path, Path]:
+    """A copy of the collection where bag a's metadata/NAME has ``change`` made."""
+    collection = Path(shutil.copytree(template, tmp_path / "c", symlinks=True))
+    path = collection / "a" / "metadata" / name
+    _edit(path, *change)
+    return collection, path
+
+
 def _edit(path: Path, old: bytes, new: bytes) -> None:
     """Replace ``old`` in a file by ``new``, keeping its modification time (its datestamp)."""
     info = path.stat()
@@ -149,9 +159,7 @@ def test_a_schema_invalid_dc_xml_is_served_as_dublin_core_from_bag_info_and_logg
 def test_a_mets_or_premis_document_that_is_not_valid_is_not_offered(
     clashing: Path, tmp_path: Path, name: str, change: tuple[bytes, bytes]
 ) -> None:
-    collection = Path(shutil.copytree(clashing, tmp_path / "c", symlinks=True))
-    path = collection / "a" / "metadata" / name
-    _edit(path, *change)
+    collection, _path = _edited(clashing, tmp_path, name, change)
     prefix = name.removesuffix(".xml")
     repo = Repo(collection, NOW, page_size=len(CLASHING))
     try:
@@ -345,9 +353,7 @@ def test_archivers_own_documents_go_out_byte_for_byte(clashing: Path) -> None:
 def test_a_document_that_cannot_go_out_as_it_is_is_copied_element_by_element(
     clashing: Path, tmp_path: Path, name: str, change: tuple[bytes, bytes]
 ) -> None:
-    collection = Path(shutil.copytree(clashing, tmp_path / "c", symlinks=True))
-    path = collection / "a" / "metadata" / name
-    _edit(path, *change)
+    collection, path = _edited(clashing, tmp_path, name, change)
     prefix = name.removesuffix(".xml")
     repo = Repo(collection, NOW)
     try:
