@@ -11,8 +11,8 @@
 DSpace's batch import through its web UI takes the same folder zipped: the folder --out
 itself, holding item_000/ (ItemImportServiceImpl.unzip takes the top folder for the archive
 directory when a member lies two folders deep; a zip of item_000/ would make items of its
-subfolders). What DSpace does with
-each piece, as its ItemImportServiceImpl and registries read:
+subfolders). What DSpace does with each piece, as its ItemImportServiceImpl and registries
+read:
 
 Metadata. ``dublin_core.xml`` and every ``metadata_*.xml`` are read as ``<dcvalue element=
 qualifier= language=>`` under a root whose ``schema`` attribute names the registry (``dc``
