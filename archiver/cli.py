@@ -331,7 +331,8 @@ def _normalise(argv: Sequence[str]) -> list[str]:
     return args
 
 
-_CONTROL = {code: f"\\x{code:02x}" for code in [*range(0x20), 0x7F, 0x85]}
+# C0, DEL and C1 (U+0080-U+009F: 8-bit terminals take U+009B for CSI)
+_CONTROL = {code: f"\\x{code:02x}" for code in [*range(0x20), *range(0x7F, 0xA0)]}
 _CONTROL.update({ord("\n"): "\\n", ord("\r"): "\\r", ord("\t"): "\\t"})
 _CONTROL.update({0x2028: "\\u2028", 0x2029: "\\u2029"})  # line and paragraph separators
 

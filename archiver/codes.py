@@ -618,8 +618,8 @@ _CODES = [
         "export.archivematica.metadata-csv",
         E,
         "Archivematica import-metadata.rst: metadata.csv",
-        "metadata.csv is not UTF-8 CSV of a filename column, dc.*/dcterms.* columns, a row "
-        "'objects' and a row per file named by its path from data/",
+        "metadata.csv is not UTF-8 CSV of a filename column, dc.*/dcterms.* columns and one "
+        "row, 'objects' (the transfer as a whole)",
     ),
     Code(
         "export.aptrust.size",
@@ -643,9 +643,11 @@ _CODES = [
     Code(
         "export.aptrust.file-name",
         E,
-        "APTrust bagging requirements: file names",
-        "a file or folder name APTrust refuses (a control character, a leading '-', over 255 "
-        "characters)",
+        "APTrust bagging requirements: file names; preservation-services util.go "
+        "ContainsControlCharacter, ContainsEscapedControl",
+        "a file or folder name APTrust refuses: a control character (Go's unicode.IsControl: "
+        "U+0000-U+001F, U+007F-U+009F), the text of an escaped one ('\\u001b'), a '%' "
+        "(manifest paths are read literally), a leading '-', over 255 characters",
     ),
     Code(
         "export.aptrust.bag",

@@ -369,6 +369,49 @@ def test_a_payload_file_name_aptrust_refuses_exits_2(cli: CliRunner, tmp_path: P
     assert "data/-notes.txt: begins with '-'" in err
 
 
+# APTrust's ingest (preservation-services util/util.go) rejects a name holding what Go's
+# unicode.IsControl calls a control (C0, DEL and C1, U+0080-U+009F: ContainsControlCharacter)
+# or the text of an escaped one (ContainsEscapedControl: \\u0000-\\u001f, \\u007f,
+# \\u0080-\\u009f), and reads manifest paths literally, so a '%' (written '%25' by RFC 8493)
+# names a file it cannot find.
+REFUSED_NAMES = {
+    "c1-control": ("c1\u0090.txt", "a control character (U+0090)"),
+    "escaped-control-text": ("esc\\u001b.txt", "the text of an escaped control character"),
+    "escaped-control-text-upper": ("esc\\U009F.txt", "the text of an escaped control character"),
+    "percent": ("50% off.txt", "'%'"),
+}
+
+
+@pytest.mark.parametrize("case", sorted(REFUSED_NAMES))
+def test_a_name_aptrust_ingest_rejects_is_refused_up_front_naming_the_file_and_rule(
+    cli: CliRunner, tmp_path: Path, case: str
+) -> None:
+    name, reason = REFUSED_NAMES[case]
+    source = _bag(cli, tmp_path, {"a.txt": "text\n", f"sub/{name}": "x\n"})
+    assert validate_bag(source).valid
+    (tmp_path / "exports").mkdir()
+    err = _refused(cli, source, tmp_path / "exports" / f"{NAME}.tar", 2)
+    assert err.count("\n") == 1  # one line
+    assert "export.aptrust.file-name" in err  # the rule, by its code
+    assert reason in err
+    assert "data/sub/" in err and "a.txt" not in err  # the file, and only it
+    assert not any(0x80 <= ord(c) < 0xA0 for c in err)  # shown escaped on the terminal
+
+
+@pytest.mark.parametrize(
+    "name",
+    ["nb\u00a0sp.txt", "esc\\x1b.txt", "esc\\u0020.txt", "a+b.txt"],
+    ids=["no-break-space", "escaped-x-text", "escaped-printable", "plus"],
+)
+def test_a_name_aptrust_ingest_takes_is_exported(cli: CliRunner, tmp_path: Path, name: str) -> None:
+    # U+00A0 is no control to Go's unicode.IsControl; ContainsEscapedControl matches only
+    # \\u (or \\U) escapes of controls, not \\x1b nor \\u0020.
+    source = _bag(cli, tmp_path, {"a.txt": "text\n", name: "x\n"})
+    out = tmp_path / f"{NAME}.tar"
+    _export(cli, source, out)
+    assert f"{NAME}/data/{name}" in {m.name for m in _members(out)}
+
+
 def test_an_access_value_aptrust_does_not_know_exits_2(cli: CliRunner, tmp_path: Path) -> None:
     source = _bag(cli, tmp_path, {"a.txt": "text\n"}, **{"bag-info": {"Access": "Public"}})
     (tmp_path / "exports").mkdir()
@@ -595,6 +638,16 @@ TAMPERINGS: dict[str, tuple[Callable[[Path, Path], object], str, str]] = {
         lambda tar, _: _append_member(tar, tarfile.TarInfo(f"{NAME}/data/-x"), b"x"),
         "export.aptrust.file-name",
         f"{NAME}/data/-x",
+    ),
+    "a C1 control in a name": (
+        lambda tar, _: _append_member(tar, tarfile.TarInfo(f"{NAME}/data/c1\u0085"), b"x"),
+        "export.aptrust.file-name",
+        f"{NAME}/data/c1\u0085",
+    ),
+    "a percent sign in a name": (
+        lambda tar, _: _append_member(tar, tarfile.TarInfo(f"{NAME}/data/100%"), b"x"),
+        "export.aptrust.file-name",
+        f"{NAME}/data/100%",
     ),
     "compressed": (
         lambda tar, _: tar.write_bytes(gzip.compress(tar.read_bytes(), mtime=0)),

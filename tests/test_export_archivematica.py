@@ -12,9 +12,11 @@ import zipfile
 from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
+from urllib.parse import unquote_plus
 
 import bagit
 import pytest
+from lxml import etree
 
 from archiver import resources
 from archiver.clock import Clock
@@ -164,20 +166,25 @@ def test_submission_documentation_holds_the_sources_metadata_files_byte_for_byte
         assert copy == (SAMPLE_BAG / "metadata" / name).read_bytes()
 
 
-def test_metadata_csv_describes_the_transfer_and_each_file_by_its_path_in_the_bag(
+def test_metadata_csv_describes_the_transfer_as_a_whole_in_its_one_row(
     sample_zip: Path,
 ) -> None:
+    # The record describes the item, not each of its files: a file row repeating it made
+    # every file of Archivematica's METS claim all the item's formats and its identifier.
+    # A file row cannot carry less (Archivematica writes an empty element for an empty
+    # cell, archivematica/Issues#1517), and what is true of a file alone (its format,
+    # size, digests) Archivematica records itself in the file's PREMIS.
     raw = members(sample_zip)[f"{SAMPLE_TOP}/data/metadata/metadata.csv"]
     assert not raw.startswith(b"\xef\xbb\xbf")
     header, rows = metadata_rows(raw.decode("utf-8"))
     assert header[0] == "filename"
     assert header.count("dc.subject") == 4  # one column per value, the header repeated
-    assert list(rows) == ["objects", f"data/objects/{SAMPLE_TEXT}"]
+    assert list(rows) == ["objects"]
     expected = record_columns(SAMPLE_BAG)
     assert expected["dc.title"] == ["A giant step for peace"]
     assert expected["dc.coverage"] == ["Singapore", "Korean Peninsula"]
-    for values in rows.values():
-        assert values == expected
+    assert rows["objects"] == expected
+    assert all(value for values in rows["objects"].values() for value in values)  # no blanks
 
 
 def test_bag_info_keeps_the_descriptive_labels_and_dates_the_new_bag_by_the_clock(
@@ -258,10 +265,9 @@ def test_a_multi_file_bag_with_nested_non_ascii_names_and_a_rich_record(
     header, rows = metadata_rows(text)
     assert header[0] == "filename"
     assert all(name.startswith("dc.") for name in header[1:])
-    assert sorted(rows) == sorted(["objects", *(f"data/objects/{rel}" for rel in RICH_FILES)])
+    assert list(rows) == ["objects"]  # the transfer; no row repeats it for each file
     expected = record_columns(rich_bag)
-    for values in rows.values():
-        assert values == expected
+    assert rows["objects"] == expected
     assert expected["dc.creator"] == ["Dvořák, Antonín", 'Smith, "Jo"']
     assert expected["dc.subject"] == ["Musique", "Poésie, lyrique", "日本の詩"]
     assert expected["dc.description"] == ['Première ligne,\nseconde ligne avec des "guillemets".']
@@ -306,17 +312,20 @@ def test_an_out_name_archivematica_would_untar_is_refused_before_writing(
     assert listing(tmp_path) == []
 
 
-def test_an_out_name_without_zip_suffix_is_taken_as_given(tmp_path: Path, cli: CliRunner) -> None:
-    package = export(cli, SAMPLE_BAG, tmp_path / "transfer")
+def test_an_out_name_without_zip_suffix_is_refused_before_writing(
+    tmp_path: Path, cli: CliRunner
+) -> None:
+    # Archivematica's dashboard offers only .zip, .tgz and .tar.gz files for the zipped bag
+    # transfer type: a zip named otherwise would not be offered at all.
+    for name in ("transfer", "transfer.ZIP.bak"):
+        run = cli("export", SAMPLE_BAG, "--to", "archivematica", "--out", tmp_path / name)
+        assert run.code == 2
+        assert run.out == ""
+        assert f"{name}: " in run.err and "end in .zip" in run.err
+        assert run.err.count("\n") == 1
+    assert listing(tmp_path) == []
+    package = export(cli, SAMPLE_BAG, tmp_path / "transfer.ZIP")  # the suffix in any case
     assert zipfile.is_zipfile(package)
-    assert next(iter(members(package))).startswith(f"{SAMPLE_TOP}/")
-    run = cli("export", SAMPLE_BAG, "--to", "archivematica", "--out", tmp_path / "t2", "--json")
-    assert run.code == 0, run.err
-    assert "only .zip, .tgz and .tar.gz" in json.loads(run.out)["notes"][0]
-    named = cli(
-        "export", SAMPLE_BAG, "--to", "archivematica", "--out", tmp_path / "t3.zip", "--json"
-    )
-    assert json.loads(named.out)["notes"] == []
 
 
 def test_a_payload_name_bagit_python_cannot_find_is_refused(tmp_path: Path, cli: CliRunner) -> None:
@@ -328,6 +337,40 @@ def test_a_payload_name_bagit_python_cannot_find_is_refused(tmp_path: Path, cli:
     assert run.code == 2
     assert "50% off.txt" in run.err and "bagit-python" in run.err
     assert not (tmp_path / "p.zip").exists()
+
+
+def test_a_repeated_bag_info_label_travels_with_every_value(tmp_path: Path, cli: CliRunner) -> None:
+    source = make_source_tree(tmp_path / "src", {"a.txt": "a\n"})
+    record = tmp_path / "record.json"
+    emails = ["zoe@example.org", "archives@example.org"]
+    record.write_text(json.dumps({"title": "A", "bag-info": {"Contact-Email": emails}}))
+    run = cli("bag", source, "--out", tmp_path / "bags", "--id", "two", "--metadata", record)
+    assert run.code == 0, run.err
+    package = export(cli, tmp_path / "bags" / "two", tmp_path / "two.zip")
+    bag = unpack(package, tmp_path / "unpacked")
+    info = (bag / "bag-info.txt").read_text(encoding="utf-8").splitlines()
+    assert [line for line in info if line.startswith("Contact-Email: ")] == [
+        f"Contact-Email: {email}" for email in emails
+    ]
+    # As Archivematica reads it (create_mets_v2.py writes one element per value of a list).
+    assert bagit.Bag(str(bag)).info["Contact-Email"] == emails
+
+
+def test_a_plus_in_a_file_name_is_percent_encoded_in_the_mets_archivematica_reads(
+    tmp_path: Path, cli: CliRunner
+) -> None:
+    # metsrw reads FLocat hrefs with unquote_plus: a raw '+' would read as a space.
+    source = make_source_tree(tmp_path / "src", {"a+b.txt": "a\n", "c d.txt": "c\n"})
+    run = cli("bag", source, "--out", tmp_path / "bags", "--id", "plus")
+    assert run.code == 0, run.err
+    package = export(cli, tmp_path / "bags" / "plus", tmp_path / "plus.zip")
+    mets = members(package)["plus/data/metadata/submissionDocumentation/mets.xml"]
+    hrefs = {
+        str(element.get("{http://www.w3.org/1999/xlink}href"))
+        for element in etree.fromstring(mets).iter("{http://www.loc.gov/METS/}FLocat")
+    }
+    assert hrefs == {"data/a%2Bb.txt", "data/c%20d.txt"}
+    assert {unquote_plus(href) for href in hrefs} == {"data/a+b.txt", "data/c d.txt"}
 
 
 def test_a_bag_info_label_that_is_not_an_xml_name_is_refused(
@@ -420,6 +463,13 @@ def _rename_filename_column(found: dict[str, bytes]) -> dict[str, bytes]:
     return {**found, name: found[name].replace(b"filename,", b"file,", 1)}
 
 
+def _add_file_row(found: dict[str, bytes]) -> dict[str, bytes]:
+    name = f"{SAMPLE_TOP}/data/metadata/metadata.csv"
+    header = found[name].split(b"\n", 1)[0]
+    row = b",".join([f"data/objects/{SAMPLE_TEXT}".encode(), *[b"x"] * header.count(b",")])
+    return {**found, name: found[name] + row + b"\n"}
+
+
 def _drop_premis(found: dict[str, bytes]) -> dict[str, bytes]:
     name = f"{SAMPLE_TOP}/data/metadata/submissionDocumentation/premis.xml"
     return {k: v for k, v in found.items() if k != name}
@@ -461,6 +511,11 @@ def _label_with_space(found: dict[str, bytes]) -> dict[str, bytes]:
             f"{SAMPLE_TOP}/data/metadata/metadata.csv",
         ),
         (
+            _add_file_row,
+            "export.archivematica.metadata-csv",
+            f"{SAMPLE_TOP}/data/metadata/metadata.csv",
+        ),
+        (
             _drop_premis,
             "export.source.files",
             f"{SAMPLE_TOP}/data/metadata/submissionDocumentation/premis.xml",
@@ -473,6 +528,7 @@ def _label_with_space(found: dict[str, bytes]) -> dict[str, bytes]:
         "archiver-validator",
         "second-folder",
         "filename-column",
+        "a-file-row",
         "no-premis",
         "climbing-member",
         "label-not-xml-name",

@@ -13,7 +13,7 @@ from archiver.codes import CATALOGUE
 from archiver.errors import ExportRefusedError, SourceError
 from archiver.export.base import TARGETS
 from archiver.export.source import read_source
-from tests.conftest import BAGS_EPOCH, REPO, CliRunner, listing
+from tests.conftest import BAGS_EPOCH, REPO, CliRunner, listing, write_tree
 from tests.corrupt import flip_byte
 from tests.test_packing import validator
 
@@ -69,6 +69,29 @@ def test_the_json_result_matches_its_schema(tmp_path: Path, cli: CliRunner, targ
     assert package == out or out in package.parents  # OCFL: the object inside the root
     # nothing left behind: no staging folders beside the package
     assert [p for p in listing(tmp_path) if Path(p).name.startswith(".")] == []
+
+
+@pytest.mark.parametrize("target", sorted(OUT_NAMES))
+def test_every_target_takes_a_repeated_label_and_names_with_a_no_break_space_or_a_plus(
+    tmp_path: Path, cli: CliRunner, target: str
+) -> None:
+    # What each target's own code takes (issue 11): a label given twice keeps both values;
+    # U+00A0 is no control character to APTrust (Go's unicode.IsControl); '+' is %2B in
+    # the METS every package carries.
+    names = ["nb\u00a0sp.txt", "a+b.txt"]
+    source = write_tree(tmp_path / "src", {name: f"{name}\n" for name in names})
+    record = tmp_path / "record.json"
+    record.write_text(
+        json.dumps({"title": "Odd names", "bag-info": {"Contact-Email": ["a@x.org", "b@x.org"]}})
+    )
+    run = cli("bag", source, "--out", tmp_path / "bags", "--id", "odd", "--metadata", record)
+    assert run.code == 0, run.err
+    out = tmp_path / OUT_NAMES[target]
+    run = cli("export", tmp_path / "bags" / "odd", "--to", target, "--out", out, "--json")
+    assert run.code == 0, run.err
+    result = json.loads(run.out)
+    assert result["valid"] is True
+    assert not [f for f in result["findings"] if f["severity"] != "info"]
 
 
 @pytest.mark.parametrize("target", sorted(OUT_NAMES))

@@ -10,6 +10,7 @@ import re
 import shutil
 from pathlib import Path
 from typing import Any
+from urllib.parse import unquote_plus
 
 import bagit
 import jsonschema
@@ -18,6 +19,7 @@ from lxml import etree
 from referencing import Registry, Resource
 
 from archiver import resources
+from archiver.validation import validate_bag
 from archiver.xml import parsing
 from tests.conftest import BAGS_EPOCH, SAMPLE_RECORD, CliRunner, make_source_tree
 from tests.helpers_xml import (
@@ -388,6 +390,26 @@ def test_a_folder_source_keeps_relative_paths_and_odd_names_are_encoded(
     assert schema_valid(bag)
     files = mets_files(parse(bag / "metadata" / "mets.xml"))
     assert set(files) == set(manifest(bag / "manifest-sha256.txt"))
+
+
+def test_a_plus_in_a_name_is_percent_encoded_in_mets_and_the_validator_reads_it_back(
+    tmp_path: Path, cli: CliRunner
+) -> None:
+    # RFC 3986 allows a raw '+' in a path, but Archivematica's metsrw reads FLocat hrefs
+    # with unquote_plus, which takes it for a space: 'a+b.txt' became 'a b.txt'.
+    source = make_source_tree(tmp_path / "src", {"a+b.txt": "plus\n", "a b.txt": "space\n"})
+    run = cli("bag", source, "--out", tmp_path / "out", "--id", "plus")
+    assert run.code == 0, run.err
+    bag = tmp_path / "out" / "plus"
+    tree = parse(bag / "metadata" / "mets.xml")
+    hrefs = sorted(
+        str(location.get(f"{{{NS['xlink']}}}href"))
+        for location in tree.iterfind(".//mets:FLocat", NS)
+    )
+    assert hrefs == ["data/a%20b.txt", "data/a%2Bb.txt"]
+    assert sorted(map(unquote_plus, hrefs)) == ["data/a b.txt", "data/a+b.txt"]  # as metsrw
+    report = validate_bag(bag)
+    assert report.valid and not [f for f in report.findings if f.code.startswith("metadata.")]
 
 
 def test_bagit_python_rejects_percent_names_because_of_its_own_bug(

@@ -17,6 +17,14 @@ the depositor's to choose: ingest takes the institution from the receiving bucke
     NAME/data/...             the source payload, byte for byte (digests checked on the way)
     NAME/metadata/...         the source's dc.xml, mets.xml and premis.xml, byte for byte
 
+File and folder names APTrust's ingest rejects are refused before anything is written,
+each named with its reason (export.aptrust.file-name): a control character as Go's
+unicode.IsControl has it (C0, DEL and C1, U+0080-U+009F: util.go ContainsControlCharacter;
+U+00A0 is no control and passes), the text of an escaped control (``\\u001b``, ``\\U0085``:
+ContainsEscapedControl's pattern, which takes no ``\\x1b``), a '%' (RFC 8493 writes it '%25'
+in the manifests, and APTrust reads manifest paths literally, so it would look for a file
+named with '%25'), a leading '-', a name over 255 characters.
+
 The metadata stays a tag folder, as in the source bag: APTrust allows any tag file
 ("tagFilesAllowed": ["*"]), in folders too, preserves and restores every tag file but
 bagit.txt, and checks them against the tag manifests. Kept there, the payload is exactly the
@@ -47,9 +55,11 @@ tarDirMustMatchName), which the validator cannot see on a folder.
 
 from __future__ import annotations
 
+import re
 import shutil
 import tarfile
 import tempfile
+import unicodedata
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -94,6 +104,10 @@ _RECOMPUTED = frozenset(
     {"payload-oxum", "bagging-date", "bag-size", "bag-software-agent", "bagit-profile-identifier"}
 )
 _ACCESS, _STORAGE = "Access", "Storage-Option"
+# preservation-services util.go ContainsEscapedControl, the same pattern: a backslash, 'u' or
+# 'U' and the four hex digits of a control (U+0000-U+001F, U+007F, U+0080-U+009F). Only
+# that form: '\x1b' or '\u0020' are names APTrust takes.
+_ESCAPED_CONTROL = re.compile(r"\\[Uu]00[0189][0-9A-Fa-f]|\\[Uu]007[Ff]")
 _APTRUST_INFO = "aptrust-info.txt"
 
 
@@ -135,7 +149,8 @@ def plan(source: SourceBag, target: Path, options: Options) -> Plan:
     ]
     if problems:
         raise ExportRefusedError(
-            "APTrust refuses these file names (no control characters, no leading '-', at most "
+            "APTrust refuses these file names (export.aptrust.file-name: no control "
+            "character nor the text of an escaped one, no '%', no leading '-', at most "
             f"{MAX_NAME} characters): {'; '.join(problems)}"
         )
     titles = [t for t in map(_one_line, source.record.values("title")) if t]
@@ -175,11 +190,26 @@ def _bag_name(target: Path) -> str:
 
 
 def _name_problem(part: str) -> str | None:
-    """Why APTrust refuses a file or folder name (its documented naming rules), or None."""
+    """Why APTrust refuses a file or folder name, or None: its documented naming rules and
+    what its ingest checks (preservation-services util/util.go, IdentifierIsLegal)."""
     if not part:
         return "is empty"
-    if any(ord(c) < 0x20 or ord(c) == 0x7F for c in part):
-        return "contains a control character"
+    control = next((c for c in part if unicodedata.category(c) == "Cc"), None)
+    if control is not None:
+        # Go's unicode.IsControl, which ContainsControlCharacter asks: Cc, the C0 and C1
+        # controls and DEL (U+00A0, a space to Go, is not one).
+        return f"contains a control character (U+{ord(control):04X})"
+    escaped = _ESCAPED_CONTROL.search(part)
+    if escaped is not None:
+        return (
+            f"contains the text of an escaped control character ({escaped.group()!r}, "
+            "which ContainsEscapedControl refuses)"
+        )
+    if "%" in part:
+        return (
+            "contains '%': manifests write it '%25' (RFC 8493 §2.1.3), and APTrust reads "
+            "manifest paths literally"
+        )
     if part.startswith("-"):
         return "begins with '-'"
     if len(part) > MAX_NAME:

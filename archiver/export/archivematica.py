@@ -6,7 +6,8 @@ src/MCPClient/lib/clientScripts/ and src/archivematicaCommon/lib/):
 - extract_zipped_transfer.py unpacks the zip with ``7z x`` into a folder named after the zip;
   when that holds a single entry, the entry *is* the bag ("ignoring BagIt internal name"),
   so the zip holds one top-level folder and the transfer takes the zip's file name. A name
-  ending in .gz or .tgz is untarred instead, so such an --out is refused.
+  ending in .gz or .tgz is untarred instead, and the dashboard offers only .zip, .tgz and
+  .tar.gz files for this transfer type, so an --out not ending in .zip is refused.
 - verify_and_restructure_transfer_bag.py checks the bag with bag.is_valid, which is LoC
   bagit-python's ``Bag(path).validate()``; then moves data/objects to objects/,
   data/metadata to metadata/, data/logs to logs/, every other entry of data/ into objects/,
@@ -23,8 +24,12 @@ src/MCPClient/lib/clientScripts/ and src/archivematicaCommon/lib/):
   archivematica/Issues#694 shows data/objects/... for a bag whose payload is in
   data/objects/). The row ``objects`` describes the transfer as a whole (the SIP's objects
   directory), as in Artefactual's sample bag SampleTransfers/BagExamples/UnzippedBags/
-  BaggedDemoTransferCSV; sub-folder rows do not match in bags (archivematica/Issues#663),
-  so none are written.
+  BaggedDemoTransferCSV; sub-folder rows do not match in bags (archivematica/Issues#663).
+  The bag's Dublin Core describes the item, so it is that row, and the only one: a file row
+  repeating it made each file of the AIP METS claim every format and the bag's identifier,
+  and a file row cannot carry less, since every row has every column and an empty cell
+  becomes an empty element (archivematica/Issues#1517, #1535). What is true of one file
+  alone (its format, size and digests) Archivematica records itself, in the file's PREMIS.
 - archivematicaCreateMETSMetadataCSV.py reads the first row as the header and the first
   column as the file name, and collects the values of repeated headers (``dc.subject`` twice
   gives two subjects): every value of the record is its own column. Only UTF-8 is read
@@ -39,7 +44,7 @@ deflate output differs between zlib builds, stored bytes do not; zip64 where siz
     <bag-id>/bagit.txt, bag-info.txt
     <bag-id>/manifest-sha256.txt, manifest-sha512.txt (and the two tag manifests)
     <bag-id>/data/objects/...                 the source's payload, paths as in its data/
-    <bag-id>/data/metadata/metadata.csv       the record: a row "objects", a row per file
+    <bag-id>/data/metadata/metadata.csv       the record: one row, "objects"
     <bag-id>/data/metadata/submissionDocumentation/dc.xml, mets.xml, premis.xml
 
 The folder is named after the bag's identifier, not --out, so the same bag gives the same
@@ -144,13 +149,6 @@ class ArchivematicaExporter:
             raise BagWriteError(f"cannot write {options.shown(target)}: {os_reason(exc)}") from exc
         finally:
             shutil.rmtree(build, ignore_errors=True)
-        if target.suffix.lower() != ".zip":
-            return Written(
-                notes=(
-                    f"{target.name} does not end in .zip: Archivematica's dashboard offers "
-                    "only .zip, .tgz and .tar.gz files for the zipped bag transfer type",
-                )
-            )
         return Written()
 
     def check(self, target: Path, source: SourceBag, options: Options) -> PackageCheck:
@@ -190,9 +188,9 @@ def kept_labels(source: SourceBag) -> list[tuple[str, str]]:
     return [(label, value) for label, value in source.bag_info if label.lower() not in _REPLACED]
 
 
-def metadata_csv(record: Record, files: Sequence[str]) -> bytes:
+def metadata_csv(record: Record) -> bytes:
     """metadata.csv: ``filename``, then one column per Dublin Core value (repeated headers
-    for repeated elements); the transfer's row, then one row per payload file."""
+    for repeated elements); one row, the transfer's, which the record describes."""
     header = ["filename"]
     values: list[str] = []
     for element, found in record.dc:
@@ -201,8 +199,7 @@ def metadata_csv(record: Record, files: Sequence[str]) -> bytes:
     text = io.StringIO()
     writer = csv.writer(text, lineterminator="\n")
     writer.writerow(header)
-    for name in [TRANSFER_ROW, *files]:
-        writer.writerow([name, *values])
+    writer.writerow([TRANSFER_ROW, *values])
     return text.getvalue().encode("utf-8")
 
 
@@ -212,10 +209,9 @@ def _object_path(name: str) -> str:
 
 
 def _parts(source: SourceBag) -> Iterator[PayloadPart]:
-    files = [_object_path(p.name) for p in source.payload]
-    for item, rel in zip(source.payload, files, strict=True):
-        yield PayloadPart(rel, source=source.root / item.path)
-    yield PayloadPart(METADATA_CSV, content=metadata_csv(source.record, files))
+    for item in source.payload:
+        yield PayloadPart(_object_path(item.name), source=source.root / item.path)
+    yield PayloadPart(METADATA_CSV, content=metadata_csv(source.record))
     for name in source.metadata:
         yield PayloadPart(_documentation_path(name), content=source.metadata_file(name))
 
@@ -230,6 +226,11 @@ def _refuse_what_archivematica_cannot_take(source: SourceBag, target: Path) -> N
     if target.name.lower().endswith(_UNTARRED):
         problems.append(
             f"{target.name}: Archivematica untars a zipped bag whose name ends in .gz or .tgz"
+        )
+    elif target.suffix.lower() != ".zip":
+        problems.append(
+            f"{target.name}: the name does not end in .zip; Archivematica's dashboard offers "
+            "only .zip, .tgz and .tar.gz files for the zipped bag transfer type"
         )
     for item in source.payload:
         if "%" in item.name:
@@ -479,7 +480,6 @@ class _PackageCheck:
             or (name.startswith("dc.") and name.split(".", 1)[1] not in DC_ELEMENTS)
         ]
         names = [row[0] for row in rows[1:] if row]
-        files = sorted(_object_path(p.name) for p in self.source.payload)
         if names.count(TRANSFER_ROW) != 1:
             problems.append(
                 finding(
@@ -489,16 +489,17 @@ class _PackageCheck:
                     count=names.count(TRANSFER_ROW),
                 )
             )
-        rows_by_name = {row[0]: number for number, row in enumerate(rows, start=1) if row}
         problems += [
-            finding(rule, where, "a row names no payload file", line=rows_by_name[name], entry=name)
-            for name in names
-            if name != TRANSFER_ROW and (name not in files or not (bag / name).is_file())
-        ]
-        problems += [
-            finding(rule, where, "no row for a payload file", entry=path)
-            for path in files
-            if path not in names
+            finding(
+                rule,
+                where,
+                f"a row besides '{TRANSFER_ROW}': the record describes the transfer, not a "
+                "file or folder of it",
+                line=number,
+                entry=row[0],
+            )
+            for number, row in enumerate(rows[1:], start=2)
+            if row and row[0] != TRANSFER_ROW
         ]
         if len({len(row) for row in rows}) > 1:
             problems.append(finding(rule, where, "its rows have different numbers of columns"))
@@ -514,7 +515,9 @@ class _PackageCheck:
                     entry=row[0],
                 )
                 for number, row in enumerate(rows[1:], start=2)
-                if row and _row_record(header, row) != _dc(self.source.record)
+                if row
+                and row[0] == TRANSFER_ROW
+                and _row_record(header, row) != _dc(self.source.record)
             ],
         )
 

@@ -8,8 +8,11 @@
         <payload files>         as they sit under the bag's data/, subfolders kept
         dc.xml mets.xml premis.xml   the bag's metadata/ files, bundle METADATA
 
-DSpace's batch import through its web UI takes the same folder zipped. What DSpace does with
-each piece, as its ItemImportServiceImpl and registries read:
+DSpace's batch import through its web UI takes the same folder zipped: the folder --out
+itself, holding item_000/ (ItemImportServiceImpl.unzip takes the top folder for the archive
+directory when a member lies two folders deep; a zip of item_000/ would make items of its
+subfolders). What DSpace does with each piece, as its ItemImportServiceImpl and registries
+read:
 
 Metadata. ``dublin_core.xml`` and every ``metadata_*.xml`` are read as ``<dcvalue element=
 qualifier= language=>`` under a root whose ``schema`` attribute names the registry (``dc``
@@ -74,8 +77,10 @@ given to a payload entry: like DSpace's own export on a clash, the entry is writ
 metadata files yield the same way to any payload entry of their name (a payload mets.xml
 keeps its name; the bag's METS becomes 1_mets.xml). Clashes are judged ignoring case, so
 the folder also survives a case-insensitive file system. ``contents`` is UTF-8, as DSpace's
-export writes it; DSpace reads it in the JVM's default charset, so import non-ASCII names
-with a UTF-8 default (Java 18+, or -Dfile.encoding=UTF-8).
+export writes it; DSpace reads it with a FileReader (the platform charset) and opens the
+files it names through the JVM's file-name encoding (sun.jnu.encoding), both set by the
+locale, which -Dfile.encoding does not change: non-ASCII names are imported under a UTF-8
+locale (LANG=C.UTF-8), as docs/exports.md says.
 
 Not written: ``handle`` (DSpace mints one; a handle from elsewhere would claim an identity
 this repository never had) and ``collections`` (the collection is chosen at import time,

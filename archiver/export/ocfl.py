@@ -1,4 +1,7 @@
-"""OCFL export: the whole bag as an OCFL 1.1 object (what Fedora 6 stores) in a storage root.
+"""OCFL export: the whole bag as an OCFL 1.1 object in a storage root.
+
+Not a Fedora 6 repository: Fedora 6 stores its resources in OCFL, but in layout 0004, with
+``info:fedora/`` object ids and ``.fcrepo/`` header files, none of which is written here.
 
 Objects, inventories, forward-delta versions and validation come from ocfl-py, the OCFL
 editors' own implementation; this module adds what it leaves to its caller: choosing the

@@ -74,8 +74,11 @@ LOCAL_ID = re.compile(
 
 
 def href(path: str) -> str:
-    """A bag path as the URI reference FLocat carries (xs:anyURI): percent-encoded UTF-8."""
-    return quote(path, safe="/!$&'()*+,;=:@~")
+    """A bag path as the URI reference FLocat carries (xs:anyURI): percent-encoded UTF-8.
+
+    '+' is encoded too (%2B), though RFC 3986 allows it in a path: Archivematica's metsrw
+    reads hrefs with unquote_plus, which would take a raw '+' for a space."""
+    return quote(path, safe="/!$&'()*,;=:@~")
 
 
 def _wrapped(
