@@ -123,6 +123,7 @@ def ingest_bag(
         plan,
         out_dir,
         record=chosen,
+        name=here.name if len(plan) > 1 else None,  # titles a payload of several files
         bag_id=bag_id,
         clock=clock,
         workers=workers,

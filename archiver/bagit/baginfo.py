@@ -17,6 +17,25 @@ GENERATED = (
     "Bag-Software-Agent",
     "BagIt-Profile-Identifier",
 )
+# The reserved metadata element names of §2.2.2, as the RFC spells them.
+RESERVED = (
+    "Source-Organization",
+    "Organization-Address",
+    "Contact-Name",
+    "Contact-Phone",
+    "Contact-Email",
+    "External-Description",
+    "Bagging-Date",
+    "External-Identifier",
+    "Bag-Size",
+    "Payload-Oxum",
+    "Bag-Group-Identifier",
+    "Bag-Count",
+    "Internal-Sender-Identifier",
+    "Internal-Sender-Description",
+)
+# A label this many letters or fewer from a reserved one is taken for a misspelling of it.
+NEAR = 2
 # Reserved names that SHOULD NOT be repeated (§2.2.2).
 NOT_REPEATED = frozenset(
     label.lower()
@@ -30,6 +49,39 @@ def label_problem(label: str) -> str | None:
     if not LABEL.match(label):
         return "a label must not contain ':' or line breaks, nor start or end with whitespace"
     return tagfile.line_break_problem(label)
+
+
+def near_reserved(label: str) -> str | None:
+    """The reserved label that ``label`` misspells -- one or two letters away from it,
+    case aside (``Source-Organisation``) -- or None when ``label`` is reserved itself or
+    near none. A reader looks reserved labels up by name: a misspelt one is just another
+    label, and the value it carries is not read as what it was meant to be."""
+    key = label.lower()
+    best: tuple[int, str] | None = None
+    for reserved in RESERVED:
+        distance = _edit_distance(key, reserved.lower(), NEAR)
+        if distance == 0:
+            return None
+        if distance <= NEAR and (best is None or distance < best[0]):
+            best = (distance, reserved)
+    return best[1] if best is not None else None
+
+
+def _edit_distance(a: str, b: str, limit: int) -> int:
+    """Levenshtein distance of ``a`` and ``b``; any value above ``limit`` means "far"."""
+    if abs(len(a) - len(b)) > limit:
+        return limit + 1
+    previous = list(range(len(b) + 1))
+    for i, char in enumerate(a, start=1):
+        current = [i]
+        for j, other in enumerate(b, start=1):
+            current.append(
+                min(previous[j] + 1, current[j - 1] + 1, previous[j - 1] + (char != other))
+            )
+        if min(current) > limit:
+            return limit + 1
+        previous = current
+    return previous[-1]
 
 
 def value_problem(value: str) -> str | None:
