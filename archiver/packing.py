@@ -127,6 +127,15 @@ def _file_json(obj: FileObject) -> dict[str, Any]:
 
 
 @dataclass(frozen=True)
+class PayloadName:
+    """What a payload is called as a whole -- the title when the record gives none -- and
+    where that name comes from, for the note that says so ("the folder bagged")."""
+
+    name: str
+    of: str
+
+
+@dataclass(frozen=True)
 class Origin:
     """A payload that comes from a bag made elsewhere (see ingest), not from loose files."""
 
@@ -182,13 +191,17 @@ def make_bag(
     )
 
 
-def _source_name(sources: Sequence[Path]) -> str | None:
+def _source_name(sources: Sequence[Path]) -> PayloadName | None:
     """What the sources are called as a whole: a folder's name (the first source's, when
     there are several); None for one file, which a title is found in or named after."""
     if len(sources) == 1 and not sources[0].is_dir():
         return None
     first = Path(os.path.abspath(sources[0]))  # "." has a name too; links are not followed
-    return first.name if first.is_dir() else _file_title(first.name)
+    if len(sources) == 1:
+        return PayloadName(first.name, "the folder bagged")
+    if first.is_dir():
+        return PayloadName(first.name, "the first folder given")
+    return PayloadName(_file_title(first.name), "the first file given")
 
 
 def pack(
@@ -196,7 +209,7 @@ def pack(
     out_dir: Path,
     *,
     record: Record | None = None,
-    name: str | None = None,
+    name: PayloadName | None = None,
     bag_id: str | None = None,
     force: bool = False,
     clock: Clock | None = None,
@@ -330,7 +343,7 @@ def _probe(part: PayloadPart) -> tuple[list[Consumer], Callable[[], tuple[Format
     return [analyser, head], result
 
 
-def derive_title(copied: Sequence[CopiedFile], name: str | None) -> tuple[str, str]:
+def derive_title(copied: Sequence[CopiedFile], name: PayloadName | None) -> tuple[str, str]:
     """A title for a payload the record gives none for, and a note saying where it came from.
 
     A folder (``name``) is titled by its name: its first file's first line would title the
@@ -339,8 +352,8 @@ def derive_title(copied: Sequence[CopiedFile], name: str | None) -> tuple[str, s
     (title_line_problem), else by its file name without its extension.
     """
     if name is not None:
-        title = _shorten(xml_safe(name))
-        return title, f"title {title!r} derived from the name of the folder bagged"
+        title = _shorten(xml_safe(name.name))
+        return title, f"title {title!r} derived from the name of {name.of}"
     item = copied[0]
     line = item.text.first_line
     if line:  # text may hold controls XML 1.0 cannot: U+FFFD for them
@@ -386,7 +399,7 @@ def _shorten(title: str) -> str:
 
 
 def derive_record(
-    record: Record, copied: Sequence[CopiedFile], name: str | None = None
+    record: Record, copied: Sequence[CopiedFile], name: PayloadName | None = None
 ) -> tuple[Record, tuple[str, ...]]:
     """Fill in what the user did not give: title, type (DCMI Type) and format (MIME); with
     a note on each choice a person should know of (where the title came from)."""

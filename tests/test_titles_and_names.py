@@ -10,9 +10,11 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+import bagit
 import pytest
 
 from archiver import make_bag
+from archiver.bagit import baginfo
 from archiver.identifiers import check_bag_id, derive_bag_id, slugify
 from tests.conftest import CliRunner, iter_findings
 
@@ -50,6 +52,36 @@ def test_a_folder_is_titled_by_its_name_not_its_first_files_first_line(
     assert title_of(summary) == "license texts"
     assert summary["notes"] == ["title 'license texts' derived from the name of the folder bagged"]
     assert "archiver: note: title 'license texts' derived from the name of the folder" in err
+
+
+def test_several_sources_are_titled_by_the_first_ones_name(
+    tmp_path: Path, make_source: Source
+) -> None:
+    scans = make_source({"p1.txt": "Page one\n"})
+    notes = make_source({"notes.txt": "Notes on the scans\n"}) / "notes.txt"
+    by_folder = make_bag([scans, notes], tmp_path / "a")
+    assert by_folder.record.values("title") == (scans.name,)
+    assert by_folder.notes == (
+        f"title {scans.name!r} derived from the name of the first folder given",
+    )
+    by_file = make_bag([notes, scans], tmp_path / "b")
+    assert by_file.record.values("title") == ("notes",)
+    assert by_file.notes == ("title 'notes' derived from the name of the first file given",)
+
+
+def test_an_ingested_bag_of_several_files_is_titled_by_its_folders_name(
+    tmp_path: Path, cli: CliRunner
+) -> None:
+    foreign = tmp_path / "licences-2019"
+    foreign.mkdir()
+    for name, text in {"fdl.txt": GFDL, "gpl.txt": "GNU General Public License\n"}.items():
+        (foreign / name).write_text(text)
+    bagit.make_bag(str(foreign))  # a bagit-python bag: no Title label, no Dublin Core
+    run = cli("ingest", foreign, "--out", tmp_path / "c", "--json")
+    assert run.code == 0, run.err
+    summary = json.loads(run.out)
+    assert title_of(summary) == "licences-2019"
+    assert summary["notes"] == ["title 'licences-2019' derived from the name of the bag ingested"]
 
 
 def test_a_text_with_a_title_like_first_line_is_titled_by_it(
@@ -144,6 +176,29 @@ def test_derived_identifiers_of_ascii_titles_are_unchanged() -> None:
 def test_a_long_transliterated_title_keeps_the_identifier_rule() -> None:
     bag_id = derive_bag_id("東京" * 100, [])
     assert check_bag_id(bag_id) == bag_id and len(bag_id) <= 69
+
+
+@pytest.mark.parametrize(
+    ("label", "reserved"),
+    [
+        ("Source-Organisation", "Source-Organization"),
+        ("Contact-Nmae", "Contact-Name"),
+        ("bagging date", "Bagging-Date"),
+        ("Payload-Oxum2", "Payload-Oxum"),
+        ("Bag-Sizes", "Bag-Size"),
+        ("Internal-Sender-Descriptions", "Internal-Sender-Description"),
+        ("source-organization", None),  # reserved labels are matched case aside
+        ("Contact-Email", None),
+        ("Title", None),
+        ("Bag-Software-Agent", None),
+        ("Original-Bagging-Date", None),
+        ("Bag-Group", None),
+    ],
+)
+def test_a_label_near_a_reserved_one_is_told_apart_from_others(
+    label: str, reserved: str | None
+) -> None:
+    assert baginfo.near_reserved(label) == reserved
 
 
 # -- warnings at creation --------------------------------------------------------------------
