@@ -197,6 +197,13 @@ _CODES = [
         "RFC 8493 §2.2.2",
         "a reserved element that SHOULD NOT be repeated is repeated",
     ),
+    Code(
+        "bag.bag-info.label-near-reserved",
+        W,
+        "RFC 8493 §2.2.2",
+        "a label one or two letters from a reserved one (Source-Organisation): readers take "
+        "it for another label, not the reserved element it was surely meant to be",
+    ),
     # path safety and interoperability
     Code(
         "bag.path.symlink",

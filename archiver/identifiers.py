@@ -3,14 +3,19 @@
 An identifier names the bag folder and appears as bag-info External-Identifier,
 dc:identifier, METS OBJID and in the PREMIS object identifiers, so it is kept to
 letters, digits, ".", "_" and "-" (safe in file names, URIs and XML IDs alike).
+
+A derived identifier spells its title in ASCII with anyascii, which transliterates every
+script ("Über Straße" -> "uber-strasse", Japanese and Chinese by their romanised readings),
+where dropping what is not ASCII would lose a non-Latin title whole.
 """
 
 from __future__ import annotations
 
 import hashlib
 import re
-import unicodedata
 from collections.abc import Iterable
+
+from anyascii import anyascii
 
 from archiver.errors import UsageError
 
@@ -30,8 +35,9 @@ def check_bag_id(value: str) -> str:
 
 
 def slugify(text: str) -> str:
-    """A lowercase ASCII slug of ``text``, cut at a word boundary; "" when nothing is left."""
-    ascii_text = unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode("ascii")
+    """A lowercase ASCII slug of ``text``, transliterated, cut at a word boundary; "" when
+    nothing is left. ASCII text is taken as it is: its slug never changes."""
+    ascii_text = anyascii(text)
     words = re.findall(r"[a-z0-9]+", ascii_text.lower())
     slug = ""
     for word in words:

@@ -37,7 +37,7 @@ from archiver.clock import Clock, w3cdtf
 from archiver.errors import InvalidBagError, UsageError
 from archiver.export.source import SourceBag, read_source
 from archiver.findings import BagReport
-from archiver.packing import BagResult, Origin, pack
+from archiver.packing import BagResult, Origin, PayloadName, pack
 from archiver.provenance import Agent, Event, Provenance, event_identifier
 from archiver.record import Record, RecordLike, as_record, record_from_bag_info
 from archiver.sources import PayloadFile
@@ -123,6 +123,8 @@ def ingest_bag(
         plan,
         out_dir,
         record=chosen,
+        # a payload of several files is titled by the bag's name, one file as bag titles it
+        name=PayloadName(here.name, "the bag ingested") if len(plan) > 1 else None,
         bag_id=bag_id,
         clock=clock,
         workers=workers,

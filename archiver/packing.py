@@ -30,7 +30,7 @@ from pathlib import Path
 from typing import Any
 
 from archiver import formats, identifiers, layout
-from archiver.bagit import algorithms, hashing
+from archiver.bagit import algorithms, baginfo, hashing
 from archiver.bagit.files import BagFile
 from archiver.bagit.writer import BagWriter, Consumer, PayloadPart
 from archiver.clock import Clock, w3cdtf
@@ -53,6 +53,10 @@ from archiver.xml import dc, mets, premis
 from archiver.xml.characters import xml_safe
 
 _TITLE_MAX = 200
+# A first line longer than this is a paragraph, not a title.
+TITLE_LINE_MAX = 120
+# Warnings name at most this many files; the rest are counted.
+_NAMED = 10
 PathLike = str | os.PathLike[str]
 
 
@@ -77,6 +81,10 @@ class BagResult:
     payload_oxum: str
     record: Record
     provenance: Provenance
+    # what a person should know: a title archiver chose, and what it chose it from
+    notes: tuple[str, ...] = ()
+    # what the bag holds that other tools stumble on ('%' in names, a misspelt reserved label)
+    warnings: tuple[str, ...] = ()
 
     def to_json(self) -> dict[str, Any]:
         """The ``archiver bag --json`` summary (schemas/bag-result.schema.json)."""
@@ -90,6 +98,8 @@ class BagResult:
                 "dc": {element: list(values) for element, values in self.record.dc},
                 "bag_info": [[label, value] for label, value in self.record.bag_info],
             },
+            "notes": list(self.notes),
+            "warnings": list(self.warnings),
         }
 
 
@@ -114,6 +124,15 @@ def _file_json(obj: FileObject) -> dict[str, Any]:
             "characters": obj.text.characters,
         },
     }
+
+
+@dataclass(frozen=True)
+class PayloadName:
+    """What a payload is called as a whole -- the title when the record gives none -- and
+    where that name comes from, for the note that says so ("the folder bagged")."""
+
+    name: str
+    of: str
 
 
 @dataclass(frozen=True)
@@ -157,11 +176,13 @@ def make_bag(
         identifiers.check_bag_id(bag_id)
         check_target(out / bag_id, replace=force)
     chosen = as_record(record) if record is not None else None
-    plan = plan_payload([Path(source) for source in sources], out, bag_id)
+    paths = [Path(source) for source in sources]
+    plan = plan_payload(paths, out, bag_id)
     return pack(
         plan,
         out,
         record=chosen,
+        name=_source_name(paths),
         bag_id=bag_id,
         force=force,
         clock=clock,
@@ -170,11 +191,25 @@ def make_bag(
     )
 
 
+def _source_name(sources: Sequence[Path]) -> PayloadName | None:
+    """What the sources are called as a whole: a folder's name (the first source's, when
+    there are several); None for one file, which a title is found in or named after."""
+    if len(sources) == 1 and not sources[0].is_dir():
+        return None
+    first = Path(os.path.abspath(sources[0]))  # "." has a name too; links are not followed
+    if len(sources) == 1:
+        return PayloadName(first.name, "the folder bagged")
+    if first.is_dir():
+        return PayloadName(first.name, "the first folder given")
+    return PayloadName(_file_title(first.name), "the first file given")
+
+
 def pack(
     plan: Sequence[PayloadFile],
     out_dir: Path,
     *,
     record: Record | None = None,
+    name: PayloadName | None = None,
     bag_id: str | None = None,
     force: bool = False,
     clock: Clock | None = None,
@@ -182,7 +217,12 @@ def pack(
     executor: Executor | None = None,
     origin: Origin | None = None,
 ) -> BagResult:
-    """Bag a planned payload into ``out_dir/<id>`` (the work behind make_bag and ingest)."""
+    """Bag a planned payload into ``out_dir/<id>`` (the work behind make_bag and ingest).
+
+    ``name`` is what the payload is called as a whole (the folder it comes from): the title
+    when the record has none. Without it a lone text is titled by its first line, or by its
+    file name when that line would mislead (see derive_title).
+    """
     clock = clock or Clock.from_environment()
     record = record or Record()
     check_record(record)
@@ -208,7 +248,7 @@ def pack(
             CopiedFile(item, w.size, w.digests, *w.probed)
             for item, w in zip(plan, written, strict=True)
         ]
-        full_record = derive_record(record, copied)
+        full_record, notes = derive_record(record, copied, name)
         if bag_id is None:
             bag_id = identifiers.derive_bag_id(
                 full_record.values("title")[0],
@@ -250,7 +290,16 @@ def pack(
             if beside is not None and beside is not executor:
                 beside.shutdown(wait=True, cancel_futures=True)
         writer.commit(target, replace=force)
-    return BagResult(target, bag_id, now.date().isoformat(), writer.oxum, full_record, provenance)
+    return BagResult(
+        target,
+        bag_id,
+        now.date().isoformat(),
+        writer.oxum,
+        full_record,
+        provenance,
+        notes,
+        _warnings(plan, full_record),
+    )
 
 
 # From this many files on, PREMIS is written on a second core: below, a worker costs more
@@ -294,12 +343,52 @@ def _probe(part: PayloadPart) -> tuple[list[Consumer], Callable[[], tuple[Format
     return [analyser, head], result
 
 
-def _derived_title(copied: Sequence[CopiedFile]) -> str:
-    """The first non-empty line of the first text file; else the first file's name."""
-    for item in copied:
-        if item.text.first_line:  # text may hold controls XML 1.0 cannot: U+FFFD for them
-            return _shorten(xml_safe(item.text.first_line))
-    return copied[0].item.original_name
+def derive_title(copied: Sequence[CopiedFile], name: PayloadName | None) -> tuple[str, str]:
+    """A title for a payload the record gives none for, and a note saying where it came from.
+
+    A folder (``name``) is titled by its name: its first file's first line would title the
+    whole by one part ("GNU Free Documentation License" for a folder of licences). A lone
+    text is titled by its first non-empty line when that line reads as a title
+    (title_line_problem), else by its file name without its extension.
+    """
+    if name is not None:
+        title = _shorten(xml_safe(name.name))
+        return title, f"title {title!r} derived from the name of {name.of}"
+    item = copied[0]
+    line = item.text.first_line
+    if line:  # text may hold controls XML 1.0 cannot: U+FFFD for them
+        problem = title_line_problem(line)
+        if problem is None:
+            title = xml_safe(line)
+            return title, f"title {title!r} derived from the first line of {item.item.path}"
+        why = f"its first line is {problem}"
+    else:
+        why = "it has no line of text" if item.text.properties else "it is not UTF-8 text"
+    title = _shorten(xml_safe(_file_title(item.item.original_name)))
+    return title, f"title {title!r} derived from the file name of {item.item.path} ({why})"
+
+
+def title_line_problem(line: str) -> str | None:
+    """Why a text's first line would mislead as its title, or None when it reads as one."""
+    if len(line) > TITLE_LINE_MAX:
+        return f"longer than {TITLE_LINE_MAX} characters"
+    letters = [char for char in line if char.isalpha()]
+    if not letters:
+        return "without letters"
+    words = line.casefold().split()
+    if len(words) > 1 and words[0] == words[-1]:
+        # a man page's "TAR(1) GNU TAR Manual TAR(1)", a running head
+        return "a page header, the same word at both ends"
+    cased = [char for char in letters if char.isupper() or char.islower()]
+    if 2 * sum(char.isupper() for char in cased) > len(cased):
+        return "mostly upper case"
+    return None
+
+
+def _file_title(name: str) -> str:
+    """A file's name as a title: its last part, without its extension ("report.txt" ->
+    "report"); a name that is all extension (".profile") stays whole."""
+    return Path(name).stem or Path(name).name
 
 
 def _shorten(title: str) -> str:
@@ -309,17 +398,49 @@ def _shorten(title: str) -> str:
     return cut + "…"
 
 
-def derive_record(record: Record, copied: Sequence[CopiedFile]) -> Record:
-    """Fill in what the user did not give: title, type (DCMI Type) and format (MIME)."""
+def derive_record(
+    record: Record, copied: Sequence[CopiedFile], name: PayloadName | None = None
+) -> tuple[Record, tuple[str, ...]]:
+    """Fill in what the user did not give: title, type (DCMI Type) and format (MIME); with
+    a note on each choice a person should know of (where the title came from)."""
+    notes: tuple[str, ...] = ()
     if not record.values("title"):
-        record = record.with_values("title", [_derived_title(copied)])
+        title, note = derive_title(copied, name)
+        record, notes = record.with_values("title", [title]), (note,)
     if not record.values("type"):
         types = _unique(c.format.dcmi_type for c in copied if c.format.dcmi_type)
         if types:
             record = record.with_values("type", types)
     if not record.values("format"):
         record = record.with_values("format", _unique(c.format.mimetype for c in copied))
-    return record
+    return record, notes
+
+
+def _warnings(plan: Sequence[PayloadFile], record: Record) -> tuple[str, ...]:
+    """What the bag holds that other tools are known to stumble on.
+
+    A '%' in a name is written %25 in the manifests (RFC 8493 §2.1.3), and LoC bagit-python,
+    DART and Archivematica do not decode it: they look for a file named "50%25 off.txt"
+    (bagit-python issue #157). A bag-info label one or two letters from a reserved one is
+    surely a misspelling of it.
+    """
+    warnings: list[str] = []
+    percent = [item.path for item in plan if "%" in item.path]
+    warnings += [
+        f"{path}: '%' in a name is written %25 in the manifests, as RFC 8493 says, but LoC "
+        "bagit-python, DART and Archivematica cannot read such a bag (bagit-python #157)"
+        for path in percent[:_NAMED]
+    ]
+    if len(percent) > _NAMED:
+        warnings.append(f"{len(percent) - _NAMED} more file names hold '%'")
+    for label in dict.fromkeys(label for label, _ in record.bag_info):
+        reserved = baginfo.near_reserved(label)
+        if reserved is not None:
+            warnings.append(
+                f"bag-info {label}: one or two letters from the reserved {reserved}; "
+                "a misspelling? (readers take it for another label)"
+            )
+    return tuple(warnings)
 
 
 def _with_identifier(record: Record, bag_id: str) -> Record:

@@ -158,7 +158,7 @@ def test_a_text_whose_first_line_holds_a_control_character_gets_a_usable_title(
     tmp_path: Path,
 ) -> None:
     source = make_source_tree(tmp_path / "src", {"a.txt": "Bell\x07 rings\nbody\n"})
-    made = make_bag(source, tmp_path / "out", bag_id="b", workers=1)
+    made = make_bag(source / "a.txt", tmp_path / "out", bag_id="b", workers=1)
     assert made.record.values("title") == ("Bell\ufffd rings",)
     assert validate_bag(made.path).valid
 

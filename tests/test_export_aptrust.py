@@ -215,9 +215,9 @@ def test_a_bag_of_nested_folders_keeps_every_file_and_folder_byte_for_byte(
     )
     info = dict(_tag_lines(bag / "bag-info.txt"))
     assert info["Payload-Oxum"] == f"{12 + 256 + len('# é'.encode()) + 1}.3"
-    # The title archiver derived from the first text line; no description, so none written.
+    # The title archiver derived from the folder's name; no description, so none written.
     assert _tag_lines(bag / "aptrust-info.txt") == [
-        ("Title", "hello"),
+        ("Title", "source"),
         ("Access", "Institution"),
         ("Storage-Option", "Standard"),
     ]
@@ -294,11 +294,11 @@ def _refused(cli: CliRunner, bag: Path, out: Path, code: int, *extra: str | Path
 def test_a_bag_whose_dublin_core_has_no_title_is_refused_and_nothing_written(
     cli: CliRunner, multi: Path, tmp_path: Path
 ) -> None:
-    # archiver bag always gives a title (the first text line, else the file name), so the
+    # archiver bag always gives a title (here the folder's name), so the
     # bag's DC record loses its dc:title afterwards, the tag manifests resealed: a valid bag
     # whose Dublin Core has no title, as another tool may make.
     dc = multi / "metadata" / "dc.xml"
-    dc.write_text(dc.read_text(encoding="utf-8").replace("  <dc:title>hello</dc:title>\n", ""))
+    dc.write_text(dc.read_text(encoding="utf-8").replace("  <dc:title>source</dc:title>\n", ""))
     reseal_tag_manifests(multi)
     assert validate_bag(multi).valid
     (tmp_path / "exports").mkdir()

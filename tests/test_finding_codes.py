@@ -765,6 +765,13 @@ CASES = [
         "bag-info.txt",
         {"label": "Bagging-Date"},
     ),
+    case(
+        "bag.bag-info.label-near-reserved",
+        foreign(bag_info=(("Bagging-Date", "2026-11-27"), ("Source-Organisation", "Elsewhere"))),
+        as_built,
+        "bag-info.txt",
+        {"label": "Source-Organisation", "reserved": "Source-Organization", "line": 2},
+    ),
     # -- links, special files, names
     case("bag.path.symlink", FOREIGN, link_payload_file_outside, "data/link.txt"),
     case("bag.path.special-file", FOREIGN, pipe_in_payload, "data/pipe", isolated=True),

@@ -146,7 +146,8 @@ def test_dublin_core_comes_from_bag_info_and_the_text(
     def values(element: str) -> list[str]:
         return [e.text or "" for e in dc.getroot().iter(f"{{{NS['dc']}}}{element}")]
 
-    assert values("title") == ["Annual report 1998"]  # no Title label: the text's first line
+    # no Title label, several files: the folder's name, not the first line of one of them
+    assert values("title") == ["annual-report-1998"]
     assert values("publisher") == ["Example County Archive"]
     assert values("description") == ["Scanned annual report and its figures."]
     assert values("identifier") == ["ECA-1998-07"]

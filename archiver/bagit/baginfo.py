@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from itertools import pairwise
 
 from archiver.bagit import tagfile
 from archiver.bagit.tagfile import BadLine
@@ -17,6 +18,25 @@ GENERATED = (
     "Bag-Software-Agent",
     "BagIt-Profile-Identifier",
 )
+# The reserved metadata element names of §2.2.2, as the RFC spells them.
+RESERVED = (
+    "Source-Organization",
+    "Organization-Address",
+    "Contact-Name",
+    "Contact-Phone",
+    "Contact-Email",
+    "External-Description",
+    "Bagging-Date",
+    "External-Identifier",
+    "Bag-Size",
+    "Payload-Oxum",
+    "Bag-Group-Identifier",
+    "Bag-Count",
+    "Internal-Sender-Identifier",
+    "Internal-Sender-Description",
+)
+# A label this many letters or fewer from a reserved one is taken for a misspelling of it.
+NEAR = 2
 # Reserved names that SHOULD NOT be repeated (§2.2.2).
 NOT_REPEATED = frozenset(
     label.lower()
@@ -30,6 +50,68 @@ def label_problem(label: str) -> str | None:
     if not LABEL.match(label):
         return "a label must not contain ':' or line breaks, nor start or end with whitespace"
     return tagfile.line_break_problem(label)
+
+
+def near_reserved(label: str) -> str | None:
+    """The reserved label that ``label`` misspells -- one or two letters away from it,
+    case aside (``Source-Organisation``) -- or None when ``label`` is reserved itself or
+    near none. A reader looks reserved labels up by name: a misspelt one is just another
+    label, and the value it carries is not read as what it was meant to be."""
+    key = label.lower()
+    best: tuple[int, str] | None = None
+    for reserved, spelt, pieces in _NEAR_FILTER.get(len(key), ()):
+        # Two edits change at most two of a label's three pieces: a label in which no piece
+        # of the reserved one is found is far from it, without an edit distance computed.
+        if not any(piece in key for piece in pieces):
+            continue
+        distance = _edit_distance(key, spelt, NEAR)
+        if distance == 0:
+            return None
+        if distance <= NEAR and (best is None or distance < best[0]):
+            best = (distance, reserved)
+    return best[1] if best is not None else None
+
+
+def _pieces(text: str, count: int) -> tuple[str, ...]:
+    """``text`` cut into ``count`` pieces of (nearly) equal length."""
+    bounds = [len(text) * n // count for n in range(count + 1)]
+    return tuple(text[start:end] for start, end in pairwise(bounds))
+
+
+def _near_filter() -> dict[int, list[tuple[str, str, tuple[str, ...]]]]:
+    """Label length -> the reserved labels near that length: as given, in lower case, and
+    cut into NEAR + 1 pieces."""
+    by_length: dict[int, list[tuple[str, str, tuple[str, ...]]]] = {}
+    for label in RESERVED:
+        entry = (label, label.lower(), _pieces(label.lower(), NEAR + 1))
+        for length in range(len(label) - NEAR, len(label) + NEAR + 1):
+            by_length.setdefault(length, []).append(entry)
+    return by_length
+
+
+_NEAR_FILTER = _near_filter()
+
+
+def _edit_distance(a: str, b: str, limit: int) -> int:
+    """Levenshtein distance of ``a`` and ``b``, or ``limit + 1`` for anything farther.
+
+    Only the band of cells within ``limit`` of the diagonal is computed, and a row with no
+    cell within ``limit`` ends it: a bag-info.txt of a million labels is judged in seconds.
+    """
+    far = limit + 1
+    if abs(len(a) - len(b)) > limit:
+        return far
+    previous = [j if j <= limit else far for j in range(len(b) + 1)]
+    for i, char in enumerate(a, start=1):
+        current = [i if i <= limit else far] + [far] * len(b)
+        for j in range(max(1, i - limit), min(len(b), i + limit) + 1):
+            current[j] = min(
+                previous[j] + 1, current[j - 1] + 1, previous[j - 1] + (char != b[j - 1]), far
+            )
+        if min(current) >= far:
+            return far
+        previous = current
+    return previous[-1]
 
 
 def value_problem(value: str) -> str | None:

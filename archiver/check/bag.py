@@ -403,6 +403,17 @@ def _check_bag_info(judging: _Judging) -> None:
     counts: dict[str, list[Element]] = defaultdict(list)
     for element in bag.bag_info:
         counts[element.label.lower()].append(element)
+        reserved = baginfo.near_reserved(element.label)
+        if reserved is not None:
+            judging.add(
+                "bag.bag-info.label-near-reserved",
+                rel,
+                f"{element.label} is one or two letters from the reserved {reserved}: "
+                "a misspelling?",
+                label=element.label,
+                reserved=reserved,
+                line=element.line,
+            )
     for label, repeated in counts.items():
         if len(repeated) > 1 and label in baginfo.NOT_REPEATED and label != "payload-oxum":
             judging.add(
