@@ -22,6 +22,7 @@ from archiver.version import AGENT
 if TYPE_CHECKING:
     from archiver.export.base import ExportResult
     from archiver.findings import BagReport, Report
+    from archiver.packing import BagResult
 
 EXIT_OK, EXIT_FINDINGS, EXIT_CANNOT_RUN = 0, 1, 2
 EXIT_INTERRUPTED = 130
@@ -407,10 +408,7 @@ def _run(args: argparse.Namespace) -> int:
             clock=Clock.from_environment(),
             workers=args.processes,
         )
-        if args.json:
-            _print_json(result.to_json())
-        else:
-            print(result.path)
+        _print_bag(result, as_json=args.json)
         return EXIT_OK
     if args.command == "demo":
         from archiver import demo
@@ -638,11 +636,19 @@ def _ingest(args: argparse.Namespace) -> int:
         )
     except InvalidBagError as exc:
         return _refused(exc, exc.report, as_json=args.json)
-    if args.json:
-        _print_json(result.to_json())
-    else:
-        print(result.path)
+    _print_bag(result, as_json=args.json)
     return EXIT_OK
+
+
+def _print_bag(result: BagResult, *, as_json: bool) -> None:
+    """The bag's path (or its JSON summary); the notes on how its record was read on stderr,
+    where they do not mix with the path a script reads."""
+    if as_json:
+        _print_json(result.to_json())
+        return
+    print(result.path)
+    for line in result.notes:
+        print(f"  note: {one_line(line)}", file=sys.stderr)
 
 
 def _withdraw(args: argparse.Namespace) -> int:

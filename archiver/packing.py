@@ -78,6 +78,11 @@ class BagResult:
     record: Record
     provenance: Provenance
 
+    @property
+    def notes(self) -> tuple[str, ...]:
+        """What a person should know about how the record was read (a date converted)."""
+        return self.record.notes
+
     def to_json(self) -> dict[str, Any]:
         """The ``archiver bag --json`` summary (schemas/bag-result.schema.json)."""
         return {
@@ -90,6 +95,7 @@ class BagResult:
                 "dc": {element: list(values) for element, values in self.record.dc},
                 "bag_info": [[label, value] for label, value in self.record.bag_info],
             },
+            "notes": list(self.notes),
         }
 
 
