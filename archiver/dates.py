@@ -123,6 +123,8 @@ _SEASON = re.compile(r"^(spring|summer|autumn|fall|winter),?\s+(\d{4}|\d{2})$", 
 _YEAR_RANGE = re.compile(r"^(\d{4})\s*[-–—]\s*(\d{4})$")
 _BETWEEN = re.compile(r"^between\s+(.+?)\s+and\s+(.+)$", re.IGNORECASE)
 _RANGE = re.compile(r"^(.+?)\s+(?:[-–—]|to|until)\s+(.+)$", re.IGNORECASE)
+_MONTH_TWO_DIGITS = re.compile(r"^[A-Za-z]+\.?,?\s+(\d{2})$")
+_ONGOING = re.compile(r"^(?:present|now|ongoing|date)$", re.IGNORECASE)
 _EN_DASH_RANGE = re.compile(r"^([^–—]+?)\s*[–—]\s*([^–—]+)$")
 
 # Two defaults that differ in every field: whatever differs between the two parses
@@ -376,8 +378,10 @@ def _convert(value: str, text: str) -> str:
     match = _YEAR_RANGE.match(value) or _BETWEEN.match(value) or _RANGE.match(value)
     match = match or _EN_DASH_RANGE.match(value)
     if match:
-        start, end = (_single(part.strip(), text) for part in match.groups())
-        return f"{start}/{end}"
+        start, end = match.groups()
+        if _ONGOING.match(end.strip()):  # "1990 to present": an open end
+            return f"{_single(start.strip(), text)}/.."
+        return f"{_single(start.strip(), text)}/{_single(end.strip(), text)}"
     return _written(value, text)
 
 
@@ -437,6 +441,13 @@ def _written(value: str, text: str) -> str:
     first = _parse(value, _DEFAULT_A, text)
     second = _parse(value, _DEFAULT_B, text)
     if first.year != second.year:
+        month_then_two = _MONTH_TWO_DIGITS.match(value)
+        if month_then_two and first.month == second.month:  # "June 18": a day, or a year?
+            two = month_then_two.group(1)
+            raise DateParseError(
+                f"{text!r} has no year; if {two} is the year, type "
+                f"{_century_guesses(int(two), f'-{first.month:02d}')}"
+            )
         raise DateParseError(f"{text!r} has no year")
     if not re.search(r"\d{3}", value):
         month = first.month == second.month

@@ -248,6 +248,7 @@ EDTF_TABLE = [
         "2018-06-20",
     ),
     ("15 June 2018", "2018-06-15", "15 June 2018", "2018-06-15", "2018-06-15"),
+    ("1990 to present", "1990/..", "from 1990 on (open end)", "1990-01-01", None),
     (
         "2018-06-15T09:30:00+01:00",
         "2018-06-15T08:30:00Z",
@@ -295,7 +296,7 @@ REFUSED_TABLE = [
     ("2018-06-15 09:30", "add Z or an offset, or type 2018-06-15T09:30:00 (EDTF, local time)"),
     ("c1990", "type 1990 for the year, 1990~ for circa 1990"),
     ("circa", "gives no date"),
-    ("June 18", "has no year"),
+    ("June 18", "has no year; if 18 is the year, type 1918-06 or 2018-06"),
     ("2018-13", "has no month 13"),
     ("31 February 2018", "is not a date"),
     ("[2018-02-30]", "is not a date"),
