@@ -27,6 +27,7 @@ default was not in the text).
 
 from __future__ import annotations
 
+import functools
 import re
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
@@ -103,16 +104,13 @@ _SEASON_NAMES = {
 _WINTERS = frozenset({24, 28, 30})
 _QUALIFIERS = "~?%"  # approximate, uncertain, both
 
-# W3CDTF (https://www.w3.org/TR/NOTE-datetime): the six forms.
-_W3CDTF = re.compile(
-    r"^(\d{4})(?:-(\d{2})(?:-(\d{2})"
-    r"(?:T(\d{2}):(\d{2})(?::(\d{2})(?:\.(\d+))?)?(Z|[+-]\d{2}:\d{2}))?)?)?$"
-)
+# W3CDTF (https://www.w3.org/TR/NOTE-datetime) with a time; its dates are EDTF's too.
 _W3CDTF_TIME = re.compile(
     r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(?::\d{2}(?:\.\d+)?)?(?:Z|[+-]\d{2}:\d{2})$"
 )
 # EDTF level 0 calendar dates, read without the edtf package (most dates are these).
 _PLAIN = re.compile(r"^(\d{4})(?:-(\d{2})(?:-(\d{2}))?)?$")
+_CALENDAR = re.compile(r"^Y?(-?\d+)(?:-(\d{2})(?:-(\d{2}))?)?$")
 _NUMERIC = re.compile(r"^(\d{1,4})(?:[/.\-]|\s+)(\d{1,2})(?:[/.\-]|\s+)(\d{1,4})$")
 _YEAR_MONTH = re.compile(r"^\d{4}-(\d{2})$")
 _COPYRIGHT = re.compile(r"^c\d{4}$")
@@ -172,10 +170,15 @@ def _recorded(value: str, text: str) -> DateReading | None:
     parsed = _parse_edtf(value)
     if parsed is None:
         return None
+
     earliest, latest = _bounds(parsed)
     if earliest is not None and latest is not None and _order(latest) < _order(earliest):
         raise DateParseError(f"{text!r} ends before it begins")
-    return DateReading(value, value, _describe(parsed), earliest, latest)
+    try:
+        reading = _describe(parsed)
+    except (ValueError, IndexError, KeyError):  # a form the words below do not know
+        reading = _span("EDTF", earliest, latest)
+    return DateReading(value, value, reading, earliest, latest)
 
 
 # -- what is recorded as it stands ----------------------------------------------------------
@@ -209,9 +212,6 @@ def _last_day(year: int, month: int) -> int:
 
 def _w3cdtf_time(value: str) -> DateReading | None:
     """A W3CDTF time of day with its zone: the day it falls on, as written."""
-    match = _W3CDTF.match(value)
-    if match is None:
-        return None
     try:
         moment = datetime.fromisoformat(value.replace("Z", "+00:00"))
     except ValueError:
@@ -224,12 +224,28 @@ def _w3cdtf_time(value: str) -> DateReading | None:
 
 
 def _parse_edtf(value: str) -> Any:
-    from edtf import EDTFParseException, parse_edtf
+    """The edtf package's object for ``value``, or None when it is not EDTF."""
+    from edtf import parse_edtf
 
+    _quiet_edtf()
     try:
         return parse_edtf(value)
-    except (EDTFParseException, ValueError, TypeError, OverflowError):
-        return None
+    except Exception:  # EDTFParseException, and TypeError or AttributeError on some partial
+        return None  # matches ("../x"): not EDTF, all of them
+
+
+@functools.cache
+def _quiet_edtf() -> None:
+    """edtf 5 prints to stdout when a partial match fails to build ("../x"): stdout is
+    archiver's output (a bag's path, a JSON report), so that module's ``print`` prints
+    nothing (a name in its namespace only; the process's print is untouched)."""
+    from edtf.parser import parser_classes
+
+    vars(parser_classes)["print"] = _silent
+
+
+def _silent(*_args: object, **_kwargs: object) -> None:
+    """Prints nothing."""
 
 
 def _bounds(parsed: Any) -> tuple[str | None, str | None]:
@@ -247,9 +263,11 @@ def _bounds(parsed: Any) -> tuple[str | None, str | None]:
         year = int(str(parsed)[:-3])
         return f"{year:04d}-12-01", f"{year + 1:04d}-02-{_last_day(year + 1, 2):02d}"
     try:
-        return _day(parsed.lower_strict()), _day(parsed.upper_strict())
+        first, last = _day(parsed.lower_strict()), _day(parsed.upper_strict())
     except (TypeError, ValueError, OverflowError, AttributeError):
         return None, None
+    # edtf swaps them for some years before year 0 (-1990-06-XX); only intervals are ordered
+    return (last, first) if _order(last) < _order(first) else (first, last)
 
 
 def _day(moment: Any) -> str:
@@ -271,6 +289,8 @@ def _describe(parsed: Any) -> str:
     kind = type(parsed)
     if isinstance(parsed, Interval) and kind.__name__ in ("Interval", "Level1Interval"):
         start, end = value.split("/", 1)
+        if start in ("", "..") and end in ("", ".."):
+            return "a date open or unknown at both ends"
         if start == "..":
             return f"up to {_side(end)} (open start)"
         if end == "..":
@@ -300,11 +320,18 @@ def _describe(parsed: Any) -> str:
                 clock = clock[:at]
                 break
         return f"{_describe(_parse_edtf(day))}, {clock} {zone}"
-    if kind.__name__ in ("Date", "LongYear") and re.match(r"^Y?-?\d+$", value):
-        return f"year {int(value.lstrip('Y'))}"
-    earliest, latest = _bounds(parsed)
-    span = f" from {earliest} to {latest}" if earliest and latest else ""
-    return f"EDTF level 2{span}"
+    calendar = _CALENDAR.match(value) if kind.__name__ in ("Date", "LongYear") else None
+    if calendar:  # a year before 1 or after 9999
+        year, month, day = calendar.groups()
+        if month is None:
+            return f"year {int(year)}"
+        words = f"{MONTHS[int(month) - 1]} {int(year)}"
+        return f"{int(day)} {words}" if day else words
+    return _span("EDTF level 2", *_bounds(parsed))
+
+
+def _span(words: str, earliest: str | None, latest: str | None) -> str:
+    return f"{words} from {earliest} to {latest}" if earliest and latest else words
 
 
 def _side(value: str) -> str:

@@ -4,8 +4,10 @@ they were given, or are refused with what to type instead."""
 from __future__ import annotations
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
-from archiver.dates import DateParseError, read_date, recorded_date
+from archiver.dates import DateParseError, DateReading, read_date, recorded_date
 
 
 @pytest.mark.parametrize(
@@ -341,3 +343,44 @@ def test_a_stored_w3cdtf_or_edtf_value_is_recognised(value: str) -> None:
 )
 def test_a_stored_value_that_is_neither_w3cdtf_nor_edtf_is_not(value: str) -> None:
     assert recorded_date(value) is None
+
+
+_DATE_PARTS = st.sampled_from(
+    [
+        *"0123456789-/X~?%T:Z+ []{},YES",
+        *("..", "circa ", "c. ", "Spring ", "s", " to ", "June "),
+    ]
+)
+
+
+def _recorded_or_refused(text: str) -> DateReading | str:
+    try:
+        return read_date(text)
+    except DateParseError as exc:
+        return str(exc)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(_DATE_PARTS, max_size=12).map("".join) | st.text(max_size=30))
+def test_any_text_is_recorded_as_a_date_that_reads_again_or_refused_in_one_line(
+    text: str,
+) -> None:
+    found = _recorded_or_refused(text)
+    if isinstance(found, str):
+        assert "\n" not in found
+        return
+    again = recorded_date(found.value)
+    assert again is not None, found
+    assert (again.earliest, again.latest) == (found.earliest, found.latest)
+
+
+@pytest.mark.parametrize("text", ["../x", "/..5", "../", "8201-X2018-06-15../"])
+def test_text_the_edtf_package_chokes_on_is_refused_and_prints_nothing(
+    text: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # edtf 5 prints "trying to Level1Interval.__init__(...)" on these, and fails with
+    # TypeError or AttributeError: stdout is where archiver writes a bag's path or a report.
+    with pytest.raises(DateParseError):
+        read_date(text)
+    assert recorded_date(text) is None
+    assert capsys.readouterr().out == ""
