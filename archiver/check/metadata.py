@@ -107,6 +107,7 @@ def _check_document(bag: Bag, name: str, manifests: Manifests) -> list[Finding]:
         report.add(finding("metadata.file.missing", name, "missing"))
         return report.findings
     handlers = {
+        layout.DC_XML: (q(DC, "date"), _dc_date, "", ""),
         layout.METS_XML: (
             q(METS, "file"),
             _mets_file,
@@ -121,7 +122,7 @@ def _check_document(bag: Bag, name: str, manifests: Manifests) -> list[Finding]:
         ),
     }
     scan = _Scan(inventory, manifests, report)
-    tag, handler, missing_code, what = handlers.get(name, (q(DC, "date"), _dc_date, "", ""))
+    tag, handler, missing_code, what = handlers[name]
     if not _scan(bag, name, tag, handler, scan):
         return report.findings
     _check_schema(bag, name, report)
@@ -168,7 +169,7 @@ def _scan(
     scan: _Scan,
 ) -> bool:
     """The plain pass: well-formed, the expected root, each ``tag`` record handled. True if read."""
-    wanted = [tag, *_SECTIONS[name]] if tag else None
+    wanted = [tag, *_SECTIONS[name]]
     try:
         with bag.open(name) as handle:
             context: Any = parsing.iterparse(handle, ("end",), tag=wanted)
