@@ -254,7 +254,9 @@ _ISO_LANGUAGE = re.compile(r"^([A-Za-z]{2,3})(?:[-_]([A-Za-z]{2}|\d{3}))?$", re.
 # What DSpace's DCDate (dspace-api org.dspace.content.DCDate) parses exactly: a year, a
 # month, a day, or a UTC time to the second. Its other patterns drop the zone or the fraction.
 _DCDATE = re.compile(
-    r"^\d{4}(?:-(?:0[1-9]|1[0-2])(?:-(?:0[1-9]|[12]\d|3[01])(?:T(?:[01]\d|2[0-3]):[0-5]\d:[0-5]\dZ)?)?)?$",
+    r"^\d{4}(?:-(?:0[1-9]|1[0-2])"  # year, month
+    r"(?:-(?:0[1-9]|[12]\d|3[01])"  # day
+    r"(?:T(?:[01]\d|2[0-3]):[0-5]\d:[0-5]\dZ)?)?)?$",  # time, UTC, to the second
     re.ASCII,
 )
 _W3CDTF = r"\d{4}(?:-\d{2}(?:-\d{2}(?:T\d{2}:\d{2}(?::\d{2}(?:\.\d+)?)?(?:Z|[+-]\d{2}:\d{2}))?)?)?"
