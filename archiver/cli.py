@@ -648,9 +648,9 @@ def _print_bag(result: BagResult, *, as_json: bool) -> None:
     else:
         print(result.path)
     for note in result.notes:
-        print(f"archiver: note: {one_line(note)}", file=sys.stderr)
+        print(f"  note: {one_line(note)}", file=sys.stderr)
     for warning in result.warnings:
-        print(f"archiver: warning: {one_line(warning)}", file=sys.stderr)
+        print(f"  warning: {one_line(warning)}", file=sys.stderr)
 
 
 def _withdraw(args: argparse.Namespace) -> int:

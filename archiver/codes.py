@@ -303,6 +303,12 @@ _CODES = [
         "a metadata file of an archiver bag is missing",
     ),
     Code(
+        "metadata.dc.date-unreadable",
+        W,
+        "DCMI dc:date: W3CDTF or EDTF (ISO 8601-2)",
+        "a dc:date is neither W3CDTF nor EDTF: no program can sort, place or export it as a date",
+    ),
+    Code(
         "metadata.mets.file-not-described",
         E,
         "METS 1.12.1 fileSec",

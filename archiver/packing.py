@@ -81,7 +81,8 @@ class BagResult:
     payload_oxum: str
     record: Record
     provenance: Provenance
-    # what a person should know: a title archiver chose, and what it chose it from
+    # what a person should know: how the record was read (a date converted to EDTF), a
+    # title archiver chose and what it chose it from
     notes: tuple[str, ...] = ()
     # what the bag holds that other tools stumble on ('%' in names, a misspelt reserved label)
     warnings: tuple[str, ...] = ()
@@ -297,7 +298,7 @@ def pack(
         writer.oxum,
         full_record,
         provenance,
-        notes,
+        full_record.notes + notes,
         _warnings(plan, full_record),
     )
 

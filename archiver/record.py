@@ -22,7 +22,7 @@ if TYPE_CHECKING:
 from archiver import jsontext, resources
 from archiver.bagit import baginfo
 from archiver.bagit.reader import MAX_TAG_FILE
-from archiver.dates import DateParseError, parse_w3cdtf
+from archiver.dates import DateParseError, read_date
 from archiver.errors import MetadataError, Problem
 from archiver.xml.characters import xml_problem
 
@@ -57,10 +57,12 @@ _GENERATED_ROOM = 4096
 
 @dataclass(frozen=True)
 class Record:
-    """Dublin Core values by element (in DCMES order) and bag-info elements (in given order)."""
+    """Dublin Core values by element (in DCMES order) and bag-info elements (in given order),
+    and notes on what reading the record changed (a date converted to EDTF)."""
 
     dc: tuple[tuple[str, tuple[str, ...]], ...] = ()
     bag_info: tuple[tuple[str, str], ...] = ()
+    notes: tuple[str, ...] = ()
 
     def values(self, element: str) -> tuple[str, ...]:
         for name, values in self.dc:
@@ -153,12 +155,13 @@ def record_from_data(data: Any, source: str, problems: Iterable[Problem] = ()) -
         raise MetadataError(source, found)
     bad_fields = {problem.field.split("[", 1)[0] for problem in schema_problems}
     dc: list[tuple[str, tuple[str, ...]]] = []
+    notes: list[str] = []
     for element in DC_ELEMENTS:
         if element not in data or element in bad_fields:
             continue
         values = _as_list(data[element])
         if element == "date":
-            values = _normalise_dates(values, found)
+            values = _read_dates(values, found, notes)
         dc.append((element, tuple(values)))
     labels = data.get("bag-info", {})
     bag_info = []
@@ -172,7 +175,7 @@ def record_from_data(data: Any, source: str, problems: Iterable[Problem] = ()) -
     found.extend(_size_problems(dc, bag_info))
     if found:
         raise MetadataError(source, found)
-    return Record(tuple(dc), tuple(bag_info))
+    return Record(tuple(dc), tuple(bag_info), tuple(notes))
 
 
 def check_record(record: Record, source: str = "record") -> None:
@@ -225,15 +228,20 @@ def _as_list(value: str | list[str]) -> list[str]:
     return [value] if isinstance(value, str) else list(value)
 
 
-def _normalise_dates(values: list[str], problems: list[Problem]) -> list[str]:
-    normalised = []
+def _read_dates(values: list[str], problems: list[Problem], notes: list[str]) -> list[str]:
+    """Each date as recorded (EDTF, or W3CDTF for a time), a note for each one converted."""
+    recorded = []
     for index, value in enumerate(values):
         field = _indexed("date", index, values)
         try:
-            normalised.append(parse_w3cdtf(value))
+            reading = read_date(value)
         except DateParseError as exc:
             problems.append(Problem(field, str(exc)))
-    return normalised
+            continue
+        recorded.append(reading.value)
+        if reading.converted:
+            notes.append(reading.note(field))
+    return recorded
 
 
 def _bag_info(data: Mapping[str, Any], problems: list[Problem]) -> list[tuple[str, str]]:
@@ -353,12 +361,12 @@ def _json_type(value: Any) -> str:
     }.get(type(value), "a string")
 
 
-# bag-info.txt labels -> the Dublin Core elements they say something about.
+# bag-info.txt labels -> the Dublin Core elements they say something about. Not
+# Bagging-Date: when a bag was packed is never the date of the work it holds.
 _BAG_INFO_DC = {
     "title": "title",
     "external-description": "description",
     "source-organization": "publisher",
-    "bagging-date": "date",
     "external-identifier": "identifier",
     "bag-group-identifier": "relation",
     "contact-name": "contributor",

@@ -353,10 +353,13 @@ def test_a_bag_info_label_containing_a_colon_is_refused(
         pytest.param("03/04/2018", "ambiguous", id="ambiguous"),
         pytest.param("03/04/18", "two-digit year", id="two-digit-year"),
         pytest.param("June", "no year", id="no-year"),
-        pytest.param("2018-06-15T09:30:00", "time zone", id="no-time-zone"),
+        pytest.param("2018-06-15 09:30", "time zone", id="no-time-zone"),
+        pytest.param("5 Jun 18", "1918-06-05 or 2018-06-05", id="two-digit-year-spelled"),
+        pytest.param("1 2 2018", "2018-02-01 (1 February 2018) or", id="ambiguous-spaces"),
+        pytest.param("2018-06-15/20", "not a date", id="half-an-interval"),
     ],
 )
-def test_a_date_that_cannot_be_written_as_w3cdtf_is_refused(
+def test_a_date_that_would_need_a_guess_is_refused(
     cli: CliRunner, out: Out, text_file: Path, tmp_path: Path, date: str, reason: str
 ) -> None:
     record = write_record(tmp_path, {"title": "A note", "date": date})

@@ -22,9 +22,11 @@ from lxml import etree
 
 import archiver
 from archiver import BagStatus, Clock, Collection, CollectionError, StoreError, UsageError
+from archiver.collection.catalog import SCHEMA as CATALOG_SCHEMA
 from archiver.collection.store import Schema, Store, statements
 from archiver.oai.protocol import Config, Provider
 from archiver.packing import make_bag
+from archiver.record import Record
 from tests.conftest import write_tree
 from tests.corrupt import flip_byte
 from tests.oai_helpers import (
@@ -154,6 +156,62 @@ def test_history_of_a_bag_the_ledger_does_not_know_raises(folder: str) -> None:
         collection.history("nobody")
     with pytest.raises(CollectionError, match="'nobody'"):
         collection.premis_events("nobody")
+
+
+# -- the catalog's dates -------------------------------------------------------------
+
+
+def _dated_collection(tmp_path: Path) -> Path:
+    """Bags dated by the record (converted to EDTF), by EDTF, by nothing readable, not at all."""
+    root = tmp_path / "dated"
+    text = write_tree(tmp_path / "src", {"t.txt": "A text.\n"}) / "t.txt"
+    given: dict[str, Record | dict[str, object]] = {
+        "spring": {"title": "Spring", "date": "Spring 2020"},
+        "open": {"title": "Open", "date": ["../1990", "2000"]},  # the first date counts
+        "read-second": Record()
+        .with_values("title", ["W"])
+        .with_values(
+            "date",
+            ["the nineties", "199X"],  # built in code: no reading, written as given
+        ),
+        "undated": {"title": "Undated"},
+    }
+    for bag_id, record in given.items():
+        make_bag([text], root, record=record, bag_id=bag_id, clock=Clock(fixed=T0), workers=1)
+    return root
+
+
+def test_the_catalog_keeps_the_first_and_last_day_of_each_bags_date(tmp_path: Path) -> None:
+    with Collection(_dated_collection(tmp_path)) as collection:
+        collection.refresh_catalog(clock=Clock(fixed=T0))
+        catalog = collection.catalog()
+        days = {}
+        for bag_id in collection.bag_ids():
+            item = catalog.item(bag_id)
+            assert item is not None
+            days[bag_id] = (item.date_earliest, item.date_latest)
+    assert days == {
+        "open": (None, "1990-12-31"),
+        "read-second": ("1990-01-01", "1999-12-31"),
+        "spring": ("2020-03-01", "2020-05-31"),
+        "undated": (None, None),
+    }
+
+
+def test_a_catalog_of_the_schema_before_dates_is_migrated_and_filled_on_refresh(
+    tmp_path: Path,
+) -> None:
+    root = _dated_collection(tmp_path)
+    before = Schema("catalog", CATALOG_SCHEMA.migrations[:2])
+    Store(root / ".archiver" / "catalog.sqlite", before).close()
+    with Collection(root) as collection:
+        assert collection.refresh_catalog(clock=Clock(fixed=T0)) == 4
+        item = collection.catalog().item("spring")
+        assert item is not None and (item.date_earliest, item.date_latest) == (
+            "2020-03-01",
+            "2020-05-31",
+        )
+    assert _pragma(root / ".archiver" / "catalog.sqlite", "user_version") == 3
 
 
 # -- withdrawal and the catalog --------------------------------------------------------

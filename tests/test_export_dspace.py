@@ -7,6 +7,7 @@ import shutil
 from collections.abc import Callable
 from pathlib import Path
 
+import bagit
 import pytest
 
 from archiver.clock import Clock
@@ -305,6 +306,67 @@ def test_coverage_is_spatial_or_temporal_only_when_its_form_says_so() -> None:
         ("dcterms", None),
     ]
     assert ("coverage", None) not in DC_REGISTRY and ("coverage", None) in DCTERMS_REGISTRY
+
+
+@pytest.mark.parametrize(
+    ("value", "field"),
+    [
+        ("1943", "dc.date.issued"),
+        ("1943-05", "dc.date.issued"),
+        ("1943-05-02", "dc.date.issued"),
+        ("2018-06-15T09:30:00Z", "dc.date.issued"),
+        ("1990~", "dcterms.date"),  # approximate
+        ("1990?", "dcterms.date"),  # uncertain
+        ("1990%", "dcterms.date"),
+        ("199X", "dcterms.date"),  # unspecified digits
+        ("2020-21", "dcterms.date"),  # spring 2020, not month 21
+        ("1990/1995", "dcterms.date"),
+        ("../1990", "dcterms.date"),
+        ("2018-06-15T09:30Z", "dcterms.date"),  # DCDate drops what follows the minute
+        ("2018-06-15T09:30:00.25Z", "dcterms.date"),
+        ("2018-06-15T09:30:00", "dcterms.date"),  # local time: DCDate would take it as UTC
+        ("2018-02-30", "dcterms.date"),
+    ],
+)
+def test_a_date_is_dc_date_issued_only_when_dspace_reads_it_exactly(value: str, field: str) -> None:
+    (found,) = crosswalk(Record().with_values("date", [value]))
+    assert (found.field, found.value) == (field, value)
+
+
+def test_an_inexact_first_date_leaves_no_issued_date_and_later_exact_ones_are_dc_date() -> None:
+    record = Record().with_values("date", ["circa 1990", "1990~", "1991"])
+    assert [(v.field, v.value) for v in crosswalk(record)] == [
+        ("dcterms.date", "circa 1990"),
+        ("dcterms.date", "1990~"),
+        ("dc.date", "1991"),
+    ]
+
+
+def test_an_edtf_date_goes_to_metadata_dcterms_as_written(tmp_path: Path, cli: CliRunner) -> None:
+    source = make_source_tree(tmp_path / "src", {"report.txt": "Report\n"})
+    record = tmp_path / "record.json"
+    record.write_text(json.dumps({"title": "Report", "date": "Spring 2020"}), encoding="utf-8")
+    assert (
+        cli("bag", source, "--out", tmp_path / "bags", "--id", "r", "--metadata", record).code == 0
+    )
+    item = export(cli, tmp_path / "bags" / "r", tmp_path / "saf")
+    assert [v for v in dcvalues(item / "dublin_core.xml") if v[0] == "date"] == []
+    assert ("date", None, "2020-21") in dcvalues(item / "metadata_dcterms.xml")
+
+
+def test_an_ingested_bagit_python_bag_gets_no_issued_date_from_its_bagging_date(
+    tmp_path: Path, cli: CliRunner
+) -> None:
+    foreign = make_source_tree(tmp_path / "report-1998", {"report.txt": "Annual report 1998\n"})
+    bagit.make_bag(str(foreign), {"Source-Organization": "Example County Archive"})
+    assert "Bagging-Date" in (foreign / "bag-info.txt").read_text(encoding="utf-8")
+    assert cli("ingest", foreign, "--out", tmp_path / "c").code == 0
+    item = export(cli, tmp_path / "c" / "report-1998", tmp_path / "saf")
+    assert [v for v in dcvalues(item / "dublin_core.xml") if v[0] == "date"] == []
+    assert [v for v in dcvalues(item / "metadata_dcterms.xml") if v[0] == "date"] == []
+    # the foreign bag exported as it is: its bag-info gives the record, not its Bagging-Date
+    item = export(cli, foreign, tmp_path / "saf-foreign")
+    assert [v for v in dcvalues(item / "dublin_core.xml") if v[0] == "date"] == []
 
 
 @pytest.mark.parametrize("value", ["bell\x07", "\ufffe", "half \ud800 pair"])

@@ -941,6 +941,20 @@ CASES = [
         also=[Expect("bag.tag.file-missing", "metadata/dc.xml")],
     ),
     case(
+        "metadata.dc.date-unreadable",
+        ARCHIVER,
+        corrupt.resealed(
+            on(
+                "metadata/dc.xml",
+                corrupt.replace_in,
+                b"</oai_dc:dc>",
+                b"<dc:date>circa 1990</dc:date>\n</oai_dc:dc>",
+            )
+        ),
+        "metadata/dc.xml",
+        lambda bag: {"value": "circa 1990", **line_of("metadata/dc.xml", b"circa 1990")(bag)},
+    ),
+    case(
         "metadata.mets.file-not-described",
         ARCHIVER,
         add_described_nowhere,

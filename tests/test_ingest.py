@@ -154,6 +154,18 @@ def test_dublin_core_comes_from_bag_info_and_the_text(
     assert "Text" in values("type")
 
 
+def test_a_foreign_bagging_date_is_never_the_works_date(
+    tmp_path: Path, cli: CliRunner, foreign: Path
+) -> None:
+    # bagit-python wrote the day the report was packed; the report is from 1998.
+    packed = dict(bag_info(foreign / "bag-info.txt"))["Bagging-Date"]
+    assert cli("ingest", foreign, "--out", tmp_path / "c").code == 0
+    bag = tmp_path / "c" / "ECA-1998-07"
+    dc = parse(bag / "metadata" / "dc.xml")
+    assert [e.text for e in dc.getroot().iter(f"{{{NS['dc']}}}date")] == []
+    assert dict(bag_info(bag / "bag-info.txt"))["Original-Bagging-Date"] == packed
+
+
 def test_premis_records_the_validation_and_the_ingestion(
     tmp_path: Path, cli: CliRunner, foreign: Path
 ) -> None:

@@ -353,6 +353,31 @@ def test_the_json_summary_matches_its_schema(
     validator(resources.json_schema("bag-result.schema.json")).validate(json.loads(run.out))
 
 
+def test_bag_says_how_it_recorded_each_converted_date(
+    tmp_path: Path, cli: CliRunner, sample_copy: Path
+) -> None:
+    record = tmp_path / "record.json"
+    dates = ["Spring 2020", "circa 1990", "2018-06-15/2018-06-20"]
+    record.write_text(json.dumps({"title": "Notes", "date": dates}), encoding="utf-8")
+    run = cli("bag", sample_copy, "--out", tmp_path / "out", "--metadata", record, "--id", "n")
+    assert run.code == 0, run.err
+    assert run.out == f"{tmp_path / 'out' / 'n'}\n"  # stdout stays the path a script reads
+    assert run.err.splitlines() == [
+        '  note: date[0]: "Spring 2020" recorded as EDTF 2020-21 (spring 2020)',
+        '  note: date[1]: "circa 1990" recorded as EDTF 1990~ (about 1990)',
+    ]
+    dc = parse(tmp_path / "out" / "n" / "metadata" / "dc.xml")
+    assert [e.text for e in dc.getroot().iter(f"{{{NS['dc']}}}date")] == [
+        "2020-21",
+        "1990~",
+        "2018-06-15/2018-06-20",
+    ]
+    again = cli("bag", sample_copy, "--out", tmp_path / "again", "--metadata", record, "--json")
+    assert json.loads(again.out)["notes"] == [
+        line[len("  note: ") :] for line in run.err.splitlines()
+    ]
+
+
 def validator(schema: dict[str, Any]) -> jsonschema.Draft202012Validator:
     registry: Registry[Any] = Registry().with_resources(
         (name, Resource.from_contents(resources.json_schema(name)))

@@ -51,7 +51,7 @@ def test_a_folder_is_titled_by_its_name_not_its_first_files_first_line(
     summary, err = bag_json(cli, folder, "--out", tmp_path / "bags")
     assert title_of(summary) == "license texts"
     assert summary["notes"] == ["title 'license texts' derived from the name of the folder bagged"]
-    assert "archiver: note: title 'license texts' derived from the name of the folder" in err
+    assert "  note: title 'license texts' derived from the name of the folder" in err
 
 
 def test_several_sources_are_titled_by_the_first_ones_name(
@@ -113,7 +113,7 @@ def test_a_text_whose_first_line_would_mislead_is_titled_by_its_file_name(
     assert title_of(summary) == "tar.1"
     note = f"title 'tar.1' derived from the file name of data/tar.1.txt (its first line is {why})"
     assert summary["notes"] == [note]
-    assert f"archiver: note: {note}\n" in err
+    assert f"  note: {note}\n" in err
 
 
 def test_a_first_line_of_120_characters_is_still_a_title(
@@ -220,7 +220,7 @@ def test_a_label_one_or_two_letters_from_a_reserved_one_is_warned_of_and_still_w
     run = cli("bag", source, "--out", tmp_path / "bags", "--metadata", record, "--id", "letters")
     assert run.code == 0, run.err
     assert run.err == (
-        "archiver: warning: bag-info Source-Organisation: one or two letters from the reserved "
+        "  warning: bag-info Source-Organisation: one or two letters from the reserved "
         "Source-Organization; a misspelling? (readers take it for another label)\n"
     )
     bag = tmp_path / "bags" / "letters"
@@ -246,7 +246,7 @@ def test_a_percent_sign_in_a_name_is_warned_of_and_the_bag_still_written(
     assert run.code == 0, run.err
     warnings = [line for line in run.err.splitlines() if "warning" in line]
     assert warnings == [
-        "archiver: warning: data/50% off.txt: '%' in a name is written %25 in the manifests, as "
+        "  warning: data/50% off.txt: '%' in a name is written %25 in the manifests, as "
         "RFC 8493 says, but LoC bagit-python, DART and Archivematica cannot read such a bag "
         "(bagit-python #157)"
     ]

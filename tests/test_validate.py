@@ -12,7 +12,14 @@ import pytest
 
 from archiver import resources
 from tests.conftest import BAGS_EPOCH, CliRunner, codes_of, make_source_tree
-from tests.corrupt import add_manifest_line, drop_manifest_line, flip_byte, replace_in, truncate
+from tests.corrupt import (
+    add_manifest_line,
+    drop_manifest_line,
+    flip_byte,
+    replace_in,
+    reseal_tag_manifests,
+    truncate,
+)
 from tests.test_packing import validator
 
 
@@ -34,6 +41,25 @@ def _validate(cli: CliRunner, *paths: Path | str) -> tuple[int, dict[str, object
     report = json.loads(run.out)
     validator(resources.json_schema("validation-report.schema.json")).validate(report)
     return run.code, report
+
+
+def test_edtf_and_w3cdtf_dates_are_read_and_others_are_warned_about(
+    tmp_path: Path, cli: CliRunner
+) -> None:
+    source = make_source_tree(tmp_path / "src", {"a.txt": "A text.\n"})
+    dates = ["2020-21", "1990~", "199X", "../1990", "2018-06-15/2018-06-20", "2018-06-15T09:30Z"]
+    record = tmp_path / "record.json"
+    record.write_text(json.dumps({"title": "A", "date": dates}), encoding="utf-8")
+    assert (
+        cli("bag", source, "--out", tmp_path / "bags", "--id", "d", "--metadata", record).code == 0
+    )
+    code, report = _validate(cli, tmp_path / "bags" / "d")
+    assert (code, codes_of(report)) == (0, [])
+    dc = tmp_path / "bags" / "d" / "metadata" / "dc.xml"
+    replace_in(dc, b"<dc:date>199X</dc:date>", b"<dc:date>the nineties</dc:date>")
+    reseal_tag_manifests(tmp_path / "bags" / "d")
+    code, report = _validate(cli, tmp_path / "bags" / "d")
+    assert (code, codes_of(report)) == (0, ["metadata.dc.date-unreadable"])
 
 
 def test_a_fresh_bag_is_valid_with_no_findings(cli: CliRunner, bag: Path) -> None:

@@ -26,9 +26,10 @@ from archiver import layout
 from archiver.bagit import hashing
 from archiver.bagit.reader import Bag, Inventory
 from archiver.check.bag import Inspection
+from archiver.dates import recorded_date
 from archiver.findings import BagReport, Finding, finding
 from archiver.xml import parsing
-from archiver.xml.namespaces import METS, OAI_DC, PREMIS, XLINK, XSI, q
+from archiver.xml.namespaces import DC, METS, OAI_DC, PREMIS, XLINK, XSI, q
 
 _EXPECTED_ROOTS = {
     layout.DC_XML: q(OAI_DC, "dc"),
@@ -106,6 +107,7 @@ def _check_document(bag: Bag, name: str, manifests: Manifests) -> list[Finding]:
         report.add(finding("metadata.file.missing", name, "missing"))
         return report.findings
     handlers = {
+        layout.DC_XML: (q(DC, "date"), _dc_date, "", ""),
         layout.METS_XML: (
             q(METS, "file"),
             _mets_file,
@@ -120,7 +122,7 @@ def _check_document(bag: Bag, name: str, manifests: Manifests) -> list[Finding]:
         ),
     }
     scan = _Scan(inventory, manifests, report)
-    tag, handler, missing_code, what = handlers.get(name, ("", _ignore, "", ""))
+    tag, handler, missing_code, what = handlers[name]
     if not _scan(bag, name, tag, handler, scan):
         return report.findings
     _check_schema(bag, name, report)
@@ -130,8 +132,20 @@ def _check_document(bag: Bag, name: str, manifests: Manifests) -> list[Finding]:
     return report.findings
 
 
-def _ignore(element: etree._Element, scan: _Scan) -> None:
-    """Documents with nothing to cross-check (Dublin Core)."""
+def _dc_date(element: etree._Element, scan: _Scan) -> None:
+    """A dc:date a program can read: W3CDTF or EDTF (a warning: the XSD allows any text)."""
+    value = element.text or ""
+    if recorded_date(value) is None:
+        shown = value.strip()[:200]
+        scan.report.add(
+            finding(
+                "metadata.dc.date-unreadable",
+                layout.DC_XML,
+                f"dc:date {shown!r} is neither W3CDTF nor EDTF",
+                line=element.sourceline,
+                value=shown,
+            )
+        )
 
 
 # The elements each document is read by: the record (what is cross-checked) and every kind
@@ -140,6 +154,7 @@ def _ignore(element: etree._Element, scan: _Scan) -> None:
 # element (the parser, in C, still checks every byte is well-formed).
 _METS_SECTIONS = ("metsHdr", "dmdSec", "amdSec", "fileSec", "structMap", "structLink")
 _SECTIONS = {
+    layout.DC_XML: (q(DC, "*"),),  # each element, dropped once read
     # structMap divs too: they nest, one per folder and per file, and are dropped as they end
     layout.METS_XML: tuple(q(METS, local) for local in (*_METS_SECTIONS, "behaviorSec", "div")),
     layout.PREMIS_XML: tuple(q(PREMIS, local) for local in ("object", "event", "agent", "rights")),
@@ -154,7 +169,7 @@ def _scan(
     scan: _Scan,
 ) -> bool:
     """The plain pass: well-formed, the expected root, each ``tag`` record handled. True if read."""
-    wanted = [tag, *_SECTIONS[name]] if tag else None
+    wanted = [tag, *_SECTIONS[name]]
     try:
         with bag.open(name) as handle:
             context: Any = parsing.iterparse(handle, ("end",), tag=wanted)

@@ -2,11 +2,12 @@
 
 One row per item (a bag, or the tombstone of a withdrawn or vanished one): its datestamp,
 its set, whether it is deleted, which formats it offers, a fingerprint of the files its
-records come from, and which of its metadata documents were found fit to serve (valid,
-``archiver.oai.records.check``) as which file. The bags stay the source of truth: records
-are read from them when a harvester asks, and the catalog can be rebuilt from the
-collection at any time (datestamps come from the files' modification times, deletions from
-the tombstones).
+records come from, which of its metadata documents were found fit to serve (valid,
+``archiver.oai.records.check``) as which file, and the first and last day of its date (the
+first ``dc:date`` that is W3CDTF or EDTF), for sorting and facets. The bags stay the source
+of truth: records are read from them when a harvester asks, and the catalog can be rebuilt
+from the collection at any time (datestamps come from the files' modification times,
+deletions from the tombstones).
 
 ``refresh`` brings the catalog up to date incrementally: a bag whose fingerprint has not
 changed is not read again.
@@ -26,6 +27,8 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 
+from lxml import etree
+
 from archiver import layout
 from archiver.bagit.files import FolderFiles
 from archiver.bagit.reader import BAG_INFO_TXT, BAGIT_TXT, Bag, read_bag
@@ -33,15 +36,19 @@ from archiver.clock import w3cdtf
 from archiver.collection import bags
 from archiver.collection.store import Row, Schema, Store, statements
 from archiver.collection.withdrawal import Tombstone, tombstones
+from archiver.dates import recorded_date
 from archiver.findings import finding
 from archiver.oai import records
+from archiver.xml import dc
 
 CATALOG_FILE = "catalog.sqlite"
 # Bumped when what we serve for an unchanged bag changes (a new format, another crosswalk):
 # every datestamp then moves, so harvesters fetch the records again (OAI-PMH §2.7.1).
 # 2: documents served only when schema-valid (dc.xml otherwise from bag-info); METS IDs
 # made unique across bags.
-CROSSWALK_VERSION = "2"
+# 3: oai_dc from bag-info no longer takes Bagging-Date as dc:date (a packaging date is not
+# the work's); every bag read again, which also fills date_earliest and date_latest.
+CROSSWALK_VERSION = "3"
 # The files a bag's records and header are made from.
 _SOURCES = (BAGIT_TXT, BAG_INFO_TXT, layout.DC_XML, layout.METS_XML, layout.PREMIS_XML)
 _UNRESERVED = re.compile(r"[^A-Za-z0-9\-_.!~*'()]+")
@@ -79,6 +86,11 @@ SCHEMA = Schema(
         _create,
         # The documents found fit to serve: "NAME=SIGNATURE[@START-END] ..." (records.checked).
         statements("ALTER TABLE records ADD COLUMN checked TEXT NOT NULL DEFAULT ''"),
+        # The first and last day of the item's date (YYYY-MM-DD; NULL: open, unknown, none).
+        statements(
+            "ALTER TABLE records ADD COLUMN date_earliest TEXT",
+            "ALTER TABLE records ADD COLUMN date_latest TEXT",
+        ),
     ),
 )
 
@@ -92,6 +104,9 @@ class Item:
     formats: tuple[str, ...]
     # bag file -> the signature it had when found fit to serve
     checked: Mapping[str, str] = field(default_factory=dict)
+    # the first and last day of its date (YYYY-MM-DD), None when open, unknown or undated
+    date_earliest: str | None = None
+    date_latest: str | None = None
 
 
 def set_path(group: str) -> tuple[str, list[tuple[str, str]]]:
@@ -251,8 +266,9 @@ class Catalog:
             for prefix, fmt in records.FORMATS.items()
             if prefix == "oai_dc" or fmt.source in checked
         ]
+        days = _days(bag) if layout.DC_XML in checked else (None, None)
         return _Indexed(
-            bag_id, datestamp, setspec or None, ancestors, formats, fingerprint, checked
+            bag_id, datestamp, setspec or None, ancestors, formats, fingerprint, checked, days
         )
 
     # -- what the protocol asks -------------------------------------------------------
@@ -363,16 +379,19 @@ class _Indexed(_Change):
     formats: list[str]
     fingerprint: str
     checked: dict[str, str]
+    days: tuple[str | None, str | None]  # the first and last day of its date
 
     def write(self, db: sqlite3.Connection) -> None:
         checked = " ".join(f"{name}={signature}" for name, signature in self.checked.items())
         db.execute("DELETE FROM record_sets WHERE id = ?", (self.id,))
         db.execute(
             "INSERT INTO records (id, datestamp, deleted, setspec, formats, fingerprint, "
-            "checked) VALUES (?, ?, 0, ?, ?, ?, ?) ON CONFLICT(id) DO UPDATE SET "
+            "checked, date_earliest, date_latest) VALUES (?, ?, 0, ?, ?, ?, ?, ?, ?) "
+            "ON CONFLICT(id) DO UPDATE SET "
             "datestamp = excluded.datestamp, deleted = 0, setspec = excluded.setspec, "
             "formats = excluded.formats, fingerprint = excluded.fingerprint, "
-            "checked = excluded.checked",
+            "checked = excluded.checked, date_earliest = excluded.date_earliest, "
+            "date_latest = excluded.date_latest",
             (
                 self.id,
                 self.datestamp,
@@ -380,6 +399,7 @@ class _Indexed(_Change):
                 " ".join(self.formats),
                 self.fingerprint,
                 checked,
+                *self.days,
             ),
         )
         _place_in_sets(db, self.id, self.datestamp, self.ancestors)
@@ -438,4 +458,27 @@ def _item(row: Row) -> Item:
         row["setspec"],
         tuple(row["formats"].split()),
         dict(entry.split("=", 1) for entry in row["checked"].split()),
+        row["date_earliest"],
+        row["date_latest"],
     )
+
+
+_DAY = re.compile(r"^\d{4}-\d{2}-\d{2}$")  # years 0 to 9999: the text sorts as the days do
+
+
+def _days(bag: Bag) -> tuple[str | None, str | None]:
+    """The first and last day of the bag's date: its first dc:date that is W3CDTF or EDTF."""
+    try:
+        with bag.open(layout.DC_XML) as handle:
+            found = dc.values(handle, "date")
+    except (OSError, etree.XMLSyntaxError):  # changed since it was checked: the next refresh
+        return None, None
+    for value in found:
+        reading = recorded_date(value)
+        if reading is not None:
+            return _sortable(reading.earliest), _sortable(reading.latest)
+    return None, None
+
+
+def _sortable(day: str | None) -> str | None:
+    return day if day is not None and _DAY.match(day) else None

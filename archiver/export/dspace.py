@@ -32,7 +32,13 @@ not later additions such as dc.identifier.doi). The crosswalk (``crosswalk``):
                  abstract would assert what the record does not say.
     publisher    dc.publisher
     date         first -> dc.date.issued, the date DSpace browses, sorts and cites by (since
-                 DSpace 4 it no longer supplies one); further ones -> dc.date
+                 DSpace 4 it no longer supplies one); further ones -> dc.date; each only
+                 when DSpace's DCDate reads it exactly (YYYY, YYYY-MM, YYYY-MM-DD,
+                 YYYY-MM-DDThh:mm:ssZ). An EDTF date that says more or less than one such
+                 point -- approximate or uncertain (~ ? %), unspecified digits (199X), a
+                 season (2020-21), an interval -- or a time DCDate would misread (to the
+                 minute, fractions, a local time) -> dcterms.date as written, never a
+                 "mangled date" DSpace sorts and cites by nothing or by the wrong day.
     type         dc.type
     format       dc.format.mimetype when a MIME type (text/plain), else dc.format
     identifier   dc.identifier.uri when a URL or URN, else dc.identifier.other
@@ -52,7 +58,8 @@ not what language each metadata value is written in.
 
 ``metadata_dcterms.xml`` is always written. It holds one dcterms.provenance statement (the
 bag's External-Identifier, Bagging-Date, Source-Organization and Bag-Software-Agent, and
-that every file was checked against the bag's manifests) plus the coverage values above.
+that every file was checked against the bag's manifests) plus the date and coverage values
+above that dc cannot hold.
 dcterms.provenance rather than dc.description.provenance: DSpace writes its own submission
 and accession log into the latter (and hides it), so the package's history before DSpace
 stays apart from what DSpace records about itself. Nothing in either file depends on the
@@ -94,6 +101,7 @@ import re
 import stat
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from datetime import date
 from pathlib import Path
 from typing import Literal
 
@@ -248,6 +256,14 @@ _MIME_TOP = "application|audio|example|font|haptics|image|message|model|multipar
 _MIME_NAME = r"[A-Za-z0-9][A-Za-z0-9!#$&^_.+-]{0,126}"
 _MIME = re.compile(rf"^(?:{_MIME_TOP})/{_MIME_NAME}(?:\s*;\s*{_MIME_NAME}=\S+)*$", re.I)
 _ISO_LANGUAGE = re.compile(r"^([A-Za-z]{2,3})(?:[-_]([A-Za-z]{2}|\d{3}))?$", re.ASCII)
+# What DSpace's DCDate (dspace-api org.dspace.content.DCDate) parses exactly: a year, a
+# month, a day, or a UTC time to the second. Its other patterns drop the zone or the fraction.
+_DCDATE = re.compile(
+    r"^\d{4}(?:-(?:0[1-9]|1[0-2])"  # year, month
+    r"(?:-(?:0[1-9]|[12]\d|3[01])"  # day
+    r"(?:T(?:[01]\d|2[0-3]):[0-5]\d:[0-5]\dZ)?)?)?$",  # time, UTC, to the second
+    re.ASCII,
+)
 _W3CDTF = r"\d{4}(?:-\d{2}(?:-\d{2}(?:T\d{2}:\d{2}(?::\d{2}(?:\.\d+)?)?(?:Z|[+-]\d{2}:\d{2}))?)?)?"
 _TEMPORAL = re.compile(
     rf"^(?:{_W3CDTF}|\d{{4}}\s*[-\u2013]\s*\d{{4}}|(?:{_W3CDTF}|\.\.)/(?:{_W3CDTF}|\.\.))$",
@@ -280,6 +296,8 @@ def _field_for(element: str, index: int, value: str) -> tuple[Schema, str, str |
     if element == "creator":
         return "dc", "contributor", "author", value
     if element == "date":
+        if not _dcdate_exact(value):
+            return "dcterms", "date", None, value
         return "dc", "date", "issued" if index == 0 else None, value
     if element == "format":
         return "dc", "format", "mimetype" if _MIME.match(value.strip()) else None, value
@@ -301,6 +319,18 @@ def _field_for(element: str, index: int, value: str) -> tuple[Schema, str, str |
         return "dc", "coverage", kind, value
     # contributor, subject, description, publisher, type: the unqualified field.
     return "dc", element, None, value
+
+
+def _dcdate_exact(value: str) -> bool:
+    if not _DCDATE.match(value):
+        return False
+    if len(value) < 10:
+        return True
+    try:
+        date.fromisoformat(value[:10])
+    except ValueError:  # 2018-02-30
+        return False
+    return True
 
 
 def _coverage_kind(value: str) -> Literal["temporal", "spatial"] | None:

@@ -1,11 +1,14 @@
-"""Dublin Core: a Record's values as an ``oai_dc:dc`` record (pure, no I/O)."""
+"""Dublin Core: a Record's values as an ``oai_dc:dc`` record (pure, no I/O); the values of one
+element read back from such a document."""
 
 from __future__ import annotations
+
+from typing import BinaryIO
 
 from lxml import etree
 
 from archiver.record import Record
-from archiver.xml import writing
+from archiver.xml import parsing, writing
 from archiver.xml.namespaces import DC, OAI_DC, OAI_DC_XSD, XSI, q
 
 
@@ -32,3 +35,13 @@ def oai_dc(record: Record, *, standalone: bool = True) -> etree._Element:
 def document(record: Record) -> bytes:
     """metadata/dc.xml."""
     return writing.serialise(oai_dc(record))
+
+
+def values(handle: BinaryIO, element: str) -> list[str]:
+    """The text of every ``dc:ELEMENT`` in the document ``handle`` holds, streamed, in order
+    (``etree.XMLSyntaxError`` when it is not well-formed)."""
+    found = []
+    for _, node in parsing.iterparse(handle, ("end",), tag=[q(DC, element)]):
+        found.append((node.text or "").strip())
+        node.clear()
+    return found
