@@ -435,7 +435,7 @@ def _run(args: argparse.Namespace) -> int:
         if args.json:
             _print_json(report.to_json())
         else:
-            print_report(report, sys.stdout, sys.stderr)
+            print_report(report, sys.stdout)
         return EXIT_OK if report.valid else EXIT_FINDINGS
     if args.command == "audit":
         return _audit(args)
@@ -591,8 +591,8 @@ def _export(args: argparse.Namespace) -> int:
 
 def _print_export(result: ExportResult, *, as_json: bool) -> None:
     """The package's path, then each rule that held (by code), each finding as validate
-    prints them (errors on stdout, warnings and notices on stderr), and the notes."""
-    from archiver.codes import CATALOGUE, Severity
+    prints them, in order, and the notes."""
+    from archiver.codes import CATALOGUE
     from archiver.findings import Finding
 
     if as_json:
@@ -603,8 +603,7 @@ def _print_export(result: ExportResult, *, as_json: bool) -> None:
     for code in sorted(set(result.checks)):
         print(f"  checked: {code} ({CATALOGUE[code].rule})")
     for item in sorted(result.findings, key=Finding.sort_key):
-        stream = sys.stdout if item.severity is Severity.ERROR else sys.stderr
-        print(f"  {item.severity}: [{item.code}] {one_line(item.describe())}", file=stream)
+        print(f"  {item.severity}: [{item.code}] {one_line(item.describe())}")
     for line in result.notes:
         print(f"  note: {line}")
 
@@ -616,7 +615,7 @@ def _refused(exc: Exception, report: BagReport, *, as_json: bool) -> int:
     if as_json:
         _print_json(Report([report]).to_json())
     else:
-        print_report(Report([report]), sys.stdout, sys.stderr)
+        print_report(Report([report]), sys.stdout)
     print(f"archiver: error: {one_line(str(exc))}", file=sys.stderr)
     return EXIT_FINDINGS
 
@@ -681,21 +680,31 @@ def _print_json(document: dict[str, Any]) -> None:
     sys.stdout.write("\n")
 
 
-def print_report(report: Report, out: TextIO, err: TextIO) -> None:
-    """Every finding grouped per bag; warnings and info on ``err``; a verdict line per bag
-    (counting the findings a summary stands for)."""
+def print_report(report: Report, out: TextIO) -> None:
+    """Each bag's findings in order (errors first), then its verdict line (counting the
+    findings a summary stands for); then one line for all the bags. All on ``out``: a bag's
+    findings are never split between two streams."""
     from archiver.codes import Severity
     from archiver.findings import counted
 
+    totals = {Severity.ERROR: 0, Severity.WARNING: 0}
     for bag in report.bags:
-        ordered = sorted(bag.findings, key=lambda f: f.sort_key())
-        for item in ordered:
-            stream = out if item.severity is Severity.ERROR else err
-            print(
-                f"{bag.path}: {item.severity}: [{item.code}] {one_line(item.describe())}",
-                file=stream,
-            )
-        errors = sum(counted(f) for f in bag.findings if f.severity is Severity.ERROR)
-        warnings = sum(counted(f) for f in bag.findings if f.severity is Severity.WARNING)
+        for item in sorted(bag.findings, key=lambda f: f.sort_key()):
+            line = f"{bag.path}: {item.severity}: [{item.code}] {item.describe()}"
+            print(one_line(line), file=out)
+        counts = {
+            severity: sum(counted(f) for f in bag.findings if f.severity is severity)
+            for severity in totals
+        }
+        for severity, count in counts.items():
+            totals[severity] += count
         verdict = "valid" if bag.valid else "INVALID"
+        errors, warnings = counts[Severity.ERROR], counts[Severity.WARNING]
         print(f"{bag.path}: {verdict} ({errors} errors, {warnings} warnings)", file=out)
+    if len(report.bags) > 1:
+        valid = sum(bag.valid for bag in report.bags)
+        print(
+            f"{len(report.bags)} bags: {valid} valid, {len(report.bags) - valid} invalid "
+            f"({totals[Severity.ERROR]} errors, {totals[Severity.WARNING]} warnings)",
+            file=out,
+        )
