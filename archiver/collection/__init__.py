@@ -103,7 +103,7 @@ class Collection:
         catalog is then refreshed, so the OAI-PMH provider reports the record deleted from
         that time.
         Raises UsageError for an empty reason, CollectionError for a bag not in the
-        collection.
+        collection (saying when and why, when it was withdrawn already).
         """
         now = (clock or Clock.from_environment()).now()
         home = withdrawal.withdraw(self.path, bag_id, reason=reason, now=now)
