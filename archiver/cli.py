@@ -456,8 +456,8 @@ def _audit(args: argparse.Namespace) -> int:
     from datetime import timedelta
 
     from archiver.clock import Clock
-    from archiver.collection import BagStatus, Collection
-    from archiver.collection.report import render_html
+    from archiver.collection import Collection
+    from archiver.collection.report import render_html, run_text
 
     collection = Collection(args.collection, ledger=args.ledger)
     progress = _progress_bar(sys.stderr) if sys.stderr.isatty() else None
@@ -478,18 +478,8 @@ def _audit(args: argparse.Namespace) -> int:
     if args.json:
         _print_json(report.to_json())
     else:
-        for bag in report.bags:
-            if bag.findings or bag.status is not BagStatus.INTACT:
-                print(f"{bag.id}: {bag.status}")
-                for item in sorted(bag.findings, key=lambda f: f.sort_key()):
-                    print(f"  {item.severity}: [{item.code}] {one_line(item.describe())}")
-        summary = report.to_json()
-        withdrawn = f", {summary['withdrawn']} withdrawn" if summary["withdrawn"] else ""
-        print(
-            f"run {report.run}{' (resumed)' if report.resumed else ''}: {summary['checked']} bags "
-            f"checked, {summary['skipped']} skipped, {summary['damaged']} damaged or missing, "
-            f"{summary['new']} new{withdrawn}; {summary['files']} files, {summary['bytes']} bytes"
-        )
+        for line in run_text(report):
+            print(one_line(line))
     return EXIT_OK if report.intact else EXIT_FINDINGS
 
 

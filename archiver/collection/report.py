@@ -101,6 +101,43 @@ class AuditReport:
         }
 
 
+# -- text -------------------------------------------------------------------------------------
+
+_UNITS = ("KiB", "MiB", "GiB", "TiB", "PiB")
+
+
+def human_size(size: int) -> str:
+    """A byte count as a person reads it: bytes below 1 KiB, then binary units, one decimal."""
+    if size < 1024:
+        return f"{size} byte{'' if size == 1 else 's'}"
+    value = float(size)
+    for unit in _UNITS:
+        value /= 1024
+        if value < 1024 or unit == _UNITS[-1]:
+            break
+    return f"{value:.1f} {unit}"
+
+
+def run_text(report: AuditReport) -> Iterator[str]:
+    """The run for a person: each bag with something to tell (damage, findings), then one line
+    for the run. A bag that is only new to the ledger is counted there, not listed: a first
+    audit of ten thousand bags is one line."""
+    for bag in report.bags:
+        told = [f for f in bag.findings if f.code != "audit.bag.new"]
+        if told or bag.status not in (BagStatus.INTACT, BagStatus.NEW):
+            yield f"{bag.id}: {bag.status}"
+            for item in sorted(told, key=Finding.sort_key):
+                yield f"  {item.severity}: [{item.code}] {item.describe()}"
+    summary = report.to_json()
+    withdrawn = f", {summary['withdrawn']} withdrawn" if summary["withdrawn"] else ""
+    yield (
+        f"run {report.run}{' (resumed)' if report.resumed else ''}: {summary['checked']} bags "
+        f"checked, {summary['skipped']} skipped, {summary['damaged']} damaged or missing, "
+        f"{summary['new']} new{withdrawn}; {summary['files']} files, "
+        f"{human_size(summary['bytes'])}"
+    )
+
+
 # -- HTML -------------------------------------------------------------------------------------
 
 _GOOD = ", ".join(f".{status}" for status in BagStatus if status.verified)
@@ -266,7 +303,7 @@ def history_text(data: dict[str, Any]) -> str:
     for check in data["checks"]:
         lines.append(
             f"run {check['run']}  {check['finished'] or check['started']}  {check['status']}  "
-            f"{check['files']} files, {check['bytes']} bytes"
+            f"{check['files']} files, {human_size(check['bytes'])}"
         )
         for problem in check["problems"]:
             lines.append(f"    {problem['outcome']}: {problem['path']} ({problem['algorithm']})")
