@@ -538,6 +538,7 @@ def _serve(args: argparse.Namespace) -> int:
         idle_timeout=args.idle_timeout,
         connection_limit=args.max_connections,
         announce=announce,
+        access_log=sys.stderr,
     )
     return EXIT_OK
 
