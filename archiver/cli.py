@@ -472,7 +472,8 @@ def _audit(args: argparse.Namespace) -> int:
         sys.stderr.write("\n")
     if args.report:
         try:
-            args.report.write_text(render_html(report), encoding="utf-8")
+            titles = collection.titles(bag.id for bag in report.bags)
+            args.report.write_text(render_html(report, titles), encoding="utf-8")
         except OSError as exc:
             raise UsageError(f"cannot write the report {args.report}: {exc.strerror}") from exc
     if args.json:

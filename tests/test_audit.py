@@ -937,7 +937,8 @@ def test_the_html_report_is_self_contained_and_names_every_damaged_or_missing_ba
         for row in document.iter("tr")
         if any(cell.get("class") in ("intact", "new") for cell in row.iter("td"))
     ]
-    assert [row[:2] for row in intact_rows] == [["charlie", "intact"]]
+    charlie = ["charlie", title_of(collection, "charlie"), "intact"]
+    assert [row[:3] for row in intact_rows] == [charlie]
     assert f"run {report['run']}" in text
     # every changed file is named in its bag's section
     for path in ("data/a.txt", "data/extra.txt", "metadata/mets.xml", "data/part-66.txt"):
@@ -953,6 +954,38 @@ def test_the_html_report_of_an_intact_run_says_so(tmp_path: Path, cli: CliRunner
     document = lxml_html.fromstring(text)
     assert list(document.iter("h3")) == []
     assert all(name in text for name in NAMES)
+
+
+def title_of(collection: Path, bag_id: str) -> str:
+    dc = parsing.parse_bytes((collection / bag_id / "metadata" / "dc.xml").read_bytes())
+    return str(dc.getroot().findtext("{http://purl.org/dc/elements/1.1/}title"))
+
+
+def test_the_html_report_shows_each_bags_title_beside_its_id(
+    tmp_path: Path, cli: CliRunner
+) -> None:
+    # The report named bags by id only: "bag-c1426ba9" says nothing to a manager.
+    collection = make_collection(cli, tmp_path, NAMES)
+    record = tmp_path / "record.json"
+    record.write_text(json.dumps({"title": "Minutes of the <board>, 1998"}), encoding="utf-8")
+    source = make_source_tree(tmp_path / "sources" / "minutes", source_files("minutes"))
+    assert cli("bag", source, "--out", collection, "--id", "m", "--metadata", record).code == 0
+    flip_byte(collection / "alpha" / "data" / "a.txt")
+    page = tmp_path / "report.html"
+    assert cli("audit", collection, "--report", page).code == 1
+    document = lxml_html.fromstring(page.read_text(encoding="utf-8"))
+    rows = {
+        cells[0]: cells[1]
+        for row in document.iter("tr")
+        if len(cells := [cell.text_content() for cell in row.iter("td")]) == 5
+    }
+    assert rows == {
+        "bravo": title_of(collection, "bravo"),
+        "charlie": title_of(collection, "charlie"),
+        "m": "Minutes of the <board>, 1998",
+    }
+    [heading] = [h.text_content() for h in document.iter("h3")]
+    assert heading == f"alpha: {title_of(collection, 'alpha')} — damaged"
 
 
 # -- 10. could not run --------------------------------------------------------------------------

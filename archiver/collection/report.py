@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import html
 import uuid
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -159,8 +159,10 @@ def _e(value: object) -> str:
     return html.escape(xml_escaped(str(value)), quote=True)
 
 
-def render_html(report: AuditReport) -> str:
-    """A self-contained page (no scripts, no external files) a manager can open anywhere."""
+def render_html(report: AuditReport, titles: Mapping[str, str] | None = None) -> str:
+    """A self-contained page (no scripts, no external files) a manager can open anywhere;
+    each bag named by its id and, beside it, its title in ``titles`` (Collection.titles)."""
+    titles = titles or {}
     summary = report.to_json()
     bad = [bag for bag in report.bags if bag.status.failed]
     good = [bag for bag in report.bags if bag.status.verified]
@@ -199,7 +201,7 @@ def render_html(report: AuditReport) -> str:
     if bad:
         parts.append("<h2>Damaged and missing bags</h2>")
         for bag in bad:
-            parts.extend(_bag_section(bag))
+            parts.extend(_bag_section(bag, titles.get(bag.id, "")))
     if withdrawn:
         parts.append("<h2>Bags withdrawn since the last run</h2><table>")
         parts.extend(
@@ -210,10 +212,14 @@ def render_html(report: AuditReport) -> str:
         parts.append("</table>")
     parts.append("<h2>Bags found intact</h2>")
     if good:
-        parts.append("<table><tr><th>bag</th><th>status</th><th>files</th><th>bytes</th></tr>")
+        parts.append(
+            "<table><tr><th>bag</th><th>title</th><th>status</th><th>files</th><th>size</th></tr>"
+        )
         parts.extend(
-            f'<tr><td>{_e(bag.id)}</td><td class="{_e(bag.status)}">{_e(bag.status)}</td>'
-            f"<td>{bag.files}</td><td>{bag.bytes}</td></tr>"
+            f"<tr><td>{_e(bag.id)}</td><td>{_e(titles.get(bag.id, ''))}</td>"
+            f'<td class="{_e(bag.status)}">{_e(bag.status)}</td>'
+            f'<td>{bag.files}</td><td title="{bag.bytes} bytes">{_e(human_size(bag.bytes))}</td>'
+            "</tr>"
             for bag in good
         )
         parts.append("</table>")
@@ -223,9 +229,10 @@ def render_html(report: AuditReport) -> str:
     return "\n".join(parts)
 
 
-def _bag_section(bag: BagOutcome) -> Iterator[str]:
+def _bag_section(bag: BagOutcome, title: str) -> Iterator[str]:
     status = f'<span class="{_e(bag.status)}">{_e(bag.status)}</span>'
-    yield f'<h3 id="{_e(bag.id)}">{_e(bag.id)} — {status}</h3>'
+    named = f"{_e(bag.id)}: {_e(title)}" if title else _e(bag.id)
+    yield f'<h3 id="{_e(bag.id)}">{named} — {status}</h3>'
     yield "<table><tr><th>severity</th><th>file</th><th>what</th><th>details</th></tr>"
     for item in sorted(bag.findings, key=lambda f: f.sort_key()):
         details = ", ".join(f"{k}: {v}" for k, v in sorted(item.params.items()) if v is not None)

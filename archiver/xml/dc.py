@@ -1,11 +1,14 @@
-"""Dublin Core: a Record's values as an ``oai_dc:dc`` record (pure, no I/O)."""
+"""Dublin Core: a Record's values as an ``oai_dc:dc`` record, and back (pure: no I/O but
+the stream it is handed)."""
 
 from __future__ import annotations
 
+from typing import BinaryIO
+
 from lxml import etree
 
-from archiver.record import Record
-from archiver.xml import writing
+from archiver.record import DC_ELEMENTS, Record
+from archiver.xml import parsing, writing
 from archiver.xml.namespaces import DC, OAI_DC, OAI_DC_XSD, XSI, q
 
 
@@ -32,3 +35,15 @@ def oai_dc(record: Record, *, standalone: bool = True) -> etree._Element:
 def document(record: Record) -> bytes:
     """metadata/dc.xml."""
     return writing.serialise(oai_dc(record))
+
+
+def read_dc(handle: BinaryIO) -> Record:
+    """The Dublin Core values of a ``dc.xml`` document (ours or anyone's ``oai_dc:dc``), by
+    element, blank values left out. lxml's XMLSyntaxError for a document that is not XML."""
+    root = parsing.parse_file(handle).getroot()
+    record = Record()
+    for element in DC_ELEMENTS:
+        values = [(e.text or "").strip() for e in root.iter(etree.QName(DC, element).text)]
+        if values:
+            record = record.with_values(element, [v for v in values if v])
+    return record
