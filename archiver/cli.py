@@ -6,12 +6,12 @@ Exit codes: 0 fine (warnings allowed), 1 findings at error level, 2 could not ru
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import signal
 import sys
-import time
-from collections.abc import Callable, Sequence
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from types import FrameType
 from typing import TYPE_CHECKING, Any, NoReturn, TextIO
@@ -398,15 +398,16 @@ def _run(args: argparse.Namespace) -> int:
         from archiver.record import load_record
 
         record = load_record(args.metadata) if args.metadata else None
-        result = make_bag(
-            args.sources,
-            args.out,
-            record=record,
-            bag_id=args.bag_id,
-            force=args.force,
-            clock=Clock.from_environment(),
-            workers=args.processes,
-        )
+        with _progress("bagging"):
+            result = make_bag(
+                args.sources,
+                args.out,
+                record=record,
+                bag_id=args.bag_id,
+                force=args.force,
+                clock=Clock.from_environment(),
+                workers=args.processes,
+            )
         if args.json:
             _print_json(result.to_json())
         else:
@@ -425,13 +426,14 @@ def _run(args: argparse.Namespace) -> int:
             Mode.FAST if args.fast else Mode.COMPLETENESS if args.completeness_only else Mode.FULL
         )
         profile = load_profile(args.profile) if args.profile else None  # once, for every bag
-        report = validate_bags(
-            args.bags,
-            mode=mode,
-            workers=args.processes,
-            reference=args.reference,
-            profile=profile,
-        )
+        with _progress("validating"):
+            report = validate_bags(
+                args.bags,
+                mode=mode,
+                workers=args.processes,
+                reference=args.reference,
+                profile=profile,
+            )
         if args.json:
             _print_json(report.to_json())
         else:
@@ -460,16 +462,14 @@ def _audit(args: argparse.Namespace) -> int:
     from archiver.collection.report import render_html, run_text
 
     collection = Collection(args.collection, ledger=args.ledger)
-    progress = _progress_bar(sys.stderr) if sys.stderr.isatty() else None
-    report = collection.audit(
-        older_than=None if args.older_than is None else timedelta(days=args.older_than),
-        workers=args.workers,
-        scheduler=args.scheduler,
-        clock=Clock.from_environment(),
-        progress=progress,
-    )
-    if progress:
-        sys.stderr.write("\n")
+    with _progress("auditing", unit="bag") as bar:
+        report = collection.audit(
+            older_than=None if args.older_than is None else timedelta(days=args.older_than),
+            workers=args.workers,
+            scheduler=args.scheduler,
+            clock=Clock.from_environment(),
+            progress=None if bar is None else bar.bags,
+        )
     if args.report:
         try:
             titles = collection.titles(bag.id for bag in report.bags)
@@ -562,13 +562,14 @@ def _export(args: argparse.Namespace) -> int:
     from archiver.export.base import ExportResult, export_bag
 
     try:
-        result = export_bag(
-            args.bag,
-            to=args.to,
-            out=args.out,
-            profile=args.profile,
-            clock=Clock.from_environment(),
-        )
+        with _progress("exporting"):
+            result = export_bag(
+                args.bag,
+                to=args.to,
+                out=args.out,
+                profile=args.profile,
+                clock=Clock.from_environment(),
+            )
     except InvalidBagError as exc:
         return _refused(exc, exc.report, as_json=args.json)
     except PackageCheckError as exc:
@@ -620,13 +621,14 @@ def _ingest(args: argparse.Namespace) -> int:
 
     record = load_record(args.metadata) if args.metadata else None
     try:
-        result = ingest_bag(
-            args.foreign,
-            args.out,
-            record=record,
-            bag_id=args.bag_id,
-            clock=Clock.from_environment(),
-        )
+        with _progress("ingesting"):
+            result = ingest_bag(
+                args.foreign,
+                args.out,
+                record=record,
+                bag_id=args.bag_id,
+                clock=Clock.from_environment(),
+            )
     except InvalidBagError as exc:
         return _refused(exc, exc.report, as_json=args.json)
     if args.json:
@@ -648,23 +650,61 @@ def _withdraw(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-def _progress_bar(stream: TextIO) -> Callable[[int, int, int], None]:
-    """A one-line progress display on a terminal: bags, bytes, rate, time left."""
-    started = time.monotonic()
+class _Bar:
+    """A progress bar on stderr (tqdm): for the library's progress (archiver.progress), the
+    bytes read of those announced so far; for the audit's, bags done, with the bytes hashed."""
 
-    def show(done: int, total: int, hashed: int) -> None:
-        elapsed = max(time.monotonic() - started, 1e-6)
-        width = 24
-        filled = width * done // total if total else width
-        left = (total - done) * elapsed / done if done else 0.0
-        stream.write(
-            f"\r[{'#' * filled}{'.' * (width - filled)}] {done}/{total} bags  "
-            f"{hashed / 2**20:,.0f} MiB  {hashed / 2**20 / elapsed:,.0f} MiB/s  "
-            f"ETA {int(left) // 60}:{int(left) % 60:02d} "
+    def __init__(self, label: str, unit: str) -> None:
+        from tqdm import tqdm
+
+        # No monitor thread: the validator checks a big PREMIS document in a forked child
+        # only when the process runs no other thread.
+        tqdm.monitor_interval = 0
+        self._bar = tqdm(
+            total=0,
+            desc=label,
+            unit=unit if unit != "bag" else " bags",
+            unit_scale=unit == "B",
+            unit_divisor=1024,
+            file=sys.stderr,
+            leave=False,
+            dynamic_ncols=True,
         )
-        stream.flush()
 
-    return show
+    def begin(self, total: int) -> None:
+        self._bar.total = (self._bar.total or 0) + total
+        self._bar.refresh()
+
+    def advance(self, done: int) -> None:
+        self._bar.update(done)
+
+    def bags(self, done: int, total: int, hashed: int) -> None:
+        from archiver.collection.report import human_size
+
+        self._bar.total = total
+        self._bar.n = done
+        self._bar.set_postfix_str(human_size(hashed), refresh=False)
+        self._bar.refresh()
+
+    def close(self) -> None:
+        self._bar.close()
+
+
+@contextlib.contextmanager
+def _progress(label: str, unit: str = "B") -> Iterator[_Bar | None]:
+    """A progress bar on stderr while the block runs, when stderr is a terminal (never in a
+    pipe or a file: what is read there is the output, not the drawing); gone when it ends."""
+    if not sys.stderr.isatty():
+        yield None
+        return
+    from archiver import progress
+
+    bar = _Bar(label, unit)
+    try:
+        with progress.reporting(bar):
+            yield bar
+    finally:
+        bar.close()
 
 
 def _print_json(document: dict[str, Any]) -> None:
