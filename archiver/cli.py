@@ -660,6 +660,10 @@ class _Bar:
         # No monitor thread: the validator checks a big PREMIS document in a forked child
         # only when the process runs no other thread.
         tqdm.monitor_interval = 0
+        try:
+            width = os.get_terminal_size(sys.stderr.fileno()).columns
+        except OSError:
+            width = 0
         self._bar = tqdm(
             total=0,
             desc=label,
@@ -668,7 +672,11 @@ class _Bar:
             unit_divisor=1024,
             file=sys.stderr,
             leave=False,
-            dynamic_ncols=True,
+            # a terminal that tells no size (a bare pseudo-terminal) is taken for 80 x 24;
+            # tqdm would draw nothing on 0 rows
+            ncols=None if width else 80,
+            nrows=None if width else 24,
+            dynamic_ncols=bool(width),
         )
 
     def begin(self, total: int) -> None:

@@ -132,7 +132,7 @@ def validate_bags(
         profile = load_profile(Path(profile))
     judged = []
     for root in map(Path, bags):
-        reason = not_a_bag(root)
+        reason = _not_a_bag(root)
         if reason is not None:
             judged.append(BagReport(str(root), [reason]))
             continue
@@ -149,7 +149,7 @@ def validate_bags(
     return Report(judged)
 
 
-def not_a_bag(root: Path) -> Finding | None:
+def _not_a_bag(root: Path) -> Finding | None:
     """Why ``root`` is no bag at all, or None when it may be one (a folder, which the bag
     rules judge: a folder without bagit.txt may be a damaged bag). A folder of bags is a
     collection, not a bag missing everything."""

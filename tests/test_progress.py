@@ -66,7 +66,8 @@ def _run(args: list[str], *, terminal: bool) -> tuple[int, str, str]:
         done = subprocess.run(command, env=env, capture_output=True, text=True, timeout=120)
         return done.returncode, done.stdout, done.stderr
     leader, follower = pty.openpty()
-    # 24 rows of 100 columns, as a terminal has (a new pseudo-terminal has none)
+    # 24 rows of 100 columns, as a terminal has (a bare pseudo-terminal tells none: the
+    # audit's test in test_audit_scale draws on one)
     fcntl.ioctl(follower, termios.TIOCSWINSZ, struct.pack("HHHH", 24, 100, 0, 0))
     try:
         child = subprocess.Popen(
