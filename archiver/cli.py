@@ -6,12 +6,12 @@ Exit codes: 0 fine (warnings allowed), 1 findings at error level, 2 could not ru
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import signal
 import sys
-import time
-from collections.abc import Callable, Sequence
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from types import FrameType
 from typing import TYPE_CHECKING, Any, NoReturn, TextIO
@@ -400,15 +400,16 @@ def _run(args: argparse.Namespace) -> int:
         from archiver.record import load_record
 
         record = load_record(args.metadata) if args.metadata else None
-        result = make_bag(
-            args.sources,
-            args.out,
-            record=record,
-            bag_id=args.bag_id,
-            force=args.force,
-            clock=Clock.from_environment(),
-            workers=args.processes,
-        )
+        with _progress("bagging"):
+            result = make_bag(
+                args.sources,
+                args.out,
+                record=record,
+                bag_id=args.bag_id,
+                force=args.force,
+                clock=Clock.from_environment(),
+                workers=args.processes,
+            )
         _print_bag(result, as_json=args.json)
         return EXIT_OK
     if args.command == "demo":
@@ -424,17 +425,18 @@ def _run(args: argparse.Namespace) -> int:
             Mode.FAST if args.fast else Mode.COMPLETENESS if args.completeness_only else Mode.FULL
         )
         profile = load_profile(args.profile) if args.profile else None  # once, for every bag
-        report = validate_bags(
-            args.bags,
-            mode=mode,
-            workers=args.processes,
-            reference=args.reference,
-            profile=profile,
-        )
+        with _progress("validating"):
+            report = validate_bags(
+                args.bags,
+                mode=mode,
+                workers=args.processes,
+                reference=args.reference,
+                profile=profile,
+            )
         if args.json:
             _print_json(report.to_json())
         else:
-            print_report(report, sys.stdout, sys.stderr)
+            print_report(report, sys.stdout)
         return EXIT_OK if report.valid else EXIT_FINDINGS
     if args.command == "audit":
         return _audit(args)
@@ -455,40 +457,29 @@ def _audit(args: argparse.Namespace) -> int:
     from datetime import timedelta
 
     from archiver.clock import Clock
-    from archiver.collection import BagStatus, Collection
-    from archiver.collection.report import render_html
+    from archiver.collection import Collection
+    from archiver.collection.report import render_html, run_text
 
     collection = Collection(args.collection, ledger=args.ledger)
-    progress = _progress_bar(sys.stderr) if sys.stderr.isatty() else None
-    report = collection.audit(
-        older_than=None if args.older_than is None else timedelta(days=args.older_than),
-        workers=args.workers,
-        scheduler=args.scheduler,
-        clock=Clock.from_environment(),
-        progress=progress,
-    )
-    if progress:
-        sys.stderr.write("\n")
+    with _progress("auditing", unit="bag") as bar:
+        report = collection.audit(
+            older_than=None if args.older_than is None else timedelta(days=args.older_than),
+            workers=args.workers,
+            scheduler=args.scheduler,
+            clock=Clock.from_environment(),
+            progress=None if bar is None else bar.bags,
+        )
     if args.report:
         try:
-            args.report.write_text(render_html(report), encoding="utf-8")
+            titles = collection.titles(bag.id for bag in report.bags)
+            args.report.write_text(render_html(report, titles), encoding="utf-8")
         except OSError as exc:
             raise UsageError(f"cannot write the report {args.report}: {exc.strerror}") from exc
     if args.json:
         _print_json(report.to_json())
     else:
-        for bag in report.bags:
-            if bag.findings or bag.status is not BagStatus.INTACT:
-                print(f"{bag.id}: {bag.status}")
-                for item in sorted(bag.findings, key=lambda f: f.sort_key()):
-                    print(f"  {item.severity}: [{item.code}] {one_line(item.describe())}")
-        summary = report.to_json()
-        withdrawn = f", {summary['withdrawn']} withdrawn" if summary["withdrawn"] else ""
-        print(
-            f"run {report.run}{' (resumed)' if report.resumed else ''}: {summary['checked']} bags "
-            f"checked, {summary['skipped']} skipped, {summary['damaged']} damaged or missing, "
-            f"{summary['new']} new{withdrawn}; {summary['files']} files, {summary['bytes']} bytes"
-        )
+        for line in run_text(report):
+            print(one_line(line))
     return EXIT_OK if report.intact else EXIT_FINDINGS
 
 
@@ -547,6 +538,7 @@ def _serve(args: argparse.Namespace) -> int:
         idle_timeout=args.idle_timeout,
         connection_limit=args.max_connections,
         announce=announce,
+        access_log=sys.stderr,
     )
     return EXIT_OK
 
@@ -569,13 +561,14 @@ def _export(args: argparse.Namespace) -> int:
     from archiver.export.base import ExportResult, export_bag
 
     try:
-        result = export_bag(
-            args.bag,
-            to=args.to,
-            out=args.out,
-            profile=args.profile,
-            clock=Clock.from_environment(),
-        )
+        with _progress("exporting"):
+            result = export_bag(
+                args.bag,
+                to=args.to,
+                out=args.out,
+                profile=args.profile,
+                clock=Clock.from_environment(),
+            )
     except InvalidBagError as exc:
         return _refused(exc, exc.report, as_json=args.json)
     except PackageCheckError as exc:
@@ -590,8 +583,8 @@ def _export(args: argparse.Namespace) -> int:
 
 def _print_export(result: ExportResult, *, as_json: bool) -> None:
     """The package's path, then each rule that held (by code), each finding as validate
-    prints them (errors on stdout, warnings and notices on stderr), and the notes."""
-    from archiver.codes import CATALOGUE, Severity
+    prints them, in order, and the notes."""
+    from archiver.codes import CATALOGUE
     from archiver.findings import Finding
 
     if as_json:
@@ -602,8 +595,7 @@ def _print_export(result: ExportResult, *, as_json: bool) -> None:
     for code in sorted(set(result.checks)):
         print(f"  checked: {code} ({CATALOGUE[code].rule})")
     for item in sorted(result.findings, key=Finding.sort_key):
-        stream = sys.stdout if item.severity is Severity.ERROR else sys.stderr
-        print(f"  {item.severity}: [{item.code}] {one_line(item.describe())}", file=stream)
+        print(f"  {item.severity}: [{item.code}] {one_line(item.describe())}")
     for line in result.notes:
         print(f"  note: {line}")
 
@@ -615,7 +607,7 @@ def _refused(exc: Exception, report: BagReport, *, as_json: bool) -> int:
     if as_json:
         _print_json(Report([report]).to_json())
     else:
-        print_report(Report([report]), sys.stdout, sys.stderr)
+        print_report(Report([report]), sys.stdout)
     print(f"archiver: error: {one_line(str(exc))}", file=sys.stderr)
     return EXIT_FINDINGS
 
@@ -628,13 +620,14 @@ def _ingest(args: argparse.Namespace) -> int:
 
     record = load_record(args.metadata) if args.metadata else None
     try:
-        result = ingest_bag(
-            args.foreign,
-            args.out,
-            record=record,
-            bag_id=args.bag_id,
-            clock=Clock.from_environment(),
-        )
+        with _progress("ingesting"):
+            result = ingest_bag(
+                args.foreign,
+                args.out,
+                record=record,
+                bag_id=args.bag_id,
+                clock=Clock.from_environment(),
+            )
     except InvalidBagError as exc:
         return _refused(exc, exc.report, as_json=args.json)
     _print_bag(result, as_json=args.json)
@@ -665,23 +658,69 @@ def _withdraw(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-def _progress_bar(stream: TextIO) -> Callable[[int, int, int], None]:
-    """A one-line progress display on a terminal: bags, bytes, rate, time left."""
-    started = time.monotonic()
+class _Bar:
+    """A progress bar on stderr (tqdm): for the library's progress (archiver.progress), the
+    bytes read of those announced so far; for the audit's, bags done, with the bytes hashed."""
 
-    def show(done: int, total: int, hashed: int) -> None:
-        elapsed = max(time.monotonic() - started, 1e-6)
-        width = 24
-        filled = width * done // total if total else width
-        left = (total - done) * elapsed / done if done else 0.0
-        stream.write(
-            f"\r[{'#' * filled}{'.' * (width - filled)}] {done}/{total} bags  "
-            f"{hashed / 2**20:,.0f} MiB  {hashed / 2**20 / elapsed:,.0f} MiB/s  "
-            f"ETA {int(left) // 60}:{int(left) % 60:02d} "
+    def __init__(self, label: str, unit: str) -> None:
+        from tqdm import tqdm
+
+        # No monitor thread: the validator checks a big PREMIS document in a forked child
+        # only when the process runs no other thread.
+        tqdm.monitor_interval = 0
+        try:
+            width = os.get_terminal_size(sys.stderr.fileno()).columns
+        except OSError:
+            width = 0
+        self._bar = tqdm(
+            total=0,
+            desc=label,
+            unit=unit if unit != "bag" else " bags",
+            unit_scale=unit == "B",
+            unit_divisor=1024,
+            file=sys.stderr,
+            leave=False,
+            # a terminal that tells no size (a bare pseudo-terminal) is taken for 80 x 24;
+            # tqdm would draw nothing on 0 rows
+            ncols=None if width else 80,
+            nrows=None if width else 24,
+            dynamic_ncols=bool(width),
         )
-        stream.flush()
 
-    return show
+    def begin(self, total: int) -> None:
+        self._bar.total = (self._bar.total or 0) + total
+        self._bar.refresh()
+
+    def advance(self, done: int) -> None:
+        self._bar.update(done)
+
+    def bags(self, done: int, total: int, hashed: int) -> None:
+        from archiver.collection.report import human_size
+
+        self._bar.total = total
+        self._bar.n = done
+        self._bar.set_postfix_str(human_size(hashed), refresh=False)
+        self._bar.refresh()
+
+    def close(self) -> None:
+        self._bar.close()
+
+
+@contextlib.contextmanager
+def _progress(label: str, unit: str = "B") -> Iterator[_Bar | None]:
+    """A progress bar on stderr while the block runs, when stderr is a terminal (never in a
+    pipe or a file: what is read there is the output, not the drawing); gone when it ends."""
+    if not sys.stderr.isatty():
+        yield None
+        return
+    from archiver import progress
+
+    bar = _Bar(label, unit)
+    try:
+        with progress.reporting(bar):
+            yield bar
+    finally:
+        bar.close()
 
 
 def _print_json(document: dict[str, Any]) -> None:
@@ -689,21 +728,31 @@ def _print_json(document: dict[str, Any]) -> None:
     sys.stdout.write("\n")
 
 
-def print_report(report: Report, out: TextIO, err: TextIO) -> None:
-    """Every finding grouped per bag; warnings and info on ``err``; a verdict line per bag
-    (counting the findings a summary stands for)."""
+def print_report(report: Report, out: TextIO) -> None:
+    """Each bag's findings in order (errors first), then its verdict line (counting the
+    findings a summary stands for); then one line for all the bags. All on ``out``: a bag's
+    findings are never split between two streams."""
     from archiver.codes import Severity
     from archiver.findings import counted
 
+    totals = {Severity.ERROR: 0, Severity.WARNING: 0}
     for bag in report.bags:
-        ordered = sorted(bag.findings, key=lambda f: f.sort_key())
-        for item in ordered:
-            stream = out if item.severity is Severity.ERROR else err
-            print(
-                f"{bag.path}: {item.severity}: [{item.code}] {one_line(item.describe())}",
-                file=stream,
-            )
-        errors = sum(counted(f) for f in bag.findings if f.severity is Severity.ERROR)
-        warnings = sum(counted(f) for f in bag.findings if f.severity is Severity.WARNING)
+        for item in sorted(bag.findings, key=lambda f: f.sort_key()):
+            line = f"{bag.path}: {item.severity}: [{item.code}] {item.describe()}"
+            print(one_line(line), file=out)
+        counts = {
+            severity: sum(counted(f) for f in bag.findings if f.severity is severity)
+            for severity in totals
+        }
+        for severity, count in counts.items():
+            totals[severity] += count
         verdict = "valid" if bag.valid else "INVALID"
+        errors, warnings = counts[Severity.ERROR], counts[Severity.WARNING]
         print(f"{bag.path}: {verdict} ({errors} errors, {warnings} warnings)", file=out)
+    if len(report.bags) > 1:
+        valid = sum(bag.valid for bag in report.bags)
+        print(
+            f"{len(report.bags)} bags: {valid} valid, {len(report.bags) - valid} invalid "
+            f"({totals[Severity.ERROR]} errors, {totals[Severity.WARNING]} warnings)",
+            file=out,
+        )

@@ -68,3 +68,16 @@ def from_w3cdtf(text: str) -> datetime:
     if w3cdtf(moment) != text:  # strptime also takes "2018-6-15T8:30:00Z"
         raise ValueError(f"not a UTC timestamp to the second: {text!r}")
     return moment
+
+
+_MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
+
+
+def common_log_time(moment: datetime) -> str:
+    """A UTC timestamp as a web server's access log writes it: ``27/Nov/2026:01:01:01 +0000``
+    (the Common Log Format's; English month names whatever the locale)."""
+    m = moment.astimezone(UTC)
+    return (
+        f"{m.day:02d}/{_MONTHS[m.month - 1]}/{m.year:04d}:"
+        f"{m.hour:02d}:{m.minute:02d}:{m.second:02d} +0000"
+    )

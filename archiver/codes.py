@@ -32,6 +32,12 @@ LISTED = 100
 
 _CODES = [
     # RFC 8493 -- structure and bag declaration
+    Code(
+        "bag.not-a-bag",
+        E,
+        "RFC 8493 §2",
+        "the path is not a bag at all: a file, nothing, or a folder of bags",
+    ),
     Code("bag.declaration.missing", E, "RFC 8493 §2.1.1", "bagit.txt is missing"),
     Code(
         "bag.declaration.malformed",

@@ -10,7 +10,7 @@ from pathlib import Path
 
 from archiver import layout
 from archiver.bagit import hashing
-from archiver.bagit.reader import Bag, read_bag
+from archiver.bagit.reader import Bag, holds_bags, is_bag, read_bag
 from archiver.check.bag import Inspection, Mode, check_bag
 from archiver.check.profile import (
     Profile,
@@ -20,7 +20,7 @@ from archiver.check.profile import (
     shipped_profile,
 )
 from archiver.errors import UsageError
-from archiver.findings import BagReport, Report
+from archiver.findings import BagReport, Finding, Report, finding
 
 PathLike = str | os.PathLike[str]
 
@@ -125,15 +125,18 @@ def validate_bags(
     workers: int | None = None,
     executor: Executor | None = None,
 ) -> Report:
-    """validate_bag for each bag, in order, into one Report (the profile is read once)."""
-    roots = [Path(bag) for bag in bags]
-    for root in roots:
-        if not root.is_dir():
-            raise UsageError(f"{root}: not a directory")
+    """validate_bag for each path, in order, into one Report (the profile is read once). A
+    path that is not a bag -- a file, nothing, a folder of bags -- is judged too: its entry
+    holds one bag.not-a-bag error, and the other paths are judged all the same."""
     if profile is not None and not isinstance(profile, Profile):
         profile = load_profile(Path(profile))
-    return Report(
-        [
+    judged = []
+    for root in map(Path, bags):
+        reason = _not_a_bag(root)
+        if reason is not None:
+            judged.append(BagReport(str(root), [reason]))
+            continue
+        judged.append(
             validate_bag(
                 root,
                 mode=mode,
@@ -142,6 +145,30 @@ def validate_bags(
                 workers=workers,
                 executor=executor,
             )
-            for root in roots
-        ]
+        )
+    return Report(judged)
+
+
+def _not_a_bag(root: Path) -> Finding | None:
+    """Why ``root`` is no bag at all, or None when it may be one (a folder, which the bag
+    rules judge: a folder without bagit.txt may be a damaged bag). A folder of bags is a
+    collection, not a bag missing everything."""
+    if not root.exists():
+        return finding("bag.not-a-bag", "", "no such file or folder")
+    if not root.is_dir():
+        return finding("bag.not-a-bag", "", "a file, not a bag")
+    if is_bag(root):
+        return None
+    try:
+        held = len(holds_bags(root))
+    except OSError:
+        return None  # the bag rules say what cannot be read
+    if not held:
+        return None
+    return finding(
+        "bag.not-a-bag",
+        "",
+        f"a folder of {held} bag{'s' if held > 1 else ''}, not a bag itself: "
+        "audit it as a collection, or validate its bags",
+        bags=held,
     )

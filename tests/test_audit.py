@@ -29,6 +29,7 @@ from archiver import resources
 from archiver.clock import Clock, w3cdtf
 from archiver.collection import Collection
 from archiver.collection.ledger import SCHEMA_VERSION
+from archiver.collection.report import human_size
 from archiver.errors import CollectionError
 from archiver.packing import make_bag
 from archiver.version import AGENT, VERSION
@@ -261,8 +262,46 @@ def test_the_text_summary_of_an_intact_run_counts_bags_files_and_bytes(
     assert run.code == 0
     size = sum(payload_size(name) for name in NAMES)
     assert run.out.splitlines() == [
-        f"run 2: 3 bags checked, 0 skipped, 0 damaged or missing, 0 new; 6 files, {size} bytes"
+        "run 2: 3 bags checked, 0 skipped, 0 damaged or missing, 0 new; "
+        f"6 files, {human_size(size)}"
     ]
+
+
+def test_a_first_audit_says_so_in_one_line_not_a_line_per_new_bag(
+    tmp_path: Path, cli: CliRunner
+) -> None:
+    # Each bag of a first audit got two lines ("alpha: new", "info: ... is new to the ledger").
+    collection = make_collection(cli, tmp_path, NAMES)
+    add_bag(cli, collection, "big", {"big.bin": "x" * 3000, "huge.txt": "y" * (3 << 20)})
+    run = cli("audit", collection)
+    assert run.code == 0
+    assert run.out.splitlines() == [
+        "run 1: 4 bags checked, 0 skipped, 0 damaged or missing, 4 new; 8 files, 3.0 MiB"
+    ]
+    add_bag(cli, collection, "late")
+    (collection / "late" / "notes.txt").write_text("not in the tag manifests\n")
+    lines = cli("audit", collection).out.splitlines()
+    # a new bag with something to say is listed, without the notice its status already gives
+    assert lines[0] == "late: new"
+    assert all("audit.bag.new" not in line for line in lines)
+    assert lines[-1].endswith("1 new; 10 files, 3.0 MiB")
+
+
+@pytest.mark.parametrize(
+    ("size", "text"),
+    [
+        (0, "0 bytes"),
+        (1, "1 byte"),
+        (1023, "1023 bytes"),
+        (1024, "1.0 KiB"),
+        (1536, "1.5 KiB"),
+        (3 << 20, "3.0 MiB"),
+        (5 << 40, "5.0 TiB"),
+        (7 << 60, "7168.0 PiB"),
+    ],
+)
+def test_sizes_read_as_a_person_reads_them(size: int, text: str) -> None:
+    assert human_size(size) == text
 
 
 def test_a_bag_new_to_the_ledger_carries_the_audit_bag_new_notice(
@@ -753,8 +792,8 @@ def test_history_shows_the_runs_and_a_bags_checks_with_its_changed_files(
     text = cli("audit", "history", collection, "bravo")
     assert text.code == 0
     assert text.out.splitlines() == [
-        f"run 1  {WHEN}  new  2 files, {payload_size('bravo')} bytes",
-        f"run 2  {WHEN}  damaged  2 files, {payload_size('bravo')} bytes",
+        f"run 1  {WHEN}  new  2 files, {human_size(payload_size('bravo'))}",
+        f"run 2  {WHEN}  damaged  2 files, {human_size(payload_size('bravo'))}",
         "    changed: data/a.txt (sha256)",
         "    changed: data/a.txt (sha512)",
     ]
@@ -898,7 +937,8 @@ def test_the_html_report_is_self_contained_and_names_every_damaged_or_missing_ba
         for row in document.iter("tr")
         if any(cell.get("class") in ("intact", "new") for cell in row.iter("td"))
     ]
-    assert [row[:2] for row in intact_rows] == [["charlie", "intact"]]
+    charlie = ["charlie", title_of(collection, "charlie"), "intact"]
+    assert [row[:3] for row in intact_rows] == [charlie]
     assert f"run {report['run']}" in text
     # every changed file is named in its bag's section
     for path in ("data/a.txt", "data/extra.txt", "metadata/mets.xml", "data/part-66.txt"):
@@ -914,6 +954,38 @@ def test_the_html_report_of_an_intact_run_says_so(tmp_path: Path, cli: CliRunner
     document = lxml_html.fromstring(text)
     assert list(document.iter("h3")) == []
     assert all(name in text for name in NAMES)
+
+
+def title_of(collection: Path, bag_id: str) -> str:
+    dc = parsing.parse_bytes((collection / bag_id / "metadata" / "dc.xml").read_bytes())
+    return str(dc.getroot().findtext("{http://purl.org/dc/elements/1.1/}title"))
+
+
+def test_the_html_report_shows_each_bags_title_beside_its_id(
+    tmp_path: Path, cli: CliRunner
+) -> None:
+    # The report named bags by id only: "bag-c1426ba9" says nothing to a manager.
+    collection = make_collection(cli, tmp_path, NAMES)
+    record = tmp_path / "record.json"
+    record.write_text(json.dumps({"title": "Minutes of the <board>, 1998"}), encoding="utf-8")
+    source = make_source_tree(tmp_path / "sources" / "minutes", source_files("minutes"))
+    assert cli("bag", source, "--out", collection, "--id", "m", "--metadata", record).code == 0
+    flip_byte(collection / "alpha" / "data" / "a.txt")
+    page = tmp_path / "report.html"
+    assert cli("audit", collection, "--report", page).code == 1
+    document = lxml_html.fromstring(page.read_text(encoding="utf-8"))
+    rows = {
+        cells[0]: cells[1]
+        for row in document.iter("tr")
+        if len(cells := [cell.text_content() for cell in row.iter("td")]) == 5
+    }
+    assert rows == {
+        "bravo": title_of(collection, "bravo"),
+        "charlie": title_of(collection, "charlie"),
+        "m": "Minutes of the <board>, 1998",
+    }
+    [heading] = [h.text_content() for h in document.iter("h3")]
+    assert heading == f"alpha: {title_of(collection, 'alpha')} — damaged"
 
 
 # -- 10. could not run --------------------------------------------------------------------------

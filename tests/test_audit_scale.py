@@ -226,8 +226,8 @@ def test_progress_goes_to_stderr_only_when_it_is_a_terminal(tmp_path: Path) -> N
         out, _ = process.communicate(timeout=60)
     os.close(leader)
     assert process.returncode == 0
-    assert b"3/3 bags" in shown and b"ETA" in shown and b"MiB/s" in shown
-    assert b"ETA" not in out  # progress never goes to stdout
+    assert b"3/3 [" in shown and b"bags/s" in shown and b"2.0 MiB]" in shown
+    assert b"bags/s" not in out  # progress never goes to stdout
     piped = subprocess.run(command, env=env, capture_output=True, timeout=60)
     assert piped.returncode == 0
     assert piped.stderr == b""  # no progress when stderr is not a terminal

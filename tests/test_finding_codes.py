@@ -15,6 +15,7 @@ import hashlib
 import json
 import os
 import re
+import shutil
 import subprocess
 import sys
 import unicodedata
@@ -157,6 +158,19 @@ def on(rel: str, corruptor: Callable[..., object], *args: object) -> Corruption:
 
     apply.__name__ = f"{corruptor.__name__}({rel})"
     return apply
+
+
+def replace_with_a_file(bag: Path) -> None:
+    shutil.rmtree(bag)
+    bag.write_text("not a bag\n")
+
+
+def move_into_a_collection(bag: Path) -> None:
+    # the path now names a folder of bags (a collection), not a bag
+    aside = bag.with_name(bag.name + ".aside")
+    bag.rename(aside)
+    bag.mkdir()
+    aside.rename(bag / "inner")
 
 
 def as_built(bag: Path) -> None:
@@ -328,6 +342,8 @@ DECLARATION = b"BagIt-Version: 1.0\nTag-File-Character-Encoding: UTF-8\n"
 
 CASES = [
     # -- bagit.txt
+    case("bag.not-a-bag:a-file", ARCHIVER, replace_with_a_file, ""),
+    case("bag.not-a-bag:a-collection", ARCHIVER, move_into_a_collection, "", {"bags": 1}),
     case("bag.declaration.missing", ARCHIVER, on("bagit.txt", corrupt.delete), "bagit.txt"),
     case(
         "bag.declaration.malformed:space-before-colon",

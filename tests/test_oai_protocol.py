@@ -983,6 +983,27 @@ def test_a_changed_bag_group_moves_the_item_to_its_new_set(fresh: Repo) -> None:
     assert error_codes(fresh.ask(f"{LI}&set=letters:1930s")) == ["noRecordsMatch"]
 
 
+def test_a_set_is_named_by_its_groups_description_when_a_bag_gives_one(fresh: Repo) -> None:
+    # setName repeated the setSpec ("editorials"), whatever the bags said of their group.
+    info = fresh.collection / "ed-2" / "bag-info.txt"
+    with info.open("a", encoding="utf-8") as handle:
+        handle.write("Bag-Group-Description: Editorials of the Gazette, 1990-2018\n")
+    changed = epoch("2024-02-17T08:00:00Z")
+    os.utime(info, (changed, changed))
+    fresh.refresh("2024-02-17T09:00:00Z")
+    found = {
+        str(s.findtext("o:setSpec", namespaces=NS)): str(s.findtext("o:setName", namespaces=NS))
+        for page in fresh.pages("verb=ListSets")
+        for s in page.iterfind(".//o:set", NS)
+    }
+    assert found == {
+        "editorials": "Editorials of the Gazette, 1990-2018",
+        "letters": "letters",  # no bag describes these: their group is their name
+        "letters:1920s": "letters:1920s",
+        "letters:1930s": "letters:1930s",
+    }
+
+
 def test_a_bag_group_with_characters_a_set_spec_cannot_hold_becomes_a_valid_set(
     fresh: Repo,
 ) -> None:

@@ -15,9 +15,9 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import cast
 from urllib.parse import quote, urljoin, urlsplit
@@ -76,6 +76,7 @@ LR = "verb=ListRecords&metadataPrefix=oai_dc"
 class Served:
     url: str
     collection: Path
+    log: list[str] = field(default_factory=list)  # what the server wrote on stderr so far
 
 
 @pytest.fixture(scope="module")
@@ -483,7 +484,7 @@ def test_a_post_body_over_64_kib_is_refused_at_the_transport_level(served: Serve
 def own_server(tmp_path: Path) -> Iterator[Served]:
     collection = make_collection(tmp_path)
     with running_server(collection, page_size=3, refresh=1) as server:
-        yield Served(server.url, collection)
+        yield Served(server.url, collection, server.log)
 
 
 def _status_of(url: str, identifier: str) -> tuple[str | None, str]:
@@ -848,3 +849,70 @@ def test_serve_lets_through_one_queue_warning_of_a_burst(
     collection.close()
     assert _queue_warnings(caplog) == ["Task queue depth is 1"]
     assert logging.getLogger("waitress.queue").filters == []  # removed when serving ends
+
+
+# -- the access log --------------------------------------------------------------------------
+
+CLF = re.compile(
+    r"^(?P<host>\S+) - - \[(?P<time>\d\d/[A-Z][a-z]{2}/\d{4}:\d\d:\d\d:\d\d \+0000)\] "
+    r'"(?P<request>[^"]*)" (?P<status>\d{3}) (?P<size>\d+|-)$'
+)
+
+
+def test_each_request_is_logged_in_common_log_format_with_its_status_and_size() -> None:
+    # serve answered requests and said nothing: no access log at all.
+    import io
+    from wsgiref.util import setup_testing_defaults
+
+    from archiver.clock import Clock
+    from archiver.oai.app import AccessLog
+
+    def app(environ: dict[str, object], start_response: Callable[..., object]) -> list[bytes]:
+        if environ["PATH_INFO"] == "/gone":
+            start_response("404 Not Found", [("Content-Type", "text/plain")])
+            return [b""]
+        start_response("200 OK", [("Content-Type", "text/xml")])
+        return [b"<a>", b"", b"</a>\n"]
+
+    stream = io.StringIO()
+    logged = AccessLog(app, stream, Clock.from_epoch(1795737600 + 3661))
+    for path, query in (("/oai", 'verb=Identify&x="q"'), ("/gone", "")):
+        environ: dict[str, object] = {
+            "PATH_INFO": path,
+            "QUERY_STRING": query,
+            "REMOTE_ADDR": "192.0.2.7",
+        }
+        setup_testing_defaults(environ)
+        body = logged(environ, lambda *_: None)
+        assert b"".join(body) == (b"<a></a>\n" if path == "/oai" else b"")
+        assert stream.getvalue().count("\n") == (0 if path == "/oai" else 1)  # on close
+        body.close()  # type: ignore[attr-defined]
+    assert stream.getvalue().splitlines() == [
+        '192.0.2.7 - - [27/Nov/2026:01:01:01 +0000] "GET /oai?verb=Identify&x=\\"q\\" HTTP/1.0"'
+        " 200 8",
+        '192.0.2.7 - - [27/Nov/2026:01:01:01 +0000] "GET /gone HTTP/1.0" 404 -',
+    ]
+
+
+def test_archiver_serve_writes_its_access_log_to_stderr(own_server: Served) -> None:
+    # own_server's log is what `archiver serve` wrote on stderr
+    response = oai_get(own_server.url, "verb=ListIdentifiers&metadataPrefix=oai_dc")
+    assert response.status == 200
+    nowhere = send(own_server.url, "/nowhere")
+    assert nowhere.status == 404
+    deadline = time.monotonic() + 30  # a line is written when its response ends
+    while time.monotonic() < deadline:
+        found = [m for m in map(CLF.match, own_server.log) if m]
+        if len(found) >= 2:
+            break
+        time.sleep(0.1)
+    # written as each response ends: the server may close the first after the second
+    logged = {m["request"]: (m["host"], m["status"], m["size"]) for m in found}
+    assert logged == {
+        "GET /oai?verb=ListIdentifiers&metadataPrefix=oai_dc HTTP/1.1": (
+            "127.0.0.1",
+            "200",
+            str(len(response.body)),
+        ),
+        "GET /nowhere HTTP/1.1": ("127.0.0.1", "404", str(len(nowhere.body))),
+    }

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -225,12 +226,40 @@ def test_human_output_lists_findings_and_a_verdict_per_bag(
     assert sum("[bag.payload.checksum-mismatch]" in line for line in lines) == 2
 
 
-def test_warnings_go_to_stderr_and_do_not_fail_the_bag(cli: CliRunner, bag: Path) -> None:
+def test_warnings_do_not_fail_the_bag(cli: CliRunner, bag: Path) -> None:
     (bag / "notes.txt").write_text("an extra tag file, not in the tag manifests")
     run = cli("validate", bag)
     assert run.code == 0
-    assert "[bag.tagmanifest.tag-file-unlisted]" in run.err
-    assert "tag-file-unlisted" not in run.out
+    assert "[bag.tagmanifest.tag-file-unlisted]" in run.out
+
+
+def test_each_bags_findings_print_in_order_on_one_stream_then_a_summary(
+    cli: CliRunner, bag: Path
+) -> None:
+    # Errors went to stdout and warnings to stderr: a bag's findings came apart, out of order.
+    (bag / "notes.txt").write_text("an extra tag file, not in the tag manifests")
+    other = bag.parent / "c"
+    shutil.copytree(bag, other)
+    flip_byte(other / "data" / "a.txt")
+    run = cli("validate", bag, other)
+    assert run.code == 1 and run.err == ""
+    assert run.out.splitlines() == [
+        f"{bag}: warning: [bag.tagmanifest.tag-file-unlisted] notes.txt: "
+        "not listed in tagmanifest-sha256.txt",
+        f"{bag}: warning: [bag.tagmanifest.tag-file-unlisted] notes.txt: "
+        "not listed in tagmanifest-sha512.txt",
+        f"{bag}: valid (0 errors, 2 warnings)",
+        f"{other}: error: [bag.payload.checksum-mismatch] data/a.txt: "
+        "sha256 differs from manifest-sha256.txt",
+        f"{other}: error: [bag.payload.checksum-mismatch] data/a.txt: "
+        "sha512 differs from manifest-sha512.txt",
+        f"{other}: warning: [bag.tagmanifest.tag-file-unlisted] notes.txt: "
+        "not listed in tagmanifest-sha256.txt",
+        f"{other}: warning: [bag.tagmanifest.tag-file-unlisted] notes.txt: "
+        "not listed in tagmanifest-sha512.txt",
+        f"{other}: INVALID (2 errors, 2 warnings)",
+        "2 bags: 1 valid, 1 invalid (2 errors, 4 warnings)",
+    ]
 
 
 def test_fast_mode_checks_only_structure_and_oxum(cli: CliRunner, bag: Path) -> None:
@@ -242,10 +271,51 @@ def test_fast_mode_checks_only_structure_and_oxum(cli: CliRunner, bag: Path) -> 
     assert cli("validate", "--fast", bag).code == 1
 
 
-def test_a_path_that_is_not_a_directory_cannot_be_validated(tmp_path: Path, cli: CliRunner) -> None:
+def test_a_mix_of_bags_and_non_bags_is_judged_path_by_path(
+    tmp_path: Path, cli: CliRunner, bag: Path
+) -> None:
+    # `archiver validate bags/*` met bags/README.md and stopped: nothing was validated, exit 2.
+    readme = bag.parent / "README.md"
+    readme.write_text("What this collection holds.\n")
+    damaged = bag.parent / "c"
+    shutil.copytree(bag, damaged)
+    flip_byte(damaged / "data" / "a.txt")
+    missing = tmp_path / "nothing-here"
+    code, report = _validate(cli, readme, bag, missing, damaged)
+    assert code == 1
+    entries: list[dict[str, Any]] = report["bags"]  # type: ignore[assignment]
+    assert [e["path"] for e in entries] == [str(readme), str(bag), str(missing), str(damaged)]
+    assert [e["valid"] for e in entries] == [False, True, False, False]
+    for entry in (entries[0], entries[2]):
+        assert [(f["code"], f["severity"]) for f in entry["findings"]] == [
+            ("bag.not-a-bag", "error")
+        ]
+    assert entries[0]["findings"][0]["message"] == "a file, not a bag"
+    assert entries[2]["findings"][0]["message"] == "no such file or folder"
+    assert "bag.payload.checksum-mismatch" in {f["code"] for f in entries[3]["findings"]}
+
+
+def test_a_path_that_is_not_a_bag_is_a_finding_not_a_failure_to_run(
+    tmp_path: Path, cli: CliRunner
+) -> None:
     run = cli("validate", tmp_path / "nothing-here")
-    assert run.code == 2
-    assert "not a directory" in run.err
+    assert run.code == 1
+    assert f"{tmp_path / 'nothing-here'}: error: [bag.not-a-bag] no such file or folder" in run.out
+    assert run.err == ""
+
+
+def test_a_collection_is_not_taken_for_a_broken_bag(cli: CliRunner, bag: Path) -> None:
+    # A folder of bags was reported as a bag missing bagit.txt, data/ and its manifests.
+    collection = bag.parent
+    code, report = _validate(cli, collection)
+    assert code == 1
+    entry: dict[str, Any] = report["bags"][0]  # type: ignore[index]
+    assert [(f["code"], f["params"]) for f in entry["findings"]] == [("bag.not-a-bag", {"bags": 1})]
+    run = cli("validate", collection)
+    assert run.out.splitlines()[0] == (
+        f"{collection}: error: [bag.not-a-bag] a folder of 1 bag, not a bag itself: "
+        "audit it as a collection, or validate its bags"
+    )
 
 
 def test_epoch_is_irrelevant_to_validation(cli: CliRunner, bag: Path) -> None:

@@ -133,3 +133,18 @@ def test_a_withdrawal_that_cannot_move_the_bag_leaves_nothing_and_says_so_in_one
     )
     assert_not_withdrawn(collection)
     assert listing(area(collection)) == []
+
+
+def test_withdrawing_a_withdrawn_bag_again_says_when_and_why_it_was(
+    tmp_path: Path, cli: CliRunner
+) -> None:
+    # It said only "no such bag in the collection", as for a bag that never was.
+    collection = make_collection(cli, tmp_path, NAMES)
+    assert cli("withdraw", collection, "bravo", "--reason", "the rights holder asked").code == 0
+    run = cli("withdraw", collection, "bravo", "--reason", "again", epoch=BAGS_EPOCH + 60)
+    assert run.code == 2
+    assert run.err == (
+        f"archiver: error: {collection / 'bravo'}: already withdrawn, on 2026-11-27T00:00:00Z: "
+        "the rights holder asked\n"
+    )
+    assert seen(collection) == (["alpha"], ["bravo"])

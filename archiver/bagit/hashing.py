@@ -36,7 +36,7 @@ from concurrent.futures import (
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, BinaryIO, TypeVar, cast
 
-from archiver import faults
+from archiver import faults, progress
 from archiver.bagit import algorithms
 from archiver.bagit.files import BagFile
 from archiver.errors import WorkerError
@@ -426,8 +426,23 @@ def run_each(
     or a partial of one); ``preload`` names the modules it needs, imported once in the
     fork server rather than in every worker. A bounded number of batches is in flight, so
     memory stays flat however many files there are. The first exception cancels what has
-    not started and is re-raised.
+    not started and is re-raised. The bytes of the files are told to the calling context's
+    progress (archiver.progress): all of them first, then each file's once it is done.
     """
+    progress.begin(sum(sizes))
+    for index, result in _run_each(task, items, sizes, workers, executor, preload):
+        progress.advance(sizes[index])
+        yield index, result
+
+
+def _run_each(
+    task: Callable[[T, Executor | None], R],
+    items: Sequence[T],
+    sizes: Sequence[int],
+    workers: int,
+    executor: Executor | None,
+    preload: Sequence[str],
+) -> Iterator[tuple[int, R]]:
     if workers <= 1 and executor is None:
         for index, item in enumerate(items):
             yield index, task(item, None)

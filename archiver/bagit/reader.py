@@ -189,6 +189,24 @@ def read_bag(
     return reading.bag()
 
 
+def holds_bags(folder: str | os.PathLike[str]) -> list[str]:
+    """The names of ``folder``'s sub-folders that are bags (they hold a bag declaration),
+    sorted. Hidden entries and links are never counted. OSError when it cannot be listed."""
+    found = []
+    with os.scandir(folder) as entries:
+        for entry in entries:
+            if entry.name.startswith(".") or not entry.is_dir(follow_symlinks=False):
+                continue
+            if os.path.lexists(os.path.join(entry.path, BAGIT_TXT)):
+                found.append(entry.name)
+    return sorted(found)
+
+
+def is_bag(folder: str | os.PathLike[str]) -> bool:
+    """A folder holding a bag declaration (present, whatever it says)."""
+    return os.path.lexists(os.path.join(folder, BAGIT_TXT))
+
+
 def read_labelled(bag: Bag, name: str) -> tuple[list[Element], list[Finding]]:
     """A tag file other than bag-info written as ``Label: value`` lines (APTrust's
     aptrust-info.txt, say): its elements and the problems met; nothing when it is absent."""

@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import os
 import threading
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from concurrent.futures import Executor
 from contextlib import contextmanager
 from datetime import timedelta
@@ -90,6 +90,36 @@ class Collection:
         """The bags in the collection, by folder name, sorted."""
         return bags.bag_ids(self.path)
 
+    def titles(self, bag_ids: Iterable[str]) -> dict[str, str]:
+        """The title of each of these bags in the collection: its Dublin Core's first
+        ``dc:title`` (``metadata/dc.xml``, else what its bag-info says). A bag that is gone,
+        has no title or whose dc.xml cannot be read is left out."""
+        from lxml import etree
+
+        from archiver import layout
+        from archiver.bagit.reader import read_bag
+        from archiver.record import record_from_bag_info
+        from archiver.xml.dc import read_dc
+
+        found = {}
+        for bag_id in bag_ids:
+            root = self.path / bag_id
+            if not bags.is_folder(root):
+                continue
+            try:
+                bag = read_bag(root, manifests=False, fetch_txt=False, payload=False)
+                if layout.DC_XML in bag.inventory.tags:
+                    with bag.open(layout.DC_XML) as handle:
+                        record = read_dc(handle)
+                else:
+                    record = record_from_bag_info(bag.items(), None)
+            except (OSError, etree.XMLSyntaxError):
+                continue
+            title = next(iter(record.values("title")), None)
+            if title:
+                found[bag_id] = title
+        return found
+
     def tombstones(self) -> list[Tombstone]:
         """Every bag withdrawn from the collection, oldest withdrawal first."""
         return withdrawal.tombstones(self.path)
@@ -103,7 +133,7 @@ class Collection:
         catalog is then refreshed, so the OAI-PMH provider reports the record deleted from
         that time.
         Raises UsageError for an empty reason, CollectionError for a bag not in the
-        collection.
+        collection (saying when and why, when it was withdrawn already).
         """
         now = (clock or Clock.from_environment()).now()
         home = withdrawal.withdraw(self.path, bag_id, reason=reason, now=now)

@@ -7,10 +7,9 @@ bags. Symbolic links are never followed: a link in a collection is not one of it
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
-from archiver.bagit.reader import BAGIT_TXT
+from archiver.bagit.reader import holds_bags
 from archiver.errors import CollectionError
 
 # Where the collection keeps its own records (ledger, catalog, withdrawn bags): hidden, so
@@ -20,19 +19,12 @@ RECORDS_DIR = ".archiver"
 
 def bag_ids(collection: Path) -> list[str]:
     """The bags in ``collection``, by folder name, sorted."""
-    found = []
     try:
-        with os.scandir(collection) as entries:
-            for entry in entries:
-                if entry.name.startswith(".") or not entry.is_dir(follow_symlinks=False):
-                    continue
-                if os.path.lexists(os.path.join(entry.path, BAGIT_TXT)):
-                    found.append(entry.name)
+        return holds_bags(collection)
     except (NotADirectoryError, FileNotFoundError) as exc:
         raise CollectionError(f"{collection}: not a directory") from exc
     except OSError as exc:
         raise CollectionError(f"{collection}: cannot list the collection: {exc.strerror}") from exc
-    return sorted(found)
 
 
 def is_folder(path: Path) -> bool:

@@ -22,7 +22,7 @@ import secrets
 import sqlite3
 import stat
 import threading
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -109,6 +109,11 @@ class Item:
     date_latest: str | None = None
 
 
+# No label of RFC 8493 describes a group of bags (External-Description describes the bag):
+# this one of ours does, and names the bag's set (docs/cli.md, serve).
+GROUP_DESCRIPTION = "Bag-Group-Description"
+
+
 def set_path(group: str) -> tuple[str, list[tuple[str, str]]]:
     """A Bag-Group-Identifier as a setSpec and its (spec, name) ancestors, broadest first.
 
@@ -121,6 +126,15 @@ def set_path(group: str) -> tuple[str, list[tuple[str, str]]]:
         spec = ":".join(_UNRESERVED.sub("-", s).strip("-") or "set" for s in segments[:depth])
         specs.append((spec, ":".join(segments[:depth])))
     return (specs[-1][0] if specs else ""), specs
+
+
+def group_sets(value: Callable[[str], str | None]) -> tuple[str, list[tuple[str, str]], str]:
+    """A bag's set from its bag-info (``value``: label -> first value): its setSpec, its
+    (spec, name) ancestors, and its group's description ('' when it gives none)."""
+    group = value("Bag-Group-Identifier") or ""
+    setspec, ancestors = set_path(group) if group else ("", [])
+    description = " ".join((value(GROUP_DESCRIPTION) or "").split())
+    return setspec, ancestors, description
 
 
 class Catalog:
@@ -237,8 +251,7 @@ class Catalog:
         bag = self.read(bag_id)
         if bag is None:  # vanished since it was listed: the next refresh deletes it
             return None
-        group = bag.value("Bag-Group-Identifier") or ""
-        setspec, ancestors = set_path(group) if group else ("", [])
+        setspec, ancestors, description = group_sets(bag.value)
         checked = {}
         for fmt in records.FORMATS.values():
             if fmt.source not in bag.inventory.tags:
@@ -268,7 +281,15 @@ class Catalog:
         ]
         days = _days(bag) if layout.DC_XML in checked else (None, None)
         return _Indexed(
-            bag_id, datestamp, setspec or None, ancestors, formats, fingerprint, checked, days
+            bag_id,
+            datestamp,
+            setspec or None,
+            ancestors,
+            formats,
+            fingerprint,
+            checked,
+            days,
+            description,
         )
 
     # -- what the protocol asks -------------------------------------------------------
@@ -380,6 +401,7 @@ class _Indexed(_Change):
     fingerprint: str
     checked: dict[str, str]
     days: tuple[str | None, str | None]  # the first and last day of its date
+    description: str = ""  # of its group: the name of its set
 
     def write(self, db: sqlite3.Connection) -> None:
         checked = " ".join(f"{name}={signature}" for name, signature in self.checked.items())
@@ -402,7 +424,7 @@ class _Indexed(_Change):
                 *self.days,
             ),
         )
-        _place_in_sets(db, self.id, self.datestamp, self.ancestors)
+        _place_in_sets(db, self.id, self.datestamp, self.ancestors, self.description)
 
 
 @dataclass(frozen=True)
@@ -431,23 +453,29 @@ class _Tombstoned(_Change):
 
     def write(self, db: sqlite3.Connection) -> None:
         when = self.stone.withdrawn_at
-        group = self.stone.value("Bag-Group-Identifier") or ""
-        setspec, ancestors = set_path(group) if group else ("", [])
+        setspec, ancestors, description = group_sets(self.stone.value)
         db.execute(
             "INSERT INTO records (id, datestamp, deleted, setspec, formats, fingerprint) "
             "VALUES (?, ?, 1, ?, 'oai_dc', '')",
             (self.id, when, setspec or None),
         )
-        _place_in_sets(db, self.id, when, ancestors)
+        _place_in_sets(db, self.id, when, ancestors, description)
 
 
 def _place_in_sets(
-    db: sqlite3.Connection, bag_id: str, datestamp: str, ancestors: list[tuple[str, str]]
+    db: sqlite3.Connection,
+    bag_id: str,
+    datestamp: str,
+    ancestors: list[tuple[str, str]],
+    description: str = "",
 ) -> None:
-    """Put an item in its set and every set above it, creating the sets it is the first of."""
+    """Put an item in its set and every set above it, creating the sets it is the first of.
+    A description of the item's own group names its set (the latest indexed wins)."""
     for spec, name in ancestors:
         db.execute("INSERT OR IGNORE INTO sets VALUES (?, ?)", (spec, name))
         db.execute("INSERT INTO record_sets VALUES (?, ?, ?)", (spec, datestamp, bag_id))
+    if ancestors and description:
+        db.execute("UPDATE sets SET name = ? WHERE spec = ?", (description, ancestors[-1][0]))
 
 
 def _item(row: Row) -> Item:

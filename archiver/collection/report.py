@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import html
 import uuid
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -101,6 +101,43 @@ class AuditReport:
         }
 
 
+# -- text -------------------------------------------------------------------------------------
+
+_UNITS = ("KiB", "MiB", "GiB", "TiB", "PiB")
+
+
+def human_size(size: int) -> str:
+    """A byte count as a person reads it: bytes below 1 KiB, then binary units, one decimal."""
+    if size < 1024:
+        return f"{size} byte{'' if size == 1 else 's'}"
+    value = float(size)
+    for unit in _UNITS:
+        value /= 1024
+        if value < 1024 or unit == _UNITS[-1]:
+            break
+    return f"{value:.1f} {unit}"
+
+
+def run_text(report: AuditReport) -> Iterator[str]:
+    """The run for a person: each bag with something to tell (damage, findings), then one line
+    for the run. A bag that is only new to the ledger is counted there, not listed: a first
+    audit of ten thousand bags is one line."""
+    for bag in report.bags:
+        told = [f for f in bag.findings if f.code != "audit.bag.new"]
+        if told or bag.status not in (BagStatus.INTACT, BagStatus.NEW):
+            yield f"{bag.id}: {bag.status}"
+            for item in sorted(told, key=Finding.sort_key):
+                yield f"  {item.severity}: [{item.code}] {item.describe()}"
+    summary = report.to_json()
+    withdrawn = f", {summary['withdrawn']} withdrawn" if summary["withdrawn"] else ""
+    yield (
+        f"run {report.run}{' (resumed)' if report.resumed else ''}: {summary['checked']} bags "
+        f"checked, {summary['skipped']} skipped, {summary['damaged']} damaged or missing, "
+        f"{summary['new']} new{withdrawn}; {summary['files']} files, "
+        f"{human_size(summary['bytes'])}"
+    )
+
+
 # -- HTML -------------------------------------------------------------------------------------
 
 _GOOD = ", ".join(f".{status}" for status in BagStatus if status.verified)
@@ -122,8 +159,10 @@ def _e(value: object) -> str:
     return html.escape(xml_escaped(str(value)), quote=True)
 
 
-def render_html(report: AuditReport) -> str:
-    """A self-contained page (no scripts, no external files) a manager can open anywhere."""
+def render_html(report: AuditReport, titles: Mapping[str, str] | None = None) -> str:
+    """A self-contained page (no scripts, no external files) a manager can open anywhere;
+    each bag named by its id and, beside it, its title in ``titles`` (Collection.titles)."""
+    titles = titles or {}
     summary = report.to_json()
     bad = [bag for bag in report.bags if bag.status.failed]
     good = [bag for bag in report.bags if bag.status.verified]
@@ -162,7 +201,7 @@ def render_html(report: AuditReport) -> str:
     if bad:
         parts.append("<h2>Damaged and missing bags</h2>")
         for bag in bad:
-            parts.extend(_bag_section(bag))
+            parts.extend(_bag_section(bag, titles.get(bag.id, "")))
     if withdrawn:
         parts.append("<h2>Bags withdrawn since the last run</h2><table>")
         parts.extend(
@@ -173,10 +212,14 @@ def render_html(report: AuditReport) -> str:
         parts.append("</table>")
     parts.append("<h2>Bags found intact</h2>")
     if good:
-        parts.append("<table><tr><th>bag</th><th>status</th><th>files</th><th>bytes</th></tr>")
+        parts.append(
+            "<table><tr><th>bag</th><th>title</th><th>status</th><th>files</th><th>size</th></tr>"
+        )
         parts.extend(
-            f'<tr><td>{_e(bag.id)}</td><td class="{_e(bag.status)}">{_e(bag.status)}</td>'
-            f"<td>{bag.files}</td><td>{bag.bytes}</td></tr>"
+            f"<tr><td>{_e(bag.id)}</td><td>{_e(titles.get(bag.id, ''))}</td>"
+            f'<td class="{_e(bag.status)}">{_e(bag.status)}</td>'
+            f'<td>{bag.files}</td><td title="{bag.bytes} bytes">{_e(human_size(bag.bytes))}</td>'
+            "</tr>"
             for bag in good
         )
         parts.append("</table>")
@@ -186,9 +229,10 @@ def render_html(report: AuditReport) -> str:
     return "\n".join(parts)
 
 
-def _bag_section(bag: BagOutcome) -> Iterator[str]:
+def _bag_section(bag: BagOutcome, title: str) -> Iterator[str]:
     status = f'<span class="{_e(bag.status)}">{_e(bag.status)}</span>'
-    yield f'<h3 id="{_e(bag.id)}">{_e(bag.id)} — {status}</h3>'
+    named = f"{_e(bag.id)}: {_e(title)}" if title else _e(bag.id)
+    yield f'<h3 id="{_e(bag.id)}">{named} — {status}</h3>'
     yield "<table><tr><th>severity</th><th>file</th><th>what</th><th>details</th></tr>"
     for item in sorted(bag.findings, key=lambda f: f.sort_key()):
         details = ", ".join(f"{k}: {v}" for k, v in sorted(item.params.items()) if v is not None)
@@ -266,7 +310,7 @@ def history_text(data: dict[str, Any]) -> str:
     for check in data["checks"]:
         lines.append(
             f"run {check['run']}  {check['finished'] or check['started']}  {check['status']}  "
-            f"{check['files']} files, {check['bytes']} bytes"
+            f"{check['files']} files, {human_size(check['bytes'])}"
         )
         for problem in check["problems"]:
             lines.append(f"    {problem['outcome']}: {problem['path']} ({problem['algorithm']})")

@@ -121,6 +121,12 @@ def withdraw(collection: Path, bag_id: str, *, reason: str, now: datetime) -> Pa
     if not reason.strip():
         raise UsageError("a withdrawal needs a reason")
     if bag_id not in bags.bag_ids(collection):
+        gone = [stone for stone in tombstones(collection) if stone.id == bag_id]
+        if gone:  # the last withdrawal of that id: when and why
+            raise CollectionError(
+                f"{collection / bag_id}: already withdrawn, on {gone[-1].withdrawn_at}: "
+                f"{gone[-1].reason}"
+            )
         raise CollectionError(f"{collection / bag_id}: no such bag in the collection")
     when = w3cdtf(now)
     area = withdrawn_dir(collection)

@@ -12,16 +12,13 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 
-from lxml import etree
-
 from archiver import layout
 from archiver.bagit import algorithms
 from archiver.bagit.reader import Bag
 from archiver.check.bag import Inspection, Mode, check_bag
 from archiver.errors import SourceError
-from archiver.record import DC_ELEMENTS, Record, record_from_bag_info
-from archiver.xml import parsing
-from archiver.xml.namespaces import DC
+from archiver.record import Record, record_from_bag_info
+from archiver.xml import dc
 
 # Payload files a repository will call the item's main text, by preference.
 _TEXT_SUFFIXES = (".txt", ".md", ".text", ".html", ".htm", ".xml", ".pdf")
@@ -127,12 +124,4 @@ def read_source(root: Path, inspection: Inspection | None = None) -> SourceBag:
 
 def _dc_record(bag: Bag) -> Record | None:
     with bag.open(layout.DC_XML) as handle:
-        tree = parsing.parse_file(handle)
-    record = Record()
-    for element in DC_ELEMENTS:
-        values = [
-            (e.text or "").strip() for e in tree.getroot().iter(etree.QName(DC, element).text)
-        ]
-        if values:
-            record = record.with_values(element, [v for v in values if v])
-    return record
+        return dc.read_dc(handle)

@@ -18,16 +18,17 @@ import time
 from collections.abc import Callable, Generator, Iterable, Iterator, Sequence
 from contextlib import suppress
 from importlib import resources as package_files
-from typing import Any
+from typing import Any, TextIO
 from urllib.parse import parse_qsl, urlsplit
 
-from archiver.clock import Clock
+from archiver.clock import Clock, common_log_time
 from archiver.collection import Collection
 from archiver.collection.catalog import Catalog
 from archiver.errors import UsageError
 from archiver.oai.protocol import Config, Provider
 
-StartResponse = Callable[[str, list[tuple[str, str]]], Any]
+StartResponse = Callable[..., Any]  # (status, headers[, exc_info])
+WSGIApp = Callable[[dict[str, Any], StartResponse], Iterable[bytes]]
 # The longest request we read: OAI-PMH arguments (an identifier, a token) fit in a few KB.
 MAX_BODY = 64 << 10
 # What chunked transfer encoding adds around a body (chunk sizes, line breaks): waitress
@@ -186,6 +187,81 @@ class _Streamed:
 
     def close(self) -> None:
         self._rest.close()
+
+
+class AccessLog:
+    """WSGI middleware writing one Common Log Format line per request to ``stream``:
+    ``HOST - - [TIME] "REQUEST LINE" STATUS SIZE``, SIZE being the body bytes sent ("-" for
+    none). The line is written when the response ends (the server closes its body), so a
+    streamed response is logged with the bytes that really went out."""
+
+    def __init__(self, app: WSGIApp, stream: TextIO, clock: Clock) -> None:
+        self.app = app
+        self.stream = stream
+        self.clock = clock
+        self._lock = threading.Lock()  # one line at a time from the server's threads
+
+    def __call__(self, environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
+        received = self.clock.now()
+        status = ["-"]
+
+        def recorded(code: str, headers: list[tuple[str, str]], *rest: Any) -> Any:
+            status[0] = code.split(" ", 1)[0]
+            return start_response(code, headers, *rest)
+
+        body = self.app(environ, recorded)
+
+        def write(sent: int) -> None:
+            line = (
+                f"{environ.get('REMOTE_ADDR') or '-'} - - [{common_log_time(received)}] "
+                f'"{_request_line(environ)}" {status[0]} {sent or "-"}\n'
+            )
+            with self._lock:
+                self.stream.write(line)
+                self.stream.flush()
+
+        return _Counted(body, write)
+
+
+class _Counted:
+    """A response body passed on as it is, its bytes counted; ``done`` is told the count
+    once, when the server closes it."""
+
+    def __init__(self, body: Iterable[bytes], done: Callable[[int], None]) -> None:
+        self._body = body
+        self._done: Callable[[int], None] | None = done
+        self._sent = 0
+
+    def __iter__(self) -> Iterator[bytes]:
+        for piece in self._body:
+            self._sent += len(piece)
+            yield piece
+
+    def close(self) -> None:
+        try:
+            close = getattr(self._body, "close", None)
+            if close is not None:
+                close()
+        finally:
+            done, self._done = self._done, None
+            if done is not None:
+                done(self._sent)
+
+
+# What a log line cannot hold as it is: quotes and backslashes (they delimit the request
+# line), and anything not printable ASCII (a request line is read as Latin-1).
+_LOG_ESCAPES = {ord('"'): '\\"', ord("\\"): "\\\\"}
+
+
+def _request_line(environ: dict[str, Any]) -> str:
+    target = environ.get("REQUEST_URI") or (
+        environ.get("PATH_INFO", "")
+        + (f"?{environ['QUERY_STRING']}" if environ.get("QUERY_STRING") else "")
+    )
+    line = f"{environ.get('REQUEST_METHOD', '-')} {target} {environ.get('SERVER_PROTOCOL', '-')}"
+    return "".join(
+        _LOG_ESCAPES.get(ord(c), c) if " " <= c <= "~" else f"\\x{ord(c):02x}" for c in line
+    )
 
 
 def _body(environ: dict[str, Any]) -> bytes | None:
@@ -353,8 +429,10 @@ def serve(
     idle_timeout: int = IDLE_TIMEOUT,
     connection_limit: int = CONNECTION_LIMIT,
     announce: Callable[[Config], None] | None = None,
+    access_log: TextIO | None = None,
 ) -> None:
-    """Run the production server (waitress) until interrupted.
+    """Run the production server (waitress) until interrupted; each request is logged to
+    ``access_log`` in Common Log Format when one is given.
 
     ``configure`` gets the address really bound (port 0 picks a free one) and returns the
     repository's configuration, whose base URL usually names that address. UsageError when
@@ -371,7 +449,7 @@ def serve(
     app = OAIApp(None, clock)
     try:
         server = create_server(
-            app,
+            app if access_log is None else AccessLog(app, access_log, clock),
             host=host,
             port=port,
             threads=threads,

@@ -1,5 +1,5 @@
-"""Dublin Core: a Record's values as an ``oai_dc:dc`` record (pure, no I/O); the values of one
-element read back from such a document."""
+"""Dublin Core: a Record's values as an ``oai_dc:dc`` record, and back (pure: no I/O but
+the stream it is handed); the values of one element read back from such a document."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ from typing import BinaryIO
 
 from lxml import etree
 
-from archiver.record import Record
+from archiver.record import DC_ELEMENTS, Record
 from archiver.xml import parsing, writing
 from archiver.xml.namespaces import DC, OAI_DC, OAI_DC_XSD, XSI, q
 
@@ -45,3 +45,15 @@ def values(handle: BinaryIO, element: str) -> list[str]:
         found.append((node.text or "").strip())
         node.clear()
     return found
+
+
+def read_dc(handle: BinaryIO) -> Record:
+    """The Dublin Core values of a ``dc.xml`` document (ours or anyone's ``oai_dc:dc``), by
+    element, blank values left out. lxml's XMLSyntaxError for a document that is not XML."""
+    root = parsing.parse_file(handle).getroot()
+    record = Record()
+    for element in DC_ELEMENTS:
+        values = [(e.text or "").strip() for e in root.iter(etree.QName(DC, element).text)]
+        if values:
+            record = record.with_values(element, [v for v in values if v])
+    return record
