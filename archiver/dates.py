@@ -131,12 +131,22 @@ _DEFAULT_A = datetime(2000, 1, 1, 0, 0, 0, 0)
 _DEFAULT_B = datetime(2001, 2, 2, 1, 1, 1, 1)
 
 
+# The longest date text read ("between circa spring 1990 and summer 1995" is 44); and how
+# much of a longer one a message quotes.
+MAX_LENGTH = 200
+_QUOTED = 40
+
+
 def read_date(text: str) -> DateReading:
     """How ``text`` is recorded as a date, and how it reads; DateParseError when it cannot be
     recorded without guessing (the message quotes it and says what to type instead)."""
     given = text.strip()
     if not given:
         raise DateParseError("empty date")
+    if len(given) > MAX_LENGTH:  # no parser is handed a megabyte; no message quotes one
+        raise DateParseError(
+            f"{given[:_QUOTED]!r}... ({len(given)} characters) is too long to be a date"
+        )
     if _W3CDTF_TIME.match(given):
         return _checked(given, _written(given, text))  # a time with a zone, in UTC
     recorded = _recorded(given, text)
@@ -151,6 +161,8 @@ def recorded_date(text: str) -> DateReading | None:
 
     ``archiver validate`` warns about a ``dc:date`` that is not; the catalog takes the
     earliest and latest day from it."""
+    if len(text.strip()) > MAX_LENGTH:
+        return None
     try:
         return _recorded(text.strip(), text)
     except DateParseError:

@@ -384,3 +384,12 @@ def test_text_the_edtf_package_chokes_on_is_refused_and_prints_nothing(
         read_date(text)
     assert recorded_date(text) is None
     assert capsys.readouterr().out == ""
+
+
+@pytest.mark.parametrize("text", ["1" * 5000, "circa " * 1000 + "1990", "2018-06-15/" * 500])
+def test_a_huge_date_is_refused_at_once_with_a_short_message(text: str) -> None:
+    with pytest.raises(DateParseError) as refused:
+        read_date(text)
+    message = str(refused.value)
+    assert len(message) < 120 and "too long to be a date" in message
+    assert recorded_date(text) is None
