@@ -1,4 +1,5 @@
-"""Benchmark: `archiver audit` of a 200-bag collection with 1 worker and with 2.
+"""Benchmark: `archiver audit` of a 200-bag collection with 1 worker and with 2; or, with
+``--against-bagit``, `archiver audit` against running `bagit.py --validate` on each bag.
 
 What it measures
     A collection of ``--bags`` BagIt bags (``--files`` files of ``--kib`` KiB each, seeded
@@ -8,6 +9,11 @@ What it measures
     times, the peak memory of the audit process (``ru_maxrss``: its largest process), and
     the speed-up of 2 workers over 1 against the target of 1.7x.
 
+    ``--against-bagit`` (issue 12: 40 bags x 32 MiB, target <= 0.35x): each attempt runs,
+    in alternation and each after an untimed ``sync``, one `archiver audit` (all cores,
+    fresh ledger) and `bagit.py --validate` on every bag in turn (LoC bagit-python, one
+    process per bag, as a fixity run with it would), and prints the ratio of the medians.
+
 How to read the numbers
     The files are read from the page cache (they were just written), so the figures are
     about hashing, recording in the ledger and scheduling, not the disk. With 2 workers the
@@ -15,6 +21,7 @@ How to read the numbers
     so 2.0x is the ceiling.
 
 Usage: python benchmarks/bench_audit.py [--bags N] [--files N] [--kib N] [--repeat N] [--work DIR]
+       python benchmarks/bench_audit.py --against-bagit [--bags 40 --files 4 --kib 8192 --repeat 7]
 """
 
 from __future__ import annotations
@@ -34,6 +41,7 @@ from common import machine_lines
 
 HERE = Path(__file__).resolve().parent
 TARGET = 1.7
+TARGET_AGAINST_BAGIT = 0.35
 
 
 def make_bag(root: Path, rng: random.Random, files: int, size: int) -> None:
@@ -59,20 +67,18 @@ def make_bag(root: Path, rng: random.Random, files: int, size: int) -> None:
         )
 
 
-def run_audit(collection: Path, ledger: Path, workers: int) -> tuple[float, int]:
-    """Wall seconds and peak RSS (KiB) of one `archiver audit` child process."""
+def run_audit(collection: Path, ledger: Path, workers: int | None) -> tuple[float, int]:
+    """Wall seconds and peak RSS (KiB) of one `archiver audit` child process (``workers``
+    None: its default, every core)."""
     ledger.unlink(missing_ok=True)
-    command = [
-        sys.executable,
-        "-m",
-        "archiver",
-        "audit",
-        str(collection),
-        "--ledger",
-        str(ledger),
-        "--workers",
-        str(workers),
-    ]
+    command = [sys.executable, "-m", "archiver", "audit", str(collection), "--ledger", str(ledger)]
+    if workers is not None:
+        command += ["--workers", str(workers)]
+    return timed(command, "audit")
+
+
+def timed(command: list[str], what: str) -> tuple[float, int]:
+    """Wall seconds and peak RSS (KiB) of one child process, which must succeed."""
     started = time.perf_counter()
     process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     _, status, usage = os.wait4(process.pid, 0)
@@ -80,8 +86,51 @@ def run_audit(collection: Path, ledger: Path, workers: int) -> tuple[float, int]
     process.returncode = os.waitstatus_to_exitcode(status)
     if process.returncode != 0:
         assert process.stderr is not None
-        raise SystemExit(f"audit failed ({process.returncode}): {process.stderr.read()!r}")
+        raise SystemExit(f"{what} failed ({process.returncode}): {process.stderr.read()!r}")
     return seconds, usage.ru_maxrss
+
+
+def against_bagit(args: argparse.Namespace, collection: Path) -> None:
+    """`archiver audit` against `bagit.py --validate` on each bag, alternating, synced."""
+    bagit_py = Path(sys.executable).with_name("bagit.py")
+    bags = sorted(collection.iterdir())
+    times: dict[str, list[float]] = {"archiver": [], "bagit": []}
+    peaks = {"archiver": 0, "bagit": 0}
+    for attempt in range(args.repeat):
+        os.sync()
+        seconds, peak = run_audit(collection, args.work / "ledger.sqlite", None)
+        times["archiver"].append(seconds)
+        peaks["archiver"] = max(peaks["archiver"], peak)
+        os.sync()
+        total = 0.0
+        for bag in bags:
+            seconds, peak = timed([sys.executable, str(bagit_py), "--validate", str(bag)], "bagit")
+            total += seconds
+            peaks["bagit"] = max(peaks["bagit"], peak)
+        times["bagit"].append(total)
+        print(
+            f"[bench] pair {attempt + 1}: archiver {times['archiver'][-1]:.2f} s, "
+            f"bagit.py {total:.2f} s",
+            file=sys.stderr,
+        )
+    size = args.bags * args.files * (args.kib << 10)
+    ratio = statistics.median(times["archiver"]) / statistics.median(times["bagit"])
+    print("## `archiver audit` against `bagit.py --validate` on each bag\n")
+    print("\n".join(machine_lines()))
+    print(
+        f"- Collection: {args.bags} bags x {args.files} files x {args.kib} KiB = "
+        f"{size / 2**20:.0f} MiB, SHA-256 + SHA-512; {args.repeat} alternating pairs, "
+        "each run after an untimed sync\n"
+    )
+    print("| tool | median s | best s | peak RSS MiB |")
+    print("|---|---:|---:|---:|")
+    for tool, label in (("archiver", "archiver audit"), ("bagit", "bagit.py --validate, each bag")):
+        print(
+            f"| {label} | {statistics.median(times[tool]):.2f} | {min(times[tool]):.2f} | "
+            f"{peaks[tool] / 1024:.0f} |"
+        )
+    met = "yes" if ratio <= TARGET_AGAINST_BAGIT else "**no**"
+    print(f"\nRatio (medians): **{ratio:.2f}x** (target ≤ {TARGET_AGAINST_BAGIT}x: {met})")
 
 
 def main() -> int:
@@ -91,6 +140,9 @@ def main() -> int:
     parser.add_argument("--kib", type=int, default=512)
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--work", type=Path, default=HERE / "work" / "audit")
+    parser.add_argument(
+        "--against-bagit", action="store_true", help="time bagit.py --validate on each bag too"
+    )
     args = parser.parse_args()
     collection = args.work / "collection"
     shutil.rmtree(args.work, ignore_errors=True)
@@ -99,6 +151,12 @@ def main() -> int:
     for number in range(args.bags):
         make_bag(collection / f"bag{number:04d}", rng, args.files, args.kib << 10)
     os.sync()
+    if args.against_bagit:
+        try:
+            against_bagit(args, collection)
+        finally:
+            shutil.rmtree(args.work, ignore_errors=True)
+        return 0
     times: dict[int, list[float]] = {1: [], 2: []}
     peaks: dict[int, int] = {1: 0, 2: 0}
     try:
