@@ -32,12 +32,10 @@ import os
 import random
 import shutil
 import statistics
-import subprocess
 import sys
-import time
 from pathlib import Path
 
-from common import machine_lines
+from common import BAGIT_PY, BenchError, machine_lines, run_child
 
 HERE = Path(__file__).resolve().parent
 TARGET = 1.7
@@ -74,25 +72,21 @@ def run_audit(collection: Path, ledger: Path, workers: int | None) -> tuple[floa
     command = [sys.executable, "-m", "archiver", "audit", str(collection), "--ledger", str(ledger)]
     if workers is not None:
         command += ["--workers", str(workers)]
-    return timed(command, "audit")
+    return timed(command, ledger.with_name("audit.log"))
 
 
-def timed(command: list[str], what: str) -> tuple[float, int]:
+def timed(command: list[str], log: Path) -> tuple[float, int]:
     """Wall seconds and peak RSS (KiB) of one child process, which must succeed."""
-    started = time.perf_counter()
-    process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-    _, status, usage = os.wait4(process.pid, 0)
-    seconds = time.perf_counter() - started
-    process.returncode = os.waitstatus_to_exitcode(status)
-    if process.returncode != 0:
-        assert process.stderr is not None
-        raise SystemExit(f"{what} failed ({process.returncode}): {process.stderr.read()!r}")
-    return seconds, usage.ru_maxrss
+    try:
+        sample = run_child(command, log)
+    except BenchError as exc:
+        raise SystemExit(str(exc)) from exc
+    return sample.seconds, sample.peak_kib
 
 
 def against_bagit(args: argparse.Namespace, collection: Path) -> None:
     """`archiver audit` against `bagit.py --validate` on each bag, alternating, synced."""
-    bagit_py = Path(sys.executable).with_name("bagit.py")
+    bagit_py = BAGIT_PY
     bags = sorted(collection.iterdir())
     times: dict[str, list[float]] = {"archiver": [], "bagit": []}
     peaks = {"archiver": 0, "bagit": 0}
@@ -104,7 +98,9 @@ def against_bagit(args: argparse.Namespace, collection: Path) -> None:
         os.sync()
         total = 0.0
         for bag in bags:
-            seconds, peak = timed([sys.executable, str(bagit_py), "--validate", str(bag)], "bagit")
+            seconds, peak = timed(
+                [sys.executable, str(bagit_py), "--validate", str(bag)], args.work / "bagit.log"
+            )
             total += seconds
             peaks["bagit"] = max(peaks["bagit"], peak)
         times["bagit"].append(total)
