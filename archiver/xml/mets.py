@@ -65,7 +65,9 @@ def id_prefix(bag_id: str) -> str:
     return f"_{bag_id}_"
 
 
-# What follows the prefix in each ID this module writes.
+# What follows the prefix in each ID this module writes, or wrote: archiver 0.1.0 also gave
+# every file an amdSec and techMD, and each event and agent a digiprovMD. Their bags' IDs
+# must still read as archiver's, so OAI-PMH serves them as they are (oai/records.py).
 LOCAL_ID = re.compile(
     r"dmdSec_1|amdSec_bag|techMD_bag|digiprovMD_bag|digiprovMD_(event|agent)_[0-9]+"
     r"|(amdSec|techMD|file)_[0-9]+"
