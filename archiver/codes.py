@@ -327,6 +327,12 @@ _CODES = [
         "a METS file entry points at a payload file that is not there",
     ),
     Code(
+        "metadata.mets.reference-missing",
+        E,
+        "METS 1.12.1 mdRef",
+        "a METS mdRef (LOCTYPE OTHER, SYSTEM) points at a file that is not in the bag",
+    ),
+    Code(
         "metadata.mets.checksum-mismatch",
         E,
         "METS 1.12.1 CHECKSUM",

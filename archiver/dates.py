@@ -30,7 +30,7 @@ from __future__ import annotations
 import functools
 import re
 from dataclasses import dataclass
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta, timezone, tzinfo
 from typing import Any
 
 from dateutil import parser as dateutil_parser
@@ -562,9 +562,28 @@ def _exists(year: int, month: int, day: int) -> bool:
 
 def _parse(value: str, default: datetime, text: str) -> datetime:
     try:
-        return dateutil_parser.parse(value, default=default, dayfirst=_day_first(value))
+        return dateutil_parser.parse(
+            value, default=default, dayfirst=_day_first(value), tzinfos=_zone
+        )
     except (ValueError, OverflowError) as exc:
         raise DateParseError(f"{text!r} is not a date") from exc
+
+
+_UTC_NAMES = frozenset({"UTC", "GMT", "Z", "z"})
+
+
+def _zone(name: str | None, offset: int | None) -> tzinfo | None:
+    """The zone a text names, for dateutil: an offset, or UTC. Any other name (the "Y" of
+    "0:0Y") is no zone dateutil knows: it only warns and drops it, so it is refused here
+    (ValueError, which ``_parse`` turns into DateParseError). Only the calendar date is
+    kept, so the zone's own value does not matter."""
+    if offset is not None:
+        return timezone(timedelta(seconds=offset))
+    if name is None:  # dateutil asks about every text, with or without a zone
+        return None
+    if name in _UTC_NAMES:
+        return UTC
+    raise ValueError(f"unknown time zone {name!r}")
 
 
 def _day_first(value: str) -> bool:

@@ -194,7 +194,7 @@ def _amend(
         "BagIt validator: structure, bag-info, manifests complete, every payload and tag "
         "file digest checked",
         "success",
-        f"valid; warnings: {', '.join(warnings)}" if warnings else "valid, no warnings",
+        (f"valid; warnings: {', '.join(warnings)}" if warnings else "valid, no warnings",),
         executor,
         ((rep, None),),
     )
@@ -214,7 +214,7 @@ def _amend(
         f"byte with its {', '.join(algorithms)} digests checked again during the copy, "
         f"manifests upgraded to SHA-256 and SHA-512, its tag files kept under {ORIGINAL_DIR}/",
         "success",
-        f"{len(provenance.files)} payload files from {name}",
+        (f"{len(provenance.files)} payload files from {name}",),
         executor,
         ((rep, "out"),),
     )

@@ -470,8 +470,17 @@ class _Outcome:
     note: str | None
 
 
-def _outcomes(item: CopiedFile) -> list[_Outcome]:
-    found = [
+@dataclass(frozen=True)
+class _Particular:
+    """A file's outcome that only it has (why its text is not UTF-8): its note names the
+    file, and files whose outcome is otherwise equal share one event, a note each."""
+
+    outcome: _Outcome
+    note: str
+
+
+def _outcomes(item: CopiedFile) -> list[_Outcome | _Particular]:
+    found: list[_Outcome | _Particular] = [
         _Outcome(
             "mes",
             "SHA-256 and SHA-512 computed in the single pass that copied the file into the bag",
@@ -486,7 +495,10 @@ def _outcomes(item: CopiedFile) -> list[_Outcome]:
             found.append(_Outcome("val", detail, "success", "well-formed UTF-8 text"))
         else:
             found.append(
-                _Outcome("val", detail, "failure", f"{item.item.path}: {item.text.problem}")
+                _Particular(
+                    _Outcome("val", detail, "failure", None),
+                    f"{item.item.path}: {item.text.problem}",
+                )
             )
     return found
 
@@ -506,10 +518,11 @@ def describe(
     """PREMIS objects, events and agents for a freshly packed bag.
 
     Files with the same outcome share one event (one "message digest calculation" for the
-    whole bag, say) that links each of them; a failure that is particular to a file (a text
-    that is not UTF-8) gets an event of its own. Links go one way, from events to objects:
-    repeating them from every object back to its events would add a kilobyte per file to
-    each document and say nothing new.
+    whole bag, say) that links each of them -- or, when every payload file shares it, the
+    representation, which includes them all. Failures particular to each file (texts that
+    are not UTF-8) share one event too, with an outcome note per file naming it. Links go
+    one way, from events to objects: repeating them from every object back to its events
+    would add a kilobyte per file to each document and say nothing new.
     """
     when = w3cdtf(now)
     organisation = record.bag_info_value("Source-Organization")
@@ -521,19 +534,29 @@ def describe(
     object_ids = [Identifier("local", f"{bag_id}/{item.item.path}") for item in copied]
 
     groups: dict[_Outcome, list[int]] = {}
+    particulars: dict[_Outcome, list[str]] = {}
     for index, item in enumerate(copied):
-        for outcome in _outcomes(item):
-            groups.setdefault(outcome, []).append(index)
+        for found in _outcomes(item):
+            if isinstance(found, _Particular):
+                particulars.setdefault(found.outcome, []).append(found.note)
+                found = found.outcome
+            groups.setdefault(found, []).append(index)
     events: list[Event] = []
     order = {"mes": 0, "for": 1, "val": 2}
     for outcome, members in sorted(groups.items(), key=lambda g: (order[g[0].type_code], g[1][0])):
+        notes = ((outcome.note,) if outcome.note else ()) + tuple(particulars.get(outcome, ()))
         identifier = event_identifier(
             outcome.type_code,
             bag_id,
             when,
             outcome.outcome,
-            outcome.note or "",
+            *notes,
             *(f"{copied[i].item.path}:{copied[i].digests['sha256']}" for i in members),
+        )
+        linked = (
+            ((rep_id, None),)
+            if len(members) == len(copied)
+            else tuple((object_ids[i], None) for i in members)
         )
         events.append(
             Event(
@@ -542,9 +565,9 @@ def describe(
                 now,
                 outcome.detail,
                 outcome.outcome,
-                outcome.note,
+                notes,
                 executor,
-                tuple((object_ids[i], None) for i in members),
+                linked,
             )
         )
     files = [
@@ -556,7 +579,6 @@ def describe(
             digests={name: item.digests[name] for name in algorithms.WRITTEN},
             format=item.format,
             text=item.text.properties,
-            representation=rep_id,
         )
         for index, item in enumerate(copied)
     ]
@@ -570,10 +592,10 @@ def describe(
         f"packed as a BagIt {layout.BAGIT_VERSION} bag with SHA-256 and SHA-512 payload and "
         "tag manifests, Dublin Core, METS and PREMIS metadata",
         "success",
-        f"{len(files)} payload files",
+        (f"{len(files)} payload files",),
         packing_agents,
         ((rep_id, "out"),),
     )
     events.append(packing)
-    representation = Representation(rep_id, bag_id, tuple(f.identifier for f in files))
+    representation = Representation(rep_id, bag_id)
     return Provenance(representation, tuple(files), tuple(events), tuple(agents))

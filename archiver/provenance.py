@@ -55,7 +55,8 @@ class Event:
     when: datetime
     detail: str
     outcome: str  # "success" or "failure"
-    outcome_detail: str | None = None
+    # notes on the outcome: one, or one per file where files that share the event differ
+    outcome_details: tuple[str, ...] = ()
     agents: tuple[tuple[Identifier, str], ...] = ()  # (agent, AGENT_ROLES key)
     # (object, OBJECT_ROLES key or None when the link needs no role)
     objects: tuple[tuple[Identifier, str | None], ...] = ()
@@ -72,16 +73,15 @@ class FileObject:
     digests: Mapping[str, str]
     format: Format
     text: TextProperties | None
-    representation: Identifier
 
 
 @dataclass(frozen=True)
 class Representation:
-    """The bag's content as one PREMIS representation, including every file."""
+    """The bag's content as one PREMIS representation: every file object of its Provenance
+    is included in it (neither side lists the other)."""
 
     identifier: Identifier
     name: str
-    files: tuple[Identifier, ...]
 
 
 @dataclass(frozen=True)

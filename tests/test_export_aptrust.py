@@ -22,6 +22,7 @@ from archiver.export import aptrust
 from archiver.export.base import Options, PackageCheck
 from archiver.export.source import read_source
 from archiver.validation import validate_bag
+from archiver.version import AGENT
 from tests.conftest import BAGS_EPOCH, REPO, CliRunner, listing, write_tree
 from tests.corrupt import drop_manifest_line, flip_byte, reseal_tag_manifests
 
@@ -153,7 +154,7 @@ def test_bagit_and_the_tag_files_say_what_aptrust_asks_for(
         ("Internal-Sender-Identifier", "a-giant-step-for-peace"),
         ("Internal-Sender-Description", description),
         ("Bagging-Date", "2026-11-27"),
-        ("Bag-Software-Agent", "archiver 0.1.0"),
+        ("Bag-Software-Agent", AGENT),
         ("BagIt-Profile-Identifier", APTRUST_ID),
         ("Payload-Oxum", "3528.1"),
     ]

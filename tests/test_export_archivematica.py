@@ -26,6 +26,7 @@ from archiver.export.archivematica import EXPORTER
 from archiver.export.base import Options
 from archiver.export.source import read_source
 from archiver.validation import validate_bag
+from archiver.version import AGENT
 from tests.conftest import BAGS_EPOCH, REPO, CliRunner, listing, make_source_tree
 from tests.corrupt import flip_byte
 from tests.test_packing import validator
@@ -198,7 +199,7 @@ def test_bag_info_keeps_the_descriptive_labels_and_dates_the_new_bag_by_the_cloc
     payload = [data for name, data in found.items() if "/data/" in name]
     assert info == [
         "Bagging-Date: 2031-03-04",
-        "Bag-Software-Agent: archiver 0.1.0",
+        f"Bag-Software-Agent: {AGENT}",
         "External-Identifier: a-giant-step-for-peace",
         "Source-Organization: archiver sample collection",
         "External-Description: A newspaper editorial, kept bit for bit as the archiver "

@@ -17,6 +17,7 @@ from archiver.errors import PackageCheckError
 from archiver.export.base import Options
 from archiver.export.ocfl import EXPORTER, LAYOUT, _new_root, object_id
 from archiver.export.source import read_source
+from archiver.version import AGENT
 from tests.conftest import BAGS_EPOCH, REPO, CliRunner, Run, listing, snapshot, write_tree
 from tests.corrupt import flip_byte
 
@@ -126,7 +127,7 @@ def test_the_sample_bag_becomes_the_one_valid_object_of_a_new_storage_root(
     assert found["head"] == "v1"
     v1 = found["versions"]["v1"]
     assert v1["created"] == "2026-11-27T00:00:00Z"  # BAGS_EPOCH, from SOURCE_DATE_EPOCH
-    assert v1["message"] == "Exported by archiver 0.1.0 from bag a-giant-step-for-peace"
+    assert v1["message"] == f"Exported by {AGENT} from bag a-giant-step-for-peace"
     assert v1["user"]["name"] == "archiver"
     sidecar = (objdir / "inventory.json.sha512").read_text(encoding="utf-8").split()
     assert sidecar == [

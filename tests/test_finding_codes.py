@@ -984,6 +984,18 @@ CASES = [
         {"entry": "data/a.txt"},
     ),
     case(
+        "metadata.mets.reference-missing",
+        ARCHIVER,
+        on(
+            "metadata/mets.xml",
+            corrupt.replace_in,
+            b'xlink:href="metadata/premis.xml"',
+            b'xlink:href="metadata/premis%20v3.xml"',
+        ),
+        "metadata/mets.xml",
+        {"entry": "metadata/premis v3.xml"},
+    ),
+    case(
         "metadata.mets.checksum-mismatch",
         ARCHIVER,
         on(

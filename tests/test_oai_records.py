@@ -86,6 +86,7 @@ _LOCALS = [
     "dmdSec_1",
     "amdSec_bag",
     "techMD_bag",
+    "digiprovMD_bag",  # since 0.2.0: the mdRef to premis.xml
     *(f"{kind}_{n}" for kind in ("digiprovMD_event", "digiprovMD_agent") for n in (1, 12)),
     *(f"{kind}_{n}" for kind in ("amdSec", "techMD", "file") for n in (1, 12)),
 ]

@@ -163,13 +163,12 @@ def test_mets_and_premis_agree_with_the_manifests_and_the_files(sample_bag: Path
         assert attributes["CHECKSUM"] == sha256[path]
         assert int(attributes["SIZE"]) == (sample_bag / path).stat().st_size
         assert attributes["MIMETYPE"] == "text/plain"
-    for document in ("mets.xml", "premis.xml"):
-        objects = premis_files(parse(sample_bag / "metadata" / document))
-        assert set(objects) == set(sha256)
-        for path, obj in objects.items():
-            assert fixity(obj) == {"sha256": sha256[path], "sha512": sha512[path]}
-            size = obj.findtext(".//premis:size", namespaces=NS)
-            assert size == str((sample_bag / path).stat().st_size)
+    objects = premis_files(parse(sample_bag / "metadata" / "premis.xml"))
+    assert set(objects) == set(sha256)
+    for path, obj in objects.items():
+        assert fixity(obj) == {"sha256": sha256[path], "sha512": sha512[path]}
+        size = obj.findtext(".//premis:size", namespaces=NS)
+        assert size == str((sample_bag / path).stat().st_size)
 
 
 def test_mets_carries_objid_header_dmdsec_amdsec_filesec_and_structmap(sample_bag: Path) -> None:
@@ -183,8 +182,9 @@ def test_mets_carries_objid_header_dmdsec_amdsec_filesec_and_structmap(sample_ba
     wrap = root.find("mets:dmdSec/mets:mdWrap", NS)
     assert wrap is not None and wrap.get("MDTYPE") == "DC"
     assert root.findtext(".//mets:dmdSec//dc:title", namespaces=NS) == "A giant step for peace"
-    tech = root.find(".//mets:amdSec/mets:techMD//premis:object[@xsi:type='premis:file']", NS)
-    assert tech is not None
+    reference = root.find("mets:amdSec/mets:techMD/mets:mdRef", NS)  # PREMIS, not a copy
+    assert reference is not None and reference.get("MDTYPE") == "PREMIS"
+    assert reference.get(f"{{{NS['xlink']}}}href") == "metadata/premis.xml"
     group = root.find("mets:fileSec/mets:fileGrp", NS)
     assert group is not None and group.get("USE") == "original"
     pointer = root.find(".//mets:structMap[@TYPE='physical']//mets:fptr", NS)

@@ -1236,7 +1236,7 @@ def test_the_shipped_profile_describes_archiver_bags() -> None:
     assert profile is not None
     assert profile == load_profile(SHIPPED)
     assert profile.identifier == layout.PROFILE_IDENTIFIER
-    assert (profile.spec_version, profile.version) == ("1.4.0", "1.0")
+    assert (profile.spec_version, profile.version) == ("1.4.0", "1.1")  # 1.1: lean metadata
     assert profile.accept_bagit_versions == (layout.BAGIT_VERSION,)
     assert profile.manifests_required == profile.tag_manifests_required == ("sha256", "sha512")
     # What archiver writes is required; nothing more is forbidden: RFC 8493 lets a bag's

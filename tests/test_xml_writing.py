@@ -62,7 +62,6 @@ def _file(number: int, fmt: Format, text: TextProperties | None) -> FileObject:
         digests={"sha256": f"{number:064x}", "sha512": f"{number:0128x}"},
         format=fmt,
         text=text,
-        representation=Identifier("local", "bag"),
     )
 
 
@@ -86,23 +85,8 @@ FILES = [
 ]
 
 
-@pytest.mark.parametrize("standalone", [True, False])
-def test_a_refilled_file_object_is_the_one_built_for_that_file_alone(standalone: bool) -> None:
-    def written(each_built_anew: bool) -> bytes:
-        output = BytesIO()
-        objects = premis.FileObjects(standalone=standalone)
-        with writing.stream(output) as stream, stream.element("root"):
-            for obj in FILES:
-                if each_built_anew:
-                    objects = premis.FileObjects(standalone=standalone)
-                objects.write(stream, obj)
-        return output.getvalue()
-
-    assert written(each_built_anew=False) == written(each_built_anew=True)
-
-
 def test_every_file_object_shape_is_valid_premis() -> None:
-    representation = Representation(Identifier("local", "bag"), "bag", ())
+    representation = Representation(Identifier("local", "bag"), "bag")
     output = BytesIO()
     premis.write(output, Provenance(representation, tuple(FILES), (), ()))
     tree = parsing.parse_bytes(output.getvalue())

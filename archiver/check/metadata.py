@@ -107,23 +107,23 @@ def _check_document(bag: Bag, name: str, manifests: Manifests) -> list[Finding]:
         report.add(finding("metadata.file.missing", name, "missing"))
         return report.findings
     handlers = {
-        layout.DC_XML: (q(DC, "date"), _dc_date, "", ""),
+        layout.DC_XML: ((q(DC, "date"),), _dc_date, "", ""),
         layout.METS_XML: (
-            q(METS, "file"),
-            _mets_file,
+            (q(METS, "file"), q(METS, "mdRef")),
+            _mets_record,
             "metadata.mets.file-not-described",
             "METS fileSec entry",
         ),
         layout.PREMIS_XML: (
-            q(PREMIS, "object"),
+            (q(PREMIS, "object"),),
             _premis_object,
             "metadata.premis.file-not-described",
             "PREMIS file object",
         ),
     }
     scan = _Scan(inventory, manifests, report)
-    tag, handler, missing_code, what = handlers[name]
-    if not _scan(bag, name, tag, handler, scan):
+    tags, handler, missing_code, what = handlers[name]
+    if not _scan(bag, name, tags, handler, scan):
         return report.findings
     _check_schema(bag, name, report)
     if missing_code:
@@ -164,12 +164,12 @@ _SECTIONS = {
 def _scan(
     bag: Bag,
     name: str,
-    tag: str,
+    tags: tuple[str, ...],
     handler: Callable[[etree._Element, _Scan], None],
     scan: _Scan,
 ) -> bool:
     """The plain pass: well-formed, the expected root, each ``tag`` record handled. True if read."""
-    wanted = [tag, *_SECTIONS[name]]
+    wanted = [*tags, *_SECTIONS[name]]
     try:
         with bag.open(name) as handle:
             context: Any = parsing.iterparse(handle, ("end",), tag=wanted)
@@ -179,10 +179,10 @@ def _scan(
                     if not _root_is_right(element.getroottree(), name, scan.report):
                         return False
                     checked = True
-                if element.tag == tag:
+                if element.tag in tags:
                     handler(element, scan)
                     parent = element.getparent()
-                    if parent is not None and parent.tag == tag:
+                    if parent is not None and parent.tag in tags:
                         continue  # a record inside a record (METS files nest): kept whole
                 _drop(element)  # a record read, a section of the root, a structMap div
             if not checked:
@@ -264,6 +264,38 @@ def _check_schema(bag: Bag, name: str, report: BagReport) -> None:
             )
     for line, problem in problems:
         report.add(finding("metadata.xml.schema-invalid", name, problem, line=line))
+
+
+def _mets_record(element: etree._Element, scan: _Scan) -> None:
+    if element.tag == _MDREF:
+        _mets_reference(element, scan)
+    else:
+        _mets_file(element, scan)
+
+
+_MDREF = q(METS, "mdRef")
+
+
+def _mets_reference(element: etree._Element, scan: _Scan) -> None:
+    """An mdRef to a file of the bag (archiver's METS refers to premis.xml so, since 0.2.0)
+    must find it there. References of other kinds (a URL, a handle) are not followed."""
+    if (element.get("LOCTYPE"), element.get("OTHERLOCTYPE")) != ("OTHER", "SYSTEM"):
+        return
+    reference = element.get(q(XLINK, "href"))
+    if reference is None:
+        return
+    path = unquote(reference)
+    if scan.inventory.size_of(path) is None:
+        section = element.getparent()
+        where = f" in {section.get('ID')}" if section is not None and section.get("ID") else ""
+        scan.report.add(
+            finding(
+                "metadata.mets.reference-missing",
+                layout.METS_XML,
+                f"METS mdRef{where} points at {path}, which is not in the bag",
+                entry=path,
+            )
+        )
 
 
 def _mets_file(element: etree._Element, scan: _Scan) -> None:

@@ -362,12 +362,12 @@ def premis_events(ledger: Ledger, bag_id: str) -> str:
                 f"fixity check by archiver audit run {check.run_id}: every file's digests "
                 "recomputed and compared with the bag's manifests and tag manifests",
                 outcome,
-                xml_escaped(note),
+                (xml_escaped(note),),
                 ((agent.identifier, "exe"),),
                 ((bag, "sou"),),
             )
         )
     provenance = Provenance(
-        Representation(bag, xml_escaped(bag_id), ()), (), tuple(events), tuple(agents.values())
+        Representation(bag, xml_escaped(bag_id)), (), tuple(events), tuple(agents.values())
     )
     return premis.document(provenance).decode("utf-8")

@@ -4,12 +4,13 @@ but the stream it is given).
     mets OBJID=<bag id>
       metsHdr CREATEDATE, agent (the creating software)
       dmdSec   oai_dc:dc wrapped as MDTYPE="DC" (a declared element, so it is schema-checked)
-      amdSec   the bag: PREMIS representation (techMD), bag-level events and agents (digiprovMD)
-      amdSec   one per payload file: its PREMIS file object (techMD)
+      amdSec   the bag: techMD and digiprovMD, each an mdRef to metadata/premis.xml
       fileSec  fileGrp USE="original": SIZE, MIMETYPE, CHECKSUM (SHA-256), FLocat
       structMap TYPE="physical": the data/ folder tree
 
-Streamed (writing.Stream) like premis.xml: its size grows with the number of files.
+PREMIS is referenced, not embedded: premis.xml is its one copy (bags of archiver 0.1.0
+embedded it again, in an amdSec per file; docs/bag-layout.md). Streamed (writing.Stream)
+like premis.xml: its size grows with the number of files.
 """
 
 from __future__ import annotations
@@ -22,30 +23,28 @@ from functools import cache
 from itertools import groupby
 from urllib.parse import quote
 
+from archiver import layout
 from archiver.clock import w3cdtf
 from archiver.provenance import Agent, FileObject, Provenance
 from archiver.record import Record
-from archiver.xml import dc, premis, writing
+from archiver.xml import dc, writing
 from archiver.xml.namespaces import (
     METS,
     METS_XSD,
     OAI_DC,
     OAI_DC_XSD,
-    PREMIS,
-    PREMIS_XSD,
     XLINK,
     XSI,
     q,
 )
-from archiver.xml.writing import Output, Stream
+from archiver.xml.writing import Leaf, Output, Stream
 
 CHECKSUM_ALGORITHM = "sha256"
 CHECKSUM_TYPE = "SHA-256"
-# The Dublin Core record and the PREMIS objects declare their own namespaces (they are written
-# whole); the events and agents are streamed, so the root declares PREMIS for them. Every
-# namespace in scope costs a little for each element xmlfile writes.
-NSMAP = {"mets": METS, "xlink": XLINK, "xsi": XSI, "premis": PREMIS}
-_SCHEMA_LOCATIONS = f"{METS} {METS_XSD} {PREMIS} {PREMIS_XSD} {OAI_DC} {OAI_DC_XSD}"
+# The Dublin Core record declares its own namespaces (it is written whole). Every namespace
+# in scope costs a little for each element xmlfile writes.
+NSMAP = {"mets": METS, "xlink": XLINK, "xsi": XSI}
+_SCHEMA_LOCATIONS = f"{METS} {METS_XSD} {OAI_DC} {OAI_DC_XSD}"
 
 
 @cache
@@ -66,9 +65,11 @@ def id_prefix(bag_id: str) -> str:
     return f"_{bag_id}_"
 
 
-# What follows the prefix in each ID this module writes.
+# What follows the prefix in each ID this module writes, or wrote: archiver 0.1.0 also gave
+# every file an amdSec and techMD, and each event and agent a digiprovMD. Their bags' IDs
+# must still read as archiver's, so OAI-PMH serves them as they are (oai/records.py).
 LOCAL_ID = re.compile(
-    r"dmdSec_1|amdSec_bag|techMD_bag|digiprovMD_(event|agent)_[0-9]+"
+    r"dmdSec_1|amdSec_bag|techMD_bag|digiprovMD_bag|digiprovMD_(event|agent)_[0-9]+"
     r"|(amdSec|techMD|file)_[0-9]+"
 )
 
@@ -117,25 +118,10 @@ def write(
         with _wrapped(stream, "dmdSec", f"{ids}dmdSec_1", "DC", label="Dublin Core"):
             stream.write(dc.oai_dc(record, standalone=False))
         with stream.element(_tag("amdSec"), {"ID": f"{ids}amdSec_bag"}):
-            with _wrapped(stream, "techMD", f"{ids}techMD_bag", "PREMIS:OBJECT"):
-                stream.write(premis.representation_object(provenance.representation))
-            for index, ev in enumerate(provenance.events, start=1):
-                with _wrapped(
-                    stream, "digiprovMD", f"{ids}digiprovMD_event_{index}", "PREMIS:EVENT"
-                ):
-                    premis.write_event(stream, ev)
-            for index, ag in enumerate(provenance.agents, start=1):
-                with _wrapped(
-                    stream, "digiprovMD", f"{ids}digiprovMD_agent_{index}", "PREMIS:AGENT"
-                ):
-                    premis.write_agent(stream, ag)
-        objects = premis.FileObjects(standalone=True)
-        for number, obj in enumerate(provenance.files, start=1):
-            with (
-                stream.element(_tag("amdSec"), {"ID": f"{ids}amdSec_{number}"}),
-                _wrapped(stream, "techMD", f"{ids}techMD_{number}", "PREMIS:OBJECT"),
-            ):
-                objects.write(stream, obj)
+            for section, label in _PREMIS_REFERENCES:
+                stream.leaves(
+                    _tag(section), {"ID": f"{ids}{section}_bag"}, [_premis_reference(label)]
+                )
         with stream.element(_tag("fileSec")), stream.element(_tag("fileGrp"), {"USE": "original"}):
             for number, obj in enumerate(provenance.files, start=1):
                 _write_file(stream, ids, number, obj)
@@ -156,6 +142,27 @@ def write(
             _write_folder(stream, ids, paths)
 
 
+# Where the bag's PREMIS is, from METS: the amdSec sections that refer to it, and what each
+# takes from it. A bag-relative path, as FLocat's are.
+_PREMIS_REFERENCES = (
+    ("techMD", "PREMIS objects: the representation and every payload file"),
+    ("digiprovMD", "PREMIS events and agents"),
+)
+
+
+def _premis_reference(label: str) -> Leaf:
+    """``mets:mdRef`` to metadata/premis.xml (a leaf of its techMD or digiprovMD)."""
+    attrib = {
+        "LOCTYPE": "OTHER",
+        "OTHERLOCTYPE": "SYSTEM",
+        q(XLINK, "type"): "simple",
+        q(XLINK, "href"): href(layout.PREMIS_XML),
+        "MDTYPE": "PREMIS",
+        "LABEL": label,
+    }
+    return (_tag("mdRef"), "", attrib)
+
+
 def _write_file(stream: Stream, ids: str, number: int, obj: FileObject) -> None:
     """A fileSec entry: what the file is and where it lives."""
     attrib = {
@@ -164,7 +171,6 @@ def _write_file(stream: Stream, ids: str, number: int, obj: FileObject) -> None:
         "SIZE": str(obj.size),
         "CHECKSUM": obj.digests[CHECKSUM_ALGORITHM],
         "CHECKSUMTYPE": CHECKSUM_TYPE,
-        "ADMID": f"{ids}amdSec_{number}",
     }
     location = {
         "LOCTYPE": "OTHER",

@@ -1,17 +1,16 @@
 """PREMIS 3.0 from a Provenance, built with lxml (pure: no I/O but the stream it is given).
 
-The same builders serve metadata/premis.xml (a ``premis:premis`` document, ``write``) and
-the METS amdSec, where objects, events and agents stand alone and carry ``version="3.0"``
-(``standalone``). Objects are lxml subtrees; events and agents are streamed, since one
-event links to up to every file of a bag. Tests check every shape against the XSD.
+metadata/premis.xml (``write``) is the one home of a bag's PREMIS: METS points at it
+(mdRef) rather than holding a copy. Everything is streamed (writing.Stream), so only the
+root declares the namespaces, and memory stays flat however many files a bag has. Events
+link to the objects they concern, not objects back to events. Tests check every shape
+against the XSD; docs/bag-layout.md says what is left out and why.
 """
 
 from __future__ import annotations
 
 from functools import cache
 from io import BytesIO
-
-from lxml import etree
 
 from archiver.clock import w3cdtf
 from archiver.provenance import (
@@ -48,146 +47,76 @@ def _vocabulary(vocabulary: str, code: str) -> dict[str, str]:
     return {"valueURI": f"{LOC}{vocabulary}/{code}"}
 
 
-def _version(standalone: bool) -> dict[str, str]:
-    return {"version": VERSION} if standalone else {}
-
-
-def _sub(
-    parent: etree._Element,
-    local: str,
-    text: str | None = None,
-    attrib: dict[str, str] | None = None,
-) -> etree._Element:
-    return writing.sub(parent, _tag(local), text, attrib)
-
-
-def _object(kind: str, standalone: bool) -> etree._Element:
-    attrib = {q(XSI, "type"): f"premis:{kind}", **_version(standalone)}
-    return etree.Element(_tag("object"), attrib, nsmap=NSMAP)
-
-
-def _identifier(
-    parent: etree._Element, kind: str, identifier: Identifier
-) -> tuple[etree._Element, etree._Element]:
-    """``<kind>Identifier`` with its type and value; the two leaves."""
-    holder = _sub(parent, f"{kind}Identifier")
-    return (
-        _sub(holder, f"{kind}IdentifierType", identifier.type),
-        _sub(holder, f"{kind}IdentifierValue", identifier.value),
-    )
-
-
-def representation_object(rep: Representation, *, standalone: bool = True) -> etree._Element:
+def write_representation(stream: Stream, rep: Representation) -> None:
     """``premis:object xsi:type="premis:representation"``: the bag's content as a whole.
 
-    Its files say they are included in it; it does not list them back (that list would
-    repeat every file once more).
+    It does not list its files, nor do they point back at it: every file object of the
+    document is part of it, and either list would repeat every file once more.
     """
-    element = _object("representation", standalone)
-    _identifier(element, "object", rep.identifier)
-    _sub(element, "originalName", rep.name)
-    return element
+    with stream.element(_tag("object"), {q(XSI, "type"): "premis:representation"}):
+        _write_identifier(stream, "object", rep.identifier)
+        stream.leaf(_tag("originalName"), rep.name)
 
 
-class _FileForm:
-    """``premis:object xsi:type="premis:file"`` for the files of one shape, made from one file.
+def write_file_object(stream: Stream, obj: FileObject) -> None:
+    """``premis:object xsi:type="premis:file"``: what a payload file is and where it lives.
 
-    What the shape fixes (text or not, the digest algorithms, the format, the
-    representation) is built in; what differs from file to file sits in leaves that
-    ``fill`` rewrites for another file of the shape.
+    Streamed, so it declares no namespace of its own (the document's root does). What can be
+    derived is left out: that the file is part of the bag's representation (every file
+    object of a bag's premis.xml is), the registry role of its PRONOM key.
     """
-
-    def __init__(self, obj: FileObject, standalone: bool, level: int) -> None:
-        self.element = element = _object("file", standalone)
-        self._identifier = _identifier(element, "object", obj.identifier)
-        self._properties: list[etree._Element] = []
+    with stream.element(_tag("object"), {q(XSI, "type"): "premis:file"}):
+        _write_identifier(stream, "object", obj.identifier)
         if obj.text is not None:
             for kind, value in obj.text.significant_properties():
-                properties = _sub(element, "significantProperties")
-                _sub(properties, "significantPropertiesType", kind)
-                self._properties.append(_sub(properties, "significantPropertiesValue", value))
-        characteristics = _sub(element, "objectCharacteristics")
-        _sub(characteristics, "compositionLevel", "0")
-        self._digests: list[tuple[str, etree._Element]] = []
-        for algorithm, digest in obj.digests.items():
-            fixity = _sub(characteristics, "fixity")
-            _sub(
-                fixity,
-                "messageDigestAlgorithm",
-                HASH_FUNCTIONS.get(algorithm, algorithm),
-                _vocabulary("cryptographicHashFunctions", algorithm),
+                stream.leaves(
+                    _tag("significantProperties"),
+                    None,
+                    [
+                        (_tag("significantPropertiesType"), kind, None),
+                        (_tag("significantPropertiesValue"), value, None),
+                    ],
+                )
+        with stream.element(_tag("objectCharacteristics")):
+            for algorithm, digest in obj.digests.items():
+                stream.leaves(
+                    _tag("fixity"),
+                    None,
+                    [
+                        (
+                            _tag("messageDigestAlgorithm"),
+                            HASH_FUNCTIONS.get(algorithm, algorithm),
+                            _vocabulary("cryptographicHashFunctions", algorithm),
+                        ),
+                        (_tag("messageDigest"), digest, None),
+                    ],
+                )
+            stream.leaf(_tag("size"), str(obj.size))
+            fmt = obj.format
+            with stream.element(_tag("format")):
+                designation: list[Leaf] = [(_tag("formatName"), fmt.name, None)]
+                if fmt.version:
+                    designation.append((_tag("formatVersion"), fmt.version, None))
+                stream.leaves(_tag("formatDesignation"), None, designation)
+                if fmt.puid:
+                    stream.leaves(
+                        _tag("formatRegistry"),
+                        None,
+                        [
+                            (_tag("formatRegistryName"), "PRONOM", None),
+                            (_tag("formatRegistryKey"), fmt.puid, None),
+                        ],
+                    )
+        stream.leaf(_tag("originalName"), obj.original_name)
+        with stream.element(_tag("storage")):
+            stream.leaves(
+                _tag("contentLocation"),
+                None,
+                [
+                    (_tag("contentLocationType"), CONTENT_LOCATION_TYPE, None),
+                    (_tag("contentLocationValue"), obj.path, None),
+                ],
             )
-            self._digests.append((algorithm, _sub(fixity, "messageDigest", digest)))
-        self._size = _sub(characteristics, "size", str(obj.size))
-        fmt = obj.format
-        described = _sub(characteristics, "format")
-        designation = _sub(described, "formatDesignation")
-        _sub(designation, "formatName", fmt.name)
-        if fmt.version:
-            _sub(designation, "formatVersion", fmt.version)
-        if fmt.puid:
-            registry = _sub(described, "formatRegistry")
-            _sub(registry, "formatRegistryName", "PRONOM")
-            _sub(registry, "formatRegistryKey", fmt.puid)
-            _sub(registry, "formatRegistryRole", "specification")
-        self._original_name = _sub(element, "originalName", obj.original_name)
-        location = _sub(_sub(element, "storage"), "contentLocation")
-        _sub(location, "contentLocationType", CONTENT_LOCATION_TYPE)
-        self._path = _sub(location, "contentLocationValue", obj.path)
-        relationship = _sub(element, "relationship")
-        _sub(relationship, "relationshipType", "structural", _vocabulary("relationshipType", "str"))
-        _sub(
-            relationship,
-            "relationshipSubType",
-            "is included in",
-            _vocabulary("relationshipSubType", "isi"),
-        )
-        _identifier(relationship, "relatedObject", obj.representation)
-        etree.indent(element, space=writing.INDENT, level=level)
-
-    @staticmethod
-    def shape(obj: FileObject) -> tuple[object, ...]:
-        """What a form fixes: files of equal shape share one."""
-        return (obj.text is not None, tuple(obj.digests), obj.format, obj.representation)
-
-    def fill(self, obj: FileObject) -> etree._Element:
-        """The form, now describing ``obj`` (a file of its shape)."""
-        self._identifier[0].text = obj.identifier.type
-        self._identifier[1].text = obj.identifier.value
-        if obj.text is not None:
-            for leaf, (_, value) in zip(
-                self._properties, obj.text.significant_properties(), strict=True
-            ):
-                leaf.text = value
-        for algorithm, leaf in self._digests:
-            leaf.text = obj.digests[algorithm]
-        self._size.text = str(obj.size)
-        self._original_name.text = obj.original_name
-        self._path.text = obj.path
-        return self.element
-
-
-class FileObjects:
-    """Writes ``premis:object xsi:type="premis:file"`` for file after file, cheaply.
-
-    Building some thirty elements for every file costs more than writing them, and the
-    files of a bag come in few shapes (text or not, a format): each shape's element is
-    built once, indented for where it is written, and refilled for every file of that shape.
-    """
-
-    def __init__(self, *, standalone: bool) -> None:
-        self._standalone = standalone
-        self._forms: dict[tuple[object, ...], _FileForm] = {}
-
-    def write(self, stream: Stream, obj: FileObject) -> None:
-        """``obj``'s object, where ``stream`` stands."""
-        key = (stream.depth, *_FileForm.shape(obj))
-        form = self._forms.get(key)
-        if form is None:
-            form = self._forms[key] = _FileForm(obj, self._standalone, stream.depth)
-        else:
-            form.fill(obj)
-        stream.write(form.element, indented=True)
 
 
 def _write_identifier(stream: Stream, kind: str, identifier: Identifier) -> None:
@@ -201,9 +130,9 @@ def _write_identifier(stream: Stream, kind: str, identifier: Identifier) -> None
     )
 
 
-def write_event(stream: Stream, ev: Event, *, standalone: bool = True) -> None:
+def write_event(stream: Stream, ev: Event) -> None:
     """``premis:event``: what happened, when, how it went, by whom, to which objects."""
-    with stream.element(_tag("event"), _version(standalone)):
+    with stream.element(_tag("event")):
         _write_identifier(stream, "event", ev.identifier)
         stream.leaf(
             _tag("eventType"),
@@ -216,11 +145,9 @@ def write_event(stream: Stream, ev: Event, *, standalone: bool = True) -> None:
         )
         with stream.element(_tag("eventOutcomeInformation")):
             stream.leaf(_tag("eventOutcome"), ev.outcome)
-            if ev.outcome_detail:
+            for note in ev.outcome_details:
                 stream.leaves(
-                    _tag("eventOutcomeDetail"),
-                    None,
-                    [(_tag("eventOutcomeDetailNote"), ev.outcome_detail, None)],
+                    _tag("eventOutcomeDetail"), None, [(_tag("eventOutcomeDetailNote"), note, None)]
                 )
         for agent_id, role in ev.agents:
             stream.leaves(
@@ -252,9 +179,9 @@ def write_event(stream: Stream, ev: Event, *, standalone: bool = True) -> None:
             stream.leaves(_tag("linkingObjectIdentifier"), None, link)
 
 
-def write_agent(stream: Stream, ag: Agent, *, standalone: bool = True) -> None:
+def write_agent(stream: Stream, ag: Agent) -> None:
     """``premis:agent``: who or what acted (archiver itself, an organisation)."""
-    with stream.element(_tag("agent"), _version(standalone)):
+    with stream.element(_tag("agent")):
         _write_identifier(stream, "agent", ag.identifier)
         stream.leaf(_tag("agentName"), ag.name)
         stream.leaf(
@@ -268,14 +195,13 @@ def write(output: Output, provenance: Provenance) -> None:
     """metadata/premis.xml: the representation, every file, event and agent."""
     attrib = {"version": VERSION, q(XSI, "schemaLocation"): f"{PREMIS} {PREMIS_XSD}"}
     with writing.stream(output) as stream, stream.element(_tag("premis"), attrib, NSMAP):
-        stream.write(representation_object(provenance.representation, standalone=False))
-        objects = FileObjects(standalone=False)
+        write_representation(stream, provenance.representation)
         for obj in provenance.files:
-            objects.write(stream, obj)
+            write_file_object(stream, obj)
         for ev in provenance.events:
-            write_event(stream, ev, standalone=False)
+            write_event(stream, ev)
         for ag in provenance.agents:
-            write_agent(stream, ag, standalone=False)
+            write_agent(stream, ag)
 
 
 def document(provenance: Provenance) -> bytes:

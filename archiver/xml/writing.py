@@ -7,10 +7,12 @@ code here or in the builders escapes anything by hand.
 A big document (METS and PREMIS of a bag of 100,000 files) is streamed with
 ``etree.xmlfile``: its containers are opened and closed as it is written
 (``Stream.element``), and what they hold is written as it is made -- leaves
-(``Stream.leaf``, ``Stream.leaves``), and complete subtrees built with lxml, such as a
-file's PREMIS object (``Stream.write``). Memory holds one subtree at a time, whatever the
-size of the document. A subtree is serialised on its own, so its top element declares the
-namespaces it uses again; what the stream opens itself does not.
+(``Stream.leaf``, ``Stream.leaves``), and complete subtrees built with lxml, such as the
+Dublin Core record METS wraps (``Stream.write``). Memory holds one subtree at a time,
+whatever the size of the document. A subtree is serialised on its own, so its top element
+declares the namespaces it uses again; what the stream opens itself does not -- which is
+why what comes once per file (a PREMIS object, a METS file entry) is streamed, not
+written as a subtree.
 """
 
 from __future__ import annotations
