@@ -152,6 +152,7 @@ def streamed_schema_error(
     """Validate a (well-formed) document without building its tree: the first violation.
 
     Memory stays flat whatever the size: every element is dropped once it has ended.
+    libxml2 validating a stream cannot tell the violation's line: it comes without one.
     """
     with _VALIDATION_LOCK:
         try:
@@ -163,7 +164,8 @@ def streamed_schema_error(
         except etree.XMLSyntaxError as exc:
             found = [e for e in exc.error_log if e.domain_name == "SCHEMASV"]
             if found:
-                return found[-1].line, found[-1].message
+                # libxml2 validating a stream knows no line (it says 0): none, not a wrong one
+                return found[-1].line or None, found[-1].message
             return None, str(exc)
     return None
 
