@@ -14,10 +14,14 @@ What it measures
 
     A fourth bag is made by ``python -m archiver bag`` from the huge-count payload (the
     bagit bag's ``data/`` folder): it carries METS and PREMIS with an object per file, so
-    its validation also streams about a gigabyte of XML through the schema checks.
+    its validation also streams hundreds of megabytes of XML through the schema checks.
 
-    many and big are validated ``--repeat`` times by each tool, the runs interleaved
-    (archiver, bagit, archiver, bagit...) so that a slow phase of the machine hits both:
+    A fifth bag is made by ``python -m archiver bag`` from the many payload (issue 12: an
+    archiver bag validates, metadata checks included, in at most half bagit.py's time).
+
+    many, big and that archiver bag are validated ``--repeat`` times by each tool, the runs
+    interleaved (archiver, bagit, archiver, bagit...) so that a slow phase of the machine
+    hits both:
 
     - ``python -m archiver validate BAG``: full validation with its defaults (RFC 8493
       structure, every manifest and tag manifest, all cores);
@@ -39,8 +43,9 @@ How to read the numbers
     - "median s" is the figure to quote; "min s" is the best case, and the spread of the
       individual runs (listed) shows how noisy the machine was.
     - A ratio is archiver / bagit.py: below 1.0x archiver is faster (or leaner). The time
-      targets (0.5x for many, 0.75x for big) are judged on the ratio of the medians; the
-      ratio of the minimums is printed beside it to show how much noise moves it.
+      targets (0.5x for many and for archiver's own bag of them, 0.7x for big) are judged
+      on the ratio of the medians; the ratio of the minimums is printed beside it to show
+      how much noise moves it.
     - The memory target (a bag of 100,000 small files validates in under 200 MB, i.e.
       200,000,000 bytes, 190.7 MiB) is judged on archiver's peak RSS, for both bags.
     - All bags are read from the page cache: the figures are hashing, parsing and
@@ -97,7 +102,7 @@ TINY_MIN, TINY_MAX = 16, 200
 
 # Targets for archiver / bagit.py (time), and for archiver's peak RSS (bytes).
 TARGET_MANY = 0.5
-TARGET_BIG = 0.75
+TARGET_BIG = 0.7  # issue 12: one 512 MiB file, both digests in parallel
 TARGET_MEMORY = 200_000_000
 
 
@@ -262,6 +267,10 @@ def prepare_data(
     ours = ensure_archiver_bag(
         data_dir / "archiver", tiny / "data", huge_files, logs / "make-archiver.log"
     )
+    # Issue 12: our own bags, metadata checks included, against bagit.py on the same bag.
+    ours_many = ensure_archiver_bag(
+        data_dir / "archiver-many", many / "data", many_files, logs / "make-archiver-many.log"
+    )
     xml_mib = tag_bytes(ours) / MIB
     timed = [
         DataSet(
@@ -273,6 +282,15 @@ def prepare_data(
             TARGET_MANY,
         ),
         DataSet("big", f"One file of {size_mib} MiB", big, 1, size, TARGET_BIG),
+        DataSet(
+            "archiver-many",
+            f"archiver bag of the {many_files} files of 8 KiB (+ METS/PREMIS; tag files "
+            f"{tag_bytes(ours_many) / MIB:.1f} MiB, all checked)",
+            ours_many,
+            many_files,
+            many_size,
+            TARGET_MANY,
+        ),
     ]
     memory = [
         DataSet(
@@ -452,7 +470,7 @@ def bench_memory(data: DataSet, logs: Path) -> Outcome:
 def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0] if __doc__ else None)
     parser.add_argument("--work", type=Path, default=HERE / "work" / "validate", metavar="DIR")
-    parser.add_argument("--size-mib", type=positive, default=1024, metavar="N")
+    parser.add_argument("--size-mib", type=positive, default=512, metavar="N")
     parser.add_argument("--files", type=positive, default=10000, metavar="N")
     parser.add_argument("--many", type=positive, default=100000, metavar="N")
     parser.add_argument("--repeat", type=positive, default=3, metavar="N")
