@@ -92,6 +92,24 @@ def make_source_tree(root: Path, files: dict[str, bytes | str]) -> Path:
     return write_tree(root, files)
 
 
+def small_collection(root: Path, bags: int = 3, files: int = 3) -> Path:
+    """``root/collection``: ``bags`` archiver bags b0, b1... of ``files`` small texts each
+    (f000.txt, f001.txt...), dated BAGS_EPOCH."""
+    from archiver.clock import Clock
+    from archiver.packing import make_bag
+
+    collection = root / "collection"
+    for number in range(bags):
+        source = make_source_tree(
+            root / "sources" / f"b{number}",
+            {f"f{i:03d}.txt": f"file {i} of bag {number}\n" for i in range(files)},
+        )
+        make_bag(
+            [source], collection, bag_id=f"b{number}", clock=Clock.from_epoch(BAGS_EPOCH), workers=1
+        )
+    return collection
+
+
 @pytest.fixture
 def make_source(tmp_path: Path) -> Callable[[dict[str, bytes | str]], Path]:
     """A source folder with the given files."""

@@ -20,9 +20,7 @@ from typing import Any
 import pytest
 
 from archiver import faults
-from archiver.clock import Clock
-from archiver.packing import make_bag
-from tests.conftest import BAGS_EPOCH, CliRunner, make_source_tree
+from tests.conftest import BAGS_EPOCH, CliRunner, small_collection
 from tests.corrupt import flip_byte
 from tests.faults import kill_at
 
@@ -38,19 +36,6 @@ def archiver(*args: str | os.PathLike[str]) -> subprocess.CompletedProcess[str]:
         text=True,
         check=False,
     )
-
-
-def small_collection(root: Path, bags: int = 3, files: int = 3) -> Path:
-    collection = root / "collection"
-    for number in range(bags):
-        source = make_source_tree(
-            root / "sources" / f"b{number}",
-            {f"f{i:03d}.txt": f"file {i} of bag {number}\n" for i in range(files)},
-        )
-        make_bag(
-            [source], collection, bag_id=f"b{number}", clock=Clock.from_epoch(BAGS_EPOCH), workers=1
-        )
-    return collection
 
 
 # -- the ledger is made whole ----------------------------------------------------------------

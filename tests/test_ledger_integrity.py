@@ -20,9 +20,8 @@ from lxml import etree
 
 from archiver.clock import Clock
 from archiver.collection import Collection
-from archiver.packing import make_bag
 from archiver.xml import parsing
-from tests.conftest import BAGS_EPOCH, CliRunner, make_source_tree
+from tests.conftest import BAGS_EPOCH, CliRunner, small_collection
 
 PAGE = 4096
 PREMIS = "http://www.loc.gov/premis/v3"
@@ -31,15 +30,7 @@ VIEWS = (("audit",), ("audit", "history"), ("audit", "premis"))
 
 def collection_with_history(root: Path, bags: int = 2, files: int = 3) -> Path:
     """A collection of small bags, audited once: its ledger holds one run."""
-    collection = root / "collection"
-    for number in range(bags):
-        source = make_source_tree(
-            root / "sources" / f"b{number}",
-            {f"f{i}.txt": f"file {i} of bag {number}\n" for i in range(files)},
-        )
-        make_bag(
-            [source], collection, bag_id=f"b{number}", clock=Clock.from_epoch(BAGS_EPOCH), workers=1
-        )
+    collection = small_collection(root, bags, files)
     assert Collection(collection).audit(workers=1, clock=Clock.from_epoch(BAGS_EPOCH)).intact
     return collection
 
