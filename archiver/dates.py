@@ -140,13 +140,9 @@ _QUOTED = 40
 def read_date(text: str) -> DateReading:
     """How ``text`` is recorded as a date, and how it reads; DateParseError when it cannot be
     recorded without guessing (the message quotes it and says what to type instead)."""
-    given = text.strip()
+    given = _bounded(text)
     if not given:
         raise DateParseError("empty date")
-    if len(given) > MAX_LENGTH:  # no parser is handed a megabyte; no message quotes one
-        raise DateParseError(
-            f"{given[:_QUOTED]!r}... ({len(given)} characters) is too long to be a date"
-        )
     if _W3CDTF_TIME.match(given):
         return _checked(given, _written(given, text))  # a time with a zone, in UTC
     recorded = _recorded(given, text)
@@ -161,12 +157,21 @@ def recorded_date(text: str) -> DateReading | None:
 
     ``archiver validate`` warns about a ``dc:date`` that is not; the catalog takes the
     earliest and latest day from it."""
-    if len(text.strip()) > MAX_LENGTH:
-        return None
     try:
-        return _recorded(text.strip(), text)
+        return _recorded(_bounded(text), text)
     except DateParseError:
         return None
+
+
+def _bounded(text: str) -> str:
+    """``text`` stripped; DateParseError when it is too long to be a date (no parser is
+    handed a megabyte, no message quotes one)."""
+    given = text.strip()
+    if len(given) > MAX_LENGTH:
+        raise DateParseError(
+            f"{given[:_QUOTED]!r}... ({len(given)} characters) is too long to be a date"
+        )
+    return given
 
 
 def _recorded(value: str, text: str) -> DateReading | None:
