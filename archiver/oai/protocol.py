@@ -549,19 +549,22 @@ class Provider:
 
     def _write_header(self, stream: writing.Stream, item: Item) -> None:
         """``_header``, into a stream."""
-        with stream.element(_tag("header"), {"status": "deleted"} if item.deleted else None):
-            stream.leaf(_tag("identifier"), self.prefix + item.id)
-            stream.leaf(_tag("datestamp"), item.datestamp)
-            if item.setspec:
-                stream.leaf(_tag("setSpec"), item.setspec)
+        attrib, leaves = self._header_parts(item)
+        stream.leaves(_tag("header"), attrib, [(_tag(tag), text, None) for tag, text in leaves])
 
     def _header(self, item: Item) -> etree._Element:
-        header = _element("header", {"status": "deleted"} if item.deleted else None)
-        _sub(header, "identifier", self.prefix + item.id)
-        _sub(header, "datestamp", item.datestamp)
-        if item.setspec:
-            _sub(header, "setSpec", item.setspec)
+        attrib, leaves = self._header_parts(item)
+        header = _element("header", attrib)
+        for tag, text in leaves:
+            _sub(header, tag, text)
         return header
+
+    def _header_parts(self, item: Item) -> tuple[dict[str, str] | None, list[tuple[str, str]]]:
+        """A record's header: its attributes, and its elements' (local name, text)."""
+        leaves = [("identifier", self.prefix + item.id), ("datestamp", item.datestamp)]
+        if item.setspec:
+            leaves.append(("setSpec", item.setspec))
+        return ({"status": "deleted"} if item.deleted else None), leaves
 
     @contextmanager
     def _source(self, item: Item, fmt: Format) -> Iterator[_Source]:
