@@ -11,7 +11,7 @@ from pathlib import Path
 from archiver import layout
 from archiver.bagit import hashing
 from archiver.bagit.reader import Bag, holds_bags, is_bag, read_bag
-from archiver.check.bag import Inspection, Mode, check_bag
+from archiver.check.bag import Inspection, Mode, check_structure, verify_checksums
 from archiver.check.profile import (
     Profile,
     check_profile,
@@ -80,11 +80,17 @@ def inspect_bag(
     owned = None if executor is not None else _pool(read, mode, workers, with_metadata)
     pool = executor or owned
     try:
-        inspection = check_bag(read, mode=mode, workers=workers, executor=pool)
+        inspection = check_structure(read, mode=mode)
+        finish = None
         if with_metadata:
             from archiver.check import metadata  # lxml is loaded only for bags with metadata
 
-            metadata.check_metadata(inspection, pool)
+            # Checked on the pool's workers, first in its queue, while the checksums follow.
+            finish = metadata.begin_metadata(inspection, pool)
+        if mode is Mode.FULL:
+            verify_checksums(inspection, workers, pool)
+        if finish is not None:
+            finish()
     finally:
         if owned is not None:
             owned.shutdown(wait=True, cancel_futures=True)
@@ -113,7 +119,8 @@ def _pool(bag: Bag, mode: Mode, workers: int | None, with_metadata: bool) -> Exe
     big = with_metadata and bag.inventory.tags.get(layout.PREMIS_XML, 0) >= 8 << 20
     if not (many or big):
         return None
-    return hashing.process_pool(count, ["archiver.check.bag"])
+    preload = ["archiver.check.bag", *(["archiver.check.metadata"] if with_metadata else [])]
+    return hashing.process_pool(count, preload)
 
 
 def validate_bags(

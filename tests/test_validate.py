@@ -355,3 +355,113 @@ def test_a_big_documents_schema_is_checked_streaming_and_says_no_false_line(
     assert found, [f.code for f in report.findings]
     assert found[0].params.get("line") is None
     assert ("eight" if name == "premis.xml" else "BOGUS") in found[0].message
+
+
+def _renamed_premis(bag: Path) -> Path:
+    """The bag's PREMIS under another prefix (p:), as another tool may write it."""
+    path = bag / "metadata" / "premis.xml"
+    text = path.read_text(encoding="utf-8")
+    text = text.replace("premis:", "p:").replace("xmlns:premis=", "xmlns:p=")
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+def test_premis_under_another_prefix_is_read_by_namespace_not_by_prefix(
+    cli: CliRunner, bag: Path
+) -> None:
+    """xsi:type="p:file" is PREMIS's file type when p is bound to PREMIS: the objects are
+    cross-checked (a changed digest is found), none is taken for a missing description."""
+    path = _renamed_premis(bag)
+    reseal_tag_manifests(bag)
+    code, report = _validate(cli, bag)
+    assert (code, codes_of(report)) == (0, [])
+    text = path.read_text(encoding="utf-8")
+    digest = re.findall(r"<p:messageDigest>([0-9a-f]+)<", text)[0]
+    path.write_text(text.replace(digest, "0" * len(digest), 1), encoding="utf-8")
+    reseal_tag_manifests(bag)
+    code, report = _validate(cli, bag)
+    assert (code, codes_of(report)) == (1, ["metadata.premis.fixity-mismatch"])
+
+
+def test_a_premis_digest_named_by_its_text_alone_is_still_compared(
+    cli: CliRunner, bag: Path
+) -> None:
+    """Without the LoC valueURI, messageDigestAlgorithm's text (SHA-256) names it."""
+    path = bag / "metadata" / "premis.xml"
+    text = re.sub(r' valueURI="[^"]*"', "", path.read_text(encoding="utf-8"))
+    digest = re.findall(r"<premis:messageDigest>([0-9a-f]{64})<", text)[0]
+    path.write_text(text.replace(digest, "f" * 64, 1), encoding="utf-8")
+    reseal_tag_manifests(bag)
+    code, report = _validate(cli, bag)
+    assert (code, codes_of(report)) == (1, ["metadata.premis.fixity-mismatch"])
+
+
+@pytest.mark.parametrize(
+    "damage",
+    [
+        pytest.param(b"</p:premis>", id="root-never-closed"),
+        pytest.param(b"</p:object>\n</p:premis>", id="last-object-never-closed"),
+    ],
+)
+def test_a_document_cut_short_is_malformed_even_where_its_schema_passes_it(
+    cli: CliRunner, bag: Path, damage: bytes
+) -> None:
+    """libxml2 validating a stream passes a document cut short after a whole record: the
+    one pass that validates while reading must not take that for a valid document."""
+    path = _renamed_premis(bag)
+    data = path.read_bytes()
+    assert data.rstrip().endswith(b"</p:premis>")
+    path.write_bytes(data.rstrip()[: -len(damage)].rstrip())
+    reseal_tag_manifests(bag)
+    code, report = _validate(cli, bag)
+    assert (code, codes_of(report)) == (1, ["metadata.xml.malformed"])
+
+
+def test_an_invalid_document_still_has_its_facts_cross_checked(cli: CliRunner, bag: Path) -> None:
+    """Schema-invalid but well-formed: the violation and the disagreement with the manifest
+    are both told (the one-pass way gives up at the violation; the two passes tell all)."""
+    path = bag / "metadata" / "premis.xml"
+    text = path.read_text(encoding="utf-8")
+    digest = re.findall(r"<premis:messageDigest>([0-9a-f]{64})<", text)[-1]
+    text = text.replace(digest, "e" * 64).replace("<premis:size>", "<premis:size>x", 1)
+    path.write_text(text, encoding="utf-8")
+    reseal_tag_manifests(bag)
+    code, report = _validate(cli, bag)
+    assert code == 1
+    assert codes_of(report) == [
+        "metadata.premis.fixity-mismatch",
+        "metadata.premis.size-mismatch",
+        "metadata.xml.schema-invalid",
+    ]
+
+
+def test_metadata_checked_on_workers_beside_the_checksums_finds_the_same(
+    tmp_path: Path, cli: CliRunner
+) -> None:
+    """With a pool (enough small files), DC and METS go to one worker and PREMIS to another
+    ahead of the checksums: the findings, and their order, are those of one process."""
+    from archiver.bagit import hashing
+    from archiver.validation import validate_bag
+
+    count = hashing.POOL_MINIMUM + 6
+    source = make_source_tree(
+        tmp_path / "src", {f"d/f{n:03}.txt": f"text {n}\n" for n in range(count)}
+    )
+    assert cli("bag", source, "--out", tmp_path / "bags", "--id", "w").code == 0
+    bag = tmp_path / "bags" / "w"
+    flip_byte(bag / "data" / "d" / "f007.txt")
+    mets = bag / "metadata" / "mets.xml"
+    mets.write_bytes(mets.read_bytes().replace(b'CHECKSUM="', b'CHECKSUM="0', 1))
+    premis = bag / "metadata" / "premis.xml"
+    text = premis.read_text(encoding="utf-8")
+    digest = re.findall(r"<premis:messageDigest>([0-9a-f]{64})<", text)[3]
+    premis.write_text(text.replace(digest, "e" * 64), encoding="utf-8")
+    one = validate_bag(bag, workers=1).findings
+    pooled = validate_bag(bag, workers=2).findings
+    assert [f.code for f in one] == [
+        *["bag.payload.checksum-mismatch"] * 2,  # SHA-256 and SHA-512
+        *["bag.tag.checksum-mismatch"] * 4,  # METS and PREMIS, in two tag manifests
+        "metadata.mets.checksum-mismatch",
+        "metadata.premis.fixity-mismatch",
+    ]
+    assert pooled == one

@@ -54,6 +54,8 @@ class Inspection:
     payload_manifests: dict[str, dict[str, str]] = field(default_factory=dict)
     # algorithm -> tag file path -> digest, supported algorithms
     tag_manifests: dict[str, dict[str, str]] = field(default_factory=dict)
+    # manifest path -> inventory path, for paths matched only after NFC normalisation or case
+    aliases: dict[str, str] = field(default_factory=dict)
 
     @property
     def inventory(self) -> Inventory:
@@ -115,6 +117,15 @@ def check_bag(
 ) -> Inspection:
     """Judge a bag (read here unless given as read) by RFC 8493. Checksums are verified on
     ``workers`` processes, or on the caller's ``executor``."""
+    inspection = check_structure(bag, mode=mode)
+    if mode is Mode.FULL:
+        verify_checksums(inspection, workers, executor)
+    return inspection
+
+
+def check_structure(bag: str | os.PathLike[str] | BagFiles | Bag, *, mode: Mode) -> Inspection:
+    """check_bag without its checksums: what needs reading no payload byte (a caller may
+    start other work, the metadata checks, before it lets verify_checksums read them)."""
     if not isinstance(bag, Bag):
         bag = read_bag(bag, fetch_txt=mode is not Mode.FAST)
     report = BagReport(bag.location, bag_info=bag.items())
@@ -130,8 +141,6 @@ def check_bag(
         _check_payload_manifests(judging)
         _check_tag_manifests(judging)
         _check_names(judging)
-    if mode is Mode.FULL:
-        _verify_checksums(judging, workers or hashing.default_workers(), executor)
 
     def by_file(m: Manifest) -> dict[str, str]:
         if not judging.aliases:
@@ -147,7 +156,16 @@ def check_bag(
             for m in bag.tag_manifests()
             if m.supported
         },
+        judging.aliases,
     )
+
+
+def verify_checksums(
+    inspection: Inspection, workers: int | None = None, executor: Executor | None = None
+) -> None:
+    """check_bag's last step: every checksum, on ``workers`` processes or ``executor``."""
+    judging = _Judging(inspection.bag, inspection.report, inspection.aliases)
+    _verify_checksums(judging, workers or hashing.default_workers(), executor)
 
 
 # -- findings other modules report the same way -------------------------------------------
@@ -560,6 +578,8 @@ __all__ = [
     "Inspection",
     "Mode",
     "check_bag",
+    "check_structure",
     "checksum_mismatch",
     "unreadable",
+    "verify_checksums",
 ]

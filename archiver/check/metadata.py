@@ -44,7 +44,6 @@ _METS_ALGORITHMS = {
     "SHA-384": "sha384",
     "SHA-512": "sha512",
 }
-_NS = {"mets": METS, "premis": PREMIS, "xlink": XLINK}
 # Documents up to this size are validated on a tree, which lists every violation.
 _TREE_LIMIT = 16 << 20
 
@@ -62,41 +61,69 @@ class _Scan:
 
 
 # PREMIS documents at least this big are checked on a second core while METS is checked
-# here: each takes seconds for a bag of 10,000 files, and a worker costs a tenth of one.
+# here, when the caller has no pool: each takes a second or more for a bag of 10,000 files,
+# and a worker costs a tenth of one.
 BESIDE_MINIMUM = 8 << 20
 
 
 def check_metadata(inspection: Inspection, executor: Executor | None = None) -> None:
     """Add metadata findings to the inspection's report, comparing with its payload manifests.
 
-    A big PREMIS document is checked on ``executor``, or on a worker process of
-    multiprocessing's fork server (never a fork of this process), while this thread checks
+    With ``executor`` (a pool of processes), DC and METS are checked on one of its workers
+    and PREMIS on another; without, a big PREMIS document is checked on a worker process of
+    multiprocessing's fork server (never a fork of this process) while this thread checks
     DC and METS.
     """
+    begin_metadata(inspection, executor)()
+
+
+def begin_metadata(inspection: Inspection, executor: Executor | None = None) -> Callable[[], None]:
+    """check_metadata, started: what runs on workers is submitted now (ahead of what the
+    caller submits next, the checksums); the function returned does the rest, waits, and
+    adds the findings to the report (DC, METS, then PREMIS, as check_metadata does)."""
     bag, manifests, report = inspection.bag, inspection.payload_manifests, inspection.report
-    beside: Future[list[Finding]] | None = None
-    pool: Executor | None = None
-    if bag.inventory.tags.get(layout.PREMIS_XML, 0) >= BESIDE_MINIMUM:
-        pool = executor or hashing.process_pool(1, [__name__])
-        # What the worker needs of the bag: its files and inventory, not its manifests.
-        slim = replace(bag, manifests=(), fetch=(), problems=())
-        beside = pool.submit(_check_document, slim, layout.PREMIS_XML, manifests)
-    try:
-        for name in (layout.DC_XML, layout.METS_XML):
-            for item in _check_document(bag, name, manifests):
-                report.add(item)
-        if beside is None:
-            found = _check_document(bag, layout.PREMIS_XML, manifests)
-        else:
-            found = beside.result()
-            beside = None
-    finally:
-        if beside is not None:
-            beside.cancel()
-        if pool is not None and pool is not executor:
-            pool.shutdown(wait=True, cancel_futures=True)
-    for item in found:
-        report.add(item)
+    # What a worker needs of the bag: its files and inventory, not its manifests.
+    slim = replace(bag, manifests=(), fetch=(), problems=())
+    big = bag.inventory.tags.get(layout.PREMIS_XML, 0) >= BESIDE_MINIMUM
+    pool = executor
+    if pool is None and big:
+        pool = hashing.process_pool(1, [__name__])
+    futures: list[Future[list[Finding]]] = []
+    if executor is not None:
+        futures.append(executor.submit(_check_documents, slim, _HERE, manifests))
+    if pool is not None:
+        futures.append(pool.submit(_check_documents, slim, (layout.PREMIS_XML,), manifests))
+
+    def finish() -> None:
+        try:
+            if executor is None:
+                futures.insert(0, _done(_check_documents(bag, _HERE, manifests)))
+            if pool is None:
+                futures.append(_done(_check_documents(bag, (layout.PREMIS_XML,), manifests)))
+            for future in futures:
+                for item in future.result():
+                    report.add(item)
+        finally:
+            for future in futures:
+                future.cancel()
+            if pool is not None and pool is not executor:
+                pool.shutdown(wait=True, cancel_futures=True)
+
+    return finish
+
+
+# The documents checked together, apart from PREMIS (the biggest).
+_HERE = (layout.DC_XML, layout.METS_XML)
+
+
+def _done(findings: list[Finding]) -> Future[list[Finding]]:
+    future: Future[list[Finding]] = Future()
+    future.set_result(findings)
+    return future
+
+
+def _check_documents(bag: Bag, names: tuple[str, ...], manifests: Manifests) -> list[Finding]:
+    return [item for name in names for item in _check_document(bag, name, manifests)]
 
 
 def _check_document(bag: Bag, name: str, manifests: Manifests) -> list[Finding]:
@@ -121,11 +148,17 @@ def _check_document(bag: Bag, name: str, manifests: Manifests) -> list[Finding]:
             "PREMIS file object",
         ),
     }
-    scan = _Scan(inventory, manifests, report)
     tags, handler, missing_code, what = handlers[name]
-    if not _scan(bag, name, tags, handler, scan):
-        return report.findings
-    _check_schema(bag, name, report)
+    scan = _Scan(inventory, manifests, report)
+    if not _scan(bag, name, tags, handler, scan, validating=True):
+        # Not a valid document: read again, the plain pass and the schema check apart, so
+        # that every finding is told as it is (libxml2 validating a stream may take a
+        # malformed document for an invalid one, and stops at the first violation).
+        report = BagReport(bag.location)
+        scan = _Scan(inventory, manifests, report)
+        if not _scan(bag, name, tags, handler, scan):
+            return report.findings
+        _check_schema(bag, name, report)
     if missing_code:
         for path in sorted(set(inventory.payload) - scan.described):
             report.add(finding(missing_code, path, f"has no {what}"))
@@ -167,12 +200,26 @@ def _scan(
     tags: tuple[str, ...],
     handler: Callable[[etree._Element, _Scan], None],
     scan: _Scan,
+    *,
+    validating: bool = False,
 ) -> bool:
-    """The plain pass: well-formed, the expected root, each ``tag`` record handled. True if read."""
+    """The plain pass: well-formed, the expected root, each ``tag`` record handled. True if read.
+
+    ``validating``: the usual case in one pass -- libxml2 checks the schema while the
+    records are handled, after a pass in C alone proves the document well-formed (which a
+    validating parser does not: it may pass a truncated document). True only when the
+    document is well-formed, has the expected root and is valid; on False the findings
+    gathered are partial, to be thrown away.
+    """
     wanted = [*tags, *_SECTIONS[name]]
+    schema = parsing.preservation_schema() if validating else None
     try:
-        with bag.open(name) as handle:
-            context: Any = parsing.iterparse(handle, ("end",), tag=wanted)
+        if schema is not None:
+            with bag.open(name) as handle:
+                if parsing.syntax_error(handle) is not None:
+                    return False
+        with bag.open(name) as handle, parsing.validating(schema):
+            context: Any = parsing.iterparse(handle, ("end",), tag=wanted, schema=schema)
             checked = False
             for _, element in context:
                 if not checked:
@@ -195,6 +242,8 @@ def _scan(
         scan.report.add(finding("metadata.xml.malformed", name, f"cannot read: {exc}"))
         return False
     except etree.XMLSyntaxError as exc:
+        if validating:
+            return False
         message, column = _without_position(exc.msg)
         scan.report.add(
             finding("metadata.xml.malformed", name, message, line=exc.lineno, column=column)
@@ -274,6 +323,7 @@ def _mets_record(element: etree._Element, scan: _Scan) -> None:
 
 
 _MDREF = q(METS, "mdRef")
+_FLOCAT = q(METS, "FLocat")
 
 
 def _mets_reference(element: etree._Element, scan: _Scan) -> None:
@@ -299,7 +349,7 @@ def _mets_reference(element: etree._Element, scan: _Scan) -> None:
 
 
 def _mets_file(element: etree._Element, scan: _Scan) -> None:
-    location = element.find("mets:FLocat", _NS)
+    location = element.find(_FLOCAT)
     reference = location.get(q(XLINK, "href")) if location is not None else None
     if reference is None:
         return
@@ -328,25 +378,68 @@ def _mets_file(element: etree._Element, scan: _Scan) -> None:
 
 
 def _premis_object(element: etree._Element, scan: _Scan) -> None:
-    if element.get(q(XSI, "type")) != "premis:file":
+    if not _is_premis_file(element.get(_XSI_TYPE), element):
         return
-    path = element.findtext(
-        "premis:storage/premis:contentLocation/premis:contentLocationValue", namespaces=_NS
-    )
+    # The object's few children walked once (faster than a path search per fact).
+    path = size = None
+    fixities: list[etree._Element] = []
+    for part in element:
+        if part.tag == _CHARACTERISTICS:
+            for fact in part:
+                if fact.tag == _FIXITY:
+                    fixities.append(fact)
+                elif fact.tag == _SIZE:
+                    size = fact.text
+        elif part.tag == _STORAGE and path is None:
+            path = part.findtext(_LOCATION)
     if path is None or path not in scan.inventory.payload:
         return
     scan.described.add(path)
-    _compare_size(
-        scan,
-        "PREMIS",
-        path,
-        element.findtext("premis:objectCharacteristics/premis:size", namespaces=_NS),
+    _compare_size(scan, "PREMIS", path, size)
+    for fixity in fixities:
+        named = fixity.find(_ALGORITHM)
+        algorithm = None if named is None else _premis_algorithm(named)
+        label = algorithm or ("" if named is None else (named.text or "").strip())
+        _compare_digest(scan, "PREMIS", path, algorithm, fixity.findtext(_DIGEST), label=label)
+
+
+_CHARACTERISTICS, _FIXITY, _SIZE, _STORAGE, _ALGORITHM, _DIGEST = (
+    q(PREMIS, local)
+    for local in (
+        "objectCharacteristics",
+        "fixity",
+        "size",
+        "storage",
+        "messageDigestAlgorithm",
+        "messageDigest",
     )
-    for fixity in element.iterfind("premis:objectCharacteristics/premis:fixity", _NS):
-        value_uri = fixity.xpath("string(premis:messageDigestAlgorithm/@valueURI)", namespaces=_NS)
-        algorithm = str(value_uri).rsplit("/", 1)[-1]
-        digest = fixity.findtext("premis:messageDigest", namespaces=_NS)
-        _compare_digest(scan, "PREMIS", path, algorithm, digest, label=algorithm)
+)
+_LOCATION = f"{q(PREMIS, 'contentLocation')}/{q(PREMIS, 'contentLocationValue')}"
+_XSI_TYPE = q(XSI, "type")
+
+
+def _is_premis_file(value: str | None, element: etree._Element) -> bool:
+    """Whether xsi:type names PREMIS's file type, under whatever prefix the document binds."""
+    if value is None:
+        return False
+    prefix, _, local = value.strip().rpartition(":")
+    return local == "file" and element.nsmap.get(prefix or None) == PREMIS
+
+
+def _premis_algorithm(named: etree._Element) -> str | None:
+    """The RFC 8493 name of a messageDigestAlgorithm: by the last step of its valueURI (the
+    LoC vocabulary's), else by its text as METS spells it ("SHA-256") or as the manifests
+    do ("sha256"); None for an algorithm none of these names."""
+    for name in (named.get("valueURI", "").rsplit("/", 1)[-1], (named.text or "").strip()):
+        found = _METS_ALGORITHMS.get(name.upper()) or _METS_ALGORITHMS.get(
+            _RFC_NAMES.get(name.lower(), "")
+        )
+        if found:
+            return found
+    return None
+
+
+_RFC_NAMES = {value: key for key, value in _METS_ALGORITHMS.items()}
 
 
 _CODES = {

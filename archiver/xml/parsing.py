@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from functools import cache
 from pathlib import Path
 from typing import Any, BinaryIO, Literal, cast
@@ -221,6 +222,17 @@ def _compile(imports: tuple[tuple[str, str], ...]) -> etree.XMLSchema:
 
 
 _VALIDATION_LOCK = threading.Lock()
+
+
+@contextmanager
+def validating(schema: etree.XMLSchema | None) -> Iterator[None]:
+    """Held while ``schema`` (when there is one) validates a stream: validations are
+    serialised, as in schema_errors and streamed_schema_error."""
+    if schema is None:
+        yield
+        return
+    with _VALIDATION_LOCK:
+        yield
 
 
 def schema_errors(
