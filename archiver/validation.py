@@ -4,6 +4,7 @@ profile (the one given, or ours when the bag names it) -> Report."""
 from __future__ import annotations
 
 import os
+import stat
 from collections.abc import Sequence
 from concurrent.futures import Executor
 from pathlib import Path
@@ -71,6 +72,8 @@ def inspect_bag(
     mode = Mode(mode)
     if profile is not None and not isinstance(profile, Profile):
         profile = load_profile(Path(profile))
+    if executor is None and _pool_likely(root, mode, workers):
+        hashing.start_pool_server(_PRELOAD)  # starts while the bag is read
     read = read_bag(root, fetch_txt=mode is not Mode.FAST)
     declared = declared_profiles(read.bag_info)
     with_metadata = mode is not Mode.FAST and (
@@ -119,8 +122,34 @@ def _pool(bag: Bag, mode: Mode, workers: int | None, with_metadata: bool) -> Exe
     big = with_metadata and bag.inventory.tags.get(layout.PREMIS_XML, 0) >= 8 << 20
     if not (many or big):
         return None
-    preload = ["archiver.check.bag", *(["archiver.check.metadata"] if with_metadata else [])]
-    return hashing.process_pool(count, preload)
+    return hashing.process_pool(count, _PRELOAD)
+
+
+# What a validation's workers run: checksums, and metadata checks (lxml is loaded in the fork
+# server, never in this process for a bag without metadata).
+_PRELOAD = ("archiver.check.bag", "archiver.check.metadata")
+# Manifests this big list enough files for a pool (POOL_MINIMUM lines of 60 bytes and more).
+_MANY_LINES = hashing.POOL_MINIMUM * 60
+
+
+def _pool_likely(root: Path, mode: Mode, workers: int | None) -> bool:
+    """Whether _pool will want a pool, guessed from a few sizes before the bag is read:
+    long payload manifests (under their usual names) or a big PREMIS document."""
+    if mode is Mode.FAST or (workers or hashing.default_workers()) <= 1:
+        return False
+    names = [f"manifest-{algorithm}.txt" for algorithm in ("sha512", "sha256", "md5", "sha1")]
+    sizes = {name: _size(root / name) for name in [*names, layout.PREMIS_XML]}
+    return (mode is Mode.FULL and max(sizes[name] for name in names) >= _MANY_LINES) or sizes[
+        layout.PREMIS_XML
+    ] >= 8 << 20
+
+
+def _size(path: Path) -> int:
+    try:
+        info = os.lstat(path)
+    except OSError:
+        return 0
+    return info.st_size if stat.S_ISREG(info.st_mode) else 0
 
 
 def validate_bags(

@@ -17,6 +17,7 @@ from __future__ import annotations
 import ctypes
 import hashlib
 import multiprocessing
+import multiprocessing.forkserver
 import os
 import queue
 import select
@@ -495,6 +496,17 @@ def _run_each(
             future.cancel()
         if owned and pool is not None:
             pool.shutdown(wait=True, cancel_futures=True)
+
+
+def start_pool_server(preload: Sequence[str] = ()) -> None:
+    """Start the fork server behind process_pool now, on a thread, so that its start-up (a
+    fresh interpreter importing ``preload``) overlaps what the caller does before it needs
+    a pool. The server lives as long as this process, as it would if a pool started it."""
+    context = multiprocessing.get_context("forkserver")
+    context.set_forkserver_preload([__name__, *preload])
+    threading.Thread(
+        target=multiprocessing.forkserver.ensure_running, name="archiver-forkserver", daemon=True
+    ).start()
 
 
 def process_pool(workers: int, preload: Sequence[str] = ()) -> ProcessPoolExecutor:
