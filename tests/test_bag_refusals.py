@@ -29,7 +29,7 @@ from archiver.packing import make_bag
 from archiver.record import MAX_VALUE, Record
 from archiver.staging import PARTIAL_PREFIX
 from archiver.validation import validate_bag
-from tests.conftest import CliRunner, Run, listing, make_source_tree
+from tests.conftest import CliRunner, Run, listing, make_source_tree, snapshot
 from tests.test_finding_codes import PAYLOAD, archiver_bag, write_foreign_bag
 
 LINE_BREAKS = ["\x85", "\u2028", "\u2029"]
@@ -348,3 +348,53 @@ def test_json_python_cannot_read_is_one_line_for_a_record_and_a_profile(
     profile.write_text(text.replace('"title"', '"BagIt-Profile-Info"'), encoding="utf-8")
     run = cli("validate", bag, "--profile", profile)
     assert_refused(run, tmp_path / "nothing", str(profile), "not JSON", reason)
+
+
+# -- a big file is copied by the kernel (copy_file_range) while its copy is digested ----------
+
+_BIG = 9 << 20  # above hashing.SPLIT_THRESHOLD: copied by the kernel, digested on two threads
+
+
+def _kernel_copy_fails(monkeypatch: pytest.MonkeyPatch, code: int, after: int) -> list[int]:
+    """copy_file_range fails with ``code`` once ``after`` bytes are copied."""
+    real = os.copy_file_range
+    calls: list[int] = []
+
+    def copy_file_range(src: int, dst: int, count: int, *offsets: int | None) -> int:
+        calls.append(code)
+        if (offsets[0] or 0) >= after:
+            raise OSError(code, os.strerror(code))
+        return real(src, dst, min(count, after), *offsets)
+
+    monkeypatch.setattr(os, "copy_file_range", copy_file_range)
+    return calls
+
+
+@pytest.mark.parametrize("code", [errno.EXDEV, errno.ENOSYS, errno.EOPNOTSUPP])
+@pytest.mark.parametrize("after", [0, 1 << 20])
+def test_a_big_file_the_kernel_cannot_copy_is_copied_through_and_the_bag_is_the_same(
+    tmp_path: Path, cli: CliRunner, monkeypatch: pytest.MonkeyPatch, code: int, after: int
+) -> None:
+    """Another file system, an old kernel: the copy goes on through this process, from where
+    the kernel stopped, and the bag is byte for byte the one a single process makes."""
+    source = make_source_tree(tmp_path / "src", {"big.bin": os.urandom(_BIG), "a.txt": "a\n"})
+    assert cli("bag", source, "--out", tmp_path / "one", "--id", "b", "--processes", "1").code == 0
+    calls = _kernel_copy_fails(monkeypatch, code, after)
+    assert cli("bag", source, "--out", tmp_path / "two", "--id", "b", "--processes", "2").code == 0
+    assert calls, "the kernel copy was never tried"
+    assert snapshot(tmp_path / "one") == snapshot(tmp_path / "two")
+    assert validate_bag(tmp_path / "two" / "b").valid
+
+
+@pytest.mark.parametrize("code", sorted(_ERRNOS), ids=lambda c: errno.errorcode[c])
+def test_a_disk_filling_up_during_a_big_copy_is_one_line_naming_the_file(
+    tmp_path: Path, cli: CliRunner, monkeypatch: pytest.MonkeyPatch, code: int
+) -> None:
+    source = make_source_tree(tmp_path / "src", {"big.bin": os.urandom(_BIG)})
+    out = tmp_path / "out"
+    out.mkdir()
+    calls = _kernel_copy_fails(monkeypatch, code, 1 << 20)
+    run = cli("bag", source, "--out", out, "--id", "b", "--processes", "2")
+    assert calls
+    err = assert_refused(run, out, "data/big.bin", _ERRNOS[code], str(out))
+    assert PARTIAL_PREFIX not in err
