@@ -73,6 +73,9 @@ def scan_manifest(
         if not raw:
             yield BadLine(number, text, "no file path")
             continue
+        if "%" not in raw:  # nothing encoded: the path as written (most lines)
+            yield Entry(number, digest.lower(), raw, raw, starred)
+            continue
         if version_1_0 and paths.raw_percent(raw):
             yield BadLine(number, text, "'%' not percent-encoded as %25")
             continue
