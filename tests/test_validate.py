@@ -438,8 +438,8 @@ def test_an_invalid_document_still_has_its_facts_cross_checked(cli: CliRunner, b
 def test_metadata_checked_on_workers_beside_the_checksums_finds_the_same(
     tmp_path: Path, cli: CliRunner
 ) -> None:
-    """With a pool (enough small files), DC and METS go to one worker and PREMIS to another
-    ahead of the checksums: the findings, and their order, are those of one process."""
+    """With a pool (enough small files), the metadata goes to a worker ahead of the
+    checksums: the findings, and their order, are those of one process."""
     from archiver.bagit import hashing
     from archiver.validation import validate_bag
 

@@ -69,8 +69,8 @@ BESIDE_MINIMUM = 8 << 20
 def check_metadata(inspection: Inspection, executor: Executor | None = None) -> None:
     """Add metadata findings to the inspection's report, comparing with its payload manifests.
 
-    With ``executor`` (a pool of processes), DC and METS are checked on one of its workers
-    and PREMIS on another; without, a big PREMIS document is checked on a worker process of
+    With ``executor`` (a pool of processes), the three documents are checked on one of its
+    workers; without, a big PREMIS document is checked on a worker process of
     multiprocessing's fork server (never a fork of this process) while this thread checks
     DC and METS.
     """
@@ -90,8 +90,10 @@ def begin_metadata(inspection: Inspection, executor: Executor | None = None) -> 
         pool = hashing.process_pool(1, [__name__])
     futures: list[Future[list[Finding]]] = []
     if executor is not None:
-        futures.append(executor.submit(_check_documents, slim, _HERE, manifests))
-    if pool is not None:
+        # One job for the three documents: the manifests (tens of megabytes for a bag of
+        # 100,000 files) are sent once, and the other workers have the checksums.
+        futures.append(executor.submit(_check_documents, slim, _ALL, manifests))
+    elif pool is not None:
         futures.append(pool.submit(_check_documents, slim, (layout.PREMIS_XML,), manifests))
 
     def finish() -> None:
@@ -112,8 +114,9 @@ def begin_metadata(inspection: Inspection, executor: Executor | None = None) -> 
     return finish
 
 
-# The documents checked together, apart from PREMIS (the biggest).
+# The documents checked here while PREMIS (the biggest) is checked on a worker, and all.
 _HERE = (layout.DC_XML, layout.METS_XML)
+_ALL = (*_HERE, layout.PREMIS_XML)
 
 
 def _done(findings: list[Finding]) -> Future[list[Finding]]:
