@@ -64,6 +64,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import common
 from common import (
     BAGIT_PY,
     MIB,
@@ -255,25 +256,14 @@ def run_copy(src: Path, out: Path, log: Path) -> Sample:
     return Sample(copy.seconds + flush.seconds, copy.peak_kib)
 
 
-_SHA512 = (
-    "import hashlib, os, sys\n"
-    "for folder, _, names in os.walk(sys.argv[1]):\n"
-    "    for name in names:\n"
-    "        with open(os.path.join(folder, name), 'rb') as f:\n"
-    "            h = hashlib.sha512()\n"
-    "            while chunk := f.read(1 << 20):\n"
-    "                h.update(chunk)\n"
-)
-
-
 def run_sha512(src: Path, _out: Path, log: Path) -> Sample:
     """The floor for hashing: SHA-512 over every byte, on one core."""
-    return run_child([sys.executable, "-c", _SHA512, str(src)], log)
+    return common.run_sha512(src, log)
 
 
 def run_startup(_src: Path, _out: Path, log: Path) -> Sample:
     """archiver's own start-up: the interpreter, the package, the command line."""
-    return run_child([sys.executable, "-m", "archiver", "--version"], log)
+    return common.run_startup(log)
 
 
 @dataclass(frozen=True)
