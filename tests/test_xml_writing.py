@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from io import BytesIO
 
 import pytest
@@ -179,3 +180,44 @@ def test_a_copy_rewrites_the_attributes_it_is_told_to_and_drops_what_it_wrote() 
     # Each element was dropped once written: the parsed tree holds nothing at the end.
     root = seen[0]
     assert len(root) <= 1 and all(len(child) == 0 and not child.text for child in root)
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        "plain/ascii.txt",
+        "Kant's \u201cessay\u201d \u00e9t\u00e9 \u6f22\u5b57 \U0001f600.txt",
+        "tab\there",
+        'amp & lt < gt > quote "',
+        "del \x7f and c1 \x85",
+        "",
+    ],
+)
+def test_leaves_written_in_one_piece_are_the_bytes_lxml_writes(
+    value: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Stream.leaves writes an element whose names and values need nothing of lxml as text
+    of its own: byte for byte what lxml writes (which every other value goes through)."""
+
+    def document() -> bytes:
+        output = BytesIO()
+        with (
+            writing.stream(output) as stream,
+            stream.element(premis._tag("premis"), {"version": "3.0"}, premis.NSMAP),
+            stream.element(premis._tag("object"), {f"{{{NS['xsi']}}}type": "premis:file"}),
+        ):
+            stream.leaves(
+                premis._tag("storage"),
+                {"note": value},
+                [
+                    (premis._tag("contentLocationType"), value, None),
+                    (premis._tag("contentLocationValue"), value, {"a": value, "b": "2"}),
+                    ("{urn:undeclared}x", "y", None),  # no prefix declared: lxml's
+                ],
+            )
+            stream.leaves(premis._tag("fixity"), None, [(premis._tag("size"), value, None)])
+        return output.getvalue()
+
+    ours = document()
+    monkeypatch.setattr(writing, "_PLAIN", re.compile(r"(?!)"))  # nothing is plain: all lxml
+    assert ours == document()

@@ -2,7 +2,9 @@
 
 Every document is UTF-8 with an XML declaration, indented two spaces, ending with a
 newline. lxml escapes every value and refuses what XML 1.0 cannot hold (ValueError), so no
-code here or in the builders escapes anything by hand.
+code here or in the builders escapes anything by hand. (``Stream.leaves``, which runs by the
+hundred thousand, writes an element itself only where nothing in it needs escaping or
+refusing: the very bytes lxml would write, which a test compares.)
 
 A big document (METS and PREMIS of a bag of 100,000 files) is streamed with
 ``etree.xmlfile``: its containers are opened and closed as it is written
@@ -17,6 +19,7 @@ written as a subtree.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import AbstractContextManager, contextmanager
 from types import TracebackType
@@ -36,6 +39,10 @@ Rewrite = Callable[[etree._Element], Mapping[str, str] | etree._Attrib]
 XML = "http://www.w3.org/XML/1998/namespace"  # the xml: prefix's, declared by no document
 _XML_NAMESPACE = f"{{{XML}}}"
 _COPIED = 1000  # elements Stream.copy writes between pauses
+# A value lxml writes as it is: no character it escapes (& < > " and the controls it writes
+# as references) or refuses (other controls, surrogates, U+FFFE, U+FFFF); DEL and the C1
+# controls are left to lxml too.
+_PLAIN = re.compile('[^&<>"\x00-\x1f\x7f-\x9f\ud800-\udfff\ufffe\uffff]*\\Z')
 
 
 class Output(Protocol):
@@ -75,6 +82,8 @@ class Stream:
         self._depth = 0
         self._breaks = [_line(depth) for depth in range(16)]
         self._verbatim = 0  # how many elements open around here are written verbatim
+        self._prefixes: dict[str, str] = {}  # namespace -> prefix, as the root declares them
+        self._names: dict[str, str | None] = {}  # {namespace}local -> prefix:local, or None
 
     def element(
         self,
@@ -89,6 +98,9 @@ class Stream:
         ``verbatim``: nothing is added inside it -- no line break, no indentation; what is
         written there is all it holds (text between elements matters in mixed content).
         """
+        if self._depth == 0 and nsmap:  # the root's prefixes: what leaves may write itself
+            self._prefixes = {uri: prefix for prefix, uri in nsmap.items() if prefix}
+            self._names = {}
         return _Open(self, [self._writer.element(tag, attrib, nsmap)], verbatim)
 
     def elements(self, *chain: tuple[str, Mapping[str, str] | None]) -> _Open:
@@ -105,16 +117,74 @@ class Stream:
         """An element holding only leaves, one a line: an identifier, a link, a file entry.
 
         The same as ``element`` and ``leaf`` calls, in one: these come by the hundred thousand.
+        Where no name or value needs lxml -- every name's prefix declared on the root, no
+        value holding a character XML escapes or refuses -- the element is written as the
+        text lxml would write, in one piece; else through lxml.
         """
-        writer = self._writer
+        leaves = list(leaves)
         outer, inner = self._break(self._depth), self._break(self._depth + 1)
+        plain = None if self._verbatim else self._plain(tag, attrib, leaves, inner, outer)
         self._start_line()
+        if plain is not None:
+            self._writer.flush()
+            self._output.write(plain.encode("utf-8"))
+            return
+        writer = self._writer
         with writer.element(tag, attrib):
             for leaf_tag, text, leaf_attrib in leaves:
                 writer.write(inner)
                 with writer.element(leaf_tag, leaf_attrib):
                     writer.write(text)
             writer.write(outer)
+
+    def _plain(
+        self,
+        tag: str,
+        attrib: Mapping[str, str] | None,
+        leaves: list[Leaf],
+        inner: str,
+        outer: str,
+    ) -> str | None:
+        """``leaves``'s element as lxml writes it, or None when lxml must write it."""
+        name = self._qualified(tag)
+        start = self._start_tag(name, attrib)
+        if start is None:
+            return None
+        pieces = [start]
+        for leaf_tag, text, leaf_attrib in leaves:
+            leaf_name = self._qualified(leaf_tag)
+            opened = self._start_tag(leaf_name, leaf_attrib)
+            if opened is None or not _PLAIN.match(text):
+                return None
+            pieces += (inner, opened, text, f"</{leaf_name}>")
+        pieces += (outer, f"</{name}>")
+        return "".join(pieces)
+
+    def _start_tag(self, name: str | None, attrib: Mapping[str, str] | None) -> str | None:
+        """``<name attr="value"...>``, or None (no name: a namespace the root did not
+        declare; a value lxml would escape)."""
+        if name is None:
+            return None
+        if not attrib:
+            return f"<{name}>"
+        pieces = ["<", name]
+        for key, value in attrib.items():
+            qualified = self._qualified(key) if key.startswith("{") else key
+            if qualified is None or not _PLAIN.match(value):
+                return None
+            pieces += (" ", qualified, '="', value, '"')
+        pieces.append(">")
+        return "".join(pieces)
+
+    def _qualified(self, tag: str) -> str | None:
+        """``prefix:local`` for ``{namespace}local`` when the root declared the namespace."""
+        try:
+            return self._names[tag]
+        except KeyError:
+            namespace, _, local = tag[1:].partition("}")
+            prefix = self._prefixes.get(namespace) if tag.startswith("{") else None
+            found = self._names[tag] = f"{prefix}:{local}" if prefix else None
+            return found
 
     def write(self, element: etree._Element, *, indented: bool = False) -> None:
         """A complete subtree, indented to this depth (unless it already is: ``indented``,
