@@ -156,6 +156,31 @@ def test_line_ending_styles_whatever_the_chunks(data: bytes, endings: str, chunk
     assert verdict.properties.encoding == "US-ASCII"
 
 
+@pytest.mark.parametrize("chunk", [100_000, 1 << 20])
+@pytest.mark.parametrize("bad_at", [None, 5, 32_767, 32_768, 65_537, 99_000])
+def test_a_big_chunk_decoded_in_pieces_counts_and_places_errors_as_one_piece_would(
+    chunk: int, bad_at: int | None
+) -> None:
+    """A chunk is decoded 32 KiB at a time: characters split between pieces are counted
+    once, and a bad byte's offset is the file's, whichever piece it falls in."""
+    text = (
+        "\u201cQuoted\u201d caf\u00e9 \U0001f600 " * 5000
+    )  # multi-byte sequences on every boundary
+    data = bytearray(text.encode())
+    if bad_at is not None:
+        data[bad_at] = 0xFF
+    verdict = _analyse(bytes(data), chunk).verdict()
+    if bad_at is None:
+        assert verdict.properties is not None
+        assert verdict.properties.characters == len(text)
+    else:
+        with pytest.raises(UnicodeDecodeError) as whole:  # where one decode of it all fails
+            bytes(data).decode("utf-8")
+        at = whole.value.start
+        assert verdict.properties is None
+        assert verdict.problem == f"not UTF-8: byte 0x{data[at]:02X} at offset {at}"
+
+
 def test_a_bom_is_noted_and_not_counted() -> None:
     verdict = _analyse(codecs.BOM_UTF8 + "\u00e9".encode(), 2).verdict()
     assert verdict.properties is not None
