@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Mapping
-from concurrent.futures import Executor, Future
+from concurrent.futures import Executor, Future, ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from typing import Any
 from urllib.parse import unquote
@@ -69,18 +69,19 @@ BESIDE_MINIMUM = 8 << 20
 def check_metadata(inspection: Inspection, executor: Executor | None = None) -> None:
     """Add metadata findings to the inspection's report, comparing with its payload manifests.
 
-    With ``executor`` (a pool of processes), the three documents are checked on one of its
-    workers; without, a big PREMIS document is checked on a worker process of
-    multiprocessing's fork server (never a fork of this process) while this thread checks
-    DC and METS.
+    PREMIS, the biggest document, is checked on ``executor`` (a pool of processes) when
+    there is one, or for a big document on a worker process of multiprocessing's fork
+    server (never a fork of this process), while this process checks DC and METS.
     """
     begin_metadata(inspection, executor)()
 
 
 def begin_metadata(inspection: Inspection, executor: Executor | None = None) -> Callable[[], None]:
-    """check_metadata, started: what runs on workers is submitted now (ahead of what the
-    caller submits next, the checksums); the function returned does the rest, waits, and
-    adds the findings to the report (DC, METS, then PREMIS, as check_metadata does)."""
+    """check_metadata, started: PREMIS is submitted now (ahead of what the caller submits
+    next, the checksums) and, with ``executor``, DC and METS are checked on a thread of this
+    process meanwhile -- its main thread only waits for the checksums' results, and the
+    manifests (tens of megabytes for 100,000 files) are sent to one worker only. The
+    function returned waits, and adds the findings to the report (DC, METS, then PREMIS)."""
     bag, manifests, report = inspection.bag, inspection.payload_manifests, inspection.report
     # What a worker needs of the bag: its files and inventory, not its manifests.
     slim = replace(bag, manifests=(), fetch=(), problems=())
@@ -89,16 +90,19 @@ def begin_metadata(inspection: Inspection, executor: Executor | None = None) -> 
     if pool is None and big:
         pool = hashing.process_pool(1, [__name__])
     futures: list[Future[list[Finding]]] = []
-    if executor is not None:
-        # One job for the three documents: the manifests (tens of megabytes for a bag of
-        # 100,000 files) are sent once, and the other workers have the checksums.
-        futures.append(executor.submit(_check_documents, slim, _ALL, manifests))
-    elif pool is not None:
+    if pool is not None:
         futures.append(pool.submit(_check_documents, slim, (layout.PREMIS_XML,), manifests))
+    here = (
+        ThreadPoolExecutor(1, thread_name_prefix="archiver-metadata")
+        if executor is not None
+        else None
+    )
+    if here is not None:
+        futures.insert(0, here.submit(_check_documents, bag, _HERE, manifests))
 
     def finish() -> None:
         try:
-            if executor is None:
+            if here is None:
                 futures.insert(0, _done(_check_documents(bag, _HERE, manifests)))
             if pool is None:
                 futures.append(_done(_check_documents(bag, (layout.PREMIS_XML,), manifests)))
@@ -108,15 +112,16 @@ def begin_metadata(inspection: Inspection, executor: Executor | None = None) -> 
         finally:
             for future in futures:
                 future.cancel()
+            if here is not None:
+                here.shutdown(wait=True)
             if pool is not None and pool is not executor:
                 pool.shutdown(wait=True, cancel_futures=True)
 
     return finish
 
 
-# The documents checked here while PREMIS (the biggest) is checked on a worker, and all.
+# The documents checked in this process while PREMIS (the biggest) is checked on a worker.
 _HERE = (layout.DC_XML, layout.METS_XML)
-_ALL = (*_HERE, layout.PREMIS_XML)
 
 
 def _done(findings: list[Finding]) -> Future[list[Finding]]:
