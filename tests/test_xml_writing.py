@@ -193,7 +193,7 @@ def test_a_copy_rewrites_the_attributes_it_is_told_to_and_drops_what_it_wrote() 
         "",
     ],
 )
-def test_leaves_written_in_one_piece_are_the_bytes_lxml_writes(
+def test_elements_written_in_one_piece_are_the_bytes_lxml_writes(
     value: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """Stream.leaves writes an element whose names and values need nothing of lxml as text
@@ -216,6 +216,22 @@ def test_leaves_written_in_one_piece_are_the_bytes_lxml_writes(
                 ],
             )
             stream.leaves(premis._tag("fixity"), None, [(premis._tag("size"), value, None)])
+            stream.nested(
+                premis._tag("objectCharacteristics"),
+                {"n": "1"},
+                [
+                    (premis._tag("size"), "8", None),
+                    (
+                        premis._tag("format"),
+                        None,
+                        [
+                            (premis._tag("formatDesignation"), None, []),
+                            (premis._tag("formatName"), value, {"v": value}),
+                        ],
+                    ),
+                    (premis._tag("originalName"), "last", None),
+                ],
+            )
         return output.getvalue()
 
     ours = document()

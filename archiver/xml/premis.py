@@ -29,7 +29,7 @@ from archiver.provenance import (
 )
 from archiver.xml import writing
 from archiver.xml.namespaces import PREMIS, PREMIS_XSD, XSI, q
-from archiver.xml.writing import Leaf, Output, Stream
+from archiver.xml.writing import Leaf, Node, Output, Stream
 
 VERSION = "3.0"
 # How a file object says where it lives: its path relative to the bag's base directory.
@@ -63,64 +63,64 @@ def write_file_object(stream: Stream, obj: FileObject) -> None:
 
     Streamed, so it declares no namespace of its own (the document's root does). What can be
     derived is left out: that the file is part of the bag's representation (every file
-    object of a bag's premis.xml is), the registry role of its PRONOM key.
+    object of a bag's premis.xml is), the registry role of its PRONOM key. Built as one
+    node and written in one call: a bag of 100,000 files has as many.
     """
-    with stream.element(_tag("object"), {q(XSI, "type"): "premis:file"}):
-        _write_identifier(stream, "object", obj.identifier)
-        if obj.text is not None:
-            for kind, value in obj.text.significant_properties():
-                stream.leaves(
-                    _tag("significantProperties"),
-                    None,
-                    [
-                        (_tag("significantPropertiesType"), kind, None),
-                        (_tag("significantPropertiesValue"), value, None),
-                    ],
-                )
-        with stream.element(_tag("objectCharacteristics")):
-            for algorithm, digest in obj.digests.items():
-                stream.leaves(
-                    _tag("fixity"),
-                    None,
-                    [
-                        (
-                            _tag("messageDigestAlgorithm"),
-                            HASH_FUNCTIONS.get(algorithm, algorithm),
-                            _vocabulary("cryptographicHashFunctions", algorithm),
-                        ),
-                        (_tag("messageDigest"), digest, None),
-                    ],
-                )
-            stream.leaf(_tag("size"), str(obj.size))
-            fmt = obj.format
-            with stream.element(_tag("format")):
-                designation: list[Leaf] = [(_tag("formatName"), fmt.name, None)]
-                if fmt.version:
-                    designation.append((_tag("formatVersion"), fmt.version, None))
-                stream.leaves(_tag("formatDesignation"), None, designation)
-                if fmt.puid:
-                    stream.leaves(
-                        _tag("formatRegistry"),
-                        None,
-                        [
-                            (_tag("formatRegistryName"), "PRONOM", None),
-                            (_tag("formatRegistryKey"), fmt.puid, None),
-                        ],
-                    )
-        stream.leaf(_tag("originalName"), obj.original_name)
-        with stream.element(_tag("storage")):
-            stream.leaves(
-                _tag("contentLocation"),
+    parts: list[Node] = [_identifier("object", obj.identifier)]
+    if obj.text is not None:
+        parts += [
+            (
+                _tag("significantProperties"),
                 None,
                 [
-                    (_tag("contentLocationType"), CONTENT_LOCATION_TYPE, None),
-                    (_tag("contentLocationValue"), obj.path, None),
+                    (_tag("significantPropertiesType"), kind, None),
+                    (_tag("significantPropertiesValue"), value, None),
                 ],
             )
+            for kind, value in obj.text.significant_properties()
+        ]
+    characteristics: list[Node] = [
+        (
+            _tag("fixity"),
+            None,
+            [
+                (
+                    _tag("messageDigestAlgorithm"),
+                    HASH_FUNCTIONS.get(algorithm, algorithm),
+                    _vocabulary("cryptographicHashFunctions", algorithm),
+                ),
+                (_tag("messageDigest"), digest, None),
+            ],
+        )
+        for algorithm, digest in obj.digests.items()
+    ]
+    characteristics.append((_tag("size"), str(obj.size), None))
+    fmt = obj.format
+    designation: list[Node] = [(_tag("formatName"), fmt.name, None)]
+    if fmt.version:
+        designation.append((_tag("formatVersion"), fmt.version, None))
+    described: list[Node] = [(_tag("formatDesignation"), None, designation)]
+    if fmt.puid:
+        registry: list[Node] = [
+            (_tag("formatRegistryName"), "PRONOM", None),
+            (_tag("formatRegistryKey"), fmt.puid, None),
+        ]
+        described.append((_tag("formatRegistry"), None, registry))
+    characteristics.append((_tag("format"), None, described))
+    location: list[Node] = [
+        (_tag("contentLocationType"), CONTENT_LOCATION_TYPE, None),
+        (_tag("contentLocationValue"), obj.path, None),
+    ]
+    parts += [
+        (_tag("objectCharacteristics"), None, characteristics),
+        (_tag("originalName"), obj.original_name, None),
+        (_tag("storage"), None, [(_tag("contentLocation"), None, location)]),
+    ]
+    stream.nested(_tag("object"), {q(XSI, "type"): "premis:file"}, parts)
 
 
-def _write_identifier(stream: Stream, kind: str, identifier: Identifier) -> None:
-    stream.leaves(
+def _identifier(kind: str, identifier: Identifier) -> tuple[str, None, list[Node]]:
+    return (
         _tag(f"{kind}Identifier"),
         None,
         [
@@ -128,6 +128,11 @@ def _write_identifier(stream: Stream, kind: str, identifier: Identifier) -> None
             (_tag(f"{kind}IdentifierValue"), identifier.value, None),
         ],
     )
+
+
+def _write_identifier(stream: Stream, kind: str, identifier: Identifier) -> None:
+    tag, _, parts = _identifier(kind, identifier)
+    stream.nested(tag, None, parts)
 
 
 def write_event(stream: Stream, ev: Event) -> None:

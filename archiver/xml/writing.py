@@ -20,7 +20,7 @@ written as a subtree.
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager, contextmanager
 from types import TracebackType
 from typing import TYPE_CHECKING, Protocol
@@ -34,6 +34,9 @@ DECLARATION = b'<?xml version="1.0" encoding="UTF-8"?>\n'
 INDENT = "  "
 # (tag, text, attributes) of an element that holds only text, or nothing: Stream.leaves
 Leaf = tuple[str, str, Mapping[str, str] | None]
+# A leaf, or (tag, attributes, children) of an element holding elements: Stream.nested
+Branch = tuple[str, Mapping[str, str] | None, Sequence["Node"]]
+Node = Leaf | Branch
 # What Stream.copy writes for an element's attributes.
 Rewrite = Callable[[etree._Element], Mapping[str, str] | etree._Attrib]
 XML = "http://www.w3.org/XML/1998/namespace"  # the xml: prefix's, declared by no document
@@ -117,48 +120,61 @@ class Stream:
         """An element holding only leaves, one a line: an identifier, a link, a file entry.
 
         The same as ``element`` and ``leaf`` calls, in one: these come by the hundred thousand.
-        Where no name or value needs lxml -- every name's prefix declared on the root, no
-        value holding a character XML escapes or refuses -- the element is written as the
-        text lxml would write, in one piece; else through lxml.
         """
-        leaves = list(leaves)
-        outer, inner = self._break(self._depth), self._break(self._depth + 1)
-        plain = None if self._verbatim else self._plain(tag, attrib, leaves, inner, outer)
-        self._start_line()
-        if plain is not None:
-            self._writer.flush()
-            self._output.write(plain.encode("utf-8"))
-            return
-        writer = self._writer
-        with writer.element(tag, attrib):
-            for leaf_tag, text, leaf_attrib in leaves:
-                writer.write(inner)
-                with writer.element(leaf_tag, leaf_attrib):
-                    writer.write(text)
-            writer.write(outer)
+        self.nested(tag, attrib, list(leaves))
 
-    def _plain(
-        self,
-        tag: str,
-        attrib: Mapping[str, str] | None,
-        leaves: list[Leaf],
-        inner: str,
-        outer: str,
-    ) -> str | None:
-        """``leaves``'s element as lxml writes it, or None when lxml must write it."""
+    def nested(self, tag: str, attrib: Mapping[str, str] | None, children: Sequence[Node]) -> None:
+        """An element holding elements, one a line, each a leaf (tag, text, attributes) or
+        itself such an element (tag, attributes, children): a PREMIS file object in one call.
+
+        Where no name or value needs lxml -- every name's prefix declared on the root, no
+        value holding a character XML escapes or refuses -- it is written as the text lxml
+        would write, in one piece; else element by element through lxml.
+        """
+        plain = None if self._verbatim else self._serialised(tag, attrib, children, self._depth)
+        if plain is None:
+            self._write_nested(tag, attrib, children)
+            return
+        self._start_line()
+        self._writer.flush()
+        self._output.write("".join(plain).encode("utf-8"))
+
+    def _write_nested(
+        self, tag: str, attrib: Mapping[str, str] | None, children: Sequence[Node]
+    ) -> None:
+        with self.element(tag, attrib):
+            for child in children:
+                if isinstance(child[1], str):
+                    self.leaf(*child)
+                else:
+                    self._write_nested(*child)
+
+    def _serialised(
+        self, tag: str, attrib: Mapping[str, str] | None, children: Sequence[Node], depth: int
+    ) -> list[str] | None:
+        """The element as lxml writes it at ``depth``, in pieces; None when lxml must."""
         name = self._qualified(tag)
         start = self._start_tag(name, attrib)
         if start is None:
             return None
+        inner = self._break(depth + 1)
         pieces = [start]
-        for leaf_tag, text, leaf_attrib in leaves:
-            leaf_name = self._qualified(leaf_tag)
-            opened = self._start_tag(leaf_name, leaf_attrib)
-            if opened is None or not _PLAIN.match(text):
-                return None
-            pieces += (inner, opened, text, f"</{leaf_name}>")
-        pieces += (outer, f"</{name}>")
-        return "".join(pieces)
+        for child in children:
+            if isinstance(child[1], str):  # a leaf: (tag, text, attributes)
+                child_tag, text, child_attrib = child
+                child_name = self._qualified(child_tag)
+                opened = self._start_tag(child_name, child_attrib)
+                if opened is None or not _PLAIN.match(text):
+                    return None
+                pieces += (inner, opened, text, f"</{child_name}>")
+            else:
+                inside = self._serialised(*child, depth + 1)
+                if inside is None:
+                    return None
+                pieces.append(inner)
+                pieces += inside
+        pieces += (self._break(depth), f"</{name}>")
+        return pieces
 
     def _start_tag(self, name: str | None, attrib: Mapping[str, str] | None) -> str | None:
         """``<name attr="value"...>``, or None (no name: a namespace the root did not
