@@ -311,3 +311,37 @@ def test_any_file_names_make_a_valid_bag_with_schema_valid_metadata(names: list[
         report = validate_bag(result.path)
         assert report.valid, report.to_json()
         assert report.findings == [] or all(f.code == "bag.name.windows" for f in report.findings)
+
+
+@pytest.mark.parametrize("pattern", ["AUAUAUA", "UUUAAAU", "AAAAAAA", "UAUAUAU"])
+def test_a_big_copy_read_ahead_on_two_threads_digests_and_reads_every_byte_in_order(
+    tmp_path: Path, pattern: str
+) -> None:
+    """A big file is copied and digested on two threads, several chunks read ahead; when the
+    text check turns busy or idle (ASCII chunks, then not) the work changes threads. Every
+    digest and the character count are those of the whole file read in order."""
+    import hashlib
+    from concurrent.futures import ThreadPoolExecutor
+
+    from archiver.bagit import hashing
+
+    piece = {"A": b"plain ascii line\n", "U": "caf\u00e9 \u201cq\u201d \U0001f600\n".encode()}
+    chunk = hashing.BIG_CHUNK
+    data = b"".join((piece[c] * (chunk // len(piece[c]) + 1))[:chunk] for c in pattern)
+    data += piece["A"]  # a last, short chunk
+    source = tmp_path / "big.txt"
+    source.write_bytes(data)
+    analyser = TextAnalyser()
+    with ThreadPoolExecutor(1) as helper:
+        found = hashing.copy_file(
+            source, tmp_path / "copy.txt", ["sha256", "sha512"], [analyser], helper=helper
+        )
+    assert (tmp_path / "copy.txt").read_bytes() == data
+    assert found.size == len(data)
+    assert found.digests == {
+        "sha256": hashlib.sha256(data).hexdigest(),
+        "sha512": hashlib.sha512(data).hexdigest(),
+    }
+    verdict = analyser.verdict()
+    assert verdict.properties is not None, verdict.problem
+    assert verdict.properties.characters == len(data.decode("utf-8"))

@@ -19,6 +19,7 @@ from __future__ import annotations
 import ctypes
 import errno
 import hashlib
+import itertools
 import multiprocessing
 import multiprocessing.forkserver
 import os
@@ -62,14 +63,14 @@ R = TypeVar("R")
 _local = threading.local()
 
 
-def _buffers(size: int = CHUNK) -> tuple[memoryview, memoryview]:
-    """The calling thread's two chunk buffers of ``size`` bytes, allocated once per thread."""
-    cache: dict[int, tuple[memoryview, memoryview]] | None = getattr(_local, "views", None)
+def _buffers(size: int = CHUNK, count: int = 2) -> tuple[memoryview, ...]:
+    """The calling thread's ``count`` chunk buffers of ``size`` bytes, allocated once."""
+    cache: dict[tuple[int, int], tuple[memoryview, ...]] | None = getattr(_local, "views", None)
     if cache is None:
         cache = _local.views = {}
-    views = cache.get(size)
+    views = cache.get((size, count))
     if views is None:
-        views = cache[size] = (memoryview(bytearray(size)), memoryview(bytearray(size)))
+        views = cache[size, count] = tuple(memoryview(bytearray(size)) for _ in range(count))
     return views
 
 
@@ -133,37 +134,54 @@ def _pump_split(
     consumers: Sequence[Consumer],
     helper: Executor,
 ) -> Digested:
-    """Two threads on one file, reading ahead into a second buffer.
+    """Two threads on one file, this one reading up to _AHEAD chunks ahead of the helper.
 
     A consumer doing GIL-bound work (a text being decoded) says it is "busy". Then this
     thread runs the costliest digest and the writer, which release the GIL at once, and the
     helper runs the decoding and the other digests. Otherwise the helper runs the costliest
-    digest and this thread everything else. Either way, while the helper works on one
-    chunk this thread reads the next.
+    digest and this thread everything else. The helper runs its chunks in order, never
+    waiting for this thread while chunks are read ahead; a buffer is reused only once the
+    helper is done with it, and every hash and consumer stays with one thread until the
+    work is handed over (the helper's queue drained first).
     """
     main_names, helper_names = _split(list(hashes))
     main = [hashes[n] for n in main_names]
     side = [hashes[n] for n in helper_names]
     gil_bound = [c for c in consumers if hasattr(c, "busy")]
     light = [c for c in consumers if not hasattr(c, "busy")]
-    views = _buffers(BIG_CHUNK)
-    current = 0
-    total = count = read(views[current])
-    while count:
-        chunk = views[current][:count]
-        if any(getattr(c, "busy", False) for c in gil_bound):
-            pending = helper.submit(_feed, main, gil_bound, chunk)
-            _feed(side, light, chunk)
-        else:
-            pending = helper.submit(_feed, side, (), chunk)
-            _feed(main, consumers, chunk)
-        current = 1 - current
-        try:
-            count = read(views[current])
-        finally:
-            pending.result()
-        total += count
+    views = _buffers(BIG_CHUNK, _AHEAD)
+    pending: deque[Future[None]] = deque()
+    mode: bool | None = None
+    total = 0
+    try:
+        for index in itertools.count():
+            if len(pending) == len(views):
+                pending.popleft().result()  # the oldest buffer is free again
+            view = views[index % len(views)]
+            count = read(view)
+            if not count:
+                break
+            chunk = view[:count]
+            busy = any(getattr(c, "busy", False) for c in gil_bound)
+            if busy is not mode:  # the work changes hands: the helper finishes what it has
+                while pending:
+                    pending.popleft().result()
+                mode = busy
+            if busy:
+                pending.append(helper.submit(_feed, main, gil_bound, chunk))
+                _feed(side, light, chunk)
+            else:
+                pending.append(helper.submit(_feed, side, (), chunk))
+                _feed(main, consumers, chunk)
+            total += count
+    finally:
+        while pending:
+            pending.popleft().result()
     return Digested(total, {name: h.hexdigest() for name, h in hashes.items()})
+
+
+# Chunks read ahead of the helper at most (each a buffer of BIG_CHUNK bytes).
+_AHEAD = 4
 
 
 def digest_file(
