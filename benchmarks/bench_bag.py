@@ -75,6 +75,7 @@ from common import (
     median_seconds,
     positive,
     progress,
+    ratio_row,
     rss_floor_line,
     run_child,
     settle,
@@ -351,10 +352,6 @@ def route_rows(outcome: Outcome) -> list[list[str]]:
         timing_row(route.label, outcome.samples[route.key], data.files, data.size)
         for route in ROUTES
     ]
-
-
-def ratio_row(what: str, ratio: float, target: float) -> list[str]:
-    return [what, f"{ratio:.2f}x", f"≤ {target:.2f}x", "yes" if ratio <= target else "**no**"]
 
 
 def floor_samples(outcome: Outcome) -> tuple[str, list[Sample]]:

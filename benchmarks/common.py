@@ -162,3 +162,8 @@ def run_sha512(folder: Path, log: Path) -> Sample:
 def run_startup(log: Path) -> Sample:
     """archiver's own start-up: the interpreter, the package, the command line."""
     return run_child([sys.executable, "-m", "archiver", "--version"], log)
+
+
+def ratio_row(what: str, ratio: float, target: float) -> list[str]:
+    """A table row: what is compared, the ratio, the target (at most), whether it is met."""
+    return [what, f"{ratio:.2f}x", f"≤ {target:.2f}x", "yes" if ratio <= target else "**no**"]
