@@ -398,3 +398,39 @@ def test_a_disk_filling_up_during_a_big_copy_is_one_line_naming_the_file(
     assert calls
     err = assert_refused(run, out, "data/big.bin", _ERRNOS[code], str(out))
     assert PARTIAL_PREFIX not in err
+
+
+@pytest.mark.parametrize(
+    ("size", "processes", "patched"),
+    [(100, "1", "readv"), (_BIG, "2", "copy_file_range")],
+    ids=["small-file-written-through", "big-file-kernel-copy"],
+)
+def test_a_source_changed_while_it_is_copied_is_refused_not_bagged(
+    tmp_path: Path,
+    cli: CliRunner,
+    monkeypatch: pytest.MonkeyPatch,
+    size: int,
+    processes: str,
+    patched: str,
+) -> None:
+    """The digests are of what was copied; a source whose size or time changes meanwhile
+    would leave them describing neither: the bag is refused in one line, nothing left."""
+    source = make_source_tree(tmp_path / "src", {"f.bin": os.urandom(size)})
+    target = source / "f.bin"
+    real = getattr(os, patched)
+    touched: list[bool] = []
+
+    def touch_once(*args: Any) -> Any:
+        result = real(*args)
+        if not touched:
+            touched.append(True)
+            info = target.stat()
+            os.utime(target, ns=(info.st_atime_ns, info.st_mtime_ns + 1_000_000_000))
+        return result
+
+    monkeypatch.setattr(os, patched, touch_once)
+    out = tmp_path / "out"
+    out.mkdir()
+    run = cli("bag", source, "--out", out, "--id", "b", "--processes", processes)
+    assert touched
+    assert_refused(run, out, str(target), "changed while it was being copied")
