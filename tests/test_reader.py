@@ -7,6 +7,8 @@ import os
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from archiver.bagit.files import FolderFiles, Kind
 from archiver.bagit.reader import read_bag, read_labelled
@@ -184,3 +186,62 @@ def test_a_catalog_reads_a_bag_without_listing_its_payload(tmp_path: Path) -> No
     assert bag.inventory.payload == {} and bag.inventory.has_payload_dir
     assert bag.inventory.tags == whole.inventory.tags
     assert bag.items() == whole.items()
+
+
+_DIGEST = st.sampled_from(["a" * 64, "B" * 64, "c" * 63, "0" * 128, "d" * 64 + "x"])
+_SEPARATOR = st.sampled_from([" ", "  ", "   ", "\t", " \t"])
+_PATH = st.one_of(
+    st.sampled_from(
+        [
+            "data/a.txt",
+            "data/sub/b c.txt",
+            "data/../x",
+            "data/%25x",
+            "data/%",
+            "./data/a.txt",
+            "*data/a.txt",
+            "bagit.txt",
+            "data/\u2028line",
+            "data/\x85nel",
+            "data/tab\tin",
+            "data/back\\slash",
+            "data/caf\u00e9",
+            "data/trailing ",
+            "",
+        ]
+    ),
+    st.text(alphabet="ad/ .%\\\u00e9", min_size=1, max_size=12).map(lambda t: "data/" + t),
+)
+_ENDING = st.sampled_from(["\n", "\n", "\n", "\r\n", "\r"])
+
+
+@given(
+    lines=st.lists(st.tuples(_DIGEST, _SEPARATOR, _PATH, _ENDING), max_size=8),
+    bom=st.booleans(),
+)
+@settings(max_examples=300, deadline=None)
+def test_a_payload_manifest_read_whole_gives_what_reading_it_line_by_line_gives(
+    lines: list[tuple[str, str, str, str]], bom: bool
+) -> None:
+    """A payload manifest as a writer makes it is parsed whole, in C; any other goes line
+    by line. Whichever way it goes, the entries and every finding are the same."""
+    import tempfile
+
+    from archiver.bagit import reader
+
+    text = "".join(d + s + p + e for d, s, p, e in lines)
+    with tempfile.TemporaryDirectory() as folder:
+        bag = Path(folder)
+        (bag / "data").mkdir()
+        (bag / "bagit.txt").write_bytes(b"BagIt-Version: 1.0\nTag-File-Character-Encoding: UTF-8\n")
+        (bag / "manifest-sha256.txt").write_bytes(
+            (b"\xef\xbb\xbf" if bom else b"") + text.encode("utf-8")
+        )
+        fast = read_bag(bag)
+        try:
+            reader.PLAIN_MANIFESTS = False  # every manifest line by line
+            slow = read_bag(bag)
+        finally:
+            reader.PLAIN_MANIFESTS = True
+    assert [m.entries for m in fast.manifests] == [m.entries for m in slow.manifests]
+    assert fast.problems == slow.problems
