@@ -119,8 +119,7 @@ def _pool(bag: Bag, mode: Mode, workers: int | None, with_metadata: bool) -> Exe
         return None
     small = sum(1 for size in bag.inventory.payload.values() if size < hashing.SPLIT_THRESHOLD)
     many = mode is Mode.FULL and small >= hashing.POOL_MINIMUM
-    # (check.metadata.BESIDE_MINIMUM: not imported here, it would load lxml for every bag)
-    big = with_metadata and bag.inventory.tags.get(layout.PREMIS_XML, 0) >= 8 << 20
+    big = with_metadata and bag.inventory.tags.get(layout.PREMIS_XML, 0) >= _BIG_PREMIS
     if not (many or big):
         return None
     return hashing.process_pool(count, _PRELOAD)
@@ -129,6 +128,9 @@ def _pool(bag: Bag, mode: Mode, workers: int | None, with_metadata: bool) -> Exe
 # What a validation's workers run: checksums, and metadata checks (lxml is loaded in the fork
 # server, never in this process for a bag without metadata).
 _PRELOAD = ("archiver.check.bag", "archiver.check.metadata")
+# check.metadata.BESIDE_MINIMUM, a PREMIS document big enough to check on a worker (not
+# imported: it would load lxml for every bag).
+_BIG_PREMIS = 8 << 20
 # Manifests this big list enough files for a pool (POOL_MINIMUM lines of 60 bytes and more).
 _MANY_LINES = hashing.POOL_MINIMUM * 60
 
@@ -140,9 +142,8 @@ def _pool_likely(root: Path, mode: Mode, workers: int | None) -> bool:
         return False
     names = [payload_manifest_name(a) for a in ("sha512", "sha256", "md5", "sha1")]
     sizes = {name: _size(root / name) for name in [*names, layout.PREMIS_XML]}
-    return (mode is Mode.FULL and max(sizes[name] for name in names) >= _MANY_LINES) or sizes[
-        layout.PREMIS_XML
-    ] >= 8 << 20
+    many = mode is Mode.FULL and max(sizes[name] for name in names) >= _MANY_LINES
+    return many or sizes[layout.PREMIS_XML] >= _BIG_PREMIS
 
 
 def _size(path: Path) -> int:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 from pathlib import Path
+from typing import BinaryIO
 
 import pytest
 from hypothesis import given, settings
@@ -227,7 +228,7 @@ def test_a_payload_manifest_read_whole_gives_what_reading_it_line_by_line_gives(
     by line. Whichever way it goes, the entries and every finding are the same."""
     import tempfile
 
-    from archiver.bagit import reader
+    from archiver.bagit import manifest
 
     text = "".join(d + s + p + e for d, s, p, e in lines)
     with tempfile.TemporaryDirectory() as folder:
@@ -238,10 +239,15 @@ def test_a_payload_manifest_read_whole_gives_what_reading_it_line_by_line_gives(
             (b"\xef\xbb\xbf" if bom else b"") + text.encode("utf-8")
         )
         fast = read_bag(bag)
+        whole = manifest.read_plain_payload
+
+        def line_by_line(handle: BinaryIO, digest_length: int) -> dict[str, str] | None:
+            return None  # no manifest is taken whole: every line is read one by one
+
         try:
-            reader.PLAIN_MANIFESTS = False  # every manifest line by line
+            manifest.read_plain_payload = line_by_line
             slow = read_bag(bag)
         finally:
-            reader.PLAIN_MANIFESTS = True
+            manifest.read_plain_payload = whole
     assert [m.entries for m in fast.manifests] == [m.entries for m in slow.manifests]
     assert fast.problems == slow.problems

@@ -74,8 +74,7 @@ class FolderFiles:
         """``resolved``: the root with its links resolved, when the caller knows it (a
         collection resolves its own path once, not once per bag it opens)."""
         self.root = Path(root)
-        self._resolved = resolved
-        self._real_string: str | None = None
+        self._resolved = None if resolved is None else str(resolved)
 
     def __repr__(self) -> str:
         return f"FolderFiles({str(self.root)!r})"
@@ -148,19 +147,13 @@ class FolderFiles:
         return fd
 
     @property
-    def _real(self) -> Path:
+    def _real_text(self) -> str:
         """The root with its links resolved, found once. (Not functools.cached_property:
         in Python 3.11 it takes one lock for every instance of the class, and the OAI
         server's threads, each reading bags, queued on it.)"""
         if self._resolved is None:
-            self._resolved = Path(os.path.realpath(self.root))
+            self._resolved = os.path.realpath(self.root)
         return self._resolved
-
-    @property
-    def _real_text(self) -> str:
-        if self._real_string is None:
-            self._real_string = str(self._real)
-        return self._real_string
 
     @staticmethod
     def _where(fd: int) -> str | None:

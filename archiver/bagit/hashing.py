@@ -4,7 +4,7 @@ Each chunk read is handed to every hash and every consumer (the bag writer, the 
 analyser) before the next is read, so a payload file is read exactly once. A big file is
 copied by the kernel instead (copy_file_range), and its copy read back from the page cache
 as it is made: the digests are of the bag's bytes, and no byte is copied through this
-process. Memory is one chunk buffer per worker thread, whatever the file sizes.
+process. Memory is a few chunk buffers per thread, whatever the file sizes.
 
 Both cores are used (``run_all``):
 - a big file: ``pump`` gives the costliest algorithm a helper thread (hashlib releases
@@ -137,8 +137,8 @@ def _pump_split(
     """Two threads on one file, this one reading up to _AHEAD chunks ahead of the helper.
 
     A consumer doing GIL-bound work (a text being decoded) says it is "busy". Then this
-    thread runs the costliest digest and the writer, which release the GIL at once, and the
-    helper runs the decoding and the other digests. Otherwise the helper runs the costliest
+    thread runs the costliest digest and the light consumers, and the helper runs the
+    decoding and the other digests. Otherwise the helper runs the costliest
     digest and this thread everything else. The helper runs its chunks in order, never
     waiting for this thread while chunks are read ahead; a buffer is reused only once the
     helper is done with it, and every hash and consumer stays with one thread until the
@@ -324,7 +324,7 @@ class _KernelCopy:
                 self.condition.notify_all()
 
     def _copy_through(self, offset: int) -> int:
-        view = _buffers(BIG_CHUNK)[0]
+        view = _buffers(BIG_CHUNK, 1)[0]
         count = os.preadv(self.src, [view], offset)
         done = 0
         while done < count:

@@ -103,7 +103,7 @@ def read_plain_payload(handle: BinaryIO, digest_length: int) -> dict[str, str] |
     line = _plain_line(digest_length)
     while chunk := handle.read(_BLOCK):
         data = pending + chunk
-        if not rows and not entries and data.startswith(b"\xef\xbb\xbf"):
+        if not rows and data.startswith(b"\xef\xbb\xbf"):
             return None
         cut = data.rfind(b"\n") + 1
         block, pending = data[:cut], data[cut:]

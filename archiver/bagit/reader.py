@@ -75,11 +75,6 @@ class Inventory:
         return self.payload.get(path, self.tags.get(path))
 
 
-# Whether a plain payload manifest is parsed in blocks (see plain_entries); tests turn it off
-# to compare with the line-by-line reading.
-PLAIN_MANIFESTS = True
-
-
 @dataclass(frozen=True)
 class Declaration:
     """What bagit.txt declares (1.0 and UTF-8 when it says nothing readable)."""
@@ -511,7 +506,7 @@ class _Reading:
         """A UTF-8 payload manifest as a writer makes it, parsed a block at a time in C (a
         bag of 100,000 files: half the time of the line-by-line reading); None when it is
         not one, and its lines must be read one by one."""
-        if self.declaration.codec != "utf-8" or not PLAIN_MANIFESTS:
+        if self.declaration.codec != "utf-8":
             return None
         try:
             with self.files.open(rel) as handle:
@@ -545,13 +540,13 @@ class _Reading:
             self.manifests.append(Manifest(rel, algorithm, tag, supported, entries))
 
     def manifest_entries(self, rel: str, algorithm: str | None, tag: bool) -> dict[str, str]:
-        if not tag and algorithm is not None:
-            plain = self.plain_entries(rel, algorithms.digest_length(algorithm))
+        expected_length = algorithms.digest_length(algorithm) if algorithm else None
+        if not tag and expected_length is not None:
+            plain = self.plain_entries(rel, expected_length)
             if plain is not None:
                 return plain
         strict = self.declaration.strict
         malformed = "bag.manifest.line-malformed"
-        expected_length = algorithms.digest_length(algorithm) if algorithm else None
         duplicate = Severity.ERROR if strict else Severity.WARNING
         found: dict[str, str] = {}
         for entry in manifest.scan_manifest(self.stream(rel, malformed), version_1_0=strict):

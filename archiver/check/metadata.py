@@ -439,15 +439,17 @@ def _premis_algorithm(named: etree._Element) -> str | None:
     LoC vocabulary's), else by its text as METS spells it ("SHA-256") or as the manifests
     do ("sha256"); None for an algorithm none of these names."""
     for name in (named.get("valueURI", "").rsplit("/", 1)[-1], (named.text or "").strip()):
-        found = _METS_ALGORITHMS.get(name.upper()) or _METS_ALGORITHMS.get(
-            _RFC_NAMES.get(name.lower(), "")
-        )
+        found = _ALGORITHM_NAMES.get(name.upper())
         if found:
             return found
     return None
 
 
-_RFC_NAMES = {value: key for key, value in _METS_ALGORITHMS.items()}
+# Either spelling, upper-cased -> the RFC 8493 name: "SHA-256" and "SHA256" -> "sha256".
+_ALGORITHM_NAMES = {
+    **_METS_ALGORITHMS,
+    **{name.upper(): name for name in _METS_ALGORITHMS.values()},
+}
 
 
 _CODES = {

@@ -131,8 +131,7 @@ def _identifier(kind: str, identifier: Identifier) -> tuple[str, None, list[Node
 
 
 def _write_identifier(stream: Stream, kind: str, identifier: Identifier) -> None:
-    tag, _, parts = _identifier(kind, identifier)
-    stream.nested(tag, None, parts)
+    stream.nested(*_identifier(kind, identifier))
 
 
 def write_event(stream: Stream, ev: Event) -> None:

@@ -2,9 +2,10 @@
 
 Every document is UTF-8 with an XML declaration, indented two spaces, ending with a
 newline. lxml escapes every value and refuses what XML 1.0 cannot hold (ValueError), so no
-code here or in the builders escapes anything by hand. (``Stream.leaves``, which runs by the
-hundred thousand, writes an element itself only where nothing in it needs escaping or
-refusing: the very bytes lxml would write, which a test compares.)
+code here or in the builders escapes anything by hand. (``Stream.nested``, behind
+``Stream.leaves``, runs by the hundred thousand: it writes an element itself only where
+nothing in it needs escaping or refusing -- the very bytes lxml would write, which a test
+compares.)
 
 A big document (METS and PREMIS of a bag of 100,000 files) is streamed with
 ``etree.xmlfile``: its containers are opened and closed as it is written
@@ -135,9 +136,8 @@ class Stream:
         if plain is None:
             self._write_nested(tag, attrib, children)
             return
-        self._start_line()
-        self._writer.flush()
-        self._output.write("".join(plain).encode("utf-8"))
+        for _ in self.raw(["".join(plain).encode("utf-8")]):
+            pass
 
     def _write_nested(
         self, tag: str, attrib: Mapping[str, str] | None, children: Sequence[Node]
