@@ -983,20 +983,29 @@ def test_a_changed_bag_group_moves_the_item_to_its_new_set(fresh: Repo) -> None:
     assert error_codes(fresh.ask(f"{LI}&set=letters:1930s")) == ["noRecordsMatch"]
 
 
-def test_a_set_is_named_by_its_groups_description_when_a_bag_gives_one(fresh: Repo) -> None:
-    # setName repeated the setSpec ("editorials"), whatever the bags said of their group.
-    info = fresh.collection / "ed-2" / "bag-info.txt"
+def _add_to_bag_info(fresh: Repo, bag: str, line: str) -> None:
+    """A bag-info line added to ``bag``, changed at 08:00 and seen by the 09:00 refresh."""
+    info = fresh.collection / bag / "bag-info.txt"
     with info.open("a", encoding="utf-8") as handle:
-        handle.write("Bag-Group-Description: Editorials of the Gazette, 1990-2018\n")
+        handle.write(line + "\n")
     changed = epoch("2024-02-17T08:00:00Z")
     os.utime(info, (changed, changed))
     fresh.refresh("2024-02-17T09:00:00Z")
-    found = {
+
+
+def _set_names(fresh: Repo) -> dict[str, str]:
+    """setSpec -> setName, over every page of ListSets."""
+    return {
         str(s.findtext("o:setSpec", namespaces=NS)): str(s.findtext("o:setName", namespaces=NS))
         for page in fresh.pages("verb=ListSets")
         for s in page.iterfind(".//o:set", NS)
     }
-    assert found == {
+
+
+def test_a_set_is_named_by_its_groups_description_when_a_bag_gives_one(fresh: Repo) -> None:
+    # setName repeated the setSpec ("editorials"), whatever the bags said of their group.
+    _add_to_bag_info(fresh, "ed-2", "Bag-Group-Description: Editorials of the Gazette, 1990-2018")
+    assert _set_names(fresh) == {
         "editorials": "Editorials of the Gazette, 1990-2018",
         "letters": "letters",  # no bag describes these: their group is their name
         "letters:1920s": "letters:1920s",
@@ -1007,18 +1016,8 @@ def test_a_set_is_named_by_its_groups_description_when_a_bag_gives_one(fresh: Re
 def test_a_bag_group_with_characters_a_set_spec_cannot_hold_becomes_a_valid_set(
     fresh: Repo,
 ) -> None:
-    info = fresh.collection / "misc" / "bag-info.txt"
-    with info.open("a", encoding="utf-8") as handle:
-        handle.write("Bag-Group-Identifier: Letters & Diaries: 1920s/30s\n")
-    changed = epoch("2024-02-17T08:00:00Z")
-    os.utime(info, (changed, changed))
-    fresh.refresh("2024-02-17T09:00:00Z")
-    pages = fresh.pages("verb=ListSets")  # validated: every setSpec matches the XSD pattern
-    found = {
-        str(s.findtext("o:setSpec", namespaces=NS)): str(s.findtext("o:setName", namespaces=NS))
-        for page in pages
-        for s in page.iterfind(".//o:set", NS)
-    }
+    _add_to_bag_info(fresh, "misc", "Bag-Group-Identifier: Letters & Diaries: 1920s/30s")
+    found = _set_names(fresh)  # the pages validated: every setSpec matches the XSD pattern
     new = sorted(spec for spec in found if spec not in ALL_SETS)
     assert len(new) == 2 and new[1].startswith(new[0] + ":")
     assert all(re.fullmatch(r"[A-Za-z0-9\-_.!~*'()]+(:[A-Za-z0-9\-_.!~*'()]+)*", s) for s in new)
