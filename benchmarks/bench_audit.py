@@ -35,7 +35,7 @@ import statistics
 import sys
 from pathlib import Path
 
-from common import BAGIT_PY, BenchError, machine_lines, run_child
+from common import BAGIT_PY, BenchError, compile_archiver, machine_lines, run_child
 
 HERE = Path(__file__).resolve().parent
 TARGET = 1.7
@@ -140,6 +140,7 @@ def main() -> int:
         "--against-bagit", action="store_true", help="time bagit.py --validate on each bag too"
     )
     args = parser.parse_args()
+    compile_archiver()
     collection = args.work / "collection"
     shutil.rmtree(args.work, ignore_errors=True)
     rng = random.Random(8493)

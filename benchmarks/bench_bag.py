@@ -71,6 +71,7 @@ from common import (
     SEED,
     BenchError,
     Sample,
+    compile_archiver,
     machine_lines,
     median_seconds,
     positive,
@@ -434,6 +435,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"bench_bag: {BAGIT_PY} not found (pip install bagit)", file=sys.stderr)
         return 2
     try:
+        compile_archiver()
         datasets = prepare_data(work / "data", args.size_mib, args.files)
         outcomes = [bench_dataset(data, work, args.repeat) for data in datasets]
     except BenchError as exc:

@@ -79,6 +79,7 @@ from common import (
     SEED,
     BenchError,
     Sample,
+    compile_archiver,
     machine_lines,
     median_seconds,
     positive,
@@ -539,6 +540,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     logs = work / "logs"
     logs.mkdir(parents=True, exist_ok=True)
     try:
+        compile_archiver()
         timed, memory = prepare_data(work / "data", logs, args.size_mib, args.files, args.many)
         timed_outcomes = [bench_dataset(data, logs, args.repeat) for data in timed]
         memory_outcomes = [bench_memory(data, logs) for data in memory]
