@@ -122,6 +122,29 @@ def _analyse(data: bytes, chunk: int) -> TextAnalyser:
     return analyser
 
 
+def _analyse_in_place(data: bytes, chunk: int) -> TextAnalyser:
+    """As the hashing pump feeds it: views of one buffer, refilled for every chunk."""
+    buffer = memoryview(bytearray(chunk))
+    analyser = TextAnalyser()
+    for start in range(0, len(data), chunk):
+        piece = data[start : start + chunk]
+        buffer[: len(piece)] = piece
+        analyser(buffer[: len(piece)])
+    return analyser
+
+
+@pytest.mark.parametrize("chunk", [1, 2, 3, 7, 4096])
+def test_text_read_through_one_reused_buffer_is_judged_as_from_copies(chunk: int) -> None:
+    # A view of a whole buffer is read in place (no copy), a shorter one copied: both must
+    # judge the text alike, the offset of a bad byte included.
+    text = "\ufeffCaf\u00e9 \u201cq\u201d\r\nline\r\rlone CR\n\u00fc end\r".encode() * 3
+    assert _analyse_in_place(text, chunk).verdict() == _analyse(text, chunk).verdict()
+    bad = text[:5] + b"\xff" + text[5:]
+    problem = _analyse_in_place(bad, chunk).verdict().problem
+    assert problem is not None
+    assert problem == _analyse(bad, chunk).verdict().problem
+
+
 @pytest.mark.parametrize("chunk", [1, 2, 3, 7, 4096])
 def test_text_properties_do_not_depend_on_chunk_boundaries(chunk: int) -> None:
     text = "Caf\u00e9 \u201cquoted\u201d\r\nsecond line\r\n\u00fcnicode end"
