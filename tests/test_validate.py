@@ -396,6 +396,34 @@ def test_a_premis_digest_named_by_its_text_alone_is_still_compared(
     assert (code, codes_of(report)) == (1, ["metadata.premis.fixity-mismatch"])
 
 
+def test_premis_facts_are_found_among_comments_and_in_any_order_of_a_fixity(
+    cli: CliRunner, bag: Path
+) -> None:
+    """The checker picks an object's facts out of its children (comments, the digest
+    before its algorithm, which the schema refuses): a wrong size and a wrong digest are
+    each still found."""
+    path = bag / "metadata" / "premis.xml"
+    text = path.read_text(encoding="utf-8")
+    fixity = re.compile(
+        r"(<premis:fixity>)(\s*<premis:messageDigestAlgorithm[^>]*>[^<]*</premis:"
+        r"messageDigestAlgorithm>)(\s*<premis:messageDigest>)([0-9a-f]{64})(</premis:"
+        r"messageDigest>)"
+    )
+    text = fixity.sub(lambda m: f"{m[1]}<!-- c -->{m[3]}{'e' * 64}{m[5]}{m[2]}", text, count=1)
+    text = re.sub(r"(<premis:size>)(\d+)<", r"<!-- c -->\g<1>1\2<", text, count=1)
+    path.write_text(text, encoding="utf-8")
+    reseal_tag_manifests(bag)
+    code, report = _validate(cli, bag)
+    assert (code, sorted(codes_of(report))) == (
+        1,
+        [
+            "metadata.premis.fixity-mismatch",
+            "metadata.premis.size-mismatch",
+            "metadata.xml.schema-invalid",
+        ],
+    )
+
+
 @pytest.mark.parametrize(
     "damage",
     [
