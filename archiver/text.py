@@ -105,10 +105,12 @@ class TextAnalyser:
         self.busy = True
         view = memoryview(data)
         for start in range(0, len(data), _PIECE):
-            pending = len(self._decoder.getstate()[0])
             try:
                 text = self._decoder.decode(view[start : start + _PIECE])
             except UnicodeDecodeError as exc:
+                # exc.start counts from the bytes the decoder held back from the last
+                # piece, which a failed call leaves held: asked only now, not per piece.
+                pending = len(self._decoder.getstate()[0])
                 at = self._offset + start - pending + exc.start
                 self.problem = f"not UTF-8: byte 0x{exc.object[exc.start]:02X} at offset {at}"
                 self.busy = False
