@@ -580,8 +580,7 @@ def start_pool_server(preload: Sequence[str] = ()) -> None:
     """Start the fork server behind process_pool now, on a thread, so that its start-up (a
     fresh interpreter importing ``preload``) overlaps what the caller does before it needs
     a pool. The server lives as long as this process, as it would if a pool started it."""
-    context = multiprocessing.get_context("forkserver")
-    context.set_forkserver_preload([__name__, *preload])
+    _server_context(preload)
     threading.Thread(
         target=multiprocessing.forkserver.ensure_running, name="archiver-forkserver", daemon=True
     ).start()
@@ -591,14 +590,19 @@ def process_pool(workers: int, preload: Sequence[str] = ()) -> ProcessPoolExecut
     """A pool of ``workers`` processes forked by multiprocessing's fork server (started once
     per process; ``preload`` is imported there when it starts): clean children, quick to
     start, no resource of this process inherited."""
-    context = multiprocessing.get_context("forkserver")
-    context.set_forkserver_preload([__name__, *preload])
     return ProcessPoolExecutor(
         max_workers=workers,
-        mp_context=context,
+        mp_context=_server_context(preload),
         initializer=worker_init,
         initargs=(os.getpid(),),
     )
+
+
+def _server_context(preload: Sequence[str]) -> multiprocessing.context.ForkServerContext:
+    """multiprocessing's fork server, to import this module and ``preload`` when it starts."""
+    context = multiprocessing.get_context("forkserver")
+    context.set_forkserver_preload([__name__, *preload])
+    return context
 
 
 def _batches(indices: list[int], sizes: Sequence[int]) -> Iterator[list[int]]:
