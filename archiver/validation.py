@@ -10,7 +10,7 @@ from concurrent.futures import Executor
 from pathlib import Path
 
 from archiver import layout
-from archiver.bagit import hashing
+from archiver.bagit import algorithms, hashing
 from archiver.bagit.manifest import payload_manifest_name
 from archiver.bagit.reader import Bag, holds_bags, is_bag, read_bag
 from archiver.check.bag import Inspection, Mode, check_structure, verify_checksums
@@ -140,7 +140,7 @@ def _pool_likely(root: Path, mode: Mode, workers: int | None) -> bool:
     long payload manifests (under their usual names) or a big PREMIS document."""
     if mode is Mode.FAST or (workers or hashing.default_workers()) <= 1:
         return False
-    names = [payload_manifest_name(a) for a in ("sha512", "sha256", "md5", "sha1")]
+    names = [payload_manifest_name(a) for a in (*algorithms.WRITTEN, *sorted(algorithms.WEAK))]
     sizes = {name: _size(root / name) for name in [*names, layout.PREMIS_XML]}
     many = mode is Mode.FULL and max(sizes[name] for name in names) >= _MANY_LINES
     return many or sizes[layout.PREMIS_XML] >= _BIG_PREMIS
