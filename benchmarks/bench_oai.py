@@ -33,7 +33,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from urllib.parse import quote
 
-from common import machine_lines, positive, progress
+from common import machine_lines, met, positive, progress
 
 HERE = Path(__file__).resolve().parent
 TARGET_DEEP = 1.5
@@ -209,8 +209,10 @@ def report(args: argparse.Namespace, collection: Path) -> int:
         f"| deep page (cursor {(pages - 1) * args.page_size}) | "
         f"{statistics.median(last) * 1000:.1f} | {min(last) * 1000:.1f} |"
     )
-    met = "yes" if ratio <= TARGET_DEEP else "**no**"
-    print(f"\nDeep page / first page: **{ratio:.2f}x** (target ≤ {TARGET_DEEP}x: {met})\n")
+    print(
+        f"\nDeep page / first page: **{ratio:.2f}x** "
+        f"(target ≤ {TARGET_DEEP}x: {met(ratio <= TARGET_DEEP)})\n"
+    )
     print(
         f"- Full Sickle harvest (ListRecords, oai_dc): {records} records in {harvest:.1f} s, "
         f"**{records / harvest:,.0f} records/s**"
