@@ -68,7 +68,7 @@ class TextAnalyser:
     """
 
     def __init__(self) -> None:
-        self._decoder = codecs.getincrementaldecoder("utf-8")("strict")
+        self._held = b""  # the first bytes of a character the last piece cut in two
         self._offset = 0
         self._characters = 0
         self._ascii = True
@@ -88,7 +88,7 @@ class TextAnalyser:
             self.problem = f"NUL byte at offset {self._offset + data.index(0)}"
             self.busy = False
             return
-        if not self._decoder.getstate()[0] and data.isascii():
+        if not self._held and data.isascii():
             self.busy = False
             self._characters += len(data)
             if self._first_line is None and len(self._opening) < _OPENING_LIMIT:
@@ -101,20 +101,22 @@ class TextAnalyser:
     def _decode(self, data: bytes | bytearray) -> bool:
         """Decode ``data`` in pieces of _PIECE bytes: the text decoded stays in the CPU's
         cache (three times faster than a chunk of megabytes at once), and the GIL is let go
-        between pieces."""
+        between pieces. The codec is called directly, not through an incremental decoder
+        (which copies every piece onto what it holds back, and is Python), and holds back
+        only the start of a character cut in two."""
         self.busy = True
         view = memoryview(data)
         for start in range(0, len(data), _PIECE):
+            held = self._held
+            piece = held + view[start : start + _PIECE] if held else view[start : start + _PIECE]
             try:
-                text = self._decoder.decode(view[start : start + _PIECE])
+                text, used = codecs.utf_8_decode(piece, "strict", False)
             except UnicodeDecodeError as exc:
-                # exc.start counts from the bytes the decoder held back from the last
-                # piece, which a failed call leaves held: asked only now, not per piece.
-                pending = len(self._decoder.getstate()[0])
-                at = self._offset + start - pending + exc.start
+                at = self._offset + start - len(held) + exc.start
                 self.problem = f"not UTF-8: byte 0x{exc.object[exc.start]:02X} at offset {at}"
                 self.busy = False
                 return False
+            self._held = bytes(piece[used:]) if used < len(piece) else b""
             if self._characters == 0 and text:  # the first character, wherever chunks split
                 self._bom = text[0] == "\ufeff"
             self._characters += len(text)
@@ -154,11 +156,8 @@ class TextAnalyser:
                 return
 
     def verdict(self) -> TextVerdict:
-        if self.problem is None:
-            try:
-                self._decoder.decode(b"", final=True)
-            except UnicodeDecodeError:
-                self.problem = f"not UTF-8: truncated character at offset {self._offset}"
+        if self.problem is None and self._held:  # a character's first bytes, then the end
+            self.problem = f"not UTF-8: truncated character at offset {self._offset}"
         if self.problem is not None:
             return TextVerdict(None, self.problem)
         if self._first_line is None:
