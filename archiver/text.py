@@ -63,8 +63,7 @@ class TextAnalyser:
 
     Cheap where it can be: an all-ASCII chunk is valid and counted without decoding, and
     line endings are found by looking for CR and LF (memchr) -- counted only in texts that
-    have CRs. ``busy`` says the last chunk needed a real decode (GIL-bound work), which the
-    hashing pump uses to hand both digests to its helper thread.
+    have CRs.
     """
 
     def __init__(self) -> None:
@@ -77,7 +76,6 @@ class TextAnalyser:
         self._pending_cr = False  # the last chunk ended with CR: CRLF or lone CR, the next tells
         self._opening = ""
         self._first_line: str | None = None
-        self.busy = False
         self.problem: str | None = None
 
     def __call__(self, chunk: memoryview) -> None:
@@ -86,10 +84,8 @@ class TextAnalyser:
         data = _bytes_of(chunk)
         if b"\x00" in data:
             self.problem = f"NUL byte at offset {self._offset + data.index(0)}"
-            self.busy = False
             return
         if not self._held and data.isascii():
-            self.busy = False
             self._characters += len(data)
             if self._first_line is None and len(self._opening) < _OPENING_LIMIT:
                 self._look_for_first_line(data[:_OPENING_LIMIT].decode("ascii"))
@@ -104,7 +100,6 @@ class TextAnalyser:
         between pieces. The codec is called directly, not through an incremental decoder
         (which copies every piece onto what it holds back, and is Python), and holds back
         only the start of a character cut in two."""
-        self.busy = True
         view = memoryview(data)
         for start in range(0, len(data), _PIECE):
             held = self._held
@@ -114,7 +109,6 @@ class TextAnalyser:
             except UnicodeDecodeError as exc:
                 at = self._offset + start - len(held) + exc.start
                 self.problem = f"not UTF-8: byte 0x{exc.object[exc.start]:02X} at offset {at}"
-                self.busy = False
                 return False
             self._held = bytes(piece[used:]) if used < len(piece) else b""
             if self._characters == 0 and text:  # the first character, wherever chunks split

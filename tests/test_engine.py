@@ -340,10 +340,12 @@ def test_any_file_names_make_a_valid_bag_with_schema_valid_metadata(names: list[
 def test_a_big_copy_read_ahead_on_two_threads_digests_and_reads_every_byte_in_order(
     tmp_path: Path, pattern: str
 ) -> None:
-    """A big file is copied and digested on two threads, several chunks read ahead; when the
-    text check turns busy or idle (ASCII chunks, then not) the work changes threads. Every
-    digest and the character count are those of the whole file read in order."""
+    """A big file is copied and digested on two threads, several chunks read ahead, the text
+    check meeting ASCII chunks (counted without decoding) and others in any order. Every
+    digest and the character count are those of the whole file read in order, and no thread
+    the copy started outlives it."""
     import hashlib
+    import threading
     from concurrent.futures import ThreadPoolExecutor
 
     from archiver.bagit import hashing
@@ -355,10 +357,12 @@ def test_a_big_copy_read_ahead_on_two_threads_digests_and_reads_every_byte_in_or
     source = tmp_path / "big.txt"
     source.write_bytes(data)
     analyser = TextAnalyser()
+    before = set(threading.enumerate())
     with ThreadPoolExecutor(1) as helper:
         found = hashing.copy_file(
             source, tmp_path / "copy.txt", ["sha256", "sha512"], [analyser], helper=helper
         )
+    assert set(threading.enumerate()) == before
     assert (tmp_path / "copy.txt").read_bytes() == data
     assert found.size == len(data)
     assert found.digests == {
