@@ -11,7 +11,6 @@ ID/
 from __future__ import annotations
 
 BAGIT_VERSION = "1.0"
-PAYLOAD_DIR = "data"
 METADATA_DIR = "metadata"
 DC_XML = "metadata/dc.xml"
 METS_XML = "metadata/mets.xml"

@@ -21,7 +21,7 @@ if TYPE_CHECKING:
 
 from archiver import jsontext, resources
 from archiver.bagit import baginfo
-from archiver.bagit.reader import MAX_TAG_FILE
+from archiver.bagit.names import MAX_TAG_FILE
 from archiver.dates import DateParseError, read_date
 from archiver.errors import MetadataError, Problem
 from archiver.xml.characters import xml_problem

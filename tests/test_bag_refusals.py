@@ -22,7 +22,7 @@ import pytest
 
 from archiver import layout
 from archiver.bagit import writer
-from archiver.bagit.reader import MAX_TAG_FILE
+from archiver.bagit.names import MAX_TAG_FILE
 from archiver.errors import MetadataError, SourceError
 from archiver.ingest import ingest_bag
 from archiver.packing import make_bag

@@ -27,7 +27,7 @@ from typing import Any
 import pytest
 
 from archiver import resources
-from archiver.bagit import reader
+from archiver.bagit import names
 from archiver.bagit.tagfile import MAX_LINE
 from archiver.codes import CATALOGUE
 from tests import corrupt
@@ -209,7 +209,7 @@ def list_tag_manifest_in_tag_manifest(bag: Path) -> None:
 
 
 def inflate_bag_info_past_the_tag_file_limit(bag: Path) -> None:
-    corrupt.inflate_sparse(bag / "bag-info.txt", reader.MAX_TAG_FILE + 1)
+    corrupt.inflate_sparse(bag / "bag-info.txt", names.MAX_TAG_FILE + 1)
 
 
 def link_payload_file_outside(bag: Path) -> None:

@@ -34,15 +34,17 @@ from typing import Any, BinaryIO, cast
 
 from archiver.bagit import algorithms, baginfo, fetch, manifest, paths, tagfile
 from archiver.bagit.files import BagFiles, Entry, Kind, as_files
+from archiver.bagit.names import (
+    BAG_INFO_TXT,
+    BAGIT_TXT,
+    FETCH_TXT,
+    MAX_TAG_FILE,
+    PACKAGE_INFO_TXT,
+    PAYLOAD_DIR,
+)
 from archiver.codes import Severity
 from archiver.findings import Finding, Summariser, finding
 
-BAGIT_TXT = "bagit.txt"
-BAG_INFO_TXT = "bag-info.txt"
-PACKAGE_INFO_TXT = "package-info.txt"  # bag-info.txt's name before BagIt 0.96
-FETCH_TXT = "fetch.txt"
-PAYLOAD_DIR = "data"
-MAX_TAG_FILE = 64 << 20  # tag files read whole; refuse absurd ones
 # A digest that can never match: a path listed twice with different checksums.
 CONFLICTING = "conflicting"
 

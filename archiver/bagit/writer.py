@@ -33,7 +33,7 @@ from typing import Any, BinaryIO, cast
 from archiver import faults
 from archiver.bagit import algorithms, baginfo, hashing, manifest, paths
 from archiver.bagit.files import BagFile
-from archiver.bagit.reader import BAG_INFO_TXT, BAGIT_TXT, PAYLOAD_DIR
+from archiver.bagit.names import BAG_INFO_TXT, BAGIT_TXT, PAYLOAD_DIR
 from archiver.errors import BagWriteError, DigestMismatchError, SourceError
 from archiver.staging import Staging, os_reason
 

@@ -23,9 +23,8 @@ from enum import StrEnum
 
 from archiver.bagit import baginfo, hashing, manifest, paths
 from archiver.bagit.files import BagFiles
+from archiver.bagit.names import BAGIT_TXT, FETCH_TXT
 from archiver.bagit.reader import (
-    BAGIT_TXT,
-    FETCH_TXT,
     Bag,
     Declaration,
     Element,

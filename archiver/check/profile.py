@@ -30,13 +30,8 @@ from typing import Any
 
 from archiver import jsontext, layout, resources
 from archiver.bagit import algorithms, baginfo, manifest
-from archiver.bagit.reader import (
-    BAG_INFO_TXT,
-    BAGIT_TXT,
-    FETCH_TXT,
-    PACKAGE_INFO_TXT,
-    read_labelled,
-)
+from archiver.bagit.names import BAG_INFO_TXT, BAGIT_TXT, FETCH_TXT, PACKAGE_INFO_TXT
+from archiver.bagit.reader import read_labelled
 from archiver.check.bag import Inspection
 from archiver.errors import SchemaError, UsageError
 from archiver.findings import BagReport, Finding, finding

@@ -31,7 +31,8 @@ from lxml import etree
 
 from archiver import layout
 from archiver.bagit.files import FolderFiles
-from archiver.bagit.reader import BAG_INFO_TXT, BAGIT_TXT, Bag, read_bag
+from archiver.bagit.names import BAG_INFO_TXT, BAGIT_TXT
+from archiver.bagit.reader import Bag, read_bag
 from archiver.clock import w3cdtf
 from archiver.collection import bags
 from archiver.collection.store import Row, Schema, Store, statements

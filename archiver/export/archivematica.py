@@ -70,7 +70,7 @@ from typing import Literal
 import bagit  # LoC bagit-python: what Archivematica's bag.is_valid runs
 
 from archiver.bagit import algorithms, baginfo, hashing, manifest, paths
-from archiver.bagit.reader import BAG_INFO_TXT
+from archiver.bagit.names import BAG_INFO_TXT
 from archiver.bagit.writer import PayloadPart, write_bag
 from archiver.codes import Severity
 from archiver.errors import BagWriteError, ExportRefusedError, SourceError
