@@ -33,8 +33,6 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta, timezone, tzinfo
 from typing import Any
 
-from dateutil import parser as dateutil_parser
-
 
 class DateParseError(ValueError):
     """The text is not a date archiver can record without guessing."""
@@ -566,6 +564,8 @@ def _exists(year: int, month: int, day: int) -> bool:
 
 
 def _parse(value: str, default: datetime, text: str) -> datetime:
+    from dateutil import parser as dateutil_parser  # here: 9 ms to import, seldom needed
+
     try:
         return dateutil_parser.parse(
             value, default=default, dayfirst=_day_first(value), tzinfos=_zone

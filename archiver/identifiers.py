@@ -15,8 +15,6 @@ import hashlib
 import re
 from collections.abc import Iterable
 
-from anyascii import anyascii
-
 from archiver.errors import UsageError
 
 _VALID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$")
@@ -37,6 +35,8 @@ def check_bag_id(value: str) -> str:
 def slugify(text: str) -> str:
     """A lowercase ASCII slug of ``text``, transliterated, cut at a word boundary; "" when
     nothing is left. ASCII text is taken as it is: its slug never changes."""
+    from anyascii import anyascii  # here: its import (5 ms) is paid only when it is used
+
     ascii_text = anyascii(text)
     words = re.findall(r"[a-z0-9]+", ascii_text.lower())
     slug = ""
