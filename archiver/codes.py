@@ -210,6 +210,50 @@ _CODES = [
         "a label one or two letters from a reserved one (Source-Organisation): readers take "
         "it for another label, not the reserved element it was surely meant to be",
     ),
+    # serialized bags: .tar, .tar.gz, .zip, read in place (never extracted)
+    Code(
+        "bag.archive.top-level",
+        E,
+        "RFC 8493 §4.1",
+        "a serialized bag's archive does not hold exactly one top-level folder, the bag",
+    ),
+    Code(
+        "bag.archive.unsafe-member",
+        E,
+        "RFC 8493 §5.1",
+        "an archive member named absolute, with '..', a drive letter, a backslash, a NUL or "
+        "bytes that are not UTF-8: never read",
+    ),
+    Code(
+        "bag.archive.duplicate-member",
+        E,
+        "RFC 8493 §4.1",
+        "an archive holds one name twice (or as a file and a folder): only the first is read",
+    ),
+    Code(
+        "bag.archive.damaged",
+        E,
+        "RFC 8493 §4.1",
+        "the archive cannot be read to its end (truncated, not the format its name says)",
+    ),
+    Code(
+        "bag.archive.encrypted",
+        E,
+        "RFC 8493 §4.1",
+        "an encrypted zip entry: its bytes cannot be checked",
+    ),
+    Code(
+        "bag.archive.bomb",
+        E,
+        "RFC 8493 §5.1",
+        "a zip entry that would inflate more than 1,000 times over: not inflated",
+    ),
+    Code(
+        "bag.archive.unsupported-member",
+        E,
+        "RFC 8493 §4.1",
+        "an archive member of a kind not read (a GNU sparse file)",
+    ),
     # path safety and interoperability
     Code(
         "bag.path.symlink",

@@ -11,6 +11,8 @@ from pathlib import Path
 
 from archiver import layout
 from archiver.bagit import algorithms, hashing
+from archiver.bagit.archives import archive_kind, open_archive
+from archiver.bagit.files import BagFiles, FolderFiles
 from archiver.bagit.manifest import payload_manifest_name
 from archiver.bagit.reader import Bag, holds_bags, is_bag, read_bag
 from archiver.check.bag import Inspection, Mode, check_structure, verify_checksums
@@ -68,20 +70,23 @@ def inspect_bag(
     """validate_bag, keeping what was read on the way (the bag as the reader read it,
     manifests with their paths resolved to files): what export and ingest build on."""
     root = Path(bag)
-    if not root.is_dir():
-        raise UsageError(f"{root}: not a directory")
+    files = _files(root)
     mode = Mode(mode)
     if profile is not None and not isinstance(profile, Profile):
         profile = load_profile(Path(profile))
-    if executor is None and _pool_likely(root, mode, workers):
+    folder = isinstance(files, FolderFiles)
+    if executor is None and folder and _pool_likely(root, mode, workers):
         hashing.start_pool_server(_PRELOAD)  # starts while the bag is read
-    read = read_bag(root, fetch_txt=mode is not Mode.FAST)
+    read = read_bag(files, fetch_txt=mode is not Mode.FAST)
     declared = declared_profiles(read.bag_info)
     with_metadata = mode is not Mode.FAST and (
         any(name in read.inventory.tags for name in layout.METADATA_FILES)
         or layout.PROFILE_IDENTIFIER in declared
     )
-    owned = None if executor is not None else _pool(read, mode, workers, with_metadata)
+    # An archive is read in one pass, in this process: no pool (a worker would index it again).
+    owned = (
+        None if executor is not None or not folder else _pool(read, mode, workers, with_metadata)
+    )
     pool = executor or owned
     try:
         inspection = check_structure(read, mode=mode)
@@ -107,8 +112,21 @@ def inspect_bag(
     if reference:
         from archiver.check.reference import second_opinion  # loaded only when asked
 
-        second_opinion(root, inspection.report, mode)
+        second_opinion(root, inspection.report, mode, folder=folder)
     return inspection
+
+
+def _files(root: Path) -> BagFiles:
+    """How a bag at ``root`` is read: a folder, or an archive named as one (.tar, .tar.gz,
+    .tgz, .zip). UsageError when it is neither, or the archive cannot be opened."""
+    if root.is_dir():
+        return FolderFiles(root)
+    if archive_kind(root) is not None and root.is_file():
+        try:
+            return open_archive(root)
+        except OSError as exc:
+            raise UsageError(f"{root}: cannot be read: {exc.strerror or exc}") from exc
+    raise UsageError(f"{root}: not a directory or a .tar, .tar.gz, .tgz or .zip bag")
 
 
 def _pool(bag: Bag, mode: Mode, workers: int | None, with_metadata: bool) -> Executor | None:
@@ -194,6 +212,8 @@ def _not_a_bag(root: Path) -> Finding | None:
     if not root.exists():
         return finding("bag.not-a-bag", "", "no such file or folder")
     if not root.is_dir():
+        if archive_kind(root) is not None and root.is_file():
+            return None  # a serialized bag: the bag rules judge what it holds
         return finding("bag.not-a-bag", "", "a file, not a bag")
     if is_bag(root):
         return None

@@ -12,13 +12,16 @@ catalogue in step, so a new code without a case fails.
 from __future__ import annotations
 
 import hashlib
+import io
 import json
 import os
 import re
 import shutil
 import subprocess
 import sys
+import tarfile
 import unicodedata
+import zipfile
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -139,6 +142,53 @@ def archiver_with(files: Mapping[str, bytes]) -> Builder:
         return archiver_bag(tmp_path, cli, files)
 
     return build
+
+
+def archived(
+    kind: str, extra: Sequence[tuple[str, bytes, bytes]] = (), *, then: Corruption | None = None
+) -> Builder:
+    """A builder of the foreign bag serialized as ``bag.<kind>`` (its one top folder
+    ``bag``), with ``extra`` members (name, tar type, content) after it; ``then`` corrupts
+    the archive file itself."""
+
+    def build(tmp_path: Path, cli: CliRunner) -> Path:
+        folder = write_foreign_bag(tmp_path / "bag")
+        target = tmp_path / f"bag.{kind}"
+        if kind == "zip":
+            with zipfile.ZipFile(target, "w", zipfile.ZIP_DEFLATED) as archive:
+                for path in sorted(folder.rglob("*")):
+                    archive.write(path, path.relative_to(tmp_path).as_posix())
+                for name, _, data in extra:
+                    archive.writestr(name, data)
+        else:
+            with tarfile.open(target, "w", format=tarfile.GNU_FORMAT) as archive:
+                archive.add(folder, arcname="bag")
+                for name, kind_of, data in extra:
+                    info = tarfile.TarInfo(name)
+                    info.type, info.size = kind_of, len(data)
+                    archive.addfile(info, io.BytesIO(data))
+        if then is not None:
+            then(target)
+        return target
+
+    build.__name__ = f"archived({kind!r}, {[name for name, _, _ in extra]!r})"
+    return build
+
+
+def _encrypt_flag(name: str) -> Corruption:
+    """Sets the "encrypted" flag of zip entry ``name`` (local header and central record)."""
+
+    def apply(archive: Path) -> None:
+        data = bytearray(archive.read_bytes())
+        for signature, flag_at, name_at in ((b"PK\x03\x04", 6, 30), (b"PK\x01\x02", 8, 46)):
+            start = 0
+            while (start := data.find(signature, start)) != -1:
+                if data[start + name_at : start + name_at + len(name)] == name.encode():
+                    data[start + flag_at] |= 0x1
+                start += 4
+        archive.write_bytes(bytes(data))
+
+    return apply
 
 
 FETCH_LINE = f"{REMOTE_URL} {len(REMOTE)} data/remote.txt"
@@ -787,6 +837,49 @@ CASES = [
         as_built,
         "bag-info.txt",
         {"label": "Source-Organisation", "reserved": "Source-Organization", "line": 2},
+    ),
+    # -- serialized bags (.tar, .tar.gz, .zip)
+    case(
+        "bag.archive.top-level",
+        archived("tar", [("stray.txt", tarfile.REGTYPE, b"x")]),
+        as_built,
+        "",
+    ),
+    case(
+        "bag.archive.unsafe-member",
+        archived("tar", [("bag/../../evil.txt", tarfile.REGTYPE, b"x")]),
+        as_built,
+        "bag/../../evil.txt",
+    ),
+    case(
+        "bag.archive.duplicate-member",
+        archived("tar", [("bag/data/a.txt", tarfile.REGTYPE, b"another\n")]),
+        as_built,
+        "data/a.txt",
+    ),
+    case(
+        "bag.archive.damaged",
+        archived("zip", then=lambda archive: archive.write_bytes(archive.read_bytes()[:100])),
+        as_built,
+        "",
+    ),
+    case(
+        "bag.archive.encrypted",
+        archived("zip", then=_encrypt_flag("bag/data/a.txt")),
+        as_built,
+        "bag/data/a.txt",
+    ),
+    case(
+        "bag.archive.bomb",
+        archived("zip", [("bag/data/zeros.bin", b"", bytes(64 << 20))]),
+        as_built,
+        "bag/data/zeros.bin",
+    ),
+    case(
+        "bag.archive.unsupported-member",
+        archived("tar", [("bag/data/sparse", tarfile.GNUTYPE_SPARSE, b"hello")]),
+        as_built,
+        "bag/data/sparse",
     ),
     # -- links, special files, names
     case("bag.path.symlink", FOREIGN, link_payload_file_outside, "data/link.txt"),

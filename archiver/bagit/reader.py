@@ -270,6 +270,8 @@ class _Reading:
         specials: list[str] = []
         unreadable: list[str] = []
         has_payload_dir = False
+        for problem in getattr(self.files, "problems", ()):  # what an archive's index met
+            self.summariser.add(problem)
         for entry in self.files.walk(payload=with_payload):
             rel = entry.path
             if rel == PAYLOAD_DIR and entry.kind in (Kind.DIRECTORY, Kind.SYMLINK):

@@ -521,8 +521,13 @@ def _verify_checksums(judging: _Judging, workers: int, executor: Executor | None
         if names:
             jobs.append((rel, names))
     sizes = [inventory.size_of(rel) or 0 for rel, _ in jobs]
-    outcomes = hashing.run_each(
-        functools.partial(_digest_job, bag.files), jobs, sizes, workers, executor, [__name__]
+    in_order = getattr(bag.files, "digests_in_order", None)  # an archive: one pass, in order
+    outcomes = (
+        in_order(jobs)
+        if in_order is not None
+        else hashing.run_each(
+            functools.partial(_digest_job, bag.files), jobs, sizes, workers, executor, [__name__]
+        )
     )
     for index, outcome in outcomes:
         rel = jobs[index][0]

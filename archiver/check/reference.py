@@ -30,8 +30,19 @@ _KNOWN = {
 }
 
 
-def second_opinion(root: Path, report: BagReport, mode: Mode) -> None:
+def second_opinion(root: Path, report: BagReport, mode: Mode, *, folder: bool = True) -> None:
     """Add a reference.* finding when bagit-python disagrees, fails, or may not be run."""
+    if not folder:
+        report.add(
+            finding(
+                "reference.skipped",
+                "",
+                "bagit-python was not run on this bag: it reads folders only, and an archive "
+                "is never extracted",
+                reasons="serialized",
+            )
+        )
+        return
     unsafe = sorted({f.code for f in report.findings if f.code in _UNSAFE})
     if unsafe:
         report.add(

@@ -1,0 +1,530 @@
+"""Bags kept as one file -- ``.tar``, ``.tar.gz``/``.tgz`` and ``.zip`` -- read in place.
+
+An archive is a ``BagFiles`` like a folder: the reader, the validator and the checksums
+see bag paths (``data/a.txt``), never the archive's member names, and nothing is ever
+extracted to disk. The bag is the archive's single top-level folder (RFC 8493 §4.1
+practice).
+
+Opening an archive indexes it once: a zip by its central directory, a tar by one pass
+over its headers (a ``.tar`` seeks over the data; a ``.tar.gz`` must decompress it all,
+and keeps the small tag files it meets, so the reader never decompresses again for them).
+``digests_in_order`` then reads every wanted member once, in stored order, for all its
+algorithms: the one pass a compressed stream allows.
+
+What a hostile archive holds becomes a finding (``problems``), never an exception or a
+write: names that climb out (``..``, absolute, drive letters) or are not UTF-8, duplicate
+names, links, devices, sparse members, encrypted or oversized zip entries, a damaged or
+truncated archive. The member is then left out of the bag, or listed as what it is (a
+link, a special file, unreadable), as a folder's would be.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import os
+import stat
+import tarfile
+import threading
+import zipfile
+import zlib
+from collections.abc import Callable, Iterator, Sequence
+from pathlib import Path
+from typing import IO, BinaryIO, cast
+
+from archiver.bagit import hashing
+from archiver.bagit.files import Entry, Kind
+from archiver.bagit.names import MAX_TAG_FILE, PAYLOAD_DIR
+from archiver.findings import Finding, finding
+
+# What a file name says the archive is (matched case-insensitively, longest first).
+SUFFIXES = ((".tar.gz", "tgz"), (".tgz", "tgz"), (".tar", "tar"), (".zip", "zip"))
+# A zip entry that would grow more than this many times over is a bomb, once it is big.
+MAX_RATIO = 1000
+_RATIO_FROM = 1 << 20
+# Tag files a .tar.gz index keeps in memory, at most, all together.
+_KEPT_AT_MOST = 256 << 20
+_CHUNK = hashing.CHUNK
+
+
+def archive_kind(path: str | os.PathLike[str]) -> str | None:
+    """ "tar", "tgz" or "zip" when ``path`` is named as such an archive, else None."""
+    name = os.fspath(path).lower()
+    for suffix, kind in SUFFIXES:
+        if name.endswith(suffix):
+            return kind
+    return None
+
+
+def bag_id(path: str | os.PathLike[str]) -> str:
+    """The name of an archived bag: its file name without the archive's extension."""
+    name = Path(path).name
+    for suffix, _ in SUFFIXES:
+        if name.lower().endswith(suffix):
+            return name[: -len(suffix)]
+    return name
+
+
+def open_archive(path: str | os.PathLike[str]) -> ArchiveFiles:
+    """The bag in the archive at ``path``, indexed. OSError when the file cannot be opened."""
+    kind = archive_kind(path)
+    if kind == "zip":
+        return ZipFiles(path)
+    if kind in ("tar", "tgz"):
+        return TarFiles(path, compressed=kind == "tgz")
+    raise ValueError(f"{os.fspath(path)} is not named as a .tar, .tar.gz, .tgz or .zip")
+
+
+class _Member:
+    """One archive member as the bag sees it."""
+
+    __slots__ = ("entry", "key")
+
+    def __init__(self, entry: Entry, key: object) -> None:
+        self.entry = entry
+        self.key = key  # how the archive finds it again (a TarInfo, a ZipInfo)
+
+
+class ArchiveFiles:
+    """The common part: the index from bag paths to members, findings, walking."""
+
+    def __init__(self, path: str | os.PathLike[str]) -> None:
+        self.path = Path(path)
+        self.problems: list[Finding] = []
+        self._members: dict[str, _Member] = {}  # bag path -> member, in stored order
+        self._folders: set[str] = set()
+        self._lock = threading.Lock()
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}({str(self.path)!r})"
+
+    @property
+    def location(self) -> str:
+        return str(self.path)
+
+    # -- indexing ------------------------------------------------------------------------
+
+    def _add(self, problem: Finding) -> None:
+        self.problems.append(problem)
+
+    def _place(self, names: Sequence[tuple[str, Entry, object]]) -> None:
+        """Index the members (archive name, entry with the archive name as path, key): find
+        the bag's top folder, refuse unsafe and duplicate names, keep the rest by bag path."""
+        safe: list[tuple[str, Entry, object]] = []
+        for name, entry, key in names:
+            reason = _unsafe(name)
+            if reason is not None:
+                self._add(
+                    finding(
+                        "bag.archive.unsafe-member",
+                        _shown(name),
+                        f"member {reason}; not read",
+                    )
+                )
+                continue
+            safe.append((name.strip("/"), entry, key))
+        tops = {name.split("/", 1)[0] for name, _, _ in safe if name}
+        folders = {
+            name.split("/", 1)[0]
+            for name, entry, _ in safe
+            if "/" in name or entry.kind is Kind.DIRECTORY
+        }
+        top = next(iter(folders)) if len(folders) == 1 else None
+        if top is None or len(tops) > 1:
+            self._add(
+                finding(
+                    "bag.archive.top-level",
+                    "",
+                    f"the archive holds {len(tops)} top-level entries"
+                    + ("" if not tops else f" ({', '.join(sorted(tops)[:5])})")
+                    + ", not the one folder a serialized bag is",
+                    entries=len(tops),
+                )
+            )
+        self.top = top
+        for name, entry, key in safe:
+            if top is None:
+                rel = name
+            elif name == top:
+                continue
+            elif name.startswith(f"{top}/"):
+                rel = name[len(top) + 1 :]
+            else:
+                continue  # beside the bag's folder: told as a top-level entry above
+            if not rel:
+                continue
+            if entry.kind is Kind.DIRECTORY:
+                self._folders.add(rel)
+                continue
+            if rel in self._members or rel in self._folders:
+                self._add(
+                    finding(
+                        "bag.archive.duplicate-member",
+                        rel,
+                        "the archive holds this name more than once; only the first is read",
+                    )
+                )
+                continue
+            self._members[rel] = _Member(Entry(rel, entry.kind, entry.size), key)
+        for rel in list(self._members):  # folders a member implies, listed or not
+            parts = rel.split("/")[:-1]
+            for depth in range(1, len(parts) + 1):
+                self._folders.add("/".join(parts[:depth]))
+        for rel in self._folders & self._members.keys():
+            self._add(
+                finding(
+                    "bag.archive.duplicate-member",
+                    rel,
+                    "the archive holds this name both as a file and as a folder",
+                )
+            )
+            del self._members[rel]
+
+    # -- BagFiles ------------------------------------------------------------------------
+
+    def walk(self, *, payload: bool = True) -> Iterator[Entry]:
+        """Every entry, in the order a folder's walk gives (names sorted, depth first)."""
+        children: dict[str, list[Entry]] = {}
+        for rel in self._folders:
+            parent, _, _ = rel.rpartition("/")
+            children.setdefault(parent, []).append(Entry(rel, Kind.DIRECTORY))
+        for rel, member in self._members.items():
+            parent, _, _ = rel.rpartition("/")
+            children.setdefault(parent, []).append(member.entry)
+        stack: list[str] = [""]
+        while stack:
+            folder = stack.pop()
+            below: list[str] = []
+            for entry in sorted(children.get(folder, ()), key=lambda e: e.path):
+                yield entry
+                if entry.kind is Kind.DIRECTORY and (payload or entry.path != PAYLOAD_DIR):
+                    below.append(entry.path)
+            stack.extend(reversed(below))
+
+    def stat(self, path: str) -> Entry | None:
+        if path in self._folders:
+            return Entry(path, Kind.DIRECTORY)
+        member = self._members.get(path)
+        return None if member is None else member.entry
+
+    def open(self, path: str) -> BinaryIO:
+        member = self._members.get(path)
+        if member is None:
+            raise FileNotFoundError(f"{path}: not in {self.path.name}")
+        if member.entry.kind is not Kind.FILE:
+            raise IsADirectoryError(f"{path} is not a regular file")
+        return self._open(member)
+
+    def _open(self, member: _Member) -> BinaryIO:
+        raise NotImplementedError
+
+    def members(self) -> Iterator[tuple[Entry, BinaryIO | None]]:
+        for rel, member in self._members.items():
+            if member.entry.kind is not Kind.FILE:
+                yield member.entry, None
+                continue
+            try:
+                handle = self.open(rel)
+            except OSError:
+                yield Entry(rel, Kind.UNREADABLE), None
+                continue
+            with contextlib.closing(handle):
+                yield member.entry, handle
+
+    def digests_in_order(
+        self, jobs: Sequence[tuple[str, Sequence[str]]]
+    ) -> Iterator[tuple[int, dict[str, str] | str]]:
+        """(index in ``jobs``, digests or why the member could not be read) for every job
+        (bag path, algorithms), each member read once, in the order the archive stores them."""
+        wanted = {rel: index for index, (rel, _) in enumerate(jobs)}
+        for rel, handle in self._stored_order(wanted):
+            index = wanted.pop(rel)
+            if isinstance(handle, str):
+                yield index, handle
+                continue
+            try:
+                yield index, hashing.digest_stream(handle, jobs[index][1]).digests
+            except (OSError, EOFError, tarfile.TarError, zipfile.BadZipFile) as exc:
+                yield index, _reason(exc)
+        for index in wanted.values():  # never met: the archive ended before them
+            yield index, "the archive ends before this member"
+
+    def _stored_order(self, wanted: dict[str, int]) -> Iterator[tuple[str, BinaryIO | str]]:
+        """(bag path, open stream or why not) for the wanted members, in stored order."""
+        for rel, member in list(self._members.items()):
+            if rel not in wanted:
+                continue
+            try:
+                yield rel, self._open(member)
+            except (OSError, EOFError, tarfile.TarError, zipfile.BadZipFile) as exc:
+                yield rel, _reason(exc)
+
+
+class ZipFiles(ArchiveFiles):
+    """A bag in a ``.zip``, read through the central directory."""
+
+    def __init__(self, path: str | os.PathLike[str]) -> None:
+        super().__init__(path)
+        self._zip: zipfile.ZipFile | None = None
+        try:
+            self._zip = zipfile.ZipFile(path)
+            infos = self._zip.infolist()
+        except (zipfile.BadZipFile, zipfile.LargeZipFile, EOFError, ValueError) as exc:
+            self._add(finding("bag.archive.damaged", "", f"not a readable zip: {exc}"))
+            infos = []
+        names: list[tuple[str, Entry, object]] = []
+        for info in infos:
+            name = info.filename
+            kind = _zip_kind(info)
+            if info.flag_bits & 0x1:
+                self._add(
+                    finding(
+                        "bag.archive.encrypted",
+                        _shown(name),
+                        "an encrypted entry; it cannot be read",
+                    )
+                )
+                kind = Kind.UNREADABLE
+            elif kind is Kind.FILE and _bomb(info):
+                self._add(
+                    finding(
+                        "bag.archive.bomb",
+                        _shown(name),
+                        f"would grow from {info.compress_size} to {info.file_size} bytes "
+                        f"(more than {MAX_RATIO} times); not read",
+                        size=info.file_size,
+                    )
+                )
+                kind = Kind.UNREADABLE
+            names.append((name, Entry(name, kind, info.file_size), info))
+        self._place(names)
+
+    def __reduce__(self) -> tuple[type[ZipFiles], tuple[str]]:
+        return (ZipFiles, (str(self.path),))  # a worker opens and indexes it again
+
+    def _open(self, member: _Member) -> BinaryIO:
+        assert self._zip is not None
+        info = cast("zipfile.ZipInfo", member.key)
+        with self._lock:  # ZipFile's shared file handle: one open at a time
+            try:
+                return cast("BinaryIO", self._zip.open(info))
+            except (zipfile.BadZipFile, RuntimeError, NotImplementedError) as exc:
+                raise OSError(_reason(exc)) from exc
+
+
+def _zip_kind(info: zipfile.ZipInfo) -> Kind:
+    if info.is_dir():
+        return Kind.DIRECTORY
+    kind = stat.S_IFMT(info.external_attr >> 16)
+    if info.create_system == 3 and kind:  # made on Unix, with a file type: links, devices
+        if kind == stat.S_IFLNK:
+            return Kind.SYMLINK
+        if kind not in (stat.S_IFREG, stat.S_IFDIR):
+            return Kind.SPECIAL
+    return Kind.FILE
+
+
+def _bomb(info: zipfile.ZipInfo) -> bool:
+    return info.file_size > _RATIO_FROM and info.file_size > MAX_RATIO * max(info.compress_size, 1)
+
+
+class TarFiles(ArchiveFiles):
+    """A bag in a ``.tar`` or ``.tar.gz``."""
+
+    def __init__(self, path: str | os.PathLike[str], *, compressed: bool) -> None:
+        super().__init__(path)
+        self.compressed = compressed
+        self._kept: dict[str, bytes] = {}  # .tar.gz: tag files met while indexing
+        self._handle: BinaryIO | None = None
+        names: list[tuple[str, Entry, object]] = []
+        kept = 0
+        try:
+            with self._stream() as archive:
+                for info in archive:
+                    name = info.name
+                    kind = _tar_kind(info)
+                    if info.issparse():
+                        self._add(
+                            finding(
+                                "bag.archive.unsupported-member",
+                                _shown(name),
+                                "a GNU sparse member; not read",
+                            )
+                        )
+                        kind = Kind.SPECIAL
+                    size = info.size if kind is Kind.FILE else 0
+                    names.append((name, Entry(name, kind, size), info))
+                    if (
+                        compressed
+                        and kind is Kind.FILE
+                        and not _in_payload(name)
+                        and kept + size <= _KEPT_AT_MOST
+                        and size <= MAX_TAG_FILE
+                    ):
+                        data = archive.extractfile(info)
+                        if data is not None:
+                            self._kept[name] = data.read()
+                            kept += info.size
+        except (tarfile.TarError, EOFError, OSError, zlib.error) as exc:
+            self._add(finding("bag.archive.damaged", "", f"the archive is damaged: {_reason(exc)}"))
+        self._place(names)
+        self._kept = {
+            rel: self._kept[cast("tarfile.TarInfo", m.key).name]
+            for rel, m in self._members.items()
+            if cast("tarfile.TarInfo", m.key).name in self._kept
+        }
+
+    def __reduce__(self) -> tuple[Callable[[str, bool], TarFiles], tuple[str, bool]]:
+        return (_tar_files, (str(self.path), self.compressed))  # a worker indexes it again
+
+    @contextlib.contextmanager
+    def _stream(self) -> Iterator[tarfile.TarFile]:
+        """The archive read front to back (``r|`` for a .tar.gz: no seeking back)."""
+        with open(self.path, "rb") as raw:
+            if self.compressed:  # two calls: the type checker knows each mode's result
+                archive = tarfile.open(  # noqa: SIM115 - closed by the with below
+                    fileobj=raw, mode="r|gz", encoding="utf-8", errors="surrogateescape"
+                )
+            else:
+                archive = tarfile.open(  # noqa: SIM115 - closed by the with below
+                    fileobj=raw, mode="r:", encoding="utf-8", errors="surrogateescape"
+                )
+            with archive:
+                yield archive
+
+    def _open(self, member: _Member) -> BinaryIO:
+        kept = self._kept.get(member.entry.path)
+        if kept is not None:
+            return io.BytesIO(kept)
+        info = cast("tarfile.TarInfo", member.key)
+        if self.compressed:
+            return cast("BinaryIO", io.BufferedReader(_Scanned(self, info.name), _CHUNK))
+        raw = open(self.path, "rb")  # noqa: SIM115 - handed to the caller, who closes it
+        raw.seek(info.offset_data)
+        return cast("BinaryIO", io.BufferedReader(_Bounded(raw, info.size), _CHUNK))
+
+    def _stored_order(self, wanted: dict[str, int]) -> Iterator[tuple[str, BinaryIO | str]]:
+        if not self.compressed:
+            yield from super()._stored_order(wanted)
+            return
+        by_name = {cast("tarfile.TarInfo", self._members[rel].key).name: rel for rel in wanted}
+        for rel in [r for r in wanted if r in self._kept]:
+            yield rel, io.BytesIO(self._kept[rel])
+        try:
+            with self._stream() as archive:
+                for info in archive:
+                    rel_or_none = by_name.get(info.name)
+                    if rel_or_none is None or rel_or_none not in wanted:
+                        continue
+                    if rel_or_none in self._kept:
+                        continue
+                    data = archive.extractfile(info)
+                    if data is None:
+                        yield rel_or_none, "not a regular file"
+                    else:
+                        yield rel_or_none, cast("BinaryIO", data)
+        except (tarfile.TarError, EOFError, OSError, zlib.error) as exc:
+            reason = _reason(exc)
+            for rel in list(wanted):
+                if rel not in self._kept:
+                    yield rel, reason
+
+
+def _tar_files(path: str, compressed: bool) -> TarFiles:
+    return TarFiles(path, compressed=compressed)
+
+
+def _tar_kind(info: tarfile.TarInfo) -> Kind:
+    if info.isdir():
+        return Kind.DIRECTORY
+    if info.issym():
+        return Kind.SYMLINK
+    if info.isreg():
+        return Kind.FILE
+    return Kind.SPECIAL  # hard links, devices, FIFOs
+
+
+class _Bounded(io.RawIOBase):
+    """``size`` bytes of a file from where it stands: one member of a .tar."""
+
+    def __init__(self, raw: IO[bytes], size: int) -> None:
+        self._raw = raw
+        self._left = size
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer: memoryview) -> int:  # type: ignore[override]
+        if self._left <= 0:
+            return 0
+        view = memoryview(buffer)[: min(len(buffer), self._left)]
+        count = self._raw.readinto(view)  # type: ignore[attr-defined]
+        if not count:
+            raise EOFError("unexpected end of the archive")
+        self._left -= count
+        return int(count)
+
+    def close(self) -> None:
+        self._raw.close()
+        super().close()
+
+
+class _Scanned(io.RawIOBase):
+    """One member of a .tar.gz not kept in memory: found by reading the stream again."""
+
+    def __init__(self, files: TarFiles, name: str) -> None:
+        self._stack = contextlib.ExitStack()
+        archive = self._stack.enter_context(files._stream())
+        data = None
+        for info in archive:
+            if info.name == name:
+                data = archive.extractfile(info)
+                break
+        if data is None:
+            self._stack.close()
+            raise FileNotFoundError(f"{name}: not found again in {files.path.name}")
+        self._data = data
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer: memoryview) -> int:  # type: ignore[override]
+        return self._data.readinto(buffer)  # type: ignore[attr-defined,no-any-return]
+
+    def close(self) -> None:
+        self._stack.close()
+        super().close()
+
+
+def _in_payload(name: str) -> bool:
+    """Whether an archive member's name puts it in its bag's payload (TOP/data/...)."""
+    parts = name.strip("/").split("/")
+    return len(parts) > 2 and parts[1] == PAYLOAD_DIR
+
+
+def _unsafe(name: str) -> str | None:
+    """Why a member's name may not be taken as a path inside the bag, or None."""
+    if "\x00" in name:
+        return "name holds a NUL character"
+    try:
+        name.encode("utf-8")
+    except UnicodeEncodeError:
+        return "name is not UTF-8"
+    if name.startswith("/") or name.startswith("\\"):
+        return "name is absolute"
+    if len(name) > 1 and name[1] == ":" and name[0].isalpha():
+        return "name starts with a drive letter"
+    if "\\" in name:
+        return "name holds a backslash"
+    if any(part == ".." for part in name.split("/")):
+        return "name climbs out with '..'"
+    return None
+
+
+def _shown(name: str) -> str:
+    """A member name fit for a report (never a lone surrogate)."""
+    return name.encode("utf-8", "backslashreplace").decode("utf-8")
+
+
+def _reason(exc: BaseException) -> str:
+    return getattr(exc, "strerror", None) or str(exc) or type(exc).__name__

@@ -1,0 +1,347 @@
+"""Serialized bags (.tar, .tar.gz, .zip) judged in place, as their folders are (issue 13)."""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+import shutil
+import stat
+import tarfile
+import zipfile
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+from archiver.bagit.archives import archive_kind, bag_id, open_archive
+from archiver.packing import make_bag
+from archiver.validation import validate_bag
+from tests.conftest import CliRunner, watch_opens
+from tests.test_conformance import BAGS, SUITE
+
+KINDS = ("tar", "tar.gz", "zip")
+
+
+# -- packing a folder the way others do -----------------------------------------------------
+
+
+def pack(folder: Path, out: Path, kind: str) -> Path:
+    """``folder`` as ``out``.<kind>, its one top-level folder named as the folder is; links
+    stored as links, folders and files in name order."""
+    target = out.with_name(f"{out.name}.{kind}")
+    if kind == "zip":
+        with zipfile.ZipFile(target, "w", zipfile.ZIP_DEFLATED) as archive:
+            for path in [folder, *sorted(folder.rglob("*"))]:
+                name = path.relative_to(folder.parent).as_posix()
+                info = os.lstat(path)
+                if stat.S_ISLNK(info.st_mode):
+                    entry = zipfile.ZipInfo(name)
+                    entry.create_system = 3
+                    entry.external_attr = (stat.S_IFLNK | 0o777) << 16
+                    archive.writestr(entry, os.readlink(path))
+                elif stat.S_ISDIR(info.st_mode):
+                    archive.write(path, f"{name}/")
+                else:
+                    archive.write(path, name)
+    else:
+        with tarfile.open(target, "w:gz" if kind == "tar.gz" else "w") as archive:
+            archive.add(folder, arcname=folder.name)
+    return target
+
+
+def judged(bag: Path) -> tuple[bool, list[tuple[str, str, str]]]:
+    report = validate_bag(bag, workers=1)
+    return report.valid, sorted((f.code, f.path, f.severity) for f in report.findings)
+
+
+# -- the LoC conformance suite, serialized ---------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def suite_copy(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    copy = tmp_path_factory.mktemp("suite") / "bagit-conformance-suite"
+    shutil.copytree(SUITE, copy, symlinks=True)
+    return copy
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_every_conformance_bag_serialized_is_judged_as_its_folder(
+    suite_copy: Path, tmp_path: Path, kind: str
+) -> None:
+    differ = []
+    for name in BAGS:
+        folder = suite_copy / name
+        archive = pack(folder, tmp_path / name.replace("/", "_"), kind)
+        expected = judged(folder)
+        found = judged(archive)
+        if found != expected:
+            differ.append((name, expected, found))
+    assert differ == []
+
+
+# -- names and kinds --------------------------------------------------------------------------
+
+
+def test_archive_names_tell_the_kind_and_the_bag_id() -> None:
+    assert [archive_kind(n) for n in ("b.tar", "B.TAR.GZ", "b.tgz", "b.zip", "b")] == [
+        "tar",
+        "tgz",
+        "tgz",
+        "zip",
+        None,
+    ]
+    assert [bag_id(n) for n in ("x/b1.tar", "b2.tar.gz", "b3.TGZ", "b4.zip")] == [
+        "b1",
+        "b2",
+        "b3",
+        "b4",
+    ]
+
+
+# -- our own bags -------------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def own_bag(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    source = tmp_path_factory.mktemp("src") / "report"
+    (source / "sub").mkdir(parents=True)
+    (source / "a.txt").write_text("caf\u00e9 \u2014 a text\n", encoding="utf-8")
+    (source / "sub" / "b.bin").write_bytes(os.urandom(3000))
+    (source / "sub" / ("\u00fcber long name " + "x" * 120 + ".txt")).write_text("pax\n")
+    return make_bag([source], tmp_path_factory.mktemp("out"), bag_id="own", workers=1).path
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_an_archiver_bag_serialized_validates_with_its_metadata(
+    own_bag: Path, tmp_path: Path, kind: str
+) -> None:
+    archive = pack(own_bag, tmp_path / "own", kind)
+    valid, findings = judged(archive)
+    assert valid, findings
+    assert judged(own_bag) == (valid, findings)
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_a_changed_payload_byte_in_an_archive_is_a_checksum_mismatch(
+    own_bag: Path, tmp_path: Path, kind: str
+) -> None:
+    folder = tmp_path / "own"
+    shutil.copytree(own_bag, folder)
+    with open(folder / "data" / "a.txt", "r+b") as handle:
+        handle.write(b"C")
+    archive = pack(folder, tmp_path / "changed", kind)
+    valid, findings = judged(archive)
+    assert not valid
+    assert ("bag.payload.checksum-mismatch", "data/a.txt", "error") in findings
+
+
+def test_validating_an_archive_writes_nothing_and_reads_only_the_archive(
+    own_bag: Path, tmp_path: Path, cli: CliRunner
+) -> None:
+    archive = pack(own_bag, tmp_path / "own", "tar.gz")
+    before = sorted(p.name for p in tmp_path.iterdir())
+    with watch_opens() as opened:
+        run = cli("validate", "--json", archive)
+    assert run.code == 0, run.out
+    assert json.loads(run.out)["bags"][0]["valid"] is True
+    assert sorted(p.name for p in tmp_path.iterdir()) == before
+    around = [p for p in opened if str(tmp_path) in p]
+    assert around and all(Path(p) == archive for p in around), around
+
+
+# -- hostile archives ---------------------------------------------------------------------------
+
+
+def _tar(path: Path, members: list[tuple[tarfile.TarInfo, bytes | None]]) -> Path:
+    with tarfile.open(path, "w", format=tarfile.PAX_FORMAT) as archive:
+        for info, data in members:
+            if data is not None:
+                info.size = len(data)
+            archive.addfile(info, io.BytesIO(data) if data is not None else None)
+    return path
+
+
+def _member(name: str, kind: bytes = tarfile.REGTYPE, **fields: object) -> tarfile.TarInfo:
+    info = tarfile.TarInfo(name)
+    info.type = kind
+    for key, value in fields.items():
+        setattr(info, key, value)
+    return info
+
+
+def _tagged_bag(top: str = "b") -> list[tuple[tarfile.TarInfo, bytes | None]]:
+    """A valid little bag as tar members (payload data/a.txt)."""
+    import hashlib
+
+    payload = b"hello\n"
+    digest = hashlib.sha256(payload).hexdigest()
+    return [
+        (_member(top, tarfile.DIRTYPE), None),
+        (_member(f"{top}/bagit.txt"), b"BagIt-Version: 1.0\nTag-File-Character-Encoding: UTF-8\n"),
+        (_member(f"{top}/bag-info.txt"), b"Payload-Oxum: 6.1\n"),
+        (_member(f"{top}/manifest-sha256.txt"), f"{digest}  data/a.txt\n".encode()),
+        (_member(f"{top}/data", tarfile.DIRTYPE), None),
+        (_member(f"{top}/data/a.txt"), payload),
+    ]
+
+
+def _codes(path: Path) -> set[tuple[str, str]]:
+    report = validate_bag(path, workers=1)
+    return {(f.code, f.path) for f in report.findings}
+
+
+def test_the_little_tar_bag_is_valid(tmp_path: Path) -> None:
+    assert _codes(_tar(tmp_path / "b.tar", _tagged_bag())) == set()
+
+
+HOSTILE: dict[str, tuple[list[tuple[tarfile.TarInfo, bytes | None]], tuple[str, str]]] = {
+    "climbs out": (
+        [(_member("b/../../evil.txt"), b"x")],
+        ("bag.archive.unsafe-member", "b/../../evil.txt"),
+    ),
+    "absolute": ([(_member("/etc/evil"), b"x")], ("bag.archive.unsafe-member", "/etc/evil")),
+    "drive letter": (
+        [(_member("C:/evil.txt"), b"x")],
+        ("bag.archive.unsafe-member", "C:/evil.txt"),
+    ),
+    "symlink": (
+        [(_member("b/data/link", tarfile.SYMTYPE, linkname="/etc/passwd"), None)],
+        ("bag.path.symlink", "data/link"),
+    ),
+    "hard link": (
+        [(_member("b/data/hard", tarfile.LNKTYPE, linkname="b/data/a.txt"), None)],
+        ("bag.path.special-file", "data/hard"),
+    ),
+    "device": (
+        [(_member("b/data/dev", tarfile.CHRTYPE, devmajor=1, devminor=3), None)],
+        ("bag.path.special-file", "data/dev"),
+    ),
+    "fifo": (
+        [(_member("b/data/fifo", tarfile.FIFOTYPE), None)],
+        ("bag.path.special-file", "data/fifo"),
+    ),
+    "duplicate": (
+        [(_member("b/data/a.txt"), b"other\n")],
+        ("bag.archive.duplicate-member", "data/a.txt"),
+    ),
+    "case clash": (
+        [(_member("b/data/A.txt"), b"x")],
+        ("bag.name.case-or-normalisation", "data/A.txt"),
+    ),
+    "second top folder": ([(_member("c/x.txt"), b"x")], ("bag.archive.top-level", "")),
+}
+
+
+@pytest.mark.parametrize("case", sorted(HOSTILE))
+def test_each_hostile_tar_member_is_a_finding(tmp_path: Path, case: str) -> None:
+    extra, expected = HOSTILE[case]
+    archive = _tar(tmp_path / "b.tar", [*_tagged_bag(), *extra])
+    codes = _codes(archive)
+    if case == "case clash":  # told on the first of the two names, as in a folder
+        expected = ("bag.name.case-or-normalisation", "data/a.txt")
+    assert expected in codes, codes
+    assert not (tmp_path / "evil.txt").exists()
+
+
+def test_a_truncated_tar_is_damaged_and_its_missing_files_told(tmp_path: Path) -> None:
+    archive = _tar(tmp_path / "b.tar", _tagged_bag())
+    data = archive.read_bytes()
+    cut = data.index(b"hello\n")  # inside the payload member
+    archive.write_bytes(data[: cut + 3])
+    codes = _codes(archive)
+    assert ("bag.archive.damaged", "") in codes or ("bag.payload.unreadable", "data/a.txt") in codes
+
+
+def test_a_tar_gz_that_is_no_gzip_is_damaged(tmp_path: Path) -> None:
+    bad = tmp_path / "b.tar.gz"
+    _tar(tmp_path / "b.tar", _tagged_bag()).rename(bad)
+    assert ("bag.archive.damaged", "") in _codes(bad)
+
+
+def test_a_member_longer_than_its_header_says_is_damage_not_a_crash(tmp_path: Path) -> None:
+    archive = _tar(tmp_path / "b.tar", _tagged_bag())
+    data = bytearray(archive.read_bytes())
+    at = data.index(b"hello\n")
+    data[at : at + 6] = b"A" * 6
+    data[at + 6 : at + 512] = b"B" * (512 - 6)  # the payload block, then garbage headers
+    data[at + 512 : at + 1024] = b"C" * 512
+    archive.write_bytes(bytes(data))
+    codes = _codes(archive)
+    assert ("bag.payload.checksum-mismatch", "data/a.txt") in codes or (
+        "bag.archive.damaged",
+        "",
+    ) in codes
+
+
+def _zip(path: Path, entries: list[tuple[str, bytes]], **options: object) -> Path:
+    with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as archive:
+        for name, data in entries:
+            archive.writestr(name, data, **options)  # type: ignore[arg-type]
+    return path
+
+
+def _zip_bag() -> list[tuple[str, bytes]]:
+    return [(info.name, data) for info, data in _tagged_bag() if data is not None]
+
+
+def test_a_zip_bomb_is_not_inflated(tmp_path: Path) -> None:
+    archive = _zip(tmp_path / "b.zip", [*_zip_bag(), ("b/data/bomb.bin", bytes(64 << 20))])
+    codes = _codes(archive)
+    assert ("bag.archive.bomb", "b/data/bomb.bin") in codes
+
+
+def test_an_encrypted_zip_entry_is_a_finding(tmp_path: Path) -> None:
+    archive = _zip(tmp_path / "b.zip", _zip_bag())
+    data = bytearray(archive.read_bytes())
+    # set the "encrypted" flag of data/a.txt in its local header and its central record
+    name = b"b/data/a.txt"
+    for signature, flag_at in ((b"PK\x03\x04", 6), (b"PK\x01\x02", 8)):
+        start = 0
+        while (start := data.find(signature, start)) != -1:
+            name_at = start + (30 if signature == b"PK\x03\x04" else 46)
+            if data[name_at : name_at + len(name)] == name:
+                data[start + flag_at] |= 0x1
+            start += 4
+    archive.write_bytes(bytes(data))
+    codes = _codes(archive)
+    assert ("bag.archive.encrypted", "b/data/a.txt") in codes
+
+
+def test_a_zip_with_entries_beside_the_bag_folder_has_a_top_level_finding(tmp_path: Path) -> None:
+    archive = _zip(tmp_path / "b.zip", [*_zip_bag(), ("stray.txt", b"x")])
+    assert ("bag.archive.top-level", "") in _codes(archive)
+
+
+def test_pax_long_and_unicode_names_are_read(tmp_path: Path) -> None:
+    import hashlib
+
+    name = "\u00fcber-" + "n" * 200 + ".txt"
+    payload = b"long\n"
+    members = _tagged_bag()
+    members[3] = (
+        _member("b/manifest-sha256.txt"),
+        (
+            f"{hashlib.sha256(b'hello' + bytes([10])).hexdigest()}  data/a.txt\n"
+            f"{hashlib.sha256(payload).hexdigest()}  data/{name}\n"
+        ).encode(),
+    )
+    members[2] = (_member("b/bag-info.txt"), b"Payload-Oxum: 11.2\n")
+    archive = _tar(tmp_path / "b.tar", [*members, (_member(f"b/data/{name}"), payload)])
+    assert _codes(archive) == set()
+
+
+@pytest.mark.parametrize("make", [lambda p: p.write_bytes(b""), lambda p: p.write_bytes(b"PK")])
+def test_an_empty_or_broken_zip_is_damaged(tmp_path: Path, make: Callable[[Path], None]) -> None:
+    archive = tmp_path / "b.zip"
+    make(archive)
+    assert ("bag.archive.damaged", "") in _codes(archive)
+
+
+def test_open_archive_lists_the_bag_by_bag_paths(own_bag: Path, tmp_path: Path) -> None:
+    archive = pack(own_bag, tmp_path / "own", "zip")
+    files = open_archive(archive)
+    paths = [e.path for e in files.walk()]
+    assert "bagit.txt" in paths and "data/a.txt" in paths and "own" not in paths
+    with files.open("data/a.txt") as handle:
+        assert handle.read() == (own_bag / "data" / "a.txt").read_bytes()
