@@ -103,7 +103,14 @@ def build_parser() -> argparse.ArgumentParser:
     )
 
     val = commands.add_parser("validate", help="check bags against RFC 8493 and their metadata")
-    val.add_argument("bags", nargs="+", type=Path, metavar="BAG", help="a bag folder, anyone's")
+    val.add_argument(
+        "bags",
+        nargs="+",
+        type=Path,
+        metavar="BAG",
+        help="a bag folder, anyone's, or a serialized bag (.tar, .tar.gz/.tgz, .zip), read in "
+        "place, never extracted",
+    )
     val.add_argument("--json", action="store_true", help="print the report as JSON")
     depth = val.add_mutually_exclusive_group()
     depth.add_argument(
