@@ -345,3 +345,21 @@ def test_open_archive_lists_the_bag_by_bag_paths(own_bag: Path, tmp_path: Path) 
     assert "bagit.txt" in paths and "data/a.txt" in paths and "own" not in paths
     with files.open("data/a.txt") as handle:
         assert handle.read() == (own_bag / "data" / "a.txt").read_bytes()
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_a_big_member_is_digested_on_two_threads_and_checked(tmp_path: Path, kind: str) -> None:
+    """A member above the split threshold (8 MiB) is read through the two-thread pump: its
+    digests are right, and one changed byte at its end is a mismatch."""
+    source = tmp_path / "big.bin"
+    source.write_bytes(os.urandom(9 << 20))
+    bag = make_bag([source], tmp_path / "out", bag_id="big", workers=1).path
+    assert judged(pack(bag, tmp_path / "fine", kind))[0]
+    with open(bag / "data" / "big.bin", "r+b") as handle:
+        handle.seek(-1, os.SEEK_END)
+        last = handle.read(1)
+        handle.seek(-1, os.SEEK_END)
+        handle.write(bytes([last[0] ^ 1]))
+    valid, findings = judged(pack(bag, tmp_path / "changed", kind))
+    assert not valid
+    assert ("bag.payload.checksum-mismatch", "data/big.bin", "error") in findings

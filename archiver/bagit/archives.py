@@ -29,6 +29,7 @@ import threading
 import zipfile
 import zlib
 from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import IO, BinaryIO, cast
 
@@ -237,15 +238,19 @@ class ArchiveFiles:
         """(index in ``jobs``, digests or why the member could not be read) for every job
         (bag path, algorithms), each member read once, in the order the archive stores them."""
         wanted = {rel: index for index, (rel, _) in enumerate(jobs)}
-        for rel, handle in self._stored_order(wanted):
-            index = wanted.pop(rel)
-            if isinstance(handle, str):
-                yield index, handle
-                continue
-            try:
-                yield index, hashing.digest_stream(handle, jobs[index][1]).digests
-            except (OSError, EOFError, tarfile.TarError, zipfile.BadZipFile) as exc:
-                yield index, _reason(exc)
+        with ThreadPoolExecutor(1, thread_name_prefix="archiver-split") as helper:
+            for rel, handle in self._stored_order(wanted):
+                index = wanted.pop(rel)
+                if isinstance(handle, str):
+                    yield index, handle
+                    continue
+                size = self._members[rel].entry.size
+                try:
+                    found = hashing.digest_readable(handle, jobs[index][1], size, helper)
+                except (OSError, EOFError, tarfile.TarError, zipfile.BadZipFile) as exc:
+                    yield index, _reason(exc)
+                else:
+                    yield index, found.digests
         for index in wanted.values():  # never met: the archive ended before them
             yield index, "the archive ends before this member"
 
@@ -404,8 +409,19 @@ class TarFiles(ArchiveFiles):
         return cast("BinaryIO", io.BufferedReader(_Bounded(raw, info.size), _CHUNK))
 
     def _stored_order(self, wanted: dict[str, int]) -> Iterator[tuple[str, BinaryIO | str]]:
+        """One pass over the archive in stored order. A .tar's members are read where the
+        index found them (no header parsed twice: tarfile's parsing, in Python, was half the
+        time of validating 10,000 small files); a .tar.gz is decompressed again, its tag
+        files kept while indexing served first, from memory."""
         if not self.compressed:
-            yield from super()._stored_order(wanted)
+            with open(self.path, "rb", buffering=0) as raw:
+                for rel, member in list(self._members.items()):
+                    if rel in wanted:
+                        info = cast("tarfile.TarInfo", member.key)
+                        yield (
+                            rel,
+                            cast("BinaryIO", _Slice(raw.fileno(), info.offset_data, info.size)),
+                        )
             return
         by_name = {cast("tarfile.TarInfo", self._members[rel].key).name: rel for rel in wanted}
         for rel in [r for r in wanted if r in self._kept]:
@@ -467,6 +483,26 @@ class _Bounded(io.RawIOBase):
     def close(self) -> None:
         self._raw.close()
         super().close()
+
+
+class _Slice(io.RawIOBase):
+    """``size`` bytes at ``offset`` of an open file (pread: the file's position untouched)."""
+
+    def __init__(self, fd: int, offset: int, size: int) -> None:
+        self._fd, self._at, self._end = fd, offset, offset + size
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer: memoryview) -> int:  # type: ignore[override]
+        if self._at >= self._end:
+            return 0
+        view = memoryview(buffer)[: min(len(buffer), self._end - self._at)]
+        count = os.preadv(self._fd, [view], self._at)
+        if not count:
+            raise EOFError("unexpected end of the archive")
+        self._at += count
+        return count
 
 
 class _Scanned(io.RawIOBase):

@@ -219,6 +219,18 @@ def digest_stream(handle: BinaryIO, names: Sequence[str]) -> Digested:
     return Digested(total, {name: h.hexdigest() for name, h in hashes.items()})
 
 
+def digest_readable(
+    handle: BinaryIO, names: Sequence[str], size_hint: int = 0, helper: Executor | None = None
+) -> Digested:
+    """Digests of what ``handle`` holds from where it stands to its end (a member of an
+    archive, say); a big one on two threads, as ``pump`` reads a file."""
+    if helper is None or len(names) < 2 or size_hint < SPLIT_THRESHOLD:
+        return digest_stream(handle, names)
+    hashes = {name: algorithms.new(name) for name in names}
+    readinto: Callable[[memoryview], int | None] = handle.readinto  # type: ignore[attr-defined]
+    return _pump_split(lambda view: readinto(view) or 0, hashes, (), helper)
+
+
 def digest_bag_file(
     files: BagFiles, path: str, names: Sequence[str], helper: Executor | None = None
 ) -> dict[str, str] | str:
