@@ -11,7 +11,7 @@ from pathlib import Path
 
 from archiver import layout
 from archiver.bagit import algorithms, hashing
-from archiver.bagit.archives import archive_kind, open_archive
+from archiver.bagit.archives import ArchiveFiles, archive_kind, open_archive
 from archiver.bagit.files import BagFiles, FolderFiles
 from archiver.bagit.manifest import payload_manifest_name
 from archiver.bagit.reader import Bag, holds_bags, is_bag, read_bag
@@ -75,6 +75,8 @@ def inspect_bag(
     if profile is not None and not isinstance(profile, Profile):
         profile = load_profile(Path(profile))
     folder = isinstance(files, FolderFiles)
+    # A .tar's members lie in it as they are: workers digest them as a folder's files.
+    located = folder or (isinstance(files, ArchiveFiles) and files.slices() is not None)
     if executor is None and folder and _pool_likely(root, mode, workers):
         hashing.start_pool_server(_PRELOAD)  # starts while the bag is read
     read = read_bag(files, fetch_txt=mode is not Mode.FAST)
@@ -83,9 +85,9 @@ def inspect_bag(
         any(name in read.inventory.tags for name in layout.METADATA_FILES)
         or layout.PROFILE_IDENTIFIER in declared
     )
-    # An archive is read in one pass, in this process: no pool (a worker would index it again).
+    # A compressed archive is read in one pass, in this process: no pool.
     owned = (
-        None if executor is not None or not folder else _pool(read, mode, workers, with_metadata)
+        None if executor is not None or not located else _pool(read, mode, workers, with_metadata)
     )
     pool = executor or owned
     try:

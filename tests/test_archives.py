@@ -363,3 +363,56 @@ def test_a_big_member_is_digested_on_two_threads_and_checked(tmp_path: Path, kin
     valid, findings = judged(pack(bag, tmp_path / "changed", kind))
     assert not valid
     assert ("bag.payload.checksum-mismatch", "data/big.bin", "error") in findings
+
+
+@pytest.fixture(scope="module")
+def many_bag(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    source = tmp_path_factory.mktemp("many") / "letters"
+    for index in range(90):
+        folder = source / f"d{index % 3}"
+        folder.mkdir(parents=True, exist_ok=True)
+        (folder / f"f{index:03}.txt").write_text(f"letter {index}\n" * (index + 1))
+    return make_bag([source], tmp_path_factory.mktemp("out"), bag_id="many", workers=1).path
+
+
+def test_a_tar_of_many_files_is_digested_on_worker_processes(
+    many_bag: Path, tmp_path: Path
+) -> None:
+    """Enough small files for a pool: a .tar's members are located and digested by worker
+    processes (from the tar's path and offsets); results as on one core, a change found."""
+    archive = pack(many_bag, tmp_path / "many", "tar")
+    assert open_archive(archive).slices() is not None
+    one = validate_bag(archive, workers=1)
+    two = validate_bag(archive, workers=2)
+    assert one.valid and two.valid, two.findings
+    folder = tmp_path / "changed"
+    shutil.copytree(many_bag, folder / "many")
+    target = next((folder / "many" / "data").rglob("f042.txt"))
+    target.write_text(target.read_text().upper())
+    changed = pack(folder / "many", tmp_path / "changed", "tar")
+    report = validate_bag(changed, workers=2)
+    assert {(f.code, f.path) for f in report.findings} >= {
+        ("bag.payload.checksum-mismatch", target.relative_to(folder / "many").as_posix())
+    }
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_metadata_checked_on_an_executor_gets_the_document_not_the_archive(
+    many_bag: Path, tmp_path: Path, kind: str
+) -> None:
+    """With an executor, PREMIS is checked there: an archive sends the document's bytes
+    (ArchiveFiles.detached), and the verdict is the folder's."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    archive = pack(many_bag, tmp_path / "many", kind)
+    files = open_archive(archive)
+    sent = files.detached(["metadata/premis.xml", "no/such.txt"])
+    assert [e.path for e in sent.walk()] == ["metadata/premis.xml"]
+    with sent.open("metadata/premis.xml") as handle:
+        assert handle.read() == (many_bag / "metadata" / "premis.xml").read_bytes()
+    with ThreadPoolExecutor(2) as executor:
+        report = validate_bag(archive, executor=executor)
+    assert report.valid, report.findings
+    assert sorted((f.code, f.path) for f in report.findings) == sorted(
+        (f.code, f.path) for f in validate_bag(many_bag, workers=1).findings
+    )

@@ -29,7 +29,7 @@ import threading
 import zipfile
 import zlib
 from collections.abc import Callable, Iterator, Sequence
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Executor, ThreadPoolExecutor
 from pathlib import Path
 from typing import IO, BinaryIO, cast
 
@@ -219,6 +219,23 @@ class ArchiveFiles:
     def _open(self, member: _Member) -> BinaryIO:
         raise NotImplementedError
 
+    def slices(self) -> dict[str, tuple[int, int]] | None:
+        """Where each regular member's bytes lie in the archive file, (offset, size), when
+        they lie there as they are (an uncompressed .tar): then workers can digest them
+        with nothing but the file's path. None otherwise."""
+        return None
+
+    def detached(self, paths: Sequence[str]) -> MemoryFiles:
+        """The files at ``paths`` (those present), read now, as a BagFiles of their own: what
+        a worker process is sent instead of this archive, which it would index again."""
+        kept: dict[str, bytes] = {}
+        for rel in paths:
+            member = self._members.get(rel)
+            if member is not None and member.entry.kind is Kind.FILE:
+                with self.open(rel) as handle:
+                    kept[rel] = handle.read()
+        return MemoryFiles(self.location, kept)
+
     def members(self) -> Iterator[tuple[Entry, BinaryIO | None]]:
         for rel, member in self._members.items():
             if member.entry.kind is not Kind.FILE:
@@ -397,6 +414,15 @@ class TarFiles(ArchiveFiles):
             with archive:
                 yield archive
 
+    def slices(self) -> dict[str, tuple[int, int]] | None:
+        if self.compressed:
+            return None
+        return {
+            rel: (cast("tarfile.TarInfo", m.key).offset_data, m.entry.size)
+            for rel, m in self._members.items()
+            if m.entry.kind is Kind.FILE
+        }
+
     def _open(self, member: _Member) -> BinaryIO:
         kept = self._kept.get(member.entry.path)
         if kept is not None:
@@ -444,6 +470,56 @@ class TarFiles(ArchiveFiles):
             for rel in list(wanted):
                 if rel not in self._kept:
                     yield rel, reason
+
+
+def digest_slice(
+    path: str, job: tuple[str, tuple[str, ...], int, int], helper: Executor | None
+) -> dict[str, str] | str:
+    """Digests of one member of the .tar at ``path`` (job: bag path, algorithms, offset,
+    size), or why it could not be read: a task for hashing.run_each's workers."""
+    _, names, offset, size = job
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
+    except OSError as exc:
+        return _reason(exc)
+    try:
+        handle = cast("BinaryIO", _Slice(fd, offset, size))
+        return hashing.digest_readable(handle, names, size, helper).digests
+    except (OSError, EOFError) as exc:
+        return _reason(exc)
+    finally:
+        os.close(fd)
+
+
+class MemoryFiles:
+    """A few files of a bag held in memory (what ``ArchiveFiles.detached`` sends)."""
+
+    def __init__(self, location: str, files: dict[str, bytes]) -> None:
+        self._location = location
+        self._files = files
+
+    @property
+    def location(self) -> str:
+        return self._location
+
+    def walk(self, *, payload: bool = True) -> Iterator[Entry]:
+        for rel in sorted(self._files):
+            if payload or not rel.startswith(f"{PAYLOAD_DIR}/"):
+                yield Entry(rel, Kind.FILE, len(self._files[rel]))
+
+    def stat(self, path: str) -> Entry | None:
+        data = self._files.get(path)
+        return None if data is None else Entry(path, Kind.FILE, len(data))
+
+    def open(self, path: str) -> BinaryIO:
+        data = self._files.get(path)
+        if data is None:
+            raise FileNotFoundError(f"{path}: not sent")
+        return io.BytesIO(data)
+
+    def members(self) -> Iterator[tuple[Entry, BinaryIO | None]]:
+        for entry in self.walk():
+            yield entry, self.open(entry.path)
 
 
 def _tar_files(path: str, compressed: bool) -> TarFiles:

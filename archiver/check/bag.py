@@ -22,6 +22,7 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 
 from archiver.bagit import baginfo, hashing, manifest, paths
+from archiver.bagit.archives import ArchiveFiles, digest_slice
 from archiver.bagit.files import BagFiles
 from archiver.bagit.names import BAGIT_TXT, FETCH_TXT
 from archiver.bagit.reader import (
@@ -521,14 +522,19 @@ def _verify_checksums(judging: _Judging, workers: int, executor: Executor | None
         if names:
             jobs.append((rel, names))
     sizes = [inventory.size_of(rel) or 0 for rel, _ in jobs]
-    in_order = getattr(bag.files, "digests_in_order", None)  # an archive: one pass, in order
-    outcomes = (
-        in_order(jobs)
-        if in_order is not None
-        else hashing.run_each(
+    outcomes: Iterable[tuple[int, dict[str, str] | str]]
+    if isinstance(bag.files, ArchiveFiles):
+        where = bag.files.slices()
+        if where is None:  # compressed: one pass over the archive, in stored order
+            outcomes = bag.files.digests_in_order(jobs)
+        else:  # a .tar: its members located, digested on every core as a folder's files
+            task = functools.partial(digest_slice, bag.files.location)
+            located = [(rel, names, *where[rel]) for rel, names in jobs]
+            outcomes = hashing.run_each(task, located, sizes, workers, executor, [_ARCHIVES])
+    else:
+        outcomes = hashing.run_each(
             functools.partial(_digest_job, bag.files), jobs, sizes, workers, executor, [__name__]
         )
-    )
     for index, outcome in outcomes:
         rel = jobs[index][0]
         expectations = [
@@ -537,6 +543,9 @@ def _verify_checksums(judging: _Judging, workers: int, executor: Executor | None
             if (digest := _expected(judging, m, rel)) is not None
         ]
         _judge(judging, rel, expectations, outcome)
+
+
+_ARCHIVES = "archiver.bagit.archives"
 
 
 def _expected(judging: _Judging, parsed: Manifest, rel: str) -> str | None:

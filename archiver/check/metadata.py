@@ -24,6 +24,7 @@ from lxml import etree
 
 from archiver import layout
 from archiver.bagit import hashing
+from archiver.bagit.archives import ArchiveFiles
 from archiver.bagit.reader import Bag, Inventory
 from archiver.check.bag import Inspection
 from archiver.dates import recorded_date
@@ -91,6 +92,8 @@ def begin_metadata(inspection: Inspection, executor: Executor | None = None) -> 
         pool = hashing.process_pool(1, [__name__])
     futures: list[Future[list[Finding]]] = []
     if pool is not None:
+        if isinstance(bag.files, ArchiveFiles):  # a worker gets the document, not the archive
+            slim = replace(slim, files=bag.files.detached((layout.PREMIS_XML,)))
         futures.append(pool.submit(_check_documents, slim, (layout.PREMIS_XML,), manifests))
     here = (
         ThreadPoolExecutor(1, thread_name_prefix="archiver-metadata")
