@@ -416,3 +416,50 @@ def test_metadata_checked_on_an_executor_gets_the_document_not_the_archive(
     assert sorted((f.code, f.path) for f in report.findings) == sorted(
         (f.code, f.path) for f in validate_bag(many_bag, workers=1).findings
     )
+
+
+def _profile(tmp_path: Path, serialization: str, accept: list[str]) -> Path:
+    path = tmp_path / "profile.json"
+    path.write_text(
+        json.dumps(
+            {
+                "BagIt-Profile-Info": {
+                    "BagIt-Profile-Identifier": "https://example.org/p.json",
+                    "Source-Organization": "Example",
+                    "External-Description": "test",
+                    "Version": "1",
+                    "BagIt-Profile-Version": "1.4.0",
+                },
+                "Serialization": serialization,
+                "Accept-Serialization": accept,
+                "Accept-BagIt-Version": ["1.0"],
+            }
+        )
+    )
+    return path
+
+
+@pytest.mark.parametrize(
+    ("serialization", "accept", "kind", "expected"),
+    [
+        ("forbidden", [], "zip", {"profile.serialization.forbidden"}),
+        ("optional", ["application/zip"], "tar", {"profile.serialization.not-accepted"}),
+        ("optional", ["application/zip"], "zip", set()),
+        ("required", ["application/x-tar"], "tar", set()),
+        ("required", ["application/gzip"], "tar.gz", set()),
+        ("required", ["application/x-tar"], "folder", {"profile.serialization.required"}),
+    ],
+)
+def test_a_profile_s_serialization_rules_judge_archives_and_folders(
+    own_bag: Path,
+    tmp_path: Path,
+    serialization: str,
+    accept: list[str],
+    kind: str,
+    expected: set[str],
+) -> None:
+    bag = own_bag if kind == "folder" else pack(own_bag, tmp_path / "own", kind)
+    profile = _profile(tmp_path, serialization, accept)
+    report = validate_bag(bag, workers=1, profile=profile)
+    found = {f.code for f in report.findings if f.code.startswith("profile.serialization")}
+    assert found == expected

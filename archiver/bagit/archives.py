@@ -40,6 +40,12 @@ from archiver.findings import Finding, finding
 
 # What a file name says the archive is (matched case-insensitively, longest first).
 SUFFIXES = ((".tar.gz", "tgz"), (".tgz", "tgz"), (".tar", "tar"), (".zip", "zip"))
+# The media types a profile's Accept-Serialization may name each kind of archive by.
+MEDIA_TYPES = {
+    "tar": ("application/x-tar", "application/tar"),
+    "tgz": ("application/gzip", "application/x-gzip", "application/tar+gzip", "application/x-gtar"),
+    "zip": ("application/zip", "application/x-zip-compressed"),
+}
 # A zip entry that would grow more than this many times over is a bomb, once it is big.
 MAX_RATIO = 1000
 _RATIO_FROM = 1 << 20
@@ -98,6 +104,11 @@ class ArchiveFiles:
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}({str(self.path)!r})"
+
+    @property
+    def media_types(self) -> tuple[str, ...]:
+        """What the archive is, as a profile's Accept-Serialization names it."""
+        return MEDIA_TYPES[archive_kind(self.path) or "tar"]
 
     @property
     def location(self) -> str:

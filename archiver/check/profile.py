@@ -30,6 +30,7 @@ from typing import Any
 
 from archiver import jsontext, layout, resources
 from archiver.bagit import algorithms, baginfo, manifest
+from archiver.bagit.archives import ArchiveFiles
 from archiver.bagit.names import BAG_INFO_TXT, BAGIT_TXT, FETCH_TXT, PACKAGE_INFO_TXT
 from archiver.bagit.reader import read_labelled
 from archiver.check.bag import Inspection
@@ -564,11 +565,14 @@ def _check_bagit_version(profile: Profile, inspection: Inspection) -> Iterator[F
         )
 
 
-def _check_serialization(profile: Profile, _inspection: Inspection) -> Iterator[Finding]:
-    # archiver judges bags that are directories, which are not serialized: "required" is
-    # broken by every bag it can see; "forbidden" and "optional" by none, and
-    # Accept-Serialization (MIME types of serialized bags) has nothing to judge. A bag that
-    # was packed (an export's tar) is judged by check_serialized instead.
+def _check_serialization(profile: Profile, inspection: Inspection) -> Iterator[Finding]:
+    # A bag read from an archive is judged by the Serialization and Accept-Serialization
+    # rules (check_serialized). A directory is not serialized: "required" is broken by it;
+    # "forbidden" and "optional" are not, and Accept-Serialization has nothing to judge.
+    files = inspection.bag.files
+    if isinstance(files, ArchiveFiles):
+        yield from check_serialized(profile, files.media_types, "")
+        return
     if profile.serialization is Serialization.REQUIRED:
         yield finding(
             "profile.serialization.required",
