@@ -86,6 +86,13 @@ def build_parser() -> argparse.ArgumentParser:
         "letter or digit (default: derived from the title and the payload)",
     )
     bag.add_argument("--force", action="store_true", help="replace an existing DIR/ID atomically")
+    bag.add_argument(
+        "--serialize",
+        choices=("tar", "tgz", "zip"),
+        metavar="KIND",
+        help="write the bag as one archive, KIND tar, tgz or zip: DIR/ID.tar (.tar.gz, .zip), "
+        "reproducible byte for byte, tag files before the payload",
+    )
     bag.add_argument("--json", action="store_true", help=_JSON_SUMMARY)
     bag.add_argument("--processes", type=_positive, metavar="N", help=_HASH_PROCESSES)
 
@@ -416,6 +423,7 @@ def _run(args: argparse.Namespace) -> int:
                 force=args.force,
                 clock=Clock.from_environment(),
                 workers=args.processes,
+                serialize=args.serialize,
             )
         _print_bag(result, as_json=args.json)
         return EXIT_OK

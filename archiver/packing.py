@@ -159,6 +159,7 @@ def make_bag(
     clock: Clock | None = None,
     workers: int | None = None,
     executor: Executor | None = None,
+    serialize: str | None = None,
 ) -> BagResult:
     """Bag ``sources`` (files and folders) into ``out_dir/<id>`` and return what was made.
 
@@ -167,6 +168,8 @@ def make_bag(
     and payload when not given); ``force`` replaces an existing bag of that name, in one
     atomic step. ``clock`` dates everything (default: SOURCE_DATE_EPOCH, else now).
     Files are copied on ``workers`` processes (default: every core) or on ``executor``.
+    ``serialize`` ("tar", "tgz" or "zip") writes the bag as one archive file instead,
+    ``out_dir/<id>.tar`` (``.tar.gz``, ``.zip``), reproducible byte for byte.
     Raises an ArchiverError (SourceError, MetadataError, BagExistsError, ...) when the bag
     cannot be made; nothing is left behind then.
     """
@@ -175,7 +178,7 @@ def make_bag(
     out = Path(out_dir)
     if bag_id is not None:
         identifiers.check_bag_id(bag_id)
-        check_target(out / bag_id, replace=force)
+        check_target(_target(out, bag_id, serialize), replace=force)
     chosen = as_record(record) if record is not None else None
     paths = [Path(source) for source in sources]
     plan = plan_payload(paths, out, bag_id)
@@ -189,7 +192,17 @@ def make_bag(
         clock=clock,
         workers=workers,
         executor=executor,
+        serialize=serialize,
     )
+
+
+def _target(out_dir: Path, bag_id: str, serialize: str | None) -> Path:
+    """Where a bag is committed: its folder, or its archive file."""
+    if serialize is None:
+        return out_dir / bag_id
+    from archiver.bagit.archives import EXTENSIONS  # tarfile and zipfile: only when asked
+
+    return out_dir / f"{bag_id}{EXTENSIONS[serialize]}"
 
 
 def _source_name(sources: Sequence[Path]) -> PayloadName | None:
@@ -217,6 +230,7 @@ def pack(
     workers: int | None = None,
     executor: Executor | None = None,
     origin: Origin | None = None,
+    serialize: str | None = None,
 ) -> BagResult:
     """Bag a planned payload into ``out_dir/<id>`` (the work behind make_bag and ingest).
 
@@ -255,7 +269,7 @@ def pack(
                 full_record.values("title")[0],
                 ((c.item.path, c.digests["sha256"]) for c in copied),
             )
-        target = out_dir / bag_id
+        target = _target(out_dir, bag_id, serialize)
         check_target(target, replace=force)
         full_record = _with_identifier(full_record, bag_id)
         software = software_agent()
@@ -290,7 +304,10 @@ def pack(
         finally:
             if beside is not None and beside is not executor:
                 beside.shutdown(wait=True, cancel_futures=True)
-        writer.commit(target, replace=force)
+        if serialize is None:
+            writer.commit(target, replace=force)
+        else:
+            writer.commit_serialized(target, serialize, top=bag_id, replace=force)
     return BagResult(
         target,
         bag_id,

@@ -205,13 +205,20 @@ class Staging:
         except OSError as exc:
             raise BagWriteError(f"cannot move the bag into {target}: {os_reason(exc)}") from exc
 
-    def commit_inner(self, name: str, target: Path) -> None:
+    def commit_inner(self, name: str, target: Path, *, replace: bool = False) -> None:
         """Flush the staged folder and move its entry ``name`` (a file or a folder built
-        inside it) to ``target``, never over an existing one; the rest is removed on exit."""
-        check_target(target, replace=False)
+        inside it) to ``target``, never over an existing one unless ``replace`` (then only
+        over a file, in one atomic rename); the rest is removed on exit."""
+        check_target(target, replace=replace)
         inner = self.path / name
         try:
             sync_filesystem(self.path)
+            if replace and target.exists():
+                if target.is_dir() or target.is_symlink():
+                    raise BagWriteError(f"{target} exists and is not a file; not replacing it")
+                os.replace(inner, target)
+                fsync_directory(target.parent)
+                return
             done = _renameat2(inner, target, _RENAME_NOREPLACE)
             if not done:
                 if target.exists():

@@ -463,3 +463,73 @@ def test_a_profile_s_serialization_rules_judge_archives_and_folders(
     report = validate_bag(bag, workers=1, profile=profile)
     found = {f.code for f in report.findings if f.code.startswith("profile.serialization")}
     assert found == expected
+
+
+# -- bag --serialize ----------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("kind", ["tar", "tgz", "zip"])
+def test_bag_serialize_is_reproducible_valid_and_extracts_to_the_folder_bag(
+    tmp_path: Path, cli: CliRunner, monkeypatch: pytest.MonkeyPatch, kind: str
+) -> None:
+    import bagit
+
+    monkeypatch.setenv("SOURCE_DATE_EPOCH", "1700000000")
+    source = tmp_path / "src" / "letters"
+    (source / "sub").mkdir(parents=True)
+    (source / "a.txt").write_text("caf\u00e9\n", encoding="utf-8")
+    (source / "sub" / ("\u00fcber " + "n" * 120 + ".txt")).write_text("long\n")
+    made = []
+    for round_ in ("one", "two"):
+        run = cli("bag", source, "--out", tmp_path / round_, "--id", "l", "--serialize", kind)
+        assert run.code == 0, run.err
+        made.append(Path(run.out.strip()))
+    extension = {"tar": ".tar", "tgz": ".tar.gz", "zip": ".zip"}[kind]
+    assert [p.name for p in made] == [f"l{extension}"] * 2
+    assert made[0].read_bytes() == made[1].read_bytes()
+    assert sorted(p.name for p in (tmp_path / "one").iterdir()) == [f"l{extension}"]
+    valid, findings = judged(made[0])
+    assert valid and findings == [], findings
+    # The same sources bagged as a folder: the archive holds exactly that folder.
+    assert cli("bag", source, "--out", tmp_path / "folder", "--id", "l").code == 0
+    unpacked = tmp_path / "unpacked"
+    if kind == "zip":
+        with zipfile.ZipFile(made[0]) as archive:
+            names = archive.namelist()
+            archive.extractall(unpacked)
+    else:
+        with tarfile.open(made[0]) as archive:
+            names = archive.getnames()
+            archive.extractall(unpacked, filter="data")
+    folder, extracted = tmp_path / "folder" / "l", unpacked / "l"
+    files = sorted(p.relative_to(folder) for p in folder.rglob("*") if p.is_file())
+    assert files == sorted(p.relative_to(extracted) for p in extracted.rglob("*") if p.is_file())
+    assert all((folder / f).read_bytes() == (extracted / f).read_bytes() for f in files)
+    bagit.Bag(str(extracted)).validate()
+    # Tag files before the payload: bagit.txt first, then bag-info.txt, no data/ before the end.
+    inside = [n.rstrip("/").split("/", 1)[1] for n in names if "/" in n.rstrip("/")]
+    assert inside[:2] == ["bagit.txt", "bag-info.txt"]
+    first_data = next(i for i, n in enumerate(inside) if n.startswith("data"))
+    assert all(n.startswith("data") for n in inside[first_data:])
+
+
+def test_bag_serialize_never_overwrites_unless_forced(tmp_path: Path, cli: CliRunner) -> None:
+    source = tmp_path / "a.txt"
+    source.write_text("first\n")
+    assert (
+        cli("bag", source, "--out", tmp_path / "out", "--id", "x", "--serialize", "zip").code == 0
+    )
+    archive = tmp_path / "out" / "x.zip"
+    before = archive.read_bytes()
+    source.write_text("second\n")
+    again = cli("bag", source, "--out", tmp_path / "out", "--id", "x", "--serialize", "zip")
+    assert again.code != 0 and "exists" in again.err
+    assert archive.read_bytes() == before
+    forced = cli(
+        "bag", source, "--out", tmp_path / "out", "--id", "x", "--serialize", "zip", "--force"
+    )
+    assert forced.code == 0, forced.err
+    assert archive.read_bytes() != before
+    assert sorted(p.name for p in (tmp_path / "out").iterdir()) == ["x.zip"]
+    with zipfile.ZipFile(archive) as opened:
+        assert opened.read("x/data/a.txt") == b"second\n"

@@ -1236,7 +1236,8 @@ def test_the_shipped_profile_describes_archiver_bags() -> None:
     assert profile is not None
     assert profile == load_profile(SHIPPED)
     assert profile.identifier == layout.PROFILE_IDENTIFIER
-    assert (profile.spec_version, profile.version) == ("1.4.0", "1.1")  # 1.1: lean metadata
+    # 1.1: lean metadata; 1.2: bags may be serialized (bag --serialize)
+    assert (profile.spec_version, profile.version) == ("1.4.0", "1.2")
     assert profile.accept_bagit_versions == (layout.BAGIT_VERSION,)
     assert profile.manifests_required == profile.tag_manifests_required == ("sha256", "sha512")
     # What archiver writes is required; nothing more is forbidden: RFC 8493 lets a bag's
@@ -1244,7 +1245,13 @@ def test_the_shipped_profile_describes_archiver_bags() -> None:
     assert profile.manifests_allowed is profile.tag_manifests_allowed is None
     assert profile.tag_files_allowed == profile.payload_files_allowed == ("*",)
     assert profile.allow_fetch is False
-    assert profile.serialization is Serialization.FORBIDDEN  # archiver bags are folders
+    assert profile.serialization is Serialization.OPTIONAL  # folders, or .tar/.tar.gz/.zip
+    assert set(profile.accept_serialization) == {
+        "application/x-tar",
+        "application/tar",
+        "application/gzip",
+        "application/zip",
+    }
     assert profile.tag_files_required == layout.METADATA_FILES
     written = [label for label in baginfo.GENERATED if label != "BagIt-Profile-Identifier"]
     assert [r.label for r in profile.bag_info if r.required] == written

@@ -33,9 +33,9 @@ from concurrent.futures import Executor, ThreadPoolExecutor
 from pathlib import Path
 from typing import IO, BinaryIO, cast
 
-from archiver.bagit import hashing
+from archiver.bagit import hashing, manifest
 from archiver.bagit.files import Entry, Kind
-from archiver.bagit.names import MAX_TAG_FILE, PAYLOAD_DIR
+from archiver.bagit.names import BAG_INFO_TXT, BAGIT_TXT, MAX_TAG_FILE, PAYLOAD_DIR
 from archiver.findings import Finding, finding
 
 # What a file name says the archive is (matched case-insensitively, longest first).
@@ -651,3 +651,143 @@ def _shown(name: str) -> str:
 
 def _reason(exc: BaseException) -> str:
     return getattr(exc, "strerror", None) or str(exc) or type(exc).__name__
+
+
+# -- writing -------------------------------------------------------------------------------
+
+# What `bag --serialize` writes, and the file name's extension for each.
+EXTENSIONS = {"tar": ".tar", "tgz": ".tar.gz", "zip": ".zip"}
+_GZIP_LEVEL = 6  # 9 costs twice the time for a few per cent
+_ZIP_EPOCH = 315532800  # 1980-01-01: the earliest time a zip entry can hold
+
+
+def write_archive(root: Path, top: str, target: Path, kind: str) -> None:
+    """The bag folder ``root`` as an archive at ``target`` (a new file), its one top-level
+    folder named ``top``. Reproducible: members in a fixed order -- bagit.txt, bag-info.txt,
+    the manifests, the tag manifests, the other tag files, then data/ (so a reader meets
+    every tag file before the payload, and can judge in one pass) -- each with its file's
+    modification time, owner 0 and fixed permissions, nothing of this machine recorded.
+    The file is flushed to disk before this returns."""
+    entries = _archive_order(root)
+    with open(target, "xb") as raw:
+        if kind == "zip":
+            _write_zip(root, top, entries, raw)
+        else:
+            _write_tar(root, top, entries, raw, compressed=kind == "tgz")
+        raw.flush()
+        os.fsync(raw.fileno())
+
+
+def _archive_order(root: Path) -> list[tuple[str, os.stat_result]]:
+    """(bag path, lstat) of every folder and file, in the order an archive stores them."""
+    found: list[tuple[str, os.stat_result]] = []
+    stack = [""]
+    while stack:
+        prefix = stack.pop()
+        folder = root / prefix if prefix else root
+        below = []
+        for name in sorted(os.listdir(folder)):
+            rel = f"{prefix}{name}"
+            info = os.lstat(root / rel)
+            if not (stat.S_ISREG(info.st_mode) or stat.S_ISDIR(info.st_mode)):
+                raise OSError(
+                    f"{rel} is not a file or a folder; a bag written here never holds one"
+                )
+            found.append((rel, info))
+            if stat.S_ISDIR(info.st_mode):
+                below.append(f"{rel}/")
+        stack.extend(reversed(below))
+
+    def rank(item: tuple[str, os.stat_result]) -> tuple[int, str]:
+        rel = item[0]
+        if rel == BAGIT_TXT:
+            return (0, rel)
+        if rel == BAG_INFO_TXT:
+            return (1, rel)
+        named = manifest.NAME.match(rel)
+        if named is not None:  # payload manifests, then tag manifests
+            return (2 if named.group(1) is None else 3, rel)
+        if rel == PAYLOAD_DIR or rel.startswith(f"{PAYLOAD_DIR}/"):
+            return (5, "")
+        return (4, "")
+
+    # A stable sort: within the last two ranks, the walk's order (names, depth first).
+    return sorted(found, key=rank)
+
+
+def _write_tar(
+    root: Path,
+    top: str,
+    entries: list[tuple[str, os.stat_result]],
+    raw: IO[bytes],
+    *,
+    compressed: bool,
+) -> None:
+    import gzip
+
+    stream = (
+        cast(
+            "IO[bytes]",
+            gzip.GzipFile(filename="", mode="wb", fileobj=raw, compresslevel=_GZIP_LEVEL, mtime=0),
+        )
+        if compressed
+        else raw
+    )
+    try:
+        with tarfile.open(
+            fileobj=stream, mode="w", format=tarfile.PAX_FORMAT, encoding="utf-8"
+        ) as archive:
+            folder = tarfile.TarInfo(top)
+            folder.type, folder.mode = tarfile.DIRTYPE, 0o755
+            folder.mtime = int(os.lstat(root).st_mtime)
+            archive.addfile(_owned_by_nobody(folder))
+            for rel, info in entries:
+                member = tarfile.TarInfo(f"{top}/{rel}")
+                member.mtime = int(info.st_mtime)
+                if stat.S_ISDIR(info.st_mode):
+                    member.type, member.mode = tarfile.DIRTYPE, 0o755
+                    archive.addfile(_owned_by_nobody(member))
+                    continue
+                member.mode, member.size = 0o644, info.st_size
+                with open(root / rel, "rb") as handle:
+                    archive.addfile(_owned_by_nobody(member), handle)
+    finally:
+        if stream is not raw:
+            stream.close()
+
+
+def _owned_by_nobody(member: tarfile.TarInfo) -> tarfile.TarInfo:
+    member.uid = member.gid = 0
+    member.uname = member.gname = ""
+    return member
+
+
+def _write_zip(
+    root: Path, top: str, entries: list[tuple[str, os.stat_result]], raw: IO[bytes]
+) -> None:
+    import time
+
+    def stamp(moment: float) -> tuple[int, int, int, int, int, int]:
+        return time.gmtime(max(int(moment), _ZIP_EPOCH))[:6]
+
+    with zipfile.ZipFile(raw, "w", zipfile.ZIP_DEFLATED, compresslevel=_GZIP_LEVEL) as archive:
+        folder = zipfile.ZipInfo(f"{top}/", stamp(os.lstat(root).st_mtime))
+        folder.create_system, folder.external_attr = 3, (0o40755 << 16) | 0x10
+        archive.writestr(folder, b"")
+        for rel, info in entries:
+            directory = stat.S_ISDIR(info.st_mode)
+            entry = zipfile.ZipInfo(f"{top}/{rel}{'/' if directory else ''}", stamp(info.st_mtime))
+            entry.create_system = 3
+            if directory:
+                entry.external_attr = (0o40755 << 16) | 0x10
+                archive.writestr(entry, b"")
+                continue
+            entry.external_attr = 0o100644 << 16
+            entry.compress_type = zipfile.ZIP_DEFLATED
+            entry.file_size = info.st_size
+            with (
+                open(root / rel, "rb") as handle,
+                archive.open(entry, "w", force_zip64=info.st_size >= zipfile.ZIP64_LIMIT) as out,
+            ):
+                while chunk := handle.read(_CHUNK):
+                    out.write(chunk)

@@ -268,6 +268,26 @@ class BagWriter:
         self._staging.commit(Path(target), replace=replace)
         return Path(target)
 
+    def commit_serialized(
+        self, target: str | os.PathLike[str], kind: str, *, top: str, replace: bool = False
+    ) -> Path:
+        """Write a finished, staged bag as one archive file at ``target`` (``kind``: "tar",
+        "tgz" or "zip"; its top-level folder ``top``), built in a staging folder beside it
+        and moved into place whole; the staged bag is removed when the writer's block ends."""
+        from archiver.bagit import archives  # tarfile and zipfile: only when serializing
+
+        if self._staging is None or not self._finished:
+            raise ValueError("only a finished, staged bag can be committed")
+        target = Path(target)
+        with Staging(target.parent) as outer:
+            inner = outer.path / "archive"
+            try:
+                archives.write_archive(self.root, top, inner, kind)
+            except OSError as exc:
+                raise BagWriteError(f"cannot write {target}: {os_reason(exc)}") from exc
+            outer.commit_inner("archive", target, replace=replace)
+        return target
+
     def payload_digests(self) -> dict[str, dict[str, str]]:
         """Payload path -> algorithm -> digest, for the bag's algorithms."""
         return {path: dict(sums) for path, sums in self._payload.items()}
