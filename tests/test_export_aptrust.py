@@ -102,21 +102,21 @@ def test_the_sample_becomes_one_tar_that_unpacks_to_a_folder_named_as_the_tar(
     out = tmp_path / f"{NAME}.tar"
     _export(cli, sample, out)
     members = _members(out)
-    assert [m.name for m in members] == [
+    assert [m.name for m in members] == [  # tag files first, then the payload
         NAME,
-        f"{NAME}/aptrust-info.txt",
-        f"{NAME}/bag-info.txt",
         f"{NAME}/bagit.txt",
-        f"{NAME}/data",
-        f"{NAME}/data/a-giant-step-for-peace.txt",
+        f"{NAME}/bag-info.txt",
         f"{NAME}/manifest-md5.txt",
         f"{NAME}/manifest-sha256.txt",
+        f"{NAME}/tagmanifest-md5.txt",
+        f"{NAME}/tagmanifest-sha256.txt",
+        f"{NAME}/aptrust-info.txt",
         f"{NAME}/metadata",
         f"{NAME}/metadata/dc.xml",
         f"{NAME}/metadata/mets.xml",
         f"{NAME}/metadata/premis.xml",
-        f"{NAME}/tagmanifest-md5.txt",
-        f"{NAME}/tagmanifest-sha256.txt",
+        f"{NAME}/data",
+        f"{NAME}/data/a-giant-step-for-peace.txt",
     ]
     for member in members:
         assert (member.uid, member.gid, member.uname, member.gname) == (0, 0, "", "")
@@ -711,3 +711,16 @@ def test_check_fails_a_tampered_tar(
     assert (code, path) in broken
     assert str(caught.value).startswith(f"{tar.name} breaks export.")  # the rules, by code
     assert [p.name for p in tar.parent.iterdir()] == [tar.name]  # its temporary folder is gone
+
+
+def test_the_aptrust_tar_validates_directly_without_unpacking(
+    cli: CliRunner, sample: Path, tmp_path: Path
+) -> None:
+    """archiver validate reads the exported tar in place: valid, no finding above a notice."""
+    out = tmp_path / f"{NAME}.tar"
+    _export(cli, sample, out)
+    run = cli("validate", "--json", out)
+    assert run.code == 0, run.out
+    [bag] = json.loads(run.out)["bags"]
+    assert bag["valid"] is True
+    assert [f for f in bag["findings"] if f["severity"] != "info"] == []

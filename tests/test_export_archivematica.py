@@ -123,18 +123,18 @@ def test_the_sample_bag_becomes_a_zip_of_one_bag_folder_in_the_documented_layout
 ) -> None:
     assert list(members(sample_zip)) == [
         f"{SAMPLE_TOP}/{rel}"
-        for rel in (
-            "bag-info.txt",
+        for rel in (  # tag files first: a reader meets every manifest before the payload
             "bagit.txt",
+            "bag-info.txt",
+            "manifest-sha256.txt",
+            "manifest-sha512.txt",
+            "tagmanifest-sha256.txt",
+            "tagmanifest-sha512.txt",
             "data/metadata/metadata.csv",
             "data/metadata/submissionDocumentation/dc.xml",
             "data/metadata/submissionDocumentation/mets.xml",
             "data/metadata/submissionDocumentation/premis.xml",
             f"data/objects/{SAMPLE_TEXT}",
-            "manifest-sha256.txt",
-            "manifest-sha512.txt",
-            "tagmanifest-sha256.txt",
-            "tagmanifest-sha512.txt",
         )
     ]
 
@@ -598,3 +598,14 @@ def test_a_file_that_is_not_a_zip_fails_the_check(sample_zip: Path) -> None:
     (found,) = caught.value.findings
     assert (found.code, found.path) == ("export.archivematica.zip", "")
     assert found.message.startswith("not a readable zip")
+
+
+def test_the_archivematica_zip_validates_directly_without_unpacking(
+    sample_zip: Path, cli: CliRunner
+) -> None:
+    """archiver validate reads the exported zip in place: valid, no finding above a notice."""
+    run = cli("validate", "--json", sample_zip)
+    assert run.code == 0, run.out
+    [bag] = json.loads(run.out)["bags"]
+    assert bag["valid"] is True
+    assert [f for f in bag["findings"] if f["severity"] != "info"] == []

@@ -30,6 +30,7 @@ import zipfile
 import zlib
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import Executor, ThreadPoolExecutor
+from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, BinaryIO, cast
 
@@ -659,21 +660,32 @@ def _reason(exc: BaseException) -> str:
 EXTENSIONS = {"tar": ".tar", "tgz": ".tar.gz", "zip": ".zip"}
 _GZIP_LEVEL = 6  # 9 costs twice the time for a few per cent
 _ZIP_EPOCH = 315532800  # 1980-01-01: the earliest time a zip entry can hold
+_ZIP_END = 4354819198  # 2107-12-31 23:59:58: the last
 
 
-def write_archive(root: Path, top: str, target: Path, kind: str) -> None:
+@dataclass(frozen=True)
+class Style:
+    """How an archive's members are written, beyond what every archive here shares."""
+
+    mtime: int | None = None  # one time for every member, else each file's own
+    folders: bool = True  # folder entries (Archivematica's zips hold files only)
+    compressed: bool = True  # a zip's entries deflated, else stored
+
+
+def write_archive(root: Path, top: str, target: Path, kind: str, style: Style = Style()) -> None:
     """The bag folder ``root`` as an archive at ``target`` (a new file), its one top-level
     folder named ``top``. Reproducible: members in a fixed order -- bagit.txt, bag-info.txt,
     the manifests, the tag manifests, the other tag files, then data/ (so a reader meets
     every tag file before the payload, and can judge in one pass) -- each with its file's
-    modification time, owner 0 and fixed permissions, nothing of this machine recorded.
-    The file is flushed to disk before this returns."""
-    entries = _archive_order(root)
+    modification time (or ``style.mtime``), owner 0, modes 644 and 755, nothing of this
+    machine recorded. The file is flushed to disk before this returns. Every archive
+    archiver writes is written here: ``bag --serialize`` and the exports alike."""
+    entries = [e for e in _archive_order(root) if style.folders or not stat.S_ISDIR(e[1].st_mode)]
     with open(target, "xb") as raw:
         if kind == "zip":
-            _write_zip(root, top, entries, raw)
+            _write_zip(root, top, entries, raw, style)
         else:
-            _write_tar(root, top, entries, raw, compressed=kind == "tgz")
+            _write_tar(root, top, entries, raw, style, compressed=kind == "tgz")
         raw.flush()
         os.fsync(raw.fileno())
 
@@ -720,6 +732,7 @@ def _write_tar(
     top: str,
     entries: list[tuple[str, os.stat_result]],
     raw: IO[bytes],
+    style: Style,
     *,
     compressed: bool,
 ) -> None:
@@ -737,13 +750,14 @@ def _write_tar(
         with tarfile.open(
             fileobj=stream, mode="w", format=tarfile.PAX_FORMAT, encoding="utf-8"
         ) as archive:
-            folder = tarfile.TarInfo(top)
-            folder.type, folder.mode = tarfile.DIRTYPE, 0o755
-            folder.mtime = int(os.lstat(root).st_mtime)
-            archive.addfile(_owned_by_nobody(folder))
+            if style.folders:
+                folder = tarfile.TarInfo(top)
+                folder.type, folder.mode = tarfile.DIRTYPE, 0o755
+                folder.mtime = _time(style, os.lstat(root))
+                archive.addfile(_owned_by_nobody(folder))
             for rel, info in entries:
                 member = tarfile.TarInfo(f"{top}/{rel}")
-                member.mtime = int(info.st_mtime)
+                member.mtime = _time(style, info)
                 if stat.S_ISDIR(info.st_mode):
                     member.type, member.mode = tarfile.DIRTYPE, 0o755
                     archive.addfile(_owned_by_nobody(member))
@@ -756,6 +770,10 @@ def _write_tar(
             stream.close()
 
 
+def _time(style: Style, info: os.stat_result) -> int:
+    return int(info.st_mtime) if style.mtime is None else style.mtime
+
+
 def _owned_by_nobody(member: tarfile.TarInfo) -> tarfile.TarInfo:
     member.uid = member.gid = 0
     member.uname = member.gname = ""
@@ -763,27 +781,31 @@ def _owned_by_nobody(member: tarfile.TarInfo) -> tarfile.TarInfo:
 
 
 def _write_zip(
-    root: Path, top: str, entries: list[tuple[str, os.stat_result]], raw: IO[bytes]
+    root: Path, top: str, entries: list[tuple[str, os.stat_result]], raw: IO[bytes], style: Style
 ) -> None:
     import time
 
-    def stamp(moment: float) -> tuple[int, int, int, int, int, int]:
-        return time.gmtime(max(int(moment), _ZIP_EPOCH))[:6]
+    def stamp(info: os.stat_result) -> tuple[int, int, int, int, int, int]:
+        moment = min(max(_time(style, info), _ZIP_EPOCH), _ZIP_END)  # what DOS dates hold
+        year, month, day, hour, minute, second = time.gmtime(moment)[:6]
+        return (year, month, day, hour, minute, second)
 
-    with zipfile.ZipFile(raw, "w", zipfile.ZIP_DEFLATED, compresslevel=_GZIP_LEVEL) as archive:
-        folder = zipfile.ZipInfo(f"{top}/", stamp(os.lstat(root).st_mtime))
-        folder.create_system, folder.external_attr = 3, (0o40755 << 16) | 0x10
-        archive.writestr(folder, b"")
+    method = zipfile.ZIP_DEFLATED if style.compressed else zipfile.ZIP_STORED
+    with zipfile.ZipFile(raw, "w", method, compresslevel=_GZIP_LEVEL) as archive:
+        if style.folders:
+            folder = zipfile.ZipInfo(f"{top}/", stamp(os.lstat(root)))
+            folder.create_system, folder.external_attr = 3, (0o40755 << 16) | 0x10
+            archive.writestr(folder, b"")
         for rel, info in entries:
             directory = stat.S_ISDIR(info.st_mode)
-            entry = zipfile.ZipInfo(f"{top}/{rel}{'/' if directory else ''}", stamp(info.st_mtime))
+            entry = zipfile.ZipInfo(f"{top}/{rel}{'/' if directory else ''}", stamp(info))
             entry.create_system = 3
             if directory:
                 entry.external_attr = (0o40755 << 16) | 0x10
                 archive.writestr(entry, b"")
                 continue
             entry.external_attr = 0o100644 << 16
-            entry.compress_type = zipfile.ZIP_DEFLATED
+            entry.compress_type = method
             entry.file_size = info.st_size
             with (
                 open(root / rel, "rb") as handle,

@@ -66,8 +66,8 @@ from datetime import datetime
 from pathlib import Path
 from typing import Literal
 
-from archiver.bagit import algorithms, baginfo, hashing, paths
-from archiver.bagit.reader import read_bag, read_labelled
+from archiver.bagit import algorithms, archives, baginfo, hashing
+from archiver.bagit.reader import read_labelled
 from archiver.bagit.writer import PayloadPart, write_bag
 from archiver.check.bag import Inspection
 from archiver.check.profile import (
@@ -98,7 +98,6 @@ _TAR_TYPES = (SERIALIZATION, "application/x-tar")
 DEFAULT_ACCESS = "Institution"
 MAX_BYTES = 5 * 10**12  # "Bags must be 5 terabytes or less in size."
 MAX_NAME = 255  # characters in one file or folder name
-_DIR_MODE, _FILE_MODE = 0o755, 0o644
 # The source's bag-info labels this bag writes itself, or that would no longer be true.
 _RECOMPUTED = frozenset(
     {"payload-oxum", "bagging-date", "bag-size", "bag-software-agent", "bagit-profile-identifier"}
@@ -340,32 +339,10 @@ def write(source: SourceBag, target: Path, options: Options) -> None:
 
 
 def write_tar(bag: Path, name: str, target: Path, mtime: int) -> None:
-    """Tar ``bag`` as the single folder ``name`` at the new file ``target``, reproducibly:
-    POSIX pax format, members sorted by path, one mtime, owner 0:0 without names, modes
-    0755 for folders and 0644 for files."""
-    written = read_bag(bag, manifests=False, fetch_txt=False)
-    inventory = written.inventory
-    files = {**inventory.payload, **inventory.tags}
-    members = sorted([*inventory.directories, *files], key=paths.sort_key)
-    with tarfile.open(target, "x", format=tarfile.PAX_FORMAT, encoding="utf-8") as tar:
-        tar.addfile(_member(name, None, mtime))
-        for rel in members:
-            if rel not in files:
-                tar.addfile(_member(f"{name}/{rel}", None, mtime))
-                continue
-            with written.open(rel) as handle:
-                tar.addfile(_member(f"{name}/{rel}", files[rel], mtime), handle)
-
-
-def _member(name: str, size: int | None, mtime: int) -> tarfile.TarInfo:
-    info = tarfile.TarInfo(name)
-    info.type = tarfile.DIRTYPE if size is None else tarfile.REGTYPE
-    info.mode = _DIR_MODE if size is None else _FILE_MODE
-    info.size = size or 0
-    info.mtime = mtime
-    info.uid = info.gid = 0
-    info.uname = info.gname = ""
-    return info
+    """Tar ``bag`` as the single folder ``name`` at the new file ``target``, reproducibly
+    (archives.write_archive: POSIX pax, tag files before data/, one mtime, owner 0:0
+    without names, modes 0755 and 0644)."""
+    archives.write_archive(bag, name, target, "tar", archives.Style(mtime=mtime))
 
 
 # -- checking ------------------------------------------------------------------------------

@@ -53,9 +53,9 @@ zip under any name (Archivematica ignores the folder's name anyway).
 
 from __future__ import annotations
 
+import calendar
 import csv
 import io
-import os
 import re
 import shutil
 import stat
@@ -69,7 +69,7 @@ from typing import Literal
 
 import bagit  # LoC bagit-python: what Archivematica's bag.is_valid runs
 
-from archiver.bagit import algorithms, baginfo, hashing, manifest, paths
+from archiver.bagit import algorithms, archives, baginfo, hashing, manifest, paths
 from archiver.bagit.names import BAG_INFO_TXT
 from archiver.bagit.writer import PayloadPart, write_bag
 from archiver.codes import Severity
@@ -262,26 +262,12 @@ def zip_time(options: Options) -> tuple[int, int, int, int, int, int]:
 def zip_folder(
     folder: Path, top: str, target: Path, when: tuple[int, int, int, int, int, int]
 ) -> None:
-    """Zip every file under ``folder`` as ``top/...`` into the new file ``target``: members
-    in byte order of their names, one date, plain file modes, stored; the same folder gives
-    the same bytes."""
-    files = sorted(_files(folder), key=lambda rel: rel.encode("utf-8"))
-    with zipfile.ZipFile(target, "x", zipfile.ZIP_STORED, allowZip64=True) as archive:
-        for rel in files:
-            path = folder / rel
-            info = zipfile.ZipInfo(f"{top}/{rel}", date_time=when)
-            info.compress_type = zipfile.ZIP_STORED
-            info.create_system = 3  # Unix, whatever system writes it
-            info.external_attr = (stat.S_IFREG | 0o644) << 16
-            info.file_size = path.stat().st_size  # decides zip64 for this member
-            with path.open("rb") as src, archive.open(info, "w") as out:
-                shutil.copyfileobj(src, out, _CHUNK)
-
-
-def _files(folder: Path) -> Iterator[str]:
-    for parent, _, names in os.walk(folder):
-        for name in names:
-            yield (Path(parent) / name).relative_to(folder).as_posix()
+    """Zip every file under ``folder`` as ``top/...`` into the new file ``target``
+    (archives.write_archive: tag files before data/, one date, plain file modes, stored,
+    no folder entries); the same folder gives the same bytes."""
+    moment = calendar.timegm((*when, 0, 0, 0))
+    style = archives.Style(mtime=moment, folders=False, compressed=False)
+    archives.write_archive(folder, top, target, "zip", style)
 
 
 # -- the check ---------------------------------------------------------------------------
