@@ -76,7 +76,7 @@ def inspect_bag(
         profile = load_profile(Path(profile))
     folder = isinstance(files, FolderFiles)
     # A .tar's members lie in it as they are: workers digest them as a folder's files.
-    located = folder or (isinstance(files, ArchiveFiles) and files.slices() is not None)
+    located = folder or (isinstance(files, ArchiveFiles) and files.sliceable)
     if executor is None and folder and _pool_likely(root, mode, workers):
         hashing.start_pool_server(_PRELOAD)  # starts while the bag is read
     read = read_bag(files, fetch_txt=mode is not Mode.FAST)

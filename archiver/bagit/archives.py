@@ -34,8 +34,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, BinaryIO, cast
 
-from archiver.bagit import hashing, manifest
-from archiver.bagit.files import Entry, Kind
+from archiver.bagit import algorithms, hashing, manifest
+from archiver.bagit.files import BagFiles, Entry, Kind
 from archiver.bagit.names import BAG_INFO_TXT, BAGIT_TXT, MAX_TAG_FILE, PAYLOAD_DIR
 from archiver.findings import Finding, finding
 
@@ -51,7 +51,7 @@ MEDIA_TYPES = {
 MAX_RATIO = 1000
 _RATIO_FROM = 1 << 20
 # Tag files a .tar.gz index keeps in memory, at most, all together.
-_KEPT_AT_MOST = 256 << 20
+_KEPT_AT_MOST = 64 << 20
 _CHUNK = hashing.CHUNK
 
 
@@ -84,13 +84,18 @@ def open_archive(path: str | os.PathLike[str]) -> ArchiveFiles:
 
 
 class _Member:
-    """One archive member as the bag sees it."""
+    """One archive member as the bag sees it (no Entry kept: an index of 100,000 members
+    holds one small object each)."""
 
-    __slots__ = ("entry", "key")
+    __slots__ = ("key", "kind", "path", "size")
 
-    def __init__(self, entry: Entry, key: object) -> None:
-        self.entry = entry
-        self.key = key  # how the archive finds it again (a TarInfo, a ZipInfo)
+    def __init__(self, path: str, kind: Kind, size: int, key: object) -> None:
+        self.path, self.kind, self.size = path, kind, size
+        self.key = key  # how the archive finds it again (a tar offset, a ZipInfo)
+
+    @property
+    def entry(self) -> Entry:
+        return Entry(self.path, self.kind, self.size)
 
 
 class ArchiveFiles:
@@ -101,6 +106,7 @@ class ArchiveFiles:
         self.problems: list[Finding] = []
         self._members: dict[str, _Member] = {}  # bag path -> member, in stored order
         self._folders: set[str] = set()
+        self._names: dict[str, str] = {}  # bag path -> member name, where not TOP/PATH
         self._lock = threading.Lock()
 
     def __repr__(self) -> str:
@@ -123,7 +129,7 @@ class ArchiveFiles:
     def _place(self, names: Sequence[tuple[str, Entry, object]]) -> None:
         """Index the members (archive name, entry with the archive name as path, key): find
         the bag's top folder, refuse unsafe and duplicate names, keep the rest by bag path."""
-        safe: list[tuple[str, Entry, object]] = []
+        safe: list[tuple[str, str, Entry, object]] = []  # (stripped, as stored, entry, key)
         for name, entry, key in names:
             reason = _unsafe(name)
             if reason is not None:
@@ -135,11 +141,11 @@ class ArchiveFiles:
                     )
                 )
                 continue
-            safe.append((name.strip("/"), entry, key))
-        tops = {name.split("/", 1)[0] for name, _, _ in safe if name}
+            safe.append((name.strip("/"), name, entry, key))
+        tops = {name.split("/", 1)[0] for name, _, _, _ in safe if name}
         folders = {
             name.split("/", 1)[0]
-            for name, entry, _ in safe
+            for name, _, entry, _ in safe
             if "/" in name or entry.kind is Kind.DIRECTORY
         }
         top = next(iter(folders)) if len(folders) == 1 else None
@@ -155,7 +161,7 @@ class ArchiveFiles:
                 )
             )
         self.top = top
-        for name, entry, key in safe:
+        for name, raw, entry, key in safe:
             if top is None:
                 rel = name
             elif name == top:
@@ -178,7 +184,9 @@ class ArchiveFiles:
                     )
                 )
                 continue
-            self._members[rel] = _Member(Entry(rel, entry.kind, entry.size), key)
+            self._members[rel] = _Member(rel, entry.kind, entry.size, key)
+            if raw != (rel if top is None else f"{top}/{rel}"):
+                self._names[rel] = raw  # the archive's own spelling, where it differs
         for rel in list(self._members):  # folders a member implies, listed or not
             parts = rel.split("/")[:-1]
             for depth in range(1, len(parts) + 1):
@@ -192,6 +200,10 @@ class ArchiveFiles:
                 )
             )
             del self._members[rel]
+
+    def _name_of(self, rel: str) -> str:
+        """The member name the archive stores ``rel`` under."""
+        return self._names.get(rel) or (rel if self.top is None else f"{self.top}/{rel}")
 
     # -- BagFiles ------------------------------------------------------------------------
 
@@ -224,33 +236,32 @@ class ArchiveFiles:
         member = self._members.get(path)
         if member is None:
             raise FileNotFoundError(f"{path}: not in {self.path.name}")
-        if member.entry.kind is not Kind.FILE:
+        if member.kind is not Kind.FILE:
             raise IsADirectoryError(f"{path} is not a regular file")
         return self._open(member)
 
     def _open(self, member: _Member) -> BinaryIO:
         raise NotImplementedError
 
-    def slices(self) -> dict[str, tuple[int, int]] | None:
-        """Where each regular member's bytes lie in the archive file, (offset, size), when
-        they lie there as they are (an uncompressed .tar): then workers can digest them
-        with nothing but the file's path. None otherwise."""
+    @property
+    def sliceable(self) -> bool:
+        """Whether members' bytes lie in the archive file as they are (an uncompressed
+        .tar): then workers can digest them with nothing but the path and ``slice_of``."""
+        return False
+
+    def slice_of(self, rel: str) -> tuple[int, int] | None:  # noqa: ARG002 - none here
+        """(offset, size) of the regular member ``rel`` in the archive file, when sliceable."""
         return None
 
-    def detached(self, paths: Sequence[str]) -> MemoryFiles:
-        """The files at ``paths`` (those present), read now, as a BagFiles of their own: what
-        a worker process is sent instead of this archive, which it would index again."""
-        kept: dict[str, bytes] = {}
-        for rel in paths:
-            member = self._members.get(rel)
-            if member is not None and member.entry.kind is Kind.FILE:
-                with self.open(rel) as handle:
-                    kept[rel] = handle.read()
-        return MemoryFiles(self.location, kept)
+    def detached(self, paths: Sequence[str]) -> BagFiles | None:  # noqa: ARG002 - none
+        """The files at ``paths`` as a BagFiles a worker process can be sent instead of this
+        archive (which it would index again), or None when this archive cannot be read but
+        from its start (compressed): then the work stays here."""
+        return None
 
     def members(self) -> Iterator[tuple[Entry, BinaryIO | None]]:
         for rel, member in self._members.items():
-            if member.entry.kind is not Kind.FILE:
+            if member.kind is not Kind.FILE:
                 yield member.entry, None
                 continue
             try:
@@ -266,14 +277,22 @@ class ArchiveFiles:
     ) -> Iterator[tuple[int, dict[str, str] | str]]:
         """(index in ``jobs``, digests or why the member could not be read) for every job
         (bag path, algorithms), each member read once, in the order the archive stores them."""
-        wanted = {rel: index for index, (rel, _) in enumerate(jobs)}
+        wanted = {}
+        for index, (rel, names) in enumerate(jobs):
+            known = self._known_digests(rel)
+            if known is not None and set(names) <= known.keys():
+                yield index, {name: known[name] for name in names}
+            else:
+                wanted[rel] = index
+        if not wanted:
+            return
         with ThreadPoolExecutor(1, thread_name_prefix="archiver-split") as helper:
             for rel, handle in self._stored_order(wanted):
                 index = wanted.pop(rel)
                 if isinstance(handle, str):
                     yield index, handle
                     continue
-                size = self._members[rel].entry.size
+                size = self._members[rel].size
                 try:
                     found = hashing.digest_readable(handle, jobs[index][1], size, helper)
                 except (OSError, EOFError, tarfile.TarError, zipfile.BadZipFile) as exc:
@@ -282,6 +301,10 @@ class ArchiveFiles:
                     yield index, found.digests
         for index in wanted.values():  # never met: the archive ended before them
             yield index, "the archive ends before this member"
+
+    def _known_digests(self, rel: str) -> dict[str, str] | None:  # noqa: ARG002 - none here
+        """Digests of ``rel`` taken while indexing, if any."""
+        return None
 
     def _stored_order(self, wanted: dict[str, int]) -> Iterator[tuple[str, BinaryIO | str]]:
         """(bag path, open stream or why not) for the wanted members, in stored order."""
@@ -369,12 +392,16 @@ class TarFiles(ArchiveFiles):
         super().__init__(path)
         self.compressed = compressed
         self._kept: dict[str, bytes] = {}  # .tar.gz: tag files met while indexing
-        self._handle: BinaryIO | None = None
+        # .tar.gz: payload digests taken while indexing, by the payload manifests met before
+        # (archiver's archives put them first): then the index was the only pass.
+        self._digested: dict[str, dict[str, str]] = {}
         names: list[tuple[str, Entry, object]] = []
         kept = 0
+        listed: set[str] = set()  # algorithms of the payload manifests met so far
         try:
-            with self._stream() as archive:
+            with self._stream() as archive, _helper() as helper:
                 for info in archive:
+                    _forget_read(archive)
                     name = info.name
                     kind = _tar_kind(info)
                     if info.issparse():
@@ -387,14 +414,19 @@ class TarFiles(ArchiveFiles):
                         )
                         kind = Kind.SPECIAL
                     size = info.size if kind is Kind.FILE else 0
-                    names.append((name, Entry(name, kind, size), info))
-                    if (
-                        compressed
-                        and kind is Kind.FILE
-                        and not _in_payload(name)
-                        and kept + size <= _KEPT_AT_MOST
-                        and size <= MAX_TAG_FILE
-                    ):
+                    names.append((name, Entry(name, kind, size), info.offset_data))
+                    if not compressed or kind is not Kind.FILE:
+                        continue
+                    if _in_payload(name):
+                        data = archive.extractfile(info) if listed else None
+                        if data is not None:
+                            found = hashing.digest_readable(
+                                cast("BinaryIO", data), sorted(listed), size, helper
+                            )
+                            self._digested[name] = found.digests
+                        continue
+                    listed |= _payload_manifest_algorithm(name)
+                    if kept + size <= _KEPT_AT_MOST and size <= MAX_TAG_FILE:
                         data = archive.extractfile(info)
                         if data is not None:
                             self._kept[name] = data.read()
@@ -402,10 +434,10 @@ class TarFiles(ArchiveFiles):
         except (tarfile.TarError, EOFError, OSError, zlib.error) as exc:
             self._add(finding("bag.archive.damaged", "", f"the archive is damaged: {_reason(exc)}"))
         self._place(names)
-        self._kept = {
-            rel: self._kept[cast("tarfile.TarInfo", m.key).name]
-            for rel, m in self._members.items()
-            if cast("tarfile.TarInfo", m.key).name in self._kept
+        by_rel = {rel: self._name_of(rel) for rel in self._members}
+        self._kept = {rel: self._kept[n] for rel, n in by_rel.items() if n in self._kept}
+        self._digested = {
+            rel: self._digested[n] for rel, n in by_rel.items() if n in self._digested
         }
 
     def __reduce__(self) -> tuple[Callable[[str, bool], TarFiles], tuple[str, bool]]:
@@ -426,25 +458,35 @@ class TarFiles(ArchiveFiles):
             with archive:
                 yield archive
 
-    def slices(self) -> dict[str, tuple[int, int]] | None:
+    def _known_digests(self, rel: str) -> dict[str, str] | None:
+        return self._digested.get(rel)
+
+    def detached(self, paths: Sequence[str]) -> BagFiles | None:
         if self.compressed:
             return None
-        return {
-            rel: (cast("tarfile.TarInfo", m.key).offset_data, m.entry.size)
-            for rel, m in self._members.items()
-            if m.entry.kind is Kind.FILE
-        }
+        where = {rel: at for rel in paths if (at := self.slice_of(rel)) is not None}
+        return _SlicedFiles(self.location, where)
+
+    @property
+    def sliceable(self) -> bool:
+        return not self.compressed
+
+    def slice_of(self, rel: str) -> tuple[int, int] | None:
+        member = self._members.get(rel)
+        if self.compressed or member is None or member.kind is not Kind.FILE:
+            return None
+        return cast("int", member.key), member.size
 
     def _open(self, member: _Member) -> BinaryIO:
-        kept = self._kept.get(member.entry.path)
+        kept = self._kept.get(member.path)
         if kept is not None:
             return io.BytesIO(kept)
-        info = cast("tarfile.TarInfo", member.key)
         if self.compressed:
-            return cast("BinaryIO", io.BufferedReader(_Scanned(self, info.name), _CHUNK))
+            scanned = _Scanned(self, self._name_of(member.path))
+            return cast("BinaryIO", io.BufferedReader(scanned, _CHUNK))
         raw = open(self.path, "rb")  # noqa: SIM115 - handed to the caller, who closes it
-        raw.seek(info.offset_data)
-        return cast("BinaryIO", io.BufferedReader(_Bounded(raw, info.size), _CHUNK))
+        raw.seek(cast("int", member.key))
+        return cast("BinaryIO", io.BufferedReader(_Bounded(raw, member.size), _CHUNK))
 
     def _stored_order(self, wanted: dict[str, int]) -> Iterator[tuple[str, BinaryIO | str]]:
         """One pass over the archive in stored order. A .tar's members are read where the
@@ -455,24 +497,24 @@ class TarFiles(ArchiveFiles):
             with open(self.path, "rb", buffering=0) as raw:
                 for rel, member in list(self._members.items()):
                     if rel in wanted:
-                        info = cast("tarfile.TarInfo", member.key)
-                        yield (
-                            rel,
-                            cast("BinaryIO", _Slice(raw.fileno(), info.offset_data, info.size)),
-                        )
+                        offset = cast("int", member.key)
+                        yield rel, cast("BinaryIO", _Slice(raw.fileno(), offset, member.size))
             return
-        by_name = {cast("tarfile.TarInfo", self._members[rel].key).name: rel for rel in wanted}
+        by_name = {self._name_of(rel): rel for rel in wanted}
         for rel in [r for r in wanted if r in self._kept]:
             yield rel, io.BytesIO(self._kept[rel])
+        if all(rel in self._kept for rel in wanted):
+            return  # no second pass over the stream
         try:
             with self._stream() as archive:
-                for info in archive:
-                    rel_or_none = by_name.get(info.name)
+                for found in archive:
+                    _forget_read(archive)
+                    rel_or_none = by_name.get(found.name)
                     if rel_or_none is None or rel_or_none not in wanted:
                         continue
                     if rel_or_none in self._kept:
                         continue
-                    data = archive.extractfile(info)
+                    data = archive.extractfile(found)
                     if data is None:
                         yield rel_or_none, "not a regular file"
                     else:
@@ -503,35 +545,63 @@ def digest_slice(
         os.close(fd)
 
 
-class MemoryFiles:
-    """A few files of a bag held in memory (what ``ArchiveFiles.detached`` sends)."""
+def _payload_manifest_algorithm(name: str) -> set[str]:
+    """{algorithm} when member ``name`` is a bag's payload manifest (TOP/manifest-ALG.txt)
+    of an algorithm archiver computes, else an empty set."""
+    parts = name.strip("/").split("/")
+    named = manifest.NAME.match(parts[-1]) if len(parts) == 2 else None
+    if named is None or named.group(1) is not None:
+        return set()
+    algorithm = named.group(2)
+    return {algorithm} if algorithms.is_supported(algorithm) else set()
 
-    def __init__(self, location: str, files: dict[str, bytes]) -> None:
+
+@contextlib.contextmanager
+def _helper() -> Iterator[ThreadPoolExecutor]:
+    with ThreadPoolExecutor(1, thread_name_prefix="archiver-split") as helper:
+        yield helper
+
+
+class _SlicedFiles:
+    """A few members of a .tar, reached by offset (what ``TarFiles.detached`` sends a worker:
+    the tar's path and where they lie, not the archive's index)."""
+
+    def __init__(self, location: str, where: dict[str, tuple[int, int]]) -> None:
         self._location = location
-        self._files = files
+        self._where = where
 
     @property
     def location(self) -> str:
         return self._location
 
     def walk(self, *, payload: bool = True) -> Iterator[Entry]:
-        for rel in sorted(self._files):
+        for rel in sorted(self._where):
             if payload or not rel.startswith(f"{PAYLOAD_DIR}/"):
-                yield Entry(rel, Kind.FILE, len(self._files[rel]))
+                yield Entry(rel, Kind.FILE, self._where[rel][1])
 
     def stat(self, path: str) -> Entry | None:
-        data = self._files.get(path)
-        return None if data is None else Entry(path, Kind.FILE, len(data))
+        where = self._where.get(path)
+        return None if where is None else Entry(path, Kind.FILE, where[1])
 
     def open(self, path: str) -> BinaryIO:
-        data = self._files.get(path)
-        if data is None:
+        if path not in self._where:
             raise FileNotFoundError(f"{path}: not sent")
-        return io.BytesIO(data)
+        offset, size = self._where[path]
+        raw = open(self._location, "rb")  # noqa: SIM115 - closed with the stream returned
+        raw.seek(offset)
+        return cast("BinaryIO", io.BufferedReader(_Bounded(raw, size), _CHUNK))
 
     def members(self) -> Iterator[tuple[Entry, BinaryIO | None]]:
         for entry in self.walk():
-            yield entry, self.open(entry.path)
+            with self.open(entry.path) as handle:
+                yield entry, handle
+
+
+def _forget_read(archive: tarfile.TarFile) -> None:
+    """Drop the TarInfo objects tarfile keeps of what it read (for getmembers): 100,000 of
+    them cost ~70 MB, and only names and offsets are kept here."""
+    members: list[tarfile.TarInfo] = archive.members  # type: ignore[attr-defined]
+    members.clear()
 
 
 def _tar_files(path: str, compressed: bool) -> TarFiles:
@@ -601,6 +671,7 @@ class _Scanned(io.RawIOBase):
         archive = self._stack.enter_context(files._stream())
         data = None
         for info in archive:
+            _forget_read(archive)
             if info.name == name:
                 data = archive.extractfile(info)
                 break

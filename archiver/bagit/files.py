@@ -33,7 +33,7 @@ class Kind(StrEnum):
     UNREADABLE = "unreadable"  # there, but could not be listed or stat'ed
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)  # slots: an archive's index holds 100,000s of these
 class Entry:
     path: str
     kind: Kind

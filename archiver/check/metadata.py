@@ -25,6 +25,7 @@ from lxml import etree
 from archiver import layout
 from archiver.bagit import hashing
 from archiver.bagit.archives import ArchiveFiles
+from archiver.bagit.files import BagFiles
 from archiver.bagit.reader import Bag, Inventory
 from archiver.check.bag import Inspection
 from archiver.dates import recorded_date
@@ -85,15 +86,18 @@ def begin_metadata(inspection: Inspection, executor: Executor | None = None) -> 
     function returned waits, and adds the findings to the report (DC, METS, then PREMIS)."""
     bag, manifests, report = inspection.bag, inspection.payload_manifests, inspection.report
     # What a worker needs of the bag: its files and inventory, not its manifests.
-    slim = replace(bag, manifests=(), fetch=(), problems=())
     big = bag.inventory.tags.get(layout.PREMIS_XML, 0) >= BESIDE_MINIMUM
-    pool = executor
-    if pool is None and big:
+    # A worker gets the bag's files; from an archive, only where the document lies in it
+    # (a compressed archive cannot be read but from its start: PREMIS is checked here).
+    sent: BagFiles | None = bag.files
+    if isinstance(bag.files, ArchiveFiles):
+        sent = bag.files.detached((layout.PREMIS_XML,))
+    pool = executor if sent is not None else None
+    if pool is None and big and sent is not None:
         pool = hashing.process_pool(1, [__name__])
+    slim = replace(bag, manifests=(), fetch=(), problems=(), files=sent or bag.files)
     futures: list[Future[list[Finding]]] = []
     if pool is not None:
-        if isinstance(bag.files, ArchiveFiles):  # a worker gets the document, not the archive
-            slim = replace(slim, files=bag.files.detached((layout.PREMIS_XML,)))
         futures.append(pool.submit(_check_documents, slim, (layout.PREMIS_XML,), manifests))
     here = (
         ThreadPoolExecutor(1, thread_name_prefix="archiver-metadata")
