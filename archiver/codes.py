@@ -246,7 +246,8 @@ _CODES = [
         "bag.archive.bomb",
         E,
         "RFC 8493 §5.1",
-        "a zip entry that would inflate more than 1,000 times over: not inflated",
+        "a zip entry that would inflate more than 1,000 times over, or a compressed "
+        "payload declaring more bytes than its Payload-Oxum: not inflated",
     ),
     Code(
         "bag.archive.unsupported-member",

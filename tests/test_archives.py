@@ -567,3 +567,16 @@ def test_a_tar_gz_with_its_tag_files_first_is_decompressed_once(
             report = validate_bag(archive, workers=1)
         assert report.valid, report.findings
         assert sum(1 for p in opened if Path(p) == archive) == passes, (archive, opened)
+
+
+def test_a_compressed_payload_declaring_more_than_its_oxum_is_not_inflated(
+    tmp_path: Path,
+) -> None:
+    """Each entry under the ratio cap, all of them more than Payload-Oxum says: a bomb of
+    many entries. Nothing of the payload is inflated; the tag files are still checked."""
+    archive = _zip(tmp_path / "b.zip", [*_zip_bag(), ("b/data/more.bin", os.urandom(2 << 20))])
+    report = validate_bag(archive, workers=1)
+    codes = {(f.code, f.path) for f in report.findings}
+    assert ("bag.archive.bomb", "") in codes
+    assert ("bag.bag-info.oxum-mismatch", "bag-info.txt") in codes
+    assert not any(code == "bag.payload.checksum-mismatch" for code, _ in codes)

@@ -527,6 +527,8 @@ def _verify_checksums(judging: _Judging, workers: int, executor: Executor | None
     if isinstance(bag.files, ArchiveFiles):
         files = bag.files
         if not files.sliceable:  # compressed: one pass over the archive, in stored order
+            jobs = _within_oxum(judging, jobs)
+            sizes = [inventory.size_of(rel) or 0 for rel, _ in jobs]
             outcomes = files.digests_in_order(jobs)
         else:  # a .tar: its members located, digested on every core as a folder's files
             task = functools.partial(digest_slice, files.location)
@@ -547,6 +549,29 @@ def _verify_checksums(judging: _Judging, workers: int, executor: Executor | None
 
 
 _ARCHIVES = "archiver.bagit.archives"
+
+
+def _within_oxum(
+    judging: _Judging, jobs: list[tuple[str, tuple[str, ...]]]
+) -> list[tuple[str, tuple[str, ...]]]:
+    """A compressed archive's payload is inflated only up to what its Payload-Oxum says it
+    holds: when its members declare more, they are not inflated at all (a bomb of many
+    entries, each under the ratio cap), and the tag files alone are checked."""
+    value = judging.bag.value("Payload-Oxum")
+    match = _OXUM.match(value or "")
+    if match is None or len(match.group(1)) > 20:
+        return jobs
+    declared = sum(judging.bag.inventory.payload.values())
+    if declared <= int(match.group(1)):
+        return jobs
+    judging.add(
+        "bag.archive.bomb",
+        "",
+        f"its payload would inflate to {declared} bytes, more than the {int(match.group(1))} "
+        "its Payload-Oxum says; not inflated",
+        size=declared,
+    )
+    return [(rel, names) for rel, names in jobs if not _payload(rel)]
 
 
 class _Located(Sequence[tuple[str, tuple[str, ...], int, int]]):
