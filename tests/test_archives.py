@@ -580,3 +580,31 @@ def test_a_compressed_payload_declaring_more_than_its_oxum_is_not_inflated(
     assert ("bag.archive.bomb", "") in codes
     assert ("bag.bag-info.oxum-mismatch", "bag-info.txt") in codes
     assert not any(code == "bag.payload.checksum-mismatch" for code, _ in codes)
+
+
+# -- damaged archives: a finding, never an exception ---------------------------------------------
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_randomly_damaged_archives_give_findings_never_exceptions(
+    own_bag: Path, tmp_path: Path, kind: str
+) -> None:
+    """Cut short anywhere, or with bytes changed anywhere (header, data, central directory,
+    gzip trailer): validation returns a report -- never an exception, never a hang -- and the
+    damage shows as an error."""
+    import random
+
+    rng = random.Random(f"damaged-{kind}")
+    whole = pack(own_bag, tmp_path / "own", kind).read_bytes()
+    target = tmp_path / f"damaged.{kind}"
+    for attempt in range(200):
+        data = bytearray(whole)
+        if attempt % 2:
+            del data[rng.randrange(1, len(data)) :]
+        else:
+            for _ in range(rng.randint(1, 8)):
+                data[rng.randrange(len(data))] ^= 1 << rng.randrange(8)
+        target.write_bytes(bytes(data))
+        report = validate_bag(target, workers=1)
+        if attempt % 2 and len(data) < len(whole) // 2:  # the payload, at the end, is gone
+            assert not report.valid, (attempt, report.findings)

@@ -21,6 +21,7 @@ link, a special file, unreadable), as a folder's would be.
 from __future__ import annotations
 
 import contextlib
+import errno
 import io
 import os
 import stat
@@ -238,7 +239,10 @@ class ArchiveFiles:
             raise FileNotFoundError(f"{path}: not in {self.path.name}")
         if member.kind is not Kind.FILE:
             raise IsADirectoryError(f"{path} is not a regular file")
-        return self._open(member)
+        try:
+            return cast("BinaryIO", io.BufferedReader(_Guarded(self._open(member)), _CHUNK))
+        except _DAMAGE as exc:
+            raise OSError(errno.EIO, _reason(exc)) from exc
 
     def _open(self, member: _Member) -> BinaryIO:
         raise NotImplementedError
@@ -295,7 +299,7 @@ class ArchiveFiles:
                 size = self._members[rel].size
                 try:
                     found = hashing.digest_readable(handle, jobs[index][1], size, helper)
-                except (OSError, EOFError, tarfile.TarError, zipfile.BadZipFile) as exc:
+                except (OSError, *_DAMAGE) as exc:
                     yield index, _reason(exc)
                 else:
                     yield index, found.digests
@@ -313,7 +317,7 @@ class ArchiveFiles:
                 continue
             try:
                 yield rel, self._open(member)
-            except (OSError, EOFError, tarfile.TarError, zipfile.BadZipFile) as exc:
+            except (OSError, *_DAMAGE) as exc:
                 yield rel, _reason(exc)
 
 
@@ -640,6 +644,32 @@ class _Bounded(io.RawIOBase):
 
     def close(self) -> None:
         self._raw.close()
+        super().close()
+
+
+# What reading a damaged archive raises, besides OSError.
+_DAMAGE = (EOFError, tarfile.TarError, zipfile.BadZipFile, zlib.error, RuntimeError)
+
+
+class _Guarded(io.RawIOBase):
+    """A member's stream whose damage (a cut-short tar, a zip entry failing its CRC, a bad
+    deflate stream) is an OSError, as a file's unreadable bytes are: what every reader of
+    bag files handles."""
+
+    def __init__(self, inner: BinaryIO) -> None:
+        self._inner = inner
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer: memoryview) -> int:  # type: ignore[override]
+        try:
+            return int(self._inner.readinto(buffer))  # type: ignore[attr-defined]
+        except _DAMAGE as exc:
+            raise OSError(errno.EIO, _reason(exc)) from exc
+
+    def close(self) -> None:
+        self._inner.close()
         super().close()
 
 

@@ -470,7 +470,12 @@ class _Reading:
                 if isinstance(handle, io.BufferedReader)
                 else io.BufferedReader(cast(Any, handle))
             )
-            if codec == "utf-8" and buffered.peek(3)[:3] == codecs.BOM_UTF8:
+            try:
+                bom = codec == "utf-8" and buffered.peek(3)[:3] == codecs.BOM_UTF8
+            except OSError as exc:
+                self.add("bag.tag.unreadable", rel, f"cannot read: {exc.strerror or exc}")
+                return
+            if bom:
                 self.add("bag.tagfile.bom", rel, "begins with a UTF-8 byte order mark")
                 buffered.read(3)
             lines: Iterator[str | tagfile.LongLine]
@@ -503,6 +508,8 @@ class _Reading:
                     line=exc.line,
                     encoding=self.declaration.encoding,
                 )
+            except OSError as exc:  # a disk error, an archive cut short: the lines end here
+                self.add("bag.tag.unreadable", rel, f"cannot read: {exc.strerror or exc}")
 
     # -- manifests -----------------------------------------------------------------------
 
