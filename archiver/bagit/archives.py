@@ -108,6 +108,7 @@ class ArchiveFiles:
         self._members: dict[str, _Member] = {}  # bag path -> member, in stored order
         self._folders: set[str] = set()
         self._names: dict[str, str] = {}  # bag path -> member name, where not TOP/PATH
+        self.top: str | None = None  # the bag's folder in the archive, once indexed
         self._lock = threading.Lock()
 
     def __repr__(self) -> str:
@@ -488,9 +489,7 @@ class TarFiles(ArchiveFiles):
         if self.compressed:
             scanned = _Scanned(self, self._name_of(member.path))
             return cast("BinaryIO", io.BufferedReader(scanned, _CHUNK))
-        raw = open(self.path, "rb")  # noqa: SIM115 - handed to the caller, who closes it
-        raw.seek(cast("int", member.key))
-        return cast("BinaryIO", io.BufferedReader(_Bounded(raw, member.size), _CHUNK))
+        return _open_slice(self.path, cast("int", member.key), member.size)
 
     def _stored_order(self, wanted: dict[str, int]) -> Iterator[tuple[str, BinaryIO | str]]:
         """One pass over the archive in stored order. A .tar's members are read where the
@@ -537,16 +536,10 @@ def digest_slice(
     size), or why it could not be read: a task for hashing.run_each's workers."""
     _, names, offset, size = job
     try:
-        fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
-    except OSError as exc:
-        return _reason(exc)
-    try:
-        handle = cast("BinaryIO", _Slice(fd, offset, size))
-        return hashing.digest_readable(handle, names, size, helper).digests
+        with _open_slice(path, offset, size) as handle:
+            return hashing.digest_readable(handle, names, size, helper).digests
     except (OSError, EOFError) as exc:
         return _reason(exc)
-    finally:
-        os.close(fd)
 
 
 def _payload_manifest_algorithm(name: str) -> set[str]:
@@ -590,10 +583,7 @@ class _SlicedFiles:
     def open(self, path: str) -> BinaryIO:
         if path not in self._where:
             raise FileNotFoundError(f"{path}: not sent")
-        offset, size = self._where[path]
-        raw = open(self._location, "rb")  # noqa: SIM115 - closed with the stream returned
-        raw.seek(offset)
-        return cast("BinaryIO", io.BufferedReader(_Bounded(raw, size), _CHUNK))
+        return _open_slice(self._location, *self._where[path])
 
     def members(self) -> Iterator[tuple[Entry, BinaryIO | None]]:
         for entry in self.walk():
@@ -620,31 +610,6 @@ def _tar_kind(info: tarfile.TarInfo) -> Kind:
     if info.isreg():
         return Kind.FILE
     return Kind.SPECIAL  # hard links, devices, FIFOs
-
-
-class _Bounded(io.RawIOBase):
-    """``size`` bytes of a file from where it stands: one member of a .tar."""
-
-    def __init__(self, raw: IO[bytes], size: int) -> None:
-        self._raw = raw
-        self._left = size
-
-    def readable(self) -> bool:
-        return True
-
-    def readinto(self, buffer: memoryview) -> int:  # type: ignore[override]
-        if self._left <= 0:
-            return 0
-        view = memoryview(buffer)[: min(len(buffer), self._left)]
-        count = self._raw.readinto(view)  # type: ignore[attr-defined]
-        if not count:
-            raise EOFError("unexpected end of the archive")
-        self._left -= count
-        return int(count)
-
-    def close(self) -> None:
-        self._raw.close()
-        super().close()
 
 
 # What reading a damaged archive raises, besides OSError.
@@ -674,10 +639,11 @@ class _Guarded(io.RawIOBase):
 
 
 class _Slice(io.RawIOBase):
-    """``size`` bytes at ``offset`` of an open file (pread: the file's position untouched)."""
+    """``size`` bytes at ``offset`` of an open file (pread: the file's position untouched);
+    ``owned``: the descriptor is closed with the slice."""
 
-    def __init__(self, fd: int, offset: int, size: int) -> None:
-        self._fd, self._at, self._end = fd, offset, offset + size
+    def __init__(self, fd: int, offset: int, size: int, *, owned: bool = False) -> None:
+        self._fd, self._at, self._end, self._owned = fd, offset, offset + size, owned
 
     def readable(self) -> bool:
         return True
@@ -691,6 +657,17 @@ class _Slice(io.RawIOBase):
             raise EOFError("unexpected end of the archive")
         self._at += count
         return count
+
+    def close(self) -> None:
+        if self._owned and not self.closed:
+            os.close(self._fd)
+        super().close()
+
+
+def _open_slice(path: str | os.PathLike[str], offset: int, size: int) -> BinaryIO:
+    """``size`` bytes at ``offset`` of the file at ``path``, as a buffered stream."""
+    fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
+    return cast("BinaryIO", io.BufferedReader(_Slice(fd, offset, size, owned=True), _CHUNK))
 
 
 class _Scanned(io.RawIOBase):

@@ -549,20 +549,24 @@ def _verify_checksums(judging: _Judging, workers: int, executor: Executor | None
 
 
 _ARCHIVES = "archiver.bagit.archives"
+# How far past its Payload-Oxum a compressed payload may declare itself and still be inflated.
+_BOMB_SLACK = 1 << 30
 
 
 def _within_oxum(
     judging: _Judging, jobs: list[tuple[str, tuple[str, ...]]]
 ) -> list[tuple[str, tuple[str, ...]]]:
-    """A compressed archive's payload is inflated only up to what its Payload-Oxum says it
-    holds: when its members declare more, they are not inflated at all (a bomb of many
-    entries, each under the ratio cap), and the tag files alone are checked."""
+    """A compressed archive's payload is inflated only up to about what its Payload-Oxum
+    says it holds: when its members declare far more (over twice as much, and over
+    _BOMB_SLACK more: a bomb of many entries, each under the ratio cap), they are not
+    inflated at all, and the tag files alone are checked. A payload a little off its Oxum
+    is ordinary damage, judged as in a folder."""
     value = judging.bag.value("Payload-Oxum")
     match = _OXUM.match(value or "")
     if match is None or len(match.group(1)) > 20:
         return jobs
-    declared = sum(judging.bag.inventory.payload.values())
-    if declared <= int(match.group(1)):
+    declared, stated = sum(judging.bag.inventory.payload.values()), int(match.group(1))
+    if declared <= stated + max(stated, _BOMB_SLACK):
         return jobs
     judging.add(
         "bag.archive.bomb",
