@@ -299,7 +299,8 @@ class ArchiveFiles:
                     continue
                 size = self._members[rel].size
                 try:
-                    found = hashing.digest_readable(handle, jobs[index][1], size, helper)
+                    with contextlib.closing(handle):
+                        found = hashing.digest_readable(handle, jobs[index][1], size, helper)
                 except (OSError, *_DAMAGE) as exc:
                     yield index, _reason(exc)
                 else:
