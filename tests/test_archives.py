@@ -612,3 +612,33 @@ def test_randomly_damaged_archives_give_findings_never_exceptions(
         report = validate_bag(target, workers=1)
         if attempt % 2 and len(data) < len(whole) // 2:  # the payload, at the end, is gone
             assert not report.valid, (attempt, report.findings)
+
+
+def test_a_zip64_bag_of_more_than_65535_entries_is_read_whole(tmp_path: Path) -> None:
+    """Past the 16-bit entry count of a plain zip (zip64's end record carries the count):
+    every entry is indexed and the bag judged, a changed one found."""
+    import hashlib
+
+    count = 66_000
+    lines, entries = [], []
+    for index in range(count):
+        data = f"{index}\n".encode()
+        rel = f"data/d{index % 100:02}/f{index:05}.txt"
+        entries.append((f"b/{rel}", data))
+        lines.append(f"{hashlib.sha256(data).hexdigest()}  {rel}\n")
+    entries[123] = (entries[123][0], b"changed\n")
+    size = sum(len(f"{index}\n") for index in range(count))
+    tags = [
+        ("b/bagit.txt", b"BagIt-Version: 1.0\nTag-File-Character-Encoding: UTF-8\n"),
+        ("b/bag-info.txt", f"Payload-Oxum: {size}.{count}\n".encode()),
+        ("b/manifest-sha256.txt", "".join(lines).encode()),
+    ]
+    archive = tmp_path / "b.zip"
+    with zipfile.ZipFile(archive, "w", zipfile.ZIP_STORED) as out:
+        for name, data in [*tags, *entries]:
+            out.writestr(name, data)
+    assert len(open_archive(archive)._members) == count + 3
+    report = validate_bag(archive, workers=1)
+    found = {(f.code, f.path) for f in report.findings}
+    assert found >= {("bag.payload.checksum-mismatch", "data/d23/f00123.txt")}
+    assert not any(code.startswith("bag.archive") for code, _ in found), found
