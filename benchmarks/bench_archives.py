@@ -12,6 +12,10 @@ What it measures
     compressed forms are printed for information: their decompression is work a folder
     never does).
 
+    ``--members N`` (issue 13: 100,000, memory <= 200 MB) adds a bag of N files of 100
+    bytes, written as a folder and as .tar and .tar.gz: each validated ``--repeat`` times,
+    its peak RSS against 200 MB (190.7 MiB).
+
 How to read the numbers
     Everything is read from the page cache (just written), so the figures are about
     parsing, hashing and scheduling. A folder and a .tar are hashed on both cores (a
@@ -19,7 +23,7 @@ How to read the numbers
     read in one pass, in stored order, in one process.
 
 Usage: python benchmarks/bench_archives.py [--size-mib 512] [--files 10000] [--repeat 7]
-                                          [--work DIR]
+                                          [--members 0] [--work DIR]
 """
 
 from __future__ import annotations
@@ -37,6 +41,7 @@ from common import (
     Sample,
     compile_archiver,
     machine_lines,
+    met,
     positive,
     progress,
     ratio_row,
@@ -50,6 +55,18 @@ HERE = Path(__file__).resolve().parent
 FORMS = ("folder", "tar", "tgz", "zip")
 SUFFIX = {"folder": "", "tar": ".tar", "tgz": ".tar.gz", "zip": ".zip"}
 TARGET = {"big": 1.1, "many": 1.5}  # .tar against the folder, at most
+MEMORY_MIB = 200e6 / (1 << 20)  # 200 MB, at most, at 100,000 members
+
+
+def make_members(work: Path, count: int) -> Path:
+    """``count`` files of 100 bytes in 100 folders: a bag whose size is its member count."""
+    rng = random.Random(100)
+    source = work / "src-members" / "members"
+    for index in range(count):
+        folder = source / f"d{index % 100:02}"
+        folder.mkdir(parents=True, exist_ok=True)
+        (folder / f"f{index:06}.txt").write_bytes(rng.randbytes(100))
+    return source
 
 
 def make_sources(work: Path, size_mib: int, files: int) -> dict[str, Path]:
@@ -67,12 +84,14 @@ def make_sources(work: Path, size_mib: int, files: int) -> dict[str, Path]:
     return {"big": big, "many": many}
 
 
-def make_bags(work: Path, sources: dict[str, Path], log: Path) -> dict[str, dict[str, Path]]:
+def make_bags(
+    work: Path, sources: dict[str, Path], log: Path, forms: tuple[str, ...] = FORMS
+) -> dict[str, dict[str, Path]]:
     bags: dict[str, dict[str, Path]] = {}
     env = {**os.environ, "SOURCE_DATE_EPOCH": "1700000000"}
     for name, source in sources.items():
         bags[name] = {}
-        for form in FORMS:
+        for form in forms:
             out = work / "bags" / form
             argv = [sys.executable, "-m", "archiver", "bag", str(source), "--out", str(out)]
             argv += ["--id", name]
@@ -89,11 +108,31 @@ def validate(bag: Path, log: Path) -> Sample:
     return run_child([sys.executable, "-m", "archiver", "validate", str(bag)], log)
 
 
+def report_members(work: Path, count: int, repeat: int, log: Path) -> None:
+    forms = ("folder", "tar", "tgz")
+    bags = make_bags(work, {"members": make_members(work, count)}, log, forms)["members"]
+    samples: dict[str, list[Sample]] = {form: [] for form in forms}
+    for attempt in range(repeat):
+        for form in forms:
+            progress(f"members-{form}-{attempt + 1}")
+            samples[form].append(validate(bags[form], log))
+    print(f"### {count} files of 100 bytes: peak memory\n")
+    rows = []
+    for form in forms:
+        peak = max(s.peak_kib for s in samples[form]) / 1024
+        middle = statistics.median(s.seconds for s in samples[form])
+        rows.append(
+            [form, f"{middle:.2f}", f"{peak:.0f}", f"≤ {MEMORY_MIB:.1f}", met(peak <= MEMORY_MIB)]
+        )
+    print(table(["form", "median s", "peak RSS MiB", "target", "met"], rows), "\n")
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--size-mib", type=positive, default=512)
     parser.add_argument("--files", type=positive, default=10_000)
     parser.add_argument("--repeat", type=positive, default=7)
+    parser.add_argument("--members", type=int, default=0)
     parser.add_argument("--work", type=Path, default=HERE / "work" / "archives")
     args = parser.parse_args()
     shutil.rmtree(args.work, ignore_errors=True)
@@ -131,6 +170,8 @@ def main() -> int:
                     row[2:] = ["—", "—"]  # printed for information
                 ratios.append(row)
             print(table(["archive", "ratio", "target", "met"], ratios), "\n")
+        if args.members:
+            report_members(args.work, args.members, args.repeat, log)
     except BenchError as exc:
         print(f"bench_archives: {exc}", file=sys.stderr)
         return 1
