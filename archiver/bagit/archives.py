@@ -35,7 +35,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, BinaryIO, cast
 
-from archiver.bagit import algorithms, hashing, manifest
+from archiver.bagit import algorithms, hashing, manifest, paths
 from archiver.bagit.files import BagFiles, Entry, Kind
 from archiver.bagit.names import BAG_INFO_TXT, BAGIT_TXT, MAX_TAG_FILE, PAYLOAD_DIR
 from archiver.findings import Finding, finding
@@ -56,22 +56,23 @@ _KEPT_AT_MOST = 64 << 20
 _CHUNK = hashing.CHUNK
 
 
+def _suffix(path: str | os.PathLike[str]) -> tuple[str, str] | None:
+    """(suffix, kind) of the archive ``path`` is named as, or None."""
+    name = os.fspath(path).lower()
+    return next(((s, kind) for s, kind in SUFFIXES if name.endswith(s)), None)
+
+
 def archive_kind(path: str | os.PathLike[str]) -> str | None:
     """ "tar", "tgz" or "zip" when ``path`` is named as such an archive, else None."""
-    name = os.fspath(path).lower()
-    for suffix, kind in SUFFIXES:
-        if name.endswith(suffix):
-            return kind
-    return None
+    found = _suffix(path)
+    return None if found is None else found[1]
 
 
 def bag_id(path: str | os.PathLike[str]) -> str:
     """The name of an archived bag: its file name without the archive's extension."""
     name = Path(path).name
-    for suffix, _ in SUFFIXES:
-        if name.lower().endswith(suffix):
-            return name[: -len(suffix)]
-    return name
+    found = _suffix(name)
+    return name if found is None else name[: -len(found[0])]
 
 
 def open_archive(path: str | os.PathLike[str]) -> ArchiveFiles:
@@ -139,7 +140,7 @@ class ArchiveFiles:
                     finding(
                         "bag.archive.unsafe-member",
                         _shown(name),
-                        f"member {reason}; not read",
+                        f"a member name that could not stay inside the bag ({reason}); not read",
                     )
                 )
                 continue
@@ -408,7 +409,10 @@ class TarFiles(ArchiveFiles):
         listed: set[str] = set()  # algorithms of the payload manifests met so far
         orders: dict[tuple[str, ...], tuple[str, ...]] = {}  # one tuple of names, shared
         try:
-            with self._stream() as archive, _helper() as helper:
+            with (
+                self._stream() as archive,
+                ThreadPoolExecutor(1, thread_name_prefix="archiver-split") as helper,
+            ):
                 for info in archive:
                     _forget_read(archive)
                     name = info.name
@@ -442,7 +446,7 @@ class TarFiles(ArchiveFiles):
                         if data is not None:
                             self._kept[name] = data.read()
                             kept += info.size
-        except (tarfile.TarError, EOFError, OSError, zlib.error) as exc:
+        except (OSError, *_DAMAGE) as exc:
             self._add(finding("bag.archive.damaged", "", f"the archive is damaged: {_reason(exc)}"))
         self._place(names)
         by_rel = {rel: self._name_of(rel) for rel in self._members}
@@ -507,16 +511,11 @@ class TarFiles(ArchiveFiles):
         return _open_slice(self.path, cast("int", member.key), member.size)
 
     def _stored_order(self, wanted: dict[str, int]) -> Iterator[tuple[str, BinaryIO | str]]:
-        """One pass over the archive in stored order. A .tar's members are read where the
-        index found them (no header parsed twice: tarfile's parsing, in Python, was half the
-        time of validating 10,000 small files); a .tar.gz is decompressed again, its tag
-        files kept while indexing served first, from memory."""
+        """A .tar's members are read where the index found them (_open: no header parsed
+        twice); a .tar.gz is decompressed again, in one pass, its tag files kept while
+        indexing served first, from memory."""
         if not self.compressed:
-            with open(self.path, "rb", buffering=0) as raw:
-                for rel, member in list(self._members.items()):
-                    if rel in wanted:
-                        offset = cast("int", member.key)
-                        yield rel, cast("BinaryIO", _Slice(raw.fileno(), offset, member.size))
+            yield from super()._stored_order(wanted)
             return
         by_name = {self._name_of(rel): rel for rel in wanted}
         for rel in [r for r in wanted if r in self._kept]:
@@ -537,7 +536,7 @@ class TarFiles(ArchiveFiles):
                         yield rel_or_none, "not a regular file"
                     else:
                         yield rel_or_none, cast("BinaryIO", data)
-        except (tarfile.TarError, EOFError, OSError, zlib.error) as exc:
+        except (OSError, *_DAMAGE) as exc:
             reason = _reason(exc)
             for rel in list(wanted):
                 if rel not in self._kept:
@@ -553,7 +552,7 @@ def digest_slice(
     try:
         with _open_slice(path, offset, size) as handle:
             return hashing.digest_readable(handle, names, size, helper).digests
-    except (OSError, EOFError) as exc:
+    except (OSError, *_DAMAGE) as exc:
         return _reason(exc)
 
 
@@ -566,12 +565,6 @@ def _payload_manifest_algorithm(name: str) -> set[str]:
         return set()
     algorithm = named.group(2)
     return {algorithm} if algorithms.is_supported(algorithm) else set()
-
-
-@contextlib.contextmanager
-def _helper() -> Iterator[ThreadPoolExecutor]:
-    with ThreadPoolExecutor(1, thread_name_prefix="archiver-split") as helper:
-        yield helper
 
 
 class _SlicedFiles:
@@ -654,11 +647,10 @@ class _Guarded(io.RawIOBase):
 
 
 class _Slice(io.RawIOBase):
-    """``size`` bytes at ``offset`` of an open file (pread: the file's position untouched);
-    ``owned``: the descriptor is closed with the slice."""
+    """``size`` bytes at ``offset`` of an open file (pread), the descriptor closed with it."""
 
-    def __init__(self, fd: int, offset: int, size: int, *, owned: bool = False) -> None:
-        self._fd, self._at, self._end, self._owned = fd, offset, offset + size, owned
+    def __init__(self, fd: int, offset: int, size: int) -> None:
+        self._fd, self._at, self._end = fd, offset, offset + size
 
     def readable(self) -> bool:
         return True
@@ -674,7 +666,7 @@ class _Slice(io.RawIOBase):
         return count
 
     def close(self) -> None:
-        if self._owned and not self.closed:
+        if not self.closed:
             os.close(self._fd)
         super().close()
 
@@ -682,7 +674,7 @@ class _Slice(io.RawIOBase):
 def _open_slice(path: str | os.PathLike[str], offset: int, size: int) -> BinaryIO:
     """``size`` bytes at ``offset`` of the file at ``path``, as a buffered stream."""
     fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
-    return cast("BinaryIO", io.BufferedReader(_Slice(fd, offset, size, owned=True), _CHUNK))
+    return cast("BinaryIO", io.BufferedReader(_Slice(fd, offset, size), _CHUNK))
 
 
 class _Scanned(io.RawIOBase):
@@ -720,21 +712,16 @@ def _in_payload(name: str) -> bool:
 
 
 def _unsafe(name: str) -> str | None:
-    """Why a member's name may not be taken as a path inside the bag, or None."""
-    if "\x00" in name:
-        return "name holds a NUL character"
-    try:
-        name.encode("utf-8")
-    except UnicodeEncodeError:
-        return "name is not UTF-8"
-    if name.startswith("/") or name.startswith("\\"):
-        return "name is absolute"
-    if len(name) > 1 and name[1] == ":" and name[0].isalpha():
-        return "name starts with a drive letter"
+    """Why a member's name may not be taken as a path inside the bag, or None: the reader's
+    rule for a path that could leave the bag (paths.unsafe_reason), and, for a name that
+    becomes a path here, bytes that are not UTF-8 and any backslash."""
+    if not paths.is_utf8(name):
+        return "not UTF-8"
+    reason = paths.unsafe_reason(name)
+    if reason is not None:
+        return reason
     if "\\" in name:
-        return "name holds a backslash"
-    if any(part == ".." for part in name.split("/")):
-        return "name climbs out with '..'"
+        return "holds a backslash"
     return None
 
 

@@ -528,7 +528,6 @@ def _verify_checksums(judging: _Judging, workers: int, executor: Executor | None
         files = bag.files
         if not files.sliceable:  # compressed: one pass over the archive, in stored order
             jobs = _within_oxum(judging, jobs)
-            sizes = [inventory.size_of(rel) or 0 for rel, _ in jobs]
             outcomes = files.digests_in_order(jobs)
         else:  # a .tar: its members located, digested on every core as a folder's files
             task = functools.partial(digest_slice, files.location)
@@ -571,7 +570,7 @@ def _within_oxum(
     judging.add(
         "bag.archive.bomb",
         "",
-        f"its payload would inflate to {declared} bytes, more than the {int(match.group(1))} "
+        f"its payload would inflate to {declared} bytes, more than the {stated} "
         "its Payload-Oxum says; not inflated",
         size=declared,
     )
