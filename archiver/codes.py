@@ -418,6 +418,13 @@ _CODES = [
         "archiver audit",
         "a bag the ledger knows has lost its bagit.txt: its folder is no longer a bag",
     ),
+    Code(
+        "audit.bag.ambiguous",
+        E,
+        "archiver audit",
+        "two entries of the collection hold one bag id (ID/ and ID.tar, say): the preferred "
+        "one (a folder, then .tar, .tar.gz, .tgz, .zip) is checked, the others never are",
+    ),
     Code("audit.bag.new", N, "archiver audit", "a bag the ledger had not seen before"),
     Code(
         "audit.bag.withdrawn",

@@ -96,7 +96,7 @@ class _WithdrawingExecutor(Executor):
 
     def submit(self, fn: Callable[..., Any], /, *args: Any, **kwargs: Any) -> Future[Any]:
         batch = args[0]
-        if not self.withdrawn and any(Path(root).name == self.bag_id for root, _, _ in batch):
+        if not self.withdrawn and any(Path(job[0]).name == self.bag_id for job in batch):
             Collection(self.collection).withdraw(self.bag_id, reason="rights", clock=at(15))
             self.withdrawn = True
         future: Future[Any] = Future()

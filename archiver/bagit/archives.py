@@ -36,12 +36,14 @@ from pathlib import Path
 from typing import IO, BinaryIO, cast
 
 from archiver.bagit import algorithms, hashing, manifest, paths
+from archiver.bagit import names as _names
 from archiver.bagit.files import BagFiles, Entry, Kind
 from archiver.bagit.names import BAG_INFO_TXT, BAGIT_TXT, MAX_TAG_FILE, PAYLOAD_DIR
 from archiver.findings import Finding, finding
 
-# What a file name says the archive is (matched case-insensitively, longest first).
-SUFFIXES = ((".tar.gz", "tgz"), (".tgz", "tgz"), (".tar", "tar"), (".zip", "zip"))
+# The archive kinds, by file name (names.ARCHIVE_SUFFIXES).
+archive_kind = _names.archive_kind
+bag_id = _names.archived_bag_id
 # The media types a profile's Accept-Serialization may name each kind of archive by.
 MEDIA_TYPES = {
     "tar": ("application/x-tar", "application/tar"),
@@ -56,25 +58,6 @@ _KEPT_AT_MOST = 64 << 20
 _CHUNK = hashing.CHUNK
 
 
-def _suffix(path: str | os.PathLike[str]) -> tuple[str, str] | None:
-    """(suffix, kind) of the archive ``path`` is named as, or None."""
-    name = os.fspath(path).lower()
-    return next(((s, kind) for s, kind in SUFFIXES if name.endswith(s)), None)
-
-
-def archive_kind(path: str | os.PathLike[str]) -> str | None:
-    """ "tar", "tgz" or "zip" when ``path`` is named as such an archive, else None."""
-    found = _suffix(path)
-    return None if found is None else found[1]
-
-
-def bag_id(path: str | os.PathLike[str]) -> str:
-    """The name of an archived bag: its file name without the archive's extension."""
-    name = Path(path).name
-    found = _suffix(name)
-    return name if found is None else name[: -len(found[0])]
-
-
 def open_archive(path: str | os.PathLike[str]) -> ArchiveFiles:
     """The bag in the archive at ``path``, indexed. OSError when the file cannot be opened."""
     kind = archive_kind(path)
@@ -83,6 +66,16 @@ def open_archive(path: str | os.PathLike[str]) -> ArchiveFiles:
     if kind in ("tar", "tgz"):
         return TarFiles(path, compressed=kind == "tgz")
     raise ValueError(f"{os.fspath(path)} is not named as a .tar, .tar.gz, .tgz or .zip")
+
+
+def unopened(path: str | os.PathLike[str], exc: OSError) -> ArchiveFiles:
+    """An archive that could not be opened at all, as an empty bag whose one problem says
+    why (bag.archive.damaged): for a caller that judges it rather than stopping."""
+    files = ArchiveFiles(path)
+    files.problems.append(
+        finding("bag.archive.damaged", "", f"cannot be opened: {exc.strerror or exc}")
+    )
+    return files
 
 
 class _Member:
@@ -309,6 +302,20 @@ class ArchiveFiles:
         for index in wanted.values():  # never met: the archive ended before them
             yield index, "the archive ends before this member"
 
+    def streams_in_order(self, paths: Sequence[str]) -> Iterator[tuple[str, BinaryIO | str]]:
+        """(bag path, its member's stream or why it cannot be read) for each of ``paths``,
+        in the order the archive stores them: a compressed archive is read once. Each
+        stream must be read before the next is asked for."""
+        wanted = dict.fromkeys(paths, 0)
+        for rel, handle in self._stored_order(dict(wanted)):
+            wanted.pop(rel, None)
+            if isinstance(handle, str):
+                yield rel, handle
+            else:
+                yield rel, cast("BinaryIO", io.BufferedReader(_Guarded(handle), _CHUNK))
+        for rel in wanted:  # never met: the archive ended before them
+            yield rel, "the archive ends before this member"
+
     def _known_digests(self, rel: str) -> dict[str, str] | None:  # noqa: ARG002 - none here
         """Digests of ``rel`` taken while indexing, if any."""
         return None
@@ -398,6 +405,9 @@ class TarFiles(ArchiveFiles):
     def __init__(self, path: str | os.PathLike[str], *, compressed: bool) -> None:
         super().__init__(path)
         self.compressed = compressed
+        # A file that cannot be opened at all (no such file, no permission) is an OSError,
+        # as for a zip; what goes wrong once it is open is damage, a finding.
+        opened = open(self.path, "rb")  # noqa: SIM115 - closed by _stream
         self._kept: dict[str, bytes] = {}  # .tar.gz: tag files met while indexing
         # .tar.gz: payload digests taken while indexing, by the payload manifests met before
         # (archiver's archives put them first): then the index was the only pass.
@@ -410,7 +420,7 @@ class TarFiles(ArchiveFiles):
         orders: dict[tuple[str, ...], tuple[str, ...]] = {}  # one tuple of names, shared
         try:
             with (
-                self._stream() as archive,
+                self._stream(opened) as archive,
                 ThreadPoolExecutor(1, thread_name_prefix="archiver-split") as helper,
             ):
                 for info in archive:
@@ -459,9 +469,10 @@ class TarFiles(ArchiveFiles):
         return (_tar_files, (str(self.path), self.compressed))  # a worker indexes it again
 
     @contextlib.contextmanager
-    def _stream(self) -> Iterator[tarfile.TarFile]:
-        """The archive read front to back (``r|`` for a .tar.gz: no seeking back)."""
-        with open(self.path, "rb") as raw:
+    def _stream(self, opened: IO[bytes] | None = None) -> Iterator[tarfile.TarFile]:
+        """The archive read front to back (``r|`` for a .tar.gz: no seeking back), from the
+        file ``opened`` already when given (closed here)."""
+        with opened or open(self.path, "rb") as raw:
             if self.compressed:  # two calls: the type checker knows each mode's result
                 archive = tarfile.open(  # noqa: SIM115 - closed by the with below
                     fileobj=raw, mode="r|gz", encoding="utf-8", errors="surrogateescape"
@@ -641,6 +652,20 @@ class _Guarded(io.RawIOBase):
         except _DAMAGE as exc:
             raise OSError(errno.EIO, _reason(exc)) from exc
 
+    # Seekable where the member's stream is (a .tar's slice, a zip entry, a tag file kept
+    # in memory): a reader may read a document twice (the OAI provider checks, then copies).
+    def seekable(self) -> bool:
+        return bool(self._inner.seekable())
+
+    def seek(self, offset: int, whence: int = io.SEEK_SET) -> int:
+        try:
+            return int(self._inner.seek(offset, whence))
+        except _DAMAGE as exc:
+            raise OSError(errno.EIO, _reason(exc)) from exc
+
+    def tell(self) -> int:
+        return int(self._inner.tell())
+
     def close(self) -> None:
         self._inner.close()
         super().close()
@@ -650,10 +675,21 @@ class _Slice(io.RawIOBase):
     """``size`` bytes at ``offset`` of an open file (pread), the descriptor closed with it."""
 
     def __init__(self, fd: int, offset: int, size: int) -> None:
-        self._fd, self._at, self._end = fd, offset, offset + size
+        self._fd, self._start, self._at, self._end = fd, offset, offset, offset + size
 
     def readable(self) -> bool:
         return True
+
+    def seekable(self) -> bool:
+        return True
+
+    def seek(self, offset: int, whence: int = io.SEEK_SET) -> int:
+        base = {io.SEEK_SET: self._start, io.SEEK_CUR: self._at, io.SEEK_END: self._end}
+        self._at = max(self._start, base[whence] + offset)
+        return self._at - self._start
+
+    def tell(self) -> int:
+        return self._at - self._start
 
     def readinto(self, buffer: memoryview) -> int:  # type: ignore[override]
         if self._at >= self._end:

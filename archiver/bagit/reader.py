@@ -41,6 +41,7 @@ from archiver.bagit.names import (
     MAX_TAG_FILE,
     PACKAGE_INFO_TXT,
     PAYLOAD_DIR,
+    archive_kind,
 )
 from archiver.codes import Severity
 from archiver.findings import Finding, Summariser, finding
@@ -192,14 +193,18 @@ def read_bag(
 
 
 def holds_bags(folder: str | os.PathLike[str]) -> list[str]:
-    """The names of ``folder``'s sub-folders that are bags (they hold a bag declaration),
-    sorted. Hidden entries and links are never counted. OSError when it cannot be listed."""
+    """The names of ``folder``'s entries that are bags, sorted: sub-folders holding a bag
+    declaration, and regular files named as serialized bags (.tar, .tar.gz, .tgz, .zip).
+    Hidden entries and links are never counted. OSError when it cannot be listed."""
     found = []
     with os.scandir(folder) as entries:
         for entry in entries:
-            if entry.name.startswith(".") or not entry.is_dir(follow_symlinks=False):
+            if entry.name.startswith("."):
                 continue
-            if os.path.lexists(os.path.join(entry.path, BAGIT_TXT)):
+            if entry.is_dir(follow_symlinks=False):
+                if os.path.lexists(os.path.join(entry.path, BAGIT_TXT)):
+                    found.append(entry.name)
+            elif archive_kind(entry.name) is not None and entry.is_file(follow_symlinks=False):
                 found.append(entry.name)
     return sorted(found)
 

@@ -87,7 +87,8 @@ class Collection:
     # -- the bags --------------------------------------------------------------------------
 
     def bag_ids(self) -> list[str]:
-        """The bags in the collection, by folder name, sorted."""
+        """The bags in the collection, by id (a folder's name; a serialized bag's file name
+        without its .tar, .tar.gz, .tgz or .zip), sorted."""
         return bags.bag_ids(self.path)
 
     def titles(self, bag_ids: Iterable[str]) -> dict[str, str]:
@@ -103,11 +104,11 @@ class Collection:
 
         found = {}
         for bag_id in bag_ids:
-            root = self.path / bag_id
-            if not bags.is_folder(root):
+            place = bags.locate(self.path, bag_id)
+            if place is None or not place.present():
                 continue
             try:
-                bag = read_bag(root, manifests=False, fetch_txt=False, payload=False)
+                bag = read_bag(place.files(), manifests=False, fetch_txt=False, payload=False)
                 if layout.DC_XML in bag.inventory.tags:
                     with bag.open(layout.DC_XML) as handle:
                         record = read_dc(handle)

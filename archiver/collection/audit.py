@@ -32,6 +32,7 @@ from typing import Any, ClassVar, Protocol
 
 from archiver import faults
 from archiver.bagit import hashing
+from archiver.bagit.archives import ArchiveFiles
 from archiver.bagit.files import FolderFiles
 from archiver.check.bag import Inspection, Mode, check_bag, checksum_mismatch, unreadable
 from archiver.clock import Clock, w3cdtf
@@ -49,16 +50,23 @@ from archiver.version import AGENT
 BATCH_FILES = 64
 BATCH_BYTES = 64 << 20
 
-Job = tuple[str, str, tuple[str, ...]]  # bag folder, bag path, algorithms
+# bag folder (or .tar), bag path, algorithms, and in a .tar the member's (offset, size)
+Job = tuple[str, str, tuple[str, ...], "tuple[int, int] | None"]
 Hashed = tuple["dict[str, str] | str", float]  # digests or why not, seconds
 
 
 def hash_batch(batch: list[Job]) -> list[Hashed]:
-    """The task workers run: digest each file (never through a link), timing each."""
+    """The task workers run: digest each file (never through a link; a .tar's member where
+    it lies in the archive), timing each."""
     results: list[Hashed] = []
-    for root, path, names in batch:
+    for root, path, names, where in batch:
         started = time.perf_counter()
-        digests = hashing.digest_bag_file(FolderFiles(root), path, names)
+        if where is None:
+            digests = hashing.digest_bag_file(FolderFiles(root), path, names)
+        else:
+            from archiver.bagit.archives import digest_slice
+
+            digests = digest_slice(root, (path, names, *where), None)
         results.append((digests, time.perf_counter() - started))
     return results
 
@@ -158,7 +166,7 @@ class _BagWork:
     """One bag on its way through the pipeline."""
 
     id: str
-    root: Path
+    place: bags.Place
     inspection: Inspection
     started: float
     batches_left: int = 0
@@ -231,12 +239,12 @@ def run_audit(
 ) -> AuditReport:
     """Audit every bag of the collection at ``root`` (those due, with ``older_than``),
     recording it in the ledger at ``ledger_path``. Collection.audit documents the options."""
-    ids = bags.bag_ids(root)
+    found = bags.places(root)
     lock = _Lock(ledger_path)
     try:
         ledger = Ledger(ledger_path, create=True)
         try:
-            return _Run(root, ids, ledger, clock, progress).execute(
+            return _Run(root, found, ledger, clock, progress).execute(
                 older_than, workers or hashing.default_workers(), scheduler, executor
             )
         finally:
@@ -249,13 +257,14 @@ class _Run:
     def __init__(
         self,
         root: Path,
-        ids: Sequence[str],
+        places: dict[str, list[bags.Place]],
         ledger: Ledger,
         clock: Clock,
         progress: Progress | None,
     ) -> None:
         self.root = root
-        self.ids = ids
+        self.places = places
+        self.ids = sorted(places)
         self.ledger = ledger
         self.clock = clock
         self.progress = progress
@@ -391,19 +400,33 @@ class _Run:
                 yield self._judge(work)
                 continue
             work.batches_left = len(batches)
+            files = work.inspection.bag.files
+            in_order = None
+            if isinstance(files, ArchiveFiles) and not files.sliceable:
+                # A compressed archive is read front to back once, here: each batch's
+                # digests are taken from that one pass as the batch is collected.
+                in_order = _InOrder(files, [(rel, names) for b in batches for _, rel, names in b])
             for batch in batches:
-                jobs: list[Job] = [(str(work.root), rel, names) for _, rel, names in batch]
-                pending.append((work, batch, engine.submit(jobs)))
+                if in_order is not None:
+                    pending.append((work, batch, in_order.batch([rel for _, rel, _ in batch])))
+                else:
+                    jobs: list[Job] = [
+                        (str(work.place.path), rel, names, _slice(files, rel))
+                        for _, rel, names in batch
+                    ]
+                    pending.append((work, batch, engine.submit(jobs)))
                 while len(pending) >= window:
                     yield from self._collect(pending.popleft())
         while pending:
             yield from self._collect(pending.popleft())
 
     def _prepare(self, bag_id: str) -> _BagWork:
-        root = self.root / bag_id
+        held = self.places.get(bag_id)
+        # a folder the ledger knows that lost its bagit.txt is checked as the folder it is
+        place = held[0] if held else bags.Place(bag_id, self.root / bag_id)
         self.ledger.start_bag(self.run_id, bag_id, self.now())
-        inspection = check_bag(root, mode=Mode.COMPLETENESS, workers=1)
-        return _BagWork(bag_id, root, inspection, time.perf_counter())
+        inspection = check_bag(place.files_or_damage(), mode=Mode.COMPLETENESS, workers=1)
+        return _BagWork(bag_id, place, inspection, time.perf_counter())
 
     def _batches(self, work: _BagWork) -> list[list[tuple[str, str, tuple[str, ...]]]]:
         """Files still to hash for this bag (a resumed run skips what it recorded)."""
@@ -481,7 +504,7 @@ class _Run:
 
     def _judge(self, work: _BagWork) -> BagOutcome:
         """The bag's verdict from its structure and every recorded file check."""
-        if not bags.is_folder(work.root):  # it left while it was being checked
+        if not work.place.present():  # it left while it was being checked
             gone = self._gone(work.id, now=True)
             assert gone is not None  # a bag that left now is always told of
             return gone
@@ -496,6 +519,18 @@ class _Run:
                     "audit.bag.no-longer-a-bag",
                     "",
                     f"{work.id} is no longer a bag: its folder is here, without bagit.txt",
+                )
+            )
+        others = self.places.get(work.id, [])[1:]
+        if others:
+            findings.append(
+                finding(
+                    "audit.bag.ambiguous",
+                    "",
+                    f"{work.id} is held by {work.place.path.name} and by "
+                    f"{', '.join(p.path.name for p in others)}: {work.place.path.name} was "
+                    "checked; move the others out of the collection",
+                    checked=work.place.path.name,
                 )
             )
         if work.id in self.new:
@@ -523,6 +558,49 @@ class _Run:
         )
         faults.point("auditing.bag-recorded")
         return BagOutcome(work.id, status, files, size, seconds, findings)
+
+
+def _slice(files: object, rel: str) -> tuple[int, int] | None:
+    """Where a .tar's member lies in the archive (a worker digests it there); None for a
+    folder's file."""
+    return files.slice_of(rel) if isinstance(files, ArchiveFiles) else None
+
+
+class _InOrder:
+    """The digests of a compressed archive's members, taken in one front-to-back pass as
+    batches ask for them (out-of-order ones kept until their batch is collected)."""
+
+    def __init__(self, files: ArchiveFiles, jobs: list[tuple[str, tuple[str, ...]]]) -> None:
+        self.jobs = jobs
+        self.results = files.digests_in_order(jobs)
+        self.started = time.perf_counter()
+        self.ready: dict[str, dict[str, str] | str] = {}
+
+    def batch(self, paths: list[str]) -> _Pending:
+        return _Taken(self, paths)
+
+    def take(self, paths: list[str]) -> list[Hashed]:
+        if not all(rel in self.ready for rel in paths):
+            for index, found in self.results:
+                self.ready[self.jobs[index][0]] = found
+                if all(rel in self.ready for rel in paths):
+                    break
+        now = time.perf_counter()
+        seconds, self.started = (now - self.started) / max(len(paths), 1), now
+        return [
+            (self.ready.pop(rel, "the archive ends before this member"), seconds) for rel in paths
+        ]
+
+
+@dataclass
+class _Taken:
+    """One batch's share of an _InOrder pass, read when the batch is collected."""
+
+    source: _InOrder
+    paths: list[str]
+
+    def result(self) -> list[Hashed]:
+        return self.source.take(self.paths)
 
 
 def _kind(check: BagCheck) -> str:

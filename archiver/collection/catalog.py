@@ -20,7 +20,6 @@ import os
 import re
 import secrets
 import sqlite3
-import stat
 import threading
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -30,7 +29,7 @@ from pathlib import Path
 from lxml import etree
 
 from archiver import layout
-from archiver.bagit.files import FolderFiles
+from archiver.bagit.files import BagFiles, FolderFiles
 from archiver.bagit.names import BAG_INFO_TXT, BAGIT_TXT
 from archiver.bagit.reader import Bag, read_bag
 from archiver.clock import w3cdtf
@@ -52,6 +51,8 @@ CATALOG_FILE = "catalog.sqlite"
 CROSSWALK_VERSION = "3"
 # The files a bag's records and header are made from.
 _SOURCES = (BAGIT_TXT, BAG_INFO_TXT, layout.DC_XML, layout.METS_XML, layout.PREMIS_XML)
+# How many indexed archives the catalog keeps (each holds its small tag files, at most).
+_ARCHIVES_KEPT = 4
 _UNRESERVED = re.compile(r"[^A-Za-z0-9\-_.!~*'()]+")
 _log = logging.getLogger("archiver.catalog")
 
@@ -147,6 +148,10 @@ class Catalog:
         self.path = path
         self.store = Store(self.path, SCHEMA)
         self._refreshing = threading.Lock()
+        # Serialized bags indexed lately (path, mtime, size, inode -> files): a harvest
+        # asks for a bag's records one format at a time.
+        self._archives: dict[tuple[str, int, int, int], BagFiles] = {}
+        self._archives_lock = threading.Lock()
 
     def close(self) -> None:
         self.store.close()
@@ -211,11 +216,15 @@ class Catalog:
         return changes
 
     def _fingerprint(self, bag_id: str) -> tuple[str, str]:
-        """(what the bag's records are made from, as stat signatures; the newest mtime)."""
-        root = self.collection / bag_id
+        """(what the bag's records are made from, as stat signatures; the newest mtime).
+        A serialized bag's is its archive's: any change to the file is a change."""
+        place = bags.locate(self.collection, bag_id)
+        root = self.collection / bag_id if place is None else place.path
         parts = [CROSSWALK_VERSION]
+        if place is not None and place.archived:
+            parts.append(place.path.name)
         newest = 0.0
-        for name in (".", *_SOURCES):
+        for name in (".", *(() if place is not None and place.archived else _SOURCES)):
             try:
                 info = os.stat(root / name, follow_symlinks=False)
             except OSError:
@@ -225,16 +234,33 @@ class Catalog:
             newest = max(newest, info.st_mtime)
         return "|".join(parts), w3cdtf(datetime.fromtimestamp(newest, UTC))
 
-    def files(self, bag_id: str) -> FolderFiles | None:
-        """The files of bag ``bag_id`` of this collection, for the hardened reader; None
-        when there is no such folder, or it is a link (it may lead out of the collection)."""
-        root = self.collection / bag_id
+    def files(self, bag_id: str) -> BagFiles | None:
+        """The files of bag ``bag_id`` of this collection, for the hardened reader (a
+        serialized bag's archive indexed, the last few kept while they do not change);
+        None when there is no such bag, it is a link (it may lead out of the collection)
+        or its archive cannot be opened."""
+        place = bags.locate(self.collection, bag_id)
+        if place is None or not place.present():
+            return None
+        if not place.archived:
+            return FolderFiles(place.path, resolved=self._resolved / place.path.name)
         try:
-            if not stat.S_ISDIR(os.lstat(root).st_mode):
-                return None
+            info = os.stat(place.path, follow_symlinks=False)
         except OSError:
             return None
-        return FolderFiles(root, resolved=self._resolved / bag_id)  # not a link: checked
+        key = (str(place.path), info.st_mtime_ns, info.st_size, info.st_ino)
+        with self._archives_lock:
+            found = self._archives.pop(key, None)
+        if found is None:
+            try:
+                found = place.files()
+            except OSError:
+                return None
+        with self._archives_lock:
+            self._archives[key] = found  # the most recently used last
+            while len(self._archives) > _ARCHIVES_KEPT:
+                del self._archives[next(iter(self._archives))]
+        return found
 
     def read(self, bag_id: str) -> Bag | None:
         """The bag ``bag_id`` of this collection, as the reader reads it (no manifests, no

@@ -2,6 +2,7 @@
 when and why, so that harvesters are told the record is gone (OAI-PMH deleted records).
 
     COLLECTION/.archiver/withdrawn/ID.TIME/bag/            the bag, moved here whole
+    COLLECTION/.archiver/withdrawn/ID.TIME/bag.tar         (a serialized bag: bag + its suffix)
     COLLECTION/.archiver/withdrawn/ID.TIME/tombstone.json  id, time, reason, its bag-info
 
 A withdrawal is one step, a rename: the tombstone is written first into its folder (held
@@ -26,6 +27,7 @@ from pathlib import Path
 from typing import Any
 
 from archiver import faults
+from archiver.bagit.names import ARCHIVE_SUFFIXES, archive_suffix
 from archiver.bagit.reader import read_bag
 from archiver.clock import from_w3cdtf, w3cdtf
 from archiver.collection import bags
@@ -107,8 +109,18 @@ def tombstones(collection: Path) -> list[Tombstone]:
 
 
 def _is_withdrawal(entry: Path) -> bool:
-    bag = entry / BAG_DIR
-    return not entry.name.startswith(".") and bags.is_folder(entry) and bags.is_folder(bag)
+    return not entry.name.startswith(".") and bags.is_folder(entry) and _moved_in(entry)
+
+
+def _moved_in(home: Path) -> bool:
+    """Whether a withdrawal's folder holds its bag: a folder ``bag``, or a serialized bag
+    ``bag.tar`` (``.tar.gz``, ``.tgz``, ``.zip``) as a regular file."""
+    if bags.is_folder(home / BAG_DIR):
+        return True
+    return any(
+        bags.Place(BAG_DIR, home / f"{BAG_DIR}{suffix}", kind).present()
+        for suffix, kind in ARCHIVE_SUFFIXES
+    )
 
 
 def withdraw(collection: Path, bag_id: str, *, reason: str, now: datetime) -> Path:
@@ -120,7 +132,8 @@ def withdraw(collection: Path, bag_id: str, *, reason: str, now: datetime) -> Pa
     """
     if not reason.strip():
         raise UsageError("a withdrawal needs a reason")
-    if bag_id not in bags.bag_ids(collection):
+    held = bags.places(collection).get(bag_id)
+    if not held:
         gone = [stone for stone in tombstones(collection) if stone.id == bag_id]
         if gone:  # the last withdrawal of that id: when and why
             raise CollectionError(
@@ -128,11 +141,18 @@ def withdraw(collection: Path, bag_id: str, *, reason: str, now: datetime) -> Pa
                 f"{gone[-1].reason}"
             )
         raise CollectionError(f"{collection / bag_id}: no such bag in the collection")
+    if len(held) > 1:  # which one the caller means is for them to say, by moving the others
+        raise CollectionError(
+            f"{collection / bag_id}: the bag is held by {' and '.join(p.path.name for p in held)}; "
+            "move all but one out of the collection first"
+        )
+    place = held[0]
     when = w3cdtf(now)
     area = withdrawn_dir(collection)
     home = area / f"{bag_id}.{when.replace(':', '').replace('-', '')}"
-    source = collection / bag_id
-    stone = Tombstone(bag_id, when, reason.strip(), _bag_info(source))
+    source = place.path
+    moved = BAG_DIR + _suffix(place)
+    stone = Tombstone(bag_id, when, reason.strip(), _bag_info(place))
     try:
         area.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
@@ -142,14 +162,22 @@ def withdraw(collection: Path, bag_id: str, *, reason: str, now: datetime) -> Pa
         made.write(TOMBSTONE, json.dumps(stone.to_json(), indent=2, sort_keys=True) + "\n")
         faults.point("withdraw.before-rename")
         try:
-            os.rename(source, home / BAG_DIR)  # the withdrawal, in one step
+            os.rename(source, home / moved)  # the withdrawal, in one step
         except OSError as exc:
             raise CollectionError(f"cannot withdraw {source}: {exc.strerror}") from exc
         faults.point("withdraw.after-rename")
         for folder in (collection, home):
             with contextlib.suppress(OSError):  # withdrawn already: only durability is left
                 fsync_directory(folder)
-    return home / BAG_DIR
+    return home / moved
+
+
+def _suffix(place: bags.Place) -> str:
+    """What a serialized bag's name ends with (kept when it is withdrawn), or ''."""
+    if not place.archived:
+        return ""
+    found = archive_suffix(place.path.name)
+    return place.path.name[-len(found[0]) :] if found else ""
 
 
 class _Home:
@@ -194,7 +222,7 @@ class _Home:
     def __exit__(self, *_: object) -> None:
         # Whatever stopped us (an error, Ctrl-C, SIGTERM), the disk says whether the rename
         # happened: a withdrawal that is done stays done.
-        if not os.path.lexists(self.path / BAG_DIR):
+        if not _moved_in(self.path):
             self._undo()
         if self.fd is not None:
             os.close(self.fd)
@@ -215,7 +243,7 @@ def _clear_abandoned(area: Path) -> None:
     with contextlib.suppress(OSError), os.scandir(area) as entries:
         candidates = [Path(e.path) for e in entries if not e.name.startswith(".")]
     for folder in candidates:
-        if not bags.is_folder(folder) or os.path.lexists(folder / BAG_DIR):
+        if not bags.is_folder(folder) or _moved_in(folder):
             continue
         try:
             fd = os.open(folder, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
@@ -227,7 +255,7 @@ def _clear_abandoned(area: Path) -> None:
             os.close(fd)
             continue  # a withdrawal is being made in it
         try:
-            if not os.path.lexists(folder / BAG_DIR):
+            if not _moved_in(folder):
                 with contextlib.suppress(OSError):
                     (folder / TOMBSTONE).unlink()
                 with contextlib.suppress(OSError):
@@ -236,10 +264,10 @@ def _clear_abandoned(area: Path) -> None:
             os.close(fd)
 
 
-def _bag_info(bag: Path) -> tuple[tuple[str, str], ...]:
+def _bag_info(place: bags.Place) -> tuple[tuple[str, str], ...]:
     """The bag-info elements (label, value) of a bag, as the bag reader reads them."""
     try:
-        read = read_bag(bag, manifests=False, fetch_txt=False)
+        read = read_bag(place.files(), manifests=False, fetch_txt=False, payload=False)
     except OSError:
         return ()
     return tuple(read.items())
