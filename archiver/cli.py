@@ -44,7 +44,7 @@ def _positive(text: str) -> int:
 
 # Help texts more than one command shares: the same words wherever the option means the same.
 _HASH_PROCESSES = "hash on N worker processes (default: all cores)"
-_COLLECTION = "a folder of bags"
+_COLLECTION = "a folder of bags: folders, and .tar, .tar.gz, .tgz or .zip files"
 _LEDGER = "the fixity ledger (default: COLLECTION/.archiver/ledger.sqlite)"
 _RECORD = "a JSON record: Dublin Core and bag-info values"
 _JSON_SUMMARY = "print a JSON summary instead of the bag's path"
@@ -254,7 +254,12 @@ def build_parser() -> argparse.ArgumentParser:
     )
 
     exp = commands.add_parser("export", help="make the package a repository ingests from a bag")
-    exp.add_argument("bag", type=Path, metavar="BAG", help="the bag to export (it must be valid)")
+    exp.add_argument(
+        "bag",
+        type=Path,
+        metavar="BAG",
+        help="the bag to export, a folder or an archive (it must be valid)",
+    )
     exp.add_argument(
         "--to",
         required=True,
@@ -282,7 +287,7 @@ def build_parser() -> argparse.ArgumentParser:
         "foreign",
         type=Path,
         metavar="FOREIGN_BAG",
-        help="a valid bag made elsewhere (BagIt 0.93 to 1.0); only read",
+        help="a valid bag made elsewhere (BagIt 0.93 to 1.0), a folder or an archive; only read",
     )
     ing.add_argument(
         "--out",

@@ -32,16 +32,16 @@ from typing import Protocol, runtime_checkable
 
 from archiver import identifiers, layout
 from archiver.bagit import baginfo
-from archiver.bagit.files import BagFile, FolderFiles
+from archiver.bagit.files import BagFile, BagFiles
+from archiver.bagit.names import archive_kind, archived_bag_id
 from archiver.clock import Clock, w3cdtf
 from archiver.errors import InvalidBagError, UsageError
 from archiver.export.source import SourceBag, read_source
 from archiver.findings import BagReport
-from archiver.packing import BagResult, Origin, PayloadName, pack
+from archiver.packing import BagResult, Origin, PayloadName, check_free, pack
 from archiver.provenance import Agent, Event, Provenance, event_identifier
 from archiver.record import Record, RecordLike, as_record, record_from_bag_info
 from archiver.sources import PayloadFile
-from archiver.staging import check_target
 
 # Where the foreign bag's tag files are kept, byte for byte, in the new bag.
 ORIGINAL_DIR = f"{layout.METADATA_DIR}/original"
@@ -91,15 +91,18 @@ def ingest_bag(
     clock = clock or Clock.from_environment()
     foreign = Path(foreign)
     out_dir = Path(into.path if isinstance(into, _HasPath) else into)
-    if not foreign.is_dir():
-        raise UsageError(f"{foreign}: not a directory")
+    archived = archive_kind(foreign) is not None and foreign.is_file()
+    if not foreign.is_dir() and not archived:
+        raise UsageError(f"{foreign}: not a directory or a .tar, .tar.gz, .tgz or .zip bag")
     here = foreign.resolve()
     collection = out_dir.resolve()
-    if collection == here or here in collection.parents:
+    if not archived and (collection == here or here in collection.parents):
         raise UsageError(f"{out_dir}: the collection cannot be inside the bag being ingested")
+    # What the bag is called: its folder's name, an archive's without its extension.
+    name = archived_bag_id(here.name) if archived else here.name
     if bag_id is not None:
         identifiers.check_bag_id(bag_id)
-        check_target(out_dir / bag_id, replace=False)
+        check_free(out_dir, bag_id, None, replace=False)
     given = as_record(record) if record is not None else None
     inspection = inspect_bag(foreign, workers=workers, executor=executor)
     report = inspection.report
@@ -107,9 +110,11 @@ def ingest_bag(
         raise InvalidBagError(report, "ingested")
     source = read_source(foreign, inspection)
     bag_id = bag_id or _usable_id(source.bag_info_value("External-Identifier"))
-    bag_id = bag_id or _usable_id(here.name)
+    bag_id = bag_id or _usable_id(name)
     chosen = _record(source, given)
-    files = FolderFiles(here)
+    # Read as validated: the folder, or the archive indexed once (a .tar's members copied
+    # on workers from where they lie, a compressed one's in one pass, never extracted).
+    files = inspection.bag.files
     plan = [
         PayloadFile(BagFile(files, item.path), item.path, item.name, item.size)
         for item in source.payload
@@ -124,7 +129,7 @@ def ingest_bag(
         out_dir,
         record=chosen,
         # a payload of several files is titled by the bag's name, one file as bag titles it
-        name=PayloadName(here.name, "the bag ingested") if len(plan) > 1 else None,
+        name=PayloadName(name, "the bag ingested") if len(plan) > 1 else None,
         bag_id=bag_id,
         clock=clock,
         workers=workers,
@@ -142,7 +147,7 @@ def _usable_id(value: str | None) -> str | None:
         return None
 
 
-def _tag_files(files: FolderFiles, tags: Iterable[str]) -> list[tuple[str, BagFile]]:
+def _tag_files(files: BagFiles, tags: Iterable[str]) -> list[tuple[str, BagFile]]:
     """Every tag file of the foreign bag, to keep under metadata/original/."""
     return [(f"{ORIGINAL_DIR}/{rel}", BagFile(files, rel)) for rel in sorted(tags)]
 

@@ -32,8 +32,10 @@ from typing import Any
 from archiver import formats, identifiers, layout
 from archiver.bagit import algorithms, baginfo, hashing
 from archiver.bagit.files import BagFile
+from archiver.bagit.names import ARCHIVE_SUFFIXES
 from archiver.bagit.writer import BagWriter, Consumer, PayloadPart
 from archiver.clock import Clock, w3cdtf
+from archiver.errors import BagExistsError
 from archiver.formats import Format
 from archiver.provenance import (
     Agent,
@@ -178,7 +180,7 @@ def make_bag(
     out = Path(out_dir)
     if bag_id is not None:
         identifiers.check_bag_id(bag_id)
-        check_target(_target(out, bag_id, serialize), replace=force)
+        check_free(out, bag_id, serialize, replace=force)
     chosen = as_record(record) if record is not None else None
     paths = [Path(source) for source in sources]
     plan = plan_payload(paths, out, bag_id)
@@ -203,6 +205,18 @@ def _target(out_dir: Path, bag_id: str, serialize: str | None) -> Path:
     from archiver.bagit.archives import EXTENSIONS  # tarfile and zipfile: only when asked
 
     return out_dir / f"{bag_id}{EXTENSIONS[serialize]}"
+
+
+def check_free(out_dir: Path, bag_id: str, serialize: str | None, *, replace: bool) -> Path:
+    """Where bag ``bag_id`` goes (its folder or archive file); BagExistsError when that is
+    taken (and not to be replaced), or when another entry holds the id already: ``ID/``
+    beside ``ID.tar`` would be two bags of one id in a collection (replace or not)."""
+    target = _target(out_dir, bag_id, serialize)
+    check_target(target, replace=replace)
+    for other in (out_dir / bag_id, *(out_dir / f"{bag_id}{s}" for s, _ in ARCHIVE_SUFFIXES)):
+        if other != target and (other.exists() or other.is_symlink()):
+            raise BagExistsError(f"{other} already holds a bag named {bag_id}: one id, one bag")
+    return target
 
 
 def _source_name(sources: Sequence[Path]) -> PayloadName | None:
@@ -244,7 +258,7 @@ def pack(
     check_plan(plan)
     if bag_id is not None:
         identifiers.check_bag_id(bag_id)
-        check_target(out_dir / bag_id, replace=force)
+        check_free(out_dir, bag_id, serialize, replace=force)
     now = clock.now()
     expected = origin.expected if origin is not None else {}
     parts = [
@@ -269,8 +283,7 @@ def pack(
                 full_record.values("title")[0],
                 ((c.item.path, c.digests["sha256"]) for c in copied),
             )
-        target = _target(out_dir, bag_id, serialize)
-        check_target(target, replace=force)
+        target = check_free(out_dir, bag_id, serialize, replace=force)
         full_record = _with_identifier(full_record, bag_id)
         software = software_agent()
         provenance = describe(bag_id, copied, full_record, software, now)

@@ -178,15 +178,23 @@ class FolderFiles:
 
 @dataclass(frozen=True)
 class BagFile:
-    """One file of a bag in a folder, to be copied or digested without following links."""
+    """One file of a bag, to be copied or digested without following links: a folder's
+    (read through a descriptor) or an archive's member (read as a stream)."""
 
-    files: FolderFiles
+    files: BagFiles
     path: str
 
     def __str__(self) -> str:
         return f"{self.files.location}/{self.path}"
 
+    @property
+    def has_fd(self) -> bool:
+        """Whether it is a file of its own (a folder's), opened as a descriptor."""
+        return isinstance(self.files, FolderFiles)
+
     def open_fd(self) -> int:
+        if not isinstance(self.files, FolderFiles):
+            raise TypeError(f"{self} is an archive's member: open it as a stream")
         return self.files.open_fd(self.path)
 
 

@@ -377,6 +377,10 @@ def copy_file(
     size and mtime are compared before and after: a file that changes while it is read
     raises SourceChangedError rather than being bagged half old, half new.
     """
+    if isinstance(source, BagFile) and not source.has_fd:  # an archive's member
+        entry = source.files.stat(source.path)
+        with source.files.open(source.path) as handle:
+            return copy_readable(handle, entry.size if entry else 0, target, names, consumers)
     src = source.open_fd() if isinstance(source, BagFile) else os.open(source, _READ)
     try:
         before = os.fstat(src)
@@ -417,6 +421,41 @@ def copy_file(
             os.close(dst)
     finally:
         os.close(src)
+    return result
+
+
+def copy_readable(
+    handle: BinaryIO,
+    size: int,
+    target: str | os.PathLike[str],
+    names: Sequence[str],
+    consumers: Sequence[Consumer] = (),
+    *,
+    helper: Executor | None = None,
+) -> Digested:
+    """Copy what ``handle`` holds (an archive member, ``size`` bytes by its header) to a new
+    file ``target`` (never overwriting), digesting on the way; a big one on two threads.
+    A stream that ends before or after ``size`` raises SourceChangedError."""
+    try:
+        dst = os.open(target, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o666)
+    except OSError as exc:
+        raise WriteFailedError(exc.errno, exc.strerror, os.fspath(target)) from exc
+    try:
+        every: list[Consumer] = [_Writer(dst), *consumers]
+        hashes = {name: algorithms.new(name) for name in names}
+        readinto: Callable[[memoryview], int | None] = handle.readinto  # type: ignore[attr-defined]
+        if helper is not None and len(names) > 1 and size >= SPLIT_THRESHOLD:
+            result = _pump_split(lambda view: readinto(view) or 0, hashes, every, helper)
+        else:
+            view, total = _buffers()[0], 0
+            while count := readinto(view) or 0:
+                _feed(list(hashes.values()), every, view[:count])
+                total += count
+            result = Digested(total, {name: h.hexdigest() for name, h in hashes.items()})
+        if result.size != size:
+            raise SourceChangedError(f"holds {result.size} bytes where its archive says {size}")
+    finally:
+        os.close(dst)
     return result
 
 

@@ -21,10 +21,11 @@ the target the user named), never by the hidden staging folder it is built in.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import functools
 import os
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
-from concurrent.futures import Executor, Future
+from concurrent.futures import Executor, Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -147,14 +148,28 @@ class BagWriter:
                 raise ValueError(f"{part.path!r} is not a new payload path")
         self._make_folders(str(Path(part.path).parent) for part in parts)
         names = _names(self.algorithms, parts)
-        written = hashing.run_all(
-            functools.partial(_write_part, self.root, self.shown, names, probe),
-            parts,
-            [part.size for part in parts],
-            self.workers,
-            self.executor,
-            preload=[__name__, *([probe.__module__] if probe is not None else [])],
+        write = functools.partial(_write_part, self.root, self.shown, names, probe)
+        # A compressed archive's members are copied here, in one pass over the archive; every
+        # other part anywhere (a .tar's member sent as its slice of the archive).
+        streamed = {i for i, part in enumerate(parts) if _from_stream(part)}
+        spread = [i for i in range(len(parts)) if i not in streamed]
+        found: dict[int, WrittenFile] = dict(
+            zip(
+                spread,
+                hashing.run_all(
+                    write,
+                    [_portable(parts[i]) for i in spread],
+                    [parts[i].size for i in spread],
+                    self.workers,
+                    self.executor,
+                    preload=[__name__, *([probe.__module__] if probe is not None else [])],
+                ),
+                strict=True,
+            )
         )
+        if streamed:
+            found.update(_write_streamed(write, parts, sorted(streamed)))
+        written = [found[i] for i in range(len(parts))]
         mismatches = [
             (w.path, name, want.lower(), w.digests[name])
             for part, w in zip(parts, written, strict=True)
@@ -344,6 +359,47 @@ def _names(bag_algorithms: Sequence[str], parts: Sequence[PayloadPart]) -> tuple
     return tuple(dict.fromkeys([*bag_algorithms, *sorted(extra - set(bag_algorithms))]))
 
 
+def _from_stream(part: PayloadPart) -> bool:
+    """A member of an archive read only from its start (compressed)."""
+    source = part.source
+    return (
+        isinstance(source, BagFile)
+        and not source.has_fd
+        and hasattr(source.files, "streams_in_order")
+        and not getattr(source.files, "sliceable", False)
+    )
+
+
+def _portable(part: PayloadPart) -> PayloadPart:
+    """The part as a worker process is sent it: a .tar's member as its slice of the archive
+    (not the archive's whole index)."""
+    source = part.source
+    if isinstance(source, BagFile) and getattr(source.files, "sliceable", False):
+        detached = source.files.detached([source.path])  # type: ignore[attr-defined]
+        return dataclasses.replace(part, source=BagFile(detached, source.path))
+    return part
+
+
+def _write_streamed(
+    write: Callable[..., WrittenFile], parts: Sequence[PayloadPart], indices: list[int]
+) -> Iterator[tuple[int, WrittenFile]]:
+    """Parts from compressed archives, each archive read once front to back, in this process
+    (a helper thread digests big members)."""
+    groups: dict[int, list[int]] = {}
+    for i in indices:
+        groups.setdefault(id(cast(BagFile, parts[i].source).files), []).append(i)
+    with ThreadPoolExecutor(1, thread_name_prefix="archiver-split") as helper:
+        for group in groups.values():
+            files = cast(BagFile, parts[group[0]].source).files
+            by_path = {cast(BagFile, parts[i].source).path: i for i in group}
+            for rel, handle in files.streams_in_order(list(by_path)):  # type: ignore[attr-defined]
+                i = by_path[rel]
+                if isinstance(handle, str):
+                    raise SourceError(f"{files.location}/{rel}: cannot read: {handle}")
+                with handle:
+                    yield i, write(parts[i], helper, stream=handle)
+
+
 def _write_part(
     root: Path,
     shown: str,
@@ -351,11 +407,18 @@ def _write_part(
     probe: Probe | None,
     part: PayloadPart,
     helper: Executor | None,
+    *,
+    stream: BinaryIO | None = None,
 ) -> WrittenFile:
-    """One payload file: copied (or written) once, digested, probed. Runs in a worker."""
+    """One payload file: copied (or written) once, digested, probed. Runs in a worker, or
+    here with the ``stream`` of a compressed archive's member."""
     faults.point("writer.worker-copy")  # in the worker: what the caller sees when one dies
     consumers, result = probe(part) if probe is not None else ((), lambda: None)
-    if part.source is not None:
+    if stream is not None:
+        found = _copy(
+            part.source or Path(), root, shown, part.path, names, consumers, helper, stream
+        )
+    elif part.source is not None:
         found = _copy(part.source, root, shown, part.path, names, consumers, helper)
     else:
         data = part.content or b""
@@ -379,9 +442,14 @@ def _copy(
     names: Sequence[str],
     consumers: Sequence[Consumer],
     helper: Executor | None,
+    stream: BinaryIO | None = None,
 ) -> hashing.Digested:
-    """Copy ``source`` to the bag path ``path`` of the bag at ``root`` (``shown`` in errors)."""
+    """Copy ``source`` (read from ``stream`` when it is open already) to the bag path
+    ``path`` of the bag at ``root`` (``shown`` in errors)."""
     try:
+        if stream is not None:
+            size = _part_size(source)
+            return hashing.copy_readable(stream, size, root / path, names, consumers, helper=helper)
         return hashing.copy_file(source, root / path, names, consumers, helper=helper)
     except hashing.WriteFailedError as exc:
         raise BagWriteError(f"cannot write {path} into {shown}: {os_reason(exc)}") from exc
@@ -389,6 +457,12 @@ def _copy(
         raise SourceError(f"{source}: changed while it was being copied") from exc
     except OSError as exc:
         raise SourceError(f"{source}: cannot read: {exc.strerror or exc}") from exc
+
+
+def _part_size(source: Path | BagFile) -> int:
+    """An archive member's size, as its archive says."""
+    entry = source.files.stat(source.path) if isinstance(source, BagFile) else None
+    return entry.size if entry is not None else 0
 
 
 def _write_tag(

@@ -314,7 +314,7 @@ def write(source: SourceBag, target: Path, options: Options) -> None:
         try:
             write_bag(
                 bag,
-                (PayloadPart(item.path, source=source.root / item.path) for item in source.payload),
+                (PayloadPart(item.path, source=source.file(item.path)) for item in source.payload),
                 algorithms_=chosen.algorithms,
                 bag_info=chosen.bag_info,
                 tag_files=tag_files,

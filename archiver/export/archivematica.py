@@ -210,7 +210,7 @@ def _object_path(name: str) -> str:
 
 def _parts(source: SourceBag) -> Iterator[PayloadPart]:
     for item in source.payload:
-        yield PayloadPart(_object_path(item.name), source=source.root / item.path)
+        yield PayloadPart(_object_path(item.name), source=source.file(item.path))
     yield PayloadPart(METADATA_CSV, content=metadata_csv(source.record))
     for name in source.metadata:
         yield PayloadPart(_documentation_path(name), content=source.metadata_file(name))

@@ -109,6 +109,7 @@ from lxml import etree
 
 from archiver import layout
 from archiver.bagit import algorithms, hashing, paths
+from archiver.bagit.files import BagFile
 from archiver.errors import BagWriteError, ExportRefusedError
 from archiver.export.base import Options, PackageCheck
 from archiver.export.source import SourceBag
@@ -421,7 +422,7 @@ class Entry:
 
     name: str  # path inside the item folder, as contents lists it
     bag_path: str
-    source: Path | None  # a payload file, copied by path (digested as it is copied)
+    source: Path | BagFile | None  # a payload file (digested as it is copied)
     bundle: str
     primary: bool
     description: str | None
@@ -479,7 +480,7 @@ def plan_item(source: SourceBag) -> Plan:
             Entry(
                 name=name,
                 bag_path=item.path,
-                source=source.root / item.path,
+                source=source.file(item.path),
                 bundle=ORIGINAL,
                 primary=item.path == primary.path,
                 description=None if name == item.name else f"{item.path} of the source bag",

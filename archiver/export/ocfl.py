@@ -76,7 +76,7 @@ import shutil
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
-from typing import Any, Literal
+from typing import Any, BinaryIO, Literal
 from urllib.parse import quote
 
 from archiver import faults
@@ -169,7 +169,7 @@ class OcflExporter:
                 raise ExportRefusedError(f"{target} changed while a storage root was made there")
             with _writing(target) as area:
                 outcome = _into_root(
-                    root, target, area, identifier, source.root, files, metadata, new_root=new_root
+                    root, target, area, identifier, source, files, metadata, new_root=new_root
                 )
         except _OCFL_ERRORS as exc:
             raise BagWriteError(f"cannot write the OCFL object into {target}: {exc}") from exc
@@ -455,7 +455,7 @@ def _into_root(
     out: Path,
     area: Path,
     identifier: str,
-    bag: Path,
+    bag: SourceBag,
     files: Sequence[str],
     metadata: Any,
     *,
@@ -486,11 +486,11 @@ def _into_root(
 
 
 def _write_first_version(
-    objdir: Path, identifier: str, spec: str, bag: Path, files: Sequence[str], metadata: Any
+    objdir: Path, identifier: str, spec: str, bag: SourceBag, files: Sequence[str], metadata: Any
 ) -> None:
     objdir.mkdir()
     version = ocfl.NewVersion.first_version(
-        srcdir=os.path.abspath(bag),
+        srcdir=_read_through(bag),
         identifier=identifier,
         spec_version=spec,
         digest_algorithm=DIGEST,
@@ -512,7 +512,7 @@ def _next_version(
     objdir: Path,
     relative: str,
     identifier: str,
-    bag: Path,
+    bag: SourceBag,
     files: Sequence[str],
     metadata: Any,
 ) -> str:
@@ -535,7 +535,7 @@ def _next_version(
     previous = inventory.head
     version = ocfl.NewVersion.next_version(
         inventory=inventory,
-        srcdir=os.path.abspath(bag),
+        srcdir=_read_through(bag),
         spec_version=inventory.spec_version,  # an object keeps its OCFL version
         metadata=metadata,
         content_path_normalization=None,
@@ -633,7 +633,24 @@ def _link_folder(source: Path, target: Path, skip: set[str]) -> None:
                 os.link(entry.path, target / entry.name, follow_symlinks=False)
 
 
-def _store(version: Any, bag: Path, objdir: Path) -> None:
+def _read_through(bag: SourceBag) -> Any:
+    """The bag's files as ocfl-py reads them to take its digests: through archiver's bag
+    reader (links never followed; a serialized bag's members read in place)."""
+    from fsspec import AbstractFileSystem  # type: ignore[import-untyped]  # ocfl-py uses it
+
+    class _BagFileSystem(AbstractFileSystem):  # type: ignore[misc]
+        cachable = False  # one per bag, never shared through fsspec's instance cache
+        protocol = "archiver-bag"
+
+        def open(self, path: str, mode: str = "rb", **_: Any) -> BinaryIO:
+            if mode != "rb":
+                raise PermissionError(f"{bag.root}: a source bag is only read")
+            return bag.bag.files.open(path.lstrip("/"))
+
+    return _BagFileSystem()
+
+
+def _store(version: Any, bag: SourceBag, objdir: Path) -> None:
     """Copy in the content files ocfl-py chose, each checked against the digest it took."""
     digests = {
         path: digest
@@ -645,11 +662,11 @@ def _store(version: Any, bag: Path, objdir: Path) -> None:
         target.parent.mkdir(parents=True, exist_ok=True)
         faults.point("ocfl.copy")
         try:
-            found = hashing.copy_file(bag / source, target, [DIGEST]).digests[DIGEST]
+            found = hashing.copy_file(bag.file(source), target, [DIGEST]).digests[DIGEST]
         except hashing.SourceChangedError as exc:
             raise SourceError(str(exc)) from exc
         if found != digests[source]:
-            raise SourceError(f"{bag / source} changed while it was being exported")
+            raise SourceError(f"{bag.root / source} changed while it was being exported")
 
 
 def _writer(objdir: Path, identifier: str, spec: str) -> Any:

@@ -4,7 +4,8 @@ Everything here comes from the one bag reader's model and the validator's inspec
 it (``validation.inspect_bag``): nothing is read from the bag again but the Dublin Core
 record, parsed from metadata/dc.xml, and the metadata files an exporter copies as they are
 (``metadata_file``), both through the reader's file access. Payload files are copied by
-path (``root / path``), digested as they are copied.
+path (``root / path``), or a serialized bag's as members of its archive (``file``),
+digested as they are copied.
 """
 
 from __future__ import annotations
@@ -14,6 +15,8 @@ from pathlib import Path, PurePosixPath
 
 from archiver import layout
 from archiver.bagit import algorithms
+from archiver.bagit.files import BagFile, FolderFiles
+from archiver.bagit.names import archived_bag_id
 from archiver.bagit.reader import Bag
 from archiver.check.bag import Inspection, Mode, check_bag
 from archiver.errors import SourceError
@@ -61,6 +64,13 @@ class SourceBag:
 
     def bag_info_value(self, label: str) -> str | None:
         return self.bag.value(label)
+
+    def file(self, path: str) -> Path | BagFile:
+        """A payload file to copy: its path in a folder bag, the member of a serialized bag
+        (read in place, never extracted)."""
+        if isinstance(self.bag.files, FolderFiles):
+            return self.root / path
+        return BagFile(self.bag.files, path)
 
     def read(self, path: str) -> bytes:
         """A (small) file of the bag, whole, through the reader's file access."""
@@ -110,7 +120,9 @@ def read_source(root: Path, inspection: Inspection | None = None) -> SourceBag:
         for path, size in sorted(bag.inventory.payload.items())
     )
     metadata = tuple(name for name in layout.METADATA_FILES if name in bag.inventory.tags)
-    bag_id = bag.value("External-Identifier") or root.name
+    bag_id = bag.value("External-Identifier") or (
+        archived_bag_id(root.name) if not isinstance(bag.files, FolderFiles) else root.name
+    )
     # No title when neither says one: a target that needs a title refuses such a bag.
     record = (_dc_record(bag) if layout.DC_XML in metadata else None) or record_from_bag_info(
         bag.items(), None
