@@ -491,3 +491,18 @@ def test_metadata_checked_on_workers_beside_the_checksums_finds_the_same(
         "metadata.premis.fixity-mismatch",
     ]
     assert pooled == one
+    # The worker checking PREMIS reads the manifests itself, from the folder or from where
+    # they lie in the archive (a .tar.gz: found again from its start); a worker process is
+    # sent the bag's files and where to look, never the manifests as read.
+    from concurrent.futures import ThreadPoolExecutor
+
+    from tests.test_archives import pack
+
+    for kind in ("tar", "tar.gz"):
+        archive = pack(bag, tmp_path / "packed", kind)
+        with ThreadPoolExecutor(2) as executor:
+            found = validate_bag(archive, executor=executor).findings
+        # (a .tar.gz's checksums are taken in the order it stores its members)
+        assert sorted((f.code, f.path) for f in found) == sorted((f.code, f.path) for f in one)
+    with hashing.process_pool(1) as pool:
+        assert validate_bag(bag, executor=pool).findings == one

@@ -6,10 +6,15 @@ extracted to disk. The bag is the archive's single top-level folder (RFC 8493 §
 practice).
 
 Opening an archive indexes it once: a zip by its central directory, a tar by one pass
-over its headers (a ``.tar`` seeks over the data; a ``.tar.gz`` must decompress it all,
-and keeps the small tag files it meets, so the reader never decompresses again for them).
-``digests_in_order`` then reads every wanted member once, in stored order, for all its
-algorithms: the one pass a compressed stream allows.
+over its headers (a ``.tar`` seeks over the data; a ``.tar.gz`` must decompress it all).
+A ``.tar.gz``'s index pass keeps the tag files it meets (64 MiB in all at most; a big one,
+a manifest, is handed out once, to the reader, then forgotten) and digests every other
+member by the manifests met before it -- archiver's archives put bagit.txt, bag-info.txt,
+the manifests and the tag manifests first -- so that, for them, the index is the only pass.
+``digests_in_order`` reads every other wanted member once, in stored order, for all its
+algorithms, and stops where the last one ends: the one pass a compressed stream allows.
+A worker can be sent a few members (``detached``): a .tar's by offset, a .tar.gz's by name,
+found again from its start.
 
 What a hostile archive holds becomes a finding (``problems``), never an exception or a
 write: names that climb out (``..``, absolute, drive letters) or are not UTF-8, duplicate
@@ -24,12 +29,14 @@ import contextlib
 import errno
 import io
 import os
+import re
 import stat
 import tarfile
 import threading
 import zipfile
 import zlib
-from collections.abc import Callable, Iterator, Sequence
+from array import array
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from concurrent.futures import Executor, ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
@@ -53,8 +60,10 @@ MEDIA_TYPES = {
 # A zip entry that would grow more than this many times over is a bomb, once it is big.
 MAX_RATIO = 1000
 _RATIO_FROM = 1 << 20
-# Tag files a .tar.gz index keeps in memory, at most, all together.
+# Tag files a .tar.gz index keeps in memory, at most, all together; from this size on, a
+# kept one is handed out once and then read from the archive again (the manifests).
 _KEPT_AT_MOST = 64 << 20
+_ONCE_FROM = 1 << 20
 _CHUNK = hashing.CHUNK
 
 
@@ -76,6 +85,10 @@ def unopened(path: str | os.PathLike[str], exc: OSError) -> ArchiveFiles:
         finding("bag.archive.damaged", "", f"cannot be opened: {exc.strerror or exc}")
     )
     return files
+
+
+# A member as the archive stores it: its name, kind, size, and how to find it again.
+_Stored = tuple[str, Kind, int, object]
 
 
 class _Member:
@@ -122,11 +135,11 @@ class ArchiveFiles:
     def _add(self, problem: Finding) -> None:
         self.problems.append(problem)
 
-    def _place(self, names: Sequence[tuple[str, Entry, object]]) -> None:
-        """Index the members (archive name, entry with the archive name as path, key): find
-        the bag's top folder, refuse unsafe and duplicate names, keep the rest by bag path."""
-        safe: list[tuple[str, str, Entry, object]] = []  # (stripped, as stored, entry, key)
-        for name, entry, key in names:
+    def _place(self, names: Sequence[_Stored]) -> None:
+        """Index the members (archive name, kind, size, key): find the bag's top folder,
+        refuse unsafe and duplicate names, keep the rest by bag path."""
+        safe: list[tuple[str, str, Kind, int, object]] = []  # (stripped, as stored, ...)
+        for name, kind, size, key in names:
             reason = _unsafe(name)
             if reason is not None:
                 self._add(
@@ -137,12 +150,12 @@ class ArchiveFiles:
                     )
                 )
                 continue
-            safe.append((name.strip("/"), name, entry, key))
-        tops = {name.split("/", 1)[0] for name, _, _, _ in safe if name}
+            safe.append((name.strip("/"), name, kind, size, key))
+        tops = {name.split("/", 1)[0] for name, *_ in safe if name}
         folders = {
             name.split("/", 1)[0]
-            for name, _, entry, _ in safe
-            if "/" in name or entry.kind is Kind.DIRECTORY
+            for name, _, kind, _, _ in safe
+            if "/" in name or kind is Kind.DIRECTORY
         }
         top = next(iter(folders)) if len(folders) == 1 else None
         if top is None or len(tops) > 1:
@@ -157,7 +170,7 @@ class ArchiveFiles:
                 )
             )
         self.top = top
-        for name, raw, entry, key in safe:
+        for name, raw, kind, size, key in safe:
             if top is None:
                 rel = name
             elif name == top:
@@ -168,7 +181,7 @@ class ArchiveFiles:
                 continue  # beside the bag's folder: told as a top-level entry above
             if not rel:
                 continue
-            if entry.kind is Kind.DIRECTORY:
+            if kind is Kind.DIRECTORY:
                 self._folders.add(rel)
                 continue
             if rel in self._members or rel in self._folders:
@@ -180,7 +193,7 @@ class ArchiveFiles:
                     )
                 )
                 continue
-            self._members[rel] = _Member(rel, entry.kind, entry.size, key)
+            self._members[rel] = _Member(rel, kind, size, key)
             if raw != (rel if top is None else f"{top}/{rel}"):
                 self._names[rel] = raw  # the archive's own spelling, where it differs
         for rel in list(self._members):  # folders a member implies, listed or not
@@ -340,10 +353,11 @@ class ZipFiles(ArchiveFiles):
         try:
             self._zip = zipfile.ZipFile(path)
             infos = self._zip.infolist()
-        except (zipfile.BadZipFile, zipfile.LargeZipFile, EOFError, ValueError) as exc:
+        except (*_DAMAGE, zipfile.LargeZipFile, ValueError) as exc:
+            # (a central directory naming a zip version from the future: NotImplementedError)
             self._add(finding("bag.archive.damaged", "", f"not a readable zip: {exc}"))
             infos = []
-        names: list[tuple[str, Entry, object]] = []
+        names: list[_Stored] = []
         for info in infos:
             name = info.filename
             kind = _zip_kind(info)
@@ -367,7 +381,7 @@ class ZipFiles(ArchiveFiles):
                     )
                 )
                 kind = Kind.UNREADABLE
-            names.append((name, Entry(name, kind, info.file_size), info))
+            names.append((name, kind, info.file_size, info))
         self._place(names)
 
     def __reduce__(self) -> tuple[type[ZipFiles], tuple[str]]:
@@ -407,17 +421,30 @@ class TarFiles(ArchiveFiles):
         self.compressed = compressed
         # A file that cannot be opened at all (no such file, no permission) is an OSError,
         # as for a zip; what goes wrong once it is open is damage, a finding.
-        opened = open(self.path, "rb")  # noqa: SIM115 - closed by _stream
+        opened = open(self.path, "rb")  # noqa: SIM115 - closed by _stream or below
         self._kept: dict[str, bytes] = {}  # .tar.gz: tag files met while indexing
-        # .tar.gz: payload digests taken while indexing, by the payload manifests met before
-        # (archiver's archives put them first): then the index was the only pass.
-        # (algorithms, their raw digests one after the other): a dict of hex strings per
-        # member cost ~500 bytes, 50 MB for 100,000 members.
-        self._digested: dict[str, tuple[tuple[str, ...], bytes]] = {}
-        names: list[tuple[str, Entry, object]] = []
+        self._once: set[str] = set()  # kept ones handed out once only (the big ones)
+        # .tar.gz: digests taken while indexing, by the manifests met before (archiver's
+        # archives put them first): then the index was the only pass. Per stored member
+        # (a .tar.gz member's key is its place in the archive), -1 or where its raw digests
+        # lie in one buffer and which algorithms they are (offset << 8 | order): a dict of
+        # hex strings per member cost ~500 bytes, 50 MB for 100,000 members; this ~100.
+        self._digest_at = array("q")
+        self._digests = bytearray()
+        self._orders: list[tuple[str, ...]] = []
+        if not compressed:
+            try:
+                plain = _ustar_headers(opened.fileno())
+            except OSError:
+                plain = None  # tarfile reads it again and says what is wrong
+            if plain is not None:
+                opened.close()
+                self._place(plain)
+                return
+        names: list[_Stored] = []
         kept = 0
         listed: set[str] = set()  # algorithms of the payload manifests met so far
-        orders: dict[tuple[str, ...], tuple[str, ...]] = {}  # one tuple of names, shared
+        tag_listed: set[str] = set()  # and of the tag manifests
         try:
             with (
                 self._stream(opened) as archive,
@@ -437,68 +464,83 @@ class TarFiles(ArchiveFiles):
                         )
                         kind = Kind.SPECIAL
                     size = info.size if kind is Kind.FILE else 0
-                    names.append((name, Entry(name, kind, size), info.offset_data))
+                    # a .tar.gz's member is found by its place (offsets mean nothing there)
+                    names.append((name, kind, size, len(names) if compressed else info.offset_data))
+                    self._digest_at.append(-1)
                     if not compressed or kind is not Kind.FILE:
                         continue
-                    if _in_payload(name):
-                        data = archive.extractfile(info) if listed else None
+                    payload = _in_payload(name)
+                    if payload or kept + size > _KEPT_AT_MOST or size > MAX_TAG_FILE:
+                        # Digested now by the manifests met before it (archiver's archives
+                        # put them first): then the index was the only pass.
+                        wanted = listed if payload else tag_listed
+                        data = archive.extractfile(info) if wanted else None
                         if data is not None:
                             found = hashing.digest_readable(
-                                cast("BinaryIO", data), sorted(listed), size, helper
+                                cast("BinaryIO", data), sorted(wanted), size, helper
                             )
-                            order = tuple(sorted(found.digests))
-                            raw = b"".join(bytes.fromhex(found.digests[a]) for a in order)
-                            self._digested[name] = (orders.setdefault(order, order), raw)
+                            self._remember(found.digests)
                         continue
-                    listed |= _payload_manifest_algorithm(name)
-                    if kept + size <= _KEPT_AT_MOST and size <= MAX_TAG_FILE:
-                        data = archive.extractfile(info)
-                        if data is not None:
-                            self._kept[name] = data.read()
-                            kept += info.size
+                    tag, algorithm = _manifest_algorithm(name)
+                    (tag_listed if tag else listed).update(algorithm)
+                    data = archive.extractfile(info)
+                    if data is not None:
+                        kept_data = self._kept[name] = data.read()
+                        kept += info.size
+                        if size >= _ONCE_FROM:
+                            # A big one (a manifest) is handed out once, to the reader,
+                            # then forgotten: its digests, taken now by the algorithms a
+                            # tag manifest may name, answer the checksums.
+                            self._remember(
+                                _digests_of(kept_data, {*tag_listed, *algorithms.WRITTEN})
+                            )
+                            self._once.add(name)
         except (OSError, *_DAMAGE) as exc:
             self._add(finding("bag.archive.damaged", "", f"the archive is damaged: {_reason(exc)}"))
         self._place(names)
-        by_rel = {rel: self._name_of(rel) for rel in self._members}
-        self._kept = {rel: self._kept[n] for rel, n in by_rel.items() if n in self._kept}
-        self._digested = {
-            rel: self._digested[n] for rel, n in by_rel.items() if n in self._digested
-        }
+        # _kept stays keyed by member name (looked up through _name_of): no second dict
+        # made to re-key it. A name the index left out (unsafe, a duplicate) is never
+        # looked up.
+
+    def _remember(self, digests: dict[str, str]) -> None:
+        """Keep the digests of the member indexed last."""
+        order = tuple(sorted(digests))
+        if order not in self._orders:
+            self._orders.append(order)
+        number = self._orders.index(order)
+        if number > 0xFF:
+            return  # (never in practice: as many algorithm sets as members are not kept)
+        self._digest_at[-1] = len(self._digests) << 8 | number
+        for name in order:
+            self._digests += bytes.fromhex(digests[name])
 
     def __reduce__(self) -> tuple[Callable[[str, bool], TarFiles], tuple[str, bool]]:
         return (_tar_files, (str(self.path), self.compressed))  # a worker indexes it again
 
-    @contextlib.contextmanager
-    def _stream(self, opened: IO[bytes] | None = None) -> Iterator[tarfile.TarFile]:
-        """The archive read front to back (``r|`` for a .tar.gz: no seeking back), from the
-        file ``opened`` already when given (closed here)."""
-        with opened or open(self.path, "rb") as raw:
-            if self.compressed:  # two calls: the type checker knows each mode's result
-                archive = tarfile.open(  # noqa: SIM115 - closed by the with below
-                    fileobj=raw, mode="r|gz", encoding="utf-8", errors="surrogateescape"
-                )
-            else:
-                archive = tarfile.open(  # noqa: SIM115 - closed by the with below
-                    fileobj=raw, mode="r:", encoding="utf-8", errors="surrogateescape"
-                )
-            with archive:
-                yield archive
+    def _stream(
+        self, opened: IO[bytes] | None = None
+    ) -> contextlib.AbstractContextManager[tarfile.TarFile]:
+        return _tar_stream(self.path, self.compressed, opened)
 
     def _known_digests(self, rel: str) -> dict[str, str] | None:
-        known = self._digested.get(rel)
-        if known is None:
+        member = self._members.get(rel)
+        if not self.compressed or member is None:
             return None
-        order, raw = known
-        found, at = {}, 0
-        for name in order:
+        where = self._digest_at[cast("int", member.key)]
+        if where < 0:
+            return None
+        found, at = {}, where >> 8
+        for name in self._orders[where & 0xFF]:
             size = algorithms.digest_length(name) // 2
-            found[name] = raw[at : at + size].hex()
+            found[name] = self._digests[at : at + size].hex()
             at += size
         return found
 
     def detached(self, paths: Sequence[str]) -> BagFiles | None:
-        if self.compressed:
-            return None
+        if self.compressed:  # found again by a pass from the start of the archive
+            regular = [(rel, m) for rel in paths if (m := self._members.get(rel)) is not None]
+            named = {rel: (self._name_of(rel), m.size) for rel, m in regular if m.kind is Kind.FILE}
+            return _SlicedFiles(self.location, named, compressed=True)
         where = {rel: at for rel in paths if (at := self.slice_of(rel)) is not None}
         return _SlicedFiles(self.location, where)
 
@@ -513,11 +555,13 @@ class TarFiles(ArchiveFiles):
         return cast("int", member.key), member.size
 
     def _open(self, member: _Member) -> BinaryIO:
-        kept = self._kept.get(member.path)
+        name = self._name_of(member.path)
+        with self._lock:
+            kept = self._kept.pop(name, None) if name in self._once else self._kept.get(name)
         if kept is not None:
             return io.BytesIO(kept)
         if self.compressed:
-            scanned = _Scanned(self, self._name_of(member.path))
+            scanned = _Scanned(self.path, self._name_of(member.path))
             return cast("BinaryIO", io.BufferedReader(scanned, _CHUNK))
         return _open_slice(self.path, cast("int", member.key), member.size)
 
@@ -529,29 +573,35 @@ class TarFiles(ArchiveFiles):
             yield from super()._stored_order(wanted)
             return
         by_name = {self._name_of(rel): rel for rel in wanted}
-        for rel in [r for r in wanted if r in self._kept]:
-            yield rel, io.BytesIO(self._kept[rel])
-        if all(rel in self._kept for rel in wanted):
+        left = set()
+        for name, rel in by_name.items():
+            with self._lock:
+                kept = self._kept.pop(name, None) if name in self._once else self._kept.get(name)
+            if kept is not None:
+                yield rel, io.BytesIO(kept)
+            else:
+                left.add(rel)
+        if not left:
             return  # no second pass over the stream
         try:
             with self._stream() as archive:
                 for found in archive:
                     _forget_read(archive)
                     rel_or_none = by_name.get(found.name)
-                    if rel_or_none is None or rel_or_none not in wanted:
+                    if rel_or_none is None or rel_or_none not in left:
                         continue
-                    if rel_or_none in self._kept:
-                        continue
+                    left.discard(rel_or_none)
                     data = archive.extractfile(found)
                     if data is None:
                         yield rel_or_none, "not a regular file"
                     else:
                         yield rel_or_none, cast("BinaryIO", data)
+                    if not left:
+                        return  # the rest of the archive is not read
         except (OSError, *_DAMAGE) as exc:
             reason = _reason(exc)
-            for rel in list(wanted):
-                if rel not in self._kept:
-                    yield rel, reason
+            for rel in [r for r in wanted if r in left]:  # in the order asked, once each
+                yield rel, reason
 
 
 def digest_slice(
@@ -567,24 +617,39 @@ def digest_slice(
         return _reason(exc)
 
 
-def _payload_manifest_algorithm(name: str) -> set[str]:
-    """{algorithm} when member ``name`` is a bag's payload manifest (TOP/manifest-ALG.txt)
-    of an algorithm archiver computes, else an empty set."""
+def _digests_of(data: bytes, names: set[str]) -> dict[str, str]:
+    hashes = {name: algorithms.new(name) for name in sorted(names)}
+    for digest in hashes.values():
+        digest.update(data)
+    return {name: digest.hexdigest() for name, digest in hashes.items()}
+
+
+def _manifest_algorithm(name: str) -> tuple[bool, set[str]]:
+    """(whether it is a tag manifest, {algorithm}) when member ``name`` is a bag's manifest
+    (TOP/manifest-ALG.txt, TOP/tagmanifest-ALG.txt) of an algorithm archiver computes;
+    else (False, an empty set)."""
     parts = name.strip("/").split("/")
     named = manifest.NAME.match(parts[-1]) if len(parts) == 2 else None
-    if named is None or named.group(1) is not None:
-        return set()
-    algorithm = named.group(2)
-    return {algorithm} if algorithms.is_supported(algorithm) else set()
+    if named is None or not algorithms.is_supported(named.group(2)):
+        return False, set()
+    return named.group(1) is not None, {named.group(2)}
 
 
 class _SlicedFiles:
-    """A few members of a .tar, reached by offset (what ``TarFiles.detached`` sends a worker:
-    the tar's path and where they lie, not the archive's index)."""
+    """A few members of a .tar, reached by offset, or of a .tar.gz, by their name in a pass
+    from its start (what ``TarFiles.detached`` sends a worker: the archive's path and where
+    they lie, not its index)."""
 
-    def __init__(self, location: str, where: dict[str, tuple[int, int]]) -> None:
+    def __init__(
+        self,
+        location: str,
+        where: Mapping[str, tuple[int | str, int]],
+        *,
+        compressed: bool = False,
+    ) -> None:
         self._location = location
         self._where = where
+        self._compressed = compressed
 
     @property
     def location(self) -> str:
@@ -602,7 +667,14 @@ class _SlicedFiles:
     def open(self, path: str) -> BinaryIO:
         if path not in self._where:
             raise FileNotFoundError(f"{path}: not sent")
-        return _open_slice(self._location, *self._where[path])
+        at, size = self._where[path]
+        if isinstance(at, str):
+            try:
+                scanned = _Guarded(cast("BinaryIO", _Scanned(self._location, at)))
+            except _DAMAGE as exc:
+                raise OSError(errno.EIO, _reason(exc)) from exc
+            return cast("BinaryIO", io.BufferedReader(scanned, _CHUNK))
+        return _open_slice(self._location, at, size)
 
     def members(self) -> Iterator[tuple[Entry, BinaryIO | None]]:
         for entry in self.walk():
@@ -621,6 +693,126 @@ def _tar_files(path: str, compressed: bool) -> TarFiles:
     return TarFiles(path, compressed=compressed)
 
 
+# -- a plain .tar's headers, read straight ------------------------------------------------
+
+_HEADER = 512
+_FLAG_KINDS = {
+    b"0": Kind.FILE,
+    b"\0": Kind.FILE,
+    b"7": Kind.FILE,  # contiguous: a regular file to tarfile too
+    b"5": Kind.DIRECTORY,
+    b"2": Kind.SYMLINK,
+    b"1": Kind.SPECIAL,  # a hard link
+    b"3": Kind.SPECIAL,
+    b"4": Kind.SPECIAL,
+    b"6": Kind.SPECIAL,
+}
+_NUMBERS = ((100, 108), (108, 116), (116, 124), (124, 136), (136, 148), (329, 337), (337, 345))
+
+
+def _ustar_headers(fd: int) -> list[_Stored] | None:
+    """The members of a .tar whose headers are all plain ustar/GNU ones or pax extended
+    headers naming a path or size, read with a pread per header -- tarfile's parser costs
+    ~35 microseconds a member, this a few -- or None when anything is out of the ordinary
+    (a global pax header, a GNU long-name header, a sparse member, a number not in octal,
+    a bad checksum, a member running past the end, no end marker): then tarfile reads the
+    archive from its start, and tells what is wrong. What it accepts is what tarfile reads
+    from the same headers (tarfile.TarInfo.frombuf, _proc_pax)."""
+    size = os.fstat(fd).st_size
+    found: list[_Stored] = []
+    extended: dict[str, str] | None = None  # what the pax header before this one said
+    at = 0
+    while True:
+        block = os.pread(fd, _HEADER, at)
+        if len(block) < _HEADER:
+            return None
+        if not block.strip(b"\0"):
+            return found  # the end-of-archive marker
+        numbers = [_octal(block[start:end]) for start, end in _NUMBERS]
+        checksum = _octal(block[148:156])
+        if checksum is None or None in numbers:
+            return None
+        if checksum != sum(block) - sum(block[148:156]) + 256:
+            return None  # (tarfile also takes a signed sum: it is left to tarfile)
+        flag = block[156:157]
+        if flag == b"x" and extended is None:
+            length = cast("int", numbers[3])
+            extended = _pax_records(os.pread(fd, length, at + _HEADER), length)
+            if extended is None:
+                return None
+            at += _HEADER + -(-length // _HEADER) * _HEADER
+            continue
+        kind = _FLAG_KINDS.get(flag)
+        if kind is None:
+            return None
+        name = _text(block[0:100])
+        if flag == b"\0" and name.endswith("/"):
+            kind = Kind.DIRECTORY
+        if kind is Kind.DIRECTORY:
+            name = name.rstrip("/")
+        prefix = _text(block[345:500])
+        if prefix:
+            name = f"{prefix}/{name}"
+        length = cast("int", numbers[3])
+        if extended is not None:
+            if "path" in extended:
+                name = extended["path"].rstrip("/")
+            if "size" in extended:
+                length = int(extended["size"])
+            extended = None
+        data = at + _HEADER
+        if kind is not Kind.FILE and length:
+            return None
+        if data + length > size:
+            return None
+        found.append((name, kind, length if kind is Kind.FILE else 0, data))
+        at = data + -(-length // _HEADER) * _HEADER
+
+
+_PAX_RECORD = re.compile(rb"(\d+) ([^=]+)=")
+# What a pax extended header may say for the fast reader to take it: the rest (hdrcharset,
+# GNU sparse maps...) is left to tarfile.
+_PAX_TAKEN = frozenset(
+    {"path", "size", "mtime", "atime", "ctime", "uid", "gid", "uname", "gname", "linkpath"}
+)
+
+
+def _pax_records(data: bytes, length: int) -> dict[str, str] | None:
+    """A pax extended header's records, as tarfile's _proc_pax reads them; None when it
+    says something only tarfile handles, or its size is not a whole number."""
+    if len(data) < length:
+        return None
+    records: dict[str, str] = {}
+    at = 0
+    while (match := _PAX_RECORD.match(data, at)) is not None:
+        size = int(match.group(1))
+        if size == 0:
+            return None
+        keyword = match.group(2).decode("utf-8", "surrogateescape")
+        if keyword not in _PAX_TAKEN:
+            return None
+        value = data[match.end(2) + 1 : match.start(1) + size - 1]
+        records[keyword] = value.decode("utf-8", "surrogateescape")
+        at += size
+    if "size" in records and not records["size"].isdigit():
+        return None
+    return records
+
+
+def _octal(field: bytes) -> int | None:
+    """A header's number field as tarfile's nti reads it, when in octal; else None."""
+    text = field.split(b"\0", 1)[0].strip()
+    if not text:
+        return 0
+    if not all(48 <= byte <= 55 for byte in text):
+        return None
+    return int(text, 8)
+
+
+def _text(field: bytes) -> str:
+    return field.split(b"\0", 1)[0].decode("utf-8", "surrogateescape")
+
+
 def _tar_kind(info: tarfile.TarInfo) -> Kind:
     if info.isdir():
         return Kind.DIRECTORY
@@ -632,7 +824,14 @@ def _tar_kind(info: tarfile.TarInfo) -> Kind:
 
 
 # What reading a damaged archive raises, besides OSError.
-_DAMAGE = (EOFError, tarfile.TarError, zipfile.BadZipFile, zlib.error, RuntimeError)
+_DAMAGE = (
+    EOFError,
+    tarfile.TarError,
+    zipfile.BadZipFile,
+    zlib.error,
+    RuntimeError,  # zipfile: an encrypted entry, a bad password
+    NotImplementedError,  # zipfile: a compression method or zip version it cannot read
+)
 
 
 class _Guarded(io.RawIOBase):
@@ -713,12 +912,31 @@ def _open_slice(path: str | os.PathLike[str], offset: int, size: int) -> BinaryI
     return cast("BinaryIO", io.BufferedReader(_Slice(fd, offset, size), _CHUNK))
 
 
+@contextlib.contextmanager
+def _tar_stream(
+    path: str | os.PathLike[str], compressed: bool, opened: IO[bytes] | None = None
+) -> Iterator[tarfile.TarFile]:
+    """The archive read front to back (``r|`` for a .tar.gz: no seeking back), from the
+    file ``opened`` already when given (closed here)."""
+    with opened or open(path, "rb") as raw:
+        if compressed:  # two calls: the type checker knows each mode's result
+            archive = tarfile.open(  # noqa: SIM115 - closed by the with below
+                fileobj=raw, mode="r|gz", encoding="utf-8", errors="surrogateescape"
+            )
+        else:
+            archive = tarfile.open(  # noqa: SIM115 - closed by the with below
+                fileobj=raw, mode="r:", encoding="utf-8", errors="surrogateescape"
+            )
+        with archive:
+            yield archive
+
+
 class _Scanned(io.RawIOBase):
     """One member of a .tar.gz not kept in memory: found by reading the stream again."""
 
-    def __init__(self, files: TarFiles, name: str) -> None:
+    def __init__(self, path: str | os.PathLike[str], name: str) -> None:
         self._stack = contextlib.ExitStack()
-        archive = self._stack.enter_context(files._stream())
+        archive = self._stack.enter_context(_tar_stream(path, compressed=True))
         data = None
         for info in archive:
             _forget_read(archive)
@@ -727,7 +945,7 @@ class _Scanned(io.RawIOBase):
                 break
         if data is None:
             self._stack.close()
-            raise FileNotFoundError(f"{name}: not found again in {files.path.name}")
+            raise FileNotFoundError(f"{name}: not found again in {os.path.basename(path)}")
         self._data = data
 
     def readable(self) -> bool:

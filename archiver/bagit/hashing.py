@@ -133,6 +133,7 @@ def _pump_split(
     hashes: dict[str, hashlib._Hash],
     consumers: Sequence[Consumer],
     helper: Executor,
+    chunk_size: int = BIG_CHUNK,
 ) -> Digested:
     """Two threads on one file: the helper runs the costliest digest, this one reads up
     to _AHEAD chunks ahead of it and runs the other digests and the consumers.
@@ -148,7 +149,7 @@ def _pump_split(
     main_names, helper_names = _split(list(hashes))
     main = [hashes[n] for n in main_names]
     side = [hashes[n] for n in helper_names]
-    views = _buffers(BIG_CHUNK, _AHEAD)
+    views = _buffers(chunk_size, _AHEAD)
     pending: deque[Future[None]] = deque()
     total = 0
     try:
@@ -169,7 +170,7 @@ def _pump_split(
     return Digested(total, {name: h.hexdigest() for name, h in hashes.items()})
 
 
-# Chunks read ahead of the helper at most (each a buffer of BIG_CHUNK bytes).
+# Chunks read ahead of the helper at most (each a buffer of BIG_CHUNK bytes, or CHUNK).
 _AHEAD = 4
 
 
@@ -228,7 +229,8 @@ def digest_readable(
         return digest_stream(handle, names)
     hashes = {name: algorithms.new(name) for name in names}
     readinto: Callable[[memoryview], int | None] = handle.readinto  # type: ignore[attr-defined]
-    return _pump_split(lambda view: readinto(view) or 0, hashes, (), helper)
+    # A stream (an archive's member) copies what it hands out: small chunks keep that small.
+    return _pump_split(lambda view: readinto(view) or 0, hashes, (), helper, CHUNK)
 
 
 def digest_bag_file(
@@ -445,7 +447,7 @@ def copy_readable(
         hashes = {name: algorithms.new(name) for name in names}
         readinto: Callable[[memoryview], int | None] = handle.readinto  # type: ignore[attr-defined]
         if helper is not None and len(names) > 1 and size >= SPLIT_THRESHOLD:
-            result = _pump_split(lambda view: readinto(view) or 0, hashes, every, helper)
+            result = _pump_split(lambda view: readinto(view) or 0, hashes, every, helper, CHUNK)
         else:
             view, total = _buffers()[0], 0
             while count := readinto(view) or 0:

@@ -20,7 +20,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from concurrent.futures import Executor
 from dataclasses import dataclass, field
 from enum import StrEnum
-from typing import overload
+from typing import cast, overload
 
 from archiver.bagit import baginfo, hashing, manifest, paths
 from archiver.bagit.archives import ArchiveFiles, digest_slice
@@ -144,8 +144,8 @@ def check_structure(bag: str | os.PathLike[str] | BagFiles | Bag, *, mode: Mode)
         _check_names(judging)
 
     def by_file(m: Manifest) -> dict[str, str]:
-        if not judging.aliases:
-            return dict(m.entries)
+        if not judging.aliases:  # the reader's own dict, not a copy (nothing changes it)
+            return cast("dict[str, str]", m.entries)
         return {judging.aliases.get(p, p): d for p, d in m.entries.items()}
 
     return Inspection(

@@ -26,7 +26,8 @@ from archiver import layout
 from archiver.bagit import hashing
 from archiver.bagit.archives import ArchiveFiles
 from archiver.bagit.files import BagFiles
-from archiver.bagit.reader import Bag, Inventory
+from archiver.bagit.names import BAGIT_TXT
+from archiver.bagit.reader import Bag, Inventory, read_bag
 from archiver.check.bag import Inspection
 from archiver.dates import recorded_date
 from archiver.findings import BagReport, Finding, finding
@@ -81,24 +82,26 @@ def check_metadata(inspection: Inspection, executor: Executor | None = None) -> 
 def begin_metadata(inspection: Inspection, executor: Executor | None = None) -> Callable[[], None]:
     """check_metadata, started: PREMIS is submitted now (ahead of what the caller submits
     next, the checksums) and, with ``executor``, DC and METS are checked on a thread of this
-    process meanwhile -- its main thread only waits for the checksums' results, and the
-    manifests (tens of megabytes for 100,000 files) are sent to one worker only. The
+    process meanwhile -- its main thread only waits for the checksums' results. The worker
+    reads the payload manifests from the bag itself (_FromBag), never sent them. The
     function returned waits, and adds the findings to the report (DC, METS, then PREMIS)."""
     bag, manifests, report = inspection.bag, inspection.payload_manifests, inspection.report
-    # What a worker needs of the bag: its files and inventory, not its manifests.
+    # What a worker needs of the bag: its files and inventory, not its manifests as read.
     big = bag.inventory.tags.get(layout.PREMIS_XML, 0) >= BESIDE_MINIMUM
     # A worker gets the bag's files; from an archive, only where the document lies in it
     # (a compressed archive cannot be read but from its start: PREMIS is checked here).
     sent: BagFiles | None = bag.files
-    if isinstance(bag.files, ArchiveFiles):
-        sent = bag.files.detached((layout.PREMIS_XML,))
+    if isinstance(bag.files, ArchiveFiles):  # the document, and what the manifests are read from
+        declared = [BAGIT_TXT, *(m.name for m in bag.payload_manifests())]
+        sent = bag.files.detached((*declared, layout.PREMIS_XML))
     pool = executor if sent is not None else None
     if pool is None and big and sent is not None:
         pool = hashing.process_pool(1, [__name__])
     slim = replace(bag, manifests=(), fetch=(), problems=(), files=sent or bag.files)
     futures: list[Future[list[Finding]]] = []
     if pool is not None:
-        futures.append(pool.submit(_check_documents, slim, (layout.PREMIS_XML,), manifests))
+        recipe = _FromBag(inspection.aliases)
+        futures.append(pool.submit(_check_documents, slim, (layout.PREMIS_XML,), recipe))
     here = (
         ThreadPoolExecutor(1, thread_name_prefix="archiver-metadata")
         if executor is not None
@@ -137,8 +140,31 @@ def _done(findings: list[Finding]) -> Future[list[Finding]]:
     return future
 
 
-def _check_documents(bag: Bag, names: tuple[str, ...], manifests: Manifests) -> list[Finding]:
+def _check_documents(
+    bag: Bag, names: tuple[str, ...], manifests: Manifests | _FromBag
+) -> list[Finding]:
+    if isinstance(manifests, _FromBag):
+        manifests = manifests.read(bag)
     return [item for name in names for item in _check_document(bag, name, manifests)]
+
+
+@dataclass(frozen=True)
+class _FromBag:
+    """What a worker is sent instead of the manifests: it reads them from the bag itself
+    (as the validator did, the same names resolved by the same ``aliases``). Pickled, the
+    manifests of 100,000 files cost the sending process ~50 MiB at once (a pickle memo
+    entry per string, the pickle growing in memory); read again, a part of a second on the
+    worker's core."""
+
+    aliases: Mapping[str, str]
+
+    def read(self, bag: Bag) -> Manifests:
+        read = read_bag(bag.files, fetch_txt=False, payload=False)
+        return {
+            m.algorithm: {self.aliases.get(p, p): d for p, d in m.entries.items()}
+            for m in read.payload_manifests()
+            if m.supported
+        }
 
 
 def _check_document(bag: Bag, name: str, manifests: Manifests) -> list[Finding]:
