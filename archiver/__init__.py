@@ -8,6 +8,7 @@ Every job is one call (docs/api.md):
     Collection(path): audit(...) -> AuditReport, withdraw(bag_id, reason=...), history(...)
     export_bag(bag, to=TARGET, out=DEST, profile=...) -> ExportResult
     ingest_bag(foreign, into=collection) -> BagResult
+    run_batch(sheet, out, jobs=..., dry_run=...) -> BatchResult
     oai_app(collection, base_url=...) -> a WSGI application
     load_record(path) -> Record;  Clock;  ArchiverError and its subclasses
 """
@@ -18,6 +19,7 @@ from typing import TYPE_CHECKING, Any
 from archiver.version import __version__
 
 if TYPE_CHECKING:
+    from archiver.batch import BatchResult, run_batch
     from archiver.check.bag import Mode
     from archiver.clock import Clock
     from archiver.collection import AuditReport, BagStatus, Collection
@@ -49,6 +51,8 @@ if TYPE_CHECKING:
 
 # Names are imported when first used, so ``archiver --version`` does not load lxml.
 _LOCATIONS = {
+    "BatchResult": "archiver.batch",
+    "run_batch": "archiver.batch",
     "Mode": "archiver.check.bag",
     "Clock": "archiver.clock",
     "AuditReport": "archiver.collection",
@@ -100,6 +104,7 @@ __all__ = [
     "BagResult",
     "BagStatus",
     "BagWriteError",
+    "BatchResult",
     "Clock",
     "ClockError",
     "Collection",
@@ -126,6 +131,7 @@ __all__ = [
     "load_record",
     "make_bag",
     "oai_app",
+    "run_batch",
     "validate_bag",
     "validate_bags",
 ]

@@ -310,6 +310,34 @@ def build_parser() -> argparse.ArgumentParser:
         "name, when valid as one; else derived as for bag)",
     )
     ing.add_argument("--json", action="store_true", help=_JSON_SUMMARY)
+
+    bat = commands.add_parser("batch", help="make a bag of each row of a spreadsheet")
+    bat.add_argument(
+        "sheet",
+        type=Path,
+        metavar="SHEET.csv",
+        help="a CSV sheet: archiver's, Archivematica's metadata.csv or DART's batch CSV",
+    )
+    bat.add_argument(
+        "--out",
+        required=True,
+        type=Path,
+        metavar="COLLECTION",
+        help="the bags are written to COLLECTION/ID",
+    )
+    bat.add_argument(
+        "--dry-run", action="store_true", help="check every row, list every problem, write nothing"
+    )
+    bat.add_argument(
+        "--jobs", type=_positive, metavar="N", help="rows bagged at once (default: all cores)"
+    )
+    bat.add_argument(
+        "--root",
+        type=Path,
+        metavar="DIR",
+        help="where the sources may be (default: the sheet's folder)",
+    )
+    bat.add_argument("--json", action="store_true", help="print the result as JSON")
     return parser
 
 
@@ -470,6 +498,8 @@ def _run(args: argparse.Namespace) -> int:
         return _export(args)
     if args.command == "ingest":
         return _ingest(args)
+    if args.command == "batch":
+        return _batch(args)
     raise AssertionError(args.command)  # pragma: no cover - argparse requires a command
 
 
@@ -654,6 +684,43 @@ def _ingest(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def _batch(args: argparse.Namespace) -> int:
+    from archiver.batch import run_batch
+    from archiver.clock import Clock
+
+    with _progress("bagging rows", unit="bag") as bar:
+        result = run_batch(
+            args.sheet,
+            args.out,
+            root=args.root,
+            jobs=args.jobs,
+            dry_run=args.dry_run,
+            clock=Clock.from_environment(),
+            progress=None if bar is None else bar.rows,
+        )
+    if args.json:
+        _print_json(result.to_json())
+    else:
+        summary = result.to_json()
+        for line in result.sheet.warnings:
+            print(f"warning: {one_line(line)}", file=sys.stderr)
+        for problem in result.failures:
+            print(f"{result.sheet.path}: {one_line(str(problem))}")
+        if args.dry_run:
+            print(
+                f"{summary['rows']} rows: {summary['to_bag']} ready to bag, "
+                f"{summary['failed']} with problems (dry run: nothing written)"
+            )
+        else:
+            print(
+                f"{summary['rows']} rows: {summary['bagged']} bagged, {summary['adopted']} "
+                f"adopted, {summary['journalled']} bagged before, {summary['failed']} failed"
+            )
+            if result.errors_sheet is not None:
+                print(f"the failed rows, with why: {result.errors_sheet}")
+    return EXIT_OK if result.ok else EXIT_FINDINGS
+
+
 def _print_bag(result: BagResult, *, as_json: bool) -> None:
     """The bag's path (or its JSON summary) on stdout; its notes and warnings on stderr."""
     if as_json:
@@ -720,6 +787,11 @@ class _Bar:
         self._bar.total = total
         self._bar.n = done
         self._bar.set_postfix_str(human_size(hashed), refresh=False)
+        self._bar.refresh()
+
+    def rows(self, done: int, total: int) -> None:
+        self._bar.total = total
+        self._bar.n = done
         self._bar.refresh()
 
     def close(self) -> None:

@@ -26,6 +26,7 @@ they enter, with ``raise ... from exc``.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
@@ -92,7 +93,12 @@ class ClockError(ArchiverError):
 
 
 class BagExistsError(ArchiverError):
-    """The target bag already exists and replacing it was not asked for."""
+    """The target bag already exists and replacing it was not asked for; ``path`` is what
+    holds its place, when known."""
+
+    def __init__(self, message: str, path: os.PathLike[str] | None = None) -> None:
+        super().__init__(message)
+        self.path = path
 
 
 class BagWriteError(ArchiverError):

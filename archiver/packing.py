@@ -215,7 +215,9 @@ def check_free(out_dir: Path, bag_id: str, serialize: str | None, *, replace: bo
     check_target(target, replace=replace)
     for other in (out_dir / bag_id, *(out_dir / f"{bag_id}{s}" for s, _ in ARCHIVE_SUFFIXES)):
         if other != target and (other.exists() or other.is_symlink()):
-            raise BagExistsError(f"{other} already holds a bag named {bag_id}: one id, one bag")
+            raise BagExistsError(
+                f"{other} already holds a bag named {bag_id}: one id, one bag", other
+            )
     return target
 
 

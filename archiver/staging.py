@@ -141,7 +141,7 @@ def os_reason(exc: OSError) -> str:
 def check_target(target: Path, *, replace: bool) -> None:
     """Refuse early when ``target`` exists and may not be replaced."""
     if not replace and (target.exists() or target.is_symlink()):
-        raise BagExistsError(f"{target} already exists")
+        raise BagExistsError(f"{target} already exists", target)
 
 
 class Staging:
@@ -222,11 +222,11 @@ class Staging:
             done = _renameat2(inner, target, _RENAME_NOREPLACE)
             if not done:
                 if target.exists():
-                    raise BagExistsError(f"{target} appeared while it was being built")
+                    raise BagExistsError(f"{target} appeared while it was being built", target)
                 os.rename(inner, target)
             fsync_directory(target.parent)
         except FileExistsError as exc:
-            raise BagExistsError(f"{target} appeared while it was being built") from exc
+            raise BagExistsError(f"{target} appeared while it was being built", target) from exc
         except OSError as exc:
             raise BagWriteError(f"cannot move the package into {target}: {os_reason(exc)}") from exc
 
@@ -234,10 +234,12 @@ class Staging:
         try:
             done = _renameat2(self.path, target, _RENAME_NOREPLACE)
         except FileExistsError as exc:
-            raise BagExistsError(f"{target} appeared while the bag was being built") from exc
+            raise BagExistsError(
+                f"{target} appeared while the bag was being built", target
+            ) from exc
         if not done:
             if target.exists():
-                raise BagExistsError(f"{target} appeared while the bag was being built")
+                raise BagExistsError(f"{target} appeared while the bag was being built", target)
             os.rename(self.path, target)
 
     def _exchange(self, target: Path) -> None:

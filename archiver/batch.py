@@ -1,0 +1,313 @@
+"""Batch ingest: a spreadsheet of descriptions -> one bag per row in a collection.
+
+    read and check the whole sheet (archiver.sheet: a bad header stops everything, a bad
+    row only itself) -> [--dry-run: report, write nothing] -> the rows not journalled yet
+    bagged in parallel (make_bag, one row per task, on worker processes) -> each bag
+    journalled as it lands -> the rows that failed written back as an errors sheet.
+
+Resumable: the collection's batch journal (collection/journal.py) records each row's bag
+once it is in the collection; run the same sheet again and only what is missing is
+bagged. Every bag appears whole or not at all (make_bag's staging and rename). A bag found
+in the collection under a row's id that the journal does not know of -- a run killed
+between the rename and the journal's commit, or a bag made by hand -- is validated and
+adopted when it is valid and holds exactly the row's files; otherwise the row fails.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import csv
+import hashlib
+import io
+import os
+from collections.abc import Callable
+from concurrent.futures import FIRST_COMPLETED, Future, wait
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from archiver.clock import Clock, w3cdtf
+from archiver.collection.bags import RECORDS_DIR
+from archiver.collection.journal import JOURNAL_FILE, Journal
+from archiver.errors import ArchiverError, BagExistsError, UsageError
+from archiver.sheet import ERROR_COLUMN, Job, RowProblem, Sheet, read_sheet
+from archiver.staging import fsync_directory
+
+BATCHES_DIR = "batches"  # COLLECTION/.archiver/batches/<sheet>-errors.csv
+Progress = Callable[[int, int], None]  # rows done, rows to do
+
+
+@dataclass(frozen=True)
+class RowBag:
+    """A row's bag: made now, adopted (found made), or made by an earlier run."""
+
+    row: int
+    bag_id: str
+    path: Path
+    how: str  # "bagged", "adopted", "journalled"
+
+    def to_json(self) -> dict[str, Any]:
+        return {"row": self.row, "id": self.bag_id, "path": str(self.path), "how": self.how}
+
+
+@dataclass
+class BatchResult:
+    """What a batch did (or, dry, would do)."""
+
+    sheet: Sheet
+    collection: Path
+    dry_run: bool
+    bags: list[RowBag] = field(default_factory=list)
+    failures: list[RowProblem] = field(default_factory=list)  # the sheet's and the run's
+    errors_sheet: Path | None = None
+
+    @property
+    def ok(self) -> bool:
+        return not self.failures
+
+    def to_json(self) -> dict[str, Any]:
+        counts = {how: sum(1 for b in self.bags if b.how == how) for how in _HOWS}
+        return {
+            "sheet": str(self.sheet.path),
+            "kind": self.sheet.kind,
+            "collection": str(self.collection),
+            "dry_run": self.dry_run,
+            "rows": self.sheet.rows,
+            "to_bag": len(self.sheet.jobs),
+            **counts,
+            "failed": len({p.row for p in self.failures}),
+            "bags": [b.to_json() for b in sorted(self.bags, key=lambda b: b.row)],
+            "problems": [p.to_json() for p in self.failures],
+            "warnings": list(self.sheet.warnings),
+            "errors_sheet": None if self.errors_sheet is None else str(self.errors_sheet),
+        }
+
+
+_HOWS = ("bagged", "adopted", "journalled")
+
+
+def run_batch(
+    sheet: str | os.PathLike[str],
+    out: str | os.PathLike[str],
+    *,
+    root: str | os.PathLike[str] | None = None,
+    jobs: int | None = None,
+    dry_run: bool = False,
+    clock: Clock | None = None,
+    progress: Progress | None = None,
+) -> BatchResult:
+    """Bag every good row of ``sheet`` into the collection ``out`` (module docstring).
+
+    ``root``: where sources may be (default: the sheet's folder); ``jobs``: rows bagged at
+    once, each on a worker process (default: every core; 1 bags here). ``dry_run`` checks
+    everything and writes nothing. UsageError when the sheet cannot be read or has a
+    column it does not know; the rows' problems are in the result, never raised."""
+    read = read_sheet(sheet, root=root)
+    collection = Path(out)
+    result = BatchResult(read, collection, dry_run, failures=list(read.problems))
+    if collection.exists() and not collection.is_dir():
+        raise UsageError(f"{collection}: not a directory")
+    if dry_run:
+        return result
+    if jobs is not None and jobs < 1:
+        raise UsageError(f"a batch needs at least 1 job, not {jobs}")
+    clock = clock or Clock.from_environment()
+    try:
+        (collection / RECORDS_DIR).mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise UsageError(f"cannot create {collection / RECORDS_DIR}: {exc.strerror}") from exc
+    journal = Journal(collection / RECORDS_DIR / JOURNAL_FILE)
+    try:
+        _Run(read, collection, journal, clock, result, progress).execute(jobs)
+    finally:
+        journal.close()
+    result.failures.sort(key=lambda p: (p.row, p.column))
+    result.errors_sheet = _write_errors(read, collection, result.failures)
+    return result
+
+
+class _Run:
+    def __init__(
+        self,
+        sheet: Sheet,
+        collection: Path,
+        journal: Journal,
+        clock: Clock,
+        result: BatchResult,
+        progress: Progress | None,
+    ) -> None:
+        self.sheet = sheet
+        self.collection = collection
+        self.journal = journal
+        self.clock = clock
+        self.result = result
+        self.progress = progress
+
+    def execute(self, jobs: int | None) -> None:
+        done = self.journal.done(self.sheet.digest)
+        todo: list[Job] = []
+        for job in self.sheet.jobs:
+            if job.row in done:
+                bag_id = done[job.row]
+                self.result.bags.append(
+                    RowBag(job.row, bag_id, self.collection / bag_id, "journalled")
+                )
+            else:
+                todo.append(job)
+        total = len(todo)
+        if self.progress:
+            self.progress(0, total)
+        for finished, (job, outcome) in enumerate(self._outcomes(todo, jobs), 1):
+            self._settle(job, outcome)
+            if self.progress:
+                self.progress(finished, total)
+
+    def _outcomes(self, todo: list[Job], jobs: int | None) -> Any:
+        """(job, outcome) as each row's bag is made, in the order they finish."""
+        from archiver.bagit import hashing
+
+        count = jobs or hashing.default_workers()
+        if count <= 1 or len(todo) <= 1:
+            for job in todo:
+                yield job, bag_row(job, str(self.collection), self.clock)
+            return
+        pool = hashing.process_pool(min(count, len(todo)), ["archiver.batch"])
+        try:
+            pending: dict[Future[tuple[str, str, str]], Job] = {}
+            queue = iter(todo)
+            for job in queue:  # a few rows ahead of the workers, not the whole sheet
+                pending[pool.submit(bag_row, job, str(self.collection), self.clock)] = job
+                if len(pending) >= count * 2:
+                    break
+            while pending:
+                ready, _ = wait(pending, return_when=FIRST_COMPLETED)
+                for future in ready:
+                    job = pending.pop(future)
+                    try:
+                        outcome = future.result()
+                    except Exception as exc:  # a worker that died (killed, out of memory)
+                        outcome = ("failed", "", f"its worker process died: {exc}")
+                    yield job, outcome
+                    following = next(queue, None)
+                    if following is not None:
+                        pending[
+                            pool.submit(bag_row, following, str(self.collection), self.clock)
+                        ] = following
+        finally:
+            pool.shutdown(wait=True, cancel_futures=True)
+
+    def _settle(self, job: Job, outcome: tuple[str, str, str]) -> None:
+        what, where, detail = outcome
+        if what == "exists":
+            what, detail = _adopt(job, Path(where))
+        if what in ("bagged", "adopted"):
+            path = Path(where)
+            bag_id = path.name
+            self.journal.record(self.sheet.digest, job.row, bag_id, what, w3cdtf(self.clock.now()))
+            self.result.bags.append(RowBag(job.row, bag_id, path, what))
+        else:
+            self.result.failures.append(RowProblem(job.row, "", detail))
+
+
+def bag_row(job: Job, out: str, clock: Clock) -> tuple[str, str, str]:
+    """The task a worker runs: make one row's bag. ("bagged", its path, ""), ("exists",
+    what holds its place, why) or ("failed", "", why): never an exception, so one row's
+    trouble stays its own."""
+    from archiver.packing import make_bag
+
+    try:
+        made = make_bag(
+            list(job.sources), out, record=job.record, bag_id=job.bag_id, clock=clock, workers=1
+        )
+    except BagExistsError as exc:
+        return "exists", os.fspath(exc.path or ""), str(exc)
+    except ArchiverError as exc:
+        return "failed", "", _one_line(str(exc))
+    except Exception as exc:
+        return "failed", "", f"unexpected {type(exc).__name__}: {_one_line(str(exc))}"
+    return "bagged", str(made.path), ""
+
+
+def _adopt(job: Job, existing: Path) -> tuple[str, str]:
+    """("adopted", "") when the bag at ``existing`` is valid and holds exactly the row's
+    files (by SHA-256); else ("failed", why)."""
+    from archiver.sources import plan_payload
+    from archiver.validation import inspect_bag
+
+    if not existing.name or not existing.is_dir():
+        return "failed", f"{existing} holds this row's place and is not a bag folder"
+    try:
+        inspection = inspect_bag(existing)
+    except ArchiverError as exc:
+        return "failed", f"{existing} is there already and cannot be read: {exc}"
+    if not inspection.report.valid:
+        return "failed", f"{existing} is there already and is not a valid bag: validate it"
+    held = dict(inspection.payload_manifests.get("sha256", {}))
+    try:
+        wanted = {
+            item.path: _sha256(Path(str(item.source))) for item in plan_payload(list(job.sources))
+        }
+    except (ArchiverError, OSError) as exc:
+        return "failed", f"cannot read the row's sources again: {exc}"
+    if held != wanted:
+        return "failed", f"{existing} is there already and holds other files than this row's"
+    return "adopted", ""
+
+
+def _sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        while chunk := handle.read(1 << 20):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def _one_line(text: str) -> str:
+    return " ".join(text.split())
+
+
+def _write_errors(sheet: Sheet, collection: Path, failures: list[RowProblem]) -> Path | None:
+    """The failed rows, as given, with an error column, as
+    COLLECTION/.archiver/batches/<sheet>-errors.csv (written whole, then renamed into
+    place); a stale one of an earlier run is removed when nothing failed."""
+    folder = collection / RECORDS_DIR / BATCHES_DIR
+    target = folder / f"{sheet.path.stem}-errors.csv"
+    if not failures:
+        with contextlib.suppress(FileNotFoundError):
+            target.unlink()
+        return None
+    reasons: dict[int, list[str]] = {}
+    for problem in failures:
+        text = f"{problem.column}: {problem.message}" if problem.column else problem.message
+        reasons.setdefault(problem.row, []).append(text)
+    headers = list(sheet.headers)
+    error_at = headers.index(ERROR_COLUMN) if ERROR_COLUMN in headers else None
+    if error_at is None:
+        headers.append(ERROR_COLUMN)
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\r\n")
+    writer.writerow(headers)
+    for row in sorted(reasons):
+        cells = list(sheet.cells.get(row, []))
+        cells += [""] * (len(sheet.headers) - len(cells))
+        reason = "; ".join(reasons[row])
+        if error_at is None:
+            cells.append(reason)
+        else:
+            cells[error_at] = reason
+        writer.writerow(cells)
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        scratch = folder / f".{target.name}.new"
+        with open(scratch, "w", encoding="utf-8-sig", newline="") as handle:
+            handle.write(buffer.getvalue())
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(scratch, target)
+        fsync_directory(folder)
+    except OSError as exc:
+        raise UsageError(f"cannot write the errors sheet {target}: {exc.strerror}") from exc
+    return target
+
+
+__all__ = ["BatchResult", "RowBag", "run_batch"]

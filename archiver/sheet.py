@@ -1,0 +1,405 @@
+"""A spreadsheet of descriptions read as bags to make: one row, one bag (``archiver batch``).
+
+Three kinds of sheet are read, told apart by their headers (docs/batch.md has the tables):
+
+- archiver's own: ``source`` (paths, ``|`` between them), ``id``, ``dc.ELEMENT`` and
+  ``bag-info/Label`` columns (a column repeated, or ``||`` in a cell, for several values);
+- Archivematica's ``metadata.csv``: ``filename`` (``objects/...``) and ``dc.*`` columns,
+  each file row one bag, an ``objects`` row giving every other row its defaults, any other
+  column a bag-info label;
+- DART's batch job CSV: ``Bag-Name``, ``Root-Directory`` and ``bag-info.txt/Label``
+  columns (``aptrust-info.txt/Title`` and ``/Description`` read as dc.title and
+  dc.description).
+
+The sheet is CSV in UTF-8 (a BOM or none); rows whose cells are all empty (what Excel
+leaves at the end) are skipped. A header the sheet's kind does not know fails the whole
+sheet (UsageError, naming every one with a suggestion) before anything else is looked at:
+a column is never silently ignored. Everything else wrong is a problem of its row -- its
+number as a spreadsheet shows it (the header is row 1), its column, and why -- and the
+other rows go on. Sources resolve against the sheet's folder (an Archivematica sheet's:
+the transfer holding ``objects/``), or ``root``, and must stay inside it.
+"""
+
+from __future__ import annotations
+
+import csv
+import difflib
+import hashlib
+import os
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from archiver import identifiers
+from archiver.bagit import baginfo
+from archiver.errors import MetadataError, SourceError, UsageError
+from archiver.record import DC_ELEMENTS, Record, record_from_data
+from archiver.sources import plan_payload
+
+# The column a sheet that was given back with its failures (an errors sheet) carries.
+ERROR_COLUMN = "error"
+# What separates several values in one cell, and several sources.
+VALUES = "||"
+SOURCES = "|"
+# Excel's limit on a cell (32,767 characters) is far below this; a cell beyond it is no
+# description but an attack on the reader.
+_MAX_CELL = 1 << 20
+_KINDS = ("archiver", "archivematica", "dart")
+
+
+@dataclass(frozen=True)
+class RowProblem:
+    """Why one row cannot become a bag: its spreadsheet row number, the column, the reason."""
+
+    row: int
+    column: str
+    message: str
+
+    def __str__(self) -> str:
+        where = f"row {self.row}" + (f", {self.column}" if self.column else "")
+        return f"{where}: {self.message}"
+
+    def to_json(self) -> dict[str, Any]:
+        return {"row": self.row, "column": self.column, "message": self.message}
+
+
+@dataclass(frozen=True)
+class Job:
+    """One row that can become a bag: where its files are, its id (None: derived), its
+    record."""
+
+    row: int
+    sources: tuple[Path, ...]
+    bag_id: str | None
+    record: Record
+
+
+@dataclass
+class Sheet:
+    """A sheet read: its kind, headers and rows as given, what each good row asks for, and
+    what is wrong with the others."""
+
+    path: Path
+    kind: str
+    digest: str  # SHA-256 of the file's bytes: what the batch journal keys rows by
+    headers: list[str]
+    cells: dict[int, list[str]] = field(default_factory=dict)  # row number -> as given
+    jobs: list[Job] = field(default_factory=list)
+    problems: list[RowProblem] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
+
+    @property
+    def rows(self) -> int:
+        return len(self.cells)
+
+    def failed_rows(self) -> list[int]:
+        return sorted({p.row for p in self.problems})
+
+
+def read_sheet(
+    path: str | os.PathLike[str], *, root: str | os.PathLike[str] | None = None
+) -> Sheet:
+    """Read and check the sheet at ``path``: every row a Job or its problems.
+
+    UsageError (exit 2) when it cannot be read, is not UTF-8 CSV, has no header, or has a
+    header its kind does not know. Sources are checked (they exist, are readable, stay
+    inside the sheet's folder or ``root``), records checked against the record schema
+    (dates read), ids checked and unique in the sheet."""
+    sheet_path = Path(path)
+    try:
+        data = sheet_path.read_bytes()
+    except OSError as exc:
+        raise UsageError(f"{sheet_path}: cannot read the sheet: {exc.strerror or exc}") from exc
+    rows = list(_csv_rows(sheet_path, data))
+    if not rows:
+        raise UsageError(f"{sheet_path}: the sheet is empty: its first row must name the columns")
+    header_row, body = rows[0], rows[1:]
+    headers = [cell.strip() for cell in header_row[1]]
+    kind = _kind(sheet_path, headers)
+    columns = _columns(sheet_path, kind, headers)
+    base = Path(root) if root is not None else _base(sheet_path, kind)
+    sheet = Sheet(sheet_path, kind, hashlib.sha256(data).hexdigest(), headers)
+    sheet.warnings = _label_warnings(columns)
+    reader = _Rows(sheet, columns, base.resolve())
+    for number, cells in body:
+        if not any(cell.strip() for cell in cells):
+            continue  # an empty row (Excel's trailing ones)
+        sheet.cells[number] = cells
+        reader.row(number, cells)
+    reader.finish()
+    return sheet
+
+
+# -- reading the CSV ------------------------------------------------------------------------
+
+
+def _csv_rows(path: Path, data: bytes) -> Iterator[tuple[int, list[str]]]:
+    """(row number as a spreadsheet shows it, cells) for every record of the CSV."""
+    try:
+        text = data.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        line = data[: exc.start].count(b"\n") + 1
+        raise UsageError(f"{path}: line {line}: not UTF-8 (save the sheet as 'CSV UTF-8')") from exc
+    if "\0" in text:
+        raise UsageError(f"{path}: the sheet holds a NUL character: not a CSV file")
+    reader = csv.reader(text.splitlines(keepends=True), strict=False)
+    limit = csv.field_size_limit()
+    csv.field_size_limit(_MAX_CELL)
+    try:
+        number = 0
+        for cells in reader:
+            number += 1
+            yield number, cells
+    except csv.Error as exc:
+        raise UsageError(f"{path}: row {number + 1}: not CSV: {exc}") from exc
+    finally:
+        csv.field_size_limit(limit)
+
+
+def _kind(path: Path, headers: Sequence[str]) -> str:
+    if "source" in headers:
+        return "archiver"
+    if "filename" in headers:
+        return "archivematica"
+    if "Bag-Name" in headers and "Root-Directory" in headers:
+        return "dart"
+    raise UsageError(
+        f"{path}: no 'source' column (archiver's sheet), 'filename' (Archivematica's "
+        "metadata.csv) or 'Bag-Name' and 'Root-Directory' (DART's batch CSV)"
+    )
+
+
+@dataclass(frozen=True)
+class _Column:
+    """What a column holds: the source(s), the id, a DC element, a bag-info label, or
+    nothing to read (an errors sheet's error column)."""
+
+    index: int
+    header: str
+    role: str  # "source", "id", "dc", "bag-info", "ignored"
+    name: str = ""  # the DC element or the label
+
+
+def _columns(path: Path, kind: str, headers: Sequence[str]) -> list[_Column]:
+    columns: list[_Column] = []
+    unknown: list[str] = []
+    for index, header in enumerate(headers):
+        column = _column(kind, index, header)
+        if column is None:
+            unknown.append(header)
+        else:
+            columns.append(column)
+    if unknown:
+        known = _known_headers(kind)
+        described = []
+        for header in unknown:
+            close = difflib.get_close_matches(header, known, n=1, cutoff=0.7)
+            hint = f": did you mean {close[0]}?" if close else ""
+            described.append(f"{header or '(an empty header)'}{hint}")
+        raise UsageError(
+            f"{path}: unknown column{'s' if len(unknown) > 1 else ''} in this "
+            f"{kind} sheet: {'; '.join(described)} (nothing was done)"
+        )
+    roles = [c.role for c in columns]
+    for needed in ("source",):
+        if needed not in roles:
+            raise UsageError(f"{path}: no {needed} column")
+    for single in ("source", "id"):
+        if roles.count(single) > 1:
+            raise UsageError(f"{path}: the {single} column is given {roles.count(single)} times")
+    return columns
+
+
+def _column(kind: str, index: int, header: str) -> _Column | None:
+    if header == ERROR_COLUMN:
+        return _Column(index, header, "ignored")
+    if kind == "archiver":
+        if header in ("source", "id"):
+            return _Column(index, header, header)
+        if header.startswith("dc.") and header[3:] in DC_ELEMENTS:
+            return _Column(index, header, "dc", header[3:])
+        if header.startswith("bag-info/") and _label(header[9:]):
+            return _Column(index, header, "bag-info", header[9:])
+        return None
+    if kind == "archivematica":
+        if header == "filename":
+            return _Column(index, header, "source")
+        for prefix in ("dc.", "dcterms."):
+            if header.startswith(prefix):
+                element = header[len(prefix) :]
+                return _Column(index, header, "dc", element) if element in DC_ELEMENTS else None
+        # Archivematica keeps other columns as custom metadata: bag-info labels here.
+        return _Column(index, header, "bag-info", header) if _label(header) else None
+    # DART
+    if header == "Bag-Name":
+        return _Column(index, header, "id")
+    if header == "Root-Directory":
+        return _Column(index, header, "source")
+    if header.startswith("bag-info.txt/") and _label(header[13:]):
+        return _Column(index, header, "bag-info", header[13:])
+    if header in ("aptrust-info.txt/Title", "aptrust-info.txt/Description"):
+        return _Column(index, header, "dc", header.rsplit("/", 1)[1].lower())
+    return None
+
+
+def _label(label: str) -> bool:
+    return bool(label) and baginfo.label_problem(label) is None
+
+
+def _known_headers(kind: str) -> list[str]:
+    if kind == "archiver":
+        return ["source", "id", *(f"dc.{e}" for e in DC_ELEMENTS)]
+    if kind == "archivematica":
+        return ["filename", *(f"dc.{e}" for e in DC_ELEMENTS)]
+    return ["Bag-Name", "Root-Directory", "aptrust-info.txt/Title", "aptrust-info.txt/Description"]
+
+
+def _base(path: Path, kind: str) -> Path:
+    """Where a sheet's sources are: its folder; an Archivematica sheet's transfer (the
+    folder holding objects/, metadata/metadata.csv beside it)."""
+    folder = path.absolute().parent
+    if (
+        kind == "archivematica"
+        and folder.name == "metadata"
+        and (folder.parent / "objects").is_dir()
+    ):
+        return folder.parent
+    return folder
+
+
+def _label_warnings(columns: Sequence[_Column]) -> list[str]:
+    warnings = []
+    for column in columns:
+        if column.role == "bag-info":
+            reserved = baginfo.near_reserved(column.name)
+            if reserved is not None:
+                warnings.append(
+                    f"column {column.header}: bag-info label {column.name!r} is one or two "
+                    f"letters from the reserved {reserved!r}; did you mean {reserved}?"
+                )
+    return warnings
+
+
+# -- rows -----------------------------------------------------------------------------------
+
+
+class _Rows:
+    """The rows of one sheet, checked one by one; ids checked across them at the end."""
+
+    def __init__(self, sheet: Sheet, columns: list[_Column], base: Path) -> None:
+        self.sheet = sheet
+        self.columns = columns
+        self.base = base
+        self.defaults: dict[int, str] = {}  # Archivematica's objects row: index -> cell
+        self.ids: dict[str, int] = {}
+
+    def problem(self, row: int, column: str, message: str) -> None:
+        self.sheet.problems.append(RowProblem(row, column, message))
+
+    def row(self, number: int, cells: list[str]) -> None:
+        columns = self.columns
+        if len(cells) > len(self.sheet.headers) and any(
+            c.strip() for c in cells[len(self.sheet.headers) :]
+        ):
+            self.problem(number, "", f"{len(cells)} cells, but {len(self.sheet.headers)} columns")
+            return
+        cells = cells + [""] * (len(self.sheet.headers) - len(cells))
+        source_column = next(c for c in columns if c.role == "source")
+        if (
+            self.sheet.kind == "archivematica"
+            and cells[source_column.index].strip().rstrip("/") == "objects"
+        ):
+            self.defaults = {c.index: cells[c.index] for c in columns if cells[c.index].strip()}
+            self.sheet.cells.pop(number, None)  # defaults, not a bag
+            return
+        if self.defaults:
+            cells = [
+                cell if cell.strip() else self.defaults.get(i, "") for i, cell in enumerate(cells)
+            ]
+        sources = self.sources(number, source_column, cells[source_column.index])
+        usable, bag_id = self.bag_id(number, columns, cells)
+        record = self.record(number, columns, cells)
+        if sources is not None and record is not None and usable:
+            self.sheet.jobs.append(Job(number, sources, bag_id or None, record))
+
+    def sources(self, number: int, column: _Column, cell: str) -> tuple[Path, ...] | None:
+        given = [part.strip() for part in cell.split(SOURCES) if part.strip()]
+        if not given:
+            self.problem(number, column.header, "no source given")
+            return None
+        found: list[Path] = []
+        for name in given:
+            path = Path(name)
+            full = path if path.is_absolute() else self.base / path
+            real = Path(os.path.realpath(full))
+            if real != self.base and self.base not in real.parents:
+                self.problem(
+                    number, column.header, f"{name}: outside {self.base}, where sources must be"
+                )
+                return None
+            if not os.path.lexists(full):
+                self.problem(number, column.header, f"{name}: no such file or folder")
+                return None
+            found.append(full)
+        try:
+            planned = plan_payload(found)
+        except SourceError as exc:
+            self.problem(number, column.header, str(exc))
+            return None
+        for item in planned:
+            try:
+                os.close(os.open(item.source, os.O_RDONLY | os.O_CLOEXEC))  # type: ignore[arg-type]
+            except OSError as exc:
+                self.problem(number, column.header, f"{item.source}: cannot read: {exc.strerror}")
+                return None
+        return tuple(found)
+
+    def bag_id(self, number: int, columns: list[_Column], cells: list[str]) -> tuple[bool, str]:
+        """(whether the row's id is usable, the id: '' for one derived when bagging)."""
+        column = next((c for c in columns if c.role == "id"), None)
+        value = cells[column.index].strip() if column is not None else ""
+        if column is None or not value:
+            return True, ""
+        try:
+            identifiers.check_bag_id(value)
+        except UsageError as exc:
+            self.problem(number, column.header, str(exc))
+            return False, value
+        first = self.ids.setdefault(value, number)
+        if first != number:
+            self.problem(number, column.header, f"id {value} is given on row {first} too")
+            return False, value
+        return True, value
+
+    def record(self, number: int, columns: list[_Column], cells: list[str]) -> Record | None:
+        data: dict[str, Any] = {}
+        labels: dict[str, list[str]] = {}
+        headers: dict[str, str] = {}  # record field -> the column it came from
+        for column in columns:
+            values = [v.strip() for v in cells[column.index].split(VALUES) if v.strip()]
+            if not values:
+                continue
+            if column.role == "dc":
+                data.setdefault(column.name, []).extend(values)
+                headers.setdefault(column.name, column.header)
+            elif column.role == "bag-info":
+                labels.setdefault(column.name, []).extend(values)
+                headers.setdefault(f"bag-info.{column.name}", column.header)
+        if labels:
+            data["bag-info"] = labels
+        try:
+            return record_from_data(data, f"row {number}")
+        except MetadataError as exc:
+            for problem in exc.problems:
+                field = problem.field.split("[", 1)[0]
+                self.problem(number, headers.get(field, field), problem.message)
+            return None
+
+    def finish(self) -> None:
+        self.sheet.problems.sort(key=lambda p: (p.row, p.column))
+        failed = {p.row for p in self.sheet.problems}
+        self.sheet.jobs = [job for job in self.sheet.jobs if job.row not in failed]
+
+
+__all__ = ["ERROR_COLUMN", "Job", "RowProblem", "Sheet", "read_sheet"]

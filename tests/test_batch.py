@@ -1,0 +1,369 @@
+"""archiver batch (issue 14): a spreadsheet of descriptions -> one bag per row, checked
+whole first, resumable after kill -9, failed rows given back as an errors sheet."""
+
+from __future__ import annotations
+
+import csv
+import json
+import os
+import signal
+import sqlite3
+import subprocess
+import sys
+import time
+from contextlib import closing
+from pathlib import Path
+
+import pytest
+
+from archiver.batch import run_batch
+from archiver.validation import validate_bag
+from tests.conftest import BAGS_EPOCH, REPO, CliRunner, snapshot
+
+
+def write_csv(path: Path, rows: list[list[str]], *, bom: bool = False) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path, "w", encoding="utf-8-sig" if bom else "utf-8", newline="") as handle:
+        csv.writer(handle).writerows(rows)
+    return path
+
+
+def texts(folder: Path, count: int, prefix: str = "text") -> list[str]:
+    """``count`` small texts in ``folder``; their names relative to it."""
+    folder.mkdir(parents=True, exist_ok=True)
+    names = []
+    for index in range(count):
+        name = f"{prefix}-{index:03d}.txt"
+        (folder / name).write_text(f"Text number {index}.\nIt says something.\n", encoding="utf-8")
+        names.append(f"{folder.name}/{name}")
+    return names
+
+
+def journal_rows(collection: Path) -> list[tuple[str, int, str, str]]:
+    with closing(sqlite3.connect(collection / ".archiver" / "batches.sqlite")) as db:
+        return list(db.execute("SELECT sheet, row, bag_id, how FROM rows ORDER BY row"))
+
+
+def bag_folders(collection: Path) -> list[str]:
+    return sorted(p.name for p in collection.iterdir() if not p.name.startswith("."))
+
+
+# -- the acceptance sheet ----------------------------------------------------------------------
+
+
+def test_a_sheet_of_200_rows_with_3_bad_ones_makes_197_bags_and_an_errors_sheet(
+    tmp_path: Path, cli: CliRunner
+) -> None:
+    names = texts(tmp_path / "work" / "texts", 200)
+    rows = [["source", "id", "dc.title", "dc.date", "dc.subject", "bag-info/Source-Organization"]]
+    for index, name in enumerate(names):
+        rows.append([name, f"t{index:03d}", f"Text {index}", "2019-05", "News||Weather", "Gazette"])
+    rows[1 + 17][0] = "texts/missing.txt"  # a missing file
+    rows[1 + 42][3] = "31 February 2019"  # a date that is none
+    rows[1 + 99][1] = "../escape"  # an id that is no id
+    sheet = write_csv(tmp_path / "work" / "records.csv", rows)
+    collection = tmp_path / "collection"
+    run = cli("batch", sheet, "--out", collection, "--jobs", "2", "--json")
+    assert run.code == 1, run.err
+    result = json.loads(run.out)
+    assert (result["rows"], result["bagged"], result["failed"]) == (200, 197, 3)
+    made = bag_folders(collection)
+    assert len(made) == 197
+    assert "t017" not in made and "t042" not in made
+    for bag_id in ("t000", "t150", "t199"):
+        assert validate_bag(collection / bag_id).valid
+    dc = (collection / "t150" / "metadata" / "dc.xml").read_text(encoding="utf-8")
+    assert "<dc:subject>News</dc:subject>" in dc and "<dc:subject>Weather</dc:subject>" in dc
+    errors = Path(result["errors_sheet"])
+    assert errors == collection / ".archiver" / "batches" / "records-errors.csv"
+    with open(errors, encoding="utf-8-sig", newline="") as handle:
+        given = list(csv.reader(handle))
+    assert given[0] == [*rows[0], "error"]
+    assert [row[:-1] for row in given[1:]] == [rows[18], rows[43], rows[100]]
+    reasons = [row[-1] for row in given[1:]]
+    assert "no such file" in reasons[0]
+    assert reasons[1].startswith("dc.date:")
+    assert reasons[2].startswith("id: invalid bag identifier")
+    assert [r[1] for r in journal_rows(collection)] == [
+        n for n in range(2, 202) if n not in (19, 44, 101)
+    ]
+
+
+def test_the_errors_sheet_fixed_and_run_again_bags_the_rest(tmp_path: Path, cli: CliRunner) -> None:
+    names = texts(tmp_path / "work" / "texts", 3)
+    rows = [["source", "id", "dc.title"], *([n, f"b{i}", f"Text {i}"] for i, n in enumerate(names))]
+    rows[2][0] = "texts/typo.txt"
+    sheet = write_csv(tmp_path / "work" / "sheet.csv", rows)
+    collection = tmp_path / "c"
+    assert cli("batch", sheet, "--out", collection, "--jobs", "1").code == 1
+    errors = collection / ".archiver" / "batches" / "sheet-errors.csv"
+    with open(errors, encoding="utf-8-sig", newline="") as handle:
+        given = list(csv.reader(handle))
+    given[1][0] = names[1]  # fixed
+    fixed = write_csv(tmp_path / "work" / "fixed.csv", given)
+    run = cli("batch", fixed, "--out", collection, "--root", tmp_path / "work")
+    assert run.code == 0, run.out + run.err
+    assert bag_folders(collection) == ["b0", "b1", "b2"]
+    assert not errors.with_name("fixed-errors.csv").exists()
+
+
+# -- resuming --------------------------------------------------------------------------------
+
+
+def test_kill_9_in_the_middle_then_the_same_command_bags_every_row_once(tmp_path: Path) -> None:
+    names = texts(tmp_path / "work" / "texts", 60)
+    rows = [["source", "dc.title"], *([n, f"Text {i}"] for i, n in enumerate(names))]
+    sheet = write_csv(tmp_path / "work" / "sheet.csv", rows)
+    collection = tmp_path / "collection"
+    env = {**os.environ, "SOURCE_DATE_EPOCH": str(BAGS_EPOCH)}
+    command = [sys.executable, "-m", "archiver", "batch", str(sheet), "--out", str(collection)]
+    child = subprocess.Popen(
+        [*command, "--jobs", "2"],
+        cwd=REPO,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+    )
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline and child.poll() is None:
+        if collection.is_dir() and len(bag_folders(collection)) >= 10:
+            break
+        time.sleep(0.02)
+    assert child.poll() is None, "the batch ended before it could be killed"
+    os.killpg(child.pid, signal.SIGKILL)  # the batch and its workers, at once
+    child.wait()
+    first = len(bag_folders(collection))
+    assert 10 <= first < 60
+    again = subprocess.run(command, cwd=REPO, env=env, capture_output=True, text=True, check=False)
+    assert again.returncode == 0, again.stdout + again.stderr
+    made = bag_folders(collection)
+    assert len(made) == 60  # every row once: no duplicate, no partial left
+    assert not [p for p in collection.iterdir() if p.name.startswith(".archiver-partial")]
+    journal = journal_rows(collection)
+    assert [r[1] for r in journal] == list(range(2, 62))  # each row once
+    assert sorted(r[2] for r in journal) == made
+    assert all(validate_bag(collection / bag_id).valid for bag_id in made[::7])
+    # and once more: nothing to do
+    third = subprocess.run(
+        [*command, "--json"], cwd=REPO, env=env, capture_output=True, text=True, check=False
+    )
+    assert json.loads(third.stdout)["journalled"] == 60
+
+
+def test_a_bag_made_but_never_journalled_is_validated_and_adopted(tmp_path: Path) -> None:
+    names = texts(tmp_path / "work" / "texts", 2)
+    rows = [["source", "id", "dc.title"], [names[0], "a", "First"], [names[1], "b", "Second"]]
+    sheet = write_csv(tmp_path / "work" / "sheet.csv", rows)
+    collection = tmp_path / "c"
+    from archiver.clock import Clock
+    from archiver.packing import make_bag
+
+    clock = Clock.from_epoch(BAGS_EPOCH)
+    make_bag(
+        [tmp_path / "work" / names[0]],
+        collection,
+        bag_id="a",
+        record={"title": "First"},
+        clock=clock,
+        workers=1,
+    )
+    # a bag "b" with other files than row 3's: never adopted
+    other = tmp_path / "other.txt"
+    other.write_text("something else\n")
+    make_bag([other], collection, bag_id="b", record={"title": "Second"}, clock=clock, workers=1)
+    before = snapshot(collection / "b")
+    result = run_batch(sheet, collection, jobs=1, clock=clock)
+    assert [(b.row, b.bag_id, b.how) for b in result.bags] == [(2, "a", "adopted")]
+    assert [(p.row, "other files" in p.message) for p in result.failures] == [(3, True)]
+    assert snapshot(collection / "b") == before
+    assert [(r[1], r[2], r[3]) for r in journal_rows(collection)] == [(2, "a", "adopted")]
+
+
+# -- other sheets ------------------------------------------------------------------------------
+
+
+def test_an_archivematica_metadata_csv_makes_a_bag_per_file_with_the_objects_defaults(
+    tmp_path: Path, cli: CliRunner
+) -> None:
+    """Archivematica's transfer layout: objects/ beside metadata/metadata.csv; the objects
+    row gives every file row its defaults; a non-DC column is a bag-info label; non-ASCII
+    file names."""
+    transfer = tmp_path / "transfer"
+    (transfer / "objects" / "letters").mkdir(parents=True)
+    (transfer / "objects" / "café menu.txt").write_text("Soupe du jour\n", encoding="utf-8")
+    (transfer / "objects" / "letters" / "naïve.txt").write_text("Dear reader,\n", encoding="utf-8")
+    sheet = write_csv(
+        transfer / "metadata" / "metadata.csv",
+        [
+            ["filename", "dc.title", "dc.creator", "dc.date", "dc.rights", "Box"],
+            ["objects", "", "Archives team", "", "CC BY 4.0", "12"],
+            ["objects/café menu.txt", "The café menu", "", "1998", "", ""],
+            ["objects/letters/naïve.txt", "A naïve letter", "A. Writer", "1999-03-02", "", "7"],
+        ],
+        bom=True,
+    )
+    collection = tmp_path / "collection"
+    run = cli("batch", sheet, "--out", collection, "--json")
+    assert run.code == 0, run.out + run.err
+    result = json.loads(run.out)
+    assert result["kind"] == "archivematica" and result["bagged"] == 2
+    by_row = {b["row"]: Path(b["path"]) for b in result["bags"]}
+    menu, letter = by_row[3], by_row[4]
+    assert (menu / "data" / "café menu.txt").read_text(encoding="utf-8") == "Soupe du jour\n"
+    dc = (menu / "metadata" / "dc.xml").read_text(encoding="utf-8")
+    assert "<dc:creator>Archives team</dc:creator>" in dc  # from the objects row
+    assert "<dc:rights>CC BY 4.0</dc:rights>" in dc
+    letter_dc = (letter / "metadata" / "dc.xml").read_text(encoding="utf-8")
+    assert "<dc:creator>A. Writer</dc:creator>" in letter_dc  # its own value wins
+    assert "Box: 7" in (letter / "bag-info.txt").read_text(encoding="utf-8")
+    assert "Box: 12" in (menu / "bag-info.txt").read_text(encoding="utf-8")
+    assert all(validate_bag(path).valid for path in by_row.values())
+
+
+def test_a_dart_batch_csv_makes_a_bag_per_row(tmp_path: Path, cli: CliRunner) -> None:
+    """DART's batch CSV: Bag-Name, Root-Directory (absolute, inside --root), tag columns
+    as tag_file.txt/Tag-Name."""
+    roots = tmp_path / "data"
+    for name in ("photos-2019", "letters-1998"):
+        texts(roots / name, 2, prefix=name)
+    sheet = write_csv(
+        tmp_path / "jobs" / "batch.csv",
+        [
+            [
+                "Bag-Name",
+                "Root-Directory",
+                "bag-info.txt/Source-Organization",
+                "aptrust-info.txt/Title",
+                "aptrust-info.txt/Description",
+            ],
+            ["test.edu.photos", str(roots / "photos-2019"), "Test U", "Photos 2019", "Summer"],
+            ["test.edu.letters", str(roots / "letters-1998"), "Test U", "Letters", "Old ones"],
+        ],
+    )
+    collection = tmp_path / "collection"
+    refused = cli("batch", sheet, "--out", collection, "--dry-run")
+    assert refused.code == 1 and "outside" in refused.out  # absolute paths: --root needed
+    run = cli("batch", sheet, "--out", collection, "--root", roots)
+    assert run.code == 0, run.out + run.err
+    assert bag_folders(collection) == ["test.edu.letters", "test.edu.photos"]
+    photos = collection / "test.edu.photos"
+    assert "Source-Organization: Test U" in (photos / "bag-info.txt").read_text()
+    dc = (photos / "metadata" / "dc.xml").read_text(encoding="utf-8")
+    assert "<dc:title>Photos 2019</dc:title>" in dc and "Summer" in dc
+    assert sorted(p.name for p in (photos / "data").iterdir()) == [
+        "photos-2019-000.txt",
+        "photos-2019-001.txt",
+    ]
+
+
+# -- checking before anything is written ----------------------------------------------------------
+
+
+def test_a_dry_run_lists_every_problem_and_writes_nothing(tmp_path: Path, cli: CliRunner) -> None:
+    names = texts(tmp_path / "work" / "texts", 4)
+    (tmp_path / "secret.txt").write_text("outside\n")
+    rows = [
+        ["source", "id", "dc.title", "dc.date"],
+        [names[0], "x", "One", "2001"],
+        [names[1], "x", "Two", "2002"],  # the same id again
+        ["../secret.txt", "", "Three", "2003"],  # outside the sheet's folder
+        [names[3], "", "", "not a date"],
+        ["", "", "", ""],  # Excel's trailing empty rows
+        ["", "", "", ""],
+    ]
+    sheet = write_csv(tmp_path / "work" / "sheet.csv", rows)
+    collection = tmp_path / "collection"
+    before = snapshot(tmp_path)
+    run = cli("batch", sheet, "--out", collection, "--dry-run", "--json")
+    assert run.code == 1
+    result = json.loads(run.out)
+    assert result["rows"] == 4 and result["to_bag"] == 1
+    assert [(p["row"], p["column"]) for p in result["problems"]] == [
+        (3, "id"),
+        (4, "source"),
+        (5, "dc.date"),
+    ]
+    assert snapshot(tmp_path) == before
+    assert not collection.exists()
+
+
+def test_an_unknown_column_stops_the_whole_sheet_with_a_suggestion(
+    tmp_path: Path, cli: CliRunner
+) -> None:
+    names = texts(tmp_path / "work" / "texts", 1)
+    sheet = write_csv(
+        tmp_path / "work" / "sheet.csv",
+        [["source", "dc.titel", "bag-info/Source-Organisation"], [names[0], "A title", "Us"]],
+    )
+    run = cli("batch", sheet, "--out", tmp_path / "c")
+    assert run.code == 2
+    assert "dc.titel: did you mean dc.title?" in run.err
+    assert len(run.err.strip().splitlines()) == 1
+    assert not (tmp_path / "c").exists()
+    fixed = write_csv(
+        tmp_path / "work" / "fixed.csv",
+        [["source", "dc.title", "bag-info/Source-Organisation"], [names[0], "A title", "Us"]],
+    )
+    run = cli("batch", fixed, "--out", tmp_path / "c", "--dry-run")
+    assert run.code == 0
+    assert "did you mean Source-Organization?" in run.err
+
+
+@pytest.mark.parametrize(
+    ("content", "message"),
+    [
+        (b"source,dc.title\r\ntexts/a.txt,caf\xe9\r\n", "not UTF-8"),
+        (b"", "the sheet is empty"),
+        (b"title,creator\r\nx,y\r\n", "no 'source' column"),
+        (b"source,source\r\nx,y\r\n", "given 2 times"),
+    ],
+)
+def test_a_sheet_that_cannot_be_read_is_one_line_and_exit_2(
+    tmp_path: Path, cli: CliRunner, content: bytes, message: str
+) -> None:
+    sheet = tmp_path / "sheet.csv"
+    sheet.write_bytes(content)
+    run = cli("batch", sheet, "--out", tmp_path / "c")
+    assert run.code == 2
+    assert message in run.err and len(run.err.strip().splitlines()) == 1
+    assert not (tmp_path / "c").exists()
+
+
+def test_the_sheets_in_batch_md_are_read_as_it_says(tmp_path: Path, cli: CliRunner) -> None:
+    """The CSV examples of docs/batch.md, their files made: archiver's and Archivematica's
+    bag; DART's (its Root-Directory moved under --root) too."""
+    import re
+
+    blocks = re.findall(
+        r"^```csv\n(.*?)^```$", (REPO / "docs" / "batch.md").read_text(), re.M | re.S
+    )
+    ours, archivematica, dart = blocks
+    work = tmp_path / "ours"
+    for name in ("giant-step.txt", "harvest.txt", "harvest-notes.txt"):
+        texts_dir = work / "texts"
+        texts_dir.mkdir(parents=True, exist_ok=True)
+        (texts_dir / name).write_text(f"{name}\n", encoding="utf-8")
+    (work / "sheet.csv").write_text(ours, encoding="utf-8")
+    run = cli("batch", work / "sheet.csv", "--out", tmp_path / "c1", "--json")
+    assert run.code == 0, run.out + run.err
+    made = json.loads(run.out)["bags"]
+    assert made[0]["id"] == "giant-step" and len(made) == 2
+    dc = (tmp_path / "c1" / "giant-step" / "metadata" / "dc.xml").read_text(encoding="utf-8")
+    assert "<dc:date>2018-06</dc:date>" in dc and "<dc:subject>Diplomacy</dc:subject>" in dc
+    transfer = tmp_path / "transfer"
+    (transfer / "objects" / "letters").mkdir(parents=True)
+    (transfer / "objects" / "café menu.txt").write_text("menu\n", encoding="utf-8")
+    (transfer / "objects" / "letters" / "naïve.txt").write_text("letter\n", encoding="utf-8")
+    (transfer / "metadata").mkdir()
+    (transfer / "metadata" / "metadata.csv").write_text(archivematica, encoding="utf-8")
+    run = cli("batch", transfer / "metadata" / "metadata.csv", "--out", tmp_path / "c2")
+    assert run.code == 0, run.out + run.err
+    assert len(bag_folders(tmp_path / "c2")) == 2
+    scans = tmp_path / "srv" / "scans" / "photos-2019"
+    scans.mkdir(parents=True)
+    (scans / "p1.txt").write_text("photo\n")
+    (tmp_path / "dart.csv").write_text(dart.replace("/srv/scans", str(scans.parent)))
+    run = cli("batch", tmp_path / "dart.csv", "--out", tmp_path / "c3", "--root", tmp_path / "srv")
+    assert run.code == 0, run.out + run.err
+    assert bag_folders(tmp_path / "c3") == ["test.edu.photos-2019"]
