@@ -78,7 +78,7 @@ def python_codec(encoding: str) -> str | None:
     """
     try:
         info = codecs.lookup(encoding.strip())
-    except LookupError:
+    except (LookupError, ValueError):  # ValueError: a name holding a NUL
         return None
     if not getattr(info, "_is_text_encoding", True) or info.name in _NOT_CHARSETS:
         return None
