@@ -20,12 +20,15 @@ import csv
 import hashlib
 import io
 import os
-from collections.abc import Callable
+from collections import deque
+from collections.abc import Callable, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, wait
+from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from archiver.check.profile import Profile, load_profile
 from archiver.clock import Clock, w3cdtf
 from archiver.collection.bags import RECORDS_DIR
 from archiver.collection.journal import JOURNAL_FILE, Journal
@@ -93,6 +96,8 @@ def run_batch(
     root: str | os.PathLike[str] | None = None,
     jobs: int | None = None,
     dry_run: bool = False,
+    profile: Profile | str | os.PathLike[str] | None = None,
+    algorithms_: Sequence[str] | None = None,
     clock: Clock | None = None,
     progress: Progress | None = None,
 ) -> BatchResult:
@@ -100,9 +105,13 @@ def run_batch(
 
     ``root``: where sources may be (default: the sheet's folder); ``jobs``: rows bagged at
     once, each on a worker process (default: every core; 1 bags here). ``dry_run`` checks
-    everything and writes nothing. UsageError when the sheet cannot be read or has a
-    column it does not know; the rows' problems are in the result, never raised."""
-    read = read_sheet(sheet, root=root)
+    everything and writes nothing. ``profile`` (a BagIt profile or its file) and
+    ``algorithms_`` build every bag to that profile (archiver.profiles), a row's tag-file
+    columns giving its tags. UsageError when the sheet cannot be read or has a column it
+    does not know; the rows' problems are in the result, never raised."""
+    if profile is not None and not isinstance(profile, Profile):
+        profile = load_profile(Path(profile))
+    read = read_sheet(sheet, root=root, profile=profile, algorithms_=algorithms_)
     collection = Path(out)
     result = BatchResult(read, collection, dry_run, failures=list(read.problems))
     if collection.exists() and not collection.is_dir():
@@ -118,7 +127,8 @@ def run_batch(
         raise UsageError(f"cannot create {collection / RECORDS_DIR}: {exc.strerror}") from exc
     journal = Journal(collection / RECORDS_DIR / JOURNAL_FILE)
     try:
-        _Run(read, collection, journal, clock, result, progress).execute(jobs)
+        build = _Build(clock, profile, tuple(algorithms_) if algorithms_ else None)
+        _Run(read, collection, journal, build, result, progress).execute(jobs)
     finally:
         journal.close()
     result.failures.sort(key=lambda p: (p.row, p.column))
@@ -132,14 +142,15 @@ class _Run:
         sheet: Sheet,
         collection: Path,
         journal: Journal,
-        clock: Clock,
+        build: _Build,
         result: BatchResult,
         progress: Progress | None,
     ) -> None:
         self.sheet = sheet
         self.collection = collection
         self.journal = journal
-        self.clock = clock
+        self.build = build
+        self.clock = build.clock
         self.result = result
         self.progress = progress
 
@@ -169,32 +180,49 @@ class _Run:
         count = jobs or hashing.default_workers()
         if count <= 1 or len(todo) <= 1:
             for job in todo:
-                yield job, bag_row(job, str(self.collection), self.clock)
+                yield job, bag_row(job, str(self.collection), self.build)
             return
-        pool = hashing.process_pool(min(count, len(todo)), ["archiver.batch"])
-        try:
+        # A worker that dies (killed, out of memory) breaks the pool and every row in it:
+        # those rows are tried again on a new pool, and a row that breaks two fails.
+        queue: deque[Job] = deque(todo)
+        broke: dict[int, int] = {}  # row -> pools it was in when they broke
+        size = min(count, len(todo))
+        while queue:
+            pool = hashing.process_pool(size, ["archiver.batch"])
             pending: dict[Future[tuple[str, str, str]], Job] = {}
-            queue = iter(todo)
-            for job in queue:  # a few rows ahead of the workers, not the whole sheet
-                pending[pool.submit(bag_row, job, str(self.collection), self.clock)] = job
-                if len(pending) >= count * 2:
-                    break
-            while pending:
-                ready, _ = wait(pending, return_when=FIRST_COMPLETED)
-                for future in ready:
-                    job = pending.pop(future)
-                    try:
-                        outcome = future.result()
-                    except Exception as exc:  # a worker that died (killed, out of memory)
-                        outcome = ("failed", "", f"its worker process died: {exc}")
-                    yield job, outcome
-                    following = next(queue, None)
-                    if following is not None:
-                        pending[
-                            pool.submit(bag_row, following, str(self.collection), self.clock)
-                        ] = following
-        finally:
-            pool.shutdown(wait=True, cancel_futures=True)
+            broken = False
+            try:
+                while queue or pending:
+                    while queue and not broken and len(pending) < size * 2:  # a few ahead
+                        job = queue.popleft()
+                        try:
+                            future = pool.submit(bag_row, job, str(self.collection), self.build)
+                        except BrokenProcessPool:  # (counted against the row: no endless loop)
+                            broken = True
+                            broke[job.row] = broke.get(job.row, 0) + 1
+                            if broke[job.row] < 2:
+                                queue.appendleft(job)
+                            else:
+                                yield job, ("failed", "", "its worker process died, twice")
+                            continue
+                        pending[future] = job
+                    if not pending:
+                        break  # broken: a new pool for the rows queued
+                    ready, _ = wait(pending, return_when=FIRST_COMPLETED)
+                    for future in ready:
+                        job = pending.pop(future)
+                        try:
+                            outcome = future.result()
+                        except BrokenProcessPool:
+                            broken = True
+                            broke[job.row] = broke.get(job.row, 0) + 1
+                            if broke[job.row] < 2:
+                                queue.append(job)
+                                continue
+                            outcome = ("failed", "", "its worker process died, twice")
+                        yield job, outcome
+            finally:
+                pool.shutdown(wait=True, cancel_futures=True)
 
     def _settle(self, job: Job, outcome: tuple[str, str, str]) -> None:
         what, where, detail = outcome
@@ -209,7 +237,16 @@ class _Run:
             self.result.failures.append(RowProblem(job.row, "", detail))
 
 
-def bag_row(job: Job, out: str, clock: Clock) -> tuple[str, str, str]:
+@dataclass(frozen=True)
+class _Build:
+    """How every row's bag is made (sent to each worker with its row)."""
+
+    clock: Clock
+    profile: Profile | None = None
+    algorithms: tuple[str, ...] | None = None
+
+
+def bag_row(job: Job, out: str, build: _Build) -> tuple[str, str, str]:
     """The task a worker runs: make one row's bag. ("bagged", its path, ""), ("exists",
     what holds its place, why) or ("failed", "", why): never an exception, so one row's
     trouble stays its own."""
@@ -217,7 +254,15 @@ def bag_row(job: Job, out: str, clock: Clock) -> tuple[str, str, str]:
 
     try:
         made = make_bag(
-            list(job.sources), out, record=job.record, bag_id=job.bag_id, clock=clock, workers=1
+            list(job.sources),
+            out,
+            record=job.record,
+            bag_id=job.bag_id,
+            clock=build.clock,
+            workers=1,
+            profile=build.profile,
+            algorithms_=build.algorithms,
+            tags=job.tag_values(),
         )
     except BagExistsError as exc:
         return "exists", os.fspath(exc.path or ""), str(exc)

@@ -95,6 +95,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     bag.add_argument("--json", action="store_true", help=_JSON_SUMMARY)
     bag.add_argument("--processes", type=_positive, metavar="N", help=_HASH_PROCESSES)
+    _profile_options(bag, tag=True)
 
     dem = commands.add_parser("demo", help="bag and validate the bundled sample text")
     dem.add_argument(
@@ -338,7 +339,55 @@ def build_parser() -> argparse.ArgumentParser:
         help="where the sources may be (default: the sheet's folder)",
     )
     bat.add_argument("--json", action="store_true", help="print the result as JSON")
+    _profile_options(bat, tag=False)
     return parser
+
+
+def _profile_options(command: argparse.ArgumentParser, *, tag: bool) -> None:
+    """--profile, --algorithm (and for bag --tag): bags built to a BagIt profile."""
+    command.add_argument(
+        "--profile",
+        type=Path,
+        metavar="FILE",
+        help=f"build the bags to this BagIt profile ({_PROFILE_FORMATS})",
+    )
+    command.add_argument(
+        "--algorithm",
+        type=_algorithm_list,
+        metavar="LIST",
+        help="the manifests' algorithms, e.g. md5,sha256 (default: those the profile "
+        "requires, and SHA-512 and SHA-256 where it allows them)",
+    )
+    if tag:
+        command.add_argument(
+            "--tag",
+            action="append",
+            type=_tag_value,
+            metavar="FILE/LABEL=VALUE",
+            help="a tag's value, e.g. aptrust-info.txt/Access=Institution (repeatable)",
+        )
+
+
+def _algorithm_list(text: str) -> tuple[str, ...]:
+    names = tuple(part.strip().lower() for part in text.split(",") if part.strip())
+    if not names:
+        raise argparse.ArgumentTypeError("name one algorithm at least")
+    return names
+
+
+def _tag_value(text: str) -> tuple[str, str, str]:
+    where, equals, value = text.partition("=")
+    tag_file, slash, label = where.rpartition("/")
+    if not equals or not slash or not tag_file or not label.strip():
+        raise argparse.ArgumentTypeError(f"{text!r} is not FILE/LABEL=VALUE")
+    return tag_file, label.strip(), value
+
+
+def _tags(given: Sequence[tuple[str, str, str]] | None) -> dict[tuple[str, str], list[str]]:
+    found: dict[tuple[str, str], list[str]] = {}
+    for tag_file, label, value in given or ():
+        found.setdefault((tag_file, label), []).append(value)
+    return found
 
 
 def _seconds(text: str) -> float:
@@ -457,6 +506,9 @@ def _run(args: argparse.Namespace) -> int:
                 clock=Clock.from_environment(),
                 workers=args.processes,
                 serialize=args.serialize,
+                profile=args.profile,
+                algorithms_=args.algorithm,
+                tags=_tags(args.tag),
             )
         _print_bag(result, as_json=args.json)
         return EXIT_OK
@@ -695,6 +747,8 @@ def _batch(args: argparse.Namespace) -> int:
             root=args.root,
             jobs=args.jobs,
             dry_run=args.dry_run,
+            profile=args.profile,
+            algorithms_=args.algorithm,
             clock=Clock.from_environment(),
             progress=None if bar is None else bar.rows,
         )

@@ -24,10 +24,10 @@ import functools
 import os
 from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import Executor
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from archiver import formats, identifiers, layout
 from archiver.bagit import algorithms, baginfo, hashing
@@ -35,7 +35,7 @@ from archiver.bagit.files import BagFile
 from archiver.bagit.names import ARCHIVE_SUFFIXES
 from archiver.bagit.writer import BagWriter, Consumer, PayloadPart
 from archiver.clock import Clock, w3cdtf
-from archiver.errors import BagExistsError
+from archiver.errors import BagExistsError, UsageError
 from archiver.formats import Format
 from archiver.provenance import (
     Agent,
@@ -60,6 +60,10 @@ TITLE_LINE_MAX = 120
 # Warnings name at most this many files; the rest are counted.
 _NAMED = 10
 PathLike = str | os.PathLike[str]
+
+if TYPE_CHECKING:
+    from archiver.check.profile import Profile
+    from archiver.profiles import BuildPlan, Tags
 
 
 @dataclass(frozen=True)
@@ -162,6 +166,9 @@ def make_bag(
     workers: int | None = None,
     executor: Executor | None = None,
     serialize: str | None = None,
+    profile: Profile | PathLike | None = None,
+    algorithms_: Sequence[str] | None = None,
+    tags: Tags | None = None,
 ) -> BagResult:
     """Bag ``sources`` (files and folders) into ``out_dir/<id>`` and return what was made.
 
@@ -172,6 +179,10 @@ def make_bag(
     Files are copied on ``workers`` processes (default: every core) or on ``executor``.
     ``serialize`` ("tar", "tgz" or "zip") writes the bag as one archive file instead,
     ``out_dir/<id>.tar`` (``.tar.gz``, ``.zip``), reproducible byte for byte.
+    ``profile`` (a BagIt profile, or its file) builds the bag to meet it, ``algorithms_``
+    chooses its manifests, ``tags`` ((tag file, label) -> values) gives tag values
+    (archiver.profiles says where each value comes from); what cannot be met is a
+    MetadataError before anything is written.
     Raises an ArchiverError (SourceError, MetadataError, BagExistsError, ...) when the bag
     cannot be made; nothing is left behind then.
     """
@@ -195,6 +206,9 @@ def make_bag(
         workers=workers,
         executor=executor,
         serialize=serialize,
+        profile=profile,
+        algorithms_=algorithms_,
+        tags=tags,
     )
 
 
@@ -205,6 +219,51 @@ def _target(out_dir: Path, bag_id: str, serialize: str | None) -> Path:
     from archiver.bagit.archives import EXTENSIONS  # tarfile and zipfile: only when asked
 
     return out_dir / f"{bag_id}{EXTENSIONS[serialize]}"
+
+
+def profile_for(
+    profile: Profile | PathLike | None, algorithms_: Sequence[str] | None, *, tagged: bool
+) -> Profile | None:
+    """The profile a bag is built to: the one given; archiver's own when only manifests or
+    tag values (``tagged``) are asked for; None when nothing is (the bag as archiver always
+    makes it)."""
+    if profile is None and algorithms_ is None and not tagged:
+        return None
+    from archiver.check.profile import Profile, load_profile, vendored_profile
+
+    if profile is None:
+        return vendored_profile(layout.PROFILE_FILE)
+    return profile if isinstance(profile, Profile) else load_profile(Path(profile))
+
+
+def profile_plan(
+    profile: Profile,
+    record: Record,
+    algorithms_: Sequence[str] | None,
+    tags: Tags | None,
+    serialize: str | None,
+    *,
+    early: bool,
+) -> BuildPlan:
+    """The profile's plan for a bag described by ``record`` (archiver.profiles); ``early``
+    (before the payload is read): a title archiver will derive stands in for the record's
+    missing one. UsageError for a serialization the profile does not accept."""
+    from archiver.profiles import plan_for_profile
+
+    if early and not record.values("title"):
+        record = replace(record, dc=(("title", ("(derived when bagged)",)), *record.dc))
+    plan = plan_for_profile(
+        profile, record, algorithms_=algorithms_, tags=tags, source=f"profile {profile.identifier}"
+    )
+    if serialize is not None and plan.accept_serialization:
+        from archiver.bagit.archives import MEDIA_TYPES
+
+        if not set(MEDIA_TYPES[serialize]) & set(plan.accept_serialization):
+            raise UsageError(
+                f"profile {profile.identifier} accepts {', '.join(plan.accept_serialization)}, "
+                f"not a {serialize} bag"
+            )
+    return plan
 
 
 def check_free(out_dir: Path, bag_id: str, serialize: str | None, *, replace: bool) -> Path:
@@ -247,6 +306,9 @@ def pack(
     executor: Executor | None = None,
     origin: Origin | None = None,
     serialize: str | None = None,
+    profile: Profile | PathLike | None = None,
+    algorithms_: Sequence[str] | None = None,
+    tags: Tags | None = None,
 ) -> BagResult:
     """Bag a planned payload into ``out_dir/<id>`` (the work behind make_bag and ingest).
 
@@ -258,6 +320,7 @@ def pack(
     record = record or Record()
     check_record(record)
     check_plan(plan)
+    built_to = profile_for(profile, algorithms_, tagged=bool(tags))
     if bag_id is not None:
         identifiers.check_bag_id(bag_id)
         check_free(out_dir, bag_id, serialize, replace=force)
@@ -267,9 +330,16 @@ def pack(
         PayloadPart(item.path, item.source, expected=expected.get(item.path, {}), size=item.size)
         for item in plan
     ]
+    early = (
+        None
+        if built_to is None
+        else profile_plan(built_to, record, algorithms_, tags, serialize, early=True)
+    )
     with BagWriter.staged(
         out_dir,
-        algorithms.WRITTEN,
+        early.algorithms if early is not None else algorithms.WRITTEN,
+        tag_algorithms=early.tag_algorithms if early is not None else None,
+        computed=algorithms.WRITTEN,
         target=out_dir / bag_id if bag_id is not None else None,
         workers=workers,
         executor=executor,
@@ -291,6 +361,11 @@ def pack(
         provenance = describe(bag_id, copied, full_record, software, now)
         if origin is not None:
             provenance = origin.amend(provenance, software, now)
+        built = (
+            None
+            if built_to is None
+            else profile_plan(built_to, full_record, algorithms_, tags, serialize, early=False)
+        )
         writer.write_tag_file(layout.DC_XML, dc.document(full_record))
         beside = _beside(len(provenance.files), workers, executor)
         try:
@@ -305,6 +380,8 @@ def pack(
                 layout.METS_XML,
                 lambda output: mets.write(output, bag_id, full_record, provenance, software, now),
             )
+            for path, items in built.tag_files if built is not None else ():
+                writer.write_tag_file(path, baginfo.format_bag_info(items))
             for path, source in origin.tag_files if origin is not None else ():
                 writer.copy_tag_file(path, source)
             bag_info = [
@@ -312,8 +389,12 @@ def pack(
                 ("Payload-Oxum", writer.oxum),
                 ("External-Identifier", bag_id),
                 ("Bag-Software-Agent", AGENT),
-                ("BagIt-Profile-Identifier", layout.PROFILE_IDENTIFIER),
+                (
+                    "BagIt-Profile-Identifier",
+                    built.identifier if built is not None else layout.PROFILE_IDENTIFIER,
+                ),
                 *full_record.bag_info,
+                *(built.bag_info if built is not None else ()),
             ]
             writer.finish(bag_info, moment=now)
         finally:

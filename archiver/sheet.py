@@ -29,12 +29,16 @@ import os
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from archiver import identifiers
 from archiver.bagit import baginfo
+from archiver.bagit.names import BAG_INFO_TXT
 from archiver.errors import MetadataError, SourceError, UsageError
 from archiver.record import DC_ELEMENTS, Record, record_from_data
+
+if TYPE_CHECKING:
+    from archiver.check.profile import Profile
 from archiver.sources import plan_payload
 
 # The column a sheet that was given back with its failures (an errors sheet) carries.
@@ -73,6 +77,11 @@ class Job:
     sources: tuple[Path, ...]
     bag_id: str | None
     record: Record
+    # values of tags in tag files other than bag-info.txt: (file, label, values)
+    tags: tuple[tuple[str, str, tuple[str, ...]], ...] = ()
+
+    def tag_values(self) -> dict[tuple[str, str], list[str]]:
+        return {(tag_file, label): list(values) for tag_file, label, values in self.tags}
 
 
 @dataclass
@@ -98,14 +107,20 @@ class Sheet:
 
 
 def read_sheet(
-    path: str | os.PathLike[str], *, root: str | os.PathLike[str] | None = None
+    path: str | os.PathLike[str],
+    *,
+    root: str | os.PathLike[str] | None = None,
+    profile: Profile | None = None,
+    algorithms_: Sequence[str] | None = None,
 ) -> Sheet:
     """Read and check the sheet at ``path``: every row a Job or its problems.
 
     UsageError (exit 2) when it cannot be read, is not UTF-8 CSV, has no header, or has a
     header its kind does not know. Sources are checked (they exist, are readable, stay
     inside the sheet's folder or ``root``), records checked against the record schema
-    (dates read), ids checked and unique in the sheet."""
+    (dates read), ids checked and unique in the sheet; with a ``profile`` (or tag-file
+    columns, which archiver's own profile then judges), each row's bag checked against it
+    (archiver.profiles: required tags present, values allowed)."""
     sheet_path = Path(path)
     try:
         data = sheet_path.read_bytes()
@@ -122,6 +137,14 @@ def read_sheet(
     sheet = Sheet(sheet_path, kind, hashlib.sha256(data).hexdigest(), headers)
     sheet.warnings = _label_warnings(columns)
     reader = _Rows(sheet, columns, base.resolve())
+    if profile is not None or algorithms_ is not None or any(c.role == "tag" for c in columns):
+        from archiver.packing import profile_for
+        from archiver.profiles import choose_algorithms
+
+        reader.profile = profile_for(profile, algorithms_, tagged=True)
+        reader.algorithms = algorithms_
+        if reader.profile is not None:
+            choose_algorithms(reader.profile, algorithms_)  # a bad choice: exit 2, at once
     for number, cells in body:
         if not any(cell.strip() for cell in cells):
             continue  # an empty row (Excel's trailing ones)
@@ -177,8 +200,9 @@ class _Column:
 
     index: int
     header: str
-    role: str  # "source", "id", "dc", "bag-info", "ignored"
+    role: str  # "source", "id", "dc", "bag-info", "tag", "ignored"
     name: str = ""  # the DC element or the label
+    tag_file: str = ""  # a tag's file, other than bag-info.txt
 
 
 def _columns(path: Path, kind: str, headers: Sequence[str]) -> list[_Column]:
@@ -221,7 +245,7 @@ def _column(kind: str, index: int, header: str) -> _Column | None:
             return _Column(index, header, "dc", header[3:])
         if header.startswith("bag-info/") and _label(header[9:]):
             return _Column(index, header, "bag-info", header[9:])
-        return None
+        return _tag_column(index, header)
     if kind == "archivematica":
         if header == "filename":
             return _Column(index, header, "source")
@@ -240,7 +264,17 @@ def _column(kind: str, index: int, header: str) -> _Column | None:
         return _Column(index, header, "bag-info", header[13:])
     if header in ("aptrust-info.txt/Title", "aptrust-info.txt/Description"):
         return _Column(index, header, "dc", header.rsplit("/", 1)[1].lower())
-    return None
+    return _tag_column(index, header)
+
+
+def _tag_column(index: int, header: str) -> _Column | None:
+    """A tag of a tag file other than bag-info.txt, as DART names it: ``FILE.txt/Label``."""
+    tag_file, _, label = header.rpartition("/")
+    if not tag_file.endswith(".txt") or tag_file == BAG_INFO_TXT or not _label(label):
+        return None
+    if any(part in ("", ".", "..") for part in tag_file.split("/")) or tag_file.startswith("data/"):
+        return None
+    return _Column(index, header, "tag", label, tag_file)
 
 
 def _label(label: str) -> bool:
@@ -293,6 +327,8 @@ class _Rows:
         self.base = base
         self.defaults: dict[int, str] = {}  # Archivematica's objects row: index -> cell
         self.ids: dict[str, int] = {}
+        self.profile: Profile | None = None  # what each row's bag is built to
+        self.algorithms: Sequence[str] | None = None
 
     def problem(self, row: int, column: str, message: str) -> None:
         self.sheet.problems.append(RowProblem(row, column, message))
@@ -320,8 +356,43 @@ class _Rows:
         sources = self.sources(number, source_column, cells[source_column.index])
         usable, bag_id = self.bag_id(number, columns, cells)
         record = self.record(number, columns, cells)
+        tags = self.tags(columns, cells)
+        if record is not None and not self.meets_profile(number, record, tags):
+            record = None
         if sources is not None and record is not None and usable:
-            self.sheet.jobs.append(Job(number, sources, bag_id or None, record))
+            packed = tuple((f, label, tuple(v)) for (f, label), v in tags.items())
+            self.sheet.jobs.append(Job(number, sources, bag_id or None, record, packed))
+
+    def tags(self, columns: list[_Column], cells: list[str]) -> dict[tuple[str, str], list[str]]:
+        found: dict[tuple[str, str], list[str]] = {}
+        for column in columns:
+            if column.role != "tag":
+                continue
+            values = [v.strip() for v in cells[column.index].split(VALUES) if v.strip()]
+            if values:
+                found.setdefault((column.tag_file, column.name), []).extend(values)
+        return found
+
+    def meets_profile(
+        self, number: int, record: Record, tags: dict[tuple[str, str], list[str]]
+    ) -> bool:
+        """Whether the row's bag can be built to the profile; its problems, when not."""
+        if self.profile is None:
+            return True
+        from archiver.packing import profile_plan
+
+        try:
+            profile_plan(self.profile, record, self.algorithms, tags, None, early=True)
+        except MetadataError as exc:
+            headers = {
+                (c.tag_file or (BAG_INFO_TXT if c.role == "bag-info" else ""), c.name): c.header
+                for c in self.columns
+            }
+            for problem in exc.problems:
+                tag_file, _, label = problem.field.rpartition("/")
+                self.problem(number, headers.get((tag_file, label), problem.field), problem.message)
+            return False
+        return True
 
     def sources(self, number: int, column: _Column, cell: str) -> tuple[Path, ...] | None:
         given = [part.strip() for part in cell.split(SOURCES) if part.strip()]

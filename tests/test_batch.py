@@ -367,3 +367,35 @@ def test_the_sheets_in_batch_md_are_read_as_it_says(tmp_path: Path, cli: CliRunn
     run = cli("batch", tmp_path / "dart.csv", "--out", tmp_path / "c3", "--root", tmp_path / "srv")
     assert run.code == 0, run.out + run.err
     assert bag_folders(tmp_path / "c3") == ["test.edu.photos-2019"]
+
+
+def test_workers_that_die_stop_only_their_rows_and_a_rerun_bags_the_rest(tmp_path: Path) -> None:
+    """Every worker process is killed (SIGKILL) at its second bag: the batch goes on on new
+    workers, a row whose worker died twice fails with why, nothing crashes; run again
+    without the fault, every row is bagged once."""
+    names = texts(tmp_path / "work" / "texts", 12)
+    rows = [["source", "dc.title"], *([n, f"Text {i}"] for i, n in enumerate(names))]
+    sheet = write_csv(tmp_path / "work" / "sheet.csv", rows)
+    collection = tmp_path / "collection"
+    env = {**os.environ, "SOURCE_DATE_EPOCH": str(BAGS_EPOCH)}
+    command = [sys.executable, "-m", "archiver", "batch", str(sheet), "--out", str(collection)]
+    faulty = {**env, "ARCHIVER_FAULT": "writer.worker-copy:2"}
+    first = subprocess.run(
+        [*command, "--jobs", "2", "--json"],
+        cwd=REPO,
+        env=faulty,
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=120,
+    )
+    assert first.returncode in (0, 1), first.stderr
+    assert "Traceback" not in first.stderr
+    result = json.loads(first.stdout)
+    failed = {p["row"] for p in result["problems"]}
+    assert all("worker process died" in p["message"] for p in result["problems"])
+    assert {b["row"] for b in result["bags"]} | failed == set(range(2, 14))
+    again = subprocess.run(command, cwd=REPO, env=env, capture_output=True, text=True, check=False)
+    assert again.returncode == 0, again.stdout + again.stderr
+    assert len(bag_folders(collection)) == 12
+    assert [r[1] for r in journal_rows(collection)] == list(range(2, 14))

@@ -80,6 +80,7 @@ class BagWriter:
         algorithms_: Sequence[str] = algorithms.WRITTEN,
         *,
         tag_algorithms: Sequence[str] | None = None,
+        computed: Sequence[str] = (),
         workers: int | None = None,
         executor: Executor | None = None,
         staging: Staging | None = None,
@@ -89,6 +90,9 @@ class BagWriter:
         self.shown = shown or str(self.root)  # the bag, as errors name it
         self.algorithms = tuple(algorithms_)
         self.tag_algorithms = tuple(tag_algorithms if tag_algorithms is not None else algorithms_)
+        # computed for every payload file (WrittenFile.digests), whether a manifest lists
+        # them or not: what archiver's METS and PREMIS record
+        self.computed = tuple(n for n in computed if n not in self.algorithms)
         self.workers = workers or hashing.default_workers()
         self.executor = executor  # the caller's, for copying many small files
         self._staging = staging
@@ -97,7 +101,7 @@ class BagWriter:
         self._tags: dict[str, dict[str, str]] = {}
         self._pending: dict[str, Future[dict[str, str]]] = {}
         self._finished = False
-        for name in {*self.algorithms, *self.tag_algorithms}:
+        for name in {*self.algorithms, *self.tag_algorithms, *self.computed}:
             if not algorithms.is_supported(name):
                 raise ValueError(f"archiver cannot compute {name!r} digests")
         try:
@@ -147,7 +151,7 @@ class BagWriter:
             ):
                 raise ValueError(f"{part.path!r} is not a new payload path")
         self._make_folders(str(Path(part.path).parent) for part in parts)
-        names = _names(self.algorithms, parts)
+        names = _names((*self.algorithms, *self.computed), parts)
         write = functools.partial(_write_part, self.root, self.shown, names, probe)
         # A compressed archive's members are copied here, in one pass over the archive; every
         # other part anywhere (a .tar's member sent as its slice of the archive).
