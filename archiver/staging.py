@@ -26,6 +26,7 @@ import fcntl
 import os
 import secrets
 import shutil
+import time
 from pathlib import Path
 from types import TracebackType
 
@@ -103,6 +104,26 @@ def _lstat(path: Path) -> os.stat_result | None:
         return None
 
 
+# When this process last cleared a folder of stale partial folders: (dev, inode, path) ->
+# time.
+# A batch makes thousands of bags in one folder; listing it for each would cost O(n^2).
+_CLEARED: dict[tuple[int, int, str], float] = {}
+_CLEAR_EVERY = 60.0  # seconds: a builder that died since is cleared up within a minute
+
+
+def _clear_now_and_then(parent: Path) -> None:
+    """remove_stale_partials, at most once a minute per folder in this process."""
+    try:
+        info = os.stat(parent)
+    except OSError:
+        return
+    key, now = (info.st_dev, info.st_ino, os.fspath(parent)), time.monotonic()
+    if now - _CLEARED.get(key, -_CLEAR_EVERY) < _CLEAR_EVERY:
+        return
+    _CLEARED[key] = now
+    remove_stale_partials(parent)
+
+
 def remove_stale_partials(parent: Path) -> list[Path]:
     """Remove partial folders left in ``parent`` by builders that died; return what was removed.
 
@@ -110,7 +131,8 @@ def remove_stale_partials(parent: Path) -> list[Path]:
     """
     removed: list[Path] = []
     try:
-        candidates = [entry.name for entry in os.scandir(parent)]
+        with os.scandir(parent) as entries:
+            candidates = [e.name for e in entries if e.name.startswith(PARTIAL_PREFIX)]
     except OSError:
         return removed
     for name in candidates:
@@ -162,7 +184,7 @@ class Staging:
     def __enter__(self) -> Staging:
         try:
             self.parent.mkdir(parents=True, exist_ok=True)
-            remove_stale_partials(self.parent)
+            _clear_now_and_then(self.parent)
             self._make_locked()
         except OSError as exc:
             self._cleanup()
