@@ -31,7 +31,6 @@ from __future__ import annotations
 import argparse
 import os
 import random
-import shutil
 import statistics
 import sys
 from pathlib import Path
@@ -39,7 +38,7 @@ from pathlib import Path
 from common import (
     BenchError,
     Sample,
-    compile_archiver,
+    fresh_work,
     machine_lines,
     met,
     positive,
@@ -135,11 +134,8 @@ def main() -> int:
     parser.add_argument("--members", type=int, default=0)
     parser.add_argument("--work", type=Path, default=HERE / "work" / "archives")
     args = parser.parse_args()
-    shutil.rmtree(args.work, ignore_errors=True)
-    args.work.mkdir(parents=True)
-    log = args.work / "children.log"
     try:
-        compile_archiver()
+        log = fresh_work(args.work)
         bags = make_bags(args.work, make_sources(args.work, args.size_mib, args.files), log)
         print("## `archiver validate` of serialized bags against the same bag as a folder\n")
         print("\n".join(machine_lines("bagit")))

@@ -36,7 +36,7 @@ from pathlib import Path
 from common import (
     BenchError,
     Sample,
-    compile_archiver,
+    fresh_work,
     machine_lines,
     met,
     positive,
@@ -101,12 +101,9 @@ def main() -> int:
     parser.add_argument("--loop-repeat", type=positive, default=1)
     parser.add_argument("--work", type=Path, default=HERE / "work" / "batch")
     args = parser.parse_args()
-    shutil.rmtree(args.work, ignore_errors=True)
-    args.work.mkdir(parents=True)
-    log = args.work / "children.log"
     env = {**os.environ, "SOURCE_DATE_EPOCH": "1795737600"}
     try:
-        compile_archiver()
+        log = fresh_work(args.work)
         sheet, script = make_sheet(args.work, args.rows)
         batch = [sys.executable, "-m", "archiver", "batch", str(sheet), "--out"]
         forms: dict[str, Callable[[Path], list[str]]] = {

@@ -11,6 +11,7 @@ import compileall
 import os
 import platform
 import resource
+import shutil
 import statistics
 import subprocess
 import sys
@@ -97,6 +98,15 @@ def compile_archiver() -> None:
     if not compileall.compile_dir(ARCHIVER_DIR, quiet=1):
         raise BenchError(f"could not byte-compile {ARCHIVER_DIR}")
     _compiled = True
+
+
+def fresh_work(work: Path) -> Path:
+    """An empty work folder (what an earlier run left removed) and archiver byte-compiled;
+    the log file the children write to."""
+    shutil.rmtree(work, ignore_errors=True)
+    work.mkdir(parents=True)
+    compile_archiver()
+    return work / "children.log"
 
 
 def machine_lines(*packages: str) -> list[str]:
