@@ -111,6 +111,13 @@ def run_batch(
     does not know; the rows' problems are in the result, never raised."""
     if profile is not None and not isinstance(profile, Profile):
         profile = load_profile(Path(profile))
+    if not dry_run and (jobs is None or jobs > 1):
+        from archiver.bagit import hashing
+
+        if (jobs or hashing.default_workers()) > 1:
+            # The workers' fork server starts (a fresh interpreter importing the bagging
+            # code, ~0.4 s) while the sheet is checked, not after.
+            hashing.start_pool_server([__name__])
     read = read_sheet(sheet, root=root, profile=profile, algorithms_=algorithms_)
     collection = Path(out)
     result = BatchResult(read, collection, dry_run, failures=list(read.problems))
@@ -188,7 +195,7 @@ class _Run:
         broke: dict[int, int] = {}  # row -> pools it was in when they broke
         size = min(count, len(todo))
         while queue:
-            pool = hashing.process_pool(size, ["archiver.batch"])
+            pool = hashing.process_pool(size, [__name__])
             pending: dict[Future[tuple[str, str, str]], Job] = {}
             broken = False
             try:
