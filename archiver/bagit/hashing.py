@@ -116,16 +116,35 @@ def pump(
     helper: Executor | None = None,
 ) -> Digested:
     """Read ``fd`` to its end once, feeding every hash and consumer; return size and digests."""
+    return _pump_via(lambda view: os.readv(fd, [view]), names, consumers, size_hint, helper)
+
+
+def _pump_via(
+    read: Callable[[memoryview], int],
+    names: Sequence[str],
+    consumers: Sequence[Consumer],
+    size_hint: int,
+    helper: Executor | None,
+    chunk_size: int = BIG_CHUNK,
+) -> Digested:
+    """What ``read`` hands out, to its end, fed once to every hash and consumer: a big one
+    (``size_hint``) on two threads (_pump_split, in ``chunk_size`` pieces), else here."""
     hashes = {name: algorithms.new(name) for name in names}
-    every = list(hashes.values())
     if helper is None or len(names) < 2 or size_hint < SPLIT_THRESHOLD:
+        every = list(hashes.values())
         view = _buffers()[0]
         total = 0
-        while count := os.readv(fd, [view]):
+        while count := read(view):
             _feed(every, consumers, view[:count])
             total += count
         return Digested(total, {name: h.hexdigest() for name, h in hashes.items()})
-    return _pump_split(lambda view: os.readv(fd, [view]), hashes, consumers, helper)
+    return _pump_split(read, hashes, consumers, helper, chunk_size)
+
+
+def _readinto(handle: BinaryIO) -> Callable[[memoryview], int]:
+    """A stream's readinto, as _pump_via reads (0 at its end, never None)."""
+    readinto: Callable[[memoryview], int | None] = handle.readinto  # type: ignore[attr-defined]
+    return lambda view: readinto(view) or 0
 
 
 def _pump_split(
@@ -225,12 +244,8 @@ def digest_readable(
 ) -> Digested:
     """Digests of what ``handle`` holds from where it stands to its end (a member of an
     archive, say); a big one on two threads, as ``pump`` reads a file."""
-    if helper is None or len(names) < 2 or size_hint < SPLIT_THRESHOLD:
-        return digest_stream(handle, names)
-    hashes = {name: algorithms.new(name) for name in names}
-    readinto: Callable[[memoryview], int | None] = handle.readinto  # type: ignore[attr-defined]
     # A stream (an archive's member) copies what it hands out: small chunks keep that small.
-    return _pump_split(lambda view: readinto(view) or 0, hashes, (), helper, CHUNK)
+    return _pump_via(_readinto(handle), names, (), size_hint, helper, CHUNK)
 
 
 def digest_bag_file(
@@ -372,17 +387,23 @@ def copy_file(
     consumers: Sequence[Consumer] = (),
     *,
     helper: Executor | None = None,
+    stream: BinaryIO | None = None,
 ) -> Digested:
     """Copy ``source`` to a new file ``target`` (never overwriting), digesting on the way.
 
     The copy keeps the source's modification time. The source is opened read-only and its
     size and mtime are compared before and after: a file that changes while it is read
-    raises SourceChangedError rather than being bagged half old, half new.
+    raises SourceChangedError rather than being bagged half old, half new. An archive's
+    member is read as a stream (``stream``, when it is open already: a compressed archive
+    is read in stored order), and must hold the size its archive says.
     """
     if isinstance(source, BagFile) and not source.has_fd:  # an archive's member
         entry = source.files.stat(source.path)
+        size = entry.size if entry else 0
+        if stream is not None:
+            return _copy_readable(stream, size, target, names, consumers, helper=helper)
         with source.files.open(source.path) as handle:
-            return copy_readable(handle, entry.size if entry else 0, target, names, consumers)
+            return _copy_readable(handle, size, target, names, consumers)
     src = source.open_fd() if isinstance(source, BagFile) else os.open(source, _READ)
     try:
         before = os.fstat(src)
@@ -426,7 +447,7 @@ def copy_file(
     return result
 
 
-def copy_readable(
+def _copy_readable(
     handle: BinaryIO,
     size: int,
     target: str | os.PathLike[str],
@@ -444,16 +465,7 @@ def copy_readable(
         raise WriteFailedError(exc.errno, exc.strerror, os.fspath(target)) from exc
     try:
         every: list[Consumer] = [_Writer(dst), *consumers]
-        hashes = {name: algorithms.new(name) for name in names}
-        readinto: Callable[[memoryview], int | None] = handle.readinto  # type: ignore[attr-defined]
-        if helper is not None and len(names) > 1 and size >= SPLIT_THRESHOLD:
-            result = _pump_split(lambda view: readinto(view) or 0, hashes, every, helper, CHUNK)
-        else:
-            view, total = _buffers()[0], 0
-            while count := readinto(view) or 0:
-                _feed(list(hashes.values()), every, view[:count])
-                total += count
-            result = Digested(total, {name: h.hexdigest() for name, h in hashes.items()})
+        result = _pump_via(_readinto(handle), names, every, size, helper, CHUNK)
         if result.size != size:
             raise SourceChangedError(f"holds {result.size} bytes where its archive says {size}")
     finally:

@@ -418,12 +418,8 @@ def _write_part(
     here with the ``stream`` of a compressed archive's member."""
     faults.point("writer.worker-copy")  # in the worker: what the caller sees when one dies
     consumers, result = probe(part) if probe is not None else ((), lambda: None)
-    if stream is not None:
-        found = _copy(
-            part.source or Path(), root, shown, part.path, names, consumers, helper, stream
-        )
-    elif part.source is not None:
-        found = _copy(part.source, root, shown, part.path, names, consumers, helper)
+    if part.source is not None:
+        found = _copy(part.source, root, shown, part.path, names, consumers, helper, stream)
     else:
         data = part.content or b""
         try:
@@ -451,22 +447,15 @@ def _copy(
     """Copy ``source`` (read from ``stream`` when it is open already) to the bag path
     ``path`` of the bag at ``root`` (``shown`` in errors)."""
     try:
-        if stream is not None:
-            size = _part_size(source)
-            return hashing.copy_readable(stream, size, root / path, names, consumers, helper=helper)
-        return hashing.copy_file(source, root / path, names, consumers, helper=helper)
+        return hashing.copy_file(
+            source, root / path, names, consumers, helper=helper, stream=stream
+        )
     except hashing.WriteFailedError as exc:
         raise BagWriteError(f"cannot write {path} into {shown}: {os_reason(exc)}") from exc
     except hashing.SourceChangedError as exc:
         raise SourceError(f"{source}: changed while it was being copied") from exc
     except OSError as exc:
         raise SourceError(f"{source}: cannot read: {exc.strerror or exc}") from exc
-
-
-def _part_size(source: Path | BagFile) -> int:
-    """An archive member's size, as its archive says."""
-    entry = source.files.stat(source.path) if isinstance(source, BagFile) else None
-    return entry.size if entry is not None else 0
 
 
 def _write_tag(
