@@ -247,10 +247,7 @@ class ArchiveFiles:
             raise FileNotFoundError(f"{path}: not in {self.path.name}")
         if member.kind is not Kind.FILE:
             raise IsADirectoryError(f"{path} is not a regular file")
-        try:
-            return cast("BinaryIO", io.BufferedReader(_Guarded(self._open(member)), _CHUNK))
-        except _DAMAGE as exc:
-            raise OSError(errno.EIO, _reason(exc)) from exc
+        return _guarded(lambda: self._open(member))
 
     def _open(self, member: _Member) -> BinaryIO:
         raise NotImplementedError
@@ -299,21 +296,19 @@ class ArchiveFiles:
         if not wanted:
             return
         with ThreadPoolExecutor(1, thread_name_prefix="archiver-split") as helper:
-            for rel, handle in self._stored_order(wanted):
-                index = wanted.pop(rel)
+            for rel, handle in self.streams_in_order(list(wanted)):
+                index = wanted[rel]
                 if isinstance(handle, str):
                     yield index, handle
                     continue
                 size = self._members[rel].size
                 try:
-                    with contextlib.closing(handle):
+                    with handle:
                         found = hashing.digest_readable(handle, jobs[index][1], size, helper)
-                except (OSError, *_DAMAGE) as exc:
+                except OSError as exc:  # damage too: the stream is guarded
                     yield index, _reason(exc)
                 else:
                     yield index, found.digests
-        for index in wanted.values():  # never met: the archive ended before them
-            yield index, "the archive ends before this member"
 
     def streams_in_order(self, paths: Sequence[str]) -> Iterator[tuple[str, BinaryIO | str]]:
         """(bag path, its member's stream or why it cannot be read) for each of ``paths``,
@@ -322,10 +317,7 @@ class ArchiveFiles:
         wanted = dict.fromkeys(paths, 0)
         for rel, handle in self._stored_order(dict(wanted)):
             wanted.pop(rel, None)
-            if isinstance(handle, str):
-                yield rel, handle
-            else:
-                yield rel, cast("BinaryIO", io.BufferedReader(_Guarded(handle), _CHUNK))
+            yield rel, handle if isinstance(handle, str) else _buffered(handle)
         for rel in wanted:  # never met: the archive ended before them
             yield rel, "the archive ends before this member"
 
@@ -560,9 +552,8 @@ class TarFiles(ArchiveFiles):
             kept = self._kept.pop(name, None) if name in self._once else self._kept.get(name)
         if kept is not None:
             return io.BytesIO(kept)
-        if self.compressed:
-            scanned = _Scanned(self.path, self._name_of(member.path))
-            return cast("BinaryIO", io.BufferedReader(scanned, _CHUNK))
+        if self.compressed:  # (buffered and guarded by open)
+            return cast("BinaryIO", _Scanned(self.path, name))
         return _open_slice(self.path, cast("int", member.key), member.size)
 
     def _stored_order(self, wanted: dict[str, int]) -> Iterator[tuple[str, BinaryIO | str]]:
@@ -669,11 +660,7 @@ class _SlicedFiles:
             raise FileNotFoundError(f"{path}: not sent")
         at, size = self._where[path]
         if isinstance(at, str):
-            try:
-                scanned = _Guarded(cast("BinaryIO", _Scanned(self._location, at)))
-            except _DAMAGE as exc:
-                raise OSError(errno.EIO, _reason(exc)) from exc
-            return cast("BinaryIO", io.BufferedReader(scanned, _CHUNK))
+            return _guarded(lambda: cast("BinaryIO", _Scanned(self._location, at)))
         return _open_slice(self._location, at, size)
 
     def members(self) -> Iterator[tuple[Entry, BinaryIO | None]]:
@@ -832,6 +819,20 @@ _DAMAGE = (
     RuntimeError,  # zipfile: an encrypted entry, a bad password
     NotImplementedError,  # zipfile: a compression method or zip version it cannot read
 )
+
+
+def _guarded(opening: Callable[[], BinaryIO]) -> BinaryIO:
+    """A member's stream as every reader of bag files takes it: buffered, and its damage
+    (in opening it too) an OSError."""
+    try:
+        return _buffered(opening())
+    except _DAMAGE as exc:
+        raise OSError(errno.EIO, _reason(exc)) from exc
+
+
+def _buffered(stream: BinaryIO) -> BinaryIO:
+    """An open member's stream, buffered, its damage an OSError."""
+    return cast("BinaryIO", io.BufferedReader(_Guarded(stream), _CHUNK))
 
 
 class _Guarded(io.RawIOBase):
