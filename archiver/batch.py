@@ -17,17 +17,17 @@ from __future__ import annotations
 
 import contextlib
 import csv
-import hashlib
 import io
 import os
 from collections import deque
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, wait
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from archiver.bagit import hashing
 from archiver.check.profile import Profile, load_profile
 from archiver.clock import Clock, w3cdtf
 from archiver.collection.bags import RECORDS_DIR
@@ -109,15 +109,14 @@ def run_batch(
     ``algorithms_`` build every bag to that profile (archiver.profiles), a row's tag-file
     columns giving its tags. UsageError when the sheet cannot be read or has a column it
     does not know; the rows' problems are in the result, never raised."""
+    if jobs is not None and jobs < 1:
+        raise UsageError(f"a batch needs at least 1 job, not {jobs}")
     if profile is not None and not isinstance(profile, Profile):
         profile = load_profile(Path(profile))
-    if not dry_run and (jobs is None or jobs > 1):
-        from archiver.bagit import hashing
-
-        if (jobs or hashing.default_workers()) > 1:
-            # The workers' fork server starts (a fresh interpreter importing the bagging
-            # code, ~0.4 s) while the sheet is checked, not after.
-            hashing.start_pool_server([__name__])
+    if not dry_run and (jobs or hashing.default_workers()) > 1:
+        # The workers' fork server starts (a fresh interpreter importing the bagging code,
+        # ~0.4 s) while the sheet is checked, not after.
+        hashing.start_pool_server([__name__])
     read = read_sheet(sheet, root=root, profile=profile, algorithms_=algorithms_)
     collection = Path(out)
     result = BatchResult(read, collection, dry_run, failures=list(read.problems))
@@ -125,8 +124,6 @@ def run_batch(
         raise UsageError(f"{collection}: not a directory")
     if dry_run:
         return result
-    if jobs is not None and jobs < 1:
-        raise UsageError(f"a batch needs at least 1 job, not {jobs}")
     clock = clock or Clock.from_environment()
     try:
         (collection / RECORDS_DIR).mkdir(parents=True, exist_ok=True)
@@ -157,7 +154,6 @@ class _Run:
         self.collection = collection
         self.journal = journal
         self.build = build
-        self.clock = build.clock
         self.result = result
         self.progress = progress
 
@@ -180,10 +176,10 @@ class _Run:
             if self.progress:
                 self.progress(finished, total)
 
-    def _outcomes(self, todo: list[Job], jobs: int | None) -> Any:
+    def _outcomes(
+        self, todo: list[Job], jobs: int | None
+    ) -> Iterator[tuple[Job, tuple[str, str, str]]]:
         """(job, outcome) as each row's bag is made, in the order they finish."""
-        from archiver.bagit import hashing
-
         count = jobs or hashing.default_workers()
         if count <= 1 or len(todo) <= 1:
             for job in todo:
@@ -206,11 +202,10 @@ class _Run:
                             future = pool.submit(bag_row, job, str(self.collection), self.build)
                         except BrokenProcessPool:  # (counted against the row: no endless loop)
                             broken = True
-                            broke[job.row] = broke.get(job.row, 0) + 1
-                            if broke[job.row] < 2:
+                            if _again(broke, job):
                                 queue.appendleft(job)
                             else:
-                                yield job, ("failed", "", "its worker process died, twice")
+                                yield job, _DIED_TWICE
                             continue
                         pending[future] = job
                     if not pending:
@@ -222,11 +217,10 @@ class _Run:
                             outcome = future.result()
                         except BrokenProcessPool:
                             broken = True
-                            broke[job.row] = broke.get(job.row, 0) + 1
-                            if broke[job.row] < 2:
+                            if _again(broke, job):
                                 queue.append(job)
                                 continue
-                            outcome = ("failed", "", "its worker process died, twice")
+                            outcome = _DIED_TWICE
                         yield job, outcome
             finally:
                 pool.shutdown(wait=True, cancel_futures=True)
@@ -238,10 +232,21 @@ class _Run:
         if what in ("bagged", "adopted"):
             path = Path(where)
             bag_id = path.name
-            self.journal.record(self.sheet.digest, job.row, bag_id, what, w3cdtf(self.clock.now()))
+            self.journal.record(
+                self.sheet.digest, job.row, bag_id, what, w3cdtf(self.build.clock.now())
+            )
             self.result.bags.append(RowBag(job.row, bag_id, path, what))
         else:
             self.result.failures.append(RowProblem(job.row, "", detail))
+
+
+_DIED_TWICE = ("failed", "", "its worker process died, twice")
+
+
+def _again(broke: dict[int, int], job: Job) -> bool:
+    """Count a broken pool against the row; whether it may be tried once more."""
+    broke[job.row] = broke.get(job.row, 0) + 1
+    return broke[job.row] < 2
 
 
 @dataclass(frozen=True)
@@ -297,21 +302,16 @@ def _adopt(job: Job, existing: Path) -> tuple[str, str]:
     held = dict(inspection.payload_manifests.get("sha256", {}))
     try:
         wanted = {
-            item.path: _sha256(Path(str(item.source))) for item in plan_payload(list(job.sources))
+            item.path: hashing.digest_file(
+                Path(str(item.source)), ["sha256"], follow_symlinks=True
+            ).digests["sha256"]
+            for item in plan_payload(list(job.sources))
         }
     except (ArchiverError, OSError) as exc:
         return "failed", f"cannot read the row's sources again: {exc}"
     if held != wanted:
         return "failed", f"{existing} is there already and holds other files than this row's"
     return "adopted", ""
-
-
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        while chunk := handle.read(1 << 20):
-            digest.update(chunk)
-    return digest.hexdigest()
 
 
 def _one_line(text: str) -> str:
