@@ -48,7 +48,7 @@ _WRITTEN_BY_ARCHIVER = frozenset(
         "BagIt-Profile-Identifier",
     )
 )
-_FROM_DC = {"title": "title", "description": "description"}
+_FROM_DC = frozenset({"title", "description"})  # a tag file's tags taken from Dublin Core
 Tags = Mapping[tuple[str, str], Sequence[str]]  # (tag file, label) -> values
 
 
@@ -219,8 +219,8 @@ def _values(
     where = f"{rule.tag_file}/{rule.label}"
     values: list[str] = [v for v in (given or ()) if v.strip()]
     if not values and rule.tag_file != BAG_INFO_TXT:
-        element = _FROM_DC.get(rule.label.lower())
-        found = record.values(element) if element else ()
+        element = rule.label.lower()
+        found = record.values(element) if element in _FROM_DC else ()
         values = [" ".join(found[0].split())] if found else []
     if not values and rule.default:
         values = [rule.default]
@@ -247,9 +247,4 @@ def _values(
     return spelled
 
 
-def labelled(items: Sequence[tuple[str, str]]) -> bytes:
-    """A tag file of ``Label: value`` lines, as bag-info.txt is written."""
-    return baginfo.format_bag_info(items)
-
-
-__all__ = ["BuildPlan", "Tags", "choose_algorithms", "labelled", "plan_for_profile"]
+__all__ = ["BuildPlan", "Tags", "choose_algorithms", "plan_for_profile"]
