@@ -277,6 +277,11 @@ def _tag_column(index: int, header: str) -> _Column | None:
     return _Column(index, header, "tag", label, tag_file)
 
 
+def _cell_values(cell: str) -> list[str]:
+    """A cell's values: ``||`` between several, blanks dropped."""
+    return [value.strip() for value in cell.split(VALUES) if value.strip()]
+
+
 def _label(label: str) -> bool:
     return bool(label) and baginfo.label_problem(label) is None
 
@@ -368,7 +373,7 @@ class _Rows:
         for column in columns:
             if column.role != "tag":
                 continue
-            values = [v.strip() for v in cells[column.index].split(VALUES) if v.strip()]
+            values = _cell_values(cells[column.index])
             if values:
                 found.setdefault((column.tag_file, column.name), []).extend(values)
         return found
@@ -448,7 +453,7 @@ class _Rows:
         labels: dict[str, list[str]] = {}
         headers: dict[str, str] = {}  # record field -> the column it came from
         for column in columns:
-            values = [v.strip() for v in cells[column.index].split(VALUES) if v.strip()]
+            values = _cell_values(cells[column.index])
             if not values:
                 continue
             if column.role == "dc":
