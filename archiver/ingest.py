@@ -33,7 +33,7 @@ from typing import Protocol, runtime_checkable
 from archiver import identifiers, layout
 from archiver.bagit import baginfo
 from archiver.bagit.files import BagFile, BagFiles
-from archiver.bagit.names import archive_kind, archived_bag_id
+from archiver.bagit.names import archived_bag_id, is_archive_file
 from archiver.clock import Clock, w3cdtf
 from archiver.errors import InvalidBagError, UsageError
 from archiver.export.source import SourceBag, read_source
@@ -91,7 +91,7 @@ def ingest_bag(
     clock = clock or Clock.from_environment()
     foreign = Path(foreign)
     out_dir = Path(into.path if isinstance(into, _HasPath) else into)
-    archived = archive_kind(foreign) is not None and foreign.is_file()
+    archived = is_archive_file(foreign)
     if not foreign.is_dir() and not archived:
         raise UsageError(f"{foreign}: not a directory or a .tar, .tar.gz, .tgz or .zip bag")
     here = foreign.resolve()

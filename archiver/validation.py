@@ -11,9 +11,10 @@ from pathlib import Path
 
 from archiver import layout
 from archiver.bagit import algorithms, hashing
-from archiver.bagit.archives import ArchiveFiles, archive_kind, open_archive
+from archiver.bagit.archives import ArchiveFiles, open_archive
 from archiver.bagit.files import BagFiles, FolderFiles
 from archiver.bagit.manifest import payload_manifest_name
+from archiver.bagit.names import is_archive_file
 from archiver.bagit.reader import Bag, holds_bags, is_bag, read_bag
 from archiver.check.bag import Inspection, Mode, check_structure, verify_checksums
 from archiver.check.profile import (
@@ -123,7 +124,7 @@ def _files(root: Path) -> BagFiles:
     .tgz, .zip). UsageError when it is neither, or the archive cannot be opened."""
     if root.is_dir():
         return FolderFiles(root)
-    if archive_kind(root) is not None and root.is_file():
+    if is_archive_file(root):
         try:
             return open_archive(root)
         except OSError as exc:
@@ -214,7 +215,7 @@ def _not_a_bag(root: Path) -> Finding | None:
     if not root.exists():
         return finding("bag.not-a-bag", "", "no such file or folder")
     if not root.is_dir():
-        if archive_kind(root) is not None and root.is_file():
+        if is_archive_file(root):
             return None  # a serialized bag: the bag rules judge what it holds
         return finding("bag.not-a-bag", "", "a file, not a bag")
     if is_bag(root):

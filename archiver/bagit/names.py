@@ -39,3 +39,8 @@ def archived_bag_id(path: str | os.PathLike[str]) -> str:
     name = os.path.basename(os.fspath(path))
     found = archive_suffix(name)
     return name if found is None else name[: -len(found[0])]
+
+
+def is_archive_file(path: str | os.PathLike[str]) -> bool:
+    """Whether ``path`` is a file named as a serialized bag (.tar, .tar.gz, .tgz, .zip)."""
+    return archive_kind(path) is not None and os.path.isfile(path)
