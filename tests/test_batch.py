@@ -110,13 +110,20 @@ def test_the_errors_sheet_fixed_and_run_again_bags_the_rest(tmp_path: Path, cli:
 # -- resuming --------------------------------------------------------------------------------
 
 
-def test_kill_9_in_the_middle_then_the_same_command_bags_every_row_once(tmp_path: Path) -> None:
-    names = texts(tmp_path / "work" / "texts", 60)
-    rows = [["source", "dc.title"], *([n, f"Text {i}"] for i, n in enumerate(names))]
-    sheet = write_csv(tmp_path / "work" / "sheet.csv", rows)
+def batch_command(tmp_path: Path, rows: int) -> tuple[list[str], Path, dict[str, str]]:
+    """``archiver batch`` as a command line, of a sheet of ``rows`` titled texts into
+    tmp_path/collection; the collection, and the environment to run it in."""
+    names = texts(tmp_path / "work" / "texts", rows)
+    lines = [["source", "dc.title"], *([n, f"Text {i}"] for i, n in enumerate(names))]
+    sheet = write_csv(tmp_path / "work" / "sheet.csv", lines)
     collection = tmp_path / "collection"
     env = {**os.environ, "SOURCE_DATE_EPOCH": str(BAGS_EPOCH)}
     command = [sys.executable, "-m", "archiver", "batch", str(sheet), "--out", str(collection)]
+    return command, collection, env
+
+
+def test_kill_9_in_the_middle_then_the_same_command_bags_every_row_once(tmp_path: Path) -> None:
+    command, collection, env = batch_command(tmp_path, 60)
     child = subprocess.Popen(
         [*command, "--jobs", "2"],
         cwd=REPO,
@@ -373,12 +380,7 @@ def test_workers_that_die_stop_only_their_rows_and_a_rerun_bags_the_rest(tmp_pat
     """Every worker process is killed (SIGKILL) at its second bag: the batch goes on on new
     workers, a row whose worker died twice fails with why, nothing crashes; run again
     without the fault, every row is bagged once."""
-    names = texts(tmp_path / "work" / "texts", 12)
-    rows = [["source", "dc.title"], *([n, f"Text {i}"] for i, n in enumerate(names))]
-    sheet = write_csv(tmp_path / "work" / "sheet.csv", rows)
-    collection = tmp_path / "collection"
-    env = {**os.environ, "SOURCE_DATE_EPOCH": str(BAGS_EPOCH)}
-    command = [sys.executable, "-m", "archiver", "batch", str(sheet), "--out", str(collection)]
+    command, collection, env = batch_command(tmp_path, 12)
     faulty = {**env, "ARCHIVER_FAULT": "writer.worker-copy:2"}
     first = subprocess.run(
         [*command, "--jobs", "2", "--json"],
