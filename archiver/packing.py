@@ -399,7 +399,7 @@ def pack(
             writer.finish(bag_info, moment=now)
         finally:
             if beside is not None and beside is not executor:
-                beside.shutdown(wait=True, cancel_futures=True)
+                hashing.close_pool(beside)
         if serialize is None:
             writer.commit(target, replace=force)
         else:

@@ -105,7 +105,7 @@ def inspect_bag(
             finish()
     finally:
         if owned is not None:
-            owned.shutdown(wait=True, cancel_futures=True)
+            hashing.close_pool(owned)
     if profile is None:  # then ours, when the bag names it
         profile = next(filter(None, map(shipped_profile, declared)), None)
     # Profile rules judge names, sizes and bag-info, never checksums: they run in every

@@ -99,3 +99,65 @@ def test_a_caller_may_run_the_small_files_on_its_own_executor(tmp_path: Path) ->
 
 def _digest(path: str, _helper: object) -> str:
     return hashing.digest_file(path, ["sha256"]).digests["sha256"]
+
+
+STUBBORN = """
+import os, signal, time
+
+def deaf(_):
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)  # as a worker started too late to be told
+    with open(os.path.join(os.environ["PID_DIR"], str(os.getpid())), "w"):
+        pass
+    time.sleep(3600)
+
+def die(_):
+    with open(os.path.join(os.environ["PID_DIR"], str(os.getpid())), "w"):
+        pass
+    os.kill(os.getpid(), signal.SIGKILL)
+"""
+CLOSE = """
+import os, time
+from concurrent.futures import BrokenExecutor
+from archiver.bagit import hashing
+import stubborn
+
+pool = hashing.process_pool(2, ["stubborn"])
+pool.submit(stubborn.deaf, 0)
+while not os.listdir(os.environ["PID_DIR"]):
+    time.sleep(0.01)
+try:
+    pool.submit(stubborn.die, 0).result()
+except BrokenExecutor:
+    pass
+hashing.close_pool(pool)
+print("closed")
+"""
+
+
+def test_a_broken_pool_is_closed_even_when_a_worker_would_outlive_its_termination(
+    tmp_path: Path,
+) -> None:
+    """A worker started by the second submit dies: the pool notices (Python 3.11 did not
+    watch a worker started on a submit, and waited forever). The other worker is busy and
+    ignores the SIGTERM the executor sends it (as a worker 3.11 starts while it terminates
+    the others never gets one): close_pool still returns, and no worker is left."""
+    (tmp_path / "stubborn.py").write_text(textwrap.dedent(STUBBORN))
+    pids = tmp_path / "pids"
+    pids.mkdir()
+    env = {
+        **os.environ,
+        "PYTHONPATH": os.pathsep.join([str(tmp_path), *sys.path]),
+        "PID_DIR": str(pids),
+    }
+    run = subprocess.run(
+        [sys.executable, "-c", textwrap.dedent(CLOSE)],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert run.returncode == 0 and run.stdout == "closed\n", run.stderr
+    workers = [int(name) for name in os.listdir(pids)]
+    assert len(workers) == 2
+    assert not any(map(_alive, workers))

@@ -16,6 +16,7 @@ Both cores are used (``run_all``):
 
 from __future__ import annotations
 
+import contextlib
 import ctypes
 import errno
 import hashlib
@@ -627,7 +628,7 @@ def _run_each(
         for _, future in pending:
             future.cancel()
         if owned and pool is not None:
-            pool.shutdown(wait=True, cancel_futures=True)
+            close_pool(pool)
 
 
 def start_pool_server(preload: Sequence[str] = ()) -> None:
@@ -649,12 +650,36 @@ def process_pool(workers: int, preload: Sequence[str] = ()) -> ProcessPoolExecut
     with this module: bagging one big file needs none of it, and it costs 25 ms.)"""
     from concurrent.futures import ProcessPoolExecutor
 
-    return ProcessPoolExecutor(
+    pool = ProcessPoolExecutor(
         max_workers=workers,
         mp_context=_server_context(preload),
         initializer=worker_init,
         initargs=(os.getpid(),),
     )
+    # Every worker started now, none on a later submit. Python 3.11 starts a worker on a
+    # submit after waking the thread that watches the workers, which then does not watch
+    # it: if that worker died, the pool would wait for its task forever; and a worker
+    # started while the others are terminated for a death is never told to stop (CPython
+    # gh-119592). The executor does the same for fork-started pools.
+    launch = getattr(pool, "_launch_processes", None)
+    if launch is not None:
+        launch()
+    return pool
+
+
+def close_pool(pool: Executor) -> None:
+    """Shut ``pool`` down: cancel what has not started, wait for its workers to end.
+
+    A process pool that a dying worker broke (killed, out of memory) has its other workers
+    killed first: they are idle or doomed, as the pool can no longer be used. Python 3.11's
+    executor can start a worker on a submit while it terminates the others for a death,
+    then wait for that worker forever (CPython gh-119592), and a worker that ignores
+    SIGTERM would hold it just as long."""
+    if getattr(pool, "_broken", False):
+        for process in list((getattr(pool, "_processes", None) or {}).values()):
+            with contextlib.suppress(OSError, ValueError):
+                process.kill()
+    pool.shutdown(wait=True, cancel_futures=True)
 
 
 def _server_context(preload: Sequence[str]) -> ForkServerContext:

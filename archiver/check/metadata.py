@@ -125,7 +125,7 @@ def begin_metadata(inspection: Inspection, executor: Executor | None = None) -> 
             if here is not None:
                 here.shutdown(wait=True)
             if pool is not None and pool is not executor:
-                pool.shutdown(wait=True, cancel_futures=True)
+                hashing.close_pool(pool)
 
     return finish
 

@@ -109,7 +109,7 @@ class ExecutorEngine:
 
     def close(self) -> None:
         if self.owned:
-            self.executor.shutdown(wait=True, cancel_futures=True)
+            hashing.close_pool(self.executor)
 
 
 class DaskEngine:
