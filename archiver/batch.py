@@ -2,8 +2,8 @@
 
     read and check the whole sheet (archiver.sheet: a bad header stops everything, a bad
     row only itself) -> [--dry-run: report, write nothing] -> the rows not journalled yet
-    bagged in parallel (make_bag, one row per task, on worker processes) -> each bag
-    journalled as it lands -> the rows that failed written back as an errors sheet.
+    bagged in parallel (make_bag, a few rows per task, on worker processes) -> each
+    task's bags journalled as they land -> the rows that failed written back as an errors sheet.
 
 Resumable: the collection's batch journal (collection/journal.py) records each row's bag
 once it is in the collection; run the same sheet again and only what is missing is
@@ -27,6 +27,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from archiver import faults
 from archiver.bagit import hashing
 from archiver.check.profile import Profile, load_profile
 from archiver.clock import Clock, w3cdtf
@@ -36,6 +37,9 @@ from archiver.errors import ArchiverError, BagExistsError, UsageError
 from archiver.sheet import ERROR_COLUMN, Job, RowProblem, Sheet, read_sheet
 from archiver.staging import fsync_directory
 
+# What the workers' fork server imports when it starts, before any row reaches a worker:
+# the bagging code (packing: the writer, lxml, METS, PREMIS), not only this module.
+_PRELOAD = [__name__, "archiver.packing"]
 BATCHES_DIR = "batches"  # COLLECTION/.archiver/batches/<sheet>-errors.csv
 Progress = Callable[[int, int], None]  # rows done, rows to do
 
@@ -116,7 +120,7 @@ def run_batch(
     if not dry_run and (jobs or hashing.default_workers()) > 1:
         # The workers' fork server starts (a fresh interpreter importing the bagging code,
         # ~0.4 s) while the sheet is checked, not after.
-        hashing.start_pool_server([__name__])
+        hashing.start_pool_server(_PRELOAD)
     read = read_sheet(sheet, root=root, profile=profile, algorithms_=algorithms_)
     collection = Path(out)
     result = BatchResult(read, collection, dry_run, failures=list(read.problems))
@@ -168,76 +172,111 @@ class _Run:
                 )
             else:
                 todo.append(job)
-        total = len(todo)
+        total, finished = len(todo), 0
         if self.progress:
             self.progress(0, total)
-        for finished, (job, outcome) in enumerate(self._outcomes(todo, jobs), 1):
-            self._settle(job, outcome)
+        for group in self._outcomes(todo, jobs):
+            self._settle(group)
+            finished += len(group)
             if self.progress:
                 self.progress(finished, total)
 
-    def _outcomes(
-        self, todo: list[Job], jobs: int | None
-    ) -> Iterator[tuple[Job, tuple[str, str, str]]]:
-        """(job, outcome) as each row's bag is made, in the order they finish."""
+    def _outcomes(self, todo: list[Job], jobs: int | None) -> Iterator[list[_Outcome]]:
+        """(job, outcome) pairs as rows' bags are made, a task's rows at a time, in the
+        order the tasks finish."""
         count = jobs or hashing.default_workers()
         if count <= 1 or len(todo) <= 1:
             for job in todo:
-                yield job, bag_row(job, str(self.collection), self.build)
+                yield [(job, bag_row(job, str(self.collection), self.build))]
             return
-        # A worker that dies (killed, out of memory) breaks the pool and every row in it:
-        # those rows are tried again on a new pool, and a row that breaks two fails.
+        # A worker that dies (killed, out of memory) breaks the pool and every task in it.
+        # Their rows are tried again on a new pool, one at a time and alone in it, so that
+        # a row whose worker dies again is the one to blame: it fails, no other with it.
         queue: deque[Job] = deque(todo)
         broke: dict[int, int] = {}  # row -> pools it was in when they broke
         size = min(count, len(todo))
+        # Several rows a task: the parent's work per task (sending it, journalling what
+        # comes back) competes with the workers for the same cores.
+        per_task = max(1, min(_ROWS_PER_TASK, len(todo) // (size * 4)))
         while queue:
-            pool = hashing.process_pool(size, [__name__])
-            pending: dict[Future[tuple[str, str, str]], Job] = {}
+            pool = hashing.process_pool(size, _PRELOAD)
+            pending: dict[Future[list[tuple[str, str, str]]], list[Job]] = {}
             broken = False
             try:
                 while queue or pending:
                     while queue and not broken and len(pending) < size * 2:  # a few ahead
-                        job = queue.popleft()
+                        if queue[0].row in broke and pending:
+                            break  # it waits to run alone
+                        group = _take(queue, per_task, broke)
                         try:
-                            future = pool.submit(bag_row, job, str(self.collection), self.build)
-                        except BrokenProcessPool:  # (counted against the row: no endless loop)
+                            future = pool.submit(bag_rows, group, str(self.collection), self.build)
+                        except BrokenProcessPool:  # (counted against the rows: no endless loop)
                             broken = True
-                            if _again(broke, job):
-                                queue.appendleft(job)
-                            else:
-                                yield job, _DIED_TWICE
+                            if failed := _requeue(group, broke, queue, front=True):
+                                yield failed
                             continue
-                        pending[future] = job
+                        pending[future] = group
+                        if group[0].row in broke:
+                            break  # alone: nothing else until it is done
                     if not pending:
                         break  # broken: a new pool for the rows queued
                     ready, _ = wait(pending, return_when=FIRST_COMPLETED)
                     for future in ready:
-                        job = pending.pop(future)
+                        group = pending.pop(future)
                         try:
-                            outcome = future.result()
+                            outcomes = future.result()
                         except BrokenProcessPool:
                             broken = True
-                            if _again(broke, job):
-                                queue.append(job)
-                                continue
-                            outcome = _DIED_TWICE
-                        yield job, outcome
+                            if failed := _requeue(group, broke, queue, front=False):
+                                yield failed
+                            continue
+                        yield list(zip(group, outcomes, strict=True))
             finally:
-                pool.shutdown(wait=True, cancel_futures=True)
+                hashing.close_pool(pool)
 
-    def _settle(self, job: Job, outcome: tuple[str, str, str]) -> None:
-        what, where, detail = outcome
-        if what == "exists":
-            what, detail = _adopt(job, Path(where))
-        if what in ("bagged", "adopted"):
-            path = Path(where)
-            bag_id = path.name
-            self.journal.record(
-                self.sheet.digest, job.row, bag_id, what, w3cdtf(self.build.clock.now())
-            )
-            self.result.bags.append(RowBag(job.row, bag_id, path, what))
-        else:
-            self.result.failures.append(RowProblem(job.row, "", detail))
+    def _settle(self, group: list[_Outcome]) -> None:
+        """Take a task's outcomes into the result; journal its bags in one transaction."""
+        landed: list[tuple[int, str, str]] = []
+        for job, (what, where, detail) in group:
+            if what == "exists":
+                what, detail = _adopt(job, Path(where))
+            if what in ("bagged", "adopted"):
+                path = Path(where)
+                landed.append((job.row, path.name, what))
+                self.result.bags.append(RowBag(job.row, path.name, path, what))
+            else:
+                self.result.failures.append(RowProblem(job.row, "", detail))
+        if landed:
+            self.journal.record(self.sheet.digest, landed, w3cdtf(self.build.clock.now()))
+
+
+_Outcome = tuple[Job, tuple[str, str, str]]
+_ROWS_PER_TASK = 8
+
+
+def _take(queue: deque[Job], most: int, broke: dict[int, int]) -> list[Job]:
+    """Up to ``most`` rows from the front of ``queue``; a row that was in a broken pool
+    goes alone."""
+    group = [queue.popleft()]
+    if group[0].row in broke:
+        return group
+    while queue and len(group) < most and queue[0].row not in broke:
+        group.append(queue.popleft())
+    return group
+
+
+def _requeue(
+    group: list[Job], broke: dict[int, int], queue: deque[Job], *, front: bool
+) -> list[_Outcome]:
+    """The rows of a task whose pool broke: queued again (at the front, or the back), or,
+    the second time, failed: their outcomes."""
+    again = [job for job in group if _again(broke, job)]
+    if front:
+        queue.extendleft(reversed(again))
+    else:
+        queue.extend(again)
+    retried = {job.row for job in again}
+    return [(job, _DIED_TWICE) for job in group if job.row not in retried]
 
 
 _DIED_TWICE = ("failed", "", "its worker process died, twice")
@@ -258,12 +297,18 @@ class _Build:
     algorithms: tuple[str, ...] | None = None
 
 
+def bag_rows(jobs: Sequence[Job], out: str, build: _Build) -> list[tuple[str, str, str]]:
+    """The task a worker runs: make several rows' bags, one after the other."""
+    return [bag_row(job, out, build) for job in jobs]
+
+
 def bag_row(job: Job, out: str, build: _Build) -> tuple[str, str, str]:
     """The task a worker runs: make one row's bag. ("bagged", its path, ""), ("exists",
     what holds its place, why) or ("failed", "", why): never an exception, so one row's
     trouble stays its own."""
     from archiver.packing import make_bag
 
+    faults.point(f"batch.row-{job.row}")  # the tests' row whose worker always dies
     try:
         made = make_bag(
             list(job.sources),

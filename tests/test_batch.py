@@ -401,3 +401,27 @@ def test_workers_that_die_stop_only_their_rows_and_a_rerun_bags_the_rest(tmp_pat
     assert again.returncode == 0, again.stdout + again.stderr
     assert len(bag_folders(collection)) == 12
     assert [r[1] for r in journal_rows(collection)] == list(range(2, 14))
+
+
+def test_a_row_whose_worker_always_dies_fails_alone(tmp_path: Path) -> None:
+    """Rows go to the workers several to a task; one row kills its worker each time. The
+    rows that shared its broken pool are tried again alone and bagged; only that row
+    fails, with why."""
+    command, collection, env = batch_command(tmp_path, 120)
+    run = subprocess.run(
+        [*command, "--jobs", "2", "--json"],
+        cwd=REPO,
+        env={**env, "ARCHIVER_FAULT": "batch.row-61"},
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=120,
+    )
+    assert run.returncode == 1, run.stderr
+    assert "Traceback" not in run.stderr
+    result = json.loads(run.stdout)
+    assert [(p["row"], p["message"]) for p in result["problems"]] == [
+        (61, "its worker process died, twice")
+    ]
+    assert len(bag_folders(collection)) == 119
+    assert [r[1] for r in journal_rows(collection)] == [r for r in range(2, 122) if r != 61]

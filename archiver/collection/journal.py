@@ -12,6 +12,7 @@ without losing a bag: a batch run again adopts what it finds already made.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
 
 from archiver.collection.store import Schema, Store, statements
@@ -49,15 +50,20 @@ class Journal:
         rows = self.store.rows("SELECT row, bag_id FROM rows WHERE sheet = ?", (sheet,))
         return {int(r["row"]): str(r["bag_id"]) for r in rows}
 
-    def record(self, sheet: str, row: int, bag_id: str, how: str, at: str) -> bool:
-        """Journal a row's bag; False when the row was journalled already (by a batch of
-        the same sheet running beside this one)."""
+    def record(self, sheet: str, rows: Sequence[tuple[int, str, str]], at: str) -> int:
+        """Journal rows' bags, (row, bag id, how) each, in one transaction; how many were new
+        (a row journalled already, by a batch of the same sheet running beside this one, is
+        left as it was)."""
         with self.store.transaction() as db:
-            cursor = db.execute(
-                "INSERT OR IGNORE INTO rows (sheet, row, bag_id, how, at) VALUES (?, ?, ?, ?, ?)",
-                (sheet, row, bag_id, how, at),
-            )
-            return cursor.rowcount == 1
+            added = 0
+            for row, bag_id, how in rows:
+                cursor = db.execute(
+                    "INSERT OR IGNORE INTO rows (sheet, row, bag_id, how, at)"
+                    " VALUES (?, ?, ?, ?, ?)",
+                    (sheet, row, bag_id, how, at),
+                )
+                added += cursor.rowcount
+            return added
 
     def entries(self, sheet: str | None = None) -> list[tuple[str, int, str, str, str]]:
         """Every journalled row (sheet, row, bag id, how, when), oldest sheet first."""
