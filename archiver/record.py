@@ -9,9 +9,10 @@ schema, dates, reserved labels -- is reported at once, each with its field.
 from __future__ import annotations
 
 import difflib
+import functools
 import os
 import re
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Union
@@ -270,13 +271,34 @@ def _bag_info(data: Mapping[str, Any], problems: list[Problem]) -> list[tuple[st
 
 
 def _schema_problems(data: Any) -> list[Problem]:
-    import jsonschema
+    if _schema_accepts()(data):
+        return []
+    import jsonschema  # the explanations: jsonschema's errors carry the paths and keywords
 
     validator = jsonschema.Draft202012Validator(resources.json_schema(SCHEMA))
     problems: list[Problem] = []
     for error in sorted(validator.iter_errors(data), key=lambda e: list(map(str, e.path))):
         problems.extend(_explain(error, data))
     return problems
+
+
+@functools.cache
+def _schema_accepts() -> Callable[[Any], bool]:
+    """Whether a record passes the record schema: fastjsonschema's compiled check, ~20 times
+    faster than jsonschema's (a batch checks a record per row). jsonschema explains what it
+    rejects; the tests hold the two to the same answers."""
+    import fastjsonschema
+
+    check = fastjsonschema.compile(resources.json_schema(SCHEMA))
+
+    def accepts(data: Any) -> bool:
+        try:
+            check(data)
+        except fastjsonschema.JsonSchemaValueException:
+            return False
+        return True
+
+    return accepts
 
 
 def _field(path: Iterable[Any]) -> str:

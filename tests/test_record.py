@@ -8,6 +8,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from archiver.errors import ArchiverError, MetadataError, Problem
 from archiver.record import DC_ELEMENTS, Record, load_record, record_from_data
@@ -504,3 +506,42 @@ def test_a_record_round_trips_through_json_on_disk(tmp_path: Path) -> None:
     data = {"creator": ["Ann", "Bob"], "title": "T", "bag-info": {"Contact-Name": "Ann"}}
     path = _write(tmp_path, json.dumps(data))
     assert load_record(path) == record_from_data(data, str(path))
+
+
+# -- the schema's two checkers ----------------------------------------------------------------
+# fastjsonschema answers whether a record passes (fast: a batch checks one per row);
+# jsonschema explains what fails. They must give the same answer for every record.
+
+_TEXT = st.text(
+    alphabet=st.sampled_from(
+        ["a", " ", "\n", "\r", "\t", ":", "\x00", "\x1f", "\x7f", "é", "\ufffe", "\ud800"]
+    ),
+    max_size=6,
+)
+_VALUE = _TEXT | st.lists(_TEXT, max_size=3) | st.integers() | st.none() | st.booleans()
+_LABEL = _TEXT | st.sampled_from(["Source-Organization", "Contact-Name", "External-Identifier"])
+_RECORD = (
+    st.dictionaries(
+        st.sampled_from([*DC_ELEMENTS, "titel", "", "bag-info"]),
+        _VALUE | st.dictionaries(_LABEL, _VALUE, max_size=3),
+        max_size=5,
+    )
+    | _VALUE
+)
+
+
+@settings(max_examples=600, deadline=None)
+@given(_RECORD)
+def test_the_fast_schema_check_agrees_with_jsonschema(data: Any) -> None:
+    import jsonschema
+
+    from archiver import record, resources
+
+    reference = jsonschema.Draft202012Validator(resources.json_schema(record.SCHEMA))
+    assert record._schema_accepts()(data) == reference.is_valid(data), data
+
+
+def test_a_record_the_fast_check_rejects_is_explained_by_jsonschema() -> None:
+    problems = _problems({"title": ["fine", "\x00"], "titel": "x"})
+    assert "did you mean 'title'?" in _only(problems, "titel").message
+    assert _only(problems, "title").message == "item [1] contains a control character"
