@@ -8,7 +8,8 @@ What it measures
     with ``--jobs 2``, and the shell loop a person would write without batch -- one
     `archiver bag SOURCE --out NEW --id ID --metadata ROW.json` per row (the rows' JSON
     records written beforehand, untimed), in one `sh` process (``--loop-repeat`` times: it
-    takes minutes). Each run writes a new collection, removed (untimed) after it. Targets:
+    takes minutes). Each run writes a new collection; all are removed after the last run
+    (removing one between runs slowed the next by a varying amount). Targets:
     --jobs 2 at least 1.6x faster than --jobs 1, and faster than the loop.
 
 How to read the numbers
@@ -116,8 +117,11 @@ def main() -> int:
             for name, argv in forms.items():
                 if name == "shell loop of bag" and attempt >= args.loop_repeat:
                     continue  # ~4 minutes a run, and 40 times the others: once is plenty
-                out = args.work / "out"
-                shutil.rmtree(out, ignore_errors=True)
+                # Each run writes a collection of its own, all removed only at the end:
+                # removing 1,000 bags between runs made the next runs' file-system work
+                # 1.5-3x slower on this VM (ext4 mounted with discard), and by a different
+                # amount each time.
+                out = args.work / "out" / f"{attempt}-{name.replace(' ', '')}"
                 settle()
                 progress(f"{name} {attempt + 1}")
                 samples[name].append(run_child(argv(out), log, env))
@@ -168,6 +172,8 @@ def main() -> int:
     except BenchError as exc:
         print(f"bench_batch: {exc}", file=sys.stderr)
         return 1
+    finally:
+        shutil.rmtree(args.work / "out", ignore_errors=True)
     return 0
 
 
