@@ -211,7 +211,7 @@ def test_a_catalog_of_the_schema_before_dates_is_migrated_and_filled_on_refresh(
             "2020-03-01",
             "2020-05-31",
         )
-    assert _pragma(root / ".archiver" / "catalog.sqlite", "user_version") == 3
+    assert _pragma(root / ".archiver" / "catalog.sqlite", "user_version") == CATALOG_SCHEMA.version
 
 
 # -- withdrawal and the catalog --------------------------------------------------------

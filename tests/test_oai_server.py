@@ -332,10 +332,16 @@ def test_the_stylesheet_is_served_and_renders_a_response_naming_its_records(
     assert "badVerb" in error_page
 
 
-def test_the_root_redirects_to_identify(served: Served) -> None:
+def test_the_root_is_the_collection_page_linking_to_identify(served: Served) -> None:
+    """The same server answers /oai and, beside it, the web view (archiver.web)."""
     response = send(served.url, "/")
-    assert response.status in (302, 303, 307)
-    target = urljoin(urljoin(served.url, "/"), response.headers["location"])
+    assert response.status == 200
+    assert response.headers["content-type"] == "text/html; charset=utf-8"
+    page = response.body.decode("utf-8")
+    assert 'href="/bags/let-1"' in page
+    link = re.search(r'href="([^"]*verb=Identify)"', page)
+    assert link is not None
+    target = urljoin(urljoin(served.url, "/"), link.group(1).replace("&amp;", "&"))
     assert target == f"{served.url}?verb=Identify"
     identify = _ok(send(served.url, urlsplit(target).path + "?" + urlsplit(target).query))
     assert identify.find("o:Identify", NS) is not None

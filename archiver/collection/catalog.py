@@ -21,7 +21,7 @@ import re
 import secrets
 import sqlite3
 import threading
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -29,7 +29,7 @@ from pathlib import Path
 from lxml import etree
 
 from archiver import layout
-from archiver.bagit.files import BagFiles, FolderFiles
+from archiver.bagit.files import BagFiles, FolderFiles, Kind
 from archiver.bagit.names import BAG_INFO_TXT, BAGIT_TXT
 from archiver.bagit.reader import Bag, read_bag
 from archiver.clock import w3cdtf
@@ -93,8 +93,33 @@ SCHEMA = Schema(
             "ALTER TABLE records ADD COLUMN date_earliest TEXT",
             "ALTER TABLE records ADD COLUMN date_latest TEXT",
         ),
+        # What the web view lists and searches (archiver.web): a live bag's description, and
+        # its metadata and preserved texts in a full-text index. Every live bag is read
+        # again by the next refresh (its fingerprint keeps its crosswalk version, so its
+        # datestamp does not move).
+        statements(
+            """CREATE TABLE view (
+                id TEXT PRIMARY KEY,
+                title TEXT NOT NULL,
+                creator TEXT NOT NULL,
+                date TEXT NOT NULL,
+                octets INTEGER,
+                files INTEGER
+            )""",
+            "CREATE INDEX view_by_title ON view(title COLLATE NOCASE, id)",
+            "CREATE VIRTUAL TABLE search USING fts5(id UNINDEXED, part UNINDEXED, body, "
+            "tokenize = 'unicode61 remove_diacritics 2')",
+            "UPDATE records SET fingerprint = substr(fingerprint, 1, instr(fingerprint, '|')) "
+            "|| 'view' WHERE deleted = 0 AND instr(fingerprint, '|') > 0",
+        ),
     ),
 )
+# What the full-text index takes of a bag's payload: its text files (UTF-8, no NUL), the
+# first TEXT_LIMIT bytes of each, at most TEXT_BUDGET bytes in all (a hostile bag of huge
+# or countless files costs no more than that).
+TEXT_LIMIT = 1 << 20
+TEXT_BUDGET = 4 << 20
+TEXT_FILES = 1000
 
 
 @dataclass(frozen=True)
@@ -317,7 +342,41 @@ class Catalog:
             checked,
             days,
             description,
+            _described(bag, layout.DC_XML in checked),
+            tuple(_texts(self.files(bag_id))),
         )
+
+    # -- what the web view asks -------------------------------------------------------
+
+    def listed(self) -> int:
+        """How many live bags the view lists."""
+        return int(self.store.value("SELECT count(*) FROM view") or 0)
+
+    def listing(self, *, order: str, offset: int, limit: int) -> list[Row]:
+        """A page of live bags (id, title, creator, date, octets, files, setspec), sorted by
+        ``order``: "title", "date" (earliest first, undated last) or "id"."""
+        return self.store.rows(_LISTINGS.get(order, _LISTINGS["title"]), (limit, offset))
+
+    def described(self, bag_id: str) -> Row | None:
+        return self.store.row("SELECT * FROM view WHERE id = ?", (bag_id,))
+
+    def search(self, words: str, limit: int) -> list[Hit]:
+        """The bags whose metadata or texts match ``words`` (every word; "a phrase" in
+        double quotes), best first, with a snippet of each: at most ``limit`` bags."""
+        query = fts_query(words)
+        if not query:
+            return []
+        rows = self.store.rows(
+            "SELECT s.id, s.part, snippet(search, 2, ?, ?, '…', 16) AS snippet, "
+            "v.title FROM search s JOIN view v ON v.id = s.id WHERE search MATCH ? "
+            "ORDER BY rank LIMIT ?",
+            (MARK_START, MARK_END, query, limit * 4),
+        )
+        hits: dict[str, Hit] = {}
+        for row in rows:
+            if row["id"] not in hits and len(hits) < limit:
+                hits[row["id"]] = Hit(row["id"], row["title"], row["part"], row["snippet"])
+        return list(hits.values())
 
     # -- what the protocol asks -------------------------------------------------------
 
@@ -429,8 +488,25 @@ class _Indexed(_Change):
     checked: dict[str, str]
     days: tuple[str | None, str | None]  # the first and last day of its date
     description: str = ""  # of its group: the name of its set
+    described: Described | None = None  # what the web view lists
+    texts: tuple[tuple[str, str], ...] = ()  # (payload path, its text) to search
 
     def write(self, db: sqlite3.Connection) -> None:
+        self._write_record(db)
+        _forget_view(db, self.id)
+        if self.described is None:
+            return
+        d = self.described
+        db.execute(
+            "INSERT INTO view (id, title, creator, date, octets, files) VALUES (?, ?, ?, ?, ?, ?)",
+            (self.id, d.title, d.creator, d.date, d.octets, d.files),
+        )
+        db.executemany(
+            "INSERT INTO search (id, part, body) VALUES (?, ?, ?)",
+            [(self.id, "", d.searchable), *((self.id, path, text) for path, text in self.texts)],
+        )
+
+    def _write_record(self, db: sqlite3.Connection) -> None:
         checked = " ".join(f"{name}={signature}" for name, signature in self.checked.items())
         db.execute("DELETE FROM record_sets WHERE id = ?", (self.id,))
         db.execute(
@@ -462,6 +538,7 @@ class _Deleted(_Change):
     when: str
 
     def write(self, db: sqlite3.Connection) -> None:
+        _forget_view(db, self.id)
         # A deleted item offers only its header (in oai_dc), as a rebuilt catalog's does.
         db.execute(
             "UPDATE records SET deleted = 1, datestamp = ?, fingerprint = '', "
@@ -503,6 +580,117 @@ def _place_in_sets(
         db.execute("INSERT INTO record_sets VALUES (?, ?, ?)", (spec, datestamp, bag_id))
     if ancestors and description:
         db.execute("UPDATE sets SET name = ? WHERE spec = ?", (description, ancestors[-1][0]))
+
+
+_LISTING = (
+    "SELECT v.id, v.title, v.creator, v.date, v.octets, v.files, r.setspec "
+    "FROM view v JOIN records r ON r.id = v.id ORDER BY "
+)
+_LISTINGS = {
+    "title": _LISTING + "v.title COLLATE NOCASE, v.id LIMIT ? OFFSET ?",
+    "date": _LISTING + "r.date_earliest IS NULL, r.date_earliest, v.id LIMIT ? OFFSET ?",
+    "id": _LISTING + "v.id LIMIT ? OFFSET ?",
+}
+# Around the matched words of a snippet: characters no text holds (XML forbids them), so
+# the view escapes the snippet and then marks them.
+MARK_START, MARK_END = "\x02", "\x03"
+_WORD = re.compile(r'"[^"]*"|[^\s"]+')
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+
+
+@dataclass(frozen=True)
+class Hit:
+    id: str
+    title: str
+    part: str  # the payload file matched, "" for the metadata
+    snippet: str  # MARK_START and MARK_END around each match
+
+
+def fts_query(words: str) -> str:
+    """A user's search words as an FTS5 query that cannot be malformed: every word, and
+    every "phrase" in double quotes, quoted as a string; all of them must match."""
+    terms = []
+    for term in _WORD.findall(_CONTROL.sub(" ", words[:500])):  # FTS5 ends a string at NUL
+        text = term.strip('"').strip()
+        if text:
+            terms.append('"' + text.replace('"', '""') + '"')
+    return " ".join(terms[:20])
+
+
+def _forget_view(db: sqlite3.Connection, bag_id: str) -> None:
+    db.execute("DELETE FROM view WHERE id = ?", (bag_id,))
+    db.execute("DELETE FROM search WHERE id = ?", (bag_id,))
+
+
+@dataclass(frozen=True)
+class Described:
+    """A live bag as the web view lists it: from its dc.xml when that was found fit to
+    serve, else from its bag-info."""
+
+    title: str
+    creator: str
+    date: str
+    octets: int | None
+    files: int | None
+    searchable: str  # every descriptive value, for the full-text index
+
+
+def _described(bag: Bag, has_dc: bool) -> Described:
+    record = None
+    if has_dc:
+        try:
+            with bag.open(layout.DC_XML) as handle:
+                record = dc.read_dc(handle)
+        except (OSError, etree.XMLSyntaxError, ValueError):
+            record = None  # changed since it was checked: the next refresh reads it again
+
+    def first(element: str, *labels: str) -> str:
+        if record is not None and record.values(element):
+            return record.values(element)[0]
+        return next(filter(None, map(bag.value, labels)), "") or ""
+
+    octets = files = None
+    oxum = (bag.value("Payload-Oxum") or "").split(".")
+    if len(oxum) == 2 and all(part.isdigit() for part in oxum):
+        octets, files = int(oxum[0]), int(oxum[1])
+    values = (
+        [v for _, vs in record.dc for v in vs]
+        if record is not None
+        else [element.value for element in bag.bag_info]
+    )
+    return Described(
+        title=first("title", "Title", "External-Description"),
+        creator=first("creator", "Creator", "Source-Organization"),
+        date=first("date", "Date"),
+        octets=octets,
+        files=files,
+        searchable="\n".join(values),
+    )
+
+
+def _texts(files: BagFiles | None) -> Iterator[tuple[str, str]]:
+    """(payload path, text) of the bag's text files, for the full-text index (TEXT_LIMIT,
+    TEXT_BUDGET and TEXT_FILES bound what a bag costs)."""
+    if files is None:
+        return
+    budget, seen = TEXT_BUDGET, 0
+    for entry in files.walk():
+        if entry.kind is not Kind.FILE or not entry.path.startswith("data/"):
+            continue
+        seen += 1
+        if budget <= 0 or seen > TEXT_FILES:
+            return
+        path = entry.path
+        try:
+            with files.open(path) as handle:
+                data = handle.read(min(TEXT_LIMIT, budget))
+        except OSError:
+            continue
+        if b"\0" in data:
+            continue
+        text = data.decode("utf-8", "ignore" if len(data) == TEXT_LIMIT else "strict")
+        budget -= len(data)
+        yield path, text
 
 
 def _item(row: Row) -> Item:

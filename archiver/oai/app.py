@@ -446,10 +446,13 @@ def serve(
     """
     from waitress.server import create_server
 
+    from archiver.web.app import Site, view_app
+
     app = OAIApp(None, clock)
+    site = Site(app, view_app(catalog))
     try:
         server = create_server(
-            app if access_log is None else AccessLog(app, access_log, clock),
+            site if access_log is None else AccessLog(site, access_log, clock),
             host=host,
             port=port,
             threads=threads,

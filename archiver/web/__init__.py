@@ -1,0 +1,1 @@
+"""The web view of a collection (``archiver serve``): server-rendered pages beside /oai."""

@@ -1,0 +1,248 @@
+"""The web view: a collection's bags listed, searched and read, as server-rendered HTML.
+
+    GET /                         the collection: bags by title, date or id, a page at a time
+    GET /search?q=WORDS           full-text search over the metadata and the preserved texts
+    GET /bags/ID                  a bag: its record, its files and digests, its documents
+    GET /bags/ID/PATH             a file of the bag: a text as readable HTML, ?download as
+                                  stored (ETag = its SHA-256, Range, Content-Disposition)
+    a withdrawn bag               410, with the reason and the date (a tombstone page)
+
+Flask, with Jinja2's autoescaping: every value from a bag is text in the page, never markup.
+Everything the pages show comes from the catalog (collection/catalog.py: the view table and
+its full-text index, kept current by the catalog's refresh) and from the bags themselves,
+read through the hardened reader; a file is served only when the bag's inventory holds it
+under exactly that path, so no request names a file outside a bag.
+"""
+
+from __future__ import annotations
+
+import logging
+import mimetypes
+import re
+from typing import Any
+
+from flask import Flask, abort, render_template, request, send_file
+
+from archiver import layout
+from archiver.bagit.reader import Bag, read_bag
+from archiver.collection.catalog import MARK_END, MARK_START, Catalog
+from archiver.collection.withdrawal import Tombstone, tombstones
+from archiver.xml import dc
+
+_log = logging.getLogger("archiver.web")
+PAGE_SIZE = 50
+SEARCH_HITS = 50
+# A text shown as HTML: at most this much of it (the whole file stays downloadable).
+TEXT_SHOWN = 4 << 20
+DOCUMENTS = (layout.DC_XML, layout.METS_XML, layout.PREMIS_XML)
+_ORDERS = {"title": "title", "date": "date", "id": "identifier"}
+_TEXT_SUFFIXES = re.compile(r"\.(txt|text|md|csv|tsv|xml|html?|json)$", re.IGNORECASE)
+
+
+def view_app(catalog: Catalog, *, oai_path: str = "/oai") -> Flask:
+    """The web view of the collection ``catalog`` indexes (a WSGI application)."""
+    app = Flask(__name__)
+    app.config["MAX_CONTENT_LENGTH"] = 64 << 10
+
+    @app.context_processor
+    def _site() -> dict[str, Any]:
+        return {"oai_path": oai_path, "collection_name": catalog.collection.resolve().name}
+
+    @app.get("/")
+    def collection() -> Any:
+        order = request.args.get("sort", "title")
+        if order not in _ORDERS:
+            order = "title"
+        total = catalog.listed()
+        pages = max(1, -(-total // PAGE_SIZE))
+        page = min(_number(request.args.get("page"), 1), pages)
+        rows = catalog.listing(order=order, offset=(page - 1) * PAGE_SIZE, limit=PAGE_SIZE)
+        return render_template(
+            "collection.html",
+            rows=rows,
+            total=total,
+            page=page,
+            pages=pages,
+            order=order,
+            orders=_ORDERS,
+        )
+
+    @app.get("/search")
+    def search() -> Any:
+        words = request.args.get("q", "")[:500]
+        hits = catalog.search(words, SEARCH_HITS) if words.strip() else []
+        return render_template(
+            "search.html",
+            words=words,
+            hits=[(hit, _marked(hit.snippet)) for hit in hits],
+        )
+
+    @app.get("/bags/<bag_id>")
+    def bag(bag_id: str) -> Any:
+        found = _live_bag(catalog, bag_id)
+        record = _record(found)
+        digests = {m.algorithm.lower(): m.entries for m in found.payload_manifests()}
+        files = [
+            {
+                "path": path,
+                "size": size,
+                "sha256": digests.get("sha256", {}).get(path, ""),
+                "sha512": digests.get("sha512", {}).get(path, ""),
+                "text": bool(_TEXT_SUFFIXES.search(path)),
+            }
+            for path, size in sorted(found.inventory.payload.items())
+        ]
+        return render_template(
+            "one-bag.html",
+            bag_id=bag_id,
+            described=catalog.described(bag_id),
+            record=record,
+            bag_info=found.items(),
+            files=files,
+            documents=[d for d in DOCUMENTS if d in found.inventory.tags],
+        )
+
+    @app.get("/bags/<bag_id>/<path:path>")
+    def bag_file(bag_id: str, path: str) -> Any:
+        found = _live_bag(catalog, bag_id)
+        size = found.inventory.size_of(path)
+        if size is None:
+            abort(404)
+        digest = next(
+            (
+                m.entries[path]
+                for m in found.manifests
+                if m.algorithm.lower() == "sha256" and path in m.entries
+            ),
+            None,
+        )
+        readable = path.startswith("data/") and _TEXT_SUFFIXES.search(path)
+        if readable and "download" not in request.args:
+            try:
+                with found.open(path) as handle:
+                    data = handle.read(TEXT_SHOWN)
+            except OSError:
+                abort(404)
+            text = data.decode("utf-8", "replace")
+            return render_template(
+                "text.html",
+                bag_id=bag_id,
+                path=path,
+                size=size,
+                lines=text.splitlines() or [""],
+                cut=size > TEXT_SHOWN,
+                sha256=digest,
+            )
+        try:
+            handle = found.open(path)
+        except OSError:
+            abort(404)
+        kind = mimetypes.guess_type(path)[0] or "application/octet-stream"
+        response = send_file(
+            handle,
+            mimetype=kind,
+            as_attachment=path.startswith("data/"),
+            download_name=path.rsplit("/", 1)[-1],
+            etag=False,
+            conditional=False,
+        )
+        response.call_on_close(handle.close)  # a 304 or a Range answer drops the stream
+        response.content_length = size  # a stream's length is the inventory's: Range works
+        if digest:
+            response.set_etag(digest)
+        return response.make_conditional(request, accept_ranges=True, complete_length=size)
+
+    @app.errorhandler(404)
+    def not_found(_: Exception) -> Any:
+        return render_template("error.html", code=404, message="Not found"), 404
+
+    @app.errorhandler(410)
+    def gone(error: Any) -> Any:
+        stone = getattr(error, "description", None)
+        return render_template("gone.html", stone=stone), 410
+
+    @app.errorhandler(Exception)
+    def failed(error: Exception) -> Any:
+        code = getattr(error, "code", None)
+        if isinstance(code, int) and 400 <= code < 500:
+            return render_template("error.html", code=code, message=str(error)), code
+        _log.exception("web view request failed")
+        return render_template("error.html", code=500, message="Internal error"), 500
+
+    @app.after_request
+    def _headers(response: Any) -> Any:
+        response.headers.setdefault(
+            "Content-Security-Policy",
+            "default-src 'none'; style-src 'self'; img-src 'self'; form-action 'self'; "
+            "frame-ancestors 'none'; base-uri 'none'",
+        )
+        response.headers.setdefault("X-Content-Type-Options", "nosniff")
+        response.headers.setdefault("Referrer-Policy", "same-origin")
+        return response
+
+    return app
+
+
+class Site:
+    """One WSGI application for the server: OAI-PMH at /oai (and its stylesheet), the web
+    view everywhere else."""
+
+    def __init__(self, oai: Any, view: Any) -> None:
+        self.oai = oai
+        self.view = view
+
+    def __call__(self, environ: dict[str, Any], start_response: Any) -> Any:
+        if environ.get("PATH_INFO", "") in ("/oai", "/oai.xsl"):
+            return self.oai(environ, start_response)
+        return self.view(environ, start_response)
+
+
+def _number(value: str | None, default: int) -> int:
+    if value is None or not value.isdigit() or len(value) > 9:
+        return default
+    return max(1, int(value))
+
+
+def _marked(snippet: str) -> list[tuple[str, bool]]:
+    """A search snippet as (text, whether it is a match) pieces, for the page to escape."""
+    pieces: list[tuple[str, bool]] = []
+    for index, part in enumerate(snippet.split(MARK_START)):
+        matched, _, rest = part.partition(MARK_END) if index else ("", "", part)
+        if matched:
+            pieces.append((matched, True))
+        if rest:
+            pieces.append((rest, False))
+    return pieces
+
+
+def _live_bag(catalog: Catalog, bag_id: str) -> Bag:
+    """The bag, read with its manifests and payload listing; 410 with its tombstone when
+    it was withdrawn, 404 when the collection has no such bag."""
+    item = catalog.item(bag_id)
+    if item is None:
+        abort(404)
+    if item.deleted:
+        abort(410, description=_tombstone(catalog, bag_id))
+    files = catalog.files(bag_id)
+    if files is None:
+        abort(404)
+    try:
+        return read_bag(files, fetch_txt=False)
+    except OSError:
+        abort(404)
+
+
+def _tombstone(catalog: Catalog, bag_id: str) -> Tombstone | None:
+    found = [stone for stone in tombstones(catalog.collection) if stone.id == bag_id]
+    return found[-1] if found else None
+
+
+def _record(bag: Bag) -> list[tuple[str, tuple[str, ...]]]:
+    """The bag's Dublin Core (its dc.xml), element by element; [] when it has none."""
+    if layout.DC_XML not in bag.inventory.tags:
+        return []
+    try:
+        with bag.open(layout.DC_XML) as handle:
+            return list(dc.read_dc(handle).dc)
+    except Exception:  # a damaged dc.xml: the page shows bag-info instead
+        return []

@@ -1,0 +1,198 @@
+"""The web view (archiver.web): pages from a real collection, as a browser gets them from
+the WSGI application; hostile metadata shown inert; no path leads outside a bag."""
+
+from __future__ import annotations
+
+import re
+import sqlite3
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from archiver.clock import Clock
+from archiver.collection import Collection
+from archiver.collection import catalog as catalog_module
+from archiver.packing import make_bag
+from archiver.web.app import view_app
+from tests.conftest import BAGS_EPOCH, SAMPLE_RECORD, SAMPLE_TEXT
+
+HOSTILE = '"><img src=x onerror=alert(1)>'
+
+
+def _clock() -> Clock:
+    return Clock.from_environment({"SOURCE_DATE_EPOCH": str(BAGS_EPOCH)})
+
+
+@pytest.fixture
+def site(tmp_path: Path) -> dict[str, Any]:
+    """A collection of three bags (the sample, a hostile one, one to withdraw) and the
+    view's test client."""
+    col = tmp_path / "collection"
+    texts = tmp_path / "texts"
+    texts.mkdir()
+    (texts / "evil <script>.txt").write_text(
+        "Les archives gardent <script>alert(1)</script> chaque texte.\nA second line.\n",
+        encoding="utf-8",
+    )
+    (texts / "plain.txt").write_text("Nothing remarkable here.\n", encoding="utf-8")
+    clock = _clock()
+    make_bag([SAMPLE_TEXT], col, record=SAMPLE_RECORD, bag_id="sample", clock=clock)
+    make_bag(
+        [texts / "evil <script>.txt"],
+        col,
+        record={"title": HOSTILE, "creator": "javascript:alert(1)", "date": "1999"},
+        bag_id="hostile",
+        clock=clock,
+    )
+    make_bag(
+        [texts / "plain.txt"], col, record={"title": "Going away"}, bag_id="leaving", clock=clock
+    )
+    collection = Collection(col)
+    collection.withdraw("leaving", reason="Deposited twice <b>by mistake</b>", clock=clock)
+    catalog = collection.catalog()
+    catalog.refresh(clock.now())
+    return {"client": view_app(catalog).test_client(), "catalog": catalog, "path": col}
+
+
+def _get(site: dict[str, Any], url: str, **headers: str) -> tuple[int, str, Any]:
+    """Status, body and response of GET ``url``, closed as a WSGI server closes it."""
+    response = site["client"].get(url, headers=headers)
+    body = response.get_data(as_text=True)
+    response.close()
+    return response.status_code, body, response
+
+
+def test_the_collection_page_lists_the_live_bags(site: dict[str, Any]) -> None:
+    code, body, response = _get(site, "/")
+    assert code == 200
+    assert response.headers["Content-Type"] == "text/html; charset=utf-8"
+    assert "2 bags" in body
+    assert 'href="/bags/sample"' in body and 'href="/bags/hostile"' in body
+    assert "/bags/leaving" not in body  # withdrawn
+    assert "default-src 'none'" in response.headers["Content-Security-Policy"]
+
+
+def test_metadata_and_texts_are_shown_inert(site: dict[str, Any]) -> None:
+    for url in (
+        "/",
+        "/bags/hostile",
+        "/search?q=archives",
+        "/bags/hostile/data/evil%20%3Cscript%3E.txt",
+    ):
+        code, body, _ = _get(site, url)
+        assert code == 200, url
+        assert "<img" not in body and "<script>" not in body, url
+    _, body, _ = _get(site, "/bags/hostile")
+    assert "&#34;&gt;&lt;img src=x onerror=alert(1)&gt;" in body
+    assert 'href="javascript:' not in body
+
+
+def test_search_finds_words_in_the_texts_and_phrases_with_their_snippet(
+    site: dict[str, Any],
+) -> None:
+    code, body, _ = _get(site, "/search?q=archives")  # diacritics and case folded too
+    assert code == 200
+    assert "1 bag found" in body
+    assert "<mark>archives</mark>" in body
+    assert "evil &lt;script&gt;.txt" in body
+    _, body, _ = _get(site, '/search?q="second line"')
+    assert "1 bag found" in body
+    _, body, _ = _get(site, '/search?q="line second"')
+    assert "0 bags found" in body
+    _, body, _ = _get(site, "/search?q=Going")
+    assert "0 bags found" in body  # the withdrawn bag is not searched
+
+
+@pytest.mark.parametrize("words", ['"', "AND OR NOT (", "*", "a:b", "NEAR(x y)", "\x00", "é" * 600])
+def test_any_search_words_give_a_page(site: dict[str, Any], words: str) -> None:
+    code, body, _ = _get(site, "/search?q=" + words)
+    assert code == 200, body
+
+
+def test_a_bag_page_shows_its_record_files_and_digests(site: dict[str, Any]) -> None:
+    code, body, _ = _get(site, "/bags/sample")
+    assert code == 200
+    assert "A giant step for peace" in body or "giant" in body.lower()
+    assert re.search(r"<code class=\"digest\">[0-9a-f]{64}</code>", body)
+    assert re.search(r"<code class=\"digest\">[0-9a-f]{128}</code>", body)
+    assert 'href="/bags/sample/metadata/dc.xml"' in body
+
+
+def test_a_text_reads_as_html_and_downloads_as_stored(site: dict[str, Any]) -> None:
+    path = "/bags/hostile/data/evil%20%3Cscript%3E.txt"
+    code, body, _ = _get(site, path)
+    assert code == 200
+    assert "<li><code>A second line.</code></li>" in body
+    code, _, response = _get(site, path + "?download")
+    stored = (site["path"] / "hostile" / "data" / "evil <script>.txt").read_bytes()
+    assert code == 200 and response.get_data() == stored
+    assert response.headers["Content-Disposition"].startswith("attachment")
+    etag = response.headers["ETag"].strip('"')
+    assert re.fullmatch(r"[0-9a-f]{64}", etag)
+    code, _, _ = _get(site, path + "?download", **{"If-None-Match": f'"{etag}"'})
+    assert code == 304
+    code, _, part = _get(site, path + "?download", Range="bytes=0-3")
+    assert code == 206 and part.get_data() == stored[:4]
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "/bags/sample/../hostile/bagit.txt",
+        "/bags/sample/data/%2e%2e/bagit.txt",
+        "/bags/sample/data/..%2f..%2fbagit.txt",
+        "/bags/sample/%2e%2e/%2e%2e/etc/passwd",
+        "/bags/sample/data/x%00.txt",
+        "/bags/..%2f.archiver/catalog.sqlite",
+        "/bags/.archiver/catalog.sqlite",
+        "/bags/sample/data",
+        "/bags/nothing-here",
+    ],
+)
+def test_no_path_leads_outside_a_bag(site: dict[str, Any], url: str) -> None:
+    code, body, _ = _get(site, url)
+    assert code == 404, (url, body[:200])
+
+
+def test_a_withdrawn_bag_is_a_tombstone_and_its_files_are_not_served(
+    site: dict[str, Any],
+) -> None:
+    code, body, _ = _get(site, "/bags/leaving")
+    assert code == 410
+    assert "Deposited twice &lt;b&gt;by mistake&lt;/b&gt;" in body
+    code, _, _ = _get(site, "/bags/leaving/data/plain.txt?download")
+    assert code == 410
+
+
+def test_an_older_catalog_is_filled_for_the_view_without_moving_any_datestamp(
+    tmp_path: Path,
+) -> None:
+    """A catalog made before the view existed (schema 3) is migrated: every live bag is
+    read again for the view, and no OAI-PMH datestamp changes (harvesters fetch nothing
+    again)."""
+    col = tmp_path / "collection"
+    for name in ("one", "two"):
+        make_bag([SAMPLE_TEXT], col, record=SAMPLE_RECORD, bag_id=name, clock=_clock())
+    path = col / ".archiver" / catalog_module.CATALOG_FILE
+    made = catalog_module.Catalog(col, path)
+    made.refresh(_clock().now())
+    made.close()
+    # As schema 3 left it: the same records and fingerprints, no view.
+    db = sqlite3.connect(path)
+    db.executescript("DROP TABLE view; DROP TABLE search; PRAGMA user_version = 3;")
+    before = dict(db.execute("SELECT id, datestamp FROM records").fetchall())
+    db.close()
+    assert len(before) == 2
+    catalog = catalog_module.Catalog(col, path)  # opened at the new version: migrated
+    assert catalog.listed() == 0
+    catalog.refresh(_clock().now())
+    assert catalog.listed() == 2
+    assert {
+        r["id"]: r["datestamp"] for r in catalog.store.rows("SELECT id, datestamp FROM records")
+    } == before
+    db = sqlite3.connect(path)
+    try:
+        assert db.execute("SELECT count(*) FROM search WHERE id = 'one'").fetchone()[0] == 2
+    finally:
+        db.close()
