@@ -365,12 +365,14 @@ def send(
     method: str = "GET",
     body: bytes | None = None,
     content_type: str = "application/x-www-form-urlencoded",
+    headers: dict[str, str] | None = None,
 ) -> Response:
     """One raw HTTP request; ``target`` is the path and query, sent as given."""
     parts = urlsplit(base_url)
     connection = http.client.HTTPConnection(parts.hostname or "", parts.port, timeout=30)
     try:
         extra = {"Content-Type": content_type} if body is not None else {}
+        extra.update(headers or {})
         connection.request(method, target, body=body, headers=extra)
         answer = connection.getresponse()
         data = answer.read()

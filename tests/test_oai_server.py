@@ -307,29 +307,41 @@ def test_tokens_survive_percent_encoding_in_get_and_post(served: Served) -> None
             assert request_attributes(root)["resumptionToken"] == token
 
 
-def test_the_stylesheet_is_served_and_renders_a_response_naming_its_records(
-    served: Served,
-) -> None:
-    page = oai_get(served.url, f"{LI}&set=letters")
-    match = re.search(rb'<\?xml-stylesheet type="text/xsl" href="([^"]+)"\?>', page.body)
-    assert match is not None
-    href = urljoin(served.url, match.group(1).decode())
-    assert urlsplit(href).path == "/oai.xsl"
-    sheet = send(served.url, urlsplit(href).path)
-    assert sheet.status == 200
-    assert "xsl" in sheet.content_type or "xml" in sheet.content_type
-    stylesheet = etree.fromstring(sheet.body, parsing.parser())
-    assert stylesheet.tag == "{http://www.w3.org/1999/XSL/Transform}stylesheet"
-    transform = etree.XSLT(stylesheet)
-    html = str(transform(etree.fromstring(page.body, parsing.parser())))
-    assert "<html" in html
-    shown = header_ids(_ok(page))
+# What browsers and Java send (Chromium 156, Firefox, and java.net.HttpURLConnection's default).
+CHROMIUM = (
+    "text/html,application/xhtml+xml,application/xml;q=0.9,image/avif,image/webp,"
+    "image/apng,*/*;q=0.8,application/signed-exchange;v=b3;q=0.7"
+)
+FIREFOX = "text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8"
+JAVA = "text/html, image/gif, image/jpeg, *; q=.2, */*; q=.2"
+
+
+def test_a_browser_gets_the_response_as_html_rendered_on_the_server(served: Served) -> None:
+    """No xml-stylesheet instruction anywhere (browsers are removing XSLT): a browser gets
+    the same response rendered as HTML by the server; harvesters, Java's default Accept
+    and curl get the XML."""
+    query = f"{LI}&set=letters"
+    xml = oai_get(served.url, query)
+    assert is_xml(xml) and b"xml-stylesheet" not in xml.body
+    shown = header_ids(_ok(xml))
     assert shown == [PREFIX + "let-1", PREFIX + "let-2"]  # the first page of the set
-    for identifier in shown:
-        assert identifier in html
-    assert PREFIX + "ed-1" not in html
-    error_page = str(transform(etree.fromstring(oai_get(served.url, "verb=junk").body)))
-    assert "badVerb" in error_page
+    for accept in (CHROMIUM, FIREFOX):
+        page = send(served.url, f"/oai?{query}", headers={"Accept": accept})
+        assert page.status == 200
+        assert page.content_type == "text/html; charset=utf-8"
+        assert page.headers["vary"] == "Accept"
+        html = page.body.decode("utf-8")
+        assert html.startswith("<!doctype html>") and "xml-stylesheet" not in html
+        for identifier in shown:
+            assert identifier in html
+        assert PREFIX + "ed-1" not in html
+    for accept in (JAVA, "*/*", "application/xml", "text/xml, text/html;q=0.5"):
+        answer = send(served.url, f"/oai?{query}", headers={"Accept": accept})
+        assert is_xml(answer), accept
+        assert header_ids(_ok(answer)) == shown
+    error_page = send(served.url, "/oai?verb=junk", headers={"Accept": CHROMIUM})
+    assert "badVerb" in error_page.body.decode("utf-8")
+    assert send(served.url, "/oai.xsl").status == 404
 
 
 def test_the_root_is_the_collection_page_linking_to_identify(served: Served) -> None:
@@ -922,3 +934,27 @@ def test_archiver_serve_writes_its_access_log_to_stderr(own_server: Served) -> N
         ),
         "GET /nowhere HTTP/1.1": ("127.0.0.1", "404", str(len(nowhere.body))),
     }
+
+
+@pytest.mark.parametrize(
+    ("accept", "html"),
+    [
+        (CHROMIUM, True),
+        (FIREFOX, True),
+        ("text/html, application/xml;q=0.9", True),
+        (JAVA, False),  # names text/html first, but no XML type: a Java harvester
+        ("*/*", False),
+        ("", False),
+        ("text/html", False),  # no XML type named
+        ("application/xml, text/html", False),  # equal: XML
+        ("text/html;q=0, application/xml;q=0.1", False),
+        ("text/html;q=abc, application/xml;q=0.5", False),  # a broken weight counts as 0
+        ("TEXT/HTML, Application/XML;q=0.9", True),  # media types ignore case
+        ("text/html, application/xml;q=0.9, */*;q=1", False),  # */* ranked as high
+        ("," * 10_000, False),
+    ],
+)
+def test_html_is_for_an_accept_header_ranking_it_above_xml(accept: str, html: bool) -> None:
+    from archiver.oai.app import prefers_html
+
+    assert prefers_html(accept) is html

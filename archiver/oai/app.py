@@ -1,11 +1,13 @@
 """The OAI-PMH endpoint as a WSGI application, and the production server that runs it.
 
     GET|POST /oai      OAI-PMH 2.0 (POST: application/x-www-form-urlencoded)
-    GET /oai.xsl       the stylesheet that renders responses in a browser
-    GET /              a redirect to Identify
+    GET /              a redirect to Identify (the server mounts the web view there instead)
 
-Every OAI-PMH answer, errors included, is HTTP 200 text/xml (checklist A.4). The catalog is
-refreshed from the collection by a background thread, never on a request's time.
+Every OAI-PMH answer, errors included, is HTTP 200 text/xml (checklist A.4). A browser
+(its Accept header ranks text/html above the XML types it names and */*) gets the same
+response rendered as HTML here, on the server, by oai.xsl: no response carries an
+xml-stylesheet instruction (browsers are removing XSLT). The catalog is refreshed from the
+collection by a background thread, never on a request's time.
 """
 
 from __future__ import annotations
@@ -21,11 +23,14 @@ from importlib import resources as package_files
 from typing import Any, TextIO
 from urllib.parse import parse_qsl, urlsplit
 
+from lxml import etree
+
 from archiver.clock import Clock, common_log_time
 from archiver.collection import Collection
 from archiver.collection.catalog import Catalog
 from archiver.errors import UsageError
 from archiver.oai.protocol import Config, Provider
+from archiver.xml import parsing
 
 StartResponse = Callable[..., Any]  # (status, headers[, exc_info])
 WSGIApp = Callable[[dict[str, Any], StartResponse], Iterable[bytes]]
@@ -37,8 +42,32 @@ _CHUNK_FRAMING = 4 << 10
 _log = logging.getLogger("archiver.oai")
 
 
-def _stylesheet() -> bytes:
-    return package_files.files("archiver.oai").joinpath("oai.xsl").read_bytes()
+def _renderer() -> etree.XSLT:
+    """oai.xsl, compiled: an OAI-PMH response as an HTML page. It may read and write
+    nothing (no document(), no output files)."""
+    data = package_files.files("archiver.oai").joinpath("oai.xsl").read_bytes()
+    return etree.XSLT(parsing.parse_bytes(data), access_control=etree.XSLTAccessControl.DENY_ALL)
+
+
+def prefers_html(accept: str) -> bool:
+    """Whether an Accept header ranks text/html above application/xml, text/xml and */*,
+    naming at least one of the XML types (browsers do; Java's default Accept names
+    text/html and no XML type, and a harvester that names none wants the XML)."""
+    ranks: dict[str, float] = {}
+    for part in accept.split(",")[:64]:
+        media, *params = (piece.strip() for piece in part.split(";"))
+        quality = 1.0
+        for param in params:
+            name, _, value = param.partition("=")
+            if name.strip().lower() == "q":
+                try:
+                    quality = float(value)
+                except ValueError:
+                    quality = 0.0
+        ranks.setdefault(media.lower(), quality)
+    html = ranks.get("text/html", 0.0)
+    named = [ranks[kind] for kind in ("application/xml", "text/xml") if kind in ranks]
+    return bool(named) and html > max(named) and html > ranks.get("*/*", 0.0)
 
 
 _DOMAIN = re.compile(r"[a-zA-Z][a-zA-Z0-9\-]*(\.[a-zA-Z][a-zA-Z0-9\-]*)+")
@@ -83,7 +112,8 @@ class OAIApp:
     def __init__(self, provider: Provider | None, clock: Clock) -> None:
         self.provider = provider  # set once the server knows its address
         self.clock = clock
-        self.stylesheet = _stylesheet()
+        self.renderer = _renderer()
+        self._rendering = threading.Lock()  # an XSLT object is not for two threads at once
         self._refresher: Refresher | None = None
 
     def close(self) -> None:
@@ -103,15 +133,6 @@ class OAIApp:
     def _route(self, environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
         path = environ.get("PATH_INFO", "") or "/"
         method = environ.get("REQUEST_METHOD", "GET")
-        if path == "/oai.xsl" and method in ("GET", "HEAD"):
-            start_response(
-                "200 OK",
-                [
-                    ("Content-Type", "text/xsl; charset=utf-8"),
-                    ("Content-Length", str(len(self.stylesheet))),
-                ],
-            )
-            return [self.stylesheet]
         if path == "/" and method in ("GET", "HEAD"):
             start_response(
                 "302 Found", [("Location", "oai?verb=Identify"), ("Content-Length", "0")]
@@ -148,12 +169,25 @@ class OAIApp:
                 start_response, "503 Service Unavailable", "starting\n", [("Retry-After", "1")]
             )
         pieces = self.provider.stream(pairs, self.clock.now())
+        if prefers_html(environ.get("HTTP_ACCEPT", "")):
+            page = self._render(b"".join(pieces))
+            start_response(
+                "200 OK",
+                [
+                    ("Content-Type", "text/html; charset=utf-8"),
+                    ("Content-Length", str(len(page))),
+                    ("Vary", "Accept"),
+                    ("Content-Security-Policy", _PAGE_POLICY),
+                    ("X-Content-Type-Options", "nosniff"),
+                ],
+            )
+            return [b""] if method == "HEAD" else [page]
         # The request is settled with the first piece: a failure up to here is still a 500.
         # Most responses are whole in it, and go out with their length, as before.
         begun = [next(pieces)]
         with suppress(StopIteration):
             begun.append(next(pieces))
-        headers = [("Content-Type", "text/xml; charset=utf-8")]
+        headers = [("Content-Type", "text/xml; charset=utf-8"), ("Vary", "Accept")]
         if len(begun) == 1:
             headers.append(("Content-Length", str(len(begun[0]))))
         start_response("200 OK", headers)
@@ -161,6 +195,20 @@ class OAIApp:
             pieces.close()
             return [b""]
         return [begun[0]] if len(begun) == 1 else _Streamed(begun, pieces)
+
+    def _render(self, response: bytes) -> bytes:
+        """An OAI-PMH response as the HTML page oai.xsl makes of it."""
+        document = parsing.parse_bytes(response)
+        with self._rendering:
+            page = self.renderer(document)
+        return etree.tostring(page, method="html", encoding="UTF-8", doctype="<!doctype html>")
+
+
+# The rendered pages style themselves (one <style> element) and run nothing.
+_PAGE_POLICY = (
+    "default-src 'none'; style-src 'unsafe-inline'; form-action 'self'; "
+    "frame-ancestors 'none'; base-uri 'none'"
+)
 
 
 class _Streamed:

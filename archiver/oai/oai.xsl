@@ -1,13 +1,15 @@
 <?xml version="1.0" encoding="UTF-8"?>
-<!-- Renders archiver's OAI-PMH responses as a web page, so that a person can browse the
-     repository in a browser. Harvesters ignore it. -->
+<!-- Renders archiver's OAI-PMH responses as a web page, on the server (archiver/oai/app.py),
+     for a browser that asks for HTML; harvesters get the XML. Values in links are
+     percent-encoded (EXSLT str:encode-uri); the serializer escapes every text. -->
 <xsl:stylesheet version="1.0"
     xmlns:xsl="http://www.w3.org/1999/XSL/Transform"
     xmlns:oai="http://www.openarchives.org/OAI/2.0/"
     xmlns:oai_dc="http://www.openarchives.org/OAI/2.0/oai_dc/"
     xmlns:dc="http://purl.org/dc/elements/1.1/"
     xmlns:id="http://www.openarchives.org/OAI/2.0/oai-identifier"
-    exclude-result-prefixes="oai oai_dc dc id">
+    xmlns:str="http://exslt.org/strings"
+    exclude-result-prefixes="oai oai_dc dc id str">
   <xsl:output method="html" encoding="UTF-8" indent="yes"/>
   <xsl:variable name="verb" select="/oai:OAI-PMH/oai:request/@verb"/>
 
@@ -61,7 +63,7 @@
       <tr><th>prefix</th><th>schema</th><th>namespace</th></tr>
       <xsl:for-each select="oai:metadataFormat">
         <tr>
-          <td><a href="?verb=ListRecords&amp;metadataPrefix={oai:metadataPrefix}"><xsl:value-of select="oai:metadataPrefix"/></a></td>
+          <td><a href="?verb=ListRecords&amp;metadataPrefix={str:encode-uri(oai:metadataPrefix, true())}"><xsl:value-of select="oai:metadataPrefix"/></a></td>
           <td><xsl:value-of select="oai:schema"/></td>
           <td><xsl:value-of select="oai:metadataNamespace"/></td>
         </tr>
@@ -74,7 +76,7 @@
       <tr><th>setSpec</th><th>name</th></tr>
       <xsl:for-each select="oai:set">
         <tr>
-          <td><a href="?verb=ListRecords&amp;metadataPrefix=oai_dc&amp;set={oai:setSpec}"><xsl:value-of select="oai:setSpec"/></a></td>
+          <td><a href="?verb=ListRecords&amp;metadataPrefix=oai_dc&amp;set={str:encode-uri(oai:setSpec, true())}"><xsl:value-of select="oai:setSpec"/></a></td>
           <td><xsl:value-of select="oai:setName"/></td>
         </tr>
       </xsl:for-each>
@@ -93,7 +95,7 @@
       <xsl:for-each select="oai:header">
         <tr>
           <xsl:if test="@status = 'deleted'"><xsl:attribute name="class">deleted</xsl:attribute></xsl:if>
-          <td><a href="?verb=GetRecord&amp;metadataPrefix=oai_dc&amp;identifier={oai:identifier}"><xsl:value-of select="oai:identifier"/></a>
+          <td><a href="?verb=GetRecord&amp;metadataPrefix=oai_dc&amp;identifier={str:encode-uri(oai:identifier, true())}"><xsl:value-of select="oai:identifier"/></a>
             <xsl:if test="@status = 'deleted'"> (deleted)</xsl:if></td>
           <td><xsl:value-of select="oai:datestamp"/></td>
           <td><xsl:value-of select="oai:setSpec"/></td>
@@ -129,7 +131,7 @@
     <p>
       <xsl:value-of select="@cursor"/> before this page, <xsl:value-of select="@completeListSize"/> in all.
       <xsl:if test="string(.)">
-        <a href="?verb={$verb}&amp;resumptionToken={.}">Next page</a>
+        <a href="?verb={$verb}&amp;resumptionToken={str:encode-uri(., true())}">Next page</a>
       </xsl:if>
     </p>
   </xsl:template>

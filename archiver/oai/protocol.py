@@ -18,7 +18,6 @@ from collections.abc import Callable, Generator, Iterable, Iterator, Sequence
 from contextlib import ExitStack, contextmanager, nullcontext
 from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime, timedelta
-from urllib.parse import quote
 
 from lxml import etree
 
@@ -48,7 +47,6 @@ class Config:
     repository_identifier: str
     page_size: int = 100
     token_lifetime: int = 24 * 3600  # OVAL recommends at least 23 hours
-    stylesheet: str | None = "oai.xsl"  # relative to the base URL: /oai -> /oai.xsl
 
 
 # -- errors: the eight codes of §3.6, each a class, in one explicit table ------------------
@@ -215,7 +213,7 @@ class Provider:
             return
         output = _Pieces()
         with (
-            writing.stream(output, self._prolog()) as stream,
+            writing.stream(output) as stream,
             stream.element(_tag("OAI-PMH"), _SCHEMA_LOCATION, {None: OAI, "xsi": XSI}),
         ):
             stream.leaf(_tag("responseDate"), w3cdtf(now))
@@ -238,17 +236,7 @@ class Provider:
         _sub(root, "responseDate", w3cdtf(now))
         _sub(root, "request", self.config.base_url, dict(sorted(echo.items())))
         root.extend(body)
-        for instruction in self._prolog():
-            root.addprevious(instruction)
         return writing.serialise(root)
-
-    def _prolog(self) -> list[etree._ProcessingInstruction]:
-        """What comes before the root: the stylesheet's processing instruction."""
-        if not self.config.stylesheet:
-            return []
-        # A pseudo-attribute value: percent-encoding keeps quotes and markup out of it.
-        href = quote(self.config.stylesheet, safe="/:@!$'()*+,;=~%?#")
-        return [etree.ProcessingInstruction("xml-stylesheet", f'type="text/xsl" href="{href}"')]
 
     def _write_record(self, stream: writing.Stream, item: Item, body: _Records) -> Iterator[None]:
         """A <record>: its header only when deleted; nothing when its metadata cannot be

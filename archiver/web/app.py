@@ -184,15 +184,15 @@ def view_app(catalog: Catalog, *, oai_path: str = "/oai") -> Flask:
 
 
 class Site:
-    """One WSGI application for the server: OAI-PMH at /oai (and its stylesheet), the web
-    view everywhere else."""
+    """One WSGI application for the server: OAI-PMH at /oai, the web view everywhere
+    else."""
 
     def __init__(self, oai: Any, view: Any) -> None:
         self.oai = oai
         self.view = view
 
     def __call__(self, environ: dict[str, Any], start_response: Any) -> Any:
-        if environ.get("PATH_INFO", "") in ("/oai", "/oai.xsl"):
+        if environ.get("PATH_INFO", "") == "/oai":
             return self.oai(environ, start_response)
         return self.view(environ, start_response)
 

@@ -373,14 +373,9 @@ class _Open:
 
 
 @contextmanager
-def stream(output: Output, prolog: Iterable[etree._ProcessingInstruction] = ()) -> Iterator[Stream]:
-    """Write one document to ``output``; open its root element inside the ``with``.
-
-    ``prolog``: processing instructions before the root (a stylesheet), a line each.
-    """
+def stream(output: Output) -> Iterator[Stream]:
+    """Write one document to ``output``; open its root element inside the ``with``."""
     output.write(DECLARATION)
-    for instruction in prolog:
-        output.write(etree.tostring(instruction, encoding="UTF-8") + b"\n")
     with etree.xmlfile(output, encoding="UTF-8") as writer:
         yield Stream(writer, output)
     output.write(b"\n")
