@@ -196,3 +196,38 @@ def test_an_older_catalog_is_filled_for_the_view_without_moving_any_datestamp(
         assert db.execute("SELECT count(*) FROM search WHERE id = 'one'").fetchone()[0] == 2
     finally:
         db.close()
+
+
+def test_facets_narrow_the_list_and_count_what_is_left(site: dict[str, Any]) -> None:
+    _, body, _ = _get(site, "/")
+    assert 'href="/?sort=title&amp;year=2018"' in body  # the sample's date is 2018-06
+    assert 'href="/?sort=title&amp;year=1999"' in body
+    code, body, _ = _get(site, "/?year=1999")
+    assert code == 200 and "1 bag." in body
+    assert 'href="/bags/hostile"' in body and 'href="/bags/sample"' not in body
+    _, body, _ = _get(site, "/?year=1999&set=editorials")
+    assert "0 bags." in body
+    code, body, _ = _get(site, "/?set=%3Cscript%3E&type=%22%3E%3Cimg%3E&page=99999999999")
+    assert code == 200 and "0 bags." in body and "<script>" not in body and "<img>" not in body
+
+
+def test_fixity_results_are_listed_faceted_and_on_the_bag_timeline(
+    site: dict[str, Any],
+) -> None:
+    _, body, _ = _get(site, "/")
+    assert "never checked" in body
+    collection = Collection(site["path"])
+    collection.audit(clock=_clock(), workers=1)
+    damaged = site["path"] / "hostile" / "data" / "evil <script>.txt"
+    damaged.write_text("changed\n", encoding="utf-8")
+    collection.audit(clock=_clock(), workers=1)
+    _, body, _ = _get(site, "/")
+    assert '<span class="status-damaged">damaged</span>' in body
+    assert '<span class="status-intact">intact</span>' in body
+    code, body, _ = _get(site, "/?fixity=damaged")
+    assert code == 200 and "1 bag." in body and 'href="/bags/hostile"' in body
+    _, body, _ = _get(site, "/bags/hostile")
+    timeline = body[body.index('<ol class="timeline">') :]
+    assert timeline.index("<strong>packing</strong>") < timeline.index("fixity check")
+    assert timeline.count("<strong>fixity check</strong>") == 2
+    assert "<strong>fixity check</strong>: damaged" in timeline

@@ -15,6 +15,7 @@ changed is not read again.
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 import re
@@ -103,6 +104,8 @@ SCHEMA = Schema(
                 title TEXT NOT NULL,
                 creator TEXT NOT NULL,
                 date TEXT NOT NULL,
+                type TEXT NOT NULL,
+                language TEXT NOT NULL,
                 octets INTEGER,
                 files INTEGER
             )""",
@@ -348,14 +351,53 @@ class Catalog:
 
     # -- what the web view asks -------------------------------------------------------
 
-    def listed(self) -> int:
-        """How many live bags the view lists."""
-        return int(self.store.value("SELECT count(*) FROM view") or 0)
+    def listed(self, only: Filters | None = None) -> int:
+        """How many live bags the view lists (those ``only`` lets through)."""
+        where, values = (only or Filters()).sql()
+        return int(
+            self.store.value(
+                "SELECT count(*) FROM view v JOIN records r ON r.id = v.id"  # noqa: S608
+                + where,  # (fixed SQL: Filters.sql binds every value)
+                values,
+            )
+            or 0
+        )
 
-    def listing(self, *, order: str, offset: int, limit: int) -> list[Row]:
+    def listing(
+        self, *, order: str, offset: int, limit: int, only: Filters | None = None
+    ) -> list[Row]:
         """A page of live bags (id, title, creator, date, octets, files, setspec), sorted by
         ``order``: "title", "date" (earliest first, undated last) or "id"."""
-        return self.store.rows(_LISTINGS.get(order, _LISTINGS["title"]), (limit, offset))
+        where, values = (only or Filters()).sql()
+        by = _ORDERS.get(order, _ORDERS["title"])
+        return self.store.rows(_LISTING + where + by, [*values, limit, offset])
+
+    def listed_ids(self, only: Filters | None = None) -> list[str]:
+        """The ids of the live bags ``only`` lets through."""
+        where, values = (only or Filters()).sql()
+        rows = self.store.rows(
+            "SELECT v.id FROM view v JOIN records r ON r.id = v.id" + where,  # noqa: S608
+            values,
+        )
+        return [row["id"] for row in rows]
+
+    def facets(self, only: Filters | None = None) -> dict[str, list[tuple[str, int]]]:
+        """For each facet (set, type, language, year), its values among the bags ``only``
+        lets through, with how many bags have each: most first, at most 50."""
+        where, values = (only or Filters()).sql()
+        found = {}
+        for name, expression in _FACETS.items():
+            rows = self.store.rows(
+                f"SELECT {expression} AS value, count(*) AS n "  # noqa: S608 (fixed SQL)
+                "FROM view v JOIN records r ON r.id = v.id"
+                + where
+                + (" AND " if where else " WHERE ")
+                + f"{expression} IS NOT NULL AND {expression} != '' "
+                "GROUP BY value ORDER BY n DESC, value LIMIT 50",
+                values,
+            )
+            found[name] = [(str(row["value"]), int(row["n"])) for row in rows]
+        return found
 
     def described(self, bag_id: str) -> Row | None:
         return self.store.row("SELECT * FROM view WHERE id = ?", (bag_id,))
@@ -498,8 +540,9 @@ class _Indexed(_Change):
             return
         d = self.described
         db.execute(
-            "INSERT INTO view (id, title, creator, date, octets, files) VALUES (?, ?, ?, ?, ?, ?)",
-            (self.id, d.title, d.creator, d.date, d.octets, d.files),
+            "INSERT INTO view (id, title, creator, date, type, language, octets, files) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+            (self.id, d.title, d.creator, d.date, d.type, d.language, d.octets, d.files),
         )
         db.executemany(
             "INSERT INTO search (id, part, body) VALUES (?, ?, ?)",
@@ -584,13 +627,51 @@ def _place_in_sets(
 
 _LISTING = (
     "SELECT v.id, v.title, v.creator, v.date, v.octets, v.files, r.setspec "
-    "FROM view v JOIN records r ON r.id = v.id ORDER BY "
+    "FROM view v JOIN records r ON r.id = v.id"
 )
-_LISTINGS = {
-    "title": _LISTING + "v.title COLLATE NOCASE, v.id LIMIT ? OFFSET ?",
-    "date": _LISTING + "r.date_earliest IS NULL, r.date_earliest, v.id LIMIT ? OFFSET ?",
-    "id": _LISTING + "v.id LIMIT ? OFFSET ?",
+_ORDERS = {
+    "title": " ORDER BY v.title COLLATE NOCASE, v.id LIMIT ? OFFSET ?",
+    "date": " ORDER BY r.date_earliest IS NULL, r.date_earliest, v.id LIMIT ? OFFSET ?",
+    "id": " ORDER BY v.id LIMIT ? OFFSET ?",
 }
+# A facet's value, as SQL over the view (v) and the record (r): fixed text, never a value.
+_FACETS = {
+    "set": "r.setspec",
+    "type": "v.type",
+    "language": "v.language",
+    "year": "substr(r.date_earliest, 1, 4)",
+}
+
+
+@dataclass(frozen=True)
+class Filters:
+    """Which live bags a listing shows: each given facet value must match (a set includes
+    the sets below it); ``ids``, when given, the only bags that may."""
+
+    set: str | None = None
+    type: str | None = None
+    language: str | None = None
+    year: str | None = None
+    ids: tuple[str, ...] | None = None
+
+    def sql(self) -> tuple[str, list[object]]:
+        """A WHERE clause (fixed text) and the values it binds."""
+        clauses: list[str] = []
+        values: list[object] = []
+        if self.set:
+            clauses.append("(r.setspec = ? OR substr(r.setspec, 1, ?) = ?)")
+            values += [self.set, len(self.set) + 1, self.set + ":"]
+        for name in ("type", "language", "year"):
+            value = getattr(self, name)
+            if value:
+                clauses.append(f"{_FACETS[name]} = ?")
+                values.append(value)
+        if self.ids is not None:
+            clauses.append("v.id IN (SELECT value FROM json_each(?))")
+            values.append(json.dumps(list(self.ids)))
+        return (" WHERE " + " AND ".join(clauses) if clauses else ""), values
+
+
 # Around the matched words of a snippet: characters no text holds (XML forbids them), so
 # the view escapes the snippet and then marks them.
 MARK_START, MARK_END = "\x02", "\x03"
@@ -630,6 +711,8 @@ class Described:
     title: str
     creator: str
     date: str
+    type: str
+    language: str
     octets: int | None
     files: int | None
     searchable: str  # every descriptive value, for the full-text index
@@ -662,6 +745,8 @@ def _described(bag: Bag, has_dc: bool) -> Described:
         title=first("title", "Title", "External-Description"),
         creator=first("creator", "Creator", "Source-Organization"),
         date=first("date", "Date"),
+        type=first("type"),
+        language=first("language"),
         octets=octets,
         files=files,
         searchable="\n".join(values),

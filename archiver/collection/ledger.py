@@ -282,6 +282,16 @@ class Ledger:
         )
         return {_named(row["bag_id"]): row["at"] for row in rows}
 
+    def latest_checks(self) -> dict[str, tuple[BagStatus, str]]:
+        """Bag id -> (status, when) of its last finished check, for every bag checked."""
+        rows = self.store.rows(
+            "SELECT bag_id, status, finished_at, MAX(run_id) FROM bag_checks "
+            "WHERE finished_at IS NOT NULL GROUP BY bag_id"
+        )
+        return {
+            _named(row["bag_id"]): (BagStatus(row["status"]), row["finished_at"]) for row in rows
+        }
+
     def start_bag(self, run_id: int, bag_id: str, when: str) -> None:
         with self.store.transaction() as db:
             db.execute(

@@ -18,16 +18,26 @@ from __future__ import annotations
 
 import logging
 import mimetypes
+import os
 import re
+import threading
+from collections import Counter
+from collections.abc import Callable
+from dataclasses import dataclass, replace
+from pathlib import Path
 from typing import Any
 
 from flask import Flask, abort, render_template, request, send_file
+from lxml import etree
 
 from archiver import layout
 from archiver.bagit.reader import Bag, read_bag
-from archiver.collection.catalog import MARK_END, MARK_START, Catalog
+from archiver.collection.bags import RECORDS_DIR
+from archiver.collection.catalog import MARK_END, MARK_START, Catalog, Filters
+from archiver.collection.ledger import LEDGER_FILE, BagCheck, BagStatus, Ledger
 from archiver.collection.withdrawal import Tombstone, tombstones
-from archiver.xml import dc
+from archiver.errors import ArchiverError
+from archiver.xml import dc, premis
 
 _log = logging.getLogger("archiver.web")
 PAGE_SIZE = 50
@@ -39,9 +49,11 @@ _ORDERS = {"title": "title", "date": "date", "id": "identifier"}
 _TEXT_SUFFIXES = re.compile(r"\.(txt|text|md|csv|tsv|xml|html?|json)$", re.IGNORECASE)
 
 
-def view_app(catalog: Catalog, *, oai_path: str = "/oai") -> Flask:
-    """The web view of the collection ``catalog`` indexes (a WSGI application)."""
+def view_app(catalog: Catalog, *, ledger: Path | None = None, oai_path: str = "/oai") -> Flask:
+    """The web view of the collection ``catalog`` indexes (a WSGI application); fixity
+    from the collection's ledger (``ledger``: where it is, when not in .archiver/)."""
     app = Flask(__name__)
+    fixity = Fixity(ledger or catalog.collection / RECORDS_DIR / LEDGER_FILE)
     app.config["MAX_CONTENT_LENGTH"] = 64 << 10
 
     @app.context_processor
@@ -53,18 +65,39 @@ def view_app(catalog: Catalog, *, oai_path: str = "/oai") -> Flask:
         order = request.args.get("sort", "title")
         if order not in _ORDERS:
             order = "title"
-        total = catalog.listed()
+        chosen = {name: request.args.get(name, "")[:200] for name in FACETS}
+        only = Filters(
+            set=chosen["set"] or None,
+            type=chosen["type"] or None,
+            language=chosen["language"] or None,
+            year=chosen["year"] or None,
+        )
+        latest = fixity.latest()
+        listed = catalog.listed_ids(only)
+        statuses = Counter(_status(latest, bag_id) for bag_id in listed)
+        if chosen["fixity"]:
+            wanted = chosen["fixity"]
+            only = replace(only, ids=tuple(b for b in listed if _status(latest, b) == wanted))
+        total = catalog.listed(only)
         pages = max(1, -(-total // PAGE_SIZE))
         page = min(_number(request.args.get("page"), 1), pages)
-        rows = catalog.listing(order=order, offset=(page - 1) * PAGE_SIZE, limit=PAGE_SIZE)
+        rows = catalog.listing(
+            order=order, offset=(page - 1) * PAGE_SIZE, limit=PAGE_SIZE, only=only
+        )
+        facets = catalog.facets(only)
+        facets["fixity"] = sorted(statuses.items(), key=lambda pair: (-pair[1], pair[0]))
         return render_template(
             "collection.html",
-            rows=rows,
+            rows=[(row, latest.get(row["id"])) for row in rows],
             total=total,
             page=page,
             pages=pages,
             order=order,
             orders=_ORDERS,
+            facets=facets,
+            facet_names=FACETS,
+            chosen=chosen,
+            query={k: v for k, v in chosen.items() if v},
         )
 
     @app.get("/search")
@@ -94,6 +127,8 @@ def view_app(catalog: Catalog, *, oai_path: str = "/oai") -> Flask:
         ]
         return render_template(
             "one-bag.html",
+            timeline=_timeline(found, fixity.checks(bag_id)),
+            fixity=fixity.latest().get(bag_id),
             bag_id=bag_id,
             described=catalog.described(bag_id),
             record=record,
@@ -181,6 +216,105 @@ def view_app(catalog: Catalog, *, oai_path: str = "/oai") -> Flask:
         return response
 
     return app
+
+
+FACETS = {
+    "set": "Set",
+    "type": "Type",
+    "language": "Language",
+    "year": "Year",
+    "fixity": "Last fixity check",
+}
+NEVER_CHECKED = "never checked"
+
+
+class Fixity:
+    """What the collection's fixity ledger says, read when it changes (a ledger is
+    written only by audits; the view never creates one)."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self._lock = threading.Lock()
+        self._seen: tuple[int, ...] | None = None
+        self._latest: dict[str, tuple[BagStatus, str]] = {}
+
+    def _signature(self) -> tuple[int, ...] | None:
+        parts: list[int] = []
+        for name in (self.path, Path(f"{self.path}-wal")):
+            try:
+                info = os.stat(name)
+            except OSError:
+                parts += [-1, -1]
+                continue
+            parts += [info.st_mtime_ns, info.st_size]
+        return None if parts[0] == -1 else tuple(parts)
+
+    def latest(self) -> dict[str, tuple[BagStatus, str]]:
+        """Bag id -> (status, when) of its last finished check."""
+        with self._lock:
+            signature = self._signature()
+            if signature != self._seen:
+                self._latest = self._read(lambda ledger: ledger.latest_checks()) or {}
+                self._seen = signature
+            return self._latest
+
+    def checks(self, bag_id: str) -> list[BagCheck]:
+        return self._read(lambda ledger: ledger.bag_checks(bag_id)) or []
+
+    def _read(self, what: Callable[[Ledger], Any]) -> Any:
+        if not self.path.exists():
+            return None
+        try:
+            ledger = Ledger(self.path)
+        except ArchiverError:
+            _log.warning("cannot read the fixity ledger %s", self.path)
+            return None
+        try:
+            return what(ledger)
+        except ArchiverError:
+            _log.warning("cannot read the fixity ledger %s", self.path)
+            return None
+        finally:
+            ledger.close()
+
+
+def _status(latest: dict[str, tuple[BagStatus, str]], bag_id: str) -> str:
+    found = latest.get(bag_id)
+    return str(found[0]) if found else NEVER_CHECKED
+
+
+@dataclass(frozen=True)
+class Moment:
+    """One line of a bag's timeline."""
+
+    when: str
+    what: str
+    outcome: str
+    detail: str
+
+
+def _timeline(bag: Bag, checks: list[BagCheck]) -> list[Moment]:
+    """What happened to the bag, oldest first: its PREMIS events (creation, validation,
+    ingest), then every fixity check the ledger holds."""
+    moments: list[Moment] = []
+    if layout.PREMIS_XML in bag.inventory.tags:
+        try:
+            with bag.open(layout.PREMIS_XML) as handle:
+                moments += [
+                    Moment(e.when, e.type, e.outcome, e.detail) for e in premis.read_events(handle)
+                ]
+        except (OSError, etree.XMLSyntaxError):
+            moments.append(Moment("", "PREMIS", "unreadable", "its premis.xml cannot be read"))
+    for check in checks:
+        detail = (
+            f"{check.files} files, {check.bytes} bytes, run {check.run_id}"
+            if check.files is not None
+            else f"run {check.run_id}"
+        )
+        moments.append(
+            Moment(check.finished_at or check.started_at, "fixity check", str(check.status), detail)
+        )
+    return sorted(moments, key=lambda m: m.when)
 
 
 class Site:

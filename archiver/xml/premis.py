@@ -9,8 +9,10 @@ against the XSD; docs/bag-layout.md says what is left out and why.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from functools import cache
 from io import BytesIO
+from typing import BinaryIO
 
 from archiver.clock import w3cdtf
 from archiver.provenance import (
@@ -27,7 +29,7 @@ from archiver.provenance import (
     Provenance,
     Representation,
 )
-from archiver.xml import writing
+from archiver.xml import parsing, writing
 from archiver.xml.namespaces import PREMIS, PREMIS_XSD, XSI, q
 from archiver.xml.writing import Leaf, Node, Output, Stream
 
@@ -213,3 +215,35 @@ def document(provenance: Provenance) -> bytes:
     output = BytesIO()
     write(output, provenance)
     return output.getvalue()
+
+
+@dataclass(frozen=True)
+class EventSeen:
+    """An event as a PREMIS document records it (``read_events``): its words, not ours."""
+
+    type: str
+    when: str
+    outcome: str
+    detail: str
+
+
+def read_events(handle: BinaryIO) -> list[EventSeen]:
+    """The events of a PREMIS document, in document order, streamed (memory stays flat
+    however many objects it describes). lxml's XMLSyntaxError propagates."""
+    found = []
+    for _, element in parsing.iterparse(handle, ("end",), tag=[_tag("event"), _tag("object")]):
+        if element.tag == _tag("event"):
+            found.append(
+                EventSeen(
+                    type=element.findtext(_tag("eventType"), "").strip(),
+                    when=element.findtext(_tag("eventDateTime"), "").strip(),
+                    outcome=element.findtext(
+                        f"{_tag('eventOutcomeInformation')}/{_tag('eventOutcome')}", ""
+                    ).strip(),
+                    detail=element.findtext(
+                        f"{_tag('eventDetailInformation')}/{_tag('eventDetail')}", ""
+                    ).strip(),
+                )
+            )
+        element.clear()
+    return found
