@@ -241,6 +241,34 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="N",
         help="connections open at once; more wait until one closes (default: %(default)s)",
     )
+    srv.add_argument(
+        "--access",
+        choices=("open", "metadata", "closed"),
+        default="open",
+        metavar="ACCESS",
+        help="who reads what in the web view: everything for anyone (open), descriptions for "
+        "anyone and the texts after logging in (metadata), nothing but /oai and the login "
+        "page without logging in (closed) (default: %(default)s)",
+    )
+    srv.add_argument("--users", type=Path, metavar="FILE", help="the users file people log in with")
+    srv.add_argument(
+        "--oai-formats",
+        metavar="LIST",
+        help="the OAI-PMH metadata formats served, comma-separated (default: all; with "
+        "--access closed: oai_dc)",
+    )
+
+    add = commands.add_parser(
+        "users-add",
+        help="(or 'users add') add a person who may log in to the web view, or a new password",
+    )
+    add.add_argument(
+        "name", metavar="NAME", help="the user's name: 1-64 letters, digits, '.', '_' or '-'"
+    )
+    add.add_argument("--admin", action="store_true", help="an administrator, who may withdraw bags")
+    add.add_argument(
+        "--users", type=Path, required=True, metavar="FILE", help="the users file to write"
+    )
 
     wd = commands.add_parser(
         "withdraw", help="move a bag out of the collection, leaving a tombstone for harvesters"
@@ -421,10 +449,13 @@ _AUDIT_VIEWS = {"history": "audit-history", "premis": "audit-premis"}
 
 
 def _normalise(argv: Sequence[str]) -> list[str]:
-    """'audit history ...' and 'audit premis ...' are the audit-history/-premis commands."""
+    """'audit history ...' and 'audit premis ...' are the audit-history/-premis commands;
+    'users add ...' is users-add."""
     args = list(argv)
     if len(args) >= 2 and args[0] == "audit" and args[1] in _AUDIT_VIEWS:
         return [_AUDIT_VIEWS[args[1]], *args[2:]]
+    if len(args) >= 2 and args[0] == "users" and args[1] == "add":
+        return ["users-add", *args[2:]]
     return args
 
 
@@ -546,6 +577,8 @@ def _run(args: argparse.Namespace) -> int:
         return _serve(args)
     if args.command == "withdraw":
         return _withdraw(args)
+    if args.command == "users-add":
+        return _users(args)
     if args.command == "export":
         return _export(args)
     if args.command == "ingest":
@@ -612,12 +645,24 @@ def _serve(args: argparse.Namespace) -> int:
     from archiver.oai.protocol import Config
 
     collection = Collection(args.collection)  # a folder, or exit 2 now
+    formats = (
+        [name.strip() for name in args.oai_formats.split(",") if name.strip()]
+        if args.oai_formats
+        else (["oai_dc"] if args.access == "closed" else None)
+    )
     options = {
         "repository_name": args.repository_name,
         "admin_emails": args.admin_email or (),
         "repository_identifier": args.repository_identifier or DEFAULT_IDENTIFIER,
         "page_size": args.page_size,
+        "formats": formats,
     }
+    if args.access != "open" and args.users is None:
+        raise UsageError(f"--access {args.access} needs --users FILE: who may log in")
+    if args.users is not None:
+        from archiver.web.users import load
+
+        load(args.users)  # a broken users file: exit 2 now
     configuration(collection, base_url="http://localhost/oai", **options)  # exit 2 now
 
     def configure(host: str, port: int) -> Config:
@@ -641,6 +686,12 @@ def _serve(args: argparse.Namespace) -> int:
         connection_limit=args.max_connections,
         announce=announce,
         access_log=sys.stderr,
+        view={
+            "access": args.access,
+            "users": args.users,
+            "ledger": collection.ledger_path,
+            "secure_cookies": bool(args.base_url and args.base_url.startswith("https:")),
+        },
     )
     return EXIT_OK
 
@@ -785,6 +836,25 @@ def _print_bag(result: BagResult, *, as_json: bool) -> None:
         print(f"  note: {one_line(note)}", file=sys.stderr)
     for warning in result.warnings:
         print(f"  warning: {one_line(warning)}", file=sys.stderr)
+
+
+def _users(args: argparse.Namespace) -> int:
+    """archiver users add: the password is asked twice on a terminal, else read from the
+    first line of stdin (never from the command line, where ps would show it)."""
+    import getpass
+
+    from archiver.web.users import add_user
+
+    if sys.stdin.isatty():
+        password = getpass.getpass(f"password for {args.name}: ")
+        if getpass.getpass("again: ") != password:
+            raise UsageError("the two passwords differ")
+    else:
+        password = sys.stdin.readline().rstrip("\r\n")
+    add_user(args.users, args.name, password, admin=args.admin)
+    role = "an administrator" if args.admin else "a reader"
+    print(f"archiver: {args.name} is {role} in {args.users}", file=sys.stderr)
+    return EXIT_OK
 
 
 def _withdraw(args: argparse.Namespace) -> int:

@@ -402,17 +402,17 @@ class Catalog:
     def described(self, bag_id: str) -> Row | None:
         return self.store.row("SELECT * FROM view WHERE id = ?", (bag_id,))
 
-    def search(self, words: str, limit: int) -> list[Hit]:
-        """The bags whose metadata or texts match ``words`` (every word; "a phrase" in
-        double quotes), best first, with a snippet of each: at most ``limit`` bags."""
+    def search(self, words: str, limit: int, *, texts: bool = True) -> list[Hit]:
+        """The bags whose metadata or (``texts``) texts match ``words`` (every word; "a
+        phrase" in double quotes), best first, with a snippet of each: at most ``limit``."""
         query = fts_query(words)
         if not query:
             return []
         rows = self.store.rows(
             "SELECT s.id, s.part, snippet(search, 2, ?, ?, '…', 16) AS snippet, "
             "v.title FROM search s JOIN view v ON v.id = s.id WHERE search MATCH ? "
-            "ORDER BY rank LIMIT ?",
-            (MARK_START, MARK_END, query, limit * 4),
+            "AND (? OR s.part = '') ORDER BY rank LIMIT ?",
+            (MARK_START, MARK_END, query, texts, limit * 4),
         )
         hits: dict[str, Hit] = {}
         for row in rows:

@@ -30,6 +30,7 @@ from archiver.collection import Collection
 from archiver.collection.catalog import Catalog
 from archiver.errors import UsageError
 from archiver.oai.protocol import Config, Provider
+from archiver.oai.records import FORMATS
 from archiver.xml import parsing
 
 StartResponse = Callable[..., Any]  # (status, headers[, exc_info])
@@ -83,9 +84,20 @@ def configuration(
     admin_emails: Sequence[str] = (),
     repository_identifier: str = DEFAULT_IDENTIFIER,
     page_size: int = 100,
+    formats: Sequence[str] | None = None,
 ) -> Config:
-    """The repository's OAI-PMH configuration, checked: UsageError naming every problem."""
+    """The repository's OAI-PMH configuration, checked: UsageError naming every problem.
+    ``formats``: the metadata prefixes served (None: all); oai_dc is always one (§3.4)."""
     problems = []
+    if formats is not None:
+        unknown = [name for name in formats if name not in FORMATS]
+        if unknown:
+            problems.append(
+                f"unknown metadata format {', '.join(map(repr, unknown))} "
+                f"(archiver serves {', '.join(FORMATS)})"
+            )
+        if "oai_dc" not in formats:
+            problems.append("oai_dc must be served: every OAI-PMH repository offers it")
     parts = urlsplit(base_url)
     if parts.scheme not in ("http", "https") or not parts.netloc or parts.query:
         problems.append(f"the base URL {base_url!r} must be an http(s) URL without a query")
@@ -103,7 +115,14 @@ def configuration(
     if problems:
         raise UsageError("; ".join(problems))
     name = repository_name or f"archiver collection {collection.path.resolve().name}"
-    return Config(base_url, name, emails, repository_identifier, page_size=page_size)
+    return Config(
+        base_url,
+        name,
+        emails,
+        repository_identifier,
+        page_size=page_size,
+        formats=None if formats is None else tuple(formats),
+    )
 
 
 class OAIApp:
@@ -478,6 +497,7 @@ def serve(
     connection_limit: int = CONNECTION_LIMIT,
     announce: Callable[[Config], None] | None = None,
     access_log: TextIO | None = None,
+    view: dict[str, Any] | None = None,
 ) -> None:
     """Run the production server (waitress) until interrupted; each request is logged to
     ``access_log`` in Common Log Format when one is given.
@@ -491,13 +511,16 @@ def serve(
     seconds; at most ``connection_limit`` are open at once (fewer if the process may not
     open that many files), the others wait in the listen backlog. waitress's warning that
     requests are queueing is logged once a minute at most (QueueWarnings).
+
+    Beside /oai the server answers the web view (archiver.web.app.view_app, given ``view``
+    as its options: access, users, ledger, secure_cookies).
     """
     from waitress.server import create_server
 
     from archiver.web.app import Site, view_app
 
     app = OAIApp(None, clock)
-    site = Site(app, view_app(catalog))
+    site = Site(app, view_app(catalog, clock=clock, **(view or {})))
     try:
         server = create_server(
             site if access_log is None else AccessLog(site, access_log, clock),

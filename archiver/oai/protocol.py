@@ -47,6 +47,8 @@ class Config:
     repository_identifier: str
     page_size: int = 100
     token_lifetime: int = 24 * 3600  # OVAL recommends at least 23 hours
+    # The metadata formats served (their prefixes); None: every format archiver offers.
+    formats: tuple[str, ...] | None = None
 
 
 # -- errors: the eight codes of §3.6, each a class, in one explicit table ------------------
@@ -156,6 +158,11 @@ class Provider:
         self.config = config
         self.collection = catalog.collection
         self.prefix = f"oai:{config.repository_identifier}:"
+        self.formats = {
+            prefix: fmt
+            for prefix, fmt in FORMATS.items()
+            if config.formats is None or prefix in config.formats
+        }
 
     # -- the envelope ------------------------------------------------------------------
 
@@ -331,10 +338,10 @@ class Provider:
     def _list_metadata_formats(
         self, arguments: dict[str, str], echo: dict[str, str], _now: datetime
     ) -> etree._Element:
-        names: Iterable[str] = FORMATS
+        names: Iterable[str] = self.formats
         if "identifier" in arguments:
             item = self._item(arguments["identifier"], echo)
-            names = [name for name in FORMATS if name in item.formats]
+            names = [name for name in self.formats if name in item.formats]
             if not names:
                 raise NoMetadataFormatsError(
                     f"no format is available for {arguments['identifier']}"
@@ -342,9 +349,9 @@ class Provider:
         listed = _element("ListMetadataFormats")
         for name in names:
             entry = _sub(listed, "metadataFormat")
-            _sub(entry, "metadataPrefix", FORMATS[name].prefix)
-            _sub(entry, "schema", FORMATS[name].schema)
-            _sub(entry, "metadataNamespace", FORMATS[name].namespace)
+            _sub(entry, "metadataPrefix", self.formats[name].prefix)
+            _sub(entry, "schema", self.formats[name].schema)
+            _sub(entry, "metadataNamespace", self.formats[name].namespace)
         return listed
 
     def _list_sets(
@@ -377,11 +384,11 @@ class Provider:
         prefix = arguments["metadataPrefix"]
         echo["metadataPrefix"] = prefix
         item = self._item(arguments["identifier"], echo)
-        if prefix not in FORMATS:
+        if prefix not in self.formats:
             raise CannotDisseminateFormatError(f"{prefix!r} is not a format of this repository")
         if not item.deleted and prefix not in item.formats:
             raise CannotDisseminateFormatError(f"{prefix!r} is not available for this item")
-        return _Records("GetRecord", FORMATS[prefix], [item])
+        return _Records("GetRecord", self.formats[prefix], [item])
 
     def _list_identifiers(
         self, arguments: dict[str, str], echo: dict[str, str], now: datetime
@@ -396,7 +403,7 @@ class Provider:
         self, arguments: dict[str, str], echo: dict[str, str], now: datetime
     ) -> _Records:
         prefix, items, token = self._list("ListRecords", arguments, echo, now)
-        return _Records("ListRecords", FORMATS[prefix], items, token)
+        return _Records("ListRecords", self.formats[prefix], items, token)
 
     # -- lists ---------------------------------------------------------------------------
 
@@ -463,7 +470,7 @@ class Provider:
             if name in arguments:
                 echo[name] = arguments[name]
         prefix = arguments["metadataPrefix"]
-        if prefix not in FORMATS:
+        if prefix not in self.formats:
             raise CannotDisseminateFormatError(f"{prefix!r} is not a format of this repository")
         spec = arguments.get("set")
         if spec is not None and not self.catalog.has_sets():

@@ -16,27 +16,34 @@ under exactly that path, so no request names a file outside a bag.
 
 from __future__ import annotations
 
+import hmac
 import logging
 import mimetypes
 import os
 import re
+import secrets
 import threading
-from collections import Counter
+import time
+from collections import Counter, deque
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
-from flask import Flask, abort, render_template, request, send_file
+from flask import Flask, abort, redirect, render_template, request, send_file, session, url_for
 from lxml import etree
 
 from archiver import layout
 from archiver.bagit.reader import Bag, read_bag
+from archiver.clock import Clock
+from archiver.collection import Collection
 from archiver.collection.bags import RECORDS_DIR
 from archiver.collection.catalog import MARK_END, MARK_START, Catalog, Filters
 from archiver.collection.ledger import LEDGER_FILE, BagCheck, BagStatus, Ledger
 from archiver.collection.withdrawal import Tombstone, tombstones
-from archiver.errors import ArchiverError
+from archiver.errors import ArchiverError, UsageError
+from archiver.web import users
+from archiver.web.users import User
 from archiver.xml import dc, premis
 
 _log = logging.getLogger("archiver.web")
@@ -49,16 +56,114 @@ _ORDERS = {"title": "title", "date": "date", "id": "identifier"}
 _TEXT_SUFFIXES = re.compile(r"\.(txt|text|md|csv|tsv|xml|html?|json)$", re.IGNORECASE)
 
 
-def view_app(catalog: Catalog, *, ledger: Path | None = None, oai_path: str = "/oai") -> Flask:
+def view_app(
+    catalog: Catalog,
+    *,
+    ledger: Path | None = None,
+    oai_path: str = "/oai",
+    access: str = "open",
+    users: Path | None = None,
+    secure_cookies: bool = False,
+    clock: Clock | None = None,
+) -> Flask:
     """The web view of the collection ``catalog`` indexes (a WSGI application); fixity
-    from the collection's ledger (``ledger``: where it is, when not in .archiver/)."""
+    from the collection's ledger (``ledger``: where it is, when not in .archiver/).
+
+    ``access``: "open" (anyone reads everything), "metadata" (descriptions for anyone, the
+    texts themselves for those logged in) or "closed" (nothing but the login page without
+    logging in). ``users``: the users file (archiver.web.users) people log in with;
+    ``secure_cookies`` when the view is reached over HTTPS."""
+    if access not in ACCESS:
+        raise UsageError(f"access is one of {', '.join(ACCESS)}, not {access!r}")
     app = Flask(__name__)
     fixity = Fixity(ledger or catalog.collection / RECORDS_DIR / LEDGER_FILE)
-    app.config["MAX_CONTENT_LENGTH"] = 64 << 10
+    people = People(users)
+    attempts = Attempts()
+    clock = clock or Clock.from_environment()
+    app.secret_key = hmac.new(catalog.secret(), b"archiver web session", "sha256").digest()
+    app.config.update(
+        SESSION_COOKIE_NAME="archiver_session",
+        SESSION_COOKIE_HTTPONLY=True,
+        SESSION_COOKIE_SAMESITE="Strict",
+        SESSION_COOKIE_SECURE=secure_cookies,
+        PERMANENT_SESSION_LIFETIME=SESSION_HOURS * 3600,
+    )
+
+    def user() -> User | None:
+        name = session.get("user")
+        return people.get(name) if isinstance(name, str) else None
+
+    def reads_texts() -> bool:
+        return access == "open" or user() is not None
+
+    def csrf_token() -> str:
+        token = session.get("csrf")
+        if not isinstance(token, str):
+            token = session["csrf"] = secrets.token_urlsafe(32)
+        return token
+
+    @app.before_request
+    def _guard() -> Any:
+        if request.method == "POST":
+            sent = request.form.get("csrf", "")
+            held = session.get("csrf")
+            if not isinstance(held, str) or not hmac.compare_digest(sent, held):
+                abort(403, description="This form has expired or did not come from this site.")
+        if access == "closed" and user() is None and request.endpoint not in _PUBLIC:
+            return redirect(url_for("login", next=request.full_path.rstrip("?")), 303)
+        return None
+
+    @app.route("/login", methods=["GET", "POST"])
+    def login() -> Any:
+        target = _local(request.values.get("next", ""))
+        if request.method == "GET":
+            return render_template("login.html", target=target, failed=False)
+        name = request.form.get("name", "")[:64]
+        client = request.remote_addr or ""
+        wait = attempts.wait(client, name)
+        if wait:
+            response = render_template("login.html", target=target, failed=True, wait=wait)
+            return response, 429, {"Retry-After": str(wait)}
+        found = people.check(name, request.form.get("password", ""))
+        if found is None:
+            attempts.failed(client, name)
+            return render_template("login.html", target=target, failed=True), 401
+        session.clear()
+        session.permanent = True
+        session["user"] = found.name
+        session["csrf"] = secrets.token_urlsafe(32)
+        return redirect(target, 303)
+
+    @app.post("/logout")
+    def logout() -> Any:
+        session.clear()
+        return redirect(url_for("collection"), 303)
+
+    @app.post("/bags/<bag_id>/withdraw")
+    def withdraw(bag_id: str) -> Any:
+        _admin(user())
+        reason = " ".join(request.form.get("reason", "").split())[:1000]
+        if not reason:
+            abort(400, description="A withdrawal needs a reason.")
+        if catalog.item(bag_id) is None:
+            abort(404)
+        try:
+            Collection(catalog.collection).withdraw(bag_id, reason=reason, clock=clock)
+        except ArchiverError as exc:
+            abort(409, description=str(exc))
+        catalog.refresh(clock.now())
+        return redirect(url_for("bag", bag_id=bag_id), 303)
 
     @app.context_processor
     def _site() -> dict[str, Any]:
-        return {"oai_path": oai_path, "collection_name": catalog.collection.resolve().name}
+        return {
+            "oai_path": oai_path,
+            "collection_name": catalog.collection.resolve().name,
+            "user": user(),
+            "csrf_token": csrf_token,
+        }
+
+    app.config["MAX_CONTENT_LENGTH"] = 64 << 10
 
     @app.get("/")
     def collection() -> Any:
@@ -103,10 +208,12 @@ def view_app(catalog: Catalog, *, ledger: Path | None = None, oai_path: str = "/
     @app.get("/search")
     def search() -> Any:
         words = request.args.get("q", "")[:500]
-        hits = catalog.search(words, SEARCH_HITS) if words.strip() else []
+        texts = reads_texts()
+        hits = catalog.search(words, SEARCH_HITS, texts=texts) if words.strip() else []
         return render_template(
             "search.html",
             words=words,
+            texts=texts,
             hits=[(hit, _marked(hit.snippet)) for hit in hits],
         )
 
@@ -127,6 +234,7 @@ def view_app(catalog: Catalog, *, ledger: Path | None = None, oai_path: str = "/
         ]
         return render_template(
             "one-bag.html",
+            texts=reads_texts(),
             timeline=_timeline(found, fixity.checks(bag_id)),
             fixity=fixity.latest().get(bag_id),
             bag_id=bag_id,
@@ -140,6 +248,8 @@ def view_app(catalog: Catalog, *, ledger: Path | None = None, oai_path: str = "/
     @app.get("/bags/<bag_id>/<path:path>")
     def bag_file(bag_id: str, path: str) -> Any:
         found = _live_bag(catalog, bag_id)
+        if path.startswith("data/") and not reads_texts():
+            return redirect(url_for("login", next=request.full_path.rstrip("?")), 303)
         size = found.inventory.size_of(path)
         if size is None:
             abort(404)
@@ -200,7 +310,8 @@ def view_app(catalog: Catalog, *, ledger: Path | None = None, oai_path: str = "/
     def failed(error: Exception) -> Any:
         code = getattr(error, "code", None)
         if isinstance(code, int) and 400 <= code < 500:
-            return render_template("error.html", code=code, message=str(error)), code
+            message = getattr(error, "description", None) or "Refused"
+            return render_template("error.html", code=code, message=message), code
         _log.exception("web view request failed")
         return render_template("error.html", code=500, message="Internal error"), 500
 
@@ -216,6 +327,102 @@ def view_app(catalog: Catalog, *, ledger: Path | None = None, oai_path: str = "/
         return response
 
     return app
+
+
+ACCESS = ("open", "metadata", "closed")
+SESSION_HOURS = 8
+# What a closed view shows without logging in.
+_PUBLIC = frozenset({"login", "static"})
+
+
+class People:
+    """The users file, read again when it changes."""
+
+    def __init__(self, path: Path | None) -> None:
+        self.path = path
+        self._lock = threading.Lock()
+        self._seen: tuple[int, int] | None = None
+        self._users: dict[str, dict[str, object]] = {}
+        if path is not None:
+            users.load(path)  # a broken file: exit 2 before the server starts
+
+    def _current(self) -> dict[str, dict[str, object]]:
+        if self.path is None:
+            return {}
+        with self._lock:
+            try:
+                info = os.stat(self.path)
+                signature = (info.st_mtime_ns, info.st_size)
+            except OSError:
+                return {}
+            if signature != self._seen:
+                try:
+                    self._users = users.load(self.path)
+                except UsageError:
+                    _log.warning("cannot read the users file %s", self.path)
+                    self._users = {}
+                self._seen = signature
+            return self._users
+
+    def get(self, name: str) -> User | None:
+        entry = self._current().get(name)
+        return None if entry is None else User(name, entry.get("admin") is True)
+
+    def check(self, name: str, password: str) -> User | None:
+        return users.check_password(self._current(), name, password)
+
+
+class Attempts:
+    """Failed logins, by client address and by user name: after FAILURES within WINDOW
+    seconds, either one waits until the oldest of them is that old."""
+
+    FAILURES = 5
+    WINDOW = 900.0
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._failed: dict[str, deque[float]] = {}
+
+    def _keys(self, client: str, name: str) -> tuple[str, str]:
+        return f"client:{client}", f"name:{name}"
+
+    def wait(self, client: str, name: str) -> int:
+        """Seconds either must wait before trying again; 0 when they may."""
+        now = time.monotonic()
+        longest = 0.0
+        with self._lock:
+            for key in self._keys(client, name):
+                times = self._failed.get(key)
+                if times is None:
+                    continue
+                while times and now - times[0] > self.WINDOW:
+                    times.popleft()
+                if not times:
+                    del self._failed[key]
+                elif len(times) >= self.FAILURES:
+                    longest = max(longest, self.WINDOW - (now - times[0]))
+        return int(longest) + 1 if longest else 0
+
+    def failed(self, client: str, name: str) -> None:
+        now = time.monotonic()
+        with self._lock:
+            if len(self._failed) > 100_000:  # a flood of names: forget the oldest
+                self._failed.pop(next(iter(self._failed)))
+            for key in self._keys(client, name):
+                times = self._failed.setdefault(key, deque(maxlen=self.FAILURES))
+                times.append(now)
+
+
+def _admin(found: User | None) -> None:
+    if found is None or not found.admin:
+        abort(403, description="Only an administrator may do this.")
+
+
+def _local(target: str) -> str:
+    """Where to go after logging in: a path on this site, never another site's address."""
+    if not target.startswith("/") or target.startswith("//") or "\\" in target:
+        return "/"
+    return target
 
 
 FACETS = {

@@ -1,0 +1,239 @@
+"""Who reads what in the web view: users, logging in, sessions, CSRF, the three access
+modes, an administrator's withdrawal, failed logins slowed down."""
+
+from __future__ import annotations
+
+import re
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from archiver.collection import Collection
+from archiver.errors import UsageError
+from archiver.packing import make_bag
+from archiver.web.app import Attempts, view_app
+from archiver.web.users import add_user, check_password, load
+from tests.conftest import SAMPLE_RECORD, SAMPLE_TEXT
+from tests.test_web import _clock
+
+REPO = Path(__file__).resolve().parent.parent
+PASSWORD = "correct horse battery"
+
+
+@pytest.fixture
+def made(tmp_path: Path) -> dict[str, Path]:
+    col = tmp_path / "collection"
+    make_bag([SAMPLE_TEXT], col, record=SAMPLE_RECORD, bag_id="sample", clock=_clock())
+    users = tmp_path / "users.json"
+    add_user(users, "ana", PASSWORD, admin=True)
+    add_user(users, "ben", PASSWORD + "!")
+    return {"collection": col, "users": users}
+
+
+def _client(made: dict[str, Path], access: str) -> Any:
+    catalog = Collection(made["collection"]).catalog()
+    catalog.refresh(_clock().now())
+    return view_app(catalog, access=access, users=made["users"], clock=_clock()).test_client()
+
+
+def _csrf(client: Any, url: str = "/login") -> str:
+    page = client.get(url).get_data(as_text=True)
+    found = re.search(r'name="csrf" value="([^"]+)"', page)
+    assert found is not None, page
+    return found.group(1)
+
+
+def _login(client: Any, name: str, password: str) -> Any:
+    token = _csrf(client)
+    return client.post(
+        "/login", data={"csrf": token, "name": name, "password": password, "next": "/"}
+    )
+
+
+def test_passwords_are_stored_as_argon2_hashes_and_checked(made: dict[str, Path]) -> None:
+    text = made["users"].read_text()
+    assert PASSWORD not in text and "$argon2id$" in text
+    assert made["users"].stat().st_mode & 0o777 == 0o600
+    users = load(made["users"])
+    found = check_password(users, "ana", PASSWORD)
+    assert found is not None and found.admin
+    assert check_password(users, "ana", "wrong password") is None
+    assert check_password(users, "nobody", PASSWORD) is None
+    with pytest.raises(UsageError):
+        add_user(made["users"], "bad name", PASSWORD)
+    with pytest.raises(UsageError):
+        add_user(made["users"], "carl", "short")
+
+
+def test_archiver_users_add_reads_the_password_from_stdin(tmp_path: Path) -> None:
+    users = tmp_path / "people.json"
+    run = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "archiver",
+            "users",
+            "add",
+            "dora",
+            "--admin",
+            "--users",
+            str(users),
+        ],
+        input=PASSWORD + "\n",
+        capture_output=True,
+        text=True,
+        cwd=REPO,
+        check=False,
+    )
+    assert run.returncode == 0, run.stderr
+    assert "dora is an administrator" in run.stderr
+    found = check_password(load(users), "dora", PASSWORD)
+    assert found is not None and found.admin
+
+
+def test_logging_in_and_out_with_a_strict_http_only_session(made: dict[str, Path]) -> None:
+    client = _client(made, "open")
+    response = _login(client, "ana", PASSWORD)
+    assert response.status_code == 303 and response.headers["Location"] == "/"
+    cookie = response.headers["Set-Cookie"]
+    assert "HttpOnly" in cookie and "SameSite=Strict" in cookie
+    page = client.get("/").get_data(as_text=True)
+    assert "ana (administrator)" in page
+    token = re.search(r'name="csrf" value="([^"]+)"', page)
+    assert token is not None
+    assert client.post("/logout", data={"csrf": token.group(1)}).status_code == 303
+    assert "Log in" in client.get("/").get_data(as_text=True)
+
+
+def test_a_wrong_password_is_refused_and_repeated_failures_wait(made: dict[str, Path]) -> None:
+    client = _client(made, "open")
+    codes = [
+        _login(client, "ana", "not the password").status_code for _ in range(Attempts.FAILURES)
+    ]
+    assert codes == [401] * Attempts.FAILURES
+    slowed = _login(client, "ana", PASSWORD)  # even the right password waits now
+    assert slowed.status_code == 429
+    assert int(slowed.headers["Retry-After"]) > 0
+
+
+def test_a_post_without_the_csrf_token_is_refused(made: dict[str, Path]) -> None:
+    client = _client(made, "open")
+    assert _login(client, "ana", PASSWORD).status_code == 303
+    refused = client.post("/bags/sample/withdraw", data={"reason": "no token"})
+    assert refused.status_code == 403
+    refused = client.post("/bags/sample/withdraw", data={"reason": "forged", "csrf": "x" * 43})
+    assert refused.status_code == 403
+    assert (made["collection"] / "sample").is_dir()  # nothing happened
+    fresh = _client(made, "open")  # no session at all
+    assert fresh.post("/login", data={"name": "ana", "password": PASSWORD}).status_code == 403
+
+
+def test_an_administrator_withdraws_a_bag_and_a_reader_may_not(made: dict[str, Path]) -> None:
+    reader = _client(made, "open")
+    assert _login(reader, "ben", PASSWORD + "!").status_code == 303
+    page = reader.get("/bags/sample").get_data(as_text=True)
+    assert "Withdraw this bag" not in page
+    token = _csrf(reader, "/bags/sample")
+    refused = reader.post("/bags/sample/withdraw", data={"csrf": token, "reason": "mine"})
+    assert refused.status_code == 403
+    admin = _client(made, "open")
+    assert _login(admin, "ana", PASSWORD).status_code == 303
+    token = _csrf(admin, "/bags/sample")
+    done = admin.post("/bags/sample/withdraw", data={"csrf": token, "reason": "a duplicate"})
+    assert done.status_code == 303 and done.headers["Location"] == "/bags/sample"
+    gone = admin.get("/bags/sample")
+    assert gone.status_code == 410 and "a duplicate" in gone.get_data(as_text=True)
+    assert not (made["collection"] / "sample").exists()
+
+
+def test_metadata_access_keeps_the_texts_for_readers_who_logged_in(
+    made: dict[str, Path],
+) -> None:
+    client = _client(made, "metadata")
+    assert client.get("/bags/sample").status_code == 200
+    text = "/bags/sample/data/a-giant-step-for-peace.txt"
+    for url in (text, text + "?download"):
+        response = client.get(url)
+        assert response.status_code == 303 and "/login" in response.headers["Location"]
+    found = client.get("/search?q=peace").get_data(as_text=True)
+    assert "in the descriptions" in found
+    assert "data/a-giant-step-for-peace.txt" not in found  # no snippet of the text itself
+    assert _login(client, "ben", PASSWORD + "!").status_code == 303
+    assert client.get(text).status_code == 200
+    found = client.get("/search?q=sanctions").get_data(as_text=True)
+    assert "1 bag found" in found
+
+
+def test_closed_access_shows_nothing_but_the_login_page(made: dict[str, Path]) -> None:
+    client = _client(made, "closed")
+    for url in ("/", "/search?q=peace", "/bags/sample", "/bags/sample/metadata/dc.xml"):
+        response = client.get(url)
+        assert response.status_code == 303, url
+        assert response.headers["Location"].startswith("/login?next=")
+    assert client.get("/login").status_code == 200
+    style = client.get("/static/style.css")
+    style.close()
+    assert style.status_code == 200
+    assert _login(client, "ben", PASSWORD + "!").status_code == 303
+    assert client.get("/bags/sample").status_code == 200
+
+
+@pytest.mark.parametrize(
+    "target", ["https://evil.example/", "//evil.example/", "/\\\\evil.example", "javascript:x"]
+)
+def test_after_logging_in_no_target_leads_off_the_site(made: dict[str, Path], target: str) -> None:
+    client = _client(made, "open")
+    token = _csrf(client)
+    response = client.post(
+        "/login", data={"csrf": token, "name": "ana", "password": PASSWORD, "next": target}
+    )
+    assert response.status_code == 303 and response.headers["Location"] == "/"
+
+
+def test_a_closed_repository_serves_oai_dc_only_unless_told(made: dict[str, Path]) -> None:
+    from lxml import etree
+
+    from archiver.oai.app import configuration
+    from archiver.oai.protocol import Provider
+
+    collection = Collection(made["collection"])
+    catalog = collection.catalog()
+    catalog.refresh(_clock().now())
+    ns = {"o": "http://www.openarchives.org/OAI/2.0/"}
+
+    def ask(formats: list[str] | None, *pairs: tuple[str, str]) -> etree._Element:
+        config = configuration(collection, base_url="http://x.example/oai", formats=formats)
+        return etree.fromstring(Provider(catalog, config).respond(list(pairs), _clock().now()))
+
+    listed = ask(["oai_dc"], ("verb", "ListMetadataFormats"))
+    assert listed.xpath("//o:metadataPrefix/text()", namespaces=ns) == ["oai_dc"]
+    refused = ask(
+        ["oai_dc"],
+        ("verb", "GetRecord"),
+        ("identifier", "oai:archiver.local:sample"),
+        ("metadataPrefix", "mets"),
+    )
+    assert refused.xpath("//o:error/@code", namespaces=ns) == ["cannotDisseminateFormat"]
+    every = ask(None, ("verb", "ListMetadataFormats"))
+    assert len(every.xpath("//o:metadataPrefix", namespaces=ns)) > 1
+    with pytest.raises(UsageError, match="oai_dc must be served"):
+        configuration(collection, base_url="http://x.example/oai", formats=["mets"])
+    with pytest.raises(UsageError, match="unknown metadata format 'marc'"):
+        configuration(collection, base_url="http://x.example/oai", formats=["oai_dc", "marc"])
+
+
+def test_serve_with_access_but_no_users_is_exit_2(made: dict[str, Path]) -> None:
+    run = subprocess.run(
+        [sys.executable, "-m", "archiver", "serve", str(made["collection"]), "--access", "closed"],
+        capture_output=True,
+        text=True,
+        cwd=REPO,
+        check=False,
+        timeout=60,
+    )
+    assert run.returncode == 2
+    assert "--access closed needs --users FILE" in run.stderr
+    assert "Traceback" not in run.stderr
