@@ -14,6 +14,8 @@ from urllib.parse import urljoin
 
 import pytest
 from selenium.webdriver.common.by import By
+from selenium.webdriver.support import expected_conditions as shown
+from selenium.webdriver.support.ui import WebDriverWait
 
 from archiver.packing import make_bag
 from archiver.web.users import add_user
@@ -56,6 +58,14 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
             driver.quit()
 
 
+def _wait(driver: Any, css: str) -> Any:
+    """The element ``css`` finds once the page that has it has loaded (a form's submission
+    may return before the next page is there)."""
+    return WebDriverWait(driver, 30).until(
+        shown.presence_of_element_located((By.CSS_SELECTOR, css))
+    )
+
+
 def _open(site: dict[str, Any], path: str) -> Any:
     driver = site["driver"]
     driver.get(urljoin(site["base"], path))
@@ -77,6 +87,7 @@ def test_the_search_form_finds_a_word_in_the_texts(site: dict[str, Any]) -> None
     field = driver.find_element(By.ID, "q")
     field.send_keys("sanctions")
     field.submit()
+    _wait(driver, ".snippet mark")
     assert "/search?q=sanctions" in driver.current_url
     marks = [m.text.lower() for m in driver.find_elements(By.CSS_SELECTOR, ".snippet mark")]
     assert "sanctions" in marks
@@ -85,9 +96,11 @@ def test_the_search_form_finds_a_word_in_the_texts(site: dict[str, Any]) -> None
 def test_a_bag_shows_its_timeline_and_a_text_reads(site: dict[str, Any]) -> None:
     driver = _open(site, "/")
     driver.find_element(By.LINK_TEXT, "A giant step for peace").click()
+    _wait(driver, "ol.timeline li")
     events = [li.text for li in driver.find_elements(By.CSS_SELECTOR, "ol.timeline li")]
     assert any("packing: success" in e for e in events)
     driver.find_element(By.LINK_TEXT, "data/a-giant-step-for-peace.txt").click()
+    _wait(driver, "ol.lines li")
     lines = driver.find_elements(By.CSS_SELECTOR, "ol.lines li")
     assert len(lines) > 10
     assert "peace" in driver.find_element(By.CSS_SELECTOR, "ol.lines").text.lower()
@@ -98,11 +111,16 @@ def _log_in(site: dict[str, Any], name: str) -> Any:
     driver.find_element(By.ID, "name").send_keys(name)
     driver.find_element(By.ID, "password").send_keys(PASSWORD)
     driver.find_element(By.CSS_SELECTOR, "form.login button").click()
+    _wait(driver, "form.account")
     return driver
 
 
 def _log_out(driver: Any) -> None:
     driver.find_element(By.CSS_SELECTOR, "form.account button").click()
+    _wait(driver, "form.search")
+    WebDriverWait(driver, 30).until(
+        shown.invisibility_of_element_located((By.CSS_SELECTOR, "form.account"))
+    )
 
 
 def test_a_reader_cannot_withdraw_and_an_administrator_can(site: dict[str, Any]) -> None:
@@ -115,6 +133,9 @@ def test_a_reader_cannot_withdraw_and_an_administrator_can(site: dict[str, Any])
     driver = _open(site, "/bags/spare")
     driver.find_element(By.ID, "reason").send_keys("deposited twice")
     driver.find_element(By.XPATH, "//form[contains(@action, '/withdraw')]//button").click()
+    WebDriverWait(driver, 30).until(
+        shown.text_to_be_present_in_element((By.TAG_NAME, "h1"), "Withdrawn")
+    )
     assert driver.find_element(By.TAG_NAME, "h1").text == "Withdrawn"
     assert "deposited twice" in driver.find_element(By.TAG_NAME, "main").text
     _log_out(driver)
