@@ -231,3 +231,32 @@ def test_fixity_results_are_listed_faceted_and_on_the_bag_timeline(
     assert timeline.index("<strong>packing</strong>") < timeline.index("fixity check")
     assert timeline.count("<strong>fixity check</strong>") == 2
     assert "<strong>fixity check</strong>: damaged" in timeline
+
+
+def test_the_whole_bag_downloads_as_a_zip_or_tar_made_on_the_fly(
+    site: dict[str, Any], tmp_path: Path
+) -> None:
+    import io
+    import zipfile
+
+    from archiver.validation import validate_bag
+
+    client = site["client"]
+    response = client.get("/bags/sample.zip")
+    data = response.get_data()
+    response.close()
+    assert response.status_code == 200
+    assert response.headers["Content-Disposition"] == 'attachment; filename="sample.zip"'
+    with zipfile.ZipFile(io.BytesIO(data)) as archive:
+        names = archive.namelist()
+        assert names[:2] == ["sample/", "sample/bagit.txt"]
+        stored = site["path"] / "sample" / "data" / "a-giant-step-for-peace.txt"
+        assert archive.read("sample/data/a-giant-step-for-peace.txt") == stored.read_bytes()
+    response = client.get("/bags/sample.tar")
+    (tmp_path / "sample.tar").write_bytes(response.get_data())
+    response.close()
+    assert validate_bag(tmp_path / "sample.tar").valid
+    code, _, _ = _get(site, "/bags/leaving.zip")
+    assert code == 410
+    code, _, _ = _get(site, "/bags/nothing.tar")
+    assert code == 404

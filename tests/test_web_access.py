@@ -155,7 +155,7 @@ def test_metadata_access_keeps_the_texts_for_readers_who_logged_in(
     client = _client(made, "metadata")
     assert client.get("/bags/sample").status_code == 200
     text = "/bags/sample/data/a-giant-step-for-peace.txt"
-    for url in (text, text + "?download"):
+    for url in (text, text + "?download", "/bags/sample.zip", "/bags/sample.tar"):
         response = client.get(url)
         assert response.status_code == 303 and "/login" in response.headers["Location"]
     found = client.get("/search?q=peace").get_data(as_text=True)
@@ -237,3 +237,29 @@ def test_serve_with_access_but_no_users_is_exit_2(made: dict[str, Path]) -> None
     assert run.returncode == 2
     assert "--access closed needs --users FILE" in run.stderr
     assert "Traceback" not in run.stderr
+
+
+def test_an_administrator_starts_an_audit_and_reads_its_report(made: dict[str, Path]) -> None:
+    import time
+
+    reader = _client(made, "open")
+    assert reader.get("/audits").status_code == 403
+    assert _login(reader, "ben", PASSWORD + "!").status_code == 303
+    assert reader.get("/audits").status_code == 403
+    admin = _client(made, "open")
+    assert _login(admin, "ana", PASSWORD).status_code == 303
+    assert "never been audited" in admin.get("/audits").get_data(as_text=True)
+    assert admin.post("/audits", data={}).status_code == 403  # no CSRF token
+    token = _csrf(admin, "/audits")
+    assert admin.post("/audits", data={"csrf": token}).status_code == 303
+    deadline = time.monotonic() + 60
+    page = ""
+    while time.monotonic() < deadline:
+        page = admin.get("/audits").get_data(as_text=True)
+        if "Run 1" in page and "is running" not in page:
+            break
+        time.sleep(0.1)
+    assert '<span class="status-new">1 new</span>' in page
+    report = admin.get("/audits/1").get_data(as_text=True)
+    assert 'href="/bags/sample"' in report and "status-new" in report
+    assert admin.get("/audits/99").status_code == 404

@@ -1015,14 +1015,100 @@ def write_archive(root: Path, top: str, target: Path, kind: str, style: Style = 
     modification time (or ``style.mtime``), owner 0, modes 644 and 755, nothing of this
     machine recorded. The file is flushed to disk before this returns. Every archive
     archiver writes is written here: ``bag --serialize`` and the exports alike."""
-    entries = [e for e in _archive_order(root) if style.folders or not stat.S_ISDIR(e[1].st_mode)]
     with open(target, "xb") as raw:
-        if kind == "zip":
-            _write_zip(root, top, entries, raw, style)
-        else:
-            _write_tar(root, top, entries, raw, style, compressed=kind == "tgz")
+        _write(root, top, raw, kind, style)
         raw.flush()
         os.fsync(raw.fileno())
+
+
+def stream_archive(root: Path, top: str, kind: str, style: Style = Style()) -> Iterator[bytes]:
+    """The archive write_archive would write of ``root``, as its bytes, while it is made (a
+    download that starts at once, with nothing on disk): the same members in the same
+    order (a zip's sizes and CRCs follow each member, in data descriptors, as a stream
+    cannot go back to write them before it). A thread writes it into a
+    bounded pipe: memory stays at a few chunks whatever the bag's size. Closing the
+    iterator early (the client went away) ends the thread."""
+    pipe = _Pipe()
+
+    def make() -> None:
+        try:
+            _write(root, top, cast("IO[bytes]", pipe), kind, style)
+        except BaseException as exc:  # the reader gets it (or went away)
+            pipe.fail(exc)
+        else:
+            pipe.finish()
+
+    writer = threading.Thread(target=make, name="archiver-archive-stream", daemon=True)
+    writer.start()
+    try:
+        yield from pipe.chunks()
+    finally:
+        pipe.abandon()
+        writer.join()
+
+
+def _write(root: Path, top: str, raw: IO[bytes], kind: str, style: Style) -> None:
+    entries = [e for e in _archive_order(root) if style.folders or not stat.S_ISDIR(e[1].st_mode)]
+    if kind == "zip":
+        _write_zip(root, top, entries, raw, style)
+    else:
+        _write_tar(root, top, entries, raw, style, compressed=kind == "tgz")
+
+
+class _Pipe(io.RawIOBase):
+    """A write-only stream whose bytes a reader takes as chunks, a few at most waiting."""
+
+    def __init__(self) -> None:
+        import queue
+
+        self._queue: queue.Queue[bytes | BaseException | None] = queue.Queue(maxsize=8)
+        self._written = 0
+        self._abandoned = threading.Event()
+
+    def writable(self) -> bool:
+        return True
+
+    def tell(self) -> int:  # tarfile and zipfile ask where they start; no seek is offered
+        return self._written
+
+    def write(self, data: bytes | bytearray | memoryview) -> int:  # type: ignore[override]
+        block = bytes(data)
+        self._put(block)
+        self._written += len(block)
+        return len(block)
+
+    def _put(self, item: bytes | BaseException | None) -> None:
+        import queue
+
+        while True:
+            if self._abandoned.is_set():
+                raise OSError(errno.EPIPE, "the reader went away")
+            try:
+                self._queue.put(item, timeout=0.2)
+                return
+            except queue.Full:
+                continue
+
+    def finish(self) -> None:
+        with contextlib.suppress(OSError):
+            self._put(None)
+
+    def fail(self, exc: BaseException) -> None:
+        with contextlib.suppress(OSError):
+            self._put(exc)
+
+    def abandon(self) -> None:
+        self._abandoned.set()
+
+    def chunks(self) -> Iterator[bytes]:
+        while True:
+            item = self._queue.get()
+            if item is None:
+                return
+            if isinstance(item, BaseException):
+                raise OSError(f"the archive could not be made: {item}") from item
+            if item:
+                yield item
 
 
 def _archive_order(root: Path) -> list[tuple[str, os.stat_result]]:

@@ -34,12 +34,14 @@ from flask import Flask, abort, redirect, render_template, request, send_file, s
 from lxml import etree
 
 from archiver import layout
+from archiver.bagit import archives
 from archiver.bagit.reader import Bag, read_bag
 from archiver.clock import Clock
-from archiver.collection import Collection
+from archiver.collection import Collection, bags
 from archiver.collection.bags import RECORDS_DIR
 from archiver.collection.catalog import MARK_END, MARK_START, Catalog, Filters
 from archiver.collection.ledger import LEDGER_FILE, BagCheck, BagStatus, Ledger
+from archiver.collection.report import history
 from archiver.collection.withdrawal import Tombstone, tombstones
 from archiver.errors import ArchiverError, UsageError
 from archiver.web import users
@@ -78,8 +80,9 @@ def view_app(
     app = Flask(__name__)
     fixity = Fixity(ledger or catalog.collection / RECORDS_DIR / LEDGER_FILE)
     people = People(users)
-    attempts = Attempts()
     clock = clock or Clock.from_environment()
+    audits = Audits(catalog, fixity.path, clock)
+    attempts = Attempts()
     app.secret_key = hmac.new(catalog.secret(), b"archiver web session", "sha256").digest()
     app.config.update(
         SESSION_COOKIE_NAME="archiver_session",
@@ -153,6 +156,25 @@ def view_app(
             abort(409, description=str(exc))
         catalog.refresh(clock.now())
         return redirect(url_for("bag", bag_id=bag_id), 303)
+
+    @app.route("/audits", methods=["GET", "POST"])
+    def audit_runs() -> Any:
+        _admin(user())
+        if request.method == "POST":
+            audits.start()
+            return redirect(url_for("audit_runs"), 303)
+        runs = fixity.read(lambda ledger: history(ledger)["runs"]) or []
+        return render_template(
+            "audits.html", runs=list(reversed(runs)), running=audits.running, error=audits.error
+        )
+
+    @app.get("/audits/<int:run>")
+    def audit_run(run: int) -> Any:
+        _admin(user())
+        checks = fixity.read(lambda ledger: ledger.run_checks(run))
+        if not checks:
+            abort(404)
+        return render_template("audit-run.html", run=run, checks=checks)
 
     @app.context_processor
     def _site() -> dict[str, Any]:
@@ -244,6 +266,28 @@ def view_app(
             files=files,
             documents=[d for d in DOCUMENTS if d in found.inventory.tags],
         )
+
+    @app.get("/bags/<bag_id>.<any(zip, tar):kind>")
+    def bag_archive(bag_id: str, kind: str) -> Any:
+        """The whole bag as one .zip or .tar, made while it downloads (a bag kept as an
+        archive of that kind is sent as it is kept)."""
+        _live_bag(catalog, bag_id)
+        if not reads_texts():
+            return redirect(url_for("login", next=request.full_path.rstrip("?")), 303)
+        place = bags.locate(catalog.collection, bag_id)
+        if place is None:
+            abort(404)
+        name = f"{bag_id}.{kind}"
+        if place.archived:
+            if place.path.name != name:
+                abort(404, description=f"This bag is kept as {place.path.name}.")
+            return send_file(place.path, as_attachment=True, download_name=name, conditional=True)
+        body = archives.stream_archive(place.path, bag_id, kind)
+        response = app.response_class(
+            body, mimetype="application/zip" if kind == "zip" else "application/x-tar"
+        )
+        response.headers["Content-Disposition"] = f'attachment; filename="{name}"'
+        return response
 
     @app.get("/bags/<bag_id>/<path:path>")
     def bag_file(bag_id: str, path: str) -> Any:
@@ -461,14 +505,15 @@ class Fixity:
         with self._lock:
             signature = self._signature()
             if signature != self._seen:
-                self._latest = self._read(lambda ledger: ledger.latest_checks()) or {}
+                self._latest = self.read(lambda ledger: ledger.latest_checks()) or {}
                 self._seen = signature
             return self._latest
 
     def checks(self, bag_id: str) -> list[BagCheck]:
-        return self._read(lambda ledger: ledger.bag_checks(bag_id)) or []
+        return self.read(lambda ledger: ledger.bag_checks(bag_id)) or []
 
-    def _read(self, what: Callable[[Ledger], Any]) -> Any:
+    def read(self, what: Callable[[Ledger], Any]) -> Any:
+        """What ``what`` reads of the ledger; None when there is none or it is unreadable."""
         if not self.path.exists():
             return None
         try:
@@ -483,6 +528,43 @@ class Fixity:
             return None
         finally:
             ledger.close()
+
+
+class Audits:
+    """Audits an administrator starts from the view: one at a time, on a thread of the
+    server, recorded in the ledger like any other (a CLI audit running meanwhile holds
+    the ledger, and this one then says so)."""
+
+    def __init__(self, catalog: Catalog, ledger: Path, clock: Clock) -> None:
+        self.catalog = catalog
+        self.ledger = ledger
+        self.clock = clock
+        self._lock = threading.Lock()
+        self._thread: threading.Thread | None = None
+        self.error: str | None = None
+
+    @property
+    def running(self) -> bool:
+        return self._thread is not None and self._thread.is_alive()
+
+    def start(self) -> bool:
+        """Start an audit of the collection; False when one started here is running."""
+        with self._lock:
+            if self.running:
+                return False
+            self.error = None
+            self._thread = threading.Thread(target=self._run, name="archiver-web-audit")
+            self._thread.start()
+            return True
+
+    def _run(self) -> None:
+        try:
+            Collection(self.catalog.collection, ledger=self.ledger).audit(clock=self.clock)
+        except ArchiverError as exc:
+            self.error = str(exc)
+        except Exception as exc:  # a bug: logged, and said on the page, never lost
+            _log.exception("audit started from the web view failed")
+            self.error = f"the audit failed: {type(exc).__name__}"
 
 
 def _status(latest: dict[str, tuple[BagStatus, str]], bag_id: str) -> str:
