@@ -260,3 +260,25 @@ def test_the_whole_bag_downloads_as_a_zip_or_tar_made_on_the_fly(
     assert code == 410
     code, _, _ = _get(site, "/bags/nothing.tar")
     assert code == 404
+
+
+def test_a_bag_indexed_again_replaces_its_rows_of_the_index(site: dict[str, Any]) -> None:
+    """A changed bag is read again: its description and texts replace the old ones in the
+    full-text index (found by rowid range), never added beside them."""
+    catalog = site["catalog"]
+    dc_xml = site["path"] / "sample" / "metadata" / "dc.xml"
+
+    def rows(word: str) -> int:
+        found = catalog.store.rows(
+            "SELECT count(*) AS n FROM search WHERE id = 'sample' AND search MATCH ?", (word,)
+        )
+        return int(found[0]["n"])
+
+    before = catalog.store.rows("SELECT count(*) AS n FROM search WHERE id = 'sample'")[0]["n"]
+    dc_xml.write_text(dc_xml.read_text().replace("A giant step", "A giant stride"))
+    assert catalog.refresh(_clock().now()) == 1
+    after = catalog.store.rows("SELECT count(*) AS n FROM search WHERE id = 'sample'")[0]["n"]
+    assert after == before == 2
+    assert rows("stride") == 1
+    _, body, _ = _get(site, "/search?q=stride")
+    assert "1 bag found" in body
