@@ -30,7 +30,17 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
-from flask import Flask, abort, redirect, render_template, request, send_file, session, url_for
+from flask import (
+    Flask,
+    abort,
+    g,
+    redirect,
+    render_template,
+    request,
+    send_file,
+    session,
+    url_for,
+)
 from lxml import etree
 
 from archiver import layout
@@ -107,6 +117,7 @@ def view_app(
 
     @app.before_request
     def _guard() -> Any:
+        g.started = time.perf_counter()
         if request.method == "POST":
             sent = request.form.get("csrf", "")
             held = session.get("csrf")
@@ -368,6 +379,10 @@ def view_app(
         )
         response.headers.setdefault("X-Content-Type-Options", "nosniff")
         response.headers.setdefault("Referrer-Policy", "same-origin")
+        started = g.get("started")
+        if started is not None:  # the time this process took (to the first byte, streamed)
+            spent = (time.perf_counter() - started) * 1000
+            response.headers["Server-Timing"] = f"app;dur={spent:.1f}"
         return response
 
     return app
