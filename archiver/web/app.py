@@ -121,7 +121,9 @@ def view_app(
         if request.method == "POST":
             sent = request.form.get("csrf", "")
             held = session.get("csrf")
-            if not isinstance(held, str) or not hmac.compare_digest(sent, held):
+            if not isinstance(held, str) or not hmac.compare_digest(
+                sent.encode("utf-8", "surrogateescape"), held.encode()
+            ):  # (as bytes: compare_digest refuses str that is not ASCII)
                 abort(403, description="This form has expired or did not come from this site.")
         if access == "closed" and user() is None and request.endpoint not in _PUBLIC:
             return redirect(url_for("login", next=request.full_path.rstrip("?")), 303)
