@@ -691,6 +691,8 @@ def _serve(args: argparse.Namespace) -> int:
             "users": args.users,
             "ledger": collection.ledger_path,
             "secure_cookies": bool(args.base_url and args.base_url.startswith("https:")),
+            "repository_identifier": options["repository_identifier"],
+            "oai_formats": formats,
         },
     )
     return EXIT_OK

@@ -282,3 +282,17 @@ def test_a_bag_indexed_again_replaces_its_rows_of_the_index(site: dict[str, Any]
     assert rows("stride") == 1
     _, body, _ = _get(site, "/search?q=stride")
     assert "1 bag found" in body
+
+
+def test_a_bag_page_links_to_its_oai_records(site: dict[str, Any]) -> None:
+    _, body, _ = _get(site, "/bags/sample")
+    assert "<code>oai:archiver.local:sample</code>" in body
+    links = re.findall(r'href="(/oai\?verb=GetRecord[^"]*)"', body)
+    assert (
+        "/oai?verb=GetRecord&amp;metadataPrefix=oai_dc&amp;identifier=oai%3Aarchiver.local%3Asample"
+        in links
+    )
+    assert len(links) == 3  # oai_dc, mets, premis: every format the bag offers
+    only_dc = view_app(site["catalog"], oai_formats=["oai_dc"]).test_client()
+    page = only_dc.get("/bags/sample").get_data(as_text=True)
+    assert len(re.findall(r'href="/oai\?verb=GetRecord', page)) == 1

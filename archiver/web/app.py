@@ -25,10 +25,11 @@ import secrets
 import threading
 import time
 from collections import Counter, deque
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlencode
 
 from flask import (
     Flask,
@@ -77,6 +78,8 @@ def view_app(
     users: Path | None = None,
     secure_cookies: bool = False,
     clock: Clock | None = None,
+    repository_identifier: str = "archiver.local",
+    oai_formats: Sequence[str] | None = None,
 ) -> Flask:
     """The web view of the collection ``catalog`` indexes (a WSGI application); fixity
     from the collection's ledger (``ledger``: where it is, when not in .archiver/).
@@ -84,7 +87,8 @@ def view_app(
     ``access``: "open" (anyone reads everything), "metadata" (descriptions for anyone, the
     texts themselves for those logged in) or "closed" (nothing but the login page without
     logging in). ``users``: the users file (archiver.web.users) people log in with;
-    ``secure_cookies`` when the view is reached over HTTPS."""
+    ``secure_cookies`` when the view is reached over HTTPS. A bag page links to its
+    OAI-PMH records: ``oai:REPOSITORY_IDENTIFIER:ID`` in ``oai_formats`` (None: all)."""
     if access not in ACCESS:
         raise UsageError(f"access is one of {', '.join(ACCESS)}, not {access!r}")
     app = Flask(__name__)
@@ -267,8 +271,19 @@ def view_app(
             }
             for path, size in sorted(found.inventory.payload.items())
         ]
+        item = catalog.item(bag_id)
+        identifier = f"oai:{repository_identifier}:{bag_id}"
+        records = [
+            (prefix, f"{oai_path}?" + urlencode(
+                {"verb": "GetRecord", "metadataPrefix": prefix, "identifier": identifier}
+            ))
+            for prefix in (item.formats if item else ())
+            if oai_formats is None or prefix in oai_formats
+        ]  # fmt: skip
         return render_template(
             "one-bag.html",
+            oai_identifier=identifier,
+            oai_records=records,
             texts=reads_texts(),
             timeline=_timeline(found, fixity.checks(bag_id)),
             fixity=fixity.latest().get(bag_id),
