@@ -296,3 +296,25 @@ def test_a_bag_page_links_to_its_oai_records(site: dict[str, Any]) -> None:
     only_dc = view_app(site["catalog"], oai_formats=["oai_dc"]).test_client()
     page = only_dc.get("/bags/sample").get_data(as_text=True)
     assert len(re.findall(r'href="/oai\?verb=GetRecord', page)) == 1
+
+
+def test_a_text_that_is_not_utf8_is_left_out_of_the_index_not_a_failed_refresh(
+    tmp_path: Path,
+) -> None:
+    """A payload file in Latin-1, or cut in the middle of a character by the index's
+    per-bag budget, never stops the catalog's refresh: the first is not indexed, the
+    second is, up to the cut."""
+    source = tmp_path / "src"
+    source.mkdir()
+    (source / "latin1.txt").write_bytes("caf\xe9 cr\xe8me".encode("latin-1"))
+    (source / "long.txt").write_bytes(b"x" + "é".encode() * (catalog_module.TEXT_LIMIT // 2))
+    col = tmp_path / "collection"
+    make_bag([source], col, record={"title": "Mixed"}, bag_id="mixed", clock=_clock())
+    catalog = Collection(col).catalog()
+    catalog.refresh(_clock().now())
+    parts = {
+        row["part"]: row["body"]
+        for row in catalog.store.rows("SELECT part, body FROM search WHERE id = 'mixed'")
+    }
+    assert sorted(parts) == ["", "data/long.txt"]
+    assert parts["data/long.txt"] == "x" + "é" * (catalog_module.TEXT_LIMIT // 2 - 1)

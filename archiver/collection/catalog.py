@@ -15,6 +15,7 @@ changed is not read again.
 
 from __future__ import annotations
 
+import codecs
 import json
 import logging
 import os
@@ -778,14 +779,18 @@ def _texts(files: BagFiles | None) -> Iterator[tuple[str, str]]:
         if budget <= 0 or seen > TEXT_FILES:
             return
         path = entry.path
+        wanted = min(TEXT_LIMIT, budget)
         try:
             with files.open(path) as handle:
-                data = handle.read(min(TEXT_LIMIT, budget))
+                data = handle.read(wanted)
         except OSError:
             continue
         if b"\0" in data:
             continue
-        text = data.decode("utf-8", "ignore" if len(data) == TEXT_LIMIT else "strict")
+        try:  # a read cut short may end inside a character: that one is left out
+            text = codecs.getincrementaldecoder("utf-8")().decode(data, final=len(data) < wanted)
+        except UnicodeDecodeError:
+            continue  # not a UTF-8 text
         budget -= len(data)
         yield path, text
 
