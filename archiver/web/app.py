@@ -50,7 +50,7 @@ from archiver.bagit.reader import Bag, read_bag
 from archiver.clock import Clock
 from archiver.collection import Collection, bags
 from archiver.collection.bags import RECORDS_DIR
-from archiver.collection.catalog import MARK_END, MARK_START, Catalog, Filters
+from archiver.collection.catalog import MARK_END, MARK_START, Catalog, Filters, Item
 from archiver.collection.ledger import LEDGER_FILE, BagCheck, BagStatus, Ledger
 from archiver.collection.report import history
 from archiver.collection.withdrawal import Tombstone, tombstones
@@ -104,6 +104,7 @@ def view_app(
         SESSION_COOKIE_SAMESITE="Strict",
         SESSION_COOKIE_SECURE=secure_cookies,
         PERMANENT_SESSION_LIFETIME=SESSION_HOURS * 3600,
+        MAX_CONTENT_LENGTH=64 << 10,  # a form here is a few fields
     )
 
     def user() -> User | None:
@@ -130,7 +131,7 @@ def view_app(
             ):  # (as bytes: compare_digest refuses str that is not ASCII)
                 abort(403, description="This form has expired or did not come from this site.")
         if access == "closed" and user() is None and request.endpoint not in _PUBLIC:
-            return redirect(url_for("login", next=request.full_path.rstrip("?")), 303)
+            return _to_login()
         return None
 
     @app.route("/login", methods=["GET", "POST"])
@@ -202,8 +203,6 @@ def view_app(
             "csrf_token": csrf_token,
         }
 
-    app.config["MAX_CONTENT_LENGTH"] = 64 << 10
-
     @app.get("/")
     def collection() -> Any:
         order = request.args.get("sort", "title")
@@ -222,7 +221,7 @@ def view_app(
         if chosen["fixity"]:
             wanted = chosen["fixity"]
             only = replace(only, ids=tuple(b for b in listed if _status(latest, b) == wanted))
-        total = catalog.listed(only)
+        total = len(listed if only.ids is None else only.ids)
         pages = max(1, -(-total // PAGE_SIZE))
         page = min(_number(request.args.get("page"), 1), pages)
         rows = catalog.listing(
@@ -258,7 +257,8 @@ def view_app(
 
     @app.get("/bags/<bag_id>")
     def bag(bag_id: str) -> Any:
-        found = _live_bag(catalog, bag_id)
+        item = _live_item(catalog, bag_id)
+        found = _read(catalog, bag_id)
         record = _record(found)
         digests = {m.algorithm.lower(): m.entries for m in found.payload_manifests()}
         files = [
@@ -271,13 +271,12 @@ def view_app(
             }
             for path, size in sorted(found.inventory.payload.items())
         ]
-        item = catalog.item(bag_id)
         identifier = f"oai:{repository_identifier}:{bag_id}"
         records = [
             (prefix, f"{oai_path}?" + urlencode(
                 {"verb": "GetRecord", "metadataPrefix": prefix, "identifier": identifier}
             ))
-            for prefix in (item.formats if item else ())
+            for prefix in item.formats
             if oai_formats is None or prefix in oai_formats
         ]  # fmt: skip
         return render_template(
@@ -299,9 +298,9 @@ def view_app(
     def bag_archive(bag_id: str, kind: str) -> Any:
         """The whole bag as one .zip or .tar, made while it downloads (a bag kept as an
         archive of that kind is sent as it is kept)."""
-        _live_bag(catalog, bag_id)
+        _live_item(catalog, bag_id)  # (the archive writer reads the bag itself)
         if not reads_texts():
-            return redirect(url_for("login", next=request.full_path.rstrip("?")), 303)
+            return _to_login()
         place = bags.locate(catalog.collection, bag_id)
         if place is None:
             abort(404)
@@ -321,7 +320,7 @@ def view_app(
     def bag_file(bag_id: str, path: str) -> Any:
         found = _live_bag(catalog, bag_id)
         if path.startswith("data/") and not reads_texts():
-            return redirect(url_for("login", next=request.full_path.rstrip("?")), 303)
+            return _to_login()
         size = found.inventory.size_of(path)
         if size is None:
             abort(404)
@@ -487,6 +486,11 @@ class Attempts:
             for key in self._keys(client, name):
                 times = self._failed.setdefault(key, deque(maxlen=self.FAILURES))
                 times.append(now)
+
+
+def _to_login() -> Any:
+    """To the login page, and back to what was asked for once logged in."""
+    return redirect(url_for("login", next=request.full_path.rstrip("?")), 303)
 
 
 def _admin(found: User | None) -> None:
@@ -670,14 +674,26 @@ def _marked(snippet: str) -> list[tuple[str, bool]]:
     return pieces
 
 
-def _live_bag(catalog: Catalog, bag_id: str) -> Bag:
-    """The bag, read with its manifests and payload listing; 410 with its tombstone when
-    it was withdrawn, 404 when the collection has no such bag."""
+def _live_item(catalog: Catalog, bag_id: str) -> Item:
+    """The catalog's item of a bag in the collection; 410 with its tombstone when it was
+    withdrawn, 404 when the collection has no such bag."""
     item = catalog.item(bag_id)
     if item is None:
         abort(404)
     if item.deleted:
         abort(410, description=_tombstone(catalog, bag_id))
+    return item
+
+
+def _live_bag(catalog: Catalog, bag_id: str) -> Bag:
+    """The bag, read with its manifests and payload listing (_live_item's 404 and 410)."""
+    _live_item(catalog, bag_id)
+    return _read(catalog, bag_id)
+
+
+def _read(catalog: Catalog, bag_id: str) -> Bag:
+    """A bag of the collection, read with its manifests and payload listing; 404 when it
+    cannot be."""
     files = catalog.files(bag_id)
     if files is None:
         abort(404)
