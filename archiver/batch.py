@@ -21,21 +21,22 @@ import io
 import os
 from collections import deque
 from collections.abc import Callable, Iterator, Sequence
-from concurrent.futures import FIRST_COMPLETED, Future, wait
-from concurrent.futures.process import BrokenProcessPool
+from concurrent.futures import FIRST_COMPLETED, BrokenExecutor, Future, wait
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from archiver import faults
 from archiver.bagit import hashing
-from archiver.check.profile import Profile, load_profile
 from archiver.clock import Clock, w3cdtf
 from archiver.collection.bags import RECORDS_DIR
 from archiver.collection.journal import JOURNAL_FILE, Journal
 from archiver.errors import ArchiverError, BagExistsError, UsageError
 from archiver.sheet import ERROR_COLUMN, Job, RowProblem, Sheet, read_sheet
 from archiver.staging import fsync_directory
+
+if TYPE_CHECKING:  # the profile engine is imported only for a batch that names a profile
+    from archiver.check.profile import Profile
 
 # What the workers' fork server imports when it starts, before any row reaches a worker:
 # the bagging code (packing: the writer, lxml, METS, PREMIS), not only this module.
@@ -115,8 +116,11 @@ def run_batch(
     does not know; the rows' problems are in the result, never raised."""
     if jobs is not None and jobs < 1:
         raise UsageError(f"a batch needs at least 1 job, not {jobs}")
-    if profile is not None and not isinstance(profile, Profile):
-        profile = load_profile(Path(profile))
+    if profile is not None:
+        from archiver.check.profile import Profile, load_profile
+
+        if not isinstance(profile, Profile):
+            profile = load_profile(Path(profile))
     if not dry_run and (jobs or hashing.default_workers()) > 1:
         # The workers' fork server starts (a fresh interpreter importing the bagging code,
         # ~0.4 s) while the sheet is checked, not after.
@@ -210,7 +214,7 @@ class _Run:
                         group = _take(queue, per_task, broke)
                         try:
                             future = pool.submit(bag_rows, group, str(self.collection), self.build)
-                        except BrokenProcessPool:  # (counted against the rows: no endless loop)
+                        except BrokenExecutor:  # (counted against the rows: no endless loop)
                             broken = True
                             if failed := _requeue(group, broke, queue, front=True):
                                 yield failed
@@ -225,7 +229,7 @@ class _Run:
                         group = pending.pop(future)
                         try:
                             outcomes = future.result()
-                        except BrokenProcessPool:
+                        except BrokenExecutor:
                             broken = True
                             if failed := _requeue(group, broke, queue, front=False):
                                 yield failed

@@ -8,6 +8,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 import archiver
 from archiver.codes import CATALOGUE
 
@@ -76,17 +78,49 @@ def test_every_catalogue_entry_names_its_rule_and_severity() -> None:
 
 
 def test_the_validators_do_not_import_any_writer() -> None:
-    probe = (
-        "import sys, archiver.validation, archiver.check.bag, archiver.check.metadata;"
-        "print('\\n'.join(sorted(sys.modules)))"
+    loaded = _modules_after(
+        "import archiver.validation, archiver.check.bag, archiver.check.metadata"
     )
-    loaded = set(
+    assert "archiver.validation" in loaded
+    assert loaded & WRITERS == set()
+
+
+def _modules_after(statement: str) -> set[str]:
+    probe = f"import sys; {statement}; print('\\n'.join(sorted(sys.modules)))"
+    return set(
         subprocess.run(
             [sys.executable, "-c", probe], check=True, capture_output=True, text=True
         ).stdout.split()
     )
-    assert "archiver.validation" in loaded
-    assert loaded & WRITERS == set()
+
+
+def test_a_batch_does_not_import_the_audit_the_catalog_or_the_profile_engine() -> None:
+    # The batch's parent and its workers' fork server both import archiver.batch before
+    # the first row is bagged: what it pulls in is start-up that two jobs cannot share.
+    loaded = _modules_after("import archiver.batch")
+    assert {"archiver.batch", "archiver.collection.journal", "archiver.sheet"} <= loaded
+    assert (
+        loaded
+        & {
+            "archiver.collection.audit",
+            "archiver.collection.catalog",
+            "archiver.collection.report",
+            "archiver.check.profile",
+            "concurrent.futures.process",
+        }
+        == set()
+    )
+
+
+def test_the_collection_package_still_gives_its_names() -> None:
+    import archiver.collection as package
+    from archiver.collection.catalog import Catalog
+    from archiver.collection.report import AuditReport
+
+    assert package.Catalog is Catalog and package.AuditReport is AuditReport
+    assert set(package.__all__) <= set(dir(package)) | set(package._LAZY)
+    with pytest.raises(AttributeError):
+        _ = package.NoSuchThing
 
 
 def test_the_public_api_is_complete_and_resolves() -> None:

@@ -25,17 +25,39 @@ from collections.abc import Iterable, Iterator
 from concurrent.futures import Executor
 from contextlib import contextmanager
 from datetime import timedelta
+from importlib import import_module
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from archiver.clock import Clock
 from archiver.collection import bags, withdrawal
-from archiver.collection.audit import Progress, run_audit
-from archiver.collection.catalog import CATALOG_FILE, Catalog
-from archiver.collection.ledger import LEDGER_FILE, BagStatus, Ledger
-from archiver.collection.report import AuditReport, BagOutcome, history, premis_events
-from archiver.collection.withdrawal import Tombstone
 from archiver.errors import CollectionError, UsageError
+
+if TYPE_CHECKING:
+    from archiver.collection.audit import Progress
+    from archiver.collection.catalog import Catalog
+    from archiver.collection.ledger import BagStatus, Ledger
+    from archiver.collection.report import AuditReport, BagOutcome
+    from archiver.collection.withdrawal import Tombstone
+
+# Imported when first asked for, not with the package: the audit, the catalog and the
+# reports bring lxml, the OAI records and SQLite schemas (~0.1 s), which a command that
+# only needs bags.py or the batch journal (archiver batch, on every worker too) never uses.
+_LAZY = {
+    "AuditReport": "report",
+    "BagOutcome": "report",
+    "BagStatus": "ledger",
+    "Catalog": "catalog",
+    "Progress": "audit",
+    "Tombstone": "withdrawal",
+}
+
+
+def __getattr__(name: str) -> Any:
+    if name in _LAZY:
+        return getattr(import_module(f"{__name__}.{_LAZY[name]}"), name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
 
 __all__ = [
     "AuditReport",
@@ -62,6 +84,9 @@ class Collection:
         self.path = Path(path)
         if not self.path.is_dir():
             raise CollectionError(f"{self.path}: not a directory")
+        from archiver.collection.catalog import CATALOG_FILE
+        from archiver.collection.ledger import LEDGER_FILE
+
         records = self.path / bags.RECORDS_DIR
         self.ledger_path = Path(ledger) if ledger is not None else records / LEDGER_FILE
         self.catalog_path = records / CATALOG_FILE
@@ -181,6 +206,8 @@ class Collection:
             raise UsageError(f"an audit needs at least 1 worker, not {workers}")
         if scheduler is not None and executor is not None:
             raise UsageError("an audit hashes on a Dask scheduler or on an executor, not both")
+        from archiver.collection.audit import run_audit
+
         return run_audit(
             self.path,
             self.ledger_path,
@@ -201,12 +228,16 @@ class Collection:
         "outcome", "expected", "found"}]}]}``. Raises CollectionError when the collection
         was never audited or the ledger has no check of ``bag_id``.
         """
+        from archiver.collection.report import history
+
         with self._existing_ledger() as ledger:
             return history(ledger, bag_id)
 
     def premis_events(self, bag_id: str) -> str:
         """The bag's finished fixity checks as a PREMIS 3 document (one ``fix`` event each,
         its outcome success or failure). Raises CollectionError when there is none."""
+        from archiver.collection.report import premis_events
+
         with self._existing_ledger() as ledger:
             return premis_events(ledger, bag_id)
 
@@ -216,6 +247,8 @@ class Collection:
             raise CollectionError(
                 f"no ledger at {self.ledger_path}: the collection has not been audited"
             )
+        from archiver.collection.ledger import Ledger
+
         ledger = Ledger(self.ledger_path)
         try:
             yield ledger
@@ -228,6 +261,8 @@ class Collection:
         """The collection's catalog, opened (and created) on first use, then kept."""
         with self._catalog_lock:
             if self._catalog is None:
+                from archiver.collection.catalog import Catalog
+
                 self._catalog = Catalog(self.path, self.catalog_path)
             return self._catalog
 
