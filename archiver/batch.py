@@ -31,9 +31,9 @@ from archiver.bagit import hashing
 from archiver.clock import Clock, w3cdtf
 from archiver.collection.bags import RECORDS_DIR
 from archiver.collection.journal import JOURNAL_FILE, Journal
-from archiver.errors import ArchiverError, BagExistsError, UsageError
+from archiver.errors import ArchiverError, BagExistsError, BagWriteError, UsageError
 from archiver.sheet import ERROR_COLUMN, Job, RowProblem, Sheet, read_sheet
-from archiver.staging import fsync_directory
+from archiver.staging import CommitGroup, fsync_directory
 
 if TYPE_CHECKING:  # the profile engine is imported only for a batch that names a profile
     from archiver.check.profile import Profile
@@ -189,19 +189,22 @@ class _Run:
         """(job, outcome) pairs as rows' bags are made, a task's rows at a time, in the
         order the tasks finish."""
         count = jobs or hashing.default_workers()
-        if count <= 1 or len(todo) <= 1:
-            for job in todo:
-                yield [(job, bag_row(job, str(self.collection), self.build))]
+        size = min(count, len(todo))
+        # Several rows a task: the parent's work per task (sending it, journalling what
+        # comes back) competes with the workers for the same cores, and a task's bags are
+        # flushed to disk together (bag_rows).
+        per_task = max(1, min(_ROWS_PER_TASK, len(todo) // (max(size, 1) * 4)))
+        if size <= 1:
+            for start in range(0, len(todo), per_task):
+                group = todo[start : start + per_task]
+                outcomes = bag_rows(group, str(self.collection), self.build)
+                yield list(zip(group, outcomes, strict=True))
             return
         # A worker that dies (killed, out of memory) breaks the pool and every task in it.
         # Their rows are tried again on a new pool, one at a time and alone in it, so that
         # a row whose worker dies again is the one to blame: it fails, no other with it.
         queue: deque[Job] = deque(todo)
         broke: dict[int, int] = {}  # row -> pools it was in when they broke
-        size = min(count, len(todo))
-        # Several rows a task: the parent's work per task (sending it, journalling what
-        # comes back) competes with the workers for the same cores.
-        per_task = max(1, min(_ROWS_PER_TASK, len(todo) // (size * 4)))
         while queue:
             pool = hashing.process_pool(size, _PRELOAD)
             pending: dict[Future[list[tuple[str, str, str]]], list[Job]] = {}
@@ -302,14 +305,34 @@ class _Build:
 
 
 def bag_rows(jobs: Sequence[Job], out: str, build: _Build) -> list[tuple[str, str, str]]:
-    """The task a worker runs: make several rows' bags, one after the other."""
-    return [bag_row(job, out, build) for job in jobs]
+    """The task a worker runs: make several rows' bags, one after the other, each staged
+    whole; then flush them to disk together and move each into place (a CommitGroup: two
+    flushes for the task, not two a bag). Each row's outcome as bag_row gives it."""
+    with CommitGroup() as group:
+        made = [bag_row(job, out, build, group) for job in jobs]
+        missed = group.commit()
+    return [_moved(outcome, missed) for outcome in made]
 
 
-def bag_row(job: Job, out: str, build: _Build) -> tuple[str, str, str]:
-    """The task a worker runs: make one row's bag. ("bagged", its path, ""), ("exists",
-    what holds its place, why) or ("failed", "", why): never an exception, so one row's
-    trouble stays its own."""
+def _moved(
+    outcome: tuple[str, str, str], missed: dict[Path, BagWriteError | BagExistsError]
+) -> tuple[str, str, str]:
+    """A row's outcome once its group committed: a bag whose move failed is not made."""
+    what, where, _ = outcome
+    exc = missed.get(Path(where)) if what == "bagged" else None
+    if exc is None:
+        return outcome
+    if isinstance(exc, BagExistsError):
+        return "exists", where, str(exc)
+    return "failed", "", _one_line(str(exc))
+
+
+def bag_row(
+    job: Job, out: str, build: _Build, group: CommitGroup | None = None
+) -> tuple[str, str, str]:
+    """Make one row's bag (moved into place now, or held by ``group``). ("bagged", its
+    path, ""), ("exists", what holds its place, why) or ("failed", "", why): never an
+    exception, so one row's trouble stays its own."""
     from archiver.packing import make_bag
 
     faults.point(f"batch.row-{job.row}")  # the tests' row whose worker always dies
@@ -324,6 +347,7 @@ def bag_row(job: Job, out: str, build: _Build) -> tuple[str, str, str]:
             profile=build.profile,
             algorithms_=build.algorithms,
             tags=job.tag_values(),
+            group=group,
         )
     except BagExistsError as exc:
         return "exists", os.fspath(exc.path or ""), str(exc)

@@ -48,7 +48,7 @@ from archiver.provenance import (
 )
 from archiver.record import Record, RecordLike, as_record, check_record
 from archiver.sources import PayloadFile, check_plan, plan_payload
-from archiver.staging import check_target
+from archiver.staging import CommitGroup, check_target
 from archiver.text import TextAnalyser, TextVerdict
 from archiver.version import AGENT, NAME, VERSION
 from archiver.xml import dc, mets, premis
@@ -169,6 +169,7 @@ def make_bag(
     profile: Profile | PathLike | None = None,
     algorithms_: Sequence[str] | None = None,
     tags: Tags | None = None,
+    group: CommitGroup | None = None,
 ) -> BagResult:
     """Bag ``sources`` (files and folders) into ``out_dir/<id>`` and return what was made.
 
@@ -182,7 +183,9 @@ def make_bag(
     ``profile`` (a BagIt profile, or its file) builds the bag to meet it, ``algorithms_``
     chooses its manifests, ``tags`` ((tag file, label) -> values) gives tag values
     (archiver.profiles says where each value comes from); what cannot be met is a
-    MetadataError before anything is written.
+    MetadataError before anything is written. ``group`` (a staging.CommitGroup) holds the
+    finished bag, to be moved into place with others when the group commits (a folder,
+    never replacing one: not with ``force`` or ``serialize``).
     Raises an ArchiverError (SourceError, MetadataError, BagExistsError, ...) when the bag
     cannot be made; nothing is left behind then.
     """
@@ -209,6 +212,7 @@ def make_bag(
         profile=profile,
         algorithms_=algorithms_,
         tags=tags,
+        group=group,
     )
 
 
@@ -309,6 +313,7 @@ def pack(
     profile: Profile | PathLike | None = None,
     algorithms_: Sequence[str] | None = None,
     tags: Tags | None = None,
+    group: CommitGroup | None = None,
 ) -> BagResult:
     """Bag a planned payload into ``out_dir/<id>`` (the work behind make_bag and ingest).
 
@@ -316,6 +321,8 @@ def pack(
     when the record has none. Without it a lone text is titled by its first line, or by its
     file name when that line would mislead (see derive_title).
     """
+    if group is not None and (force or serialize is not None):
+        raise ValueError("a commit group takes new bag folders: not with force or serialize")
     clock = clock or Clock.from_environment()
     record = record or Record()
     check_record(record)
@@ -401,7 +408,7 @@ def pack(
             if beside is not None and beside is not executor:
                 hashing.close_pool(beside)
         if serialize is None:
-            writer.commit(target, replace=force)
+            writer.commit(target, replace=force, group=group)
         else:
             writer.commit_serialized(target, serialize, top=bag_id, replace=force)
     return BagResult(

@@ -180,6 +180,7 @@ class Staging:
         self.parent = parent
         self.path = parent / f"{PARTIAL_PREFIX}{secrets.token_hex(6)}"
         self._lock_fd: int | None = None
+        self._group: CommitGroup | None = None  # its commit deferred to this group
 
     def __enter__(self) -> Staging:
         try:
@@ -211,9 +212,18 @@ class Staging:
             f"cannot write into {self.parent}: every folder made there was removed at once"
         )
 
-    def commit(self, target: Path, *, replace: bool = False) -> None:
-        """Flush the staged folder to disk and move it to ``target`` (same parent)."""
+    def commit(
+        self, target: Path, *, replace: bool = False, group: CommitGroup | None = None
+    ) -> None:
+        """Flush the staged folder to disk and move it to ``target`` (same parent). With
+        ``group``, the folder is handed to the group and moved when the group commits."""
         check_target(target, replace=replace)
+        if group is not None:
+            if replace:
+                raise ValueError("a commit group never replaces a folder")
+            group.hold(self, target)
+            self._group = group
+            return
         try:
             faults.point("staging.before-sync")
             sync_filesystem(self.path)
@@ -297,5 +307,84 @@ class Staging:
         exc: BaseException | None,
         traceback: TracebackType | None,
     ) -> None:
-        # After commit() self.path is gone (renamed) or holds the replaced old bag.
-        self._cleanup()
+        # After commit() self.path is gone (renamed) or holds the replaced old bag; a
+        # folder handed to a group is the group's to move or remove.
+        if self._group is None:
+            self._cleanup()
+
+
+class CommitGroup:
+    """Staged folders committed together: flushed to disk with one syncfs for them all,
+    then each renamed into place (never over an existing one), then their parents' entries
+    flushed once. Each folder still appears whole or not at all and is on disk before it
+    appears; a batch of small bags pays two flushes a group, not two a bag.
+
+        with CommitGroup() as group:
+            with Staging(parent) as staging:
+                ... write into staging.path ...
+                staging.commit(parent / name, group=group)   # held, not moved yet
+            ...
+            failed = group.commit()   # target -> why it was not moved there
+
+    Leaving the block without commit() (an error, Ctrl-C) removes every folder held.
+    """
+
+    def __init__(self) -> None:
+        self._held: list[tuple[Staging, Path]] = []
+
+    def hold(self, staging: Staging, target: Path) -> None:
+        self._held.append((staging, target))
+
+    def __len__(self) -> int:
+        return len(self._held)
+
+    def commit(self) -> dict[Path, BagWriteError | BagExistsError]:
+        """Move every folder held into place; the targets that were not, and why (the
+        others are in place and on disk)."""
+        held, self._held = self._held, []
+        failed: dict[Path, BagWriteError | BagExistsError] = {}
+        try:
+            if not held:
+                return failed
+            parents = list(dict.fromkeys(staging.parent for staging, _ in held))
+            try:
+                faults.point("staging.before-sync")
+                for parent in parents:  # a batch's are one; syncfs flushes a file system
+                    sync_filesystem(parent)
+            except OSError as exc:
+                return {target: _not_moved(target, exc) for _, target in held}
+            moved: list[Path] = []
+            for staging, target in held:
+                faults.point("staging.before-rename")
+                try:
+                    check_target(target, replace=False)
+                    staging._rename_new(target)
+                except BagExistsError as exc:
+                    failed[target] = exc
+                    continue
+                except OSError as exc:
+                    failed[target] = _not_moved(target, exc)
+                    continue
+                moved.append(target)
+                faults.point("staging.after-rename")
+            try:
+                for parent in parents:
+                    fsync_directory(parent)
+            except OSError as exc:
+                failed.update({target: _not_moved(target, exc) for target in moved})
+            return failed
+        finally:
+            for staging, _ in held:
+                staging._cleanup()
+
+    def __enter__(self) -> CommitGroup:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        held, self._held = self._held, []
+        for staging, _ in held:
+            staging._cleanup()
+
+
+def _not_moved(target: Path, exc: OSError) -> BagWriteError:
+    return BagWriteError(f"cannot move the bag into {target}: {os_reason(exc)}")

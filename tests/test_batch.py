@@ -158,6 +158,42 @@ def test_kill_9_in_the_middle_then_the_same_command_bags_every_row_once(tmp_path
     assert json.loads(third.stdout)["journalled"] == 60
 
 
+def test_killed_between_a_groups_renames_the_rerun_adopts_those_and_bags_the_rest(
+    tmp_path: Path,
+) -> None:
+    """kill -9 after the third bag of a task's commit group is moved into place: three bags
+    are in the collection, none journalled, the group's others staged only. The same
+    command again adopts the three, bags the others, and leaves no partial folder."""
+    command, collection, env = batch_command(tmp_path, 16)
+    first = subprocess.run(
+        [*command, "--jobs", "1"],
+        cwd=REPO,
+        env={**env, "ARCHIVER_FAULT": "staging.after-rename:3"},
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=120,
+    )
+    assert first.returncode == -signal.SIGKILL
+    assert len(bag_folders(collection)) == 3
+    assert journal_rows(collection) == []
+    again = subprocess.run(
+        [*command, "--jobs", "1", "--json"],
+        cwd=REPO,
+        env=env,
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=120,
+    )
+    assert again.returncode == 0, again.stdout + again.stderr
+    hows = [b["how"] for b in json.loads(again.stdout)["bags"]]
+    assert hows == ["adopted"] * 3 + ["bagged"] * 13
+    assert len(bag_folders(collection)) == 16
+    assert not [p for p in collection.iterdir() if p.name.startswith(".archiver-partial")]
+    assert [r[1] for r in journal_rows(collection)] == list(range(2, 18))
+
+
 def test_a_bag_made_but_never_journalled_is_validated_and_adopted(tmp_path: Path) -> None:
     names = texts(tmp_path / "work" / "texts", 2)
     rows = [["source", "id", "dc.title"], [names[0], "a", "First"], [names[1], "b", "Second"]]
@@ -185,6 +221,47 @@ def test_a_bag_made_but_never_journalled_is_validated_and_adopted(tmp_path: Path
     assert [(p.row, "other files" in p.message) for p in result.failures] == [(3, True)]
     assert snapshot(collection / "b") == before
     assert [(r[1], r[2], r[3]) for r in journal_rows(collection)] == [(2, "a", "adopted")]
+
+
+def test_a_tasks_bags_are_flushed_to_disk_together_not_one_by_one(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """32 rows in one process go 8 to a task: 4 flushes of the file system (one per task's
+    commit group), where a bag alone would pay one each; every bag is whole and valid."""
+    from archiver import staging
+
+    flushes: list[Path] = []
+    real = staging.sync_filesystem
+
+    def counted(path: Path) -> None:
+        flushes.append(path)
+        real(path)
+
+    monkeypatch.setattr(staging, "sync_filesystem", counted)
+    names = texts(tmp_path / "work" / "texts", 32)
+    rows = [["source", "dc.title"], *([n, f"Text {i}"] for i, n in enumerate(names))]
+    sheet = write_csv(tmp_path / "work" / "sheet.csv", rows)
+    result = run_batch(sheet, tmp_path / "c", jobs=1)
+    assert result.ok and len(result.bags) == 32
+    assert len(flushes) == 4
+    assert len(journal_rows(tmp_path / "c")) == 32
+    assert all(validate_bag(b.path).valid for b in result.bags[::5])
+
+
+def test_two_rows_of_one_task_that_make_the_same_bag_give_one_bag_adopted_once(
+    tmp_path: Path,
+) -> None:
+    """Same file, same title, no id: both rows derive one id. Both are built in one commit
+    group; the second finds the first's bag in its place, and adopts it (it holds exactly
+    its files)."""
+    names = texts(tmp_path / "work" / "texts", 1)
+    rows = [["source", "dc.title"], [names[0], "Same"], [names[0], "Same"]]
+    sheet = write_csv(tmp_path / "work" / "sheet.csv", rows)
+    result = run_batch(sheet, tmp_path / "c", jobs=1)
+    assert result.ok
+    assert sorted((b.row, b.how) for b in result.bags) == [(2, "bagged"), (3, "adopted")]
+    assert len({b.bag_id for b in result.bags}) == 1 and len(bag_folders(tmp_path / "c")) == 1
+    assert not [p for p in (tmp_path / "c").iterdir() if p.name.startswith(".archiver-partial")]
 
 
 # -- other sheets ------------------------------------------------------------------------------

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import errno
 import fcntl
 import os
 import shutil
@@ -10,13 +11,15 @@ import subprocess
 import sys
 import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 
+from archiver import staging
 from archiver.errors import BagExistsError
 from archiver.packing import make_bag
-from archiver.staging import PARTIAL_PREFIX, Staging, remove_stale_partials
+from archiver.staging import PARTIAL_PREFIX, CommitGroup, Staging, remove_stale_partials
 from tests.conftest import BAGS_EPOCH, CliRunner, listing, make_source_tree, snapshot
 
 BIG = 768 << 20
@@ -220,3 +223,97 @@ def test_staging_folders_made_and_removed_by_many_threads_never_fail(tmp_path: P
         thread.join()
     assert errors == []
     assert os.listdir(tmp_path) == []
+
+
+# -- commit groups ---------------------------------------------------------------------------
+
+
+def _stage(parent: Path, group: CommitGroup, name: str) -> None:
+    with Staging(parent) as folder:
+        (folder.path / "file.txt").write_text(name, encoding="utf-8")
+        folder.commit(parent / name, group=group)
+
+
+def _count_flushes(monkeypatch: pytest.MonkeyPatch) -> dict[str, int]:
+    counts = {"sync": 0, "fsync": 0}
+
+    def counting(name: str, real: Callable[[Path], None]) -> Callable[[Path], None]:
+        def call(path: Path) -> None:
+            counts[name] += 1
+            real(path)
+
+        return call
+
+    monkeypatch.setattr(staging, "sync_filesystem", counting("sync", staging.sync_filesystem))
+    monkeypatch.setattr(staging, "fsync_directory", counting("fsync", staging.fsync_directory))
+    return counts
+
+
+def test_a_commit_group_moves_its_folders_in_after_one_flush_for_all(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    counts = _count_flushes(monkeypatch)
+    with CommitGroup() as group:
+        for name in ("a", "b", "c"):
+            _stage(tmp_path, group, name)
+        # held: built and closed, but not in place yet
+        assert len(group) == 3 and not any((tmp_path / n).exists() for n in "abc")
+        assert len(list(tmp_path.glob(f"{PARTIAL_PREFIX}*"))) == 3
+        assert group.commit() == {}
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["a", "b", "c"]
+    assert (tmp_path / "b" / "file.txt").read_text(encoding="utf-8") == "b"
+    assert counts == {"sync": 1, "fsync": 1}
+
+
+def test_a_group_member_whose_place_was_taken_meanwhile_alone_is_not_moved(
+    tmp_path: Path,
+) -> None:
+    with CommitGroup() as group:
+        for name in ("a", "b", "c"):
+            _stage(tmp_path, group, name)
+        (tmp_path / "b").mkdir()  # someone else's, made while the group was built
+        failed = group.commit()
+    assert list(failed) == [tmp_path / "b"]
+    assert isinstance(failed[tmp_path / "b"], BagExistsError)
+    assert (tmp_path / "a" / "file.txt").exists() and (tmp_path / "c" / "file.txt").exists()
+    assert list((tmp_path / "b").iterdir()) == []  # theirs, untouched
+    assert not list(tmp_path.glob(f"{PARTIAL_PREFIX}*"))
+
+
+def test_a_group_left_without_commit_removes_every_folder_it_held(tmp_path: Path) -> None:
+    def interrupted() -> None:
+        with CommitGroup() as group:
+            for name in ("a", "b"):
+                _stage(tmp_path, group, name)
+            raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        interrupted()
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_a_group_whose_flush_fails_moves_nothing(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def failing(path: Path) -> None:
+        raise OSError(errno.EIO, "Input/output error")
+
+    monkeypatch.setattr(staging, "sync_filesystem", failing)
+    with CommitGroup() as group:
+        for name in ("a", "b"):
+            _stage(tmp_path, group, name)
+        failed = group.commit()
+    assert sorted(failed) == [tmp_path / "a", tmp_path / "b"]
+    assert all("Input/output error" in str(e) for e in failed.values())
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_a_group_never_replaces_and_never_takes_a_serialized_bag(
+    tmp_path: Path, sample_copy: Path
+) -> None:
+    with CommitGroup() as group:
+        with pytest.raises(ValueError, match="commit group"):
+            make_bag(sample_copy, tmp_path / "out", force=True, group=group)
+        with pytest.raises(ValueError, match="commit group"):
+            make_bag(sample_copy, tmp_path / "out", serialize="zip", group=group)
+        assert len(group) == 0

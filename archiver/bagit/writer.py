@@ -36,7 +36,7 @@ from archiver.bagit import algorithms, baginfo, hashing, manifest, paths
 from archiver.bagit.files import BagFile
 from archiver.bagit.names import BAG_INFO_TXT, BAGIT_TXT, PAYLOAD_DIR
 from archiver.errors import BagWriteError, DigestMismatchError, SourceError
-from archiver.staging import Staging, os_reason
+from archiver.staging import CommitGroup, Staging, os_reason
 
 DECLARATION = b"BagIt-Version: 1.0\nTag-File-Character-Encoding: UTF-8\n"
 _BATCH = 1 << 20  # bytes gathered before a write when a document comes in small pieces
@@ -280,11 +280,18 @@ class BagWriter:
                     f"cannot date the files of {self.shown}: {os_reason(exc)}"
                 ) from exc
 
-    def commit(self, target: str | os.PathLike[str], *, replace: bool = False) -> Path:
-        """Move a finished, staged bag to ``target`` (in the staging parent) whole."""
+    def commit(
+        self,
+        target: str | os.PathLike[str],
+        *,
+        replace: bool = False,
+        group: CommitGroup | None = None,
+    ) -> Path:
+        """Move a finished, staged bag to ``target`` (in the staging parent) whole; with
+        ``group``, when the group commits (staging.CommitGroup)."""
         if self._staging is None or not self._finished:
             raise ValueError("only a finished, staged bag can be committed")
-        self._staging.commit(Path(target), replace=replace)
+        self._staging.commit(Path(target), replace=replace, group=group)
         return Path(target)
 
     def commit_serialized(
