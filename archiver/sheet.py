@@ -39,7 +39,7 @@ from archiver.record import DC_ELEMENTS, Record, record_from_data
 
 if TYPE_CHECKING:
     from archiver.check.profile import Profile
-from archiver.sources import plan_payload
+from archiver.sources import Resolver, plan_payload
 
 # The column a sheet that was given back with its failures (an errors sheet) carries.
 ERROR_COLUMN = "error"
@@ -332,6 +332,7 @@ class _Rows:
         self.base = base
         self.defaults: dict[int, str] = {}  # Archivematica's objects row: index -> cell
         self.ids: dict[str, int] = {}
+        self.resolver = Resolver()  # the rows' sources lie in a few folders
         self.profile: Profile | None = None  # what each row's bag is built to
         self.algorithms: Sequence[str] | None = None
 
@@ -408,7 +409,7 @@ class _Rows:
         for name in given:
             path = Path(name)
             full = path if path.is_absolute() else self.base / path
-            real = Path(os.path.realpath(full))
+            real = self.resolver.real(full)
             if real != self.base and self.base not in real.parents:
                 self.problem(
                     number, column.header, f"{name}: outside {self.base}, where sources must be"
@@ -419,7 +420,7 @@ class _Rows:
                 return None
             found.append(full)
         try:
-            planned = plan_payload(found)
+            planned = plan_payload(found, resolver=self.resolver)
         except SourceError as exc:
             self.problem(number, column.header, str(exc))
             return None

@@ -372,6 +372,63 @@ def test_a_dry_run_lists_every_problem_and_writes_nothing(tmp_path: Path, cli: C
     assert not collection.exists()
 
 
+def test_the_sheets_folder_resolver_agrees_with_realpath_on_links_and_dots(
+    tmp_path: Path,
+) -> None:
+    """The sheet check resolves each folder once (sources.Resolver); over a tree of links
+    (to folders, to files, to outside, dangling, chained) and '.'/'..' components, one
+    shared resolver gives exactly what os.path.realpath gives, path by path."""
+    import itertools
+
+    from archiver.sources import Resolver
+
+    base = tmp_path / "base"
+    (base / "real" / "sub").mkdir(parents=True)
+    (base / "real" / "f.txt").write_text("f")
+    (base / "real" / "sub" / "g.txt").write_text("g")
+    (tmp_path / "outside").mkdir()
+    (base / "ln").symlink_to("real")
+    (base / "real" / "lf").symlink_to("f.txt")
+    (base / "real" / "up").symlink_to("..")
+    (base / "out").symlink_to("../outside")
+    (base / "chain").symlink_to("ln")
+    (base / "dangling").symlink_to("nowhere/at/all")
+    parts = ["real", "ln", "chain", "sub", "f.txt", "lf", "up", "out", "dangling", "..", "x"]
+    shared = Resolver()
+    checked = 0
+    for depth in (1, 2, 3):
+        for combo in itertools.product(parts, repeat=depth):
+            for path in (base.joinpath(*combo), Path(os.path.relpath(base, Path.cwd()), *combo)):
+                expected = Path(os.path.realpath(path))
+                assert shared.real(path) == expected, path
+                assert Resolver().real(path) == expected, path
+                checked += 1
+    assert checked == 2 * (11 + 11**2 + 11**3)
+
+
+def test_a_source_through_a_link_out_of_the_sheets_folder_is_refused(
+    tmp_path: Path, cli: CliRunner
+) -> None:
+    names = texts(tmp_path / "work" / "texts", 2)
+    (tmp_path / "elsewhere").mkdir()
+    (tmp_path / "elsewhere" / "secret.txt").write_text("secret\n")
+    (tmp_path / "work" / "door").symlink_to(tmp_path / "elsewhere")
+    (tmp_path / "work" / "texts" / "alias.txt").symlink_to(tmp_path / "elsewhere" / "secret.txt")
+    rows = [
+        ["source", "dc.title"],
+        [names[0], "Fine"],
+        ["door/secret.txt", "Through a linked folder"],
+        ["texts/alias.txt", "Through a linked file"],
+        [names[1], "Fine too"],
+    ]
+    sheet = write_csv(tmp_path / "work" / "sheet.csv", rows)
+    run = cli("batch", sheet, "--out", tmp_path / "c", "--dry-run", "--json")
+    assert run.code == 1
+    problems = json.loads(run.out)["problems"]
+    assert [(p["row"], p["column"]) for p in problems] == [(3, "source"), (4, "source")]
+    assert all("outside" in p["message"] for p in problems)
+
+
 def test_an_unknown_column_stops_the_whole_sheet_with_a_suggestion(
     tmp_path: Path, cli: CliRunner
 ) -> None:
