@@ -94,7 +94,7 @@ def _modules_after(statement: str) -> set[str]:
     )
 
 
-def test_a_batch_does_not_import_the_audit_the_catalog_or_the_profile_engine() -> None:
+def test_a_batch_does_not_import_the_audit_the_catalog_the_reader_or_the_profile_engine() -> None:
     # The batch's parent and its workers' fork server both import archiver.batch before
     # the first row is bagged: what it pulls in is start-up that two jobs cannot share.
     loaded = _modules_after("import archiver.batch")
@@ -105,6 +105,8 @@ def test_a_batch_does_not_import_the_audit_the_catalog_or_the_profile_engine() -
             "archiver.collection.audit",
             "archiver.collection.catalog",
             "archiver.collection.report",
+            "archiver.collection.withdrawal",
+            "archiver.bagit.reader",
             "archiver.check.profile",
             "concurrent.futures.process",
         }

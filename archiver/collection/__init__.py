@@ -30,7 +30,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from archiver.clock import Clock
-from archiver.collection import bags, withdrawal
+from archiver.collection import bags
 from archiver.errors import CollectionError, UsageError
 
 if TYPE_CHECKING:
@@ -40,9 +40,10 @@ if TYPE_CHECKING:
     from archiver.collection.report import AuditReport, BagOutcome
     from archiver.collection.withdrawal import Tombstone
 
-# Imported when first asked for, not with the package: the audit, the catalog and the
-# reports bring lxml, the OAI records and SQLite schemas (~0.1 s), which a command that
-# only needs bags.py or the batch journal (archiver batch, on every worker too) never uses.
+# Imported when first asked for, not with the package: the audit, the catalog, the reports
+# and withdrawals bring lxml, the bag reader, the OAI records and SQLite schemas (~0.1 s),
+# which a command that only needs bags.py or the batch journal (archiver batch, and its
+# workers' fork server) never uses.
 _LAZY = {
     "AuditReport": "report",
     "BagOutcome": "report",
@@ -148,6 +149,8 @@ class Collection:
 
     def tombstones(self) -> list[Tombstone]:
         """Every bag withdrawn from the collection, oldest withdrawal first."""
+        from archiver.collection import withdrawal
+
         return withdrawal.tombstones(self.path)
 
     def withdraw(self, bag_id: str, *, reason: str, clock: Clock | None = None) -> Path:
@@ -161,6 +164,8 @@ class Collection:
         Raises UsageError for an empty reason, CollectionError for a bag not in the
         collection (saying when and why, when it was withdrawn already).
         """
+        from archiver.collection import withdrawal
+
         now = (clock or Clock.from_environment()).now()
         home = withdrawal.withdraw(self.path, bag_id, reason=reason, now=now)
         self.catalog().refresh(now)

@@ -22,7 +22,6 @@ from pathlib import Path
 
 from archiver.bagit.files import BagFiles, FolderFiles
 from archiver.bagit.names import ARCHIVE_SUFFIXES, BAGIT_TXT, archive_kind, archived_bag_id
-from archiver.bagit.reader import holds_bags
 from archiver.errors import CollectionError
 
 # Where the collection keeps its own records (ledger, catalog, withdrawn bags): hidden, so
@@ -74,6 +73,8 @@ class Place:
 
 def places(collection: Path) -> dict[str, list[Place]]:
     """Every bag of ``collection`` by id, the entries holding an id preferred first."""
+    from archiver.bagit.reader import holds_bags  # the bag reader: not for RECORDS_DIR alone
+
     try:
         names = holds_bags(collection)
     except (NotADirectoryError, FileNotFoundError) as exc:
