@@ -119,6 +119,54 @@ def test_a_bag_page_shows_its_record_files_and_digests(site: dict[str, Any]) -> 
     assert 'href="/bags/sample/metadata/dc.xml"' in body
 
 
+def test_a_bag_page_gives_each_files_format_encoding_characters_and_line_endings(
+    tmp_path: Path,
+) -> None:
+    """From the bag's premis.xml (xml.premis.read_premis): a UTF-8 text with a byte order
+    mark and CRLF line endings, and a text in Latin-1 that is not UTF-8."""
+    texts = tmp_path / "texts"
+    texts.mkdir()
+    (texts / "crlf.txt").write_bytes("\ufeffOne line\r\nAnd one more, été\r\n".encode())
+    (texts / "latin.txt").write_bytes("caf\xe9 cr\xe8me\n".encode("latin-1"))
+    col = tmp_path / "c"
+    make_bag([texts], col, record={"title": "Two texts"}, bag_id="two", clock=_clock())
+    from archiver.xml.premis import read_premis
+
+    with open(col / "two" / "metadata" / "premis.xml", "rb") as handle:
+        seen = read_premis(handle)
+    assert sorted(seen.files) == ["data/crlf.txt", "data/latin.txt"]
+    crlf = seen.files["data/crlf.txt"]
+    assert crlf.format == "Plain Text File" and crlf.registry_key == "x-fmt/111"
+    assert crlf.properties == {
+        "character encoding": "UTF-8",
+        "byte order mark": "present",
+        "line endings": "CRLF",
+        "character count": str(len("One line\r\nAnd one more, été\r\n")),
+    }
+    assert seen.files["data/latin.txt"].properties == {}  # not a UTF-8 text: none claimed
+    assert list(dict.fromkeys(e.type for e in seen.events)) == [
+        "message digest calculation",
+        "format identification",
+        "validation",
+        "packing",
+    ]
+    catalog = Collection(col).catalog()
+    catalog.refresh(_clock().now())
+    client = view_app(catalog).test_client()
+    body = client.get("/bags/two").get_data(as_text=True)
+    row = re.search(r"<tr>\s*<td><a href=\"/bags/two/data/crlf.txt\">.*?</tr>", body, re.S)
+    assert row is not None
+    cells = [
+        re.sub(r"<[^>]+>", "", c).strip() for c in re.findall(r"<td[^>]*>(.*?)</td>", row[0], re.S)
+    ]
+    assert cells[2:6] == [
+        "Plain Text File (x-fmt/111)",
+        "UTF-8 with BOM",
+        crlf.properties["character count"],
+        "CRLF",
+    ]
+
+
 def test_a_text_reads_as_html_and_downloads_as_stored(site: dict[str, Any]) -> None:
     path = "/bags/hostile/data/evil%20%3Cscript%3E.txt"
     code, body, _ = _get(site, path)

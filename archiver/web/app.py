@@ -261,6 +261,8 @@ def view_app(
         found = _read(catalog, bag_id)
         record = _record(found)
         digests = {m.algorithm.lower(): m.entries for m in found.payload_manifests()}
+        described = _premis(found)
+        seen = described.files if described is not None else {}
         files = [
             {
                 "path": path,
@@ -268,6 +270,7 @@ def view_app(
                 "sha256": digests.get("sha256", {}).get(path, ""),
                 "sha512": digests.get("sha512", {}).get(path, ""),
                 "text": bool(_TEXT_SUFFIXES.search(path)),
+                "seen": seen.get(path),
             }
             for path, size in sorted(found.inventory.payload.items())
         ]
@@ -284,7 +287,7 @@ def view_app(
             oai_identifier=identifier,
             oai_records=records,
             texts=reads_texts(),
-            timeline=_timeline(found, fixity.checks(bag_id)),
+            timeline=_timeline(found, described, fixity.checks(bag_id)),
             fixity=fixity.latest().get(bag_id),
             bag_id=bag_id,
             described=catalog.described(bag_id),
@@ -618,18 +621,28 @@ class Moment:
     detail: str
 
 
-def _timeline(bag: Bag, checks: list[BagCheck]) -> list[Moment]:
+def _premis(bag: Bag) -> premis.PremisSeen | None:
+    """What the bag's premis.xml says (events, file objects); None when it has none, or
+    when it cannot be read."""
+    if layout.PREMIS_XML not in bag.inventory.tags:
+        return None
+    try:
+        with bag.open(layout.PREMIS_XML) as handle:
+            return premis.read_premis(handle)
+    except (OSError, etree.XMLSyntaxError):
+        return None
+
+
+def _timeline(
+    bag: Bag, described: premis.PremisSeen | None, checks: list[BagCheck]
+) -> list[Moment]:
     """What happened to the bag, oldest first: its PREMIS events (creation, validation,
     ingest), then every fixity check the ledger holds."""
     moments: list[Moment] = []
-    if layout.PREMIS_XML in bag.inventory.tags:
-        try:
-            with bag.open(layout.PREMIS_XML) as handle:
-                moments += [
-                    Moment(e.when, e.type, e.outcome, e.detail) for e in premis.read_events(handle)
-                ]
-        except (OSError, etree.XMLSyntaxError):
-            moments.append(Moment("", "PREMIS", "unreadable", "its premis.xml cannot be read"))
+    if described is not None:
+        moments += [Moment(e.when, e.type, e.outcome, e.detail) for e in described.events]
+    elif layout.PREMIS_XML in bag.inventory.tags:
+        moments.append(Moment("", "PREMIS", "unreadable", "its premis.xml cannot be read"))
     for check in checks:
         detail = (
             f"{check.files} files, {check.bytes} bytes, run {check.run_id}"

@@ -12,7 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from functools import cache
 from io import BytesIO
-from typing import BinaryIO
+from typing import Any, BinaryIO
 
 from archiver.clock import w3cdtf
 from archiver.provenance import (
@@ -219,7 +219,7 @@ def document(provenance: Provenance) -> bytes:
 
 @dataclass(frozen=True)
 class EventSeen:
-    """An event as a PREMIS document records it (``read_events``): its words, not ours."""
+    """An event as a PREMIS document records it (``read_premis``): its words, not ours."""
 
     type: str
     when: str
@@ -227,23 +227,68 @@ class EventSeen:
     detail: str
 
 
-def read_events(handle: BinaryIO) -> list[EventSeen]:
-    """The events of a PREMIS document, in document order, streamed (memory stays flat
-    however many objects it describes). lxml's XMLSyntaxError propagates."""
-    found = []
+@dataclass(frozen=True)
+class FileSeen:
+    """A file object as a PREMIS document records it (``read_premis``): where it lives in
+    the bag, its format, and its significant properties (type -> value: for a text,
+    character encoding, byte order mark, line endings, character count)."""
+
+    path: str
+    format: str
+    registry_key: str
+    properties: dict[str, str]
+
+
+@dataclass(frozen=True)
+class PremisSeen:
+    events: list[EventSeen]
+    files: dict[str, FileSeen]  # by path in the bag
+
+
+def read_premis(handle: BinaryIO) -> PremisSeen:
+    """The events and the file objects of a PREMIS document, in document order, in one
+    streamed pass (each element is let go once read). lxml's XMLSyntaxError propagates."""
+    events: list[EventSeen] = []
+    files: dict[str, FileSeen] = {}
     for _, element in parsing.iterparse(handle, ("end",), tag=[_tag("event"), _tag("object")]):
         if element.tag == _tag("event"):
-            found.append(
+            events.append(
                 EventSeen(
-                    type=element.findtext(_tag("eventType"), "").strip(),
-                    when=element.findtext(_tag("eventDateTime"), "").strip(),
-                    outcome=element.findtext(
-                        f"{_tag('eventOutcomeInformation')}/{_tag('eventOutcome')}", ""
-                    ).strip(),
-                    detail=element.findtext(
-                        f"{_tag('eventDetailInformation')}/{_tag('eventDetail')}", ""
-                    ).strip(),
+                    type=_text(element, "eventType"),
+                    when=_text(element, "eventDateTime"),
+                    outcome=_text(element, "eventOutcomeInformation", "eventOutcome"),
+                    detail=_text(element, "eventDetailInformation", "eventDetail"),
                 )
             )
+        elif element.get(q(XSI, "type")) == "premis:file":
+            path = _text(element, "storage", "contentLocation", "contentLocationValue")
+            designation = ("objectCharacteristics", "format", "formatDesignation")
+            name = _text(element, *designation, "formatName")
+            version = _text(element, *designation, "formatVersion")
+            properties: dict[str, str] = {}
+            for found in element.iterfind(_tag("significantProperties")):
+                kind = _text(found, "significantPropertiesType")
+                if kind and kind not in properties:
+                    properties[kind] = _text(found, "significantPropertiesValue")
+            if path:
+                files.setdefault(
+                    path,
+                    FileSeen(
+                        path=path,
+                        format=f"{name} {version}" if name and version else name,
+                        registry_key=_text(
+                            element,
+                            "objectCharacteristics",
+                            "format",
+                            "formatRegistry",
+                            "formatRegistryKey",
+                        ),
+                        properties=properties,
+                    ),
+                )
         element.clear()
-    return found
+    return PremisSeen(events, files)
+
+
+def _text(element: Any, *steps: str) -> str:
+    return str(element.findtext("/".join(_tag(step) for step in steps), "")).strip()
