@@ -153,6 +153,12 @@ def build_parser() -> argparse.ArgumentParser:
         help="only bags not verified intact in the last DAYS days",
     )
     aud.add_argument(
+        "--bag",
+        action="append",
+        metavar="BAG_ID",
+        help="check only this bag (repeat for more); the others are not reported on",
+    )
+    aud.add_argument(
         "--workers", type=_positive, metavar="N", help="hash on N threads (default: all cores)"
     )
     aud.add_argument(
@@ -603,6 +609,7 @@ def _audit(args: argparse.Namespace) -> int:
             scheduler=args.scheduler,
             clock=Clock.from_environment(),
             progress=None if bar is None else bar.bags,
+            bag_ids=args.bag,
         )
     if args.report:
         try:

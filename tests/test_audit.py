@@ -1149,3 +1149,47 @@ def test_one_or_two_workers_give_the_same_verdicts(tmp_path: Path, cli: CliRunne
         for row in ledger_rows(ledger, "SELECT options FROM runs WHERE id = 2")
     ]
     assert options == [1, 2]
+
+
+# -- 12. a few bags -------------------------------------------------------------------------------
+
+
+def test_an_audit_of_named_bags_checks_those_only_and_is_recorded_as_a_run(
+    tmp_path: Path, cli: CliRunner
+) -> None:
+    collection = make_collection(cli, tmp_path, NAMES)
+    replace_in(collection / "charlie" / "data" / "a.txt", b"charlie", b"CHARLIE")
+    delete(collection / "alpha")  # gone: a run of bravo alone says nothing of it
+    code, report = audit(cli, collection, "--bag", "bravo")
+    assert code == 0
+    assert [(bag["id"], bag["status"]) for bag in report["bags"]] == [("bravo", "new")]
+    ledger = default_ledger(collection)
+    options = ledger_rows(ledger, "SELECT options FROM runs WHERE id = ?", report["run"])
+    assert json.loads(options[0]["options"])["bags"] == ["bravo"]
+    assert _checked_in_order(ledger, report["run"]) == ["bravo"]
+    code, report = audit(cli, collection, "--bag", "charlie", "--bag", "bravo")
+    assert code == 1
+    assert {bag["id"]: bag["status"] for bag in report["bags"]} == {
+        "bravo": "intact",
+        "charlie": "damaged",
+    }
+    refused = cli("audit", collection, "--bag", "alpha")
+    assert refused.code == 2 and "not a bag of the collection" in refused.err
+    assert "alpha" in refused.err
+
+
+def test_an_audit_of_one_bag_does_not_finish_an_interrupted_run(
+    tmp_path: Path, cli: CliRunner
+) -> None:
+    collection = make_collection(cli, tmp_path, NAMES)
+    clock = Clock.from_epoch(BAGS_EPOCH)
+
+    def stop(_done: int, _total: int, _hashed: int) -> None:
+        raise _StopRunError
+
+    with pytest.raises(_StopRunError):
+        Collection(collection).audit(workers=1, clock=clock, progress=stop)
+    with pytest.raises(CollectionError, match="interrupted"):
+        Collection(collection).audit(workers=1, clock=clock, bag_ids=["bravo"])
+    report = Collection(collection).audit(workers=1, clock=clock)
+    assert report.resumed and {bag.id for bag in report.bags} == set(NAMES)

@@ -236,15 +236,21 @@ def run_audit(
     executor: Executor | None,
     clock: Clock,
     progress: Progress | None,
+    only: Sequence[str] | None = None,
 ) -> AuditReport:
-    """Audit every bag of the collection at ``root`` (those due, with ``older_than``),
-    recording it in the ledger at ``ledger_path``. Collection.audit documents the options."""
+    """Audit every bag of the collection at ``root`` (those due, with ``older_than``; only
+    those named, with ``only``), recording it in the ledger at ``ledger_path``.
+    Collection.audit documents the options."""
     found = bags.places(root)
+    if only is not None:
+        absent = sorted(set(only) - set(found))
+        if absent:
+            raise CollectionError(f"not a bag of the collection {root}: {', '.join(absent)}")
     lock = _Lock(ledger_path)
     try:
         ledger = Ledger(ledger_path, create=True)
         try:
-            return _Run(root, found, ledger, clock, progress).execute(
+            return _Run(root, found, ledger, clock, progress, only).execute(
                 older_than, workers or hashing.default_workers(), scheduler, executor
             )
         finally:
@@ -261,8 +267,10 @@ class _Run:
         ledger: Ledger,
         clock: Clock,
         progress: Progress | None,
+        only: Sequence[str] | None = None,
     ) -> None:
         self.root = root
+        self.only = None if only is None else set(only)  # the bags to check: all, or these
         self.places = places
         self.ids = sorted(places)
         self.ledger = ledger
@@ -285,6 +293,7 @@ class _Run:
             "older_than_days": None if older_than is None else older_than / timedelta(days=1),
             "workers": workers,
             "scheduler": scheduler,
+            **({} if self.only is None else {"bags": sorted(self.only)}),
         }
         # The engine first: a run that cannot start (no scheduler) is never recorded.
         engine = make_engine(workers, scheduler, executor)
@@ -297,6 +306,11 @@ class _Run:
         self, options: dict[str, Any], engine: Engine, older_than: timedelta | None, workers: int
     ) -> AuditReport:
         previous = self.ledger.unfinished_run()
+        if previous is not None and self.only is not None:
+            raise CollectionError(
+                f"audit run {previous.id} was interrupted: audit the whole collection to "
+                "finish it before checking single bags"
+            )
         run = previous or self.ledger.start_run(self.now(), AGENT, socket.gethostname(), options)
         self.run_id = run.id
         report = AuditReport(
@@ -317,11 +331,11 @@ class _Run:
         # Every other bag the ledger knows has left: missing (on every run until it comes
         # back) or withdrawn (told once). Decided afresh when a run is resumed, so a bag
         # checked before the interruption that has gone since is not reported intact.
-        for bag_id in sorted(set(self.known) - checkable):
+        for bag_id in sorted(set(self.known) - checkable if self.only is None else ()):
             gone = self._gone(bag_id)
             if gone is not None:
                 report.bags.append(gone)
-        candidates = sorted(checkable - done)
+        candidates = sorted(checkable - done if self.only is None else self.only - done)
         due = self._due(candidates, older_than)
         report.skipped = len(candidates) - len(due)
         for number, outcome in enumerate(self._pipeline(due, engine, workers), 1):
