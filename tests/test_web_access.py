@@ -264,3 +264,50 @@ def test_an_administrator_starts_an_audit_and_reads_its_report(made: dict[str, P
     report = admin.get("/audits/1").get_data(as_text=True)
     assert 'href="/bags/sample"' in report and "status-new" in report
     assert admin.get("/audits/99").status_code == 404
+
+
+def test_an_administrator_checks_one_bag_from_its_page(made: dict[str, Path]) -> None:
+    import time
+
+    make_bag([SAMPLE_TEXT], made["collection"], record={"title": "Other"}, bag_id="other")
+    reader = _client(made, "open")
+    assert _login(reader, "ben", PASSWORD + "!").status_code == 303
+    assert "Check its fixity now" not in reader.get("/bags/sample").get_data(as_text=True)
+    token = _csrf(reader, "/bags/sample")
+    assert reader.post("/bags/sample/audit", data={"csrf": token}).status_code == 403
+    admin = _client(made, "open")
+    assert _login(admin, "ana", PASSWORD).status_code == 303
+    assert admin.post("/bags/sample/audit", data={}).status_code == 403  # no CSRF token
+    token = _csrf(admin, "/bags/sample")
+    assert admin.post("/bags/nothing/audit", data={"csrf": token}).status_code == 404
+    assert admin.post("/bags/sample/audit", data={"csrf": token}).status_code == 303
+    deadline = time.monotonic() + 60
+    page = ""
+    while time.monotonic() < deadline:
+        page = admin.get("/bags/sample").get_data(as_text=True)
+        if "<strong>fixity check</strong>" in page and "is running" not in page:
+            break
+        time.sleep(0.1)
+    assert "<strong>fixity check</strong>: new" in page
+    runs = Collection(made["collection"]).history()["runs"]
+    assert [run["bags"] for run in runs] == [{"new": 1}]  # "other" was not checked
+    other = admin.get("/bags/other").get_data(as_text=True)
+    assert "<strong>fixity check</strong>" not in other
+
+
+def test_the_collection_sorts_by_last_check_never_checked_first(made: dict[str, Path]) -> None:
+    from archiver.clock import Clock
+    from tests.conftest import BAGS_EPOCH
+
+    for name in ("b-second", "c-first", "d-never"):
+        make_bag([SAMPLE_TEXT], made["collection"], record={"title": name}, bag_id=name)
+    collection = Collection(made["collection"])
+    for day, bag_id in enumerate(["c-first", "b-second", "sample"]):
+        clock = Clock.from_epoch(BAGS_EPOCH + day * 86400)
+        collection.audit(workers=1, clock=clock, bag_ids=[bag_id])
+    page = _client(made, "open").get("/?sort=checked").get_data(as_text=True)
+    listed = re.findall(r'<a href="/bags/([^"/]+)">', page)
+    assert listed == ["d-never", "c-first", "b-second", "sample"]
+    assert '<strong aria-current="true">last check</strong>' in page
+    facet = _client(made, "open").get("/?sort=checked&fixity=never+checked")
+    assert re.findall(r'<a href="/bags/([^"/]+)">', facet.get_data(as_text=True)) == ["d-never"]

@@ -65,7 +65,7 @@ SEARCH_HITS = 50
 # A text shown as HTML: at most this much of it (the whole file stays downloadable).
 TEXT_SHOWN = 4 << 20
 DOCUMENTS = (layout.DC_XML, layout.METS_XML, layout.PREMIS_XML)
-_ORDERS = {"title": "title", "date": "date", "id": "identifier"}
+_ORDERS = {"title": "title", "date": "date", "id": "identifier", "checked": "last check"}
 _TEXT_SUFFIXES = re.compile(r"\.(txt|text|md|csv|tsv|xml|html?|json)$", re.IGNORECASE)
 
 
@@ -175,6 +175,15 @@ def view_app(
         catalog.refresh(clock.now())
         return redirect(url_for("bag", bag_id=bag_id), 303)
 
+    @app.post("/bags/<bag_id>/audit")
+    def audit_bag(bag_id: str) -> Any:
+        """Check this bag now, on the server's audit thread; the bag page then shows a
+        check running, and its timeline the result once it is recorded."""
+        _admin(user())
+        _live_item(catalog, bag_id)
+        audits.start([bag_id])
+        return redirect(url_for("bag", bag_id=bag_id), 303)
+
     @app.route("/audits", methods=["GET", "POST"])
     def audit_runs() -> Any:
         _admin(user())
@@ -224,9 +233,24 @@ def view_app(
         total = len(listed if only.ids is None else only.ids)
         pages = max(1, -(-total // PAGE_SIZE))
         page = min(_number(request.args.get("page"), 1), pages)
-        rows = catalog.listing(
-            order=order, offset=(page - 1) * PAGE_SIZE, limit=PAGE_SIZE, only=only
-        )
+        if order == "checked":
+            # The checks are in the ledger, not the catalog: the page's bags are chosen
+            # here, never checked first, then the longest unchecked.
+            shown = sorted(
+                listed if only.ids is None else only.ids,
+                key=lambda b: (b in latest, latest[b][1] if b in latest else "", b),
+            )[(page - 1) * PAGE_SIZE : page * PAGE_SIZE]
+            place = {bag_id: index for index, bag_id in enumerate(shown)}
+            rows = sorted(
+                catalog.listing(
+                    order="id", offset=0, limit=PAGE_SIZE, only=replace(only, ids=tuple(shown))
+                ),
+                key=lambda row: place[row["id"]],
+            )
+        else:
+            rows = catalog.listing(
+                order=order, offset=(page - 1) * PAGE_SIZE, limit=PAGE_SIZE, only=only
+            )
         facets = catalog.facets(only)
         facets["fixity"] = sorted(statuses.items(), key=lambda pair: (-pair[1], pair[0]))
         return render_template(
@@ -289,6 +313,8 @@ def view_app(
             texts=reads_texts(),
             timeline=_timeline(found, described, fixity.checks(bag_id)),
             fixity=fixity.latest().get(bag_id),
+            checking=audits.running and (audits.bag_ids is None or bag_id in audits.bag_ids),
+            audit_error=audits.error if audits.bag_ids == [bag_id] else None,
             bag_id=bag_id,
             described=catalog.described(bag_id),
             record=record,
@@ -581,24 +607,31 @@ class Audits:
         self._lock = threading.Lock()
         self._thread: threading.Thread | None = None
         self.error: str | None = None
+        self.bag_ids: list[str] | None = None  # of the audit started last: None for all
 
     @property
     def running(self) -> bool:
         return self._thread is not None and self._thread.is_alive()
 
-    def start(self) -> bool:
-        """Start an audit of the collection; False when one started here is running."""
+    def start(self, bag_ids: list[str] | None = None) -> bool:
+        """Start an audit of the collection, or of these bags; False when one started here
+        is running."""
         with self._lock:
             if self.running:
                 return False
             self.error = None
-            self._thread = threading.Thread(target=self._run, name="archiver-web-audit")
+            self.bag_ids = bag_ids
+            self._thread = threading.Thread(
+                target=self._run, args=(bag_ids,), name="archiver-web-audit"
+            )
             self._thread.start()
             return True
 
-    def _run(self) -> None:
+    def _run(self, bag_ids: list[str] | None) -> None:
         try:
-            Collection(self.catalog.collection, ledger=self.ledger).audit(clock=self.clock)
+            Collection(self.catalog.collection, ledger=self.ledger).audit(
+                clock=self.clock, bag_ids=bag_ids
+            )
         except ArchiverError as exc:
             self.error = str(exc)
         except Exception as exc:  # a bug: logged, and said on the page, never lost
