@@ -310,7 +310,11 @@ def bag_rows(jobs: Sequence[Job], out: str, build: _Build) -> list[tuple[str, st
     flushes for the task, not two a bag). Each row's outcome as bag_row gives it."""
     with CommitGroup() as group:
         made = [bag_row(job, out, build, group) for job in jobs]
-        missed = group.commit()
+        try:
+            missed = group.commit()
+        except Exception as exc:  # a bug: the group's rows fail, never the batch
+            why = f"unexpected {type(exc).__name__}: {_one_line(str(exc))}"
+            return [("failed", "", why) if o[0] == "bagged" else o for o in made]
     return [_moved(outcome, missed) for outcome in made]
 
 

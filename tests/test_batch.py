@@ -248,6 +248,26 @@ def test_a_tasks_bags_are_flushed_to_disk_together_not_one_by_one(
     assert all(validate_bag(b.path).valid for b in result.bags[::5])
 
 
+def test_a_commit_group_that_raises_fails_its_rows_not_the_batch(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from archiver import staging
+
+    def broken(self: staging.CommitGroup) -> None:
+        raise RuntimeError("a bug")
+
+    monkeypatch.setattr(staging.CommitGroup, "commit", broken)
+    names = texts(tmp_path / "work" / "texts", 3)
+    rows = [["source", "dc.title"], *([n, f"Text {i}"] for i, n in enumerate(names))]
+    result = run_batch(write_csv(tmp_path / "work" / "sheet.csv", rows), tmp_path / "c", jobs=1)
+    assert result.bags == []
+    assert [(p.row, p.message) for p in result.failures] == [
+        (row, "unexpected RuntimeError: a bug") for row in (2, 3, 4)
+    ]
+    assert bag_folders(tmp_path / "c") == []
+    assert not [p for p in (tmp_path / "c").iterdir() if p.name.startswith(".archiver-partial")]
+
+
 def test_two_rows_of_one_task_that_make_the_same_bag_give_one_bag_adopted_once(
     tmp_path: Path,
 ) -> None:
