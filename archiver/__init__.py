@@ -13,9 +13,9 @@ Every job is one call (docs/api.md):
     load_record(path) -> Record;  Clock;  ArchiverError and its subclasses
 """
 
-from importlib import import_module
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
+from archiver import lazy
 from archiver.version import __version__
 
 if TYPE_CHECKING:
@@ -90,10 +90,7 @@ _LOCATIONS = {
 }
 
 
-def __getattr__(name: str) -> Any:
-    if name in _LOCATIONS:
-        return getattr(import_module(_LOCATIONS[name]), name)
-    raise AttributeError(f"module 'archiver' has no attribute {name!r}")
+__getattr__ = lazy.attributes(__name__, _LOCATIONS)
 
 
 __all__ = [

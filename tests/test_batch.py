@@ -122,6 +122,13 @@ def batch_command(tmp_path: Path, rows: int) -> tuple[list[str], Path, dict[str,
     return command, collection, env
 
 
+def run_command(argv: list[str], env: dict[str, str]) -> subprocess.CompletedProcess[str]:
+    """A batch command line run to its end (two minutes at most), its output captured."""
+    return subprocess.run(
+        argv, cwd=REPO, env=env, capture_output=True, text=True, check=False, timeout=120
+    )
+
+
 def test_kill_9_in_the_middle_then_the_same_command_bags_every_row_once(tmp_path: Path) -> None:
     command, collection, env = batch_command(tmp_path, 60)
     child = subprocess.Popen(
@@ -142,7 +149,7 @@ def test_kill_9_in_the_middle_then_the_same_command_bags_every_row_once(tmp_path
     child.wait()
     first = len(bag_folders(collection))
     assert 10 <= first < 60
-    again = subprocess.run(command, cwd=REPO, env=env, capture_output=True, text=True, check=False)
+    again = run_command(command, env)
     assert again.returncode == 0, again.stdout + again.stderr
     made = bag_folders(collection)
     assert len(made) == 60  # every row once: no duplicate, no partial left
@@ -152,9 +159,7 @@ def test_kill_9_in_the_middle_then_the_same_command_bags_every_row_once(tmp_path
     assert sorted(r[2] for r in journal) == made
     assert all(validate_bag(collection / bag_id).valid for bag_id in made[::7])
     # and once more: nothing to do
-    third = subprocess.run(
-        [*command, "--json"], cwd=REPO, env=env, capture_output=True, text=True, check=False
-    )
+    third = run_command([*command, "--json"], env)
     assert json.loads(third.stdout)["journalled"] == 60
 
 
@@ -165,27 +170,13 @@ def test_killed_between_a_groups_renames_the_rerun_adopts_those_and_bags_the_res
     are in the collection, none journalled, the group's others staged only. The same
     command again adopts the three, bags the others, and leaves no partial folder."""
     command, collection, env = batch_command(tmp_path, 16)
-    first = subprocess.run(
-        [*command, "--jobs", "1"],
-        cwd=REPO,
-        env={**env, "ARCHIVER_FAULT": "staging.after-rename:3"},
-        capture_output=True,
-        text=True,
-        check=False,
-        timeout=120,
+    first = run_command(
+        [*command, "--jobs", "1"], {**env, "ARCHIVER_FAULT": "staging.after-rename:3"}
     )
     assert first.returncode == -signal.SIGKILL
     assert len(bag_folders(collection)) == 3
     assert journal_rows(collection) == []
-    again = subprocess.run(
-        [*command, "--jobs", "1", "--json"],
-        cwd=REPO,
-        env=env,
-        capture_output=True,
-        text=True,
-        check=False,
-        timeout=120,
-    )
+    again = run_command([*command, "--jobs", "1", "--json"], env)
     assert again.returncode == 0, again.stdout + again.stderr
     hows = [b["how"] for b in json.loads(again.stdout)["bags"]]
     assert hows == ["adopted"] * 3 + ["bagged"] * 13
@@ -536,22 +527,14 @@ def test_workers_that_die_stop_only_their_rows_and_a_rerun_bags_the_rest(tmp_pat
     without the fault, every row is bagged once."""
     command, collection, env = batch_command(tmp_path, 12)
     faulty = {**env, "ARCHIVER_FAULT": "writer.worker-copy:2"}
-    first = subprocess.run(
-        [*command, "--jobs", "2", "--json"],
-        cwd=REPO,
-        env=faulty,
-        capture_output=True,
-        text=True,
-        check=False,
-        timeout=120,
-    )
+    first = run_command([*command, "--jobs", "2", "--json"], faulty)
     assert first.returncode in (0, 1), first.stderr
     assert "Traceback" not in first.stderr
     result = json.loads(first.stdout)
     failed = {p["row"] for p in result["problems"]}
     assert all("worker process died" in p["message"] for p in result["problems"])
     assert {b["row"] for b in result["bags"]} | failed == set(range(2, 14))
-    again = subprocess.run(command, cwd=REPO, env=env, capture_output=True, text=True, check=False)
+    again = run_command(command, env)
     assert again.returncode == 0, again.stdout + again.stderr
     assert len(bag_folders(collection)) == 12
     assert [r[1] for r in journal_rows(collection)] == list(range(2, 14))
@@ -562,14 +545,8 @@ def test_a_row_whose_worker_always_dies_fails_alone(tmp_path: Path) -> None:
     rows that shared its broken pool are tried again alone and bagged; only that row
     fails, with why."""
     command, collection, env = batch_command(tmp_path, 120)
-    run = subprocess.run(
-        [*command, "--jobs", "2", "--json"],
-        cwd=REPO,
-        env={**env, "ARCHIVER_FAULT": "batch.row-61"},
-        capture_output=True,
-        text=True,
-        check=False,
-        timeout=120,
+    run = run_command(
+        [*command, "--jobs", "2", "--json"], {**env, "ARCHIVER_FAULT": "batch.row-61"}
     )
     assert run.returncode == 1, run.stderr
     assert "Traceback" not in run.stderr

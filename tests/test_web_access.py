@@ -6,6 +6,8 @@ from __future__ import annotations
 import re
 import subprocess
 import sys
+import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -240,9 +242,18 @@ def test_serve_with_access_but_no_users_is_exit_2(made: dict[str, Path]) -> None
     assert "Traceback" not in run.stderr
 
 
-def test_an_administrator_starts_an_audit_and_reads_its_report(made: dict[str, Path]) -> None:
-    import time
+def _page_once(client: Any, url: str, done: Callable[[str], bool]) -> str:
+    """The page at ``url`` once ``done`` says so (an audit on the server's thread has
+    ended), or as it is after a minute."""
+    deadline = time.monotonic() + 60
+    while True:
+        page: str = client.get(url).get_data(as_text=True)
+        if done(page) or time.monotonic() > deadline:
+            return page
+        time.sleep(0.1)
 
+
+def test_an_administrator_starts_an_audit_and_reads_its_report(made: dict[str, Path]) -> None:
     reader = _client(made, "open")
     assert reader.get("/audits").status_code == 403
     assert _login(reader, "ben", PASSWORD + "!").status_code == 303
@@ -253,13 +264,7 @@ def test_an_administrator_starts_an_audit_and_reads_its_report(made: dict[str, P
     assert admin.post("/audits", data={}).status_code == 403  # no CSRF token
     token = _csrf(admin, "/audits")
     assert admin.post("/audits", data={"csrf": token}).status_code == 303
-    deadline = time.monotonic() + 60
-    page = ""
-    while time.monotonic() < deadline:
-        page = admin.get("/audits").get_data(as_text=True)
-        if "Run 1" in page and "is running" not in page:
-            break
-        time.sleep(0.1)
+    page = _page_once(admin, "/audits", lambda p: "Run 1" in p and "is running" not in p)
     assert '<span class="status-new">1 new</span>' in page
     report = admin.get("/audits/1").get_data(as_text=True)
     assert 'href="/bags/sample"' in report and "status-new" in report
@@ -267,8 +272,6 @@ def test_an_administrator_starts_an_audit_and_reads_its_report(made: dict[str, P
 
 
 def test_an_administrator_checks_one_bag_from_its_page(made: dict[str, Path]) -> None:
-    import time
-
     make_bag([SAMPLE_TEXT], made["collection"], record={"title": "Other"}, bag_id="other")
     reader = _client(made, "open")
     assert _login(reader, "ben", PASSWORD + "!").status_code == 303
@@ -281,13 +284,11 @@ def test_an_administrator_checks_one_bag_from_its_page(made: dict[str, Path]) ->
     token = _csrf(admin, "/bags/sample")
     assert admin.post("/bags/nothing/audit", data={"csrf": token}).status_code == 404
     assert admin.post("/bags/sample/audit", data={"csrf": token}).status_code == 303
-    deadline = time.monotonic() + 60
-    page = ""
-    while time.monotonic() < deadline:
-        page = admin.get("/bags/sample").get_data(as_text=True)
-        if "<strong>fixity check</strong>" in page and "is running" not in page:
-            break
-        time.sleep(0.1)
+    page = _page_once(
+        admin,
+        "/bags/sample",
+        lambda p: "<strong>fixity check</strong>" in p and "is running" not in p,
+    )
     assert "<strong>fixity check</strong>: new" in page
     runs = Collection(made["collection"]).history()["runs"]
     assert [run["bags"] for run in runs] == [{"new": 1}]  # "other" was not checked

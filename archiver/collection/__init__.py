@@ -25,10 +25,10 @@ from collections.abc import Iterable, Iterator
 from concurrent.futures import Executor
 from contextlib import contextmanager
 from datetime import timedelta
-from importlib import import_module
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from archiver import lazy
 from archiver.clock import Clock
 from archiver.collection import bags
 from archiver.errors import CollectionError, UsageError
@@ -45,19 +45,14 @@ if TYPE_CHECKING:
 # which a command that only needs bags.py or the batch journal (archiver batch, and its
 # workers' fork server) never uses.
 _LAZY = {
-    "AuditReport": "report",
-    "BagOutcome": "report",
-    "BagStatus": "ledger",
-    "Catalog": "catalog",
-    "Progress": "audit",
-    "Tombstone": "withdrawal",
+    "AuditReport": "archiver.collection.report",
+    "BagOutcome": "archiver.collection.report",
+    "BagStatus": "archiver.collection.ledger",
+    "Catalog": "archiver.collection.catalog",
+    "Progress": "archiver.collection.audit",
+    "Tombstone": "archiver.collection.withdrawal",
 }
-
-
-def __getattr__(name: str) -> Any:
-    if name in _LAZY:
-        return getattr(import_module(f"{__name__}.{_LAZY[name]}"), name)
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+__getattr__ = lazy.attributes(__name__, _LAZY)
 
 
 __all__ = [
