@@ -366,3 +366,49 @@ def test_a_text_that_is_not_utf8_is_left_out_of_the_index_not_a_failed_refresh(
     }
     assert sorted(parts) == ["", "data/long.txt"]
     assert parts["data/long.txt"] == "x" + "é" * (catalog_module.TEXT_LIMIT // 2 - 1)
+
+
+def test_the_catalogs_ids_and_facets_are_kept_until_anyone_commits(
+    site: dict[str, Any], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The collection page asks for the live ids and facet counts on every request; the
+    catalog keeps them until a commit to it, by this process (another thread's connection)
+    or another one."""
+    import threading
+
+    from archiver.collection.catalog import Catalog
+
+    catalog = site["catalog"]
+    asked: list[str] = []
+    real_rows = catalog.store.rows
+
+    def counted(sql: str, parameters: Any = ()) -> Any:
+        asked.append(sql)
+        return real_rows(sql, parameters)
+
+    monkeypatch.setattr(catalog.store, "rows", counted)
+    first = (catalog.listed_ids(), catalog.facets())
+    queries = len(asked)
+    assert queries > 0
+    assert (catalog.listed_ids(), catalog.facets()) == first
+    assert len(asked) == queries  # kept: no query
+    facets = catalog.facets()
+    facets["type"].append(("changed by a caller", 1))
+    assert catalog.facets() == first[1]  # callers get copies
+    # a commit from another thread's connection: a new bag, indexed
+    (tmp_path / "new.txt").write_text("Fresh words.\n", encoding="utf-8")
+    make_bag(
+        [tmp_path / "new.txt"], site["path"], record={"title": "New"}, bag_id="new", clock=_clock()
+    )
+    worker = threading.Thread(target=catalog.refresh, args=(_clock().now(),))
+    worker.start()
+    worker.join()
+    assert "new" in catalog.listed_ids() and len(asked) > queries
+    # a commit from another process's connection (here: another Catalog of the same file)
+    Collection(site["path"]).withdraw("new", reason="only for the test", clock=_clock())
+    assert "new" not in catalog.listed_ids()
+    other = Catalog(site["path"], catalog.path)
+    try:
+        assert other.store.generation() == other.store.generation()
+    finally:
+        other.close()

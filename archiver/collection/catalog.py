@@ -27,6 +27,7 @@ from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 from lxml import etree
 
@@ -181,6 +182,10 @@ class Catalog:
         # asks for a bag's records one format at a time.
         self._archives: dict[tuple[str, int, int, int], BagFiles] = {}
         self._archives_lock = threading.Lock()
+        # What the web view asks on every page (the live ids and facet counts of a filter),
+        # kept until anyone commits to the catalog: (generation, {key: value}).
+        self._kept: tuple[int, dict[tuple[str, Filters], Any]] = (-1, {})
+        self._kept_lock = threading.Lock()
 
     def close(self) -> None:
         self.store.close()
@@ -375,17 +380,45 @@ class Catalog:
 
     def listed_ids(self, only: Filters | None = None) -> list[str]:
         """The ids of the live bags ``only`` lets through."""
-        where, values = (only or Filters()).sql()
+        return list(self._kept_or("ids", only or Filters(), self._listed_ids))
+
+    def _listed_ids(self, only: Filters) -> tuple[str, ...]:
+        where, values = only.sql()
         rows = self.store.rows(
             "SELECT v.id FROM view v JOIN records r ON r.id = v.id" + where,  # noqa: S608
             values,
         )
-        return [row["id"] for row in rows]
+        return tuple(row["id"] for row in rows)
 
     def facets(self, only: Filters | None = None) -> dict[str, list[tuple[str, int]]]:
         """For each facet (set, type, language, year), its values among the bags ``only``
         lets through, with how many bags have each: most first, at most 50."""
-        where, values = (only or Filters()).sql()
+        kept = self._kept_or("facets", only or Filters(), self._facets)
+        return {name: list(counts) for name, counts in kept.items()}
+
+    def _kept_or(self, what: str, only: Filters, compute: Callable[[Filters], Any]) -> Any:
+        """``compute(only)``, or what it gave before if no one has committed to the catalog
+        since (Store.generation). A value computed while a commit lands is kept under the
+        generation read before it, so the next call computes it again."""
+        generation = self.store.generation()
+        key = (what, only)
+        with self._kept_lock:
+            seen, kept = self._kept
+            if seen == generation and key in kept:
+                return kept[key]
+        value = compute(only)
+        with self._kept_lock:
+            seen, kept = self._kept
+            if seen != generation:
+                seen, kept = generation, {}
+                self._kept = (seen, kept)
+            if len(kept) >= _KEPT_MOST:
+                kept.clear()
+            kept[key] = value
+        return value
+
+    def _facets(self, only: Filters) -> dict[str, list[tuple[str, int]]]:
+        where, values = only.sql()
         found = {}
         for name, expression in _FACETS.items():
             rows = self.store.rows(
@@ -628,6 +661,7 @@ def _place_in_sets(
         db.execute("UPDATE sets SET name = ? WHERE spec = ?", (description, ancestors[-1][0]))
 
 
+_KEPT_MOST = 64  # filters whose ids and facet counts are kept (each holds up to every id)
 _LISTING = (
     "SELECT v.id, v.title, v.creator, v.date, v.octets, v.files, r.setspec "
     "FROM view v JOIN records r ON r.id = v.id"

@@ -109,6 +109,8 @@ class Store:
         elif schema.irreplaceable:
             self._refuse_empty_file()
         self._uri: str | None = None  # set when the database is opened read-only
+        self._watcher: sqlite3.Connection | None = None  # generation(): never writes
+        self._watcher_lock = threading.Lock()
         try:
             self._open()
         except StoreError as exc:
@@ -224,6 +226,29 @@ class Store:
         for db in opened:
             db.close()
         self._local = threading.local()
+        with self._watcher_lock:
+            if self._watcher is not None:
+                self._watcher.close()
+                self._watcher = None
+
+    def generation(self) -> int:
+        """A number that changes whenever anyone commits to the database, in this process
+        (any thread's connection) or in another: SQLite's data_version, read on a
+        connection of its own that never writes (its value says nothing; compare it).
+        What is computed from the database may be kept until it changes."""
+        with self._watcher_lock:
+            try:
+                if self._watcher is None:
+                    self._watcher = sqlite3.connect(
+                        self._uri or self.path,
+                        uri=self._uri is not None,
+                        isolation_level=None,
+                        timeout=BUSY_TIMEOUT_SECONDS,
+                        check_same_thread=False,
+                    )
+                return int(self._watcher.execute("PRAGMA data_version").fetchone()[0])
+            except sqlite3.Error as exc:
+                raise self._failed(exc) from exc
 
     # -- schema --------------------------------------------------------------------------
 
