@@ -31,7 +31,13 @@ from archiver.bagit import hashing
 from archiver.clock import Clock, w3cdtf
 from archiver.collection.bags import RECORDS_DIR
 from archiver.collection.journal import JOURNAL_FILE, Journal
-from archiver.errors import ArchiverError, BagExistsError, BagWriteError, UsageError
+from archiver.errors import (
+    ArchiverError,
+    BagExistsError,
+    BagWriteError,
+    StoreError,
+    UsageError,
+)
 from archiver.sheet import ERROR_COLUMN, Job, RowProblem, Sheet, read_sheet
 from archiver.staging import CommitGroup, fsync_directory
 
@@ -94,6 +100,27 @@ class BatchResult:
 _HOWS = ("bagged", "adopted", "journalled")
 
 
+def _journalled(sheet: Sheet, collection: Path, result: BatchResult) -> None:
+    """A dry run's look at the journal, read without writing: the rows an earlier run of
+    this sheet bagged, which a real run would not bag again. Nothing when there is no
+    journal, or it cannot be read."""
+    path = collection / RECORDS_DIR / JOURNAL_FILE
+    if not path.is_file():
+        return
+    try:
+        journal = Journal(path, read_only=True)
+        try:
+            done = journal.done(sheet.digest)
+        finally:
+            journal.close()
+    except StoreError:
+        return
+    for job in sheet.jobs:
+        if job.row in done:
+            bag_id = done[job.row]
+            result.bags.append(RowBag(job.row, bag_id, collection / bag_id, "journalled"))
+
+
 def run_batch(
     sheet: str | os.PathLike[str],
     out: str | os.PathLike[str],
@@ -131,6 +158,7 @@ def run_batch(
     if collection.exists() and not collection.is_dir():
         raise UsageError(f"{collection}: not a directory")
     if dry_run:
+        _journalled(read, collection, result)
         return result
     clock = clock or Clock.from_environment()
     try:

@@ -822,8 +822,9 @@ def _batch(args: argparse.Namespace) -> int:
             print(f"{result.sheet.path}: {one_line(str(problem))}")
         if args.dry_run:
             print(
-                f"{summary['rows']} rows: {summary['to_bag']} ready to bag, "
-                f"{summary['failed']} with problems (dry run: nothing written)"
+                f"{summary['rows']} rows: {summary['to_bag'] - summary['journalled']} ready "
+                f"to bag, {summary['journalled']} bagged before, {summary['failed']} with "
+                "problems (dry run: nothing written)"
             )
         else:
             print(

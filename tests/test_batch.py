@@ -440,6 +440,59 @@ def test_a_source_through_a_link_out_of_the_sheets_folder_is_refused(
     assert all("outside" in p["message"] for p in problems)
 
 
+def test_a_dry_run_after_a_run_says_which_rows_are_bagged_already_and_writes_nothing(
+    tmp_path: Path, cli: CliRunner
+) -> None:
+    names = texts(tmp_path / "work" / "texts", 3)
+    rows = [["source", "dc.title"], *([n, f"Text {i}"] for i, n in enumerate(names))]
+    rows.append(["texts/missing.txt", "Never there"])
+    sheet = write_csv(tmp_path / "work" / "sheet.csv", rows)
+    collection = tmp_path / "collection"
+    assert cli("batch", sheet, "--out", collection).code == 1  # the missing file's row
+    rows.insert(3, [names[0], "A new row"])  # another sheet: nothing journalled for it
+    edited = write_csv(tmp_path / "work" / "edited.csv", rows)
+    before = snapshot(tmp_path)
+    records = collection / ".archiver"
+    entries_changed = records.stat().st_mtime_ns  # a file made or removed there changes it
+    run = cli("batch", sheet, "--out", collection, "--dry-run", "--json")
+    assert run.code == 1
+    result = json.loads(run.out)
+    assert (result["to_bag"], result["journalled"], result["failed"]) == (3, 3, 1)
+    assert [b["row"] for b in result["bags"]] == [2, 3, 4]
+    text = cli("batch", sheet, "--out", collection, "--dry-run")
+    assert "4 rows: 0 ready to bag, 3 bagged before, 1 with problems" in text.out
+    other = json.loads(cli("batch", edited, "--out", collection, "--dry-run", "--json").out)
+    assert (other["to_bag"], other["journalled"]) == (4, 0)
+    assert snapshot(tmp_path) == before
+    assert (
+        records.stat().st_mtime_ns == entries_changed
+    )  # no WAL or shared memory, even for a moment
+
+
+def test_a_journal_opened_read_only_makes_no_file_beside_it(tmp_path: Path) -> None:
+    from archiver.collection.journal import Journal
+
+    path = tmp_path / "batches.sqlite"
+    journal = Journal(path)
+    journal.record("sheet", [(2, "a", "bagged")], "2026-12-07T00:00:00Z")
+    journal.close()
+    side = [path.with_name(path.name + suffix) for suffix in ("-wal", "-shm")]
+    stored = path.read_bytes()
+    looking = Journal(path, read_only=True)
+    try:
+        assert looking.done("sheet") == {2: "a"}
+        assert not any(p.exists() for p in side)
+    finally:
+        looking.close()
+    assert path.read_bytes() == stored
+    writing = Journal(path)  # as a batch opens it: its WAL beside it while it is open
+    try:
+        writing.done("sheet")
+        assert all(p.exists() for p in side)
+    finally:
+        writing.close()
+
+
 def test_an_unknown_column_stops_the_whole_sheet_with_a_suggestion(
     tmp_path: Path, cli: CliRunner
 ) -> None:

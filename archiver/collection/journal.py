@@ -38,9 +38,11 @@ SCHEMA = Schema(
 class Journal:
     """The journal of one collection."""
 
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: Path, *, read_only: bool = False) -> None:
+        """The journal at ``path``, made when missing; ``read_only``: an existing one,
+        read without writing anything (a dry run's look)."""
         self.path = path
-        self.store = Store(path, SCHEMA)
+        self.store = Store(path, SCHEMA, read_only=read_only)
 
     def close(self) -> None:
         self.store.close()

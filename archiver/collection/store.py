@@ -85,12 +85,17 @@ class Schema:
 class Store:
     """One open database of the collection; safe to share between threads."""
 
-    def __init__(self, path: Path, schema: Schema, *, create: bool = True) -> None:
+    def __init__(
+        self, path: Path, schema: Schema, *, create: bool = True, read_only: bool = False
+    ) -> None:
         """Open the database at ``path``; ``create`` makes it when there is no file there.
+        ``read_only`` opens an existing one without writing a byte anywhere (no WAL or
+        shared-memory file made, nothing migrated), for a look that must change nothing.
 
         An irreplaceable schema's database is made whole (``create``), and only by one
         process at a time: its caller holds a lock that says so (the audit's).
         """
+        create = create and not read_only
         self.path = path
         self.schema = schema
         self._local = threading.local()
@@ -111,17 +116,23 @@ class Store:
         self._uri: str | None = None  # set when the database is opened read-only
         self._watcher: sqlite3.Connection | None = None  # generation(): never writes
         self._watcher_lock = threading.Lock()
+        if read_only:
+            self._uri = self._read_only_uri()
         try:
             self._open()
         except StoreError as exc:
-            if create or not _cannot_write_there(exc.__cause__):
+            if create or read_only or not _cannot_write_there(exc.__cause__):
                 raise
             # Nothing may be written where it is (read-only media, no permission): a
-            # database that is only to be read is opened read-only; with no WAL beside
-            # it, as immutable, since SQLite could not make its shared-memory file there.
-            immutable = "" if os.path.lexists(f"{path}-wal") else "&immutable=1"
-            self._uri = f"{path.absolute().as_uri()}?mode=ro{immutable}"
+            # database that is only to be read is opened read-only.
+            self._uri = self._read_only_uri()
             self._open()
+
+    def _read_only_uri(self) -> str:
+        """The database opened read-only; with no WAL beside it (no writer has it open),
+        as immutable, since SQLite would otherwise make its shared-memory file."""
+        immutable = "" if os.path.lexists(f"{self.path}-wal") else "&immutable=1"
+        return f"{self.path.absolute().as_uri()}?mode=ro{immutable}"
 
     def _open(self) -> None:
         try:
