@@ -300,11 +300,32 @@ def test_a_bad_source_date_epoch_is_exit_2_and_nothing_is_written(
     assert not (tmp_path / "out").exists()
 
 
+@pytest.mark.parametrize("character", ["\x01", "\x1f", "\ufffe", "\uffff"])
+def test_a_file_name_xml_cannot_hold_is_refused_with_the_reason(
+    tmp_path: Path, character: str
+) -> None:
+    """METS and PREMIS must name every file: a name XML 1.0 cannot hold is refused before
+    anything is written (the property test below draws only names it can hold)."""
+    from archiver.errors import SourceError
+    from archiver.packing import make_bag
+
+    source = tmp_path / "src"
+    source.mkdir()
+    (source / f"a{character}b.txt").write_text("text\n", encoding="utf-8")
+    with pytest.raises(SourceError, match=f"U\\+{ord(character):04X} cannot appear"):
+        make_bag([source], tmp_path / "out", bag_id="h", workers=1)
+    assert not (tmp_path / "out").exists() or list((tmp_path / "out").iterdir()) == []
+
+
 @settings(max_examples=25, deadline=None)
 @given(
     names=st.lists(
         st.text(
-            st.characters(blacklist_categories=["Cs", "Cc"], blacklist_characters="/\x00"),
+            # what a name may hold: not '/', NUL, controls, surrogates, nor the two
+            # noncharacters XML 1.0 cannot hold (such names are refused, with the reason)
+            st.characters(
+                blacklist_categories=["Cs", "Cc"], blacklist_characters="/\x00\ufffe\uffff"
+            ),
             min_size=1,
             max_size=20,
         ).filter(lambda n: n not in {".", ".."}),
