@@ -210,16 +210,7 @@ class Store:
         if db is not None:
             return db
         try:
-            # Autocommit (isolation_level=None): transactions are begun explicitly below.
-            # check_same_thread is off only so that close() can close every thread's
-            # connection; each thread still uses its own.
-            db = sqlite3.connect(
-                self._uri or self.path,
-                uri=self._uri is not None,
-                isolation_level=None,
-                timeout=BUSY_TIMEOUT_SECONDS,
-                check_same_thread=False,
-            )
+            db = self._connect()
             db.row_factory = sqlite3.Row
             db.execute("PRAGMA synchronous=NORMAL")
             db.execute("PRAGMA foreign_keys=ON")
@@ -229,6 +220,18 @@ class Store:
             self._opened.append(db)
         self._local.db = db
         return db
+
+    def _connect(self) -> sqlite3.Connection:
+        # Autocommit (isolation_level=None): transactions are begun explicitly below.
+        # check_same_thread is off only so that close() can close every thread's connection
+        # (and generation()'s, used under its lock); each thread still uses its own.
+        return sqlite3.connect(
+            self._uri or self.path,
+            uri=self._uri is not None,
+            isolation_level=None,
+            timeout=BUSY_TIMEOUT_SECONDS,
+            check_same_thread=False,
+        )
 
     def close(self) -> None:
         """Close every thread's connection; the Store must not be used afterwards."""
@@ -250,13 +253,7 @@ class Store:
         with self._watcher_lock:
             try:
                 if self._watcher is None:
-                    self._watcher = sqlite3.connect(
-                        self._uri or self.path,
-                        uri=self._uri is not None,
-                        isolation_level=None,
-                        timeout=BUSY_TIMEOUT_SECONDS,
-                        check_same_thread=False,
-                    )
+                    self._watcher = self._connect()
                 return int(self._watcher.execute("PRAGMA data_version").fetchone()[0])
             except sqlite3.Error as exc:
                 raise self._failed(exc) from exc
