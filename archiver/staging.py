@@ -235,7 +235,7 @@ class Staging:
             faults.point("staging.after-rename")
             fsync_directory(target.parent)
         except OSError as exc:
-            raise BagWriteError(f"cannot move the bag into {target}: {os_reason(exc)}") from exc
+            raise _not_moved(target, exc) from exc
 
     def commit_inner(self, name: str, target: Path, *, replace: bool = False) -> None:
         """Flush the staged folder and move its entry ``name`` (a file or a folder built
