@@ -233,9 +233,9 @@ def test_an_older_catalog_is_filled_for_the_view_without_moving_any_datestamp(
     db.close()
     assert len(before) == 2
     catalog = catalog_module.Catalog(col, path)  # opened at the new version: migrated
-    assert catalog.listed() == 0
+    assert len(catalog.listed_ids()) == 0
     catalog.refresh(_clock().now())
-    assert catalog.listed() == 2
+    assert len(catalog.listed_ids()) == 2
     assert {
         r["id"]: r["datestamp"] for r in catalog.store.rows("SELECT id, datestamp FROM records")
     } == before

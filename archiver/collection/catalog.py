@@ -357,18 +357,6 @@ class Catalog:
 
     # -- what the web view asks -------------------------------------------------------
 
-    def listed(self, only: Filters | None = None) -> int:
-        """How many live bags the view lists (those ``only`` lets through)."""
-        where, values = (only or Filters()).sql()
-        return int(
-            self.store.value(
-                "SELECT count(*) FROM view v JOIN records r ON r.id = v.id"  # noqa: S608
-                + where,  # (fixed SQL: Filters.sql binds every value)
-                values,
-            )
-            or 0
-        )
-
     def listing(
         self, *, order: str, offset: int, limit: int, only: Filters | None = None
     ) -> list[Row]:
