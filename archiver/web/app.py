@@ -545,33 +545,30 @@ NEVER_CHECKED = "never checked"
 
 
 class Fixity:
-    """What the collection's fixity ledger says, read when it changes (a ledger is
-    written only by audits; the view never creates one)."""
+    """What the collection's fixity ledger says, kept until the ledger changes (a ledger is
+    written only by audits; the view never creates one). One ledger stays open, and is
+    opened again when the file at its path is another one (made by a first audit,
+    restored from a backup)."""
 
     def __init__(self, path: Path) -> None:
         self.path = path
         self._lock = threading.Lock()
-        self._seen: tuple[int, ...] | None = None
+        self._ledger: Ledger | None = None
+        self._file: tuple[int, int] | None = None  # (device, inode) of the one open
+        self._seen: int | None = None  # its generation when _latest was read
         self._latest: dict[str, tuple[BagStatus, str]] = {}
-
-    def _signature(self) -> tuple[int, ...] | None:
-        parts: list[int] = []
-        for name in (self.path, Path(f"{self.path}-wal")):
-            try:
-                info = os.stat(name)
-            except OSError:
-                parts += [-1, -1]
-                continue
-            parts += [info.st_mtime_ns, info.st_size]
-        return None if parts[0] == -1 else tuple(parts)
 
     def latest(self) -> dict[str, tuple[BagStatus, str]]:
         """Bag id -> (status, when) of its last finished check."""
         with self._lock:
-            signature = self._signature()
-            if signature != self._seen:
-                self._latest = self.read(lambda ledger: ledger.latest_checks()) or {}
-                self._seen = signature
+            ledger = self._open()
+            try:
+                generation = None if ledger is None else ledger.store.generation()
+            except ArchiverError:
+                generation = None
+            if generation is None or generation != self._seen:
+                self._latest = self._read(ledger, lambda lg: lg.latest_checks()) or {}
+                self._seen = generation
             return self._latest
 
     def checks(self, bag_id: str) -> list[BagCheck]:
@@ -579,20 +576,41 @@ class Fixity:
 
     def read(self, what: Callable[[Ledger], Any]) -> Any:
         """What ``what`` reads of the ledger; None when there is none or it is unreadable."""
-        if not self.path.exists():
-            return None
-        try:
-            ledger = Ledger(self.path)
-        except ArchiverError:
-            _log.warning("cannot read the fixity ledger %s", self.path)
+        with self._lock:
+            return self._read(self._open(), what)
+
+    def _read(self, ledger: Ledger | None, what: Callable[[Ledger], Any]) -> Any:
+        if ledger is None:
             return None
         try:
             return what(ledger)
         except ArchiverError:
             _log.warning("cannot read the fixity ledger %s", self.path)
             return None
-        finally:
-            ledger.close()
+
+    def _open(self) -> Ledger | None:
+        """The ledger at the path, open (under the lock); None when there is none, or it
+        cannot be opened."""
+        try:
+            info = os.stat(self.path)
+        except OSError:
+            self._close()
+            return None
+        if self._ledger is not None and self._file == (info.st_dev, info.st_ino):
+            return self._ledger
+        self._close()
+        try:
+            self._ledger = Ledger(self.path)
+        except ArchiverError:
+            _log.warning("cannot read the fixity ledger %s", self.path)
+            return None
+        self._file = (info.st_dev, info.st_ino)
+        return self._ledger
+
+    def _close(self) -> None:
+        if self._ledger is not None:
+            self._ledger.close()
+        self._ledger, self._file, self._seen = None, None, None
 
 
 class Audits:
