@@ -230,14 +230,15 @@ def view_app(
         if chosen["fixity"]:
             wanted = chosen["fixity"]
             only = replace(only, ids=tuple(b for b in listed if _status(latest, b) == wanted))
-        total = len(listed if only.ids is None else only.ids)
+        chosen_ids = listed if only.ids is None else only.ids
+        total = len(chosen_ids)
         pages = max(1, -(-total // PAGE_SIZE))
         page = min(_number(request.args.get("page"), 1), pages)
         if order == "checked":
             # The checks are in the ledger, not the catalog: the page's bags are chosen
             # here, never checked first, then the longest unchecked.
             shown = sorted(
-                listed if only.ids is None else only.ids,
+                chosen_ids,
                 key=lambda b: (b in latest, latest[b][1] if b in latest else "", b),
             )[(page - 1) * PAGE_SIZE : page * PAGE_SIZE]
             place = {bag_id: index for index, bag_id in enumerate(shown)}
