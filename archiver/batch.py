@@ -42,6 +42,8 @@ from archiver.sheet import ERROR_COLUMN, Job, RowProblem, Sheet, read_sheet
 from archiver.staging import CommitGroup, fsync_directory
 
 if TYPE_CHECKING:  # the profile engine is imported only for a batch that names a profile
+    from concurrent.futures import ProcessPoolExecutor
+
     from archiver.check.profile import Profile
 
 # What the workers' fork server imports when it starts, before any row reaches a worker:
@@ -132,6 +134,7 @@ def run_batch(
     algorithms_: Sequence[str] | None = None,
     clock: Clock | None = None,
     progress: Progress | None = None,
+    fork: bool = False,
 ) -> BatchResult:
     """Bag every good row of ``sheet`` into the collection ``out`` (module docstring).
 
@@ -140,7 +143,11 @@ def run_batch(
     everything and writes nothing. ``profile`` (a BagIt profile or its file) and
     ``algorithms_`` build every bag to that profile (archiver.profiles), a row's tag-file
     columns giving its tags. UsageError when the sheet cannot be read or has a column it
-    does not know; the rows' problems are in the result, never raised."""
+    does not know; the rows' problems are in the result, never raised.
+
+    ``fork``: the workers may be forked from this process, as the batch starts, when it
+    runs one thread (hashing.process_pool): for a caller that holds no lock or file a
+    worker must not share, as the CLI. Otherwise the fork server starts them."""
     if jobs is not None and jobs < 1:
         raise UsageError(f"a batch needs at least 1 job, not {jobs}")
     if profile is not None:
@@ -148,29 +155,40 @@ def run_batch(
 
         if not isinstance(profile, Profile):
             profile = load_profile(Path(profile))
-    if not dry_run and (jobs or hashing.default_workers()) > 1:
-        # The workers' fork server starts (a fresh interpreter importing the bagging code,
-        # ~0.4 s) while the sheet is checked, not after.
-        hashing.start_pool_server(_PRELOAD)
-    read = read_sheet(sheet, root=root, profile=profile, algorithms_=algorithms_)
-    collection = Path(out)
-    result = BatchResult(read, collection, dry_run, failures=list(read.problems))
-    if collection.exists() and not collection.is_dir():
-        raise UsageError(f"{collection}: not a directory")
-    if dry_run:
-        _journalled(read, collection, result)
-        return result
-    clock = clock or Clock.from_environment()
+    count = jobs or hashing.default_workers()
+    pool: ProcessPoolExecutor | None = None
+    if not dry_run and count > 1:
+        # The workers start while the sheet is checked, not after, and import the bagging
+        # code meanwhile: forked from here when the caller allows it and this process runs
+        # one thread (nothing of the batch is open yet), else by the fork server, started
+        # now (a fresh interpreter).
+        if fork and hashing.single_threaded():
+            pool = hashing.process_pool(count, _PRELOAD, fork=True)
+        else:
+            hashing.start_pool_server(_PRELOAD)
     try:
-        (collection / RECORDS_DIR).mkdir(parents=True, exist_ok=True)
-    except OSError as exc:
-        raise UsageError(f"cannot create {collection / RECORDS_DIR}: {exc.strerror}") from exc
-    journal = Journal(collection / RECORDS_DIR / JOURNAL_FILE)
-    try:
-        build = _Build(clock, profile, tuple(algorithms_) if algorithms_ else None)
-        _Run(read, collection, journal, build, result, progress).execute(jobs)
+        read = read_sheet(sheet, root=root, profile=profile, algorithms_=algorithms_)
+        collection = Path(out)
+        result = BatchResult(read, collection, dry_run, failures=list(read.problems))
+        if collection.exists() and not collection.is_dir():
+            raise UsageError(f"{collection}: not a directory")
+        if dry_run:
+            _journalled(read, collection, result)
+            return result
+        clock = clock or Clock.from_environment()
+        try:
+            (collection / RECORDS_DIR).mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise UsageError(f"cannot create {collection / RECORDS_DIR}: {exc.strerror}") from exc
+        journal = Journal(collection / RECORDS_DIR / JOURNAL_FILE)
+        try:
+            build = _Build(clock, profile, tuple(algorithms_) if algorithms_ else None)
+            _Run(read, collection, journal, build, result, progress).execute(count, pool)
+        finally:
+            journal.close()
     finally:
-        journal.close()
+        if pool is not None:  # shut down by the run already, unless it never began
+            hashing.close_pool(pool)
     result.failures.sort(key=lambda p: (p.row, p.column))
     result.errors_sheet = _write_errors(read, collection, result.failures)
     return result
@@ -193,7 +211,9 @@ class _Run:
         self.result = result
         self.progress = progress
 
-    def execute(self, jobs: int | None) -> None:
+    def execute(self, count: int, pool: ProcessPoolExecutor | None = None) -> None:
+        """Bag the rows not journalled yet, ``count`` at once: on ``pool`` when given (this
+        shuts it down), or on pools of its own; in this process for one."""
         done = self.journal.done(self.sheet.digest)
         todo: list[Job] = []
         for job in self.sheet.jobs:
@@ -207,22 +227,25 @@ class _Run:
         total, finished = len(todo), 0
         if self.progress:
             self.progress(0, total)
-        for group in self._outcomes(todo, jobs):
+        for group in self._outcomes(todo, count, pool):
             self._settle(group)
             finished += len(group)
             if self.progress:
                 self.progress(finished, total)
 
-    def _outcomes(self, todo: list[Job], jobs: int | None) -> Iterator[list[_Outcome]]:
+    def _outcomes(
+        self, todo: list[Job], count: int, first: ProcessPoolExecutor | None
+    ) -> Iterator[list[_Outcome]]:
         """(job, outcome) pairs as rows' bags are made, a task's rows at a time, in the
-        order the tasks finish."""
-        count = jobs or hashing.default_workers()
+        order the tasks finish. ``first``: the pool to use first (shut down here)."""
         size = min(count, len(todo))
         # Several rows a task: the parent's work per task (sending it, journalling what
         # comes back) competes with the workers for the same cores, and a task's bags are
         # flushed to disk together (bag_rows).
         per_task = max(1, min(_ROWS_PER_TASK, len(todo) // (max(size, 1) * 4)))
         if size <= 1:
+            if first is not None:
+                hashing.close_pool(first)
             for start in range(0, len(todo), per_task):
                 group = todo[start : start + per_task]
                 outcomes = bag_rows(group, str(self.collection), self.build)
@@ -234,7 +257,9 @@ class _Run:
         queue: deque[Job] = deque(todo)
         broke: dict[int, int] = {}  # row -> pools it was in when they broke
         while queue:
-            pool = hashing.process_pool(size, _PRELOAD)
+            # A new pool, after one broke, comes from the fork server: this process holds
+            # the journal's database open now, which a forked worker would inherit.
+            pool, first = first or hashing.process_pool(size, _PRELOAD), None
             pending: dict[Future[list[tuple[str, str, str]]], list[Job]] = {}
             broken = False
             try:

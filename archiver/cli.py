@@ -811,6 +811,7 @@ def _batch(args: argparse.Namespace) -> int:
             algorithms_=args.algorithm,
             clock=Clock.from_environment(),
             progress=None if bar is None else bar.rows,
+            fork=True,  # this process holds no lock or file a worker must not share
         )
     if args.json:
         _print_json(result.to_json())

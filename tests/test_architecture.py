@@ -315,16 +315,23 @@ def test_one_profile_engine_reads_every_profile_format() -> None:
     assert models == {"check/profile.py"}
 
 
-def test_library_code_never_forks_the_calling_process() -> None:
-    offenders = []
+def test_library_code_forks_the_calling_process_only_where_the_cli_asks() -> None:
+    """One place may fork the calling process: hashing.process_pool(fork=True), which a
+    batch asks for only when its caller allows it, and only the CLI allows it (a library
+    caller may hold locks and files its workers must not share)."""
+    offenders, forks, asked = [], [], []
     for path, tree in _modules().items():
         for node in ast.walk(tree):
             if isinstance(node, ast.Attribute) and node.attr in {"fork", "forkpty"}:
                 offenders.append(f"{path.name}:{node.lineno}: os.{node.attr}")
-        for line, value in _string_literals(tree):
+            if isinstance(node, ast.keyword) and node.arg == "fork":
+                asked.append(f"{path.name}: {ast.unparse(node.value)}")
+        for _line, value in _string_literals(tree):
             if value == "fork":  # multiprocessing.get_context("fork")
-                offenders.append(f"{path.name}:{line}: the fork start method")
+                forks.append(path.name)
     assert offenders == []
+    assert forks == ["hashing.py"]
+    assert sorted(asked) == ["batch.py: True", "cli.py: True"]
 
 
 def test_no_cached_property_serialises_threads() -> None:

@@ -1,4 +1,5 @@
-"""Worker processes: started clean (never forked from the caller) and gone with it."""
+"""Worker processes: started clean (by the fork server; forked from the caller only when it
+asks and runs one thread) and gone with it."""
 
 from __future__ import annotations
 
@@ -161,3 +162,129 @@ def test_a_broken_pool_is_closed_even_when_a_worker_would_outlive_its_terminatio
     workers = [int(name) for name in os.listdir(pids)]
     assert len(workers) == 2
     assert not any(map(_alive, workers))
+
+
+IDLE = """
+import os, sys
+from archiver.bagit import hashing
+
+pool = hashing.process_pool(2, fork=sys.argv[1] == "fork")
+print(" ".join(str(pid) for pid in pool._processes), flush=True)
+hashing.close_pool(pool)
+print("closed")
+"""
+
+
+def test_a_pool_closed_before_any_task_leaves_no_worker_and_no_wait(tmp_path: Path) -> None:
+    """process_pool starts every worker at once; closed before any task, no executor thread
+    existed to tell them to stop, and the caller waited for them at exit forever."""
+    for how in ("fork", "server"):
+        run = subprocess.run(
+            [sys.executable, "-c", textwrap.dedent(IDLE), how],
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=False,
+        )
+        assert run.returncode == 0, run.stderr
+        pids, closed = run.stdout.splitlines()
+        assert closed == "closed"
+        workers = [int(pid) for pid in pids.split()]
+        assert len(workers) == 2
+        assert not any(map(_alive, workers))
+
+
+PROBE = """
+import sys
+
+def loaded(name):
+    return name in sys.modules
+"""
+FORKED = """
+import os, sys, threading
+from archiver.bagit import hashing
+import probe
+
+if sys.argv[1] == "threaded":
+    stop = threading.Event()
+    threading.Thread(target=stop.wait).start()
+print("before", end=" ")  # held in stdout's buffer (a pipe) when the workers are forked
+pool = hashing.process_pool(1, ["archiver.packing"], fork=True)
+parent = pool.submit(os.getppid).result()
+loaded = pool.submit(probe.loaded, "archiver.packing").result()
+hashing.close_pool(pool)
+print(parent == os.getpid(), loaded, "archiver.packing" in sys.modules)
+if sys.argv[1] == "threaded":
+    stop.set()
+"""
+
+
+def test_a_pool_is_forked_from_its_caller_only_when_asked_and_it_runs_one_thread(
+    tmp_path: Path,
+) -> None:
+    """fork=True: a caller running one thread forks its workers itself; they import
+    ``preload`` (the caller does not), and what the caller's stdout held is written once.
+    With another thread running, the fork server forks them: a fork would copy whatever
+    lock that thread holds."""
+    (tmp_path / "probe.py").write_text(textwrap.dedent(PROBE))
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONUNBUFFERED"}
+    env["PYTHONPATH"] = os.pathsep.join([str(tmp_path), *sys.path])
+    found = {}
+    for how in ("alone", "threaded"):
+        run = subprocess.run(
+            [sys.executable, "-c", textwrap.dedent(FORKED), how],
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=False,
+        )
+        assert run.returncode == 0, run.stderr
+        found[how] = run.stdout
+    assert found["alone"] == "before True True False\n"
+    assert found["threaded"] == "before False True False\n"
+
+
+BATCH = """
+import sys
+from multiprocessing import forkserver, resource_tracker
+from archiver.batch import run_batch
+from archiver.cli import main
+
+if sys.argv[1] == "cli":
+    code = main(["batch", sys.argv[2], "--out", sys.argv[3], "--jobs", "2"])
+else:
+    code = 0 if run_batch(sys.argv[2], sys.argv[3], jobs=2).ok else 1
+print(code, forkserver._forkserver._forkserver_pid is None,
+      resource_tracker._resource_tracker._pid is None)
+"""
+
+
+def test_the_cli_batch_forks_its_workers_itself_and_a_library_call_does_not(
+    tmp_path: Path,
+) -> None:
+    """`archiver batch` (one thread, nothing open yet) forks its workers as it starts: no
+    fork server and no resource tracker beside them. run_batch, called by a program that
+    may hold locks and files of its own, has the fork server start them."""
+    texts = tmp_path / "texts"
+    texts.mkdir()
+    lines = ["source,dc.title"]
+    for index in range(12):
+        (texts / f"t{index}.txt").write_text(f"Text {index}.\n", encoding="utf-8")
+        lines.append(f"texts/t{index}.txt,Text {index}")
+    sheet = tmp_path / "sheet.csv"
+    sheet.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    found = {}
+    for how in ("cli", "library"):
+        out = tmp_path / how
+        run = subprocess.run(
+            [sys.executable, "-c", textwrap.dedent(BATCH), how, str(sheet), str(out)],
+            capture_output=True,
+            text=True,
+            timeout=120,
+            check=False,
+        )
+        assert run.returncode == 0, run.stderr
+        found[how] = run.stdout.splitlines()[-1]
+        assert len([p for p in out.iterdir() if not p.name.startswith(".")]) == 12
+    assert found == {"cli": "0 True True", "library": "0 False False"}

@@ -20,6 +20,7 @@ import contextlib
 import ctypes
 import errno
 import hashlib
+import importlib
 import itertools
 import os
 import select
@@ -45,7 +46,7 @@ from archiver.errors import WorkerError
 
 if TYPE_CHECKING:
     from concurrent.futures import ProcessPoolExecutor
-    from multiprocessing.context import ForkServerContext
+    from multiprocessing.context import BaseContext, ForkServerContext
 
     from archiver.bagit.files import BagFiles
 
@@ -482,24 +483,26 @@ BATCH_BYTES = 32 << 20
 POOL_MINIMUM = 64
 
 
-def worker_init(parent: int | None = None) -> None:
+def worker_init(parent: int | None = None, preload: Sequence[str] = ()) -> None:
     """A worker process dies with the process that started its pool, and leaves Ctrl-C to it.
 
     A pool worker whose caller is killed (kill -9) would otherwise wait for work forever,
     and the fork server that forked it stays up as long as a worker does. So a thread
     waits on the caller's pidfd and ends the worker when the caller is gone. Ctrl-C reaches
     the whole process group: the caller decides, and waits for running batches before it
-    cleans up. SIGTERM ends a worker at once.
+    cleans up. SIGTERM ends a worker at once. ``preload``: modules a worker forked from its
+    caller imports now, while its caller goes on (a fork server's are imported there).
     """
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     signal.signal(signal.SIGTERM, signal.SIG_DFL)
-    if parent is None:
-        return
-    try:
-        watched = os.pidfd_open(parent)
-    except (OSError, AttributeError):  # already gone, or no pidfd here: poll instead
-        watched = None
-    threading.Thread(target=_die_with, args=(parent, watched), daemon=True).start()
+    if parent is not None:
+        try:
+            watched = os.pidfd_open(parent)
+        except (OSError, AttributeError):  # already gone, or no pidfd here: poll instead
+            watched = None
+        threading.Thread(target=_die_with, args=(parent, watched), daemon=True).start()
+    for name in preload:
+        importlib.import_module(name)
 
 
 def _die_with(parent: int, watched: int | None) -> None:
@@ -643,18 +646,33 @@ def start_pool_server(preload: Sequence[str] = ()) -> None:
     ).start()
 
 
-def process_pool(workers: int, preload: Sequence[str] = ()) -> ProcessPoolExecutor:
+def process_pool(
+    workers: int, preload: Sequence[str] = (), *, fork: bool = False
+) -> ProcessPoolExecutor:
     """A pool of ``workers`` processes forked by multiprocessing's fork server (started once
     per process; ``preload`` is imported there when it starts): clean children, quick to
     start, no resource of this process inherited. (multiprocessing is imported here, not
-    with this module: bagging one big file needs none of it, and it costs 25 ms.)"""
+    with this module: bagging one big file needs none of it, and it costs 25 ms.)
+
+    ``fork``: fork the workers from this process instead, when it runs no other thread
+    (``single_threaded``), for a caller that holds no lock or file its workers must not
+    share: no fork server to start, nor its resource tracker; each worker imports
+    ``preload`` as it starts, beside its caller. With another thread running, the fork
+    server forks them all the same: a fork copies a lock that another thread may hold."""
     from concurrent.futures import ProcessPoolExecutor
 
+    if fork and single_threaded():
+        import multiprocessing  # (its fork flushes stdout first: nothing is written twice)
+
+        context: BaseContext = multiprocessing.get_context("fork")
+        imports = tuple(preload)  # by each worker, as it starts
+    else:
+        context, imports = _server_context(preload), ()  # by the server, once
     pool = ProcessPoolExecutor(
         max_workers=workers,
-        mp_context=_server_context(preload),
+        mp_context=context,
         initializer=worker_init,
-        initargs=(os.getpid(),),
+        initargs=(os.getpid(), imports),
     )
     # Every worker started now, none on a later submit. Python 3.11 starts a worker on a
     # submit after waking the thread that watches the workers, which then does not watch
@@ -670,16 +688,30 @@ def process_pool(workers: int, preload: Sequence[str] = ()) -> ProcessPoolExecut
 def close_pool(pool: Executor) -> None:
     """Shut ``pool`` down: cancel what has not started, wait for its workers to end.
 
-    A process pool that a dying worker broke (killed, out of memory) has its other workers
-    killed first: they are idle or doomed, as the pool can no longer be used. Python 3.11's
-    executor can start a worker on a submit while it terminates the others for a death,
-    then wait for that worker forever (CPython gh-119592), and a worker that ignores
-    SIGTERM would hold it just as long."""
+    A pool that never ran a task has its workers told to stop all the same. A process pool
+    that a dying worker broke (killed, out of memory) has its other workers killed first:
+    they are idle or doomed, as the pool can no longer be used. Python 3.11's executor can
+    start a worker on a submit while it terminates the others for a death, then wait for
+    that worker forever (CPython gh-119592), and a worker that ignores SIGTERM would hold
+    it just as long."""
     if getattr(pool, "_broken", False):
         for process in list((getattr(pool, "_processes", None) or {}).values()):
             with contextlib.suppress(OSError, ValueError):
                 process.kill()
+    elif getattr(pool, "_processes", None) and getattr(pool, "_executor_manager_thread", 0) is None:
+        # Started (process_pool starts every worker) but never given a task: no thread
+        # tells its workers to stop, and they would wait for work, and this process for
+        # them at exit, forever. The executor starts that thread on a first submit.
+        getattr(pool, "_start_executor_manager_thread", lambda: None)()
     pool.shutdown(wait=True, cancel_futures=True)
+
+
+def single_threaded() -> bool:
+    """Whether this process runs one thread, native ones counted (Linux: /proc/self/task)."""
+    try:
+        return len(os.listdir("/proc/self/task")) == 1
+    except OSError:  # pragma: no cover - not Linux
+        return threading.active_count() == 1
 
 
 def _server_context(preload: Sequence[str]) -> ForkServerContext:
