@@ -167,7 +167,11 @@ def run_batch(
         else:
             hashing.start_pool_server(_PRELOAD)
     try:
-        read = read_sheet(sheet, root=root, profile=profile, algorithms_=algorithms_)
+        # The rows' own checks run on the workers, when they are there already.
+        read = read_sheet(sheet, root=root, profile=profile, algorithms_=algorithms_, executor=pool)
+        if pool is not None and hashing.broken(pool):  # a worker died: a new pool bags
+            hashing.close_pool(pool)
+            pool = None
         collection = Path(out)
         result = BatchResult(read, collection, dry_run, failures=list(read.problems))
         if collection.exists() and not collection.is_dir():

@@ -26,12 +26,14 @@ import csv
 import difflib
 import hashlib
 import os
+from collections import deque
 from collections.abc import Iterator, Sequence
+from concurrent.futures import BrokenExecutor, Executor, Future
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from archiver import identifiers
+from archiver import faults, identifiers
 from archiver.bagit import baginfo
 from archiver.bagit.names import BAG_INFO_TXT
 from archiver.errors import MetadataError, SourceError, UsageError
@@ -112,6 +114,7 @@ def read_sheet(
     root: str | os.PathLike[str] | None = None,
     profile: Profile | None = None,
     algorithms_: Sequence[str] | None = None,
+    executor: Executor | None = None,
 ) -> Sheet:
     """Read and check the sheet at ``path``: every row a Job or its problems.
 
@@ -120,7 +123,12 @@ def read_sheet(
     inside the sheet's folder or ``root``), records checked against the record schema
     (dates read), ids checked and unique in the sheet; with a ``profile`` (or tag-file
     columns, which archiver's own profile then judges), each row's bag checked against it
-    (archiver.profiles: required tags present, values allowed)."""
+    (archiver.profiles: required tags present, values allowed).
+
+    What spans rows (an Archivematica ``objects`` row's defaults, ids given twice) is
+    checked here, in order; what each row holds (its sources, record and tags) is checked
+    on ``executor``'s workers when one is given (a process pool: the batch's), a chunk of
+    rows a task, with the same outcome as here."""
     sheet_path = Path(path)
     try:
         data = sheet_path.read_bytes()
@@ -136,22 +144,66 @@ def read_sheet(
     base = Path(root) if root is not None else _base(sheet_path, kind)
     sheet = Sheet(sheet_path, kind, hashlib.sha256(data).hexdigest(), headers)
     sheet.warnings = _label_warnings(columns)
-    reader = _Rows(sheet, columns, base.resolve())
+    built_to: Profile | None = None
     if profile is not None or algorithms_ is not None or any(c.role == "tag" for c in columns):
         from archiver.packing import profile_for
         from archiver.profiles import choose_algorithms
 
-        reader.profile = profile_for(profile, algorithms_, tagged=True)
-        reader.algorithms = algorithms_
-        if reader.profile is not None:
-            choose_algorithms(reader.profile, algorithms_)  # a bad choice: exit 2, at once
+        built_to = profile_for(profile, algorithms_, tagged=True)
+        if built_to is not None:
+            choose_algorithms(built_to, algorithms_)  # a bad choice: exit 2, at once
+    check = _RowCheck(
+        len(headers),
+        tuple(columns),
+        base.resolve(),
+        built_to,
+        tuple(algorithms_) if algorithms_ is not None else None,
+    )
+    reader = _Rows(sheet, check)
+    prepared: list[_Row] = []
     for number, cells in body:
         if not any(cell.strip() for cell in cells):
             continue  # an empty row (Excel's trailing ones)
         sheet.cells[number] = cells
-        reader.row(number, cells)
+        row = reader.row(number, cells)
+        if row is not None:
+            prepared.append(row)
+    for jobs, problems in _checked(check, prepared, executor):
+        sheet.jobs.extend(jobs)
+        sheet.problems.extend(problems)
     reader.finish()
     return sheet
+
+
+# Rows a worker checks at a time: enough to outweigh sending them, few enough that the
+# workers share the last ones.
+_CHUNK = 128
+
+
+def _checked(
+    check: _RowCheck, rows: list[_Row], executor: Executor | None
+) -> Iterator[tuple[list[Job], list[RowProblem]]]:
+    """Each chunk of ``rows`` checked, in order: on ``executor`` (a few chunks ahead, not
+    the whole sheet copied to it at once), here when there is none, too few rows, or its
+    workers broke."""
+    chunks = [rows[start : start + _CHUNK] for start in range(0, len(rows), _CHUNK)]
+    if executor is None or len(chunks) < 2:
+        yield from map(check.rows, chunks)
+        return
+    pending: deque[Future[tuple[list[Job], list[RowProblem]]]] = deque()
+    given = done = 0  # chunks handed to the executor; chunks whose outcome was yielded
+    try:
+        while done < len(chunks):
+            while given < len(chunks) and given - done < 4:
+                pending.append(executor.submit(_check_chunk, check, chunks[given]))
+                given += 1
+            outcome = pending.popleft().result()
+            done += 1
+            yield outcome
+    except BrokenExecutor:  # a worker died (killed, out of memory): the rest is checked here
+        for future in pending:
+            future.cancel()
+        yield from map(check.rows, chunks[done:])
 
 
 # -- reading the CSV ------------------------------------------------------------------------
@@ -323,55 +375,118 @@ def _label_warnings(columns: Sequence[_Column]) -> list[str]:
 # -- rows -----------------------------------------------------------------------------------
 
 
-class _Rows:
-    """The rows of one sheet, checked one by one; ids checked across them at the end."""
+def _check_chunk(check: _RowCheck, rows: list[_Row]) -> tuple[list[Job], list[RowProblem]]:
+    """What a worker runs: a chunk of rows checked."""
+    faults.point(f"sheet.check-{rows[0].number}")  # the tests' chunk whose worker dies
+    return check.rows(rows)
 
-    def __init__(self, sheet: Sheet, columns: list[_Column], base: Path) -> None:
+
+@dataclass(frozen=True)
+class _Row:
+    """A row that passed the checks spanning rows: its cells (defaults filled in), its id
+    ("" for one derived when bagging) and whether that id may be used."""
+
+    number: int
+    cells: list[str]
+    bag_id: str
+    usable: bool
+
+
+class _Rows:
+    """The checks that span the rows of one sheet, row after row: a row's width, an
+    Archivematica ``objects`` row's defaults for the rows after it, ids given twice."""
+
+    def __init__(self, sheet: Sheet, check: _RowCheck) -> None:
         self.sheet = sheet
-        self.columns = columns
-        self.base = base
+        self.check = check
         self.defaults: dict[int, str] = {}  # Archivematica's objects row: index -> cell
         self.ids: dict[str, int] = {}
-        self.resolver = Resolver()  # the rows' sources lie in a few folders
-        self.profile: Profile | None = None  # what each row's bag is built to
-        self.algorithms: Sequence[str] | None = None
+        self.source = next(c for c in check.columns if c.role == "source")
+        self.id_column = next((c for c in check.columns if c.role == "id"), None)
 
     def problem(self, row: int, column: str, message: str) -> None:
         self.sheet.problems.append(RowProblem(row, column, message))
 
-    def row(self, number: int, cells: list[str]) -> None:
-        columns = self.columns
-        if len(cells) > len(self.sheet.headers) and any(
-            c.strip() for c in cells[len(self.sheet.headers) :]
-        ):
-            self.problem(number, "", f"{len(cells)} cells, but {len(self.sheet.headers)} columns")
-            return
-        cells = cells + [""] * (len(self.sheet.headers) - len(cells))
-        source_column = next(c for c in columns if c.role == "source")
+    def row(self, number: int, cells: list[str]) -> _Row | None:
+        """The row, for its own checks (_RowCheck); None when it is no bag's (too wide, or
+        Archivematica's objects row)."""
+        width = self.check.width
+        if len(cells) > width and any(c.strip() for c in cells[width:]):
+            self.problem(number, "", f"{len(cells)} cells, but {width} columns")
+            return None
+        cells = cells + [""] * (width - len(cells))
         if (
             self.sheet.kind == "archivematica"
-            and cells[source_column.index].strip().rstrip("/") == "objects"
+            and cells[self.source.index].strip().rstrip("/") == "objects"
         ):
-            self.defaults = {c.index: cells[c.index] for c in columns if cells[c.index].strip()}
+            self.defaults = {
+                c.index: cells[c.index] for c in self.check.columns if cells[c.index].strip()
+            }
             self.sheet.cells.pop(number, None)  # defaults, not a bag
-            return
+            return None
         if self.defaults:
             cells = [
                 cell if cell.strip() else self.defaults.get(i, "") for i, cell in enumerate(cells)
             ]
-        sources = self.sources(number, source_column, cells[source_column.index])
-        usable, bag_id = self.bag_id(number, columns, cells)
-        record = self.record(number, columns, cells)
-        tags = self.tags(columns, cells)
-        if record is not None and not self.meets_profile(number, record, tags):
-            record = None
-        if sources is not None and record is not None and usable:
-            packed = tuple((f, label, tuple(v)) for (f, label), v in tags.items())
-            self.sheet.jobs.append(Job(number, sources, bag_id or None, record, packed))
+        usable, bag_id = self.bag_id(number, cells)
+        return _Row(number, cells, bag_id, usable)
 
-    def tags(self, columns: list[_Column], cells: list[str]) -> dict[tuple[str, str], list[str]]:
+    def bag_id(self, number: int, cells: list[str]) -> tuple[bool, str]:
+        """(whether the row's id is usable, the id: '' for one derived when bagging)."""
+        column = self.id_column
+        value = cells[column.index].strip() if column is not None else ""
+        if column is None or not value:
+            return True, ""
+        try:
+            identifiers.check_bag_id(value)
+        except UsageError as exc:
+            self.problem(number, column.header, str(exc))
+            return False, value
+        first = self.ids.setdefault(value, number)
+        if first != number:
+            self.problem(number, column.header, f"id {value} is given on row {first} too")
+            return False, value
+        return True, value
+
+    def finish(self) -> None:
+        self.sheet.problems.sort(key=lambda p: (p.row, p.column))
+        failed = {p.row for p in self.sheet.problems}
+        self.sheet.jobs = [job for job in self.sheet.jobs if job.row not in failed]
+
+
+@dataclass(frozen=True)
+class _RowCheck:
+    """The checks of what a row holds -- its sources, record and tags, and the profile its
+    bag is built to -- which need no other row: picklable, for a worker process."""
+
+    width: int  # the header's cells
+    columns: tuple[_Column, ...]
+    base: Path
+    profile: Profile | None  # what each row's bag is built to
+    algorithms: tuple[str, ...] | None
+
+    def rows(self, rows: Sequence[_Row]) -> tuple[list[Job], list[RowProblem]]:
+        """Each row a Job, or its problems. One Resolver for them: they name files in a few
+        folders."""
+        jobs: list[Job] = []
+        problems: list[RowProblem] = []
+        resolver = Resolver()
+        for row in rows:
+            found: list[RowProblem] = []
+            sources = self.sources(row, resolver, found)
+            record = self.record(row, found)
+            tags = self.tags(row.cells)
+            if record is not None and not self.meets_profile(row.number, record, tags, found):
+                record = None
+            if sources is not None and record is not None and row.usable:
+                packed = tuple((f, label, tuple(v)) for (f, label), v in tags.items())
+                jobs.append(Job(row.number, sources, row.bag_id or None, record, packed))
+            problems.extend(found)
+        return jobs, problems
+
+    def tags(self, cells: list[str]) -> dict[tuple[str, str], list[str]]:
         found: dict[tuple[str, str], list[str]] = {}
-        for column in columns:
+        for column in self.columns:
             if column.role != "tag":
                 continue
             values = _cell_values(cells[column.index])
@@ -380,7 +495,11 @@ class _Rows:
         return found
 
     def meets_profile(
-        self, number: int, record: Record, tags: dict[tuple[str, str], list[str]]
+        self,
+        number: int,
+        record: Record,
+        tags: dict[tuple[str, str], list[str]],
+        found: list[RowProblem],
     ) -> bool:
         """Whether the row's bag can be built to the profile; its problems, when not."""
         if self.profile is None:
@@ -396,65 +515,53 @@ class _Rows:
             }
             for problem in exc.problems:
                 tag_file, _, label = problem.field.rpartition("/")
-                self.problem(number, headers.get((tag_file, label), problem.field), problem.message)
+                column = headers.get((tag_file, label), problem.field)
+                found.append(RowProblem(number, column, problem.message))
             return False
         return True
 
-    def sources(self, number: int, column: _Column, cell: str) -> tuple[Path, ...] | None:
-        given = [part.strip() for part in cell.split(SOURCES) if part.strip()]
+    def sources(
+        self, row: _Row, resolver: Resolver, found: list[RowProblem]
+    ) -> tuple[Path, ...] | None:
+        column = next(c for c in self.columns if c.role == "source")
+        number, base = row.number, self.base
+        given = [part.strip() for part in row.cells[column.index].split(SOURCES) if part.strip()]
         if not given:
-            self.problem(number, column.header, "no source given")
+            found.append(RowProblem(number, column.header, "no source given"))
             return None
-        found: list[Path] = []
+        paths: list[Path] = []
         for name in given:
             path = Path(name)
-            full = path if path.is_absolute() else self.base / path
-            real = self.resolver.real(full)
-            if real != self.base and self.base not in real.parents:
-                self.problem(
-                    number, column.header, f"{name}: outside {self.base}, where sources must be"
-                )
+            full = path if path.is_absolute() else base / path
+            real = resolver.real(full)
+            if real != base and base not in real.parents:
+                message = f"{name}: outside {base}, where sources must be"
+                found.append(RowProblem(number, column.header, message))
                 return None
             if not os.path.lexists(full):
-                self.problem(number, column.header, f"{name}: no such file or folder")
+                found.append(RowProblem(number, column.header, f"{name}: no such file or folder"))
                 return None
-            found.append(full)
+            paths.append(full)
         try:
-            planned = plan_payload(found, resolver=self.resolver)
+            planned = plan_payload(paths, resolver=resolver)
         except SourceError as exc:
-            self.problem(number, column.header, str(exc))
+            found.append(RowProblem(number, column.header, str(exc)))
             return None
         for item in planned:
             try:
                 os.close(os.open(item.source, os.O_RDONLY | os.O_CLOEXEC))  # type: ignore[arg-type]
             except OSError as exc:
-                self.problem(number, column.header, f"{item.source}: cannot read: {exc.strerror}")
+                message = f"{item.source}: cannot read: {exc.strerror}"
+                found.append(RowProblem(number, column.header, message))
                 return None
-        return tuple(found)
+        return tuple(paths)
 
-    def bag_id(self, number: int, columns: list[_Column], cells: list[str]) -> tuple[bool, str]:
-        """(whether the row's id is usable, the id: '' for one derived when bagging)."""
-        column = next((c for c in columns if c.role == "id"), None)
-        value = cells[column.index].strip() if column is not None else ""
-        if column is None or not value:
-            return True, ""
-        try:
-            identifiers.check_bag_id(value)
-        except UsageError as exc:
-            self.problem(number, column.header, str(exc))
-            return False, value
-        first = self.ids.setdefault(value, number)
-        if first != number:
-            self.problem(number, column.header, f"id {value} is given on row {first} too")
-            return False, value
-        return True, value
-
-    def record(self, number: int, columns: list[_Column], cells: list[str]) -> Record | None:
+    def record(self, row: _Row, found: list[RowProblem]) -> Record | None:
         data: dict[str, Any] = {}
         labels: dict[str, list[str]] = {}
         headers: dict[str, str] = {}  # record field -> the column it came from
-        for column in columns:
-            values = _cell_values(cells[column.index])
+        for column in self.columns:
+            values = _cell_values(row.cells[column.index])
             if not values:
                 continue
             if column.role == "dc":
@@ -466,17 +573,12 @@ class _Rows:
         if labels:
             data["bag-info"] = labels
         try:
-            return record_from_data(data, f"row {number}")
+            return record_from_data(data, f"row {row.number}")
         except MetadataError as exc:
             for problem in exc.problems:
-                field = problem.field.split("[", 1)[0]
-                self.problem(number, headers.get(field, field), problem.message)
+                field_ = problem.field.split("[", 1)[0]
+                found.append(RowProblem(row.number, headers.get(field_, field_), problem.message))
             return None
-
-    def finish(self) -> None:
-        self.sheet.problems.sort(key=lambda p: (p.row, p.column))
-        failed = {p.row for p in self.sheet.problems}
-        self.sheet.jobs = [job for job in self.sheet.jobs if job.row not in failed]
 
 
 __all__ = ["ERROR_COLUMN", "Job", "RowProblem", "Sheet", "read_sheet"]

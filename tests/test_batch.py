@@ -609,3 +609,82 @@ def test_a_row_whose_worker_always_dies_fails_alone(tmp_path: Path) -> None:
     ]
     assert len(bag_folders(collection)) == 119
     assert [r[1] for r in journal_rows(collection)] == [r for r in range(2, 122) if r != 61]
+
+
+# -- the rows' own checks on the workers ------------------------------------------------------
+
+
+def _mixed_sheet(tmp_path: Path, rows: int) -> Path:
+    """An archiver sheet of ``rows`` rows with every kind of problem, spread over chunks:
+    missing and outside sources, dates that are none, bad ids and an id given twice far
+    apart, a row too wide, empty rows."""
+    names = texts(tmp_path / "work" / "texts", rows)
+    (tmp_path / "outside.txt").write_text("not here\n", encoding="utf-8")
+    lines = [["source", "id", "dc.title", "dc.date", "bag-info/Source-Organization"]]
+    for index, name in enumerate(names):
+        source, bag_id, date = name, f"item-{index:04d}", str(1900 + index % 100)
+        if index % 37 == 5:
+            source = "texts/missing.txt"
+        if index % 41 == 7:
+            date = "the thirty-second of Smarch"
+        if index % 53 == 11:
+            bag_id = "bad id with spaces"
+        if index % 59 == 13:
+            source = "../outside.txt"
+        if index == 250:
+            bag_id = "item-0003"  # given on an early row, in another chunk
+        lines.append([source, bag_id, f"Text {index}", date, "Archive"])
+        if index % 97 == 50:
+            lines.append(["", "", "", "", ""])  # an empty row: skipped
+    lines.insert(140, [names[0], "wide", "Wide", "2000", "Archive", "one cell too many"])
+    return write_csv(tmp_path / "work" / "sheet.csv", lines)
+
+
+def test_the_rows_checked_on_workers_give_the_same_sheet_as_checked_here(tmp_path: Path) -> None:
+    """The checks spanning rows (ids given twice, Archivematica's defaults) stay in order
+    in the parent; each row's own checks run on the workers a chunk at a time: the jobs,
+    the problems and their order are the same either way."""
+    from archiver.bagit import hashing
+    from archiver.sheet import read_sheet
+
+    sheet = _mixed_sheet(tmp_path, 420)
+    transfer = tmp_path / "transfer"
+    (transfer / "objects").mkdir(parents=True)
+    rows = [["filename", "dc.title", "dc.creator", "dc.date"], ["objects", "", "The team", ""]]
+    for index in range(300):
+        name = f"ré {index:03d}.txt"
+        if index % 43 != 9:  # some files missing
+            (transfer / "objects" / name).write_text(f"{index}\n", encoding="utf-8")
+        date = "1999-02-30" if index % 31 == 4 else "1999"
+        rows.append([f"objects/{name}", f"Item {index}", "", date])
+    metadata = write_csv(transfer / "metadata" / "metadata.csv", rows)
+    pool = hashing.process_pool(2)
+    try:
+        for path in (sheet, metadata):
+            here, there = read_sheet(path), read_sheet(path, executor=pool)
+            assert there.jobs == here.jobs
+            assert there.problems == here.problems
+            assert there.cells == here.cells
+            assert len(here.jobs) > 200 and len(here.problems) > 8
+            assert {p.row for p in here.problems}.isdisjoint(j.row for j in here.jobs)
+    finally:
+        hashing.close_pool(pool)
+    found = read_sheet(sheet).problems
+    assert any(p.message.startswith("id item-0003 is given on row 5 too") for p in found)
+    assert any(p.column == "" and "6 cells, but 5 columns" in p.message for p in found)
+
+
+def test_a_worker_that_dies_checking_rows_leaves_them_to_be_checked_here(tmp_path: Path) -> None:
+    """A check worker killed (as by the OOM killer) in the middle of its chunk: that chunk
+    and the ones after it are checked by the batch itself, a new pool bags the rows, and
+    the outcome is a run with no worker dying."""
+    command, collection, env = batch_command(tmp_path, 300)
+    mark = tmp_path / "mark"
+    fault = {"ARCHIVER_FAULT": "sheet.check-130", "ARCHIVER_FAULT_MARK": str(mark)}
+    run = run_command([*command, "--jobs", "2", "--json"], {**env, **fault})
+    assert mark.read_text() == "sheet.check-130"  # the worker checking rows 130-257 died
+    assert run.returncode == 0, run.stdout + run.stderr
+    result = json.loads(run.stdout)
+    assert (result["bagged"], result["failed"]) == (300, 0)
+    assert len(bag_folders(collection)) == 300
+    assert [r[1] for r in journal_rows(collection)] == list(range(2, 302))

@@ -694,7 +694,7 @@ def close_pool(pool: Executor) -> None:
     start a worker on a submit while it terminates the others for a death, then wait for
     that worker forever (CPython gh-119592), and a worker that ignores SIGTERM would hold
     it just as long."""
-    if getattr(pool, "_broken", False):
+    if broken(pool):
         for process in list((getattr(pool, "_processes", None) or {}).values()):
             with contextlib.suppress(OSError, ValueError):
                 process.kill()
@@ -704,6 +704,11 @@ def close_pool(pool: Executor) -> None:
         # them at exit, forever. The executor starts that thread on a first submit.
         getattr(pool, "_start_executor_manager_thread", lambda: None)()
     pool.shutdown(wait=True, cancel_futures=True)
+
+
+def broken(pool: Executor) -> bool:
+    """Whether a worker of ``pool`` died, which breaks a process pool for good."""
+    return bool(getattr(pool, "_broken", False))
 
 
 def single_threaded() -> bool:
