@@ -163,7 +163,7 @@ def run_batch(
         # one thread (nothing of the batch is open yet), else by the fork server, started
         # now (a fresh interpreter).
         if fork and hashing.single_threaded():
-            pool = hashing.process_pool(count, _PRELOAD, fork=True)
+            pool = hashing.process_pool(count, _PRELOAD, fork=True, pin=True)
         else:
             hashing.start_pool_server(_PRELOAD)
     try:
@@ -263,7 +263,7 @@ class _Run:
         while queue:
             # A new pool, after one broke, comes from the fork server: this process holds
             # the journal's database open now, which a forked worker would inherit.
-            pool, first = first or hashing.process_pool(size, _PRELOAD), None
+            pool, first = first or hashing.process_pool(size, _PRELOAD, pin=True), None
             pending: dict[Future[list[tuple[str, str, str]]], list[Job]] = {}
             broken = False
             try:

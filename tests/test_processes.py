@@ -288,3 +288,28 @@ def test_the_cli_batch_forks_its_workers_itself_and_a_library_call_does_not(
         found[how] = run.stdout.splitlines()[-1]
         assert len([p for p in out.iterdir() if not p.name.startswith(".")]) == 12
     assert found == {"cli": "0 True True", "library": "0 False False"}
+
+
+def test_a_pool_with_a_worker_per_core_keeps_each_on_a_core_of_its_own() -> None:
+    """pin=True, as a batch asks: with as many workers as cores, worker i runs on core i
+    alone (a fork server's workers or forked ones); with fewer, the scheduler places them."""
+    cores = sorted(os.sched_getaffinity(0))
+    assert len(cores) > 1, "the project's machines have two cores or more"
+    for fork in (False, True):
+        pool = hashing.process_pool(len(cores), fork=fork, pin=True)
+        try:
+            workers = list(pool._processes)
+            deadline = time.monotonic() + 30
+            while time.monotonic() < deadline and any(
+                len(os.sched_getaffinity(pid)) > 1 for pid in workers
+            ):
+                time.sleep(0.01)  # each pins itself as it starts
+            assert sorted(min(os.sched_getaffinity(pid)) for pid in workers) == cores
+            assert all(len(os.sched_getaffinity(pid)) == 1 for pid in workers)
+        finally:
+            hashing.close_pool(pool)
+    pool = hashing.process_pool(len(cores) - 1, pin=True)
+    try:
+        assert pool.submit(os.sched_getaffinity, 0).result() == set(cores)
+    finally:
+        hashing.close_pool(pool)

@@ -47,6 +47,7 @@ from archiver.errors import WorkerError
 if TYPE_CHECKING:
     from concurrent.futures import ProcessPoolExecutor
     from multiprocessing.context import BaseContext, ForkServerContext
+    from multiprocessing.sharedctypes import Synchronized
 
     from archiver.bagit.files import BagFiles
 
@@ -483,7 +484,9 @@ BATCH_BYTES = 32 << 20
 POOL_MINIMUM = 64
 
 
-def worker_init(parent: int | None = None, preload: Sequence[str] = ()) -> None:
+def worker_init(
+    parent: int | None = None, preload: Sequence[str] = (), seats: Synchronized[int] | None = None
+) -> None:
     """A worker process dies with the process that started its pool, and leaves Ctrl-C to it.
 
     A pool worker whose caller is killed (kill -9) would otherwise wait for work forever,
@@ -492,9 +495,16 @@ def worker_init(parent: int | None = None, preload: Sequence[str] = ()) -> None:
     the whole process group: the caller decides, and waits for running batches before it
     cleans up. SIGTERM ends a worker at once. ``preload``: modules a worker forked from its
     caller imports now, while its caller goes on (a fork server's are imported there).
+    ``seats``: the pool's count of workers pinned so far; this one takes the next core.
     """
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     signal.signal(signal.SIGTERM, signal.SIG_DFL)
+    if seats is not None:
+        with seats.get_lock():
+            seat, seats.value = seats.value, seats.value + 1
+        cores = sorted(os.sched_getaffinity(0))
+        with contextlib.suppress(OSError):
+            os.sched_setaffinity(0, {cores[seat % len(cores)]})
     if parent is not None:
         try:
             watched = os.pidfd_open(parent)
@@ -647,7 +657,7 @@ def start_pool_server(preload: Sequence[str] = ()) -> None:
 
 
 def process_pool(
-    workers: int, preload: Sequence[str] = (), *, fork: bool = False
+    workers: int, preload: Sequence[str] = (), *, fork: bool = False, pin: bool = False
 ) -> ProcessPoolExecutor:
     """A pool of ``workers`` processes forked by multiprocessing's fork server (started once
     per process; ``preload`` is imported there when it starts): clean children, quick to
@@ -658,7 +668,14 @@ def process_pool(
     (``single_threaded``), for a caller that holds no lock or file its workers must not
     share: no fork server to start, nor its resource tracker; each worker imports
     ``preload`` as it starts, beside its caller. With another thread running, the fork
-    server forks them all the same: a fork copies a lock that another thread may hold."""
+    server forks them all the same: a fork copies a lock that another thread may hold.
+
+    ``pin``: when there is a worker for each core this process may use, each worker is
+    kept on a core of its own (sched_setaffinity). Otherwise the scheduler moves busy
+    workers between cores whenever the caller or the kernel's flusher threads wake, and
+    each move restarts a worker with cold caches: with two workers bagging small texts
+    on two cores, pinned workers took ~5% less time. A core another program keeps busy
+    slows its worker, and the other workers take more of the tasks."""
     from concurrent.futures import ProcessPoolExecutor
 
     if fork and single_threaded():
@@ -668,11 +685,12 @@ def process_pool(
         imports = tuple(preload)  # by each worker, as it starts
     else:
         context, imports = _server_context(preload), ()  # by the server, once
+    seats = context.Value("i", 0) if pin and workers == default_workers() > 1 else None
     pool = ProcessPoolExecutor(
         max_workers=workers,
         mp_context=context,
         initializer=worker_init,
-        initargs=(os.getpid(), imports),
+        initargs=(os.getpid(), imports, seats),
     )
     # Every worker started now, none on a later submit. Python 3.11 starts a worker on a
     # submit after waking the thread that watches the workers, which then does not watch
