@@ -8,8 +8,10 @@ What it measures
     with ``--jobs 2``, and the shell loop a person would write without batch -- one
     `archiver bag SOURCE --out NEW --id ID --metadata ROW.json` per row (the rows' JSON
     records written beforehand, untimed), in one `sh` process (``--loop-repeat`` times: it
-    takes minutes). Each run writes a new collection; all are removed after the last run
-    (removing one between runs slowed the next by a varying amount). Targets:
+    takes minutes). Each run writes a new collection (removing one between runs slowed the
+    next by a varying amount); all are removed after the last run. The runs begin 6 minutes
+    after the last removal, once the disk is quiet (common.fresh_work): new files are slow
+    to make where thousands were just removed. Targets:
     --jobs 2 at least 1.6x faster than --jobs 1, and faster than the loop.
 
 How to read the numbers
@@ -28,7 +30,6 @@ import csv
 import json
 import os
 import shlex
-import shutil
 import statistics
 import sys
 from collections.abc import Callable
@@ -42,6 +43,7 @@ from common import (
     met,
     positive,
     progress,
+    remove_tree,
     run_child,
     settle,
     table,
@@ -173,7 +175,7 @@ def main() -> int:
         print(f"bench_batch: {exc}", file=sys.stderr)
         return 1
     finally:
-        shutil.rmtree(args.work / "out", ignore_errors=True)
+        remove_tree(args.work / "out")
     return 0
 
 

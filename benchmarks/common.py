@@ -100,12 +100,72 @@ def compile_archiver() -> None:
     _compiled = True
 
 
+# When a benchmark last removed what it made. ext4 without a journal (this VM's) skips
+# inodes freed in the last 6 minutes when it allocates new ones in their block group while
+# their inode table is being written (ialloc.c, recently_deleted: 60 s, plus 300 s for a
+# dirty block): 1,000 bags made where 19,000 had just been removed took 2.4-2.7 s with one
+# job instead of 1.8 s, twice the system time. So a benchmark starts 6 minutes after.
+REMOVED_MARK = Path(__file__).resolve().parent / "work" / ".last-removal"
+_RECENTLY_DELETED = 361.0
+
+
+def remove_tree(path: Path) -> None:
+    """Remove what a run made, write the removal to disk, and note when (fresh_work waits
+    for the file system to get over it)."""
+    if path.exists():
+        shutil.rmtree(path, ignore_errors=True)
+        os.sync()
+        REMOVED_MARK.parent.mkdir(parents=True, exist_ok=True)
+        REMOVED_MARK.touch()
+
+
+# The disk is quiet when no task waited on it over the last 10 s, bar this share of the time
+# (/proc/pressure/io, "some avg10", in %).
+_QUIET_IO = 1.0
+_QUIET_LIMIT = 600.0  # seconds waited at most
+
+
+def wait_for_quiet_disk() -> None:
+    """Wait until nothing has waited on the disk for ten seconds (Linux's pressure stall
+    information), ten minutes at most. Removing many files leaves this VM's disk (ext4
+    mounted with ``discard``) busy for minutes: a run of 1,000 bags started 1-3 minutes
+    after 20,000 were removed took 1.4 times as long as one started later."""
+    start = time.monotonic()
+    told = False
+    while time.monotonic() - start < _QUIET_LIMIT:
+        try:
+            with open("/proc/pressure/io", encoding="ascii") as handle:
+                some = handle.readline().split()
+            busy = float(some[1].split("=", 1)[1])
+        except (OSError, IndexError, ValueError):
+            time.sleep(60)  # no pressure information here: a minute, as a guess
+            return
+        if busy <= _QUIET_IO:
+            if told:
+                progress(f"the disk is quiet after {time.monotonic() - start:.0f} s")
+            return
+        if not told:
+            progress(f"waiting for the disk to be quiet ({busy:.1f}% of the time waited on)")
+            told = True
+        time.sleep(2)
+    progress(f"the disk is still busy after {_QUIET_LIMIT:.0f} s: measuring anyway")
+
+
 def fresh_work(work: Path) -> Path:
-    """An empty work folder (what an earlier run left removed) and archiver byte-compiled;
-    the log file the children write to."""
-    shutil.rmtree(work, ignore_errors=True)
+    """An empty work folder (what an earlier run left removed), archiver byte-compiled, no
+    inode freed in the last 6 minutes, and a quiet disk; the log file the children write
+    to."""
+    remove_tree(work)
     work.mkdir(parents=True)
     compile_archiver()
+    try:
+        wait = REMOVED_MARK.stat().st_mtime + _RECENTLY_DELETED - time.time()
+    except FileNotFoundError:
+        wait = 0.0
+    if wait > 0:
+        progress(f"waiting {wait:.0f} s: files were removed less than 6 minutes ago")
+        time.sleep(wait)
+    wait_for_quiet_disk()
     return work / "children.log"
 
 
