@@ -645,6 +645,7 @@ def test_the_rows_checked_on_workers_give_the_same_sheet_as_checked_here(tmp_pat
     in the parent; each row's own checks run on the workers a chunk at a time: the jobs,
     the problems and their order are the same either way."""
     from archiver.bagit import hashing
+    from archiver.check.profile import load_profile
     from archiver.sheet import read_sheet
 
     sheet = _mixed_sheet(tmp_path, 420)
@@ -658,10 +659,21 @@ def test_the_rows_checked_on_workers_give_the_same_sheet_as_checked_here(tmp_pat
         date = "1999-02-30" if index % 31 == 4 else "1999"
         rows.append([f"objects/{name}", f"Item {index}", "", date])
     metadata = write_csv(transfer / "metadata" / "metadata.csv", rows)
+    roots = tmp_path / "roots"
+    jobs = [["Bag-Name", "Root-Directory", "aptrust-info.txt/Title", "aptrust-info.txt/Access"]]
+    for index in range(300):
+        (roots / f"r{index}").mkdir(parents=True)
+        (roots / f"r{index}" / "a.txt").write_text(f"{index}\n", encoding="utf-8")
+        access = "" if index % 29 == 3 else "Institution"  # APTrust requires it
+        jobs.append([f"test.edu.r{index}", f"r{index}", f"Item {index}", access])
+    dart = write_csv(tmp_path / "jobs.csv", jobs)
+    aptrust = load_profile(REPO / "schemas" / "bagit-profiles" / "aptrust-v2.3.dart-format.json")
     pool = hashing.process_pool(2)
     try:
-        for path in (sheet, metadata):
-            here, there = read_sheet(path), read_sheet(path, executor=pool)
+        for path, profile in ((sheet, None), (metadata, None), (dart, aptrust)):
+            root = roots if profile is not None else None
+            here = read_sheet(path, root=root, profile=profile)
+            there = read_sheet(path, root=root, profile=profile, executor=pool)
             assert there.jobs == here.jobs
             assert there.problems == here.problems
             assert there.cells == here.cells
