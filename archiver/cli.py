@@ -645,6 +645,12 @@ def _audit_view(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def _listening_url(host: str, port: int) -> str:
+    """Where ``archiver serve`` answers harvesters on ``host:port``: an IPv6 address is
+    written in brackets, as a URL must write it."""
+    return f"http://[{host}]:{port}/oai" if ":" in host else f"http://{host}:{port}/oai"
+
+
 def _serve(args: argparse.Namespace) -> int:
     from archiver.clock import Clock
     from archiver.collection import Collection
@@ -672,13 +678,19 @@ def _serve(args: argparse.Namespace) -> int:
         load(args.users)  # a broken users file: exit 2 now
     configuration(collection, base_url="http://localhost/oai", **options)  # exit 2 now
 
+    listening: list[str] = []  # where the server answers: http://HOST:PORT/oai
+
     def configure(host: str, port: int) -> Config:
-        base = args.base_url or f"http://{host}:{port}/oai"
-        return configuration(collection, base_url=base, **options)
+        listening[:] = [_listening_url(host, port)]
+        return configuration(collection, base_url=args.base_url or listening[0], **options)
 
     def announce(config: Config) -> None:
+        # Behind a proxy, the public base URL and, for the proxy, where the server listens.
+        where = "" if config.base_url in listening else f", listening on {listening[0]}"
         print(
-            f"archiver: serving {args.collection} at {config.base_url}", file=sys.stderr, flush=True
+            f"archiver: serving {args.collection} at {config.base_url}{where}",
+            file=sys.stderr,
+            flush=True,
         )
 
     _open_files_allowed(args.max_connections)

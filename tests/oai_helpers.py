@@ -396,7 +396,8 @@ def is_xml(response: Response) -> bool:
 
 # -- the server --------------------------------------------------------------------------
 
-_ANNOUNCE = re.compile(r"serving .* at (http://\S+)\s*$")
+# "serving bags at URL", or "serving bags at PUBLIC-URL, listening on URL": where it answers
+_ANNOUNCE = re.compile(r"serving .* at (?:\S+, listening on )?(http://\S+)\s*$")
 
 
 @dataclass
@@ -416,15 +417,8 @@ def running_server(
 ) -> Iterator[Server]:
     """``archiver serve COLLECTION --port 0 ... OPTIONS`` in a subprocess, stopped at the
     end."""
-    env = {k: v for k, v in os.environ.items() if k != "SOURCE_DATE_EPOCH"}
-    command = [
-        sys.executable,
-        "-m",
-        "archiver",
-        "serve",
+    arguments = [
         str(collection),
-        "--port",
-        "0",
         "--repository-identifier",
         REPOSITORY,
         "--admin-email",
@@ -435,8 +429,21 @@ def running_server(
         str(refresh),
         *options,
     ]
+    with serve_process(arguments, timeout=timeout) as server:
+        yield server
+
+
+@contextmanager
+def serve_process(
+    arguments: Sequence[str], *, cwd: Path | None = None, timeout: float = 30.0
+) -> Iterator[Server]:
+    """``archiver serve ARGUMENTS --port 0`` in a subprocess (in ``cwd``), stopped at the
+    end: the server once it has announced its URL."""
+    env = {k: v for k, v in os.environ.items() if k != "SOURCE_DATE_EPOCH"}
+    command = [sys.executable, "-m", "archiver", "serve", *arguments, "--port", "0"]
     process = subprocess.Popen(
         command,
+        cwd=cwd,
         env=env,
         stdin=subprocess.DEVNULL,
         stdout=subprocess.DEVNULL,

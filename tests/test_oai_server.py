@@ -636,6 +636,27 @@ def test_serving_on_a_port_in_use_is_one_line_and_exit_2(tmp_path: Path) -> None
     assert f"127.0.0.1:{port}" in done.stderr and "in use" in done.stderr
 
 
+def test_behind_a_proxy_it_gives_the_public_address_and_says_where_it_listens(
+    tmp_path: Path,
+) -> None:
+    collection = make_collection(tmp_path)
+    public = "https://repo.example.org/oai"
+    with running_server(collection, options=["--base-url", public]) as server:
+        identify = validate(oai_get(server.url, "verb=Identify").body)
+        announced = server.log[0]
+    # the proxy is pointed at the address it listens on; harvesters are given the public one
+    assert announced == f"archiver: serving {collection} at {public}, listening on {server.url}\n"
+    assert re.fullmatch(r"http://127\.0\.0\.1:[1-9][0-9]*/oai", server.url)
+    assert identify.findtext("o:Identify/o:baseURL", namespaces=NS) == public
+
+
+def test_an_ipv6_address_to_listen_on_is_written_in_brackets() -> None:
+    from archiver.cli import _listening_url
+
+    assert _listening_url("::1", 8080) == "http://[::1]:8080/oai"
+    assert _listening_url("127.0.0.1", 0) == "http://127.0.0.1:0/oai"
+
+
 def _chunked_post_until_refused(url: str, limit: int) -> tuple[int, bytes]:
     """POST /oai with a chunked body of up to ``limit`` bytes, sent 64 KiB at a time until
     the server answers or closes: (bytes of body sent, what the server answered)."""
