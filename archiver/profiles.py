@@ -70,14 +70,16 @@ def plan_for_profile(
     record: Record,
     *,
     algorithms_: Sequence[str] | None = None,
+    tag_algorithms_: Sequence[str] | None = None,
     tags: Tags | None = None,
     source: str = "the profile",
 ) -> BuildPlan:
     """What a bag described by ``record`` must carry to meet ``profile``; MetadataError
-    (naming ``source``) listing every requirement that cannot be met."""
+    (naming ``source``) listing every requirement that cannot be met, UsageError when the
+    algorithms asked for (payload, tag manifests) do not meet it."""
     tags = tags or {}
     problems: list[Problem] = []
-    chosen, tag_chosen = choose_algorithms(profile, algorithms_)
+    chosen, tag_chosen = choose_algorithms(profile, algorithms_, tag_algorithms_)
     have = {label.lower() for label, _ in record.bag_info}
     bag_info: list[tuple[str, str]] = []
     files: dict[str, list[tuple[str, str]]] = {}
@@ -130,17 +132,18 @@ def plan_for_profile(
 
 
 def choose_algorithms(
-    profile: Profile, asked: Sequence[str] | None
+    profile: Profile, asked: Sequence[str] | None, tag_asked: Sequence[str] | None = None
 ) -> tuple[tuple[str, ...], tuple[str, ...]]:
     """(payload manifest algorithms, tag manifest algorithms) for a bag made to ``profile``
-    (``asked``: the payload ones chosen); UsageError when the choice does not meet it."""
+    (``asked``, ``tag_asked``: the ones chosen, else the profile's required ones and those
+    of the payload's it allows); UsageError when the choice does not meet it."""
     problems: list[Problem] = []
     chosen = _algorithms(
         "manifests", asked, profile.manifests_required, profile.manifests_allowed, problems
     )
     tag_chosen = _algorithms(
         "tag manifests",
-        None,
+        tag_asked,
         profile.tag_manifests_required,
         profile.tag_manifests_allowed,
         problems,
@@ -161,7 +164,11 @@ def _algorithms(
     preferred: Sequence[str] = algorithms.WRITTEN[::-1],
 ) -> tuple[str, ...]:
     """The algorithms to write: those asked for, checked; else the required ones and the
-    preferred ones the profile allows."""
+    preferred ones the profile allows. Names are compared as RFC 8493 §2.4 normalises them
+    (``SHA-256`` is sha256)."""
+    required = [algorithms.normalise(name) for name in required]
+    allowed = None if allowed is None else [algorithms.normalise(name) for name in allowed]
+    asked = None if asked is None else [algorithms.normalise(name) for name in asked]
     unknown = [name for name in [*required, *(asked or ())] if not algorithms.is_supported(name)]
     if unknown:
         problems.append(Problem(what, f"archiver cannot compute {', '.join(sorted(set(unknown)))}"))
@@ -218,16 +225,17 @@ def _values(
     is found for."""
     where = f"{rule.tag_file}/{rule.label}"
     values: list[str] = [v for v in (given or ()) if v.strip()]
-    if not values and rule.tag_file != BAG_INFO_TXT:
-        element = rule.label.lower()
-        found = record.values(element) if element in _FROM_DC else ()
-        values = [" ".join(found[0].split())] if found else []
+    element = rule.label.lower() if rule.tag_file != BAG_INFO_TXT else ""
+    if not values and element in _FROM_DC:  # the first one, on one line
+        values = [one for one in (" ".join(v.split()) for v in record.values(element)) if one]
+        values = values[:1]
     if not values and rule.default:
         values = [rule.default]
     if not values:
         if rule.required:
             allowed = f" (one of {', '.join(rule.values)})" if rule.values else ""
-            problems.append(Problem(where, f"the profile requires it{allowed}; none is given"))
+            nor = f", and the record has no dc:{element}" if element in _FROM_DC else ""
+            problems.append(Problem(where, f"the profile requires it{allowed}; none is given{nor}"))
         return []
     if not rule.repeatable and len(values) > 1:
         problems.append(Problem(where, "the profile allows one value"))

@@ -121,6 +121,32 @@ def test_manifests_as_chosen_and_tags_without_a_profile(tmp_path: Path, cli: Cli
     bagit.Bag(str(bag)).validate()
 
 
+def test_a_profiles_algorithm_names_are_read_as_rfc_8493_normalises_them(
+    tmp_path: Path, cli: CliRunner
+) -> None:
+    # RFC 8493 §2.4: "SHA-512" and "sha512" are one algorithm; the profile check reads them
+    # so, and so does the bag made to the profile.
+    document = json.loads(APTRUST.read_text(encoding="utf-8"))
+    document["manifestsRequired"] = ["MD5", "SHA-512"]
+    document["manifestsAllowed"] = ["MD5", "SHA-256", "SHA-512"]
+    document["tagManifestsRequired"] = ["SHA-256"]
+    profile = tmp_path / "spelled.json"
+    profile.write_text(json.dumps(document), encoding="utf-8")
+    run = cli(
+        "bag", source(tmp_path), "--out", tmp_path / "out", "--id", "b", "--serialize", "tar",
+        "--profile", profile, "--tag", "aptrust-info.txt/Access=Institution",
+    )  # fmt: skip
+    assert run.code == 0, run.err
+    with tarfile.open(tmp_path / "out" / "b.tar") as tar:
+        names = sorted(n.removeprefix("b/") for n in tar.getnames() if "manifest-" in n)
+    assert names == [
+        "manifest-md5.txt", "manifest-sha256.txt", "manifest-sha512.txt",
+        "tagmanifest-md5.txt", "tagmanifest-sha256.txt", "tagmanifest-sha512.txt",
+    ]  # fmt: skip
+    run = cli("validate", "--profile", profile, tmp_path / "out" / "b.tar")
+    assert run.code == 0, run.out + run.err
+
+
 def test_a_batch_built_to_a_profile_checks_each_row_against_it_first(
     tmp_path: Path, cli: CliRunner
 ) -> None:
