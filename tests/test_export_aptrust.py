@@ -134,15 +134,16 @@ def test_bagit_and_the_tag_files_say_what_aptrust_asks_for(
     assert (bag / "bagit.txt").read_bytes() == (
         b"BagIt-Version: 1.0\nTag-File-Character-Encoding: UTF-8\n"
     )
+    # in the order of APTrust's profile, as DART and `archiver bag --profile` write them
     assert _tag_lines(bag / "aptrust-info.txt") == [
         ("Title", SAMPLE_TITLE),
+        ("Access", "Institution"),
         (
             "Description",
             "Newspaper editorial on the meeting of Kim Jong Un and Donald Trump at the Singapore "
             "summit of 12 June 2018, calling for an end to sanctions and for the normalisation "
             "of relations between the United States and the DPRK.",
         ),
-        ("Access", "Institution"),
         ("Storage-Option", "Standard"),
     ]
     description = "A newspaper editorial, kept bit for bit as the archiver project's first bag."
@@ -282,6 +283,12 @@ def test_the_same_bag_and_source_date_epoch_give_a_byte_identical_tar(
 # -- what is refused -----------------------------------------------------------------------
 
 
+NO_TITLE = (
+    "APTrust's profile: 1 problem: aptrust-info.txt/Title: the profile requires it; none is "
+    "given, and the record has no dc:title; nothing exported"
+)
+
+
 def _refused(cli: CliRunner, bag: Path, out: Path, code: int, *extra: str | Path) -> str:
     before = listing(out.parent)
     run = cli("export", bag, "--to", "aptrust", "--out", out, *extra)
@@ -304,7 +311,7 @@ def test_a_bag_whose_dublin_core_has_no_title_is_refused_and_nothing_written(
     assert validate_bag(multi).valid
     (tmp_path / "exports").mkdir()
     err = _refused(cli, multi, tmp_path / "exports" / f"{NAME}.tar", 2)
-    assert "has no title (dc:title), which APTrust requires" in err
+    assert NO_TITLE in err
 
 
 def test_a_foreign_bag_without_title_is_refused_and_one_with_title_exported(
@@ -315,7 +322,7 @@ def test_a_foreign_bag_without_title_is_refused_and_one_with_title_exported(
     bagit.make_bag(str(root), {"Source-Organization": "Example Archive"})
     (tmp_path / "exports").mkdir()
     err = _refused(cli, root, tmp_path / "exports" / f"{NAME}.tar", 2)
-    assert "has no title (dc:title), which APTrust requires" in err
+    assert NO_TITLE in err
     info = root / "bag-info.txt"
     info.write_text(info.read_text(encoding="utf-8") + "Title: Minutes, 3 March 1999\n")
     bagit.Bag(str(root)).save(manifests=False)
@@ -417,7 +424,11 @@ def test_an_access_value_aptrust_does_not_know_exits_2(cli: CliRunner, tmp_path:
     source = _bag(cli, tmp_path, {"a.txt": "text\n"}, **{"bag-info": {"Access": "Public"}})
     (tmp_path / "exports").mkdir()
     err = _refused(cli, source, tmp_path / "exports" / f"{NAME}.tar", 2)
-    assert "bag-info Access 'Public' is not one APTrust allows" in err
+    assert (
+        "APTrust's profile: 1 problem: aptrust-info.txt/Access: 'Public' is not one of "
+        "Consortia, Institution, Restricted (the values of the bag's bag-info labels of those "
+        "names); nothing exported"
+    ) in err
 
 
 def test_a_bag_with_an_empty_payload_exits_2(cli: CliRunner, tmp_path: Path) -> None:
@@ -483,6 +494,31 @@ def test_a_dart_profile_may_be_given_too(cli: CliRunner, sample: Path, tmp_path:
     lines = _export(cli, sample, out, "--profile", profile)
     assert "  checked: export.profile" in lines
     assert (_unpack(out, tmp_path / "unpacked") / "manifest-sha512.txt").is_file()
+
+
+def test_a_profile_s_tag_manifests_are_written_and_what_aptrust_refuses_exits_2(
+    cli: CliRunner, sample: Path, tmp_path: Path
+) -> None:
+    document = json.loads((PROFILES / "aptrust-v2.3.dart-format.json").read_text())
+    document["tagManifestsRequired"] = ["SHA-512"]  # spelled as RFC 8493 §2.4 lets it be
+    document["bagItProfileInfo"]["bagItProfileIdentifier"] = "https://example.org/strict.json"
+    profile = tmp_path / "strict.json"
+    profile.write_text(json.dumps(document))
+    out = tmp_path / f"{NAME}.tar"
+    _export(cli, sample, out, "--profile", profile)
+    bag = _unpack(out, tmp_path / "unpacked")
+    assert sorted(p.name for p in bag.glob("*manifest-*")) == [
+        "manifest-md5.txt", "manifest-sha256.txt",
+        "tagmanifest-md5.txt", "tagmanifest-sha256.txt", "tagmanifest-sha512.txt",
+    ]  # fmt: skip
+    for algorithm, why in (("sha384", "does not allow sha384"), ("whirlpool", "cannot compute")):
+        document["manifestsRequired"] = ["md5", algorithm]
+        document["manifestsAllowed"] = ["md5", "sha256", algorithm]
+        profile.write_text(json.dumps(document))
+        (tmp_path / "exports").mkdir(exist_ok=True)
+        err = _refused(cli, sample, tmp_path / "exports" / f"{NAME}.tar", 2, "--profile", profile)
+        refused = "the profile https://example.org/strict.json requires manifests APTrust cannot"
+        assert refused in err and why in err
 
 
 def test_a_profile_file_that_is_no_profile_exits_2(

@@ -12,7 +12,7 @@ the depositor's to choose: ingest takes the institution from the receiving bucke
                               none (its identifier, its External-Description); Bagging-Date,
                               Bag-Software-Agent, BagIt-Profile-Identifier (APTrust's, then
                               the --profile's), Payload-Oxum
-    NAME/aptrust-info.txt     Title, Description, Access, Storage-Option
+    NAME/aptrust-info.txt     Title, Access, Description, Storage-Option (the profile's order)
     NAME/manifest-md5.txt, manifest-sha256.txt, tagmanifest-md5.txt, tagmanifest-sha256.txt
     NAME/data/...             the source payload, byte for byte (digests checked on the way)
     NAME/metadata/...         the source's dc.xml, mets.xml and premis.xml, byte for byte
@@ -31,15 +31,17 @@ bagit.txt, and checks them against the tag manifests. Kept there, the payload is
 source's (same files, same Payload-Oxum) and the METS and PREMIS paths (``data/...``, from
 the bag's top) still point at the files they describe.
 
-aptrust-info.txt: Title is the first dc:title (required: a bag without one is refused);
-Description the first dc:description, when there is one; Access and Storage-Option come from
-the source's bag-info labels of the same names (moved, not copied), else Institution (every
-user at the depositing institution sees the object's metadata; Consortia is deprecated and
-means the same) and the profile's default, Standard. Title and Description are written on
-one line, their whitespace runs made single spaces (APTrust's registry shows them as
-single-line fields). Source-Organization is copied when the source has it;
-APTrust only recommends it ("required": false in its profile; restores set it to the
-depositing institution), so a bag without one is exported without one.
+aptrust-info.txt and the manifest algorithms are planned by archiver.profiles, as for any
+bag made to APTrust's profile (``archiver bag --profile``): Title is the first dc:title
+(required: a bag without one is refused); Description the first dc:description, when there
+is one; Access and Storage-Option come from the source's bag-info labels of the same names
+(moved, not copied), else Institution (every user at the depositing institution sees the
+object's metadata; Consortia is deprecated and means the same) and the profile's default,
+Standard. Title and Description are written on one line, their whitespace runs made single
+spaces (APTrust's registry shows them as single-line fields). Source-Organization is
+copied when the source has it; APTrust only recommends it ("required": false in its
+profile; restores set it to the depositing institution), so a bag without one is exported
+without one.
 
 check() opens the tar (uncompressed, every member a plain file or folder under NAME/, no
 absolute path, '..' or duplicate), unpacks it into a temporary folder, and judges the bag:
@@ -66,7 +68,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Literal
 
-from archiver.bagit import algorithms, archives, baginfo, hashing
+from archiver.bagit import archives, baginfo, hashing
 from archiver.bagit.reader import read_labelled
 from archiver.bagit.writer import PayloadPart, write_bag
 from archiver.check.bag import Inspection
@@ -75,7 +77,13 @@ from archiver.check.profile import (
     vendored_profile,
 )
 from archiver.codes import Severity
-from archiver.errors import BagWriteError, ExportRefusedError, SchemaError, SourceError
+from archiver.errors import (
+    BagWriteError,
+    ExportRefusedError,
+    MetadataError,
+    SourceError,
+    UsageError,
+)
 from archiver.export.base import (
     Options,
     PackageCheck,
@@ -87,6 +95,7 @@ from archiver.export.base import (
 )
 from archiver.export.source import SourceBag
 from archiver.findings import Finding, finding
+from archiver.profiles import plan_for_profile
 from archiver.staging import os_reason
 from archiver.validation import inspect_bag
 from archiver.version import AGENT
@@ -152,19 +161,7 @@ def plan(source: SourceBag, target: Path, options: Options) -> Plan:
             "character nor the text of an escaped one, no '%', no leading '-', at most "
             f"{MAX_NAME} characters): {'; '.join(problems)}"
         )
-    titles = [t for t in map(_one_line, source.record.values("title")) if t]
-    if not titles:
-        raise ExportRefusedError(
-            f"{source.root}: the bag has no title (dc:title), which APTrust requires as "
-            "aptrust-info.txt Title; nothing exported"
-        )
-    aptrust_info = [("Title", titles[0])]
-    descriptions = [d for d in map(_one_line, source.record.values("description")) if d]
-    if descriptions:
-        aptrust_info.append(("Description", descriptions[0]))
-    for label, default in ((_ACCESS, DEFAULT_ACCESS), (_STORAGE, _default(profile, _STORAGE))):
-        aptrust_info.append((label, _allowed_value(profile, source, label, default)))
-    names, tag_names = _algorithms(profile, extra)
+    aptrust_info, names, tag_names = _aptrust_plan(source, profile, extra)
     moment = options.clock.now()
     bag_info = _bag_info(source, profile, extra, moment.date().isoformat())
     problems = unwritable(bag_info)
@@ -172,7 +169,7 @@ def plan(source: SourceBag, target: Path, options: Options) -> Plan:
         raise ExportRefusedError(
             f"{source.root}: APTrust's bag-info.txt cannot say this: {'; '.join(problems)}"
         )
-    return Plan(name, bag_info, tuple(aptrust_info), names, tag_names, moment)
+    return Plan(name, bag_info, aptrust_info, names, tag_names, moment)
 
 
 def _bag_name(target: Path) -> str:
@@ -220,32 +217,44 @@ def _path_problem(path: str) -> str | None:
     return next(filter(None, (_name_problem(part) for part in path.split("/"))), None)
 
 
-def _one_line(value: str) -> str:
-    """aptrust-info.txt's Title and Description are single lines by APTrust's rules."""
-    return " ".join(value.split())
-
-
-def _default(profile: Profile, label: str) -> str:
-    definition = profile.tag(_APTRUST_INFO, label)
-    if definition is None or definition.default is None:  # pragma: no cover - shipped profile
-        raise SchemaError(f"APTrust's profile gives no default {label}")
-    return definition.default
-
-
-def _allowed_value(profile: Profile, source: SourceBag, label: str, default: str) -> str:
-    """The source's bag-info value for an aptrust-info label, in the profile's spelling."""
-    given = source.bag_info_value(label)
-    if given is None:
-        return default
-    definition = profile.tag(_APTRUST_INFO, label)
-    allowed = definition.values if definition else ()
-    for value in allowed:
-        if value.lower() == given.strip().lower():
-            return value
-    raise ExportRefusedError(
-        f"{source.root}: bag-info {label} {given!r} is not one APTrust allows "
-        f"({', '.join(allowed)})"
-    )
+def _aptrust_plan(
+    source: SourceBag, profile: Profile, extra: Profile | None
+) -> tuple[tuple[tuple[str, str], ...], tuple[str, ...], tuple[str, ...]]:
+    """(aptrust-info.txt, payload manifest algorithms, tag manifest algorithms), planned
+    by archiver.profiles as for any bag made to APTrust's profile: Title and Description
+    from the Dublin Core, Access and Storage-Option from the source's bag-info (Access
+    else Institution, Storage-Option else the profile's default); md5 and sha256, and the
+    algorithms the --profile requires, which APTrust must allow."""
+    tags = {(_APTRUST_INFO, _ACCESS): [source.bag_info_value(_ACCESS) or DEFAULT_ACCESS]}
+    storage = source.bag_info_value(_STORAGE)
+    if storage:
+        tags[(_APTRUST_INFO, _STORAGE)] = [storage]
+    asked = [*ALGORITHMS, *(extra.manifests_required if extra else ())]
+    tag_asked = [*ALGORITHMS, *(extra.tag_manifests_required if extra else ())]
+    try:
+        built = plan_for_profile(
+            profile,
+            source.record,
+            algorithms_=asked,
+            tag_algorithms_=tag_asked,
+            tags=tags,
+            source="APTrust's profile",
+        )
+    except UsageError as exc:  # only the other profile's algorithms can be what is refused
+        other = extra.identifier if extra else "another profile"
+        raise ExportRefusedError(
+            f"{source.root}: the profile {other} requires manifests APTrust cannot take: {exc}"
+        ) from exc
+    except MetadataError as exc:
+        moved = {f"{_APTRUST_INFO}/{_ACCESS}", f"{_APTRUST_INFO}/{_STORAGE}"}
+        whence = (
+            " (the values of the bag's bag-info labels of those names)"
+            if any(problem.field in moved for problem in exc.problems)
+            else ""
+        )
+        raise ExportRefusedError(f"{source.root}: {exc}{whence}; nothing exported") from exc
+    aptrust_info = dict(built.tag_files).get(_APTRUST_INFO, ())
+    return aptrust_info, built.algorithms, built.tag_algorithms
 
 
 def _bag_info(
@@ -271,33 +280,6 @@ def _bag_info(
     if extra is not None and extra.identifier != profile.identifier:
         items.append(("BagIt-Profile-Identifier", extra.identifier))
     return tuple(items)
-
-
-def _algorithms(profile: Profile, extra: Profile | None) -> tuple[tuple[str, ...], tuple[str, ...]]:
-    """md5 and sha256, and whatever the --profile also requires (when APTrust allows it)."""
-    payload, tags = list(ALGORITHMS), list(ALGORITHMS)
-    if extra is None:
-        return tuple(payload), tuple(tags)
-    for wanted, chosen, allowed, kind in (
-        (extra.manifests_required, payload, profile.manifests_allowed, "manifests"),
-        (extra.tag_manifests_required, tags, profile.tag_manifests_allowed, "tag manifests"),
-    ):
-        for raw in wanted:
-            name = algorithms.normalise(raw)
-            permitted = allowed is None or name in map(algorithms.normalise, allowed)
-            if not algorithms.is_supported(name):
-                raise ExportRefusedError(
-                    f"the profile {extra.identifier} requires {raw} {kind}, which archiver "
-                    "cannot compute"
-                )
-            if not permitted:
-                raise ExportRefusedError(
-                    f"the profile {extra.identifier} requires {raw} {kind}, which APTrust "
-                    "does not allow"
-                )
-            if name not in chosen:
-                chosen.append(name)
-    return tuple(payload), tuple(tags)
 
 
 # -- writing -------------------------------------------------------------------------------
