@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import re
 
 from archiver.cli import build_parser
@@ -45,3 +46,14 @@ def test_the_ci_script_runs_the_readmes_test_command() -> None:
     assert command in setup.group(1)
     for check in ("ruff check", "ruff format --check", "mypy"):
         assert check in ci
+
+
+def test_property_tests_are_repeatable_unless_asked_to_explore_as_the_readme_says() -> None:
+    from hypothesis import settings
+
+    assert settings.get_profile("repeatable").derandomize is True
+    assert settings.get_profile("explore").derandomize is False
+    chosen = os.environ.get("HYPOTHESIS_PROFILE", "repeatable")
+    assert settings.default is not None
+    assert settings.default.derandomize is (chosen == "repeatable")
+    assert "HYPOTHESIS_PROFILE=explore" in README
