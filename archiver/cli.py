@@ -345,6 +345,7 @@ def build_parser() -> argparse.ArgumentParser:
         "name, when valid as one; else derived as for bag)",
     )
     ing.add_argument("--json", action="store_true", help=_JSON_SUMMARY)
+    ing.add_argument("--processes", type=_positive, metavar="N", help=_HASH_PROCESSES)
 
     bat = commands.add_parser("batch", help="make a bag of each row of a spreadsheet")
     bat.add_argument(
@@ -801,6 +802,7 @@ def _ingest(args: argparse.Namespace) -> int:
                 record=record,
                 bag_id=args.bag_id,
                 clock=Clock.from_environment(),
+                workers=args.processes,
             )
     except InvalidBagError as exc:
         return _refused(exc, exc.report, as_json=args.json)

@@ -8,6 +8,8 @@ import logging
 import os
 import re
 import shutil
+from collections.abc import Sequence
+from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
 import bagit
@@ -377,3 +379,30 @@ def test_an_iso_8859_1_bag_keeps_its_labels_and_folded_values(tmp_path: Path) ->
     original = result.path / "metadata" / "original" / "bag-info.txt"
     assert original.read_bytes() == (foreign / "bag-info.txt").read_bytes()
     assert validate_bag(result.path).valid
+
+
+def test_processes_sets_how_many_workers_hash_and_the_bag_is_the_same(
+    tmp_path: Path, cli: CliRunner, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from archiver.bagit import hashing
+
+    source = write_tree(tmp_path / "many", {f"f{n:03}.txt": f"text {n}\n" for n in range(80)})
+    bagit.make_bag(str(source), checksums=["sha256"])
+    pools: list[int] = []
+    real = hashing.process_pool
+
+    def counted(
+        workers: int, preload: Sequence[str] = (), *, fork: bool = False, pin: bool = False
+    ) -> ProcessPoolExecutor:
+        pools.append(workers)
+        return real(workers, preload, fork=fork, pin=pin)
+
+    monkeypatch.setattr(hashing, "process_pool", counted)
+    assert cli("ingest", source, "--out", tmp_path / "one", "--processes", "1").code == 0
+    assert pools == []  # one process: hashed in this one, no pool started
+    assert cli("ingest", source, "--out", tmp_path / "two", "--processes", "2").code == 0
+    assert pools and set(pools) == {2}
+    assert snapshot(tmp_path / "one") == snapshot(tmp_path / "two")
+    with pytest.raises(SystemExit) as refused:  # the parser's own exit: a usage error
+        cli("ingest", source, "--out", tmp_path / "three", "--processes", "0")
+    assert refused.value.code == 2
