@@ -203,6 +203,13 @@ def build_parser() -> argparse.ArgumentParser:
         help="the base URL harvesters are given (default: http://HOST:PORT/oai)",
     )
     srv.add_argument(
+        "--trusted-proxy",
+        type=_ip_address,
+        metavar="ADDR",
+        help="the address of a proxy in front, whose X-Forwarded-For names each client in the "
+        "access log and to the login limit (default: none; the connecting address is the client)",
+    )
+    srv.add_argument(
         "--repository-name",
         metavar="NAME",
         help="Identify's repositoryName (default: 'archiver collection' and the folder's name)",
@@ -440,6 +447,17 @@ def _port(text: str) -> int:
     if not 0 <= value <= 65535:
         raise argparse.ArgumentTypeError("a TCP port is 0 to 65535")
     return value
+
+
+def _ip_address(text: str) -> str:
+    """An IP address as waitress compares it with a connecting peer's (a host name never
+    matches one)."""
+    import ipaddress
+
+    try:
+        return str(ipaddress.ip_address(text.strip()))
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(f"not an IP address: {text!r}") from exc
 
 
 def _days(text: str) -> float:
@@ -706,6 +724,7 @@ def _serve(args: argparse.Namespace) -> int:
         connection_limit=args.max_connections,
         announce=announce,
         access_log=sys.stderr,
+        trusted_proxy=args.trusted_proxy,
         view={
             "access": args.access,
             "users": args.users,

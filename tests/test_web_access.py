@@ -3,10 +3,14 @@ modes, an administrator's withdrawal, failed logins slowed down."""
 
 from __future__ import annotations
 
+import http.cookiejar
 import re
 import subprocess
 import sys
 import time
+import urllib.error
+import urllib.parse
+import urllib.request
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -19,6 +23,7 @@ from archiver.packing import make_bag
 from archiver.web.app import Attempts, view_app
 from archiver.web.users import add_user, check_password, load
 from tests.conftest import SAMPLE_RECORD, SAMPLE_TEXT
+from tests.oai_helpers import serve_process
 from tests.test_web import _clock
 
 REPO = Path(__file__).resolve().parent.parent
@@ -312,3 +317,49 @@ def test_the_collection_sorts_by_last_check_never_checked_first(made: dict[str, 
     assert '<strong aria-current="true">last check</strong>' in page
     facet = _client(made, "open").get("/?sort=checked&fixity=never+checked")
     assert re.findall(r'<a href="/bags/([^"/]+)">', facet.get_data(as_text=True)) == ["d-never"]
+
+
+def _login_statuses(site: str, client: str, names: list[str]) -> list[int]:
+    """Each name's wrong-password login, as ``client`` behind a proxy on this machine
+    (X-Forwarded-For), with its own session: the HTTP statuses."""
+    opener = urllib.request.build_opener(
+        urllib.request.HTTPCookieProcessor(http.cookiejar.CookieJar())
+    )
+    forwarded = {"X-Forwarded-For": client}
+    statuses = []
+    for name in names:
+        with opener.open(urllib.request.Request(f"{site}/login", headers=forwarded)) as page:
+            found = re.search(r'name="csrf" value="([^"]+)"', page.read().decode())
+        assert found is not None
+        form = {"csrf": found.group(1), "name": name, "password": "not the password"}
+        sent = urllib.request.Request(
+            f"{site}/login", data=urllib.parse.urlencode(form).encode(), headers=forwarded
+        )
+        try:
+            with opener.open(sent) as answer:
+                statuses.append(answer.status)
+        except urllib.error.HTTPError as refused:
+            statuses.append(refused.code)
+            refused.close()
+    return statuses
+
+
+@pytest.mark.parametrize("trusted", [True, False], ids=["trusted-proxy", "no-proxy-trusted"])
+def test_behind_a_trusted_proxy_each_client_is_limited_and_logged_as_itself(
+    made: dict[str, Path], trusted: bool
+) -> None:
+    proxy = ["--trusted-proxy", "127.0.0.1"] if trusted else []
+    arguments = [str(made["collection"]), "--users", str(made["users"]), *proxy]
+    names = [f"nobody-{n}" for n in range(Attempts.FAILURES + 1)]  # no name fails twice
+    with serve_process(arguments) as server:
+        site = server.url.removesuffix("/oai")
+        first = _login_statuses(site, "203.0.113.7", names)
+        second = _login_statuses(site, "198.51.100.1", ["somebody"])
+    logged = {line.split(" ", 1)[0] for line in server.log if '"POST /login' in line}
+    assert first == [401] * Attempts.FAILURES + [429]
+    if trusted:  # the proxy's header names each client: the second is not the first
+        assert second == [401]
+        assert logged == {"203.0.113.7", "198.51.100.1"}
+    else:  # a header from any peer is dropped: one client, the one connecting, now waits
+        assert second == [429]
+        assert logged == {"127.0.0.1"}

@@ -497,6 +497,7 @@ def serve(
     connection_limit: int = CONNECTION_LIMIT,
     announce: Callable[[Config], None] | None = None,
     access_log: TextIO | None = None,
+    trusted_proxy: str | None = None,
     view: dict[str, Any] | None = None,
 ) -> None:
     """Run the production server (waitress) until interrupted; each request is logged to
@@ -512,6 +513,11 @@ def serve(
     open that many files), the others wait in the listen backlog. waitress's warning that
     requests are queueing is logged once a minute at most (QueueWarnings).
 
+    ``trusted_proxy``: the address of the one proxy in front, whose X-Forwarded-For
+    (its last address) waitress makes each request's REMOTE_ADDR: the client the access log
+    names and the login limit counts. Without it, or from any other peer, the header is
+    dropped (a client cannot name itself).
+
     Beside /oai the server answers the web view (archiver.web.app.view_app, given ``view``
     as its options: access, users, ledger, secure_cookies).
     """
@@ -521,6 +527,16 @@ def serve(
 
     app = OAIApp(None, clock)
     site = Site(app, view_app(catalog, clock=clock, **(view or {})))
+    # waitress takes no "none" for these: given only with a proxy
+    proxy: dict[str, Any] = (
+        {
+            "trusted_proxy": trusted_proxy,
+            "trusted_proxy_count": 1,
+            "trusted_proxy_headers": {"x-forwarded-for"},
+        }
+        if trusted_proxy
+        else {}
+    )
     try:
         server = create_server(
             site if access_log is None else AccessLog(site, access_log, clock),
@@ -529,6 +545,7 @@ def serve(
             threads=threads,
             ident="archiver",
             clear_untrusted_proxy_headers=True,
+            **proxy,
             # Idle connections are bounded in time, looked for every second; poll(), as
             # select() cannot watch a descriptor numbered 1024 or more.
             channel_timeout=idle_timeout,
