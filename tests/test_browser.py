@@ -7,12 +7,13 @@ from __future__ import annotations
 
 import subprocess
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 from urllib.parse import urljoin
 
 import pytest
+from selenium.common.exceptions import StaleElementReferenceException, WebDriverException
 from selenium.webdriver.common.by import By
 from selenium.webdriver.support import expected_conditions as shown
 from selenium.webdriver.support.ui import WebDriverWait
@@ -58,12 +59,19 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
             driver.quit()
 
 
+def _until(driver: Any, condition: Callable[[Any], Any]) -> Any:
+    """What ``condition`` returns once it holds, within 30 s. A click that submits a form
+    returns before the next page is there: while the old page is replaced, an element just
+    found may already be gone, which Chromium tells as a stale element or as an inspector
+    error ("Node with given id does not belong to the document"); both mean "not yet"."""
+    return WebDriverWait(
+        driver, 30, ignored_exceptions=(StaleElementReferenceException, WebDriverException)
+    ).until(condition)
+
+
 def _wait(driver: Any, css: str) -> Any:
-    """The element ``css`` finds once the page that has it has loaded (a form's submission
-    may return before the next page is there)."""
-    return WebDriverWait(driver, 30).until(
-        shown.presence_of_element_located((By.CSS_SELECTOR, css))
-    )
+    """The element ``css`` finds once the page that has it has loaded."""
+    return _until(driver, shown.presence_of_element_located((By.CSS_SELECTOR, css)))
 
 
 def _open(site: dict[str, Any], path: str) -> Any:
@@ -118,9 +126,7 @@ def _log_in(site: dict[str, Any], name: str) -> Any:
 def _log_out(driver: Any) -> None:
     driver.find_element(By.CSS_SELECTOR, "form.account button").click()
     _wait(driver, "form.search")
-    WebDriverWait(driver, 30).until(
-        shown.invisibility_of_element_located((By.CSS_SELECTOR, "form.account"))
-    )
+    _until(driver, shown.invisibility_of_element_located((By.CSS_SELECTOR, "form.account")))
 
 
 def test_a_reader_cannot_withdraw_and_an_administrator_can(site: dict[str, Any]) -> None:
@@ -133,9 +139,7 @@ def test_a_reader_cannot_withdraw_and_an_administrator_can(site: dict[str, Any])
     driver = _open(site, "/bags/spare")
     driver.find_element(By.ID, "reason").send_keys("deposited twice")
     driver.find_element(By.XPATH, "//form[contains(@action, '/withdraw')]//button").click()
-    WebDriverWait(driver, 30).until(
-        shown.text_to_be_present_in_element((By.TAG_NAME, "h1"), "Withdrawn")
-    )
+    _until(driver, shown.text_to_be_present_in_element((By.TAG_NAME, "h1"), "Withdrawn"))
     assert driver.find_element(By.TAG_NAME, "h1").text == "Withdrawn"
     assert "deposited twice" in driver.find_element(By.TAG_NAME, "main").text
     _log_out(driver)
