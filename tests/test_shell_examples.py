@@ -5,8 +5,8 @@ written, and every file of this repository it names is there. The README's tour 
 order, in a folder holding the files it takes a reader to have (a text, its record, a
 foreign bag, three serialized bags, docs/batch.md's sheet): every command exits 0, and
 ``serve`` answers a harvester under the tour's names. docs/cli.md's ``serve`` example
-answers its ``curl``; docs/record.md's example prints what it shows; each benchmark command
-names a script and options that exist.
+answers its ``curl``; docs/record.md's example and the README's demo print what they show;
+each benchmark command names a script and options that exist.
 """
 
 from __future__ import annotations
@@ -235,3 +235,22 @@ def test_the_cli_references_harvest_example_harvests(tmp_path: Path) -> None:
     # every bag, in the list's order, named by the example's domain (the helpers' own one)
     assert ids == [f"oai:{domain}:{bag.removeprefix(PREFIX)}" for bag in live_ids(SPECS)]
     assert listed.find(f".//{OAI}resumptionToken") is None
+
+
+def test_the_readmes_demo_output_is_what_demo_prints(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, cli: CliRunner
+) -> None:
+    """The README shows the demo's output from its start and its last line, with "..."
+    for the lines between."""
+    text = (REPO / "README.md").read_text(encoding="utf-8")
+    block = re.search(r"`archiver demo` bags (?:.+\n)*?.*:\n\n((?:    .*\n)+)", text)
+    assert block is not None
+    shown = [line.removeprefix("    ") for line in block.group(1).splitlines()]
+    cut = shown.index("  ...")
+    monkeypatch.chdir(tmp_path)
+    run = cli("demo")
+    assert run.code == 0, run.err
+    printed = run.out.splitlines()
+    assert printed[:cut] == shown[:cut]
+    tail = shown[cut + 1 :]
+    assert printed[len(printed) - len(tail) :] == tail
