@@ -25,6 +25,7 @@ from __future__ import annotations
 import csv
 import difflib
 import hashlib
+import io
 import os
 from collections import deque
 from collections.abc import Iterator, Sequence
@@ -218,7 +219,10 @@ def _csv_rows(path: Path, data: bytes) -> Iterator[tuple[int, list[str]]]:
         raise UsageError(f"{path}: line {line}: not UTF-8 (save the sheet as 'CSV UTF-8')") from exc
     if "\0" in text:
         raise UsageError(f"{path}: the sheet holds a NUL character: not a CSV file")
-    reader = csv.reader(text.splitlines(keepends=True), strict=False)
+    # Lines as csv reads a file opened with newline="": ended by CR, LF or CRLF only (str
+    # .splitlines() would also end one at a form feed, NEL or U+2028 inside a cell). Strict:
+    # a quote never closed, or text after a closing quote, is no CSV, not a guess.
+    reader = csv.reader(io.StringIO(text, newline=""), strict=True)
     limit = csv.field_size_limit()
     csv.field_size_limit(_MAX_CELL)
     try:

@@ -18,7 +18,7 @@ import pytest
 
 from archiver.batch import run_batch
 from archiver.validation import validate_bag
-from tests.conftest import BAGS_EPOCH, REPO, CliRunner, snapshot
+from tests.conftest import BAGS_EPOCH, REPO, CliRunner, make_source_tree, snapshot
 
 
 def write_csv(path: Path, rows: list[list[str]], *, bom: bool = False) -> Path:
@@ -522,6 +522,10 @@ def test_an_unknown_column_stops_the_whole_sheet_with_a_suggestion(
         (b"", "the sheet is empty"),
         (b"title,creator\r\nx,y\r\n", "no 'source' column"),
         (b"source,source\r\nx,y\r\n", "given 2 times"),
+        (b'source,dc.title\r\nx,"never closed\r\n', "row 2: not CSV: unexpected end of data"),
+        (b'source,dc.title\r\nx,"a"b\r\n', "row 2: not CSV: ',' expected after '\"'"),
+        (b'source,dc.title\r\nx,"a"\r\ny,"b\r\n', "row 3: not CSV: unexpected end of data"),
+        (b"source,dc.title\r\nx,y\x00\r\n", "holds a NUL character"),
     ],
 )
 def test_a_sheet_that_cannot_be_read_is_one_line_and_exit_2(
@@ -533,6 +537,24 @@ def test_a_sheet_that_cannot_be_read_is_one_line_and_exit_2(
     assert run.code == 2
     assert message in run.err and len(run.err.strip().splitlines()) == 1
     assert not (tmp_path / "c").exists()
+
+
+def test_only_cr_and_lf_end_a_row_as_in_csv(tmp_path: Path) -> None:
+    """NEL, a line or paragraph separator or a form feed in a cell is part of the cell
+    (RFC 4180 rows end with CRLF; Excel writes LF too), never a row's end."""
+    from archiver.sheet import read_sheet
+
+    make_source_tree(tmp_path / "work" / "texts", {"a.txt": "A\n"})
+    titles = ["Next\x85line", "Line\u2028separator", "Para\u2029graph", "Page\x0cbreak"]
+    rows = [f"texts/a.txt,{title},b{n}" for n, title in enumerate(titles)]
+    sheet = tmp_path / "work" / "sheet.csv"
+    sheet.write_text("source,dc.title,id\r\n" + "\r\n".join(rows) + "\r\n", encoding="utf-8")
+    read = read_sheet(sheet)
+    assert [job.row for job in read.jobs] == [2, 3, 4]
+    assert [job.bag_id for job in read.jobs] == ["b0", "b1", "b2"]
+    assert [job.record.values("title") for job in read.jobs] == [(t,) for t in titles[:3]]
+    # XML cannot hold a form feed: that row's title is its one problem
+    assert [(p.row, p.column) for p in read.problems] == [(5, "dc.title")]
 
 
 def test_the_sheets_in_batch_md_are_read_as_it_says(tmp_path: Path, cli: CliRunner) -> None:
