@@ -25,6 +25,7 @@ from archiver.bagit import baginfo
 from archiver.bagit.names import MAX_TAG_FILE
 from archiver.dates import DateParseError, read_date
 from archiver.errors import MetadataError, Problem
+from archiver.given import MiB, read_limited
 from archiver.xml.characters import xml_problem
 
 DC_ELEMENTS = (
@@ -51,6 +52,7 @@ _BAG_COUNT = re.compile(r"^\d+ of (?:\d+|\?)$")
 # huge_tree, and so archiver's own validator); a million characters stay well under that
 # however they are encoded and escaped.
 MAX_VALUE = 1_000_000
+MAX_RECORD_BYTES = 16 * MiB  # a record file: fifteen elements and bag-info, a few KiB
 # bag-info.txt is read whole, up to MAX_TAG_FILE bytes; what archiver writes there itself
 # (dates, Payload-Oxum, identifiers, its name) fits in this room.
 _GENERATED_ROOM = 4096
@@ -104,7 +106,7 @@ def load_record(path: str | os.PathLike[str]) -> Record:
     path = Path(path)
     source = str(path)
     try:
-        text = path.read_text(encoding="utf-8")
+        text = read_limited(path, MAX_RECORD_BYTES).decode("utf-8")
     except FileNotFoundError as exc:
         raise MetadataError(source, [Problem("(file)", "no such file")]) from exc
     except UnicodeDecodeError as exc:

@@ -38,6 +38,7 @@ from archiver import faults, identifiers
 from archiver.bagit import baginfo
 from archiver.bagit.names import BAG_INFO_TXT
 from archiver.errors import MetadataError, SourceError, UsageError
+from archiver.given import MiB, read_limited
 from archiver.record import DC_ELEMENTS, Record, record_from_data
 
 if TYPE_CHECKING:
@@ -52,6 +53,8 @@ SOURCES = "|"
 # Excel's limit on a cell (32,767 characters) is far below this; a cell beyond it is no
 # description but an attack on the reader.
 _MAX_CELL = 1 << 20
+# A sheet is read whole: millions of rows, and memory a few times its size.
+MAX_SHEET_BYTES = 256 * MiB
 _KINDS = ("archiver", "archivematica", "dart")
 
 
@@ -132,7 +135,7 @@ def read_sheet(
     rows a task, with the same outcome as here."""
     sheet_path = Path(path)
     try:
-        data = sheet_path.read_bytes()
+        data = read_limited(sheet_path, MAX_SHEET_BYTES)
     except OSError as exc:
         raise UsageError(f"{sheet_path}: cannot read the sheet: {exc.strerror or exc}") from exc
     rows = list(_csv_rows(sheet_path, data))

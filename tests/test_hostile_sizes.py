@@ -135,3 +135,38 @@ def test_a_summary_handed_on_adds_to_the_count_of_the_next_list() -> None:
         report.add(item)
     assert [f.params.get(MORE) for f in report.findings] == [None, None, None, 3]
     assert sum(counted(f) for f in report.findings) == 6
+
+
+# -- files handed to archiver by name ------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("command", "message"),
+    [
+        (["bag", "{text}", "--out", "{out}", "--metadata", "/dev/zero"], "larger than 16 MiB"),
+        (["validate", "--profile", "/dev/zero", "{text}"], "cannot read the profile: larger"),
+        (["batch", "/dev/zero", "--out", "{out}", "--dry-run"], "cannot read the sheet: larger"),
+        (["serve", "{out}", "--port", "0", "--users", "/dev/zero"], "cannot read the users file"),
+    ],
+    ids=["record", "profile", "sheet", "users"],
+)
+def test_a_file_handed_by_name_is_read_up_to_its_limit_not_to_the_end(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], command: list[str], message: str
+) -> None:
+    """/dev/zero never ends: each reader stops one byte past its limit (16 MiB for a
+    record, a profile or the users file, 256 MiB for a sheet) and says why, exit 2."""
+    text = tmp_path / "text.txt"
+    text.write_text("text\n", encoding="utf-8")
+    out = tmp_path / "out"
+    out.mkdir()
+    tracemalloc.start()
+    try:
+        code = main([word.format(text=text, out=out) for word in command])
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    err = capsys.readouterr().err
+    assert code == 2
+    assert message in err and "MiB" in err and len(err.strip().splitlines()) == 1
+    assert peak < 3 * 256 << 20  # the limit read once, decoded at most once
+    assert list(out.iterdir()) == []

@@ -36,6 +36,7 @@ from archiver.bagit.reader import read_labelled
 from archiver.check.bag import Inspection
 from archiver.errors import SchemaError, UsageError
 from archiver.findings import BagReport, Finding, finding
+from archiver.given import MiB, read_limited
 
 # BagIt-Profile-Version is required only since 1.2.0; "any profile not explicitly defining
 # BagIt-Profile-Version should be treated as conforming to version 1.1.0".
@@ -174,6 +175,9 @@ class Profile:
 # -- reading a profile -------------------------------------------------------------------
 
 
+MAX_PROFILE_BYTES = 16 * MiB  # the largest profiles in use are some tens of KiB
+
+
 def load_profile(path: str | os.PathLike[str]) -> Profile:
     """The profile in the JSON file at ``path``, BagIt Profiles 1.4 or DART's format;
     UsageError naming the file and every problem."""
@@ -183,7 +187,7 @@ def load_profile(path: str | os.PathLike[str]) -> Profile:
 def _read_json(path: Path) -> object:
     """The JSON document in a profile file; UsageError naming the file when it is not one."""
     try:
-        data = path.read_bytes()
+        data = read_limited(path, MAX_PROFILE_BYTES)
     except OSError as exc:
         raise UsageError(f"{path}: cannot read the profile: {exc.strerror or exc}") from exc
     try:

@@ -21,6 +21,7 @@ from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 
 from archiver.errors import UsageError
+from archiver.given import MiB, read_limited
 from archiver.staging import fsync_directory
 
 _NAME = re.compile(r"[A-Za-z0-9._-]{1,64}")
@@ -28,6 +29,8 @@ MIN_PASSWORD = 10
 MAX_PASSWORD = 1024  # Argon2 takes any length; a megabyte would be a cheap way to load us
 _hasher = PasswordHasher()
 _DUMMY = _hasher.hash(secrets.token_hex(16))
+
+MAX_USERS_BYTES = 16 * MiB  # an Argon2 hash is ~100 bytes: over 100,000 users
 
 
 @dataclass(frozen=True)
@@ -38,10 +41,12 @@ class User:
 
 def _read(path: Path) -> dict[str, dict[str, object]]:
     try:
-        data = json.loads(path.read_text(encoding="utf-8"))
+        data = json.loads(read_limited(path, MAX_USERS_BYTES).decode("utf-8"))
     except FileNotFoundError:
         return {}
-    except (OSError, ValueError) as exc:
+    except OSError as exc:
+        raise UsageError(f"{path}: cannot read the users file: {exc.strerror or exc}") from exc
+    except ValueError as exc:
         raise UsageError(f"{path}: cannot read the users file: {exc}") from exc
     users = data.get("users") if isinstance(data, dict) else None
     if not isinstance(users, dict):
