@@ -887,14 +887,19 @@ def _users(args: argparse.Namespace) -> int:
     first line of stdin (never from the command line, where ps would show it)."""
     import getpass
 
-    from archiver.web.users import add_user
+    from archiver.web.users import MAX_PASSWORD, add_user
 
     if sys.stdin.isatty():
         password = getpass.getpass(f"password for {args.name}: ")
         if getpass.getpass("again: ") != password:
             raise UsageError("the two passwords differ")
     else:
-        password = sys.stdin.readline().rstrip("\r\n")
+        # A line longer than a password can be is read no further (add_user refuses it):
+        # stdin may be a file or a device with no line end at all.
+        try:
+            password = sys.stdin.readline(MAX_PASSWORD + 2).rstrip("\r\n")
+        except UnicodeDecodeError as exc:
+            raise UsageError("a password is text: what was given is not UTF-8") from exc
     add_user(args.users, args.name, password, admin=args.admin)
     role = "an administrator" if args.admin else "a reader"
     print(f"archiver: {args.name} is {role} in {args.users}", file=sys.stderr)

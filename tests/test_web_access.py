@@ -101,6 +101,30 @@ def test_archiver_users_add_reads_the_password_from_stdin(tmp_path: Path) -> Non
     assert found is not None and found.admin
 
 
+@pytest.mark.parametrize(
+    ("stdin", "message"),
+    [
+        ("/dev/zero", "a password has 10 to 1024 characters"),  # no line end, ever
+        (b"\xff\xfenot text at all\n", "a password is text: what was given is not UTF-8"),
+    ],
+    ids=["endless", "not-utf-8"],
+)
+def test_a_password_on_stdin_that_cannot_be_one_is_exit_2_and_nothing_written(
+    tmp_path: Path, stdin: str | bytes, message: str
+) -> None:
+    users = tmp_path / "people.json"
+    command = [sys.executable, "-m", "archiver", "users", "add", "dora", "--users", str(users)]
+    if isinstance(stdin, str):
+        with open(stdin, "rb") as endless:
+            run = subprocess.run(command, stdin=endless, capture_output=True, timeout=60)
+    else:
+        run = subprocess.run(command, input=stdin, capture_output=True, timeout=60)
+    err = run.stderr.decode("utf-8", "replace")
+    assert run.returncode == 2, err
+    assert err == f"archiver: error: {message}\n"
+    assert not users.exists()
+
+
 def test_logging_in_and_out_with_a_strict_http_only_session(made: dict[str, Path]) -> None:
     client = _client(made, "open")
     response = _login(client, "ana", PASSWORD)

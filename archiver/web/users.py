@@ -66,6 +66,10 @@ def add_user(path: Path, name: str, password: str, *, admin: bool = False) -> No
         raise UsageError(f"{name!r}: a user name is 1-64 letters, digits, '.', '_' or '-'")
     if not MIN_PASSWORD <= len(password) <= MAX_PASSWORD:
         raise UsageError(f"a password has {MIN_PASSWORD} to {MAX_PASSWORD} characters")
+    try:
+        password.encode("utf-8")  # what Argon2 hashes; a stdin byte that was not UTF-8 is not
+    except UnicodeEncodeError as exc:
+        raise UsageError("a password is text: what was given is not UTF-8") from exc
     users = _read(path)
     users[name] = {"hash": _hasher.hash(password), "admin": admin}
     text = json.dumps({"users": users}, indent=2, sort_keys=True) + "\n"
