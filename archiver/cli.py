@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import io
 import json
 import os
 import signal
@@ -14,7 +15,7 @@ import sys
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 from types import FrameType
-from typing import TYPE_CHECKING, Any, NoReturn, TextIO
+from typing import TYPE_CHECKING, Any, NoReturn, TextIO, cast
 
 from archiver.errors import ArchiverError, UsageError
 from archiver.version import AGENT
@@ -505,11 +506,58 @@ def _on_terminate(_signum: int, _frame: FrameType | None) -> NoReturn:
     raise KeyboardInterrupt
 
 
+class _OutputError(Exception):
+    """Standard output could not be written (a full disk, an I/O error): the reason."""
+
+
+class _Output:
+    """Standard output, whose write errors other than a reader gone away (EPIPE) become
+    _OutputError: one line and exit 2, not a traceback."""
+
+    def __init__(self, stream: TextIO) -> None:
+        self._stream = stream
+
+    def write(self, text: str) -> int:
+        try:
+            return self._stream.write(text)
+        except BrokenPipeError:
+            raise
+        except OSError as exc:
+            raise _OutputError(exc.strerror or str(exc)) from exc
+
+    def flush(self) -> None:
+        try:
+            self._stream.flush()
+        except BrokenPipeError:
+            raise
+        except OSError as exc:
+            raise _OutputError(exc.strerror or str(exc)) from exc
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._stream, name)
+
+
+def _drop_output() -> None:
+    """Point stdout at /dev/null, so the interpreter's final flush of what could not be
+    written does not complain."""
+    with contextlib.suppress(OSError, ValueError, io.UnsupportedOperation):
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(_normalise(sys.argv[1:] if argv is None else argv))
     previous = signal.signal(signal.SIGTERM, _on_terminate)
+    stdout = sys.stdout
+    sys.stdout = cast(TextIO, _Output(stdout))
     try:
-        return _run(args)
+        code = _run(args)
+        sys.stdout.flush()  # here, not at exit, where a failure could no longer be told
+        return code
+    except _OutputError as exc:
+        print(f"archiver: error: cannot write the output: {exc}", file=sys.stderr)
+        sys.stdout = stdout
+        _drop_output()
+        return EXIT_CANNOT_RUN
     except ArchiverError as exc:
         print(f"archiver: error: {one_line(str(exc))}{_hint(args, exc)}", file=sys.stderr)
         return EXIT_CANNOT_RUN
@@ -518,10 +566,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         return EXIT_INTERRUPTED
     except BrokenPipeError:
         # The reader went away (| head): the output is not wanted, and that is no error.
-        # Point stdout at /dev/null so the interpreter's final flush does not complain.
-        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        sys.stdout = stdout
+        _drop_output()
         return EXIT_OK
     finally:
+        sys.stdout = stdout
         signal.signal(signal.SIGTERM, previous)
 
 

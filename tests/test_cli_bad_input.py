@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import json
 import os
+import subprocess
+import sys
 import unicodedata
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -549,3 +551,33 @@ def test_a_reader_that_goes_away_is_no_error(tmp_path: Path) -> None:
         err = pipe.stderr.read().decode()
         assert pipe.wait() == 0
     assert "Traceback" not in err and "BrokenPipe" not in err
+
+
+@pytest.mark.parametrize(
+    "command",
+    [
+        ["demo", "--out", "{tmp}/demo"],
+        ["validate", "--json", "{bag}"],
+        ["audit", "{col}"],
+    ],
+    ids=["demo", "validate-json", "audit"],
+)
+def test_output_to_a_full_disk_is_one_line_and_exit_2(tmp_path: Path, command: list[str]) -> None:
+    """stdout on /dev/full: every write fails with ENOSPC, as on a full disk."""
+    col = tmp_path / "col"
+    made = subprocess.run(
+        [sys.executable, "-m", "archiver", "bag", str(SAMPLE_TEXT), "--out", str(col)],
+        capture_output=True, text=True, check=True,
+    )  # fmt: skip
+    bag = made.stdout.strip()
+    words = [w.format(tmp=tmp_path, bag=bag, col=col) for w in command]
+    with open("/dev/full", "w") as full:
+        run = subprocess.run(
+            [sys.executable, "-m", "archiver", *words], stdout=full, stderr=subprocess.PIPE,
+            text=True, timeout=120, check=False,
+        )  # fmt: skip
+    assert run.returncode == 2, run.stderr
+    assert run.stderr.endswith(
+        "archiver: error: cannot write the output: No space left on device\n"
+    )
+    assert "Traceback" not in run.stderr and "Exception ignored" not in run.stderr
