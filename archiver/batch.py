@@ -155,7 +155,7 @@ def run_batch(
 
         if not isinstance(profile, Profile):
             profile = load_profile(Path(profile))
-    count = jobs or hashing.default_workers()
+    count = hashing.worker_count(jobs)
     pool: ProcessPoolExecutor | None = None
     if not dry_run and count > 1:
         # The workers start while the sheet is checked, not after, and import the bagging

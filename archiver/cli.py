@@ -44,7 +44,7 @@ def _positive(text: str) -> int:
 
 
 # Help texts more than one command shares: the same words wherever the option means the same.
-_HASH_PROCESSES = "hash on N worker processes (default: all cores)"
+_HASH_PROCESSES = "hash on N worker processes (default: all cores; at most 8 a core)"
 _COLLECTION = "a folder of bags: folders, and .tar, .tar.gz, .tgz or .zip files"
 _LEDGER = "the fixity ledger (default: COLLECTION/.archiver/ledger.sqlite)"
 _RECORD = "a JSON record: Dublin Core and bag-info values"
@@ -160,7 +160,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="check only this bag (repeat for more); the others are not reported on",
     )
     aud.add_argument(
-        "--workers", type=_positive, metavar="N", help="hash on N threads (default: all cores)"
+        "--workers", type=_positive, metavar="N", help="hash on N threads (default: all cores; at most 8 a core)"
     )
     aud.add_argument(
         "--scheduler",
@@ -373,7 +373,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--dry-run", action="store_true", help="check every row, list every problem, write nothing"
     )
     bat.add_argument(
-        "--jobs", type=_positive, metavar="N", help="rows bagged at once (default: all cores)"
+        "--jobs", type=_positive, metavar="N", help="rows bagged at once (default: all cores; at most 8 a core)"
     )
     bat.add_argument(
         "--root",

@@ -435,7 +435,7 @@ def _beside(files: int, workers: int | None, executor: Executor | None) -> Execu
         return None
     if executor is not None:
         return executor
-    if (workers or hashing.default_workers()) <= 1:
+    if hashing.worker_count(workers) <= 1:
         return None
     return hashing.process_pool(1, ["archiver.xml.premis"])
 

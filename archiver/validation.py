@@ -135,7 +135,7 @@ def _files(root: Path) -> BagFiles:
 def _pool(bag: Bag, mode: Mode, workers: int | None, with_metadata: bool) -> Executor | None:
     """One pool of worker processes for the whole validation (checksums of many small files,
     a big PREMIS document checked beside METS), when there is enough work to pay for it."""
-    count = workers or hashing.default_workers()
+    count = hashing.worker_count(workers)
     if count <= 1:
         return None
     small = sum(1 for size in bag.inventory.payload.values() if size < hashing.SPLIT_THRESHOLD)
@@ -159,7 +159,7 @@ _MANY_LINES = hashing.POOL_MINIMUM * 60
 def _pool_likely(root: Path, mode: Mode, workers: int | None) -> bool:
     """Whether _pool will want a pool, guessed from a few sizes before the bag is read:
     long payload manifests (under their usual names) or a big PREMIS document."""
-    if mode is Mode.FAST or (workers or hashing.default_workers()) <= 1:
+    if mode is Mode.FAST or hashing.worker_count(workers) <= 1:
         return False
     names = [payload_manifest_name(a) for a in (*algorithms.WRITTEN, *sorted(algorithms.WEAK))]
     sizes = {name: _size(root / name) for name in [*names, layout.PREMIS_XML]}

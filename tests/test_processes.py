@@ -313,3 +313,33 @@ def test_a_pool_with_a_worker_per_core_keeps_each_on_a_core_of_its_own() -> None
         assert pool.submit(os.sched_getaffinity, 0).result() == set(cores)
     finally:
         hashing.close_pool(pool)
+
+
+def test_workers_asked_for_beyond_eight_a_core_are_not_started(tmp_path: Path) -> None:
+    cores = hashing.default_workers()
+    assert hashing.worker_count(None) == cores
+    assert hashing.worker_count(3) == 3
+    assert hashing.worker_count(10**6) == hashing.MOST_PER_CORE * cores
+    pool = hashing.process_pool(10**6)
+    try:
+        assert len(pool._processes) == hashing.MOST_PER_CORE * cores
+    finally:
+        hashing.close_pool(pool)
+    # through the command line: a typo's 100,000 processes are 8 a core, and all is well
+    bag = tmp_path / "many"
+    bag.mkdir()
+    for number in range(hashing.POOL_MINIMUM + 8):
+        (bag / f"f{number}.txt").write_text(f"{number}\n", encoding="utf-8")
+    env = {**os.environ, "SOURCE_DATE_EPOCH": "1795737600"}
+    made = subprocess.run(
+        [sys.executable, "-m", "archiver", "bag", str(bag), "--out", str(tmp_path / "out"),
+         "--id", "b", "--processes", "100000"],
+        capture_output=True, text=True, timeout=120, env=env, check=False,
+    )  # fmt: skip
+    assert made.returncode == 0, made.stderr
+    checked = subprocess.run(
+        [sys.executable, "-m", "archiver", "validate", "--processes", "100000",
+         str(tmp_path / "out" / "b")],
+        capture_output=True, text=True, timeout=120, check=False,
+    )  # fmt: skip
+    assert checked.returncode == 0, checked.stdout + checked.stderr

@@ -678,6 +678,7 @@ def process_pool(
     slows its worker, and the other workers take more of the tasks."""
     from concurrent.futures import ProcessPoolExecutor
 
+    workers = worker_count(workers)
     if fork and single_threaded():
         import multiprocessing  # (its fork flushes stdout first: nothing is written twice)
 
@@ -757,6 +758,18 @@ def _batches(indices: list[int], sizes: Sequence[int]) -> Iterator[list[int]]:
         weight += sizes[index]
     if batch:
         yield batch
+
+
+# Workers asked for beyond this many a core are not started: more cannot hash faster, and
+# a typo ("--processes 10000") would otherwise start every one of them at once.
+MOST_PER_CORE = 8
+
+
+def worker_count(asked: int | None) -> int:
+    """How many workers to use when ``asked`` for so many (None: one a core): at least one,
+    at most MOST_PER_CORE a core."""
+    cores = default_workers()
+    return max(1, min(asked or cores, MOST_PER_CORE * cores))
 
 
 def default_workers() -> int:

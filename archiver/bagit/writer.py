@@ -93,7 +93,7 @@ class BagWriter:
         # computed for every payload file (WrittenFile.digests), whether a manifest lists
         # them or not: what archiver's METS and PREMIS record
         self.computed = tuple(n for n in computed if n not in self.algorithms)
-        self.workers = workers or hashing.default_workers()
+        self.workers = hashing.worker_count(workers)
         self.executor = executor  # the caller's, for copying many small files
         self._staging = staging
         self._payload: dict[str, dict[str, str]] = {}

@@ -166,7 +166,7 @@ def verify_checksums(
 ) -> None:
     """check_bag's last step: every checksum, on ``workers`` processes or ``executor``."""
     judging = _Judging(inspection.bag, inspection.report, inspection.aliases)
-    _verify_checksums(judging, workers or hashing.default_workers(), executor)
+    _verify_checksums(judging, hashing.worker_count(workers), executor)
 
 
 # -- findings other modules report the same way -------------------------------------------

@@ -251,7 +251,7 @@ def run_audit(
         ledger = Ledger(ledger_path, create=True)
         try:
             return _Run(root, found, ledger, clock, progress, only).execute(
-                older_than, workers or hashing.default_workers(), scheduler, executor
+                older_than, hashing.worker_count(workers), scheduler, executor
             )
         finally:
             ledger.close()
