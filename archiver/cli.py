@@ -36,6 +36,14 @@ class _Parser(argparse.ArgumentParser):
         self.exit(EXIT_CANNOT_RUN, f"archiver: error: {message} (see '{self.prog} --help')\n")
 
 
+def _path(text: str) -> Path:
+    """A path argument; an empty one (an unset shell variable, "$DIR") is refused, where
+    Path("") would quietly be the current folder."""
+    if not text:
+        raise argparse.ArgumentTypeError("an empty path")
+    return Path(text)
+
+
 def _positive(text: str) -> int:
     value = int(text)
     if value < 1:
@@ -66,16 +74,16 @@ def build_parser() -> argparse.ArgumentParser:
     bag.add_argument(
         "sources",
         nargs="+",
-        type=Path,
+        type=_path,
         metavar="SOURCE",
         help="a file, or a folder whose files are bagged with their paths in it",
     )
     bag.add_argument(
-        "--out", required=True, type=Path, metavar="DIR", help="the bag is written to DIR/ID"
+        "--out", required=True, type=_path, metavar="DIR", help="the bag is written to DIR/ID"
     )
     bag.add_argument(
         "--metadata",
-        type=Path,
+        type=_path,
         metavar="RECORD.json",
         help=f"{_RECORD} (default: title, type and format taken from the files)",
     )
@@ -101,7 +109,7 @@ def build_parser() -> argparse.ArgumentParser:
     dem = commands.add_parser("demo", help="bag and validate the bundled sample text")
     dem.add_argument(
         "--out",
-        type=Path,
+        type=_path,
         default=Path("demo-bags"),
         metavar="DIR",
         help="the bag is written to DIR/a-giant-step-for-peace (default: %(default)s)",
@@ -115,7 +123,7 @@ def build_parser() -> argparse.ArgumentParser:
     val.add_argument(
         "bags",
         nargs="+",
-        type=Path,
+        type=_path,
         metavar="BAG",
         help="a bag folder, anyone's, or a serialized bag (.tar, .tar.gz/.tgz, .zip), read in "
         "place, never extracted",
@@ -136,7 +144,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     val.add_argument(
         "--profile",
-        type=Path,
+        type=_path,
         metavar="FILE",
         help=f"also judge every bag by this BagIt profile ({_PROFILE_FORMATS})",
     )
@@ -145,8 +153,8 @@ def build_parser() -> argparse.ArgumentParser:
         help="verify every bag of a collection and record it in the fixity ledger "
         "(also: audit history, audit premis)",
     )
-    aud.add_argument("collection", type=Path, metavar="COLLECTION", help=_COLLECTION)
-    aud.add_argument("--ledger", type=Path, metavar="FILE", help=_LEDGER)
+    aud.add_argument("collection", type=_path, metavar="COLLECTION", help=_COLLECTION)
+    aud.add_argument("--ledger", type=_path, metavar="FILE", help=_LEDGER)
     aud.add_argument(
         "--older-than",
         type=_days,
@@ -169,26 +177,26 @@ def build_parser() -> argparse.ArgumentParser:
     )
     aud.add_argument("--json", action="store_true", help="print the run report as JSON")
     aud.add_argument(
-        "--report", type=Path, metavar="FILE.html", help="also write the run report as HTML"
+        "--report", type=_path, metavar="FILE.html", help="also write the run report as HTML"
     )
 
     hist = commands.add_parser("audit-history", help="(or 'audit history') what the ledger holds")
-    hist.add_argument("collection", type=Path, metavar="COLLECTION", help=_COLLECTION)
+    hist.add_argument("collection", type=_path, metavar="COLLECTION", help=_COLLECTION)
     hist.add_argument(
         "bag_id", nargs="?", metavar="BAG_ID", help="this bag's checks (default: every run)"
     )
-    hist.add_argument("--ledger", type=Path, metavar="FILE", help=_LEDGER)
+    hist.add_argument("--ledger", type=_path, metavar="FILE", help=_LEDGER)
     hist.add_argument("--json", action="store_true", help="print the history as JSON")
 
     prem = commands.add_parser(
         "audit-premis", help="(or 'audit premis') a bag's fixity checks as PREMIS 3 events"
     )
-    prem.add_argument("collection", type=Path, metavar="COLLECTION", help=_COLLECTION)
+    prem.add_argument("collection", type=_path, metavar="COLLECTION", help=_COLLECTION)
     prem.add_argument("bag_id", metavar="BAG_ID", help="the bag whose checks are printed")
-    prem.add_argument("--ledger", type=Path, metavar="FILE", help=_LEDGER)
+    prem.add_argument("--ledger", type=_path, metavar="FILE", help=_LEDGER)
 
     srv = commands.add_parser("serve", help="serve the collection's metadata over OAI-PMH 2.0")
-    srv.add_argument("collection", type=Path, metavar="COLLECTION", help=_COLLECTION)
+    srv.add_argument("collection", type=_path, metavar="COLLECTION", help=_COLLECTION)
     srv.add_argument(
         "--host", default="127.0.0.1", help="the address to listen on (default: %(default)s)"
     )
@@ -264,7 +272,7 @@ def build_parser() -> argparse.ArgumentParser:
         "anyone and the texts after logging in (metadata), nothing but /oai and the login "
         "page without logging in (closed) (default: %(default)s)",
     )
-    srv.add_argument("--users", type=Path, metavar="FILE", help="the users file people log in with")
+    srv.add_argument("--users", type=_path, metavar="FILE", help="the users file people log in with")
     srv.add_argument(
         "--oai-formats",
         metavar="LIST",
@@ -281,13 +289,13 @@ def build_parser() -> argparse.ArgumentParser:
     )
     add.add_argument("--admin", action="store_true", help="an administrator, who may withdraw bags")
     add.add_argument(
-        "--users", type=Path, required=True, metavar="FILE", help="the users file to write"
+        "--users", type=_path, required=True, metavar="FILE", help="the users file to write"
     )
 
     wd = commands.add_parser(
         "withdraw", help="move a bag out of the collection, leaving a tombstone for harvesters"
     )
-    wd.add_argument("collection", type=Path, metavar="COLLECTION", help=_COLLECTION)
+    wd.add_argument("collection", type=_path, metavar="COLLECTION", help=_COLLECTION)
     wd.add_argument("bag_id", metavar="BAG_ID", help="the bag to withdraw")
     wd.add_argument(
         "--reason",
@@ -299,7 +307,7 @@ def build_parser() -> argparse.ArgumentParser:
     exp = commands.add_parser("export", help="make the package a repository ingests from a bag")
     exp.add_argument(
         "bag",
-        type=Path,
+        type=_path,
         metavar="BAG",
         help="the bag to export, a folder or an archive (it must be valid)",
     )
@@ -313,13 +321,13 @@ def build_parser() -> argparse.ArgumentParser:
     exp.add_argument(
         "--out",
         required=True,
-        type=Path,
+        type=_path,
         metavar="DEST",
         help="the new package, which must not exist; for ocfl, a storage root, new or existing",
     )
     exp.add_argument(
         "--profile",
-        type=Path,
+        type=_path,
         metavar="FILE",
         help=f"a BagIt profile the package must meet too ({_PROFILE_FORMATS}; not for dspace-saf)",
     )
@@ -328,20 +336,20 @@ def build_parser() -> argparse.ArgumentParser:
     ing = commands.add_parser("ingest", help="bring a bag made elsewhere into a collection")
     ing.add_argument(
         "foreign",
-        type=Path,
+        type=_path,
         metavar="FOREIGN_BAG",
         help="a valid bag made elsewhere (BagIt 0.93 to 1.0), a folder or an archive; only read",
     )
     ing.add_argument(
         "--out",
         required=True,
-        type=Path,
+        type=_path,
         metavar="COLLECTION",
         help="the bag is written to COLLECTION/ID",
     )
     ing.add_argument(
         "--metadata",
-        type=Path,
+        type=_path,
         metavar="RECORD.json",
         help=f"{_RECORD} (default: the foreign bag's dc.xml, else its bag-info)",
     )
@@ -358,14 +366,14 @@ def build_parser() -> argparse.ArgumentParser:
     bat = commands.add_parser("batch", help="make a bag of each row of a spreadsheet")
     bat.add_argument(
         "sheet",
-        type=Path,
+        type=_path,
         metavar="SHEET.csv",
         help="a CSV sheet: archiver's, Archivematica's metadata.csv or DART's batch CSV",
     )
     bat.add_argument(
         "--out",
         required=True,
-        type=Path,
+        type=_path,
         metavar="COLLECTION",
         help="the bags are written to COLLECTION/ID",
     )
@@ -377,7 +385,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     bat.add_argument(
         "--root",
-        type=Path,
+        type=_path,
         metavar="DIR",
         help="where the sources may be (default: the sheet's folder)",
     )
@@ -390,7 +398,7 @@ def _profile_options(command: argparse.ArgumentParser, *, tag: bool) -> None:
     """--profile, --algorithm (and for bag --tag): bags built to a BagIt profile."""
     command.add_argument(
         "--profile",
-        type=Path,
+        type=_path,
         metavar="FILE",
         help=f"build the bags to this BagIt profile ({_PROFILE_FORMATS})",
     )

@@ -19,6 +19,7 @@ from typing import Any
 
 import pytest
 
+from archiver.cli import main
 from tests.conftest import SAMPLE_TEXT, CliRunner, Run, listing, snapshot, write_tree
 
 MakeSource = Callable[[dict[str, bytes | str]], Path]
@@ -581,3 +582,31 @@ def test_output_to_a_full_disk_is_one_line_and_exit_2(tmp_path: Path, command: l
         "archiver: error: cannot write the output: No space left on device\n"
     )
     assert "Traceback" not in run.stderr and "Exception ignored" not in run.stderr
+
+
+@pytest.mark.parametrize(
+    "command",
+    [
+        ["audit", ""],
+        ["bag", "{text}", "--out", ""],
+        ["validate", ""],
+        ["ingest", "{text}", "--out", ""],
+        ["batch", "", "--out", "c"],
+        ["export", "b", "--to", "ocfl", "--out", ""],
+        ["serve", "", "--port", "0"],
+    ],
+    ids=["audit", "bag-out", "validate", "ingest-out", "batch", "export-out", "serve"],
+)
+def test_an_empty_path_is_refused_not_taken_for_this_folder(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, command: list[str]
+) -> None:
+    """An empty argument ("$COLLECTION" unset) is no path; Path("") would be "."."""
+    text = tmp_path / "text.txt"
+    text.write_text("text\n", encoding="utf-8")
+    here = tmp_path / "here"
+    here.mkdir()
+    monkeypatch.chdir(here)
+    with pytest.raises(SystemExit) as refused:
+        main([word.format(text=text) for word in command])
+    assert refused.value.code == 2
+    assert listing(here) == []
