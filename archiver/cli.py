@@ -168,7 +168,10 @@ def build_parser() -> argparse.ArgumentParser:
         help="check only this bag (repeat for more); the others are not reported on",
     )
     aud.add_argument(
-        "--workers", type=_positive, metavar="N", help="hash on N threads (default: all cores; at most 8 a core)"
+        "--workers",
+        type=_positive,
+        metavar="N",
+        help="hash on N threads (default: all cores; at most 8 a core)",
     )
     aud.add_argument(
         "--scheduler",
@@ -272,7 +275,9 @@ def build_parser() -> argparse.ArgumentParser:
         "anyone and the texts after logging in (metadata), nothing but /oai and the login "
         "page without logging in (closed) (default: %(default)s)",
     )
-    srv.add_argument("--users", type=_path, metavar="FILE", help="the users file people log in with")
+    srv.add_argument(
+        "--users", type=_path, metavar="FILE", help="the users file people log in with"
+    )
     srv.add_argument(
         "--oai-formats",
         metavar="LIST",
@@ -381,7 +386,10 @@ def build_parser() -> argparse.ArgumentParser:
         "--dry-run", action="store_true", help="check every row, list every problem, write nothing"
     )
     bat.add_argument(
-        "--jobs", type=_positive, metavar="N", help="rows bagged at once (default: all cores; at most 8 a core)"
+        "--jobs",
+        type=_positive,
+        metavar="N",
+        help="rows bagged at once (default: all cores; at most 8 a core)",
     )
     bat.add_argument(
         "--root",
