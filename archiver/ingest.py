@@ -35,7 +35,7 @@ from archiver.bagit import baginfo
 from archiver.bagit.files import BagFile, BagFiles
 from archiver.bagit.names import archived_bag_id, is_archive_file
 from archiver.clock import Clock, w3cdtf
-from archiver.errors import InvalidBagError, UsageError
+from archiver.errors import InvalidBagError, SourceError, UsageError
 from archiver.export.source import SourceBag, read_source
 from archiver.findings import BagReport
 from archiver.packing import BagResult, Origin, PayloadName, check_free, pack
@@ -81,8 +81,10 @@ def ingest_bag(
     """Add the bag at ``foreign`` (made by any BagIt tool) to the collection ``into`` (a
     Collection or its folder) as an archiver bag, and return what was made.
 
-    The foreign bag is validated in full first (InvalidBagError, with its report,
-    when it is not valid) and only ever read. ``record`` (a Record, a dict or a JSON file)
+    The foreign bag is validated (InvalidBagError, with its report, when it is not
+    valid) and only ever read: all but its payload's digests first, which the copy
+    checks as it reads each file once; a file that differs is refused as InvalidBagError
+    too, with the report of a validation in full. ``record`` (a Record, a dict or a JSON file)
     replaces the Dublin Core the bag brings; ``bag_id`` names the new bag (else its
     External-Identifier or folder name, when usable as an identifier).
     """
@@ -104,7 +106,9 @@ def ingest_bag(
         identifiers.check_bag_id(bag_id)
         check_free(out_dir, bag_id, None, replace=False)
     given = as_record(record) if record is not None else None
-    inspection = inspect_bag(foreign, workers=workers, executor=executor)
+    # Everything but the payload's digests, which the copy below checks as it reads each
+    # file (read once, not once to validate and again to copy).
+    inspection = inspect_bag(foreign, workers=workers, executor=executor, payload_checksums=False)
     report = inspection.report
     if not report.valid:
         raise InvalidBagError(report, "ingested")
@@ -124,18 +128,26 @@ def ingest_bag(
         tag_files=_tag_files(files, inspection.inventory.tags),
         amend=lambda provenance, software, now: _amend(provenance, software, now, source, report),
     )
-    return pack(
-        plan,
-        out_dir,
-        record=chosen,
-        # a payload of several files is titled by the bag's name, one file as bag titles it
-        name=PayloadName(name, "the bag ingested") if len(plan) > 1 else None,
-        bag_id=bag_id,
-        clock=clock,
-        workers=workers,
-        executor=executor,
-        origin=origin,
-    )
+    try:
+        return pack(
+            plan,
+            out_dir,
+            record=chosen,
+            # a payload of several files is titled by the bag's name, one file as bag titles it
+            name=PayloadName(name, "the bag ingested") if len(plan) > 1 else None,
+            bag_id=bag_id,
+            clock=clock,
+            workers=workers,
+            executor=executor,
+            origin=origin,
+        )
+    except SourceError as exc:
+        # A payload file that differs from its manifests, or cannot be read: nothing was
+        # written. The bag's report, from a validation in full, says which and how.
+        full = inspect_bag(foreign, workers=workers, executor=executor).report
+        if not full.valid:
+            raise InvalidBagError(full, "ingested") from exc
+        raise
 
 
 def _usable_id(value: str | None) -> str | None:
@@ -196,8 +208,8 @@ def _amend(
         "val",
         now,
         f"the bag as received ({name}, BagIt {version}) validated in full by archiver's "
-        "BagIt validator: structure, bag-info, manifests complete, every payload and tag "
-        "file digest checked",
+        "BagIt validator: structure, bag-info, manifests complete, every tag file digest "
+        "checked, and every payload file digest as the file was copied (next event)",
         "success",
         (f"valid; warnings: {', '.join(warnings)}" if warnings else "valid, no warnings",),
         executor,
@@ -216,7 +228,7 @@ def _amend(
         "ing",
         now,
         f"ingested a bag made elsewhere ({agent}; BagIt {version}): payload copied byte for "
-        f"byte with its {', '.join(algorithms)} digests checked again during the copy, "
+        f"byte with its {', '.join(algorithms)} digests checked during the copy, "
         f"manifests upgraded to SHA-256 and SHA-512, its tag files kept under {ORIGINAL_DIR}/",
         "success",
         (f"{len(provenance.files)} payload files from {name}",),

@@ -67,9 +67,14 @@ def inspect_bag(
     reference: bool = False,
     workers: int | None = None,
     executor: Executor | None = None,
+    payload_checksums: bool = True,
 ) -> Inspection:
     """validate_bag, keeping what was read on the way (the bag as the reader read it,
-    manifests with their paths resolved to files): what export and ingest build on."""
+    manifests with their paths resolved to files): what export and ingest build on.
+
+    ``payload_checksums=False`` (FULL mode) leaves the payload's digests to the caller, who
+    checks them as it reads the payload anyway (ingest, which copies it): the report then
+    holds every finding but those digests' own."""
     root = Path(bag)
     files = _files(root)
     mode = Mode(mode)
@@ -78,7 +83,7 @@ def inspect_bag(
     folder = isinstance(files, FolderFiles)
     # A .tar's members lie in it as they are: workers digest them as a folder's files.
     located = folder or (isinstance(files, ArchiveFiles) and files.sliceable)
-    if executor is None and folder and _pool_likely(root, mode, workers):
+    if executor is None and folder and payload_checksums and _pool_likely(root, mode, workers):
         hashing.start_pool_server(_PRELOAD)  # starts while the bag is read
     read = read_bag(files, fetch_txt=mode is not Mode.FAST)
     declared = declared_profiles(read.bag_info)
@@ -88,7 +93,9 @@ def inspect_bag(
     )
     # A compressed archive is read in one pass, in this process: no pool.
     owned = (
-        None if executor is not None or not located else _pool(read, mode, workers, with_metadata)
+        None
+        if executor is not None or not located
+        else _pool(read, mode, workers, with_metadata, payload_checksums)
     )
     pool = executor or owned
     try:
@@ -100,7 +107,7 @@ def inspect_bag(
             # Checked on the pool's workers, first in its queue, while the checksums follow.
             finish = metadata.begin_metadata(inspection, pool)
         if mode is Mode.FULL:
-            verify_checksums(inspection, workers, pool)
+            verify_checksums(inspection, workers, pool, payload=payload_checksums)
         if finish is not None:
             finish()
     finally:
@@ -132,14 +139,16 @@ def _files(root: Path) -> BagFiles:
     raise UsageError(f"{root}: not a directory or a .tar, .tar.gz, .tgz or .zip bag")
 
 
-def _pool(bag: Bag, mode: Mode, workers: int | None, with_metadata: bool) -> Executor | None:
+def _pool(
+    bag: Bag, mode: Mode, workers: int | None, with_metadata: bool, payload: bool = True
+) -> Executor | None:
     """One pool of worker processes for the whole validation (checksums of many small files,
     a big PREMIS document checked beside METS), when there is enough work to pay for it."""
     count = hashing.worker_count(workers)
     if count <= 1:
         return None
     small = sum(1 for size in bag.inventory.payload.values() if size < hashing.SPLIT_THRESHOLD)
-    many = mode is Mode.FULL and small >= hashing.POOL_MINIMUM
+    many = mode is Mode.FULL and payload and small >= hashing.POOL_MINIMUM
     big = with_metadata and bag.inventory.tags.get(layout.PREMIS_XML, 0) >= _BIG_PREMIS
     if not (many or big):
         return None

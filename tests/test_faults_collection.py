@@ -110,7 +110,7 @@ def test_an_audit_killed_mid_run_holds_no_lock_and_the_next_one_resumes_it_to_th
 @pytest.mark.parametrize(
     "point",
     [
-        "hashing.result:120",  # mid-copy: the foreign bag validated, its payload half copied
+        "hashing.result:45",  # mid-copy: the foreign bag validated, its payload half copied
         "staging.before-rename",
         "staging.after-rename",
     ],

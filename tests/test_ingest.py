@@ -17,14 +17,14 @@ import pytest
 
 from archiver import resources
 from archiver.bagit.reader import read_bag
-from archiver.errors import DigestMismatchError, SourceError
+from archiver.errors import DigestMismatchError, InvalidBagError, SourceError
 from archiver.ingest import ingest_bag
 from archiver.packing import Origin, pack
 from archiver.provenance import Provenance
 from archiver.sources import PayloadFile
 from archiver.validation import validate_bag
 from archiver.xml import parsing
-from tests.conftest import REPO, CliRunner, listing, snapshot, write_tree
+from tests.conftest import REPO, CliRunner, listing, snapshot, watch_reads, write_tree
 from tests.foreign import LATIN1_ELEMENTS, make_latin1_bag
 from tests.helpers_xml import LOC, NS, bag_info, manifest, parse
 from tests.test_packing import validator
@@ -406,3 +406,27 @@ def test_processes_sets_how_many_workers_hash_and_the_bag_is_the_same(
     with pytest.raises(SystemExit) as refused:  # the parser's own exit: a usage error
         cli("ingest", source, "--out", tmp_path / "three", "--processes", "0")
     assert refused.value.code == 2
+
+
+def test_each_payload_file_is_read_once(tmp_path: Path, foreign: Path) -> None:
+    """The payload's digests are checked as the copy reads each file, not by a validation
+    that read it all first: one open each (tag files are read to be judged, then kept)."""
+    with watch_reads() as reads:
+        result = ingest_bag(foreign, tmp_path / "c", workers=1)
+    assert validate_bag(result.path).valid
+    payload = sorted((foreign / "data").rglob("*"))
+    opened = [Path(path).resolve() for path, _ in reads]
+    assert payload and all(opened.count(path.resolve()) == 1 for path in payload if path.is_file())
+
+
+def test_a_damaged_payload_is_refused_with_the_report_a_validation_gives(
+    tmp_path: Path, cli: CliRunner, foreign: Path
+) -> None:
+    target = foreign / "data" / "report.txt"
+    target.write_bytes(target.read_bytes().replace(b"1998", b"1999"))
+    with pytest.raises(InvalidBagError) as refused:
+        ingest_bag(foreign, tmp_path / "c", workers=1)
+    assert refused.value.report.findings == validate_bag(foreign).findings
+    errors = {(f.code, f.path) for f in refused.value.report.findings if f.severity == "error"}
+    assert errors == {("bag.payload.checksum-mismatch", "data/report.txt")}
+    assert listing(tmp_path / "c") == []

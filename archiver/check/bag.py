@@ -162,11 +162,17 @@ def check_structure(bag: str | os.PathLike[str] | BagFiles | Bag, *, mode: Mode)
 
 
 def verify_checksums(
-    inspection: Inspection, workers: int | None = None, executor: Executor | None = None
+    inspection: Inspection,
+    workers: int | None = None,
+    executor: Executor | None = None,
+    *,
+    payload: bool = True,
 ) -> None:
-    """check_bag's last step: every checksum, on ``workers`` processes or ``executor``."""
+    """check_bag's last step: every checksum, on ``workers`` processes or ``executor``;
+    without ``payload``, the tag files' only (a caller that checks the payload's digests
+    as it copies it: ingest)."""
     judging = _Judging(inspection.bag, inspection.report, inspection.aliases)
-    _verify_checksums(judging, hashing.worker_count(workers), executor)
+    _verify_checksums(judging, hashing.worker_count(workers), executor, payload=payload)
 
 
 # -- findings other modules report the same way -------------------------------------------
@@ -512,13 +518,15 @@ class _Expectation:
     digest: str
 
 
-def _verify_checksums(judging: _Judging, workers: int, executor: Executor | None) -> None:
+def _verify_checksums(
+    judging: _Judging, workers: int, executor: Executor | None, *, payload: bool = True
+) -> None:
     """Every listed file read once for all its algorithms, on every core, results as they come."""
     bag = judging.bag
     inventory = bag.inventory
     verifiable = [m for m in bag.manifests if m.supported]
     jobs: list[tuple[str, tuple[str, ...]]] = []
-    for rel in sorted({*inventory.payload, *inventory.tags}):
+    for rel in sorted({*inventory.payload, *inventory.tags} if payload else inventory.tags):
         names = tuple(sorted({m.algorithm for m in verifiable if _expected(judging, m, rel)}))
         if names:
             jobs.append((rel, names))
