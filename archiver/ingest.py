@@ -42,6 +42,7 @@ from archiver.packing import BagResult, Origin, PayloadName, check_free, pack
 from archiver.provenance import Agent, Event, Provenance, event_identifier
 from archiver.record import Record, RecordLike, as_record, record_from_bag_info
 from archiver.sources import PayloadFile
+from archiver.staging import check_outside
 
 # Where the foreign bag's tag files are kept, byte for byte, in the new bag.
 ORIGINAL_DIR = f"{layout.METADATA_DIR}/original"
@@ -96,10 +97,8 @@ def ingest_bag(
     archived = is_archive_file(foreign)
     if not foreign.is_dir() and not archived:
         raise UsageError(f"{foreign}: not a directory or a .tar, .tar.gz, .tgz or .zip bag")
+    check_outside(out_dir, foreign, "the collection cannot be inside the bag being ingested")
     here = foreign.resolve()
-    collection = out_dir.resolve()
-    if not archived and (collection == here or here in collection.parents):
-        raise UsageError(f"{out_dir}: the collection cannot be inside the bag being ingested")
     # What the bag is called: its folder's name, an archive's without its extension.
     name = archived_bag_id(here.name) if archived else here.name
     if bag_id is not None:

@@ -31,7 +31,7 @@ from pathlib import Path
 from types import TracebackType
 
 from archiver import faults
-from archiver.errors import BagExistsError, BagWriteError
+from archiver.errors import BagExistsError, BagWriteError, UsageError
 
 _AT_FDCWD = -100
 _RENAME_NOREPLACE = 1
@@ -164,6 +164,16 @@ def check_target(target: Path, *, replace: bool) -> None:
     """Refuse early when ``target`` exists and may not be replaced."""
     if not replace and (target.exists() or target.is_symlink()):
         raise BagExistsError(f"{target} already exists", target)
+
+
+def check_outside(target: Path, source: Path, message: str) -> None:
+    """UsageError ``target: message`` when ``target`` is the folder ``source`` or inside it
+    (links resolved): what is made from a bag is never written into it, which is only read."""
+    if not source.is_dir():
+        return
+    here, there = source.resolve(), target.resolve()
+    if there == here or here in there.parents:
+        raise UsageError(f"{target}: {message}")
 
 
 class Staging:

@@ -13,7 +13,7 @@ from archiver.codes import CATALOGUE
 from archiver.errors import ExportRefusedError, SourceError
 from archiver.export.base import TARGETS
 from archiver.export.source import read_source
-from tests.conftest import BAGS_EPOCH, REPO, CliRunner, listing, write_tree
+from tests.conftest import BAGS_EPOCH, REPO, CliRunner, listing, snapshot, write_tree
 from tests.corrupt import flip_byte
 from tests.test_packing import validator
 
@@ -111,6 +111,31 @@ def test_an_invalid_bag_is_refused_with_its_report_for_every_target(
     assert "bag.payload.checksum-mismatch" in codes
     assert "nothing exported" in run.err
     assert listing(exports) == []
+
+
+@pytest.mark.parametrize("target", sorted(OUT_NAMES))
+@pytest.mark.parametrize("where", ["data", "top", "the-bag", "through-a-link"])
+def test_a_package_is_never_written_inside_the_bag_it_is_made_from(
+    tmp_path: Path, cli: CliRunner, target: str, where: str
+) -> None:
+    """The source bag is only read: an --out inside it (or through a link to it) is exit 2,
+    and the bag stays as it was (an OCFL root there made the bag invalid)."""
+    bag = tmp_path / "bag"
+    shutil.copytree(SAMPLE_BAG, bag)
+    (tmp_path / "link").symlink_to(bag, target_is_directory=True)
+    out = {
+        "data": bag / "data" / OUT_NAMES[target],
+        "top": bag / OUT_NAMES[target],
+        "the-bag": bag,
+        "through-a-link": tmp_path / "link" / OUT_NAMES[target],
+    }[where]
+    before = snapshot(bag)
+    run = cli("export", bag, "--to", target, "--out", out)
+    assert run.code == 2, run.err
+    assert "cannot be written inside the bag being exported" in run.err or (
+        where == "the-bag" and "already exists" in run.err
+    )
+    assert snapshot(bag) == before
 
 
 def test_an_unknown_target_is_a_usage_error(tmp_path: Path, cli: CliRunner) -> None:

@@ -28,7 +28,7 @@ from archiver.codes import Severity
 from archiver.errors import InvalidBagError, PackageCheckError, UsageError
 from archiver.export.source import PayloadFile, SourceBag, read_source
 from archiver.findings import Finding, finding
-from archiver.staging import Staging, check_target
+from archiver.staging import Staging, check_outside, check_target
 
 # target name -> module that defines EXPORTER
 TARGETS = {
@@ -304,6 +304,7 @@ def export_bag(
     )
     if chosen.creates != "root":
         check_target(out, replace=False)
+    check_outside(out, bag, "the package cannot be written inside the bag being exported")
     inspection = inspect_bag(bag)
     if not inspection.report.valid:
         raise InvalidBagError(inspection.report, "exported")
