@@ -686,6 +686,8 @@ def _audit(args: argparse.Namespace) -> int:
     from archiver.collection.report import render_html, run_text
 
     collection = Collection(args.collection, ledger=args.ledger)
+    if args.report:
+        collection.check_outside_bags(args.report, "the report")
     with _progress("auditing", unit="bag") as bar:
         report = collection.audit(
             older_than=None if args.older_than is None else timedelta(days=args.older_than),

@@ -1193,3 +1193,28 @@ def test_an_audit_of_one_bag_does_not_finish_an_interrupted_run(
         Collection(collection).audit(workers=1, clock=clock, bag_ids=["bravo"])
     report = Collection(collection).audit(workers=1, clock=clock)
     assert report.resumed and {bag.id for bag in report.bags} == set(NAMES)
+
+
+@pytest.mark.parametrize(
+    ("option", "where"),
+    [
+        ("--report", "b1/data/report.html"),
+        ("--report", "b1/report.html"),
+        ("--report", "b2"),
+        ("--ledger", "b1/ledger.sqlite"),
+    ],
+)
+def test_a_report_or_ledger_is_never_written_into_a_bag_it_audits(
+    tmp_path: Path, cli: CliRunner, option: str, where: str
+) -> None:
+    """Written there, the file would be one the bag's manifests do not list: the audit
+    would damage what it checks. Exit 2 before anything is read; the bags as they were."""
+    collection = make_collection(cli, tmp_path, ("b1", "b2"))
+    before = snapshot(collection)
+    run = cli("audit", collection, option, collection / where)
+    assert run.code == 2, run.err
+    assert "cannot be written over or inside the collection's bag" in run.err
+    assert snapshot(collection) == before
+    beside = cli("audit", collection, "--report", collection / "report.html")
+    assert beside.code == 0, beside.err  # at the collection's top, beside its bags: allowed
+    assert (collection / "report.html").is_file()

@@ -85,12 +85,29 @@ class Collection:
 
         records = self.path / bags.RECORDS_DIR
         self.ledger_path = Path(ledger) if ledger is not None else records / LEDGER_FILE
+        self.check_outside_bags(self.ledger_path, "the ledger")
         self.catalog_path = records / CATALOG_FILE
         self._catalog: Catalog | None = None
         self._catalog_lock = threading.Lock()
 
     def __repr__(self) -> str:
         return f"Collection({str(self.path)!r})"
+
+    def check_outside_bags(self, target: str | os.PathLike[str], what: str) -> None:
+        """CollectionError when ``target`` (a file archiver is to write: the ledger, an
+        audit report) lies in one of the collection's bags, links resolved: written there,
+        it would be a file the bag's manifests do not list, the bag damaged by its audit."""
+        here, there = self.path.resolve(), Path(target).resolve()
+        if here not in there.parents:
+            return
+        from archiver.bagit.names import is_archive_file
+
+        first = there.relative_to(here).parts[0]
+        top = here / first
+        if first != bags.RECORDS_DIR and (there != top or top.is_dir() or is_archive_file(top)):
+            raise CollectionError(
+                f"{target}: {what} cannot be written over or inside the collection's bag {first}"
+            )
 
     def __enter__(self) -> Collection:
         return self
