@@ -39,7 +39,7 @@ from archiver.errors import (
     UsageError,
 )
 from archiver.sheet import ERROR_COLUMN, Job, RowProblem, Sheet, read_sheet
-from archiver.staging import CommitGroup, fsync_directory
+from archiver.staging import CommitGroup, check_outside_bags, fsync_directory
 
 if TYPE_CHECKING:  # the profile engine is imported only for a batch that names a profile
     from concurrent.futures import ProcessPoolExecutor
@@ -176,6 +176,7 @@ def run_batch(
         result = BatchResult(read, collection, dry_run, failures=list(read.problems))
         if collection.exists() and not collection.is_dir():
             raise UsageError(f"{collection}: not a directory")
+        check_outside_bags(collection)  # its journal, its bags: never inside another bag
         if dry_run:
             _journalled(read, collection, result)
             return result

@@ -48,7 +48,7 @@ from archiver.provenance import (
 )
 from archiver.record import Record, RecordLike, as_record, check_record
 from archiver.sources import PayloadFile, check_plan, plan_payload
-from archiver.staging import CommitGroup, check_target
+from archiver.staging import CommitGroup, check_outside_bags, check_target
 from archiver.text import TextAnalyser, TextVerdict
 from archiver.version import AGENT, NAME, VERSION
 from archiver.xml import dc, mets, premis
@@ -327,6 +327,7 @@ def pack(
     record = record or Record()
     check_record(record)
     check_plan(plan)
+    check_outside_bags(out_dir)
     built_to = profile_for(profile, algorithms_, tagged=bool(tags))
     if bag_id is not None:
         identifiers.check_bag_id(bag_id)

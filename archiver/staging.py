@@ -31,6 +31,7 @@ from pathlib import Path
 from types import TracebackType
 
 from archiver import faults
+from archiver.bagit.names import BAGIT_TXT
 from archiver.errors import BagExistsError, BagWriteError, UsageError
 
 _AT_FDCWD = -100
@@ -174,6 +175,20 @@ def check_outside(target: Path, source: Path, message: str) -> None:
     here, there = source.resolve(), target.resolve()
     if there == here or here in there.parents:
         raise UsageError(f"{target}: {message}")
+
+
+def check_outside_bags(out_dir: Path) -> None:
+    """UsageError when ``out_dir`` is a bag, or a folder inside one (a bagit.txt there or
+    above it, links resolved): a bag written there would be files the other bag's
+    manifests do not list, that bag damaged. (A collection is a folder that holds bags.)"""
+    folder = Path(out_dir).resolve()
+    for candidate in (folder, *folder.parents):
+        if (candidate / BAGIT_TXT).is_file():
+            where = "is a bag" if candidate == folder else f"is inside the bag {candidate}"
+            raise UsageError(
+                f"{out_dir}: {where}; a bag is never written into another (give the folder "
+                "that holds the bags)"
+            )
 
 
 class Staging:

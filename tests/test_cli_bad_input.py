@@ -610,3 +610,32 @@ def test_an_empty_path_is_refused_not_taken_for_this_folder(
         main([word.format(text=text) for word in command])
     assert refused.value.code == 2
     assert listing(here) == []
+
+
+@pytest.mark.parametrize("where", ["the-bag", "its-data", "a-new-folder-in-it"])
+@pytest.mark.parametrize("command", ["bag", "ingest", "batch"])
+def test_no_bag_is_written_into_another_bag(
+    tmp_path: Path, cli: CliRunner, command: str, where: str
+) -> None:
+    """An --out that is a bag, or inside one (the bag's path given for its collection's),
+    is exit 2: a bag made there would damage the bag around it."""
+    text = tmp_path / "text.txt"
+    text.write_text("A text\n", encoding="utf-8")
+    made = cli("bag", text, "--out", tmp_path / "bags", "--id", "old")
+    assert made.code == 0, made.err
+    old = tmp_path / "bags" / "old"
+    out = {"the-bag": old, "its-data": old / "data", "a-new-folder-in-it": old / "data" / "n"}
+    before, names = snapshot(old), listing(old)
+    if command == "bag":
+        run = cli("bag", text, "--out", out[where], "--id", "new")
+    elif command == "ingest":
+        run = cli("ingest", old, "--out", out[where], "--id", "new")
+    else:
+        sheet = tmp_path / "sheet.csv"
+        sheet.write_text("source,dc.title\ntext.txt,A text\n", encoding="utf-8")
+        run = cli("batch", sheet, "--out", out[where])
+    assert run.code == 2, run.out + run.err
+    assert "a bag is never written into another" in run.err or (
+        command == "ingest" and "cannot be inside the bag being ingested" in run.err
+    )
+    assert snapshot(old) == before and listing(old) == names  # no folder added either
