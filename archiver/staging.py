@@ -32,7 +32,7 @@ from types import TracebackType
 
 from archiver import faults
 from archiver.bagit.names import BAGIT_TXT
-from archiver.errors import BagExistsError, BagWriteError, UsageError
+from archiver.errors import ArchiverError, BagExistsError, BagWriteError, UsageError
 
 _AT_FDCWD = -100
 _RENAME_NOREPLACE = 1
@@ -177,18 +177,20 @@ def check_outside(target: Path, source: Path, message: str) -> None:
         raise UsageError(f"{target}: {message}")
 
 
-def check_outside_bags(out_dir: Path) -> None:
-    """UsageError when ``out_dir`` is a bag, or a folder inside one (a bagit.txt there or
-    above it, links resolved): a bag written there would be files the other bag's
-    manifests do not list, that bag damaged. (A collection is a folder that holds bags.)"""
+def check_outside_bags(
+    out_dir: Path,
+    why: str = "a bag is never written into another",
+    error: type[ArchiverError] = UsageError,
+) -> None:
+    """``error`` when ``out_dir`` is a bag, or a folder inside one (a bagit.txt there or
+    above it, links resolved): what archiver writes there (a bag, a collection's records)
+    would be files the bag's manifests do not list, that bag damaged. (A collection is a
+    folder that holds bags.)"""
     folder = Path(out_dir).resolve()
     for candidate in (folder, *folder.parents):
         if (candidate / BAGIT_TXT).is_file():
             where = "is a bag" if candidate == folder else f"is inside the bag {candidate}"
-            raise UsageError(
-                f"{out_dir}: {where}; a bag is never written into another (give the folder "
-                "that holds the bags)"
-            )
+            raise error(f"{out_dir}: {where}; {why} (give the folder that holds the bags)")
 
 
 class Staging:

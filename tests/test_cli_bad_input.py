@@ -639,3 +639,31 @@ def test_no_bag_is_written_into_another_bag(
         command == "ingest" and "cannot be inside the bag being ingested" in run.err
     )
     assert snapshot(old) == before and listing(old) == names  # no folder added either
+
+
+@pytest.mark.parametrize(
+    "command",
+    [
+        ["audit", "{bag}"],
+        ["audit", "{bag}/data"],
+        ["audit", "history", "{bag}"],
+        ["withdraw", "{bag}", "x", "--reason", "r"],
+        ["serve", "{bag}", "--port", "0"],
+    ],
+    ids=["audit", "audit-its-data", "history", "withdraw", "serve"],
+)
+def test_a_bag_given_for_a_collection_is_exit_2_and_left_as_it_was(
+    tmp_path: Path, cli: CliRunner, command: list[str]
+) -> None:
+    """A collection keeps its records (ledger, catalog) in .archiver/: inside a bag that
+    would be a folder its manifests do not list. The audit reported '0 bags checked', exit
+    0, and made one there."""
+    text = tmp_path / "text.txt"
+    text.write_text("A text\n", encoding="utf-8")
+    assert cli("bag", text, "--out", tmp_path / "bags", "--id", "b").code == 0
+    bag = tmp_path / "bags" / "b"
+    before, names = snapshot(bag), listing(bag)
+    run = cli(*[word.format(bag=bag) for word in command])
+    assert run.code == 2, run.out + run.err
+    assert "is a bag" in run.err or "is inside the bag" in run.err
+    assert snapshot(bag) == before and listing(bag) == names

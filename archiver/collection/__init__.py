@@ -32,6 +32,7 @@ from archiver import lazy
 from archiver.clock import Clock
 from archiver.collection import bags
 from archiver.errors import CollectionError, UsageError
+from archiver.staging import check_outside_bags
 
 if TYPE_CHECKING:
     from archiver.collection.audit import Progress
@@ -80,6 +81,9 @@ class Collection:
         self.path = Path(path)
         if not self.path.is_dir():
             raise CollectionError(f"{self.path}: not a directory")
+        check_outside_bags(
+            self.path, "a collection is a folder of bags, its records beside them", CollectionError
+        )
         from archiver.collection.catalog import CATALOG_FILE
         from archiver.collection.ledger import LEDGER_FILE
 
