@@ -174,6 +174,10 @@ def test_an_administrator_withdraws_a_bag_and_a_reader_may_not(made: dict[str, P
     admin = _client(made, "open")
     assert _login(admin, "ana", PASSWORD).status_code == 303
     token = _csrf(admin, "/bags/sample")
+    for reason, why in (("in red \x1b[31m", "U+001B is a control"), ("x" * 1001, "1000")):
+        bad = admin.post("/bags/sample/withdraw", data={"csrf": token, "reason": reason})
+        assert bad.status_code == 400 and why in bad.get_data(as_text=True)
+        assert (made["collection"] / "sample").is_dir()
     done = admin.post("/bags/sample/withdraw", data={"csrf": token, "reason": "a duplicate"})
     assert done.status_code == 303 and done.headers["Location"] == "/bags/sample"
     gone = admin.get("/bags/sample")

@@ -148,3 +148,30 @@ def test_withdrawing_a_withdrawn_bag_again_says_when_and_why_it_was(
         "the rights holder asked\n"
     )
     assert seen(collection) == (["alpha"], ["bravo"])
+
+
+@pytest.mark.parametrize(
+    ("reason", "kept", "refused"),
+    [
+        ("  deposited\n twice\t by mistake ", "deposited twice by mistake", None),
+        ("\n \t", None, "--reason must say why the bag is withdrawn"),
+        ("x" * 1001, None, "a withdrawal's reason has 1000 characters at most"),
+        ("in red: \x1b[31m", None, "U+001B is a control character"),
+    ],
+    ids=["whitespace-made-single", "blank", "too-long", "terminal-escape"],
+)
+def test_a_reason_is_kept_as_one_line_of_text_or_refused(
+    tmp_path: Path, cli: CliRunner, reason: str, kept: str | None, refused: str | None
+) -> None:
+    """The CLI and the web view keep a reason alike (one line, single spaces) and refuse
+    alike what no page or report can show; nothing is moved when it is refused."""
+    collection = make_collection(cli, tmp_path, ("b1",))
+    run = cli("withdraw", collection, "b1", "--reason", reason)
+    if refused is None:
+        assert run.code == 0, run.err
+        [stone] = Collection(collection).tombstones()
+        assert stone.reason == kept
+    else:
+        assert run.code == 2 and refused in run.err
+        assert (collection / "b1").is_dir()
+        assert not (collection / ".archiver" / "withdrawn").exists()

@@ -20,6 +20,7 @@ import contextlib
 import fcntl
 import json
 import os
+import unicodedata
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
@@ -123,6 +124,26 @@ def _moved_in(home: Path) -> bool:
     )
 
 
+MAX_REASON = 1000  # characters: a sentence or a paragraph, shown on the bag's 410 page
+
+
+def withdrawal_reason(given: str) -> str:
+    """The reason as kept in the tombstone: one line, its whitespace runs single spaces;
+    UsageError when there is none, when it is longer than MAX_REASON, or when it holds a
+    control character (a terminal escape, a NUL) that no page or report can show."""
+    reason = " ".join(given.split())
+    if not reason:
+        raise UsageError("a withdrawal needs a reason")
+    if len(reason) > MAX_REASON:
+        raise UsageError(f"a withdrawal's reason has {MAX_REASON} characters at most")
+    control = next((c for c in reason if unicodedata.category(c) in ("Cc", "Cs")), None)
+    if control is not None:
+        raise UsageError(
+            f"a withdrawal's reason is text: U+{ord(control):04X} is a control character"
+        )
+    return reason
+
+
 def withdraw(collection: Path, bag_id: str, *, reason: str, now: datetime) -> Path:
     """Move a bag out of the collection into its withdrawn area, never deleting it, and leave
     a tombstone (id, time, reason, bag-info) beside it. Returns where the bag now lives.
@@ -130,8 +151,7 @@ def withdraw(collection: Path, bag_id: str, *, reason: str, now: datetime) -> Pa
     One rename on the same file system does it: the bag is in the collection with no
     tombstone, or withdrawn with its tombstone, never half in each (module docstring).
     """
-    if not reason.strip():
-        raise UsageError("a withdrawal needs a reason")
+    reason = withdrawal_reason(reason)
     held = bags.places(collection).get(bag_id)
     if not held:
         gone = [stone for stone in tombstones(collection) if stone.id == bag_id]
@@ -152,7 +172,7 @@ def withdraw(collection: Path, bag_id: str, *, reason: str, now: datetime) -> Pa
     home = area / f"{bag_id}.{when.replace(':', '').replace('-', '')}"
     source = place.path
     moved = BAG_DIR + _suffix(place)
-    stone = Tombstone(bag_id, when, reason.strip(), _bag_info(place))
+    stone = Tombstone(bag_id, when, reason, _bag_info(place))
     try:
         area.mkdir(parents=True, exist_ok=True)
     except OSError as exc:

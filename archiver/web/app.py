@@ -53,7 +53,7 @@ from archiver.collection.bags import RECORDS_DIR
 from archiver.collection.catalog import MARK_END, MARK_START, Catalog, Filters, Item
 from archiver.collection.ledger import LEDGER_FILE, BagCheck, BagStatus, Ledger
 from archiver.collection.report import history
-from archiver.collection.withdrawal import Tombstone, tombstones
+from archiver.collection.withdrawal import Tombstone, tombstones, withdrawal_reason
 from archiver.errors import ArchiverError, UsageError
 from archiver.web import users
 from archiver.web.users import User
@@ -163,9 +163,11 @@ def view_app(
     @app.post("/bags/<bag_id>/withdraw")
     def withdraw(bag_id: str) -> Any:
         _admin(user())
-        reason = " ".join(request.form.get("reason", "").split())[:1000]
-        if not reason:
-            abort(400, description="A withdrawal needs a reason.")
+        try:  # the reason as the tombstone will keep it, or why it cannot be one
+            reason = withdrawal_reason(request.form.get("reason", ""))
+        except UsageError as exc:
+            said = str(exc)
+            abort(400, description=f"{said[:1].upper()}{said[1:]}.")
         if catalog.item(bag_id) is None:
             abort(404)
         try:
