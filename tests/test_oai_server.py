@@ -57,6 +57,7 @@ from tests.oai_helpers import (
     is_xml,
     live_ids,
     make_collection,
+    moment,
     oai_get,
     oai_post,
     request_attributes,
@@ -979,3 +980,47 @@ def test_html_is_for_an_accept_header_ranking_it_above_xml(accept: str, html: bo
     from archiver.oai.app import prefers_html
 
     assert prefers_html(accept) is html
+
+
+@pytest.mark.parametrize("odd", ["\x01", "\udcff"], ids=["control", "not-utf-8-byte"])
+def test_a_collection_folder_named_with_what_xml_cannot_hold_is_named_escaped(
+    tmp_path: Path, odd: str
+) -> None:
+    """Identify's default repositoryName is the folder's name: a control character, or a
+    byte that is not UTF-8, is written as the command line shows it, and Identify stays
+    valid XML (it was an internal error)."""
+    from archiver.collection import Collection
+    from archiver.oai.app import configuration
+    from archiver.oai.protocol import Provider
+
+    folder = tmp_path / f"col{odd}x"
+    folder.mkdir()
+    collection = Collection(folder)
+    config = configuration(collection, base_url="http://archive.example.org/oai")
+    catalog = collection.catalog()
+    catalog.refresh(moment("2026-11-27T00:00:00Z"))
+    try:
+        answer = validate(
+            Provider(catalog, config).respond(
+                [("verb", "Identify")], moment("2026-11-27T00:00:00Z")
+            )
+        )
+    finally:
+        collection.close()
+    named = answer.findtext("o:Identify/o:repositoryName", namespaces=NS)
+    assert named == f"archiver collection col\\x{ord(odd) & 0xFF:02x}x"
+
+
+def test_a_repository_name_xml_cannot_hold_is_exit_2(tmp_path: Path) -> None:
+    collection = make_collection(tmp_path)
+    env = {k: v for k, v in os.environ.items() if k != "SOURCE_DATE_EPOCH"}
+    done = subprocess.run(
+        [sys.executable, "-m", "archiver", "serve", str(collection), "--port", "0",
+         "--repository-name", "A\x01B"],
+        env=env, capture_output=True, text=True, timeout=60, check=False,
+    )  # fmt: skip
+    assert done.returncode == 2
+    assert done.stderr == (
+        "archiver: error: the repository name cannot be written in Identify: U+0001 cannot "
+        "appear in an XML 1.0 document\n"
+    )

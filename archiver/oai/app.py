@@ -32,6 +32,7 @@ from archiver.errors import UsageError
 from archiver.oai.protocol import Config, Provider
 from archiver.oai.records import FORMATS
 from archiver.xml import parsing
+from archiver.xml.characters import xml_escaped, xml_problem
 
 StartResponse = Callable[..., Any]  # (status, headers[, exc_info])
 WSGIApp = Callable[[dict[str, Any], StartResponse], Iterable[bytes]]
@@ -112,9 +113,13 @@ def configuration(
     ]
     if page_size < 1:
         problems.append(f"a page holds at least one record, not {page_size}")
+    if repository_name is not None and (problem := xml_problem(repository_name)):
+        problems.append(f"the repository name cannot be written in Identify: {problem}")
     if problems:
         raise UsageError("; ".join(problems))
-    name = repository_name or f"archiver collection {collection.path.resolve().name}"
+    # A folder's name may hold what XML cannot (a control, a byte that is not UTF-8): escaped
+    # as the command line shows it.
+    name = repository_name or xml_escaped(f"archiver collection {collection.path.resolve().name}")
     return Config(
         base_url,
         name,
