@@ -618,6 +618,28 @@ def test_oai_app_names_every_problem_of_its_configuration(tmp_path: Path) -> Non
     assert "--" not in message  # a library message never names a command-line option
 
 
+@pytest.mark.parametrize(
+    "url",
+    [
+        "http://a\x01b/oai",
+        "http://exa mple.org/oai",
+        "http://repo.example.org:99999/oai",
+        "http://repo.example.org:0/oai",
+        "https://repo.example.org/oai#top",
+        "https:///oai",
+    ],
+    ids=["control", "space", "port-too-big", "port-0", "fragment", "no-host"],
+)
+def test_a_base_url_identify_could_not_give_is_refused(tmp_path: Path, url: str) -> None:
+    """A control character made every Identify an internal error; a space or a bad port
+    was given to harvesters as the base URL."""
+    from archiver.errors import UsageError
+    from archiver.oai.app import oai_app
+
+    with pytest.raises(UsageError, match=r"the base URL .* must be an http"):
+        oai_app(make_collection(tmp_path), base_url=url, refresh_seconds=None)
+
+
 def test_serving_on_a_port_in_use_is_one_line_and_exit_2(tmp_path: Path) -> None:
     import socket
 

@@ -77,6 +77,25 @@ _EMAIL = re.compile(r"\S+@(\S+\.)+\S+")
 DEFAULT_IDENTIFIER = "archiver.local"
 
 
+def _usable_base_url(url: str) -> bool:
+    """Whether ``url`` can be Identify's baseURL: http(s), a host, a valid port, no query
+    or fragment, nothing a URI cannot hold unescaped (whitespace, controls)."""
+    if any(c.isspace() or not c.isprintable() for c in url):
+        return False
+    parts = urlsplit(url)
+    try:
+        port = parts.port  # ValueError when it is no number, or out of range
+    except ValueError:
+        return False
+    return (
+        parts.scheme in ("http", "https")
+        and bool(parts.hostname)
+        and port != 0
+        and not parts.query
+        and not parts.fragment
+    )
+
+
 def configuration(
     collection: Collection,
     *,
@@ -99,9 +118,11 @@ def configuration(
             )
         if "oai_dc" not in formats:
             problems.append("oai_dc must be served: every OAI-PMH repository offers it")
-    parts = urlsplit(base_url)
-    if parts.scheme not in ("http", "https") or not parts.netloc or parts.query:
-        problems.append(f"the base URL {base_url!r} must be an http(s) URL without a query")
+    if not _usable_base_url(base_url):
+        problems.append(
+            f"the base URL {base_url!r} must be an http(s) URL with a host (and a port, if "
+            "any, of 1 to 65535), without a query, a fragment, spaces or control characters"
+        )
     if not _DOMAIN.fullmatch(repository_identifier):
         problems.append(
             f"the repository identifier {repository_identifier!r} must be a domain name with "
