@@ -34,7 +34,7 @@ from archiver.bagit import algorithms, baginfo, manifest, paths
 from archiver.bagit.names import BAG_INFO_TXT, BAGIT_TXT, FETCH_TXT, PAYLOAD_DIR
 from archiver.check.profile import Profile, Serialization, TagRule
 from archiver.errors import MetadataError, Problem, UsageError
-from archiver.record import Record
+from archiver.record import Record, tag_value_problem
 
 # What archiver writes in bagit.txt, and the bag-info labels it writes itself.
 _DECLARED = {"BagIt-Version": "1.0", "Tag-File-Character-Encoding": "UTF-8"}
@@ -106,7 +106,7 @@ def plan_for_profile(
         if (tag_file, label.lower()) in defined:
             continue
         problem = baginfo.label_problem(label) or next(
-            filter(None, map(baginfo.value_problem, values)), None
+            filter(None, map(_value_problem, values)), None
         )
         if tag_file == BAG_INFO_TXT and label.lower() in _WRITTEN_BY_ARCHIVER:
             problem = "archiver writes this label itself"
@@ -191,6 +191,12 @@ def _algorithms(
     return tuple(dict.fromkeys(chosen))
 
 
+def _value_problem(value: str) -> str | None:
+    """What keeps ``value`` from a tag file: what its format cannot hold, or what a record's
+    bag-info value may not be (a control character, a line break)."""
+    return baginfo.value_problem(value) or tag_value_problem(value)
+
+
 def _tag_file_problem(name: str, problems: list[Problem]) -> bool:
     """Whether ``name`` cannot be a tag file archiver writes (told in ``problems``): a path
     leaving the bag or into data/, or a file archiver writes itself."""
@@ -247,7 +253,7 @@ def _values(
                 problems.append(Problem(where, f"{value!r} is not one of {', '.join(rule.values)}"))
                 continue
             value = match
-        problem = baginfo.value_problem(value)
+        problem = _value_problem(value)
         if problem:
             problems.append(Problem(where, problem))
             continue

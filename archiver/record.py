@@ -357,6 +357,15 @@ def _explain_values(error: jsonschema.ValidationError) -> str:
     return f"must be {noun} or a list of them, not {_json_type(instance)}"
 
 
+def tag_value_problem(value: str) -> str | None:
+    """Why ``value`` cannot be a tag's value given by hand (``--tag``, a sheet's column),
+    by the rules a record's bag-info values follow (one line, no control character, no
+    surrogate or non-character), or None."""
+    if len(value) > MAX_VALUE:
+        return f"is longer than {MAX_VALUE} characters"
+    return _explain_text(value, single_line=True, required=False) or None
+
+
 def _explain_text(value: str, single_line: bool, *, required: bool = True) -> str:
     if not value.strip():
         return "must not be empty or only whitespace"

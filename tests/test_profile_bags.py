@@ -88,6 +88,9 @@ def test_what_a_profile_requires_and_is_not_given_is_refused_before_anything_is_
             "requires md5 manifests too",
         ),
         (("--algorithm", "md5"), "requires sha256, sha512 manifests too"),  # our own profile
+        # a value given by hand follows a record's bag-info rules, in any tag file
+        (("--tag", "bag-info.txt/X-Note=a\x1bb"), "bag-info.txt/X-Note: contains a control"),
+        ((*ACCESS, "--tag", "aptrust-info.txt/Description=a\x00b"), "contains a control"),
     ]  # fmt: skip
     for options, message in cases:
         run = cli("bag", src, "--out", out, "--id", "x", *options)
