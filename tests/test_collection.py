@@ -333,6 +333,27 @@ def test_a_store_migrates_an_older_schema_one_version_at_a_time(tmp_path: Path) 
     assert _pragma(path, "user_version") == 2
 
 
+def test_a_new_store_opened_by_two_processes_at_once_is_set_up_once(tmp_path: Path) -> None:
+    """Both read schema version 0 before either set it up (two batches into one new
+    collection): the second took its stale 0 and failed with 'table ... already exists'.
+    It reads the version again once it holds the write lock."""
+    from archiver.collection.store import _set_up
+
+    path = tmp_path / "things.sqlite"
+    with (
+        closing(sqlite3.connect(path, isolation_level=None)) as first,
+        closing(sqlite3.connect(path, isolation_level=None)) as second,
+    ):
+        stale = int(second.execute("PRAGMA user_version").fetchone()[0])
+        assert stale == 0
+        _set_up(first, _THINGS, 0)
+        _set_up(second, _THINGS, stale)
+    assert _pragma(path, "user_version") == 1
+    store = Store(path, _THINGS)
+    assert store.rows("SELECT name FROM things") == []
+    store.close()
+
+
 def test_a_foreign_sqlite_database_is_refused_and_left_as_it_was(tmp_path: Path) -> None:
     path = tmp_path / "recipes.sqlite"
     with closing(sqlite3.connect(path)) as db:

@@ -334,9 +334,12 @@ class Store:
 
 
 def _set_up(db: sqlite3.Connection, schema: Schema, version: int) -> None:
-    """Bring ``db`` from ``version`` to the schema's, in one transaction."""
+    """Bring ``db`` from ``version`` to the schema's, in one transaction. The version is read
+    again once the write lock is held: another process opening the same new database (two
+    batches into one new collection) may have brought it up meanwhile."""
     db.execute("BEGIN IMMEDIATE")
     try:
+        version = max(version, int(db.execute("PRAGMA user_version").fetchone()[0]))
         for migrate in schema.migrations[version:]:
             migrate(db)
         # PRAGMA takes no parameters; the value is our own integer.
