@@ -38,6 +38,7 @@ from archiver.errors import (
     StoreError,
     UsageError,
 )
+from archiver.given import given_path
 from archiver.sheet import ERROR_COLUMN, Job, RowProblem, Sheet, read_sheet
 from archiver.staging import CommitGroup, check_outside_bags, fsync_directory
 
@@ -172,7 +173,7 @@ def run_batch(
         if pool is not None and hashing.broken(pool):  # a worker died: a new pool bags
             hashing.close_pool(pool)
             pool = None
-        collection = Path(out)
+        collection = given_path(out, "the collection")
         result = BatchResult(read, collection, dry_run, failures=list(read.problems))
         if collection.exists() and not collection.is_dir():
             raise UsageError(f"{collection}: not a directory")

@@ -11,6 +11,9 @@ from __future__ import annotations
 
 import errno
 import os
+from pathlib import Path
+
+from archiver.errors import UsageError
 
 MiB = 1 << 20
 
@@ -36,4 +39,12 @@ def read_limited(path: str | os.PathLike[str], limit: int) -> bytes:
     return data
 
 
-__all__ = ["MiB", "TooLargeError", "read_limited"]
+def given_path(value: str | os.PathLike[str], what: str) -> Path:
+    """``value`` as a Path; UsageError naming ``what`` when it is empty, which Path("")
+    would quietly take for the current folder (an unset variable in a caller's script)."""
+    if not os.fspath(value):
+        raise UsageError(f"{what}: an empty path")
+    return Path(value)
+
+
+__all__ = ["MiB", "TooLargeError", "given_path", "read_limited"]

@@ -38,6 +38,7 @@ from archiver.clock import Clock, w3cdtf
 from archiver.errors import InvalidBagError, SourceError, UsageError
 from archiver.export.source import SourceBag, read_source
 from archiver.findings import BagReport
+from archiver.given import given_path
 from archiver.packing import BagResult, Origin, PayloadName, check_free, pack
 from archiver.provenance import Agent, Event, Provenance, event_identifier
 from archiver.record import Record, RecordLike, as_record, record_from_bag_info
@@ -93,7 +94,7 @@ def ingest_bag(
 
     clock = clock or Clock.from_environment()
     foreign = Path(foreign)
-    out_dir = Path(into.path if isinstance(into, _HasPath) else into)
+    out_dir = given_path(into.path if isinstance(into, _HasPath) else into, "the collection")
     archived = is_archive_file(foreign)
     if not foreign.is_dir() and not archived:
         raise UsageError(f"{foreign}: not a directory or a .tar, .tar.gz, .tgz or .zip bag")

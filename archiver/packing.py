@@ -37,6 +37,7 @@ from archiver.bagit.writer import BagWriter, Consumer, PayloadPart
 from archiver.clock import Clock, w3cdtf
 from archiver.errors import BagExistsError, UsageError
 from archiver.formats import Format
+from archiver.given import given_path
 from archiver.provenance import (
     Agent,
     Event,
@@ -191,7 +192,7 @@ def make_bag(
     """
     if isinstance(sources, str | os.PathLike):
         sources = [sources]
-    out = Path(out_dir)
+    out = given_path(out_dir, "the output folder")
     if bag_id is not None:
         identifiers.check_bag_id(bag_id)
         check_free(out, bag_id, serialize, replace=force)

@@ -6,6 +6,7 @@ import ast
 import inspect
 import re
 import shutil
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -114,3 +115,30 @@ def test_every_public_name_has_a_docstring() -> None:
         value = getattr(archiver, name)
         if callable(value) and not name.startswith("_"):
             assert inspect.getdoc(value), name
+
+
+def test_an_empty_path_is_refused_by_the_library_too(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Path("") is the current folder: a caller's unset setting would make a bag, a
+    collection's records or a package there."""
+    text = tmp_path / "text.txt"
+    text.write_text("A text\n", encoding="utf-8")
+    bag = archiver.make_bag([text], tmp_path / "bags", bag_id="b").path
+    here = tmp_path / "here"
+    here.mkdir()
+    monkeypatch.chdir(here)
+    sheet = tmp_path / "sheet.csv"
+    sheet.write_text("source,dc.title\ntext.txt,A text\n", encoding="utf-8")
+    calls: list[Callable[[], object]] = [
+        lambda: archiver.make_bag([text], ""),
+        lambda: archiver.ingest_bag(bag, ""),
+        lambda: archiver.export_bag(bag, to="ocfl", out=""),
+        lambda: archiver.export_bag("", to="ocfl", out=tmp_path / "root"),
+        lambda: archiver.Collection(""),
+        lambda: archiver.run_batch(sheet, ""),
+    ]
+    for call in calls:
+        with pytest.raises(archiver.UsageError, match="an empty path"):
+            call()
+    assert list(here.iterdir()) == []

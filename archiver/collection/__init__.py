@@ -32,6 +32,7 @@ from archiver import lazy
 from archiver.clock import Clock
 from archiver.collection import bags
 from archiver.errors import CollectionError, UsageError
+from archiver.given import given_path
 from archiver.staging import check_outside_bags
 
 if TYPE_CHECKING:
@@ -78,7 +79,7 @@ class Collection:
     def __init__(
         self, path: str | os.PathLike[str], *, ledger: str | os.PathLike[str] | None = None
     ) -> None:
-        self.path = Path(path)
+        self.path = given_path(path, "the collection")
         if not self.path.is_dir():
             raise CollectionError(f"{self.path}: not a directory")
         check_outside_bags(

@@ -28,6 +28,7 @@ from archiver.codes import Severity
 from archiver.errors import InvalidBagError, PackageCheckError, UsageError
 from archiver.export.source import PayloadFile, SourceBag, read_source
 from archiver.findings import Finding, finding
+from archiver.given import given_path
 from archiver.staging import Staging, check_outside, check_target
 
 # target name -> module that defines EXPORTER
@@ -296,7 +297,7 @@ def export_bag(
     from archiver.validation import inspect_bag
 
     chosen = exporter(to)
-    bag, out = Path(bag), Path(out)
+    bag, out = given_path(bag, "the bag"), given_path(out, "the package")
     options = Options(
         clock or Clock.from_environment(),
         load_profile(profile) if profile is not None else None,
