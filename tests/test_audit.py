@@ -1218,3 +1218,16 @@ def test_a_report_or_ledger_is_never_written_into_a_bag_it_audits(
     beside = cli("audit", collection, "--report", collection / "report.html")
     assert beside.code == 0, beside.err  # at the collection's top, beside its bags: allowed
     assert (collection / "report.html").is_file()
+
+
+@pytest.mark.parametrize("address", ["not a url", "tcp://host:notaport", "zz://host:1"])
+def test_a_scheduler_address_dask_cannot_read_is_one_line_and_exit_2(
+    tmp_path: Path, cli: CliRunner, address: str
+) -> None:
+    collection = make_collection(cli, tmp_path, ("b1",))
+    run = cli("audit", collection, "--scheduler", address)
+    assert run.code == 2
+    assert run.err.startswith(f"archiver: error: {address!r} is not a Dask scheduler's address")
+    assert len(run.err.splitlines()) == 1
+    code, report = audit(cli, collection)  # nothing of that attempt left to resume
+    assert code == 0 and not report["resumed"]

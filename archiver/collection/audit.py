@@ -132,6 +132,10 @@ class DaskEngine:
             self.client = Client(address, timeout=10)  # type: ignore[no-untyped-call]
         except OSError as exc:
             raise UsageError(f"cannot reach the Dask scheduler at {address}: {exc}") from exc
+        except (ValueError, TypeError) as exc:  # what Dask says of an address it cannot parse
+            raise UsageError(
+                f"{address!r} is not a Dask scheduler's address (tcp://HOST:PORT): {exc}"
+            ) from exc
 
     def submit(self, batch: list[Job]) -> _Pending:
         pending: _Pending = self.client.submit(hash_batch, batch, pure=False, retries=3)
