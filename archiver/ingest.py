@@ -110,8 +110,9 @@ def ingest_bag(
     # file (read once, not once to validate and again to copy).
     inspection = inspect_bag(foreign, workers=workers, executor=executor, payload_checksums=False)
     report = inspection.report
-    if not report.valid:
-        raise InvalidBagError(report, "ingested")
+    if not report.valid:  # refused with every problem, the payload's digests' too
+        full = inspect_bag(foreign, workers=workers, executor=executor).report
+        raise InvalidBagError(full, "ingested")
     source = read_source(foreign, inspection)
     bag_id = bag_id or _usable_id(source.bag_info_value("External-Identifier"))
     bag_id = bag_id or _usable_id(name)

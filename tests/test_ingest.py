@@ -430,3 +430,21 @@ def test_a_damaged_payload_is_refused_with_the_report_a_validation_gives(
     errors = {(f.code, f.path) for f in refused.value.report.findings if f.severity == "error"}
     assert errors == {("bag.payload.checksum-mismatch", "data/report.txt")}
     assert listing(tmp_path / "c") == []
+
+
+def test_a_bag_refused_before_its_copy_gets_every_finding_a_validation_gives(
+    tmp_path: Path, foreign: Path
+) -> None:
+    """Its tag files wrong (a manifest line gone) and a payload file changed: the report
+    holds both, as validate gives it, not only what the first pass (no payload digests)
+    saw."""
+    target = foreign / "data" / "report.txt"
+    target.write_bytes(target.read_bytes().replace(b"1998", b"1999"))
+    manifest = foreign / "manifest-md5.txt"
+    lines = manifest.read_text().splitlines(keepends=True)
+    manifest.write_text("".join(lines[1:]))  # the tag manifests no longer match it either
+    with pytest.raises(InvalidBagError) as refused:
+        ingest_bag(foreign, tmp_path / "c", workers=1)
+    assert refused.value.report.findings == validate_bag(foreign).findings
+    assert "bag.payload.checksum-mismatch" in {f.code for f in refused.value.report.findings}
+    assert listing(tmp_path / "c") == []
