@@ -156,6 +156,11 @@ def run_batch(
 
         if not isinstance(profile, Profile):
             profile = load_profile(Path(profile))
+    # Where the bags go, checked before any worker starts or the sheet is read.
+    collection = given_path(out, "the collection")
+    if collection.exists() and not collection.is_dir():
+        raise UsageError(f"{collection}: not a directory")
+    check_outside_bags(collection)  # its journal, its bags: never inside another bag
     count = hashing.worker_count(jobs)
     pool: ProcessPoolExecutor | None = None
     if not dry_run and count > 1:
@@ -173,11 +178,7 @@ def run_batch(
         if pool is not None and hashing.broken(pool):  # a worker died: a new pool bags
             hashing.close_pool(pool)
             pool = None
-        collection = given_path(out, "the collection")
         result = BatchResult(read, collection, dry_run, failures=list(read.problems))
-        if collection.exists() and not collection.is_dir():
-            raise UsageError(f"{collection}: not a directory")
-        check_outside_bags(collection)  # its journal, its bags: never inside another bag
         if dry_run:
             _journalled(read, collection, result)
             return result

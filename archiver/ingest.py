@@ -43,7 +43,7 @@ from archiver.packing import BagResult, Origin, PayloadName, check_free, pack
 from archiver.provenance import Agent, Event, Provenance, event_identifier
 from archiver.record import Record, RecordLike, as_record, record_from_bag_info
 from archiver.sources import PayloadFile
-from archiver.staging import check_outside
+from archiver.staging import check_outside, check_outside_bags
 
 # Where the foreign bag's tag files are kept, byte for byte, in the new bag.
 ORIGINAL_DIR = f"{layout.METADATA_DIR}/original"
@@ -99,6 +99,7 @@ def ingest_bag(
     if not foreign.is_dir() and not archived:
         raise UsageError(f"{foreign}: not a directory or a .tar, .tar.gz, .tgz or .zip bag")
     check_outside(out_dir, foreign, "the collection cannot be inside the bag being ingested")
+    check_outside_bags(out_dir)  # before the foreign bag is read, not after
     here = foreign.resolve()
     # What the bag is called: its folder's name, an archive's without its extension.
     name = archived_bag_id(here.name) if archived else here.name

@@ -193,6 +193,7 @@ def make_bag(
     if isinstance(sources, str | os.PathLike):
         sources = [sources]
     out = given_path(out_dir, "the output folder")
+    check_outside_bags(out)
     if bag_id is not None:
         identifiers.check_bag_id(bag_id)
         check_free(out, bag_id, serialize, replace=force)
@@ -328,7 +329,6 @@ def pack(
     record = record or Record()
     check_record(record)
     check_plan(plan)
-    check_outside_bags(out_dir)
     built_to = profile_for(profile, algorithms_, tagged=bool(tags))
     if bag_id is not None:
         identifiers.check_bag_id(bag_id)
